@@ -1,0 +1,98 @@
+"""The `lysyme-bot` command line: run, console, check, verify-audit, backup, export, migrate.
+
+Errors are one line on stderr and exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from bot.settings import Settings, SettingsError, load_settings
+from conversations.answers import AnswerError
+from conversations.check import run_check
+
+
+class UsageError(Exception):
+    """A command-line mistake: reported in one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    print(message.replace("\n", " "), file=sys.stderr)
+    raise SystemExit(code)
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.file)
+    try:
+        text = sys.stdin.read() if args.file == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"check: cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"input: malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+    try:
+        result = run_check(document, dt.datetime.now(dt.UTC), settings.zone)
+    except AnswerError as exc:
+        fail(str(exc))
+    print(json.dumps(result))
+    return 0
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="lysyme-bot", description="LYSYME trial screening bot.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = sub.add_parser("check", help="evaluate a JSON file of answers (DESIGN.md)")
+    check.add_argument("file", help="JSON file, or - for standard input")
+    check.set_defaults(handler=cmd_check)
+    for name, module_attr, helptext in _LAZY_COMMANDS:
+        command = sub.add_parser(name, help=helptext)
+        _ARGUMENTS.get(name, lambda _p: None)(command)
+        command.set_defaults(handler=_lazy(module_attr))
+    return parser
+
+
+def _lazy(module_attr: str) -> Callable[[argparse.Namespace, Settings], int]:
+    """Import the command's module only when it runs: `check` stays fast and light."""
+
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        module_name, _, attr = module_attr.partition(":")
+        module = __import__(module_name, fromlist=[attr])
+        result: int = getattr(module, attr)(args, settings)
+        return result
+
+    return handler
+
+
+_LAZY_COMMANDS: list[tuple[str, str, str]] = []
+_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        settings = load_settings()
+        return int(args.handler(args, settings))
+    except UsageError as exc:
+        fail(str(exc))
+    except SettingsError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,350 @@
+"""Answers in and out: parsing what a clinician types, validating machine input (`check`),
+and the canonical text form stored in the database and shown in exports.
+
+Every problem is an `AnswerError` naming the field and a stable code, so the bot can word it
+in the user's language and the command line can print one line. Nothing here reads the clock:
+*today* (the local date of *now*) is a parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from conversations.protocol import BY_ID, Answers, AnswerValue, Kind, Question
+
+
+class AnswerError(ValueError):
+    """An answer that cannot be accepted: which field, what is wrong (stable `code`)."""
+
+    def __init__(self, field: str, code: str, **params: Any) -> None:
+        self.field = field
+        self.code = code
+        self.params = params
+        super().__init__(f"{field}: {describe_error(code, params)}")
+
+
+_ERROR_TEXTS = {
+    "unknown_field": "unknown question id",
+    "empty": "an answer is required",
+    "not_a_number": "expected a number",
+    "not_integer": "expected a whole number",
+    "out_of_range": "expected a value between {minimum} and {maximum}",
+    "not_a_date": "expected a date (dd/mm/yyyy, dd/mm, yyyy-mm-dd, today or yesterday)",
+    "future_date": "the date cannot be after today ({today})",
+    "before_index": "the admission date cannot be before the index date ({index_date})",
+    "after_admission": "the index date cannot be after the admission date ({admission_date})",
+    "not_a_choice": "expected one of: {choices}",
+    "not_a_boolean": "expected true or false",
+    "wrong_type": "expected {expected}",
+}
+
+
+def describe_error(code: str, params: Mapping[str, Any]) -> str:
+    """English wording, used by the command line and logs (the bot words it per language)."""
+    template = _ERROR_TEXTS.get(code, code)
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
+
+
+# --- free text, as typed on a phone -------------------------------------------------------
+
+_YES = {"yes", "y", "oui", "o", "true", "vrai", "1"}
+_NO = {"no", "n", "non", "false", "faux", "0"}
+_PENDING = {"pending", "en attente", "attente", "awaited", "attendu", "en cours"}
+_TODAY = {"today", "aujourd'hui", "aujourdhui", "auj", "now", "maintenant"}
+_YESTERDAY = {"yesterday", "hier"}
+
+#: Words a clinician may type for a choice, French or English, beyond the stored value itself.
+CHOICE_SYNONYMS: dict[str, dict[str, str]] = {
+    "sex": {
+        "f": "female",
+        "femme": "female",
+        "woman": "female",
+        "féminin": "female",
+        "feminin": "female",
+        "m": "male",
+        "h": "male",
+        "homme": "male",
+        "man": "male",
+        "masculin": "male",
+    },
+    "ward": {
+        "dermato": "dermatology",
+        "dermatologie": "dermatology",
+        "derm": "dermatology",
+        "réa": "icu",
+        "rea": "icu",
+        "réanimation": "icu",
+        "reanimation": "icu",
+        "intensive care": "icu",
+        "soins intensifs": "icu",
+        "autre": "other",
+    },
+    "sars_cov2_positive": {
+        "not tested": "not_tested",
+        "non testé": "not_tested",
+        "non teste": "not_tested",
+        "non fait": "not_tested",
+        "not done": "not_tested",
+    },
+    "consent": {
+        "obtenu": "obtained",
+        "signé": "obtained",
+        "signe": "obtained",
+        "refusé": "refused",
+        "refuse": "refused",
+    },
+    "consent_by": {
+        "patient·e": "patient",
+        "patiente": "patient",
+        "support person": "support_person",
+        "personne de confiance": "support_person",
+        "proche": "support_person",
+    },
+}
+
+_NUMBER = re.compile(
+    r"^(?P<sign>[-+])?(?P<int>\d{1,6})(?:[.,](?P<frac>\d{1,6}))?\s*"
+    r"(?:%|kg|kgs|ans?|years?|yrs?|y|a)?\.?$"
+)
+_DMY = re.compile(r"^(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})(?:[/.\-](?P<y>\d{2}|\d{4}))?$")
+_YMD = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, NFC, single spaces, typographic apostrophes folded."""
+    text = unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("\u00a0", " ")
+    return " ".join(text.strip().lower().split())
+
+
+def parse_text(
+    question_id: str, text: str, today: dt.date, answers: Answers | None = None
+) -> AnswerValue:
+    """Parse what a clinician typed for `question_id`; raise AnswerError if it is not an answer."""
+    q = _question(question_id)
+    cleaned = normalise(text)
+    if not cleaned:
+        raise AnswerError(q.id, "empty")
+    if q.kind in (Kind.INTEGER, Kind.NUMBER):
+        value: AnswerValue = _parse_number(q, cleaned)
+    elif q.kind is Kind.DATE:
+        value = _parse_date(q, cleaned, today)
+    elif q.kind is Kind.BOOLEAN:
+        if cleaned in _YES:
+            value = True
+        elif cleaned in _NO:
+            value = False
+        else:
+            raise AnswerError(q.id, "not_a_choice", choices="yes, no")
+    else:
+        value = _parse_choice(q, cleaned)
+    return validate_in_context(q.id, value, today, answers or {})
+
+
+def _parse_number(q: Question, cleaned: str) -> int | float:
+    match = _NUMBER.match(cleaned)
+    if not match:
+        raise AnswerError(q.id, "not_a_number")
+    negative = match["sign"] == "-"
+    frac = match["frac"]
+    if q.kind is Kind.INTEGER:
+        if frac and int(frac) != 0:
+            raise AnswerError(q.id, "not_integer")
+        number: int | float = int(match["int"])
+    else:
+        number = float(f"{match['int']}.{frac or '0'}")
+    if negative and number:
+        number = -number
+    return _check_range(q, number)
+
+
+def _check_range(q: Question, number: int | float) -> int | float:
+    assert q.minimum is not None and q.maximum is not None
+    if not (q.minimum <= number <= q.maximum):
+        raise AnswerError(
+            q.id, "out_of_range", minimum=_fmt_bound(q.minimum), maximum=_fmt_bound(q.maximum)
+        )
+    return number
+
+
+def _fmt_bound(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
+
+
+def _parse_date(q: Question, cleaned: str, today: dt.date) -> dt.date:
+    if cleaned in _TODAY:
+        return today
+    if cleaned in _YESTERDAY:
+        return today - dt.timedelta(days=1)
+    ymd = _YMD.match(cleaned)
+    dmy = _DMY.match(cleaned)
+    try:
+        if ymd:
+            return dt.date(int(ymd["y"]), int(ymd["m"]), int(ymd["d"]))
+        if dmy:
+            day, month = int(dmy["d"]), int(dmy["m"])
+            if dmy["y"] is None:
+                # dd/mm: this year, unless that would be in the future (then last year).
+                candidate = (
+                    dt.date(today.year, month, day) if _valid(today.year, month, day) else None
+                )
+                if candidate is None or candidate > today:
+                    return dt.date(today.year - 1, month, day)
+                return candidate
+            year = int(dmy["y"])
+            year = 2000 + year if year < 100 else year
+            return dt.date(year, month, day)
+    except ValueError:
+        raise AnswerError(q.id, "not_a_date") from None
+    raise AnswerError(q.id, "not_a_date")
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_choice(q: Question, cleaned: str) -> str:
+    candidate = cleaned.replace(" ", "_")
+    if candidate in q.choices:
+        return candidate
+    synonyms = CHOICE_SYNONYMS.get(q.id, {})
+    if cleaned in synonyms:
+        return synonyms[cleaned]
+    if "yes" in q.choices and cleaned in _YES:
+        return "yes"
+    if "no" in q.choices and cleaned in _NO:
+        return "no"
+    if "pending" in q.choices and cleaned in _PENDING:
+        return "pending"
+    raise AnswerError(q.id, "not_a_choice", choices=", ".join(q.choices))
+
+
+# --- machine input (JSON), for `lysyme-bot check` and stored values ----------------------
+
+
+def validate_json_value(question_id: str, raw: Any, today: dt.date) -> AnswerValue | None:
+    """A JSON value as DESIGN.md's `check` defines it; None means unanswered."""
+    q = _question(question_id)
+    if raw is None:
+        return None
+    if q.kind is Kind.BOOLEAN:
+        if not isinstance(raw, bool):
+            raise AnswerError(q.id, "not_a_boolean")
+        return raw
+    if q.kind in (Kind.INTEGER, Kind.NUMBER):
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise AnswerError(q.id, "wrong_type", expected="a number")
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise AnswerError(q.id, "not_a_number")
+        if q.kind is Kind.INTEGER:
+            if isinstance(raw, float) and not raw.is_integer():
+                raise AnswerError(q.id, "not_integer")
+            raw = int(raw)
+        return _check_range(q, raw)
+    if q.kind is Kind.DATE:
+        if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise AnswerError(q.id, "not_a_date")
+        try:
+            value = dt.date.fromisoformat(raw)
+        except ValueError:
+            raise AnswerError(q.id, "not_a_date") from None
+        if value > today:
+            raise AnswerError(q.id, "future_date", today=today.isoformat())
+        return value
+    if not isinstance(raw, str) or raw not in q.choices:
+        raise AnswerError(q.id, "not_a_choice", choices=", ".join(q.choices))
+    return raw
+
+
+def validate_in_context(
+    question_id: str, value: AnswerValue, today: dt.date, answers: Answers
+) -> AnswerValue:
+    """Checks that involve today or other answers: dates not in the future, admission ≥ index."""
+    if isinstance(value, dt.date):
+        if value > today:
+            raise AnswerError(question_id, "future_date", today=today.isoformat())
+        index_date = answers.get("index_date")
+        admission = answers.get("admission_date")
+        if (
+            question_id == "admission_date"
+            and isinstance(index_date, dt.date)
+            and value < index_date
+        ):
+            raise AnswerError(question_id, "before_index", index_date=index_date.isoformat())
+        if question_id == "index_date" and isinstance(admission, dt.date) and value > admission:
+            raise AnswerError(question_id, "after_admission", admission_date=admission.isoformat())
+    return value
+
+
+def validate_answer_set(raw_answers: Mapping[str, Any], today: dt.date) -> dict[str, AnswerValue]:
+    """Validate a whole JSON answer object (unknown ids, types, ranges, dates)."""
+    answers: dict[str, AnswerValue] = {}
+    for question_id, raw in raw_answers.items():
+        if question_id not in BY_ID:
+            raise AnswerError(question_id, "unknown_field")
+        value = validate_json_value(question_id, raw, today)
+        if value is not None:
+            answers[question_id] = value
+    index_date, admission = answers.get("index_date"), answers.get("admission_date")
+    if (
+        isinstance(index_date, dt.date)
+        and isinstance(admission, dt.date)
+        and admission < index_date
+    ):
+        raise AnswerError("admission_date", "before_index", index_date=index_date.isoformat())
+    if answers.get("sex") == "male":
+        # A pregnancy answer given for a man is accepted and ignored (DESIGN.md).
+        answers.pop("pregnant_or_breastfeeding", None)
+    return answers
+
+
+def to_json(value: AnswerValue) -> str:
+    """Canonical stored form: JSON (dates as ISO strings)."""
+    if isinstance(value, dt.date):
+        return json.dumps(value.isoformat())
+    return json.dumps(value, ensure_ascii=False)
+
+
+def from_json(question_id: str, stored: str) -> AnswerValue:
+    """Inverse of `to_json`, typed by the question."""
+    raw = json.loads(stored)
+    q = _question(question_id)
+    if q.kind is Kind.DATE:
+        return dt.date.fromisoformat(raw)
+    if q.kind is Kind.INTEGER:
+        return int(raw)
+    if q.kind is Kind.NUMBER:
+        return float(raw)
+    if q.kind is Kind.BOOLEAN:
+        return bool(raw)
+    return str(raw)
+
+
+def display_value(value: AnswerValue) -> str:
+    """Language-neutral rendering for exports and audit rows."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _question(question_id: str) -> Question:
+    try:
+        return BY_ID[question_id]
+    except KeyError:
+        raise AnswerError(question_id, "unknown_field") from None

@@ -1,0 +1,134 @@
+"""Severity at inclusion: SCORTEN (Bastuji-Garin 2000) and the SJS / overlap / TEN class.
+
+One point each: age ≥ 40; malignancy (0 for included patients: cancer within 10 years
+excludes); heart rate ≥ 120 /min; urea > 10 mmol/L; detached BSA > 10 %; bicarbonate
+< 20 mmol/L; glucose > 14 mmol/L. A missing value is reported as missing, never counted as 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from conversations.answers import AnswerError
+
+
+class Unit(StrEnum):
+    MMOL_L = "mmol/L"
+    G_L = "g/L"
+    PER_MIN = "/min"
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    units: tuple[Unit, ...]
+    minimum: float  # plausible range, in the first unit
+    maximum: float
+
+
+#: The four values the bot asks after an eligible or pending screening.
+MEASURES: Final[tuple[Measure, ...]] = (
+    Measure("heart_rate", (Unit.PER_MIN,), 20, 300),
+    Measure("urea", (Unit.MMOL_L, Unit.G_L), 0.1, 150),
+    Measure("bicarbonate", (Unit.MMOL_L,), 1, 60),
+    Measure("glucose", (Unit.MMOL_L, Unit.G_L), 0.5, 100),
+)
+MEASURE_BY_ID: Final = {m.id: m for m in MEASURES}
+MEASURE_IDS: Final = tuple(m.id for m in MEASURES)
+
+#: g/L → mmol/L (molar masses: urea 60.06 g/mol, glucose 180.16 g/mol).
+G_L_TO_MMOL_L: Final = {"urea": 16.65, "glucose": 5.55}
+
+
+def to_mmol_per_l(measure_id: str, value: float, unit: Unit) -> float:
+    """Convert a lab value to the unit SCORTEN uses (mmol/L; heart rate unchanged)."""
+    if unit is Unit.G_L:
+        return round(value * G_L_TO_MMOL_L[measure_id], 2)
+    return value
+
+
+def check_measure(measure_id: str, value: float) -> float:
+    """Plausibility check after conversion (an urea of 500 mmol/L is a typo)."""
+    measure = MEASURE_BY_ID[measure_id]
+    if not math.isfinite(value) or not (measure.minimum <= value <= measure.maximum):
+        raise AnswerError(
+            measure_id,
+            "out_of_range",
+            minimum=f"{measure.minimum:g}",
+            maximum=f"{measure.maximum:g}",
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Scorten:
+    score: int  # points from the known values
+    missing: tuple[str, ...]  # values not available
+    points: dict[str, int]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def predicted_mortality(self) -> float | None:
+        """Only for a complete score: a partial one would understate the risk."""
+        return mortality(self.score) if self.complete else None
+
+    @property
+    def maximum_score(self) -> int:
+        return self.score + len(self.missing)
+
+
+def mortality(score: int) -> float:
+    """Predicted mortality = 1 / (1 + e^−(−4.448 + 1.237 × score))."""
+    return 1.0 / (1.0 + math.exp(-(-4.448 + 1.237 * score)))
+
+
+def scorten(
+    age: int | None,
+    bsa_percent: float | None,
+    measures: Mapping[str, float | None],
+) -> Scorten:
+    """Score from age, BSA and the measures (in mmol/L and /min; None = not available)."""
+    points: dict[str, int] = {"malignancy": 0}  # excluded patients only have cancer
+    missing: list[str] = []
+
+    def point(name: str, value: float | None, condition: bool) -> None:
+        if value is None:
+            missing.append(name)
+        else:
+            points[name] = int(condition)
+
+    point("age", age, age is not None and age >= 40)
+    point("bsa", bsa_percent, bsa_percent is not None and bsa_percent > 10)
+    hr = measures.get("heart_rate")
+    point("heart_rate", hr, hr is not None and hr >= 120)
+    urea = measures.get("urea")
+    point("urea", urea, urea is not None and urea > 10)
+    bicarbonate = measures.get("bicarbonate")
+    point("bicarbonate", bicarbonate, bicarbonate is not None and bicarbonate < 20)
+    glucose = measures.get("glucose")
+    point("glucose", glucose, glucose is not None and glucose > 14)
+    return Scorten(sum(points.values()), tuple(missing), points)
+
+
+class Classification(StrEnum):
+    SJS = "sjs"
+    OVERLAP = "overlap"
+    TEN = "ten"
+
+
+def classify(max_bsa_percent: float | None) -> Classification | None:
+    """< 10 % SJS, 10–30 % SJS/TEN overlap, > 30 % TEN."""
+    if max_bsa_percent is None:
+        return None
+    if max_bsa_percent < 10:
+        return Classification.SJS
+    if max_bsa_percent <= 30:
+        return Classification.OVERLAP
+    return Classification.TEN
