@@ -6,7 +6,6 @@ Errors are one line on stderr and exit status 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
@@ -76,8 +75,16 @@ def _lazy(module_attr: str) -> Callable[[argparse.Namespace, Settings], int]:
     return handler
 
 
-_LAZY_COMMANDS: list[tuple[str, str, str]] = []
-_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+_LAZY_COMMANDS: list[tuple[str, str, str]] = [
+    ("run", "bot.commands:run", "run the bot (polling, or webhook when configured)"),
+    ("console", "bot.console:main", "the screening flow in this terminal, offline"),
+    ("verify-audit", "bot.commands:verify_audit", "check the audit trail's hash chain"),
+    ("backup", "bot.commands:backup", "online backup of the database to PATH"),
+    ("migrate", "bot.commands:migrate", "upgrade the database schema in place"),
+]
+_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "backup": lambda p: p.add_argument("path", help="backup file or folder"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

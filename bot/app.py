@@ -1,0 +1,237 @@
+"""The composition root: settings + database + clock → a python-telegram-bot `Application`.
+
+`build_application(settings)` wires the real adapters; tests pass a fake clock or a fake
+request layer. At start (`post_init`): migrate, make the configured admins admins, verify the
+audit trail incrementally, release reminders a crash left claimed, set the command menus,
+offer every interrupted screening back to its clinician, and start the reminder sender.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot import handlers
+from bot.common import Actor, Clock, Context, Out, commands_for, system_clock
+from bot.settings import Settings
+from bot.texts import t
+from storage import reminders as outbox
+from storage import screenings as store
+from storage import users as user_store
+from storage.audit import AuditEntry, append_audit, verify_incremental
+from storage.db import Database
+
+log = logging.getLogger("lysyme.app")
+
+
+def register_flows() -> None:
+    """Fill the routing tables (idempotent)."""
+    from bot import outcomes
+    from bot.flows import basic, screening
+
+    handlers.COMMANDS.update(
+        {
+            "start": basic.start,
+            "help": basic.start,
+            "language": basic.language,
+            "users": basic.users,
+            "adduser": basic.adduser,
+            "removeuser": basic.removeuser,
+            "screen": screening.screen,
+            "back": lambda ctx, actor, args: screening.back(ctx, actor),
+            "cancel": lambda ctx, actor, args: screening.cancel(ctx, actor),
+            "resume": screening.resume,
+        }
+    )
+
+    async def back_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+        parts = data.split(":")
+        return await screening.back(ctx, actor, parts[2] if len(parts) == 3 else "")
+
+    handlers.CALLBACKS.update(
+        {
+            "a": ("screen", screening.answer_button),
+            "b": ("back", back_button),
+            "x": ("screen", screening.exclusion_button),
+            "s": ("screen", screening.summary_button),
+            "e": ("screen", screening.summary_button),
+            "m": ("screen", outcomes.scorten_button),
+        }
+    )
+    handlers.TEXT_MODES.update({"screen": ("screen", screening.answer_text_message)})
+    for extension in EXTENSIONS:
+        extension()
+
+
+#: Other modules' registration functions (reminders, coordinator views), called by register_flows.
+EXTENSIONS: list[Any] = []
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Ids and actions only: httpx logs URLs (with the token) at INFO, PTB's DEBUG logs whole
+    updates (answers) — both kept at WARNING."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> Application:  # type: ignore[type-arg]
+    if not settings.telegram_bot_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    register_flows()
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
+        .concurrent_updates(False)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application = builder.build()
+    application.bot_data["settings"] = settings
+    application.bot_data["clock"] = clock
+    application.add_handler(CommandHandler(list(handlers.COMMANDS), handlers.on_command), group=0)
+    application.add_handler(
+        MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, handlers.on_command), group=0
+    )
+    application.add_handler(CallbackQueryHandler(handlers.on_callback), group=0)
+    application.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED,
+            handlers.on_text,
+        ),
+        group=0,
+    )
+    application.add_handler(TypeHandler(Update, handlers.on_other), group=1)
+    return application
+
+
+async def open_context(settings: Settings, clock: Clock = system_clock) -> Context:
+    db = await Database.open(settings.database)
+    ctx = Context(settings=settings, db=db, clock=clock)
+    now = ctx.now()
+    async with db.transaction() as conn:
+        for admin in settings.admin_ids:
+            old, new = await user_store.grant_roles(conn, admin, {"admin"}, "system", now)
+            if old != new:
+                await append_audit(
+                    conn,
+                    AuditEntry(now, "system", "user_added", None, str(admin),
+                               ",".join(sorted(old)) or None, ",".join(sorted(new)),
+                               "LYSYME_ADMIN_IDS"),
+                )  # fmt: skip
+        released = await outbox.release_claimed(conn)
+    if released:
+        log.info("released %d reminders left claimed by a previous run", released)
+    return ctx
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    settings: Settings = application.bot_data["settings"]
+    ctx = await open_context(settings, application.bot_data["clock"])
+    application.bot_data["ctx"] = ctx
+    result = await verify_incremental(ctx.db.conn)
+    if not result.ok:
+        log.error("audit trail verification failed: %s", result.problem)
+        await _tell_admins(application, ctx, "audit.broken", problem=result.problem or "")
+    await _set_menus(application, ctx)
+    await _offer_resume(application, ctx)
+    for hook in STARTUP_HOOKS:
+        await hook(application, ctx)
+
+
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    ctx: Context | None = application.bot_data.get("ctx")
+    for hook in SHUTDOWN_HOOKS:
+        await hook(application, ctx)
+    if ctx is not None:
+        async with ctx.db.transaction() as conn:
+            await outbox.release_claimed(conn)
+        await ctx.db.close()
+
+
+STARTUP_HOOKS: list[Any] = []
+SHUTDOWN_HOOKS: list[Any] = []
+
+
+async def _tell_admins(application: Application, ctx: Context, key: str, **params: str) -> None:  # type: ignore[type-arg]
+    async with ctx.db.transaction() as conn:
+        admins = [u for u in await user_store.list_users(conn) if "admin" in u.roles]
+    for admin in admins:
+        try:
+            await application.bot.send_message(
+                admin.telegram_id,
+                t(ctx.language_of(admin), key, **params),
+                parse_mode=ParseMode.HTML,
+            )
+        except TelegramError as exc:
+            log.warning("could not tell admin %s: %s", admin.telegram_id, exc)
+
+
+async def _set_menus(application: Application, ctx: Context) -> None:  # type: ignore[type-arg]
+    """Each listed user sees the commands of their roles; others see /start and /help."""
+    lang = ctx.settings.language or "fr"
+    try:
+        await application.bot.set_my_commands(
+            handlers.bot_commands(lang, ["start", "help"]), scope=BotCommandScopeDefault()
+        )
+        async with ctx.db.transaction() as conn:
+            listed = await user_store.list_users(conn)
+        for user in listed:
+            await application.bot.set_my_commands(
+                handlers.bot_commands(ctx.language_of(user), commands_for(user)),
+                scope=BotCommandScopeChat(user.telegram_id),
+            )
+    except TelegramError as exc:
+        log.warning("could not set the command menus: %s", exc)
+
+
+async def _offer_resume(application: Application, ctx: Context) -> None:  # type: ignore[type-arg]
+    """After a restart, every interrupted screening's clinician gets its current question back
+    (a reply lost in the crash is never a dead end)."""
+    from bot.flows import screening
+
+    async with ctx.db.transaction() as conn:
+        open_sessions = await store.open_screening_sessions(conn)
+    for session, screening_row in open_sessions:
+        async with ctx.db.transaction() as conn:
+            user = await user_store.get_user(conn, session.user_id)
+            if user is None:
+                continue
+            loaded = await screening.load(conn, screening_row)
+        lang = ctx.language_of(user)
+        prompt = screening.current_prompt(lang, loaded)
+        text = t(lang, "screen.resumed_after_restart", number=screening_row.number)
+        try:
+            await application.bot.send_message(session.chat_id, text, parse_mode=ParseMode.HTML)
+            await application.bot.send_message(
+                session.chat_id, prompt.text, parse_mode=ParseMode.HTML,
+                reply_markup=handlers.keyboard(prompt),
+            )  # fmt: skip
+        except TelegramError as exc:
+            log.warning("could not offer %s back: %s", screening_row.number, exc)

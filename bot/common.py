@@ -1,0 +1,144 @@
+"""What every flow shares, with no Telegram type in it: who is acting, what to send back, the
+access gate, and the clock.
+
+Flows (bot/flows/*) take an `Actor` and plain text or callback data, do their work through the
+pure core and the storage layer, and return a list of `Out` messages; the Telegram handlers
+(bot/handlers.py) and the offline console (bot/console.py) render them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from bot.settings import Settings
+from bot.texts import t
+from storage.db import Database
+from storage.users import User
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str  # callback data: at most 64 bytes, checked against the database when it comes back
+
+
+@dataclass
+class Out:
+    """One message to send (or, with `edit`, an existing message to change)."""
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    chat_id: int | None = None  # None: the chat the request came from
+    edit: int | None = None  # message id to edit instead of sending a new message
+    prompt_for: int | None = None  # screening id whose current question this message shows
+    document: tuple[str, bytes] | None = None  # (file name, content)
+    photo: bytes | None = None
+    toast: str | None = None  # short answer to a button tap (answerCallbackQuery)
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    chat_id: int
+    private: bool
+    user: User | None
+    telegram_language: str | None = None
+    update_id: int | None = None
+    message_id: int | None = None  # the message a tapped button belongs to
+
+
+class DuplicateUpdate(Exception):
+    """The update was already handled (Telegram delivers at least once): do nothing."""
+
+
+@dataclass
+class Context:
+    """Everything a flow needs: settings, database, clock. Built once in the composition root."""
+
+    settings: Settings
+    db: Database
+    clock: Clock = system_clock
+    wake_sender: Callable[[], None] = lambda: None  # nudges the reminder sender after a commit
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.settings.zone
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def language(self, actor: Actor) -> str:
+        """/language choice, then LYSYME_LANGUAGE, then Telegram's language if fr/en, then fr."""
+        if actor.user is not None and actor.user.language in ("fr", "en"):
+            return actor.user.language
+        if self.settings.language:
+            return self.settings.language
+        telegram = (actor.telegram_language or "")[:2].lower()
+        return telegram if telegram in ("fr", "en") else "fr"
+
+    def language_of(self, user: User | None) -> str:
+        if user is not None and user.language in ("fr", "en"):
+            return user.language
+        return self.settings.language or "fr"
+
+
+# --- the access gate: every command and button goes through `allowed` ---------------------
+
+#: The role each command needs (an admin may do everything). None: any listed user.
+COMMAND_ROLES: dict[str, str | tuple[str, ...] | None] = {
+    "start": None,
+    "help": None,
+    "language": None,
+    "screen": "clinician",
+    "back": "clinician",
+    "cancel": "clinician",
+    "resume": "clinician",
+    "update": "clinician",
+    "d0": "clinician",
+    "withdraw": "clinician",
+    "status": ("clinician", "coordinator"),
+    "patient": "coordinator",
+    "correct": "coordinator",
+    "export": "coordinator",
+    "stats": "coordinator",
+    "users": "admin",
+    "adduser": "admin",
+    "removeuser": "admin",
+}
+
+#: Commands that show or change patient data: private chats only.
+PRIVATE_ONLY = frozenset(COMMAND_ROLES) - {"start", "help", "language"}
+
+
+def allowed(user: User | None, command: str) -> bool:
+    if user is None:
+        return False
+    need = COMMAND_ROLES.get(command, "admin")
+    if need is None:
+        return True
+    roles = (need,) if isinstance(need, str) else need
+    return any(user.has(role) for role in roles)
+
+
+def commands_for(user: User) -> list[str]:
+    return [c for c in COMMAND_ROLES if allowed(user, c) and c != "start"]
+
+
+def refuse(ctx: Context, actor: Actor, command: str) -> list[Out]:
+    lang = ctx.language(actor)
+    if actor.user is None:
+        return [Out(t(lang, "access.unknown", user_id=actor.user_id))]
+    return [Out(t(lang, "access.role", command=command))]
+
+
+def group_pointer(ctx: Context, actor: Actor) -> list[Out]:
+    return [Out(t(ctx.language(actor), "access.private_only", bot="@"))]

@@ -1,0 +1,104 @@
+"""`lysyme-bot console`: the screening flow in a terminal, offline — the demo a newcomer runs
+first. Same flows, same core, same database as the Telegram bot; buttons are numbered and
+chosen by typing their number. The console user is a local admin (user id 0)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from typing import TextIO
+
+from bot import handlers
+from bot.app import open_context, register_flows
+from bot.common import Actor, Button, Context, DuplicateUpdate, Out, allowed
+from bot.settings import Settings
+from storage import users as user_store
+
+CONSOLE_USER = 0
+_TAGS = re.compile(r"</?(b|i|code)>")
+
+
+def plain(text: str) -> str:
+    import html
+
+    return html.unescape(_TAGS.sub("", text))
+
+
+async def console(
+    settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+) -> int:
+    register_flows()
+    ctx: Context = await open_context(settings)
+    async with ctx.db.transaction() as conn:
+        await user_store.grant_roles(conn, CONSOLE_USER, {"admin"}, "console", ctx.now())
+    buttons: list[Button] = []
+
+    def show(outs: list[Out]) -> None:
+        nonlocal buttons
+        for out in outs:
+            if out.toast:
+                print(f"  ({plain(out.toast)})", file=stdout)
+            if out.text:
+                print(plain(out.text), file=stdout)
+            if out.buttons:
+                buttons = [b for row in out.buttons for b in row]
+                for n, b in enumerate(buttons, 1):
+                    print(f"  [{n}] {b.label}", file=stdout)
+        print(file=stdout)
+
+    print("LYSYME console — /screen to start, a number to tap a button, /help, Ctrl-D to quit.\n",
+          file=stdout)  # fmt: skip
+    try:
+        while True:
+            stdout.write("> ")
+            stdout.flush()
+            line = stdin.readline()
+            if not line:
+                break
+            text = line.strip()
+            async with ctx.db.transaction() as conn:
+                user = await user_store.get_user(conn, CONSOLE_USER)
+            actor = Actor(CONSOLE_USER, CONSOLE_USER, True, user, None, None, None)
+            try:
+                show(await _dispatch(ctx, actor, text, buttons))
+            except DuplicateUpdate:
+                continue
+    finally:
+        await ctx.db.close()
+    return 0
+
+
+async def _dispatch(ctx: Context, actor: Actor, text: str, buttons: list[Button]) -> list[Out]:
+    if text.isdigit() and 1 <= int(text) <= len(buttons):
+        data = buttons[int(text) - 1].data
+        route = handlers.CALLBACKS.get(data.split(":", 1)[0])
+        if route is None:
+            return []
+        return await route[1](ctx, actor, data)
+    if text.startswith("/"):
+        head, *args = text.split()
+        name = head[1:].lower()
+        flow = handlers.COMMANDS.get(name)
+        if flow is None or not allowed(actor.user, name):
+            return [Out("?")]
+        outs = await flow(ctx, actor, args)
+        return [o for o in outs if o.document is None and o.photo is None] + [
+            Out(
+                f"[{o.document[0] if o.document else 'chart.png'} — use /export in Telegram or lysyme-bot export DIR]"
+            )
+            for o in outs
+            if o.document is not None or o.photo is not None
+        ]
+    async with ctx.db.transaction() as conn:
+        from storage import screenings as store
+
+        session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    mode = session.mode if session else "screen"
+    _, flow_text = handlers.TEXT_MODES.get(mode, handlers.TEXT_MODES["screen"])
+    return await flow_text(ctx, actor, text)
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(console(settings))

@@ -1,0 +1,78 @@
+"""/start, /help, /language, and the admins' /users, /adduser, /removeuser."""
+
+from __future__ import annotations
+
+from bot.common import Actor, Context, Out
+from bot.flows.screening import audit, begin
+from bot.handlers import help_text
+from bot.texts import t
+from storage import screenings as screening_store
+from storage import users as user_store
+from storage.audit import append_audit
+from storage.users import ROLES
+
+
+async def start(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    return [Out(help_text(ctx, actor))]
+
+
+async def language(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    if len(args) != 1 or args[0].lower() not in ("fr", "en"):
+        return [Out(t(ctx.language(actor), "language.usage"))]
+    choice = args[0].lower()
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        old = actor.user.language if actor.user else None
+        await user_store.set_language(conn, actor.user_id, choice)
+        await append_audit(conn, audit(actor.user_id, "language", now, field="language",
+                                       old_value=old, new_value=choice))  # fmt: skip
+    return [Out(t(choice, "language.set"))]
+
+
+def _user_id(text: str) -> int | None:
+    return int(text) if text.lstrip("-").isdigit() and len(text) < 20 else None
+
+
+async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    lang = ctx.language(actor)
+    async with ctx.db.transaction() as conn:
+        listed = await user_store.list_users(conn)
+    lines = [t(lang, "users.title", count=len(listed))]
+    lines += [f"<code>{u.telegram_id}</code> — {', '.join(sorted(u.roles))}" for u in listed]
+    return [Out("\n".join(lines))]
+
+
+async def adduser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    lang = ctx.language(actor)
+    telegram_id = _user_id(args[0]) if args else None
+    roles = {r.lower() for r in args[1:]}
+    if telegram_id is None or not roles or not roles <= set(ROLES):
+        return [Out(t(lang, "users.usage_add", roles=", ".join(ROLES)))]
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        old, new = await user_store.grant_roles(conn, telegram_id, roles, str(actor.user_id), now)
+        await append_audit(conn, audit(actor.user_id, "user_added", now, field=str(telegram_id),
+                                       old_value=",".join(sorted(old)) or None,
+                                       new_value=",".join(sorted(new))))  # fmt: skip
+    return [Out(t(lang, "users.added", user_id=telegram_id, roles=", ".join(sorted(new))))]
+
+
+async def removeuser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    lang = ctx.language(actor)
+    telegram_id = _user_id(args[0]) if len(args) == 1 else None
+    if telegram_id is None:
+        return [Out(t(lang, "users.usage_remove"))]
+    if telegram_id == actor.user_id:
+        return [Out(t(lang, "users.not_self"))]
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        removed = await user_store.remove_user(conn, telegram_id)
+        if removed is None:
+            return [Out(t(lang, "users.unknown", user_id=telegram_id))]
+        await screening_store.clear_user_sessions(conn, telegram_id)
+        await append_audit(conn, audit(actor.user_id, "user_removed", now, field=str(telegram_id),
+                                       old_value=",".join(sorted(removed))))  # fmt: skip
+    return [Out(t(lang, "users.removed", user_id=telegram_id))]

@@ -1,0 +1,570 @@
+"""The screening conversation: /screen, one question at a time, back, cancel, resume, the
+exclusion confirmation, the summary and the result.
+
+Flow: `/screen` opens a number and asks the first question → each answer (a tapped button or
+typed text) is parsed by the core, committed with its audit row, then the next question is
+sent → an answer that excludes the patient is confirmed first → when everything is answered,
+a summary with Confirm / Change an answer → the result (eligible / pending / not eligible,
+dose, D0 deadline), the team notice and reminders (written in the same transaction) → the
+SCORTEN values for eligible or pending patients.
+
+The position lives in the database (`screenings.stage` / `cursor`), so a restarted bot
+continues where it was; every callback is checked against it (screening, question, value).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot import outcomes
+from bot.common import Actor, Button, Context, DuplicateUpdate, Out
+from bot.present import answer_text, criterion_names
+from bot.texts import t
+from conversations import flow
+from conversations.answers import AnswerError, from_json, parse_text, to_json
+from conversations.eligibility import Outcome, evaluate
+from conversations.protocol import (
+    BY_ID,
+    D0_WINDOW,
+    QUESTIONS,
+    AnswerValue,
+    Kind,
+    applicable_questions,
+)
+from conversations.windows import local_today
+from storage import screenings as store
+from storage.audit import AuditEntry, append_audit
+from storage.screenings import Screening
+
+SCREEN_MODE = "screen"
+
+
+@dataclass
+class Loaded:
+    screening: Screening
+    answers: dict[str, AnswerValue]
+
+
+async def load(conn: aiosqlite.Connection, screening: Screening) -> Loaded:
+    raw = await store.current_answers(conn, screening.id)
+    answers = {qid: from_json(qid, value) for qid, value in raw.items() if qid in BY_ID}
+    return Loaded(screening, answers)
+
+
+def audit(
+    actor: str | int,
+    action: str,
+    now: dt.datetime,
+    screening: str | None = None,
+    **fields: str | None,
+) -> AuditEntry:
+    return AuditEntry(at=now, actor=str(actor), action=action, screening=screening, **fields)
+
+
+async def begin(conn: aiosqlite.Connection, actor: Actor, now: dt.datetime) -> None:
+    """First statement of a write transaction acting on an update: drop a re-delivery."""
+    if actor.update_id is not None and not await store.claim_update(conn, actor.update_id, now):
+        raise DuplicateUpdate
+
+
+# --- asking -------------------------------------------------------------------------------
+
+
+def question_text(lang: str, question_id: str) -> str:
+    text = t(lang, f"q.{question_id}")
+    hint_key = f"h.{question_id}"
+    hint = t(lang, hint_key)
+    return text if hint == hint_key else f"{text}\n<i>{hint}</i>"
+
+
+def ask(lang: str, loaded: Loaded, question_id: str, prefix: str = "") -> Out:
+    s = loaded.screening
+    applicable = [q.id for q in applicable_questions(loaded.answers)]
+    position = applicable.index(question_id) + 1 if question_id in applicable else 1
+    lines = [t(lang, "screen.progress", number=s.number, position=position, total=len(applicable))]
+    lines.append(question_text(lang, question_id))
+    if question_id in loaded.answers:
+        current = answer_text(lang, question_id, loaded.answers[question_id])
+        lines.append(t(lang, "screen.current_answer", value=current))
+    text = (prefix + "\n\n" if prefix else "") + "\n".join(lines)
+    return Out(text, answer_buttons(lang, s.id, question_id), prompt_for=s.id)
+
+
+def answer_buttons(lang: str, screening_id: int, question_id: str) -> list[list[Button]]:
+    q = BY_ID[question_id]
+
+    def button(value: str) -> Button:
+        return Button(t(lang, f"c.{value}"), f"a:{screening_id}:{question_id}:{value}")
+
+    rows: list[list[Button]] = []
+    if q.kind is Kind.BOOLEAN:
+        rows.append([button("yes"), button("no")])
+    elif q.kind is Kind.CHOICE:
+        rows.append([button(c) for c in q.choices[:3]])
+        if len(q.choices) > 3:
+            rows.append([button(c) for c in q.choices[3:]])
+    elif q.kind is Kind.DATE:
+        rows.append([button("today"), button("yesterday")])
+    if question_id != QUESTIONS[0].id:
+        rows.append([Button(t(lang, "screen.back"), f"b:{screening_id}:{question_id}")])
+    return rows
+
+
+def summary(lang: str, loaded: Loaded) -> Out:
+    s = loaded.screening
+    lines = [
+        f"• {t(lang, f'q.{q.id}')} : <b>{answer_text(lang, q.id, loaded.answers.get(q.id))}</b>"
+        for q in applicable_questions(loaded.answers)
+        if q.id in loaded.answers
+    ]
+    return Out(
+        t(lang, "screen.summary", number=s.number, lines=_raw("\n".join(lines))),
+        [
+            [Button(t(lang, "screen.confirm"), f"s:{s.id}:ok")],
+            [Button(t(lang, "screen.edit"), f"s:{s.id}:edit")],
+        ],
+        prompt_for=s.id,
+    )
+
+
+def _raw(text: str) -> str:
+    from bot.texts import Raw
+
+    return Raw(text)
+
+
+def exclusion_prompt(lang: str, screening: Screening, failed: tuple[str, ...]) -> Out:
+    return Out(
+        t(lang, "screen.exclusion", reasons=criterion_names(lang, failed)),
+        [
+            [
+                Button(t(lang, "screen.confirm_exclusion"), f"x:{screening.id}:ok"),
+                Button(t(lang, "screen.change_answer"), f"x:{screening.id}:chg"),
+            ]
+        ],
+        prompt_for=screening.id,
+    )
+
+
+def current_prompt(lang: str, loaded: Loaded) -> Out:
+    """What the screening is waiting for right now (used by resume and stale buttons)."""
+    s = loaded.screening
+    if s.stage == "summary":
+        return summary(lang, loaded)
+    if s.stage == "confirm_exclusion" and s.proposed:
+        proposed = json.loads(s.proposed)
+        return exclusion_prompt(lang, s, tuple(proposed.get("failed", ())))
+    if s.stage == "scorten":
+        return outcomes.scorten_prompt(lang, s, s.cursor or "heart_rate", "mmol/L")
+    cursor = s.cursor or flow.next_question(loaded.answers) or QUESTIONS[0].id
+    return ask(lang, loaded, cursor)
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    lang = ctx.language(actor)
+    now = ctx.now()
+    rescreen_of = args[0].upper() if args else None
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        if rescreen_of is not None and await store.get_by_number(conn, rescreen_of) is None:
+            return [Out(t(lang, "screen.not_found", number=rescreen_of))]
+        screening = await store.create_screening(
+            conn,
+            site=ctx.settings.site_code,
+            clinician_id=actor.user_id,
+            chat_id=actor.chat_id,
+            now=now,
+            first_question=QUESTIONS[0].id,
+            rescreen_of=rescreen_of,
+        )
+        await store.set_session(conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, now)
+        await append_audit(
+            conn,
+            audit(actor.user_id, "screening_opened", now, screening.number,
+                  field="rescreen_of" if rescreen_of else None, new_value=rescreen_of),
+        )  # fmt: skip
+    opened = t(lang, "screen.opened", number=screening.number)
+    if rescreen_of:
+        opened += "\n" + t(lang, "screen.rescreen_of", number=rescreen_of)
+    return [Out(opened), ask(lang, Loaded(screening, {}), QUESTIONS[0].id)]
+
+
+async def _session_screening(
+    conn: aiosqlite.Connection, actor: Actor
+) -> tuple[store.Session | None, Screening | None]:
+    session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    if session is None or session.screening_id is None:
+        return session, None
+    return session, await store.get_by_id(conn, session.screening_id)
+
+
+async def back(ctx: Context, actor: Actor, from_question: str | None = None) -> list[Out]:
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        _, screening = await _session_screening(conn, actor)
+        if screening is None or screening.status != store.IN_SCREENING:
+            return [Out(t(lang, "screen.no_open"))]
+        if screening.stage == "scorten":
+            return [current_prompt(lang, await load(conn, screening))]
+        loaded = await load(conn, screening)
+        current = None if screening.stage == "summary" else screening.cursor
+        if from_question is not None and from_question != current:
+            return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded)]
+        previous = flow.previous_question(loaded.answers, current)
+        if previous is None:
+            return [Out(t(lang, "screen.first_question")), current_prompt(lang, loaded)]
+        await store.update_screening(
+            conn, screening.id, now, stage="question", cursor=previous, proposed=None,
+            last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
+        )  # fmt: skip
+        await append_audit(
+            conn, audit(actor.user_id, "back", now, screening.number, field=previous)
+        )
+    return [ask(lang, Loaded(screening, loaded.answers), previous)]
+
+
+async def cancel(ctx: Context, actor: Actor) -> list[Out]:
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        session, screening = await _session_screening(conn, actor)
+        if screening is None or screening.status != store.IN_SCREENING:
+            if session is not None:
+                await store.clear_session(conn, actor.user_id, actor.chat_id)
+            return [Out(t(lang, "screen.no_open"))]
+        if screening.stage == "scorten":
+            # The screening itself is complete: leaving SCORTEN just stops the questions.
+            await store.update_screening(conn, screening.id, now, stage="done", cursor=None)
+            await store.clear_session(conn, actor.user_id, actor.chat_id)
+            return [Out(t(lang, "screen.closed", number=screening.number,
+                          status=t(lang, f"status.{screening.status}")))]  # fmt: skip
+        await abandon(conn, screening, str(actor.user_id), now, reason="cancel")
+        await store.clear_session(conn, actor.user_id, actor.chat_id)
+    return [Out(t(lang, "screen.cancelled", number=screening.number))]
+
+
+async def abandon(
+    conn: aiosqlite.Connection, screening: Screening, actor: str, now: dt.datetime, reason: str
+) -> None:
+    await store.update_screening(
+        conn, screening.id, now, status=store.ABANDONED, stage="done", cursor=None,
+        proposed=None, closed_at=now,
+    )  # fmt: skip
+    await append_audit(
+        conn,
+        audit(actor, "status", now, screening.number, field="status",
+              old_value=screening.status, new_value=store.ABANDONED, reason=reason),
+    )  # fmt: skip
+
+
+async def resume(
+    ctx: Context, actor: Actor, args: list[str], *, restarted: bool = False
+) -> list[Out]:
+    lang = ctx.language(actor)
+    if not args:
+        return [Out(t(lang, "screen.usage_resume"))]
+    number = args[0].upper()
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        screening = await store.get_by_number(conn, number)
+        if screening is None:
+            return [Out(t(lang, "screen.not_found", number=number))]
+        in_scorten = screening.stage == "scorten"
+        if screening.status != store.IN_SCREENING and not in_scorten:
+            status = t(lang, f"status.{screening.status}")
+            return [Out(t(lang, "screen.not_resumable", number=number, status=status))]
+        await store.set_session(conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, now)
+        await store.update_screening(
+            conn, screening.id, now, last_actor_id=actor.user_id, chat_id=actor.chat_id,
+            last_activity_at=now, idle_reminded=False,
+        )  # fmt: skip
+        await append_audit(conn, audit(actor.user_id, "resume", now, number))
+        loaded = await load(conn, screening)
+    key = "screen.resumed_after_restart" if restarted else "screen.resumed"
+    return [Out(t(lang, key, number=number)), current_prompt(lang, loaded)]
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out]:
+    """A typed message while a screening is open: the answer to the current question."""
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        _, screening = await _session_screening(conn, actor)
+    if screening is None:
+        return [Out(t(lang, "screen.no_open"))]
+    if screening.stage == "scorten":
+        return await outcomes.scorten_text(ctx, actor, screening, text)
+    if screening.status != store.IN_SCREENING:
+        return [Out(t(lang, "screen.no_open"))]
+    if screening.stage != "question" or screening.cursor is None:
+        async with ctx.db.transaction() as conn:
+            loaded = await load(conn, screening)
+        return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded)]
+    async with ctx.db.transaction() as conn:
+        loaded = await load(conn, screening)
+    question_id = screening.cursor
+    try:
+        value = parse_text(question_id, text, local_today(now, ctx.zone), loaded.answers)
+    except AnswerError as exc:
+        problem = t(lang, f"err.{exc.code}", **exc.params)
+        return [Out(t(lang, "screen.invalid", problem=problem)), ask(lang, loaded, question_id)]
+    return await _apply(ctx, actor, screening.id, question_id, value, edit_prompt=None)
+
+
+async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`a:<screening id>:<question id>:<value>` — checked against the database."""
+    lang = ctx.language(actor)
+    parts = data.split(":")
+    if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in BY_ID:
+        return [Out("", toast=t(lang, "screen.stale"))]
+    screening_id, question_id, raw = int(parts[1]), parts[2], parts[3]
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        screening = await store.get_by_id(conn, screening_id)
+        loaded = await load(conn, screening) if screening else None
+    if screening is None or loaded is None:
+        return [Out("", toast=t(lang, "screen.stale"))]
+    if screening.status != store.IN_SCREENING:
+        status = t(lang, f"status.{screening.status}")
+        return [Out("", toast=t(lang, "screen.closed", number=screening.number, status=status))]
+    if screening.stage != "question" or screening.cursor != question_id:
+        return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded)]
+    q = BY_ID[question_id]
+    value: AnswerValue
+    today = local_today(now, ctx.zone)
+    if q.kind is Kind.DATE and raw in ("today", "yesterday"):
+        value = today if raw == "today" else today - dt.timedelta(days=1)
+    elif q.kind is Kind.BOOLEAN and raw in ("yes", "no"):
+        value = raw == "yes"
+    elif q.kind is Kind.CHOICE and raw in q.choices:
+        value = raw
+    else:
+        return [Out("", toast=t(lang, "screen.stale"))]
+    try:
+        from conversations.answers import validate_in_context
+
+        value = validate_in_context(question_id, value, today, loaded.answers)
+    except AnswerError as exc:
+        problem = t(lang, f"err.{exc.code}", **exc.params)
+        return [Out(t(lang, "screen.invalid", problem=problem)), ask(lang, loaded, question_id)]
+    await _take_over(ctx, actor, screening)
+    return await _apply(ctx, actor, screening.id, question_id, value, edit_prompt=actor.message_id)
+
+
+async def _take_over(ctx: Context, actor: Actor, screening: Screening) -> None:
+    """A tap on another clinician's screening (shift change) makes it this user's session."""
+    async with ctx.db.transaction() as conn:
+        session = await store.get_session(conn, actor.user_id, actor.chat_id)
+        if session is None or session.screening_id != screening.id:
+            await store.set_session(
+                conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, ctx.now()
+            )
+
+
+async def _apply(
+    ctx: Context,
+    actor: Actor,
+    screening_id: int,
+    question_id: str,
+    value: AnswerValue,
+    edit_prompt: int | None,
+) -> list[Out]:
+    lang = ctx.language(actor)
+    now = ctx.now()
+    out: list[Out] = []
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        screening = await store.get_by_id(conn, screening_id)
+        # Re-checked inside the write transaction: another clinician may have answered.
+        if (
+            screening is None
+            or screening.status != store.IN_SCREENING
+            or screening.stage != "question"
+            or screening.cursor != question_id
+        ):
+            return [Out("", toast=t(lang, "screen.stale"))]
+        loaded = await load(conn, screening)
+        updated, step = flow.apply_answer(loaded.answers, question_id, value, now, ctx.zone)
+        if edit_prompt is not None:
+            shown = f"{question_text(lang, question_id).splitlines()[0]}\n" + t(
+                lang, "screen.answered", answer=answer_text(lang, question_id, value)
+            )
+            out.append(Out(shown, edit=edit_prompt))
+        if step.move is flow.Move.CONFIRM_EXCLUSION:
+            # Not an answer yet: a mis-tap at night must not exclude anyone.
+            proposed = json.dumps(
+                {"question": question_id, "value": to_json(value), "failed": list(step.excluding)}
+            )
+            await store.update_screening(
+                conn, screening.id, now, stage="confirm_exclusion", proposed=proposed,
+                last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
+            )  # fmt: skip
+            out.append(exclusion_prompt(lang, screening, step.excluding))
+            return out
+        await record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
+        if step.move is flow.Move.SUMMARY:
+            await store.update_screening(
+                conn, screening.id, now, stage="summary", cursor=None,
+                last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
+            )  # fmt: skip
+            out.append(summary(lang, Loaded(screening, updated)))
+        else:
+            assert step.question_id is not None
+            await store.update_screening(
+                conn, screening.id, now, stage="question", cursor=step.question_id,
+                last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
+            )  # fmt: skip
+            out.append(ask(lang, Loaded(screening, updated), step.question_id))
+    return out
+
+
+async def record_answer(
+    conn: aiosqlite.Connection,
+    actor: Actor,
+    screening: Screening,
+    before: dict[str, AnswerValue],
+    after: dict[str, AnswerValue],
+    question_id: str,
+    now: dt.datetime,
+    source: str = "screening",
+    reason: str | None = None,
+) -> None:
+    """One new answer row and its audit row; answers that stopped applying are withdrawn."""
+    new = after[question_id]
+    await store.add_answer(
+        conn, screening.id, question_id, to_json(new), by=actor.user_id, now=now,
+        source=source, reason=reason,
+    )  # fmt: skip
+    old = before.get(question_id)
+    entries = [
+        audit(actor.user_id, "answer" if source == "screening" else source, now,
+              screening.number, field=question_id,
+              old_value=None if old is None else to_json(old), new_value=to_json(new),
+              reason=reason)
+    ]  # fmt: skip
+    for gone in sorted(set(before) - set(after)):
+        await store.add_answer(
+            conn, screening.id, gone, None, by=actor.user_id, now=now, source="not_applicable"
+        )
+        entries.append(
+            audit(actor.user_id, "answer_withdrawn", now, screening.number, field=gone,
+                  old_value=to_json(before[gone]), reason="no longer applies")
+        )  # fmt: skip
+    from storage.audit import append_audit_many
+
+    await append_audit_many(conn, entries)
+
+
+async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`x:<screening id>:ok|chg` — confirm the excluding answer, or change it."""
+    lang = ctx.language(actor)
+    parts = data.split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("ok", "chg"):
+        return [Out("", toast=t(lang, "screen.stale"))]
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        screening = await store.get_by_id(conn, int(parts[1]))
+        if (
+            screening is None
+            or screening.status != store.IN_SCREENING
+            or screening.stage != "confirm_exclusion"
+            or not screening.proposed
+        ):
+            return [Out("", toast=t(lang, "screen.stale"))]
+        proposed = json.loads(screening.proposed)
+        question_id = str(proposed["question"])
+        loaded = await load(conn, screening)
+        if parts[2] == "chg":
+            await store.update_screening(
+                conn, screening.id, now, stage="question", cursor=question_id, proposed=None,
+                last_actor_id=actor.user_id, last_activity_at=now,
+            )  # fmt: skip
+            out = [Out(t(lang, "screen.change_answer"), edit=actor.message_id)]
+            return [*out, ask(lang, loaded, question_id)]
+        value = from_json(question_id, proposed["value"])
+        updated, _ = flow.apply_answer(loaded.answers, question_id, value, now, ctx.zone)
+        await record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
+        evaluation = evaluate(flow.without_inapplicable(updated), now, ctx.zone)
+        closing = await outcomes.close_screening(
+            conn, ctx, actor, screening, updated, evaluation, now
+        )
+        await store.clear_session(conn, actor.user_id, actor.chat_id)
+    ctx.wake_sender()
+    confirmed = t(lang, "screen.confirm_exclusion") + " ✓"
+    return [Out(confirmed, edit=actor.message_id), *closing]
+
+
+async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`s:<screening id>:ok|edit` on the summary; `e:<screening id>:<question id>` to change."""
+    lang = ctx.language(actor)
+    parts = data.split(":")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return [Out("", toast=t(lang, "screen.stale"))]
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        screening = await store.get_by_id(conn, int(parts[1]))
+        if screening is None or screening.status != store.IN_SCREENING:
+            return [Out("", toast=t(lang, "screen.stale"))]
+        loaded = await load(conn, screening)
+        kind, action = parts[0], parts[2]
+        if kind == "e":
+            if action not in BY_ID or action not in loaded.answers or screening.stage not in (
+                "summary", "question"
+            ):  # fmt: skip
+                return [Out("", toast=t(lang, "screen.stale"))]
+            await store.update_screening(
+                conn, screening.id, now, stage="question", cursor=action,
+                last_actor_id=actor.user_id, last_activity_at=now,
+            )  # fmt: skip
+            await append_audit(conn, audit(actor.user_id, "change", now, screening.number,
+                                           field=action))  # fmt: skip
+            return [ask(lang, loaded, action)]
+        if screening.stage != "summary":
+            return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded)]
+        if action == "edit":
+            rows = [
+                [Button(t(lang, f"q.{q.id}")[:60], f"e:{screening.id}:{q.id}")]
+                for q in applicable_questions(loaded.answers)
+                if q.id in loaded.answers
+            ]
+            return [Out(t(lang, "screen.pick_question"), rows, prompt_for=screening.id)]
+        if action != "ok":
+            return [Out("", toast=t(lang, "screen.stale"))]
+        evaluation = evaluate(loaded.answers, now, ctx.zone)
+        if evaluation.outcome is Outcome.INCOMPLETE:
+            following = flow.next_question(loaded.answers) or QUESTIONS[0].id
+            await store.update_screening(conn, screening.id, now, stage="question",
+                                         cursor=following)  # fmt: skip
+            return [ask(lang, loaded, following)]
+        closing = await outcomes.close_screening(
+            conn, ctx, actor, screening, loaded.answers, evaluation, now
+        )
+        if evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING):
+            await store.update_screening(conn, screening.id, now, stage="scorten",
+                                         cursor="heart_rate")  # fmt: skip
+            closing.append(Out(t(lang, "scorten.intro")))
+            closing.append(outcomes.scorten_prompt(lang, screening, "heart_rate", "mmol/L"))
+        else:
+            await store.clear_session(conn, actor.user_id, actor.chat_id)
+    ctx.wake_sender()
+    return [Out(t(lang, "screen.confirm") + " ✓", edit=actor.message_id), *closing]
+
+
+def d0_window_label(lang: str) -> str:
+    return t(lang, f"q.{D0_WINDOW}")

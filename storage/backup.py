@@ -1,0 +1,208 @@
+"""Online backups of the database, and their rotation.
+
+SQLite's backup API copies a consistent snapshot while the bot keeps writing (WAL: the reader
+blocks nobody). The copy is written to a temporary file created with mode 0600 in the
+destination folder — health data is never world-readable, not even for an instant — and only
+renamed into place once complete and checked, so a backup file is always whole.
+"""
+
+import asyncio
+import os
+import re
+import sqlite3
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import aiosqlite
+
+__all__ = ["BACKUP_NAME_RE", "BackupError", "backup_database", "backup_file_name", "prune_backups"]
+
+BACKUP_NAME_RE: Final = re.compile(r"lysyme-\d{8}-\d{6}\.sqlite3")
+"""Names this module writes and prunes; anything else in the folder is never deleted."""
+
+_BUSY_TIMEOUT_SECONDS: Final = 30.0
+
+
+class BackupError(Exception):
+    """A backup could not be made; the message is one line for the operator."""
+
+
+def backup_file_name(now: datetime | None = None) -> str:
+    """``lysyme-YYYYMMDD-HHMMSS.sqlite3`` in UTC: sorts by time, whatever the local zone."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"lysyme-{moment:%Y%m%d-%H%M%S}.sqlite3"
+
+
+def _target_path(destination: str | Path) -> Path:
+    """The final file: inside ``destination`` if it is a folder, else ``destination`` itself."""
+    text = os.fspath(destination)
+    path = Path(text)
+    if path.is_dir():
+        return path / backup_file_name()
+    if text.endswith((os.sep, "/")) or not path.parent.is_dir():
+        folder = path if text.endswith((os.sep, "/")) else path.parent
+        raise BackupError(f"backup folder does not exist: {folder}")
+    if path.exists() and not path.is_file():
+        raise BackupError(f"backup destination is not a regular file: {path}")
+    return path
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make the rename itself durable (best effort where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _open_destination(path: Path) -> sqlite3.Connection:
+    # check_same_thread=False: aiosqlite may drive the copy from its own worker thread.
+    target = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+    # The file is a throw-away until renamed, so no journal (and no journal file) is needed.
+    target.execute("PRAGMA journal_mode = OFF")
+    return target
+
+
+def _finish(target: sqlite3.Connection, tmp: Path) -> None:
+    """Check the copy, close it and flush it to disk before it may replace anything."""
+    try:
+        (result,) = target.execute("PRAGMA quick_check").fetchone()
+    finally:
+        target.close()
+    if result != "ok":
+        raise BackupError(f"the copy failed its integrity check: {result}")
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_file(source: Path, tmp: Path) -> None:
+    """Copy from an independent connection: its snapshot never sees a caller's open transaction."""
+    src = sqlite3.connect(source, timeout=_BUSY_TIMEOUT_SECONDS)
+    try:
+        target = _open_destination(tmp)
+        try:
+            src.backup(target)  # pages=-1: one step, one consistent snapshot
+        except BaseException:
+            target.close()
+            raise
+        _finish(target, tmp)
+    finally:
+        src.close()
+
+
+async def _source_file(conn: aiosqlite.Connection) -> Path | None:
+    """The file behind ``conn``'s main database, or None for an in-memory database."""
+    cursor = await conn.cursor()
+    try:
+        cursor.row_factory = None
+        await cursor.execute("PRAGMA database_list")
+        for _seq, name, file in await cursor.fetchall():
+            if name == "main" and file:
+                return Path(file)
+    finally:
+        await cursor.close()
+    return None
+
+
+async def _copy_connection(conn: aiosqlite.Connection, tmp: Path) -> None:
+    """Copy an in-memory database through its own connection (it has no file to reopen)."""
+    if conn.in_transaction:
+        raise BackupError("cannot back up an in-memory database inside an open transaction")
+    target = await asyncio.to_thread(_open_destination, tmp)
+    try:
+        await conn.backup(target, pages=-1)
+    except BaseException:
+        await asyncio.to_thread(target.close)
+        raise
+    await asyncio.to_thread(_finish, target, tmp)
+
+
+def _prepare(source_file: Path | None, destination: str | Path) -> tuple[Path, Path]:
+    """Check both ends and create the 0600 temporary file; return (final path, temp path)."""
+    if source_file is not None and not source_file.is_file():
+        raise BackupError(f"database to back up does not exist: {source_file}")
+    target = _target_path(destination)
+    folder = target.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BackupError(f"backup folder is not writable: {folder}")
+    if source_file is not None and source_file.resolve() == target.resolve():
+        raise BackupError(f"backup destination is the database itself: {target}")
+    try:
+        # mkstemp creates the file with mode 0600 in one system call: never readable by others.
+        fd, tmp_name = tempfile.mkstemp(prefix=".lysyme-backup-", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise BackupError(f"cannot write in backup folder {folder}: {error.strerror}") from error
+    os.close(fd)
+    return target, Path(tmp_name)
+
+
+def _install(tmp: Path, target: Path) -> None:
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, target)
+    _fsync_directory(target.parent)
+
+
+async def backup_database(
+    source: aiosqlite.Connection | str | Path, destination: str | Path
+) -> Path:
+    """Copy the live database to ``destination`` (a file, or a folder to name it in); safe
+    while the bot writes. Returns the final path of the 0600 copy.
+
+    A connection to a file is not used for the copy itself: the file is reopened, so the
+    copy never includes a transaction the caller has not committed yet.
+    Raises BackupError if the folder is missing or not writable, or the copy fails.
+    """
+    if isinstance(source, aiosqlite.Connection):
+        source_file = await _source_file(source)
+    else:
+        source_file = Path(source)
+    target, tmp = await asyncio.to_thread(_prepare, source_file, destination)
+    try:
+        if source_file is not None:
+            await asyncio.to_thread(_copy_file, source_file, tmp)
+        else:
+            assert isinstance(source, aiosqlite.Connection)
+            await _copy_connection(source, tmp)
+        await asyncio.to_thread(_install, tmp, target)
+    except sqlite3.Error as error:
+        raise BackupError(f"backup failed: {error}") from error
+    except OSError as error:
+        raise BackupError(f"backup failed: {error.strerror or error}") from error
+    finally:
+        await asyncio.to_thread(tmp.unlink, missing_ok=True)
+    return target
+
+
+def prune_backups(directory: str | Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` backups (by the UTC time in their names).
+
+    Only files named like ``lysyme-YYYYMMDD-HHMMSS.sqlite3`` are considered, so the live
+    database is safe even in the same folder. Returns the deleted files, oldest first.
+    """
+    if keep < 0:
+        raise ValueError("keep must be >= 0")
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise BackupError(f"backup folder does not exist: {folder}")
+    backups = sorted(
+        path
+        for path in folder.iterdir()
+        if BACKUP_NAME_RE.fullmatch(path.name) and path.is_file() and not path.is_symlink()
+    )
+    doomed = backups[: max(len(backups) - keep, 0)]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm", "-journal"):  # left by whoever opened the copy
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return doomed

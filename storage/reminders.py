@@ -1,0 +1,187 @@
+"""The reminder outbox: one row per (screening, kind, step, recipient), written in the same
+transaction as the event that creates it, read by the sender.
+
+States: scheduled → claimed → sent | failed, or skipped (caught up after downtime) /
+cancelled (injection, withdrawal). A recipient is symbolic ("team", "user:<id>") and resolved
+when the message is sent, so a team chat that migrates to a supergroup is followed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import aiosqlite
+
+from storage.db import fetch_all
+from storage.timefmt import from_db, maybe_from_db, to_db
+
+TEAM = "team"
+
+
+def user_recipient(telegram_id: int) -> str:
+    return f"user:{telegram_id}"
+
+
+@dataclass(frozen=True)
+class Reminder:
+    id: int
+    screening_id: int | None
+    kind: str
+    step: str
+    recipient: str
+    due_at: dt.datetime
+    state: str
+    attempts: int
+    sent_at: dt.datetime | None
+    late: bool
+    last_error: str | None
+
+
+def _reminder(row: aiosqlite.Row) -> Reminder:
+    return Reminder(
+        row["id"],
+        row["screening_id"],
+        row["kind"],
+        row["step"],
+        row["recipient"],
+        from_db(row["due_at"]),
+        row["state"],
+        row["attempts"],
+        maybe_from_db(row["sent_at"]),
+        bool(row["late"]),
+        row["last_error"],
+    )
+
+
+async def schedule(
+    conn: aiosqlite.Connection,
+    screening_id: int | None,
+    kind: str,
+    step: str,
+    due: dt.datetime,
+    recipients: Iterable[str],
+) -> list[int]:
+    ids = []
+    for recipient in dict.fromkeys(recipients):  # de-duplicated, order kept
+        cursor = await conn.execute(
+            "INSERT INTO reminders(screening_id, kind, step, recipient, due_at) VALUES (?,?,?,?,?)",
+            (screening_id, kind, step, recipient, to_db(due)),
+        )
+        ids.append(int(cursor.lastrowid or 0))
+    return ids
+
+
+async def record_sent(
+    conn: aiosqlite.Connection,
+    screening_id: int | None,
+    kind: str,
+    step: str,
+    recipient: str,
+    now: dt.datetime,
+) -> int:
+    """A reminder delivered as part of a reply (the outcome message is the first reminder)."""
+    cursor = await conn.execute(
+        "INSERT INTO reminders(screening_id, kind, step, recipient, due_at, state, sent_at, "
+        "attempts) VALUES (?,?,?,?,?,'sent',?,1)",
+        (screening_id, kind, step, recipient, to_db(now), to_db(now)),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+async def cancel(
+    conn: aiosqlite.Connection, screening_id: int, kinds: Iterable[str] | None = None
+) -> int:
+    """Cancel what is still to be sent for a screening (all kinds, or the given ones)."""
+    sql = "UPDATE reminders SET state='cancelled' WHERE screening_id=? AND state='scheduled'"
+    params: list[object] = [screening_id]
+    kinds = list(kinds) if kinds is not None else None
+    if kinds:
+        sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+        params.extend(kinds)
+    cursor = await conn.execute(sql, params)
+    return cursor.rowcount
+
+
+async def has_scheduled(
+    conn: aiosqlite.Connection, screening_id: int, kind: str, step: str | None = None
+) -> bool:
+    sql = "SELECT 1 FROM reminders WHERE screening_id=? AND kind=? AND state='scheduled'"
+    params: list[object] = [screening_id, kind]
+    if step is not None:
+        sql += " AND step=?"
+        params.append(step)
+    rows = await fetch_all(conn, sql + " LIMIT 1", tuple(params))
+    return bool(rows)
+
+
+async def claim_due(
+    conn: aiosqlite.Connection, now: dt.datetime, limit: int = 100
+) -> list[Reminder]:
+    """Claim what is due (in the caller's transaction). Claimed rows belong to this sweep
+    until marked; a crash leaves them claimed and `release_claimed` puts them back."""
+    stamp = to_db(now)
+    rows = await fetch_all(
+        conn,
+        """SELECT * FROM reminders
+           WHERE state='scheduled' AND due_at <= ?
+             AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+           ORDER BY due_at, id LIMIT ?""",
+        (stamp, stamp, limit),
+    )
+    if rows:
+        ids = [r["id"] for r in rows]
+        await conn.execute(
+            f"UPDATE reminders SET state='claimed', claimed_at=? "
+            f"WHERE id IN ({','.join('?' * len(ids))})",
+            (stamp, *ids),
+        )
+    return [_reminder(r) for r in rows]
+
+
+async def mark_sent(
+    conn: aiosqlite.Connection, reminder_id: int, now: dt.datetime, late: bool
+) -> None:
+    await conn.execute(
+        "UPDATE reminders SET state='sent', sent_at=?, late=?, attempts=attempts+1 WHERE id=?",
+        (to_db(now), int(late), reminder_id),
+    )
+
+
+async def mark_skipped(conn: aiosqlite.Connection, reminder_id: int, why: str) -> None:
+    await conn.execute(
+        "UPDATE reminders SET state='skipped', last_error=? WHERE id=?", (why, reminder_id)
+    )
+
+
+async def mark_failed(conn: aiosqlite.Connection, reminder_id: int, error: str) -> None:
+    await conn.execute(
+        "UPDATE reminders SET state='failed', last_error=?, attempts=attempts+1 WHERE id=?",
+        (error, reminder_id),
+    )
+
+
+async def retry_later(
+    conn: aiosqlite.Connection, reminder_id: int, at: dt.datetime, error: str
+) -> None:
+    await conn.execute(
+        "UPDATE reminders SET state='scheduled', next_attempt_at=?, last_error=?, "
+        "attempts=attempts+1 WHERE id=?",
+        (to_db(at), error, reminder_id),
+    )
+
+
+async def release_claimed(conn: aiosqlite.Connection) -> int:
+    """At start and at shutdown: claimed-but-unmarked rows go back to the queue."""
+    cursor = await conn.execute(
+        "UPDATE reminders SET state='scheduled', claimed_at=NULL WHERE state='claimed'"
+    )
+    return cursor.rowcount
+
+
+async def for_screening(conn: aiosqlite.Connection, screening_id: int) -> list[Reminder]:
+    rows = await fetch_all(
+        conn, "SELECT * FROM reminders WHERE screening_id=? ORDER BY due_at, id", (screening_id,)
+    )
+    return [_reminder(r) for r in rows]

@@ -1,0 +1,388 @@
+"""Screenings, their answers (one row per answer given, never overwritten) and the chat
+sessions that say which screening a user is working on.
+
+All functions take a connection inside the caller's transaction (`Database.transaction()`)
+for writes; reads may use the connection directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from storage.db import fetch_all, fetch_one
+from storage.timefmt import maybe_from_db, to_db
+
+#: Statuses (where a screening is) — DESIGN.md "Lifecycle".
+IN_SCREENING = "in_screening"
+SCREENED = "screened"
+INJECTED = "injected"
+WITHDRAWN = "withdrawn"
+WINDOW_MISSED = "window_missed"
+ABANDONED = "abandoned"
+OPEN_STATUSES = (IN_SCREENING, SCREENED)
+
+
+@dataclass(frozen=True)
+class Screening:
+    id: int
+    number: str
+    site: str
+    sequence: int
+    rescreen_of: str | None
+    clinician_id: int
+    last_actor_id: int
+    chat_id: int
+    status: str
+    outcome: str | None
+    reasons: tuple[str, ...]
+    stage: str
+    cursor: str | None
+    proposed: str | None
+    prompt_message_id: int | None
+    admission_date: dt.date | None
+    d0_deadline: dt.datetime | None
+    dose_cells: int | None
+    injected_at: dt.datetime | None
+    injected_by: int | None
+    d0_override_reason: str | None
+    withdrawn_reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    closed_at: dt.datetime | None
+    last_activity_at: dt.datetime
+    idle_reminded: bool
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Screening:
+        admission = row["admission_date"]
+        return cls(
+            id=row["id"],
+            number=row["number"],
+            site=row["site"],
+            sequence=row["sequence"],
+            rescreen_of=row["rescreen_of"],
+            clinician_id=row["clinician_id"],
+            last_actor_id=row["last_actor_id"],
+            chat_id=row["chat_id"],
+            status=row["status"],
+            outcome=row["outcome"],
+            reasons=tuple(r for r in (row["reasons"] or "").split(",") if r),
+            stage=row["stage"],
+            cursor=row["cursor"],
+            proposed=row["proposed"],
+            prompt_message_id=row["prompt_message_id"],
+            admission_date=dt.date.fromisoformat(admission) if admission else None,
+            d0_deadline=maybe_from_db(row["d0_deadline"]),
+            dose_cells=row["dose_cells"],
+            injected_at=maybe_from_db(row["injected_at"]),
+            injected_by=row["injected_by"],
+            d0_override_reason=row["d0_override_reason"],
+            withdrawn_reason=row["withdrawn_reason"],
+            created_at=maybe_from_db(row["created_at"]) or dt.datetime.min,
+            updated_at=maybe_from_db(row["updated_at"]) or dt.datetime.min,
+            closed_at=maybe_from_db(row["closed_at"]),
+            last_activity_at=maybe_from_db(row["last_activity_at"]) or dt.datetime.min,
+            idle_reminded=bool(row["idle_reminded"]),
+        )
+
+
+def format_number(site: str, sequence: int) -> str:
+    """HMN-001 … HMN-999, HMN-1000: zero-padded to three digits, never reused."""
+    return f"{site}-{sequence:03d}"
+
+
+async def create_screening(
+    conn: aiosqlite.Connection,
+    *,
+    site: str,
+    clinician_id: int,
+    chat_id: int,
+    now: dt.datetime,
+    first_question: str,
+    rescreen_of: str | None = None,
+) -> Screening:
+    row = await fetch_one(
+        conn, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM screenings WHERE site=?", (site,)
+    )
+    sequence = int(row[0]) if row else 1
+    stamp = to_db(now)
+    cursor = await conn.execute(
+        """INSERT INTO screenings(number, site, sequence, rescreen_of, clinician_id,
+               last_actor_id, chat_id, status, stage, cursor, created_at, updated_at,
+               last_activity_at)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+        (
+            format_number(site, sequence),
+            site,
+            sequence,
+            rescreen_of,
+            clinician_id,
+            clinician_id,
+            chat_id,
+            IN_SCREENING,
+            "question",
+            first_question,
+            stamp,
+            stamp,
+            stamp,
+        ),
+    )
+    screening = await get_by_id(conn, int(cursor.lastrowid or 0))
+    assert screening is not None
+    return screening
+
+
+async def get_by_id(conn: aiosqlite.Connection, screening_id: int) -> Screening | None:
+    row = await fetch_one(conn, "SELECT * FROM screenings WHERE id=?", (screening_id,))
+    return Screening.from_row(row) if row else None
+
+
+async def get_by_number(conn: aiosqlite.Connection, number: str) -> Screening | None:
+    row = await fetch_one(conn, "SELECT * FROM screenings WHERE number=?", (number.upper(),))
+    return Screening.from_row(row) if row else None
+
+
+async def list_screenings(
+    conn: aiosqlite.Connection, statuses: tuple[str, ...] | None = None
+) -> list[Screening]:
+    if statuses is None:
+        rows = await fetch_all(conn, "SELECT * FROM screenings ORDER BY site, sequence")
+    else:
+        marks = ",".join("?" * len(statuses))
+        rows = await fetch_all(
+            conn,
+            f"SELECT * FROM screenings WHERE status IN ({marks}) ORDER BY site, sequence",
+            statuses,
+        )
+    return [Screening.from_row(r) for r in rows]
+
+
+_UPDATABLE = frozenset(
+    {
+        "last_actor_id",
+        "chat_id",
+        "status",
+        "outcome",
+        "reasons",
+        "stage",
+        "cursor",
+        "proposed",
+        "prompt_message_id",
+        "admission_date",
+        "d0_deadline",
+        "dose_cells",
+        "injected_at",
+        "injected_by",
+        "d0_override_reason",
+        "withdrawn_reason",
+        "closed_at",
+        "last_activity_at",
+        "idle_reminded",
+    }
+)
+
+
+def _db_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return to_db(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple | list | frozenset):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+async def update_screening(
+    conn: aiosqlite.Connection, screening_id: int, now: dt.datetime, **fields: Any
+) -> None:
+    unknown = set(fields) - _UPDATABLE
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    fields["updated_at"] = now
+    assignments = ", ".join(f"{name}=?" for name in fields)
+    values = [_db_value(v) for v in fields.values()]
+    await conn.execute(
+        f"UPDATE screenings SET {assignments} WHERE id=?",
+        (*values, screening_id),
+    )
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    id: int
+    question_id: str
+    value: str | None  # JSON text; None = withdrawn (no longer applies)
+    answered_by: int
+    answered_at: dt.datetime
+    source: str
+    reason: str | None
+
+
+async def add_answer(
+    conn: aiosqlite.Connection,
+    screening_id: int,
+    question_id: str,
+    value_json: str | None,
+    *,
+    by: int,
+    now: dt.datetime,
+    source: str,
+    reason: str | None = None,
+) -> int:
+    cursor = await conn.execute(
+        """INSERT INTO answers(screening_id, question_id, value, answered_by, answered_at,
+               source, reason) VALUES (?,?,?,?,?,?,?)""",
+        (screening_id, question_id, value_json, by, to_db(now), source, reason),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+async def current_answers(conn: aiosqlite.Connection, screening_id: int) -> dict[str, str]:
+    """The latest value of each question (JSON text); withdrawn answers are absent."""
+    rows = await fetch_all(
+        conn,
+        """SELECT question_id, value FROM answers
+           WHERE id IN (SELECT MAX(id) FROM answers WHERE screening_id=? GROUP BY question_id)""",
+        (screening_id,),
+    )
+    return {r["question_id"]: r["value"] for r in rows if r["value"] is not None}
+
+
+async def answer_history(conn: aiosqlite.Connection, screening_id: int) -> list[AnswerRow]:
+    rows = await fetch_all(
+        conn,
+        "SELECT * FROM answers WHERE screening_id=? ORDER BY id",
+        (screening_id,),
+    )
+    return [
+        AnswerRow(
+            r["id"],
+            r["question_id"],
+            r["value"],
+            r["answered_by"],
+            maybe_from_db(r["answered_at"]) or dt.datetime.min,
+            r["source"],
+            r["reason"],
+        )
+        for r in rows
+    ]
+
+
+# --- sessions: which screening a user's chat is working on, and in which mode -------------
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: int
+    chat_id: int
+    screening_id: int | None
+    mode: str
+    data: dict[str, Any]
+
+
+async def get_session(conn: aiosqlite.Connection, user_id: int, chat_id: int) -> Session | None:
+    row = await fetch_one(
+        conn, "SELECT * FROM sessions WHERE user_id=? AND chat_id=?", (user_id, chat_id)
+    )
+    if row is None:
+        return None
+    return Session(
+        row["user_id"],
+        row["chat_id"],
+        row["screening_id"],
+        row["mode"],
+        json.loads(row["data"]) if row["data"] else {},
+    )
+
+
+async def set_session(
+    conn: aiosqlite.Connection,
+    user_id: int,
+    chat_id: int,
+    screening_id: int | None,
+    mode: str,
+    now: dt.datetime,
+    data: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO sessions(user_id, chat_id, screening_id, mode, data, updated_at)
+           VALUES (?,?,?,?,?,?)
+           ON CONFLICT(user_id, chat_id) DO UPDATE SET screening_id=excluded.screening_id,
+               mode=excluded.mode, data=excluded.data, updated_at=excluded.updated_at""",
+        (user_id, chat_id, screening_id, mode, json.dumps(data or {}), to_db(now)),
+    )
+
+
+async def clear_session(conn: aiosqlite.Connection, user_id: int, chat_id: int) -> None:
+    await conn.execute("DELETE FROM sessions WHERE user_id=? AND chat_id=?", (user_id, chat_id))
+
+
+async def clear_user_sessions(conn: aiosqlite.Connection, user_id: int) -> None:
+    """A removed user loses any open session at once."""
+    await conn.execute("DELETE FROM sessions WHERE user_id=?", (user_id,))
+
+
+async def open_screening_sessions(
+    conn: aiosqlite.Connection,
+) -> list[tuple[Session, Screening]]:
+    """Sessions whose screening still waits for an answer (to offer back after a restart)."""
+    rows = await fetch_all(
+        conn,
+        """SELECT s.*, x.user_id AS s_user, x.chat_id AS s_chat, x.mode AS s_mode,
+                  x.data AS s_data
+           FROM sessions x JOIN screenings s ON s.id = x.screening_id
+           WHERE x.mode = 'screen' AND (s.status = 'in_screening' OR s.stage = 'scorten')""",
+    )
+    return [
+        (
+            Session(
+                r["s_user"], r["s_chat"], r["id"], r["s_mode"], json.loads(r["s_data"] or "{}")
+            ),
+            Screening.from_row(r),
+        )
+        for r in rows
+    ]
+
+
+async def sessions_on(conn: aiosqlite.Connection, screening_id: int) -> list[Session]:
+    rows = await fetch_all(conn, "SELECT * FROM sessions WHERE screening_id=?", (screening_id,))
+    return [
+        Session(r["user_id"], r["chat_id"], r["screening_id"], r["mode"], json.loads(r["data"]))
+        for r in rows
+    ]
+
+
+# --- at-least-once delivery from Telegram -------------------------------------------------
+
+
+async def claim_update(conn: aiosqlite.Connection, update_id: int, now: dt.datetime) -> bool:
+    """Record an update id inside the transaction that acts on it; False if already handled."""
+    cursor = await conn.execute(
+        "INSERT OR IGNORE INTO processed_updates(update_id, processed_at) VALUES (?, ?)",
+        (update_id, to_db(now)),
+    )
+    return cursor.rowcount == 1
+
+
+# --- key/value settings kept in the database (team chat id once migrated, checkpoints) ----
+
+
+async def get_meta(conn: aiosqlite.Connection, key: str) -> str | None:
+    row = await fetch_one(conn, "SELECT value FROM meta WHERE key=?", (key,))
+    return None if row is None else str(row["value"])
+
+
+async def set_meta(conn: aiosqlite.Connection, key: str, value: str) -> None:
+    await conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        (key, value),
+    )

@@ -1,0 +1,630 @@
+"""The audit trail: append-only in the database, and any tampering named by the hash chain."""
+
+import asyncio
+import itertools
+import json
+import sqlite3
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import fields, replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from storage.audit import (
+    AUDIT_DDL,
+    AUDIT_STATEMENTS,
+    GENESIS_HASH,
+    AuditEntry,
+    append_audit,
+    append_audit_many,
+    canonical_encoding,
+    compute_hash,
+    format_timestamp,
+    parse_timestamp,
+    verify_chain,
+    verify_incremental,
+)
+
+T0 = datetime(2026, 11, 24, 23, 10, 5, 123456, tzinfo=UTC)
+TRIGGERS = ("audit_append_only_insert", "audit_append_only_update", "audit_append_only_delete")
+
+
+async def open_db(path: Path, *, create: bool = True) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode = WAL")
+    await db.execute("PRAGMA synchronous = FULL")
+    await db.execute("PRAGMA busy_timeout = 5000")
+    if create:
+        for statement in AUDIT_STATEMENTS:
+            await db.execute(statement)
+    return db
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    conn = await open_db(tmp_path / "audit.sqlite3")
+    yield conn
+    await conn.close()
+
+
+def entry(n: int, **changes: Any) -> AuditEntry:
+    base = AuditEntry(
+        at=T0 + timedelta(seconds=n),
+        actor="123456789",
+        action="answer",
+        screening="HMN-001",
+        field=f"q{n}",
+        old_value=None,
+        new_value=f"value {n}",
+    )
+    return replace(base, **changes)
+
+
+async def append(db: aiosqlite.Connection, entries: Sequence[AuditEntry]) -> list[int]:
+    """What the storage layer does: the audit rows commit with the change they record."""
+    await db.execute("BEGIN IMMEDIATE")
+    ids = await append_audit_many(db, entries)
+    await db.execute("COMMIT")
+    return ids
+
+
+async def append_n(db: aiosqlite.Connection, count: int, start: int = 1) -> list[int]:
+    return await append(db, [entry(n) for n in range(start, start + count)])
+
+
+async def rows(db: aiosqlite.Connection) -> list[tuple[Any, ...]]:
+    cursor = await db.execute("SELECT * FROM audit ORDER BY id")
+    return [tuple(row) for row in await cursor.fetchall()]
+
+
+async def drop_triggers(db: aiosqlite.Connection) -> None:
+    """What someone with the database file and the sqlite3 shell can do."""
+    for name in TRIGGERS:
+        await db.execute(f"DROP TRIGGER {name}")
+
+
+async def row_hash(db: aiosqlite.Connection, row_id: int) -> str:
+    cursor = await db.execute("SELECT hash FROM audit WHERE id = ?", (row_id,))
+    found = await cursor.fetchone()
+    assert found is not None
+    return str(found[0])
+
+
+def row_entry(row: tuple[Any, ...]) -> AuditEntry:
+    _id, at, actor, screening, action, field, old, new, reason, _prev, _hash = row
+    return AuditEntry(parse_timestamp(at), actor, action, screening, field, old, new, reason)
+
+
+# --- appending ---------------------------------------------------------------------------
+
+
+async def test_append_then_verify(db: aiosqlite.Connection) -> None:
+    first = await append(db, [entry(1)])
+    rest = await append_n(db, 4, start=2)
+    assert first + rest == [1, 2, 3, 4, 5]
+
+    stored = await rows(db)
+    assert [r[0] for r in stored] == [1, 2, 3, 4, 5]
+    assert stored[0][1] == "2026-11-24T23:10:06.123456Z"
+    assert stored[0][9] == GENESIS_HASH
+    for before, after in itertools.pairwise(stored):
+        assert after[9] == before[10]  # each row links to the one before
+    for row in stored:
+        assert row[10] == compute_hash(row[0], row_entry(row), row[9])
+
+    result = await verify_chain(db)
+    assert result.ok and result.problem is None and result.first_bad_id is None
+    assert (result.rows_checked, result.last_id) == (5, 5)
+
+
+async def test_append_audit_single_returns_id(db: aiosqlite.Connection) -> None:
+    await db.execute("BEGIN IMMEDIATE")
+    assert await append_audit(db, entry(1, actor="system", action="reminder_sent")) == 1
+    assert await append_audit(db, entry(2)) == 2
+    await db.execute("COMMIT")
+    assert (await verify_chain(db)).ok
+
+
+async def test_rows_roll_back_with_the_callers_transaction(db: aiosqlite.Connection) -> None:
+    await db.execute("BEGIN IMMEDIATE")
+    await append_audit(db, entry(1))
+    await db.execute("ROLLBACK")
+    assert await rows(db) == []
+    assert await append_n(db, 1) == [1]
+    assert (await verify_chain(db)).ok
+
+
+async def test_append_needs_the_callers_transaction(db: aiosqlite.Connection) -> None:
+    with pytest.raises(RuntimeError, match="transaction"):
+        await append_audit(db, entry(1))
+    assert await append_audit_many(db, []) == []
+    assert await rows(db) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"at": datetime(2026, 11, 24, 12, 0)}, ValueError),  # naive: which zone?
+        ({"actor": ""}, ValueError),
+        ({"action": ""}, ValueError),
+        ({"new_value": 1.73}, TypeError),  # would come back as the text "1.73"
+        ({"screening": 1}, TypeError),
+    ],
+)
+async def test_bad_entries_are_refused_before_writing(
+    db: aiosqlite.Connection, changes: dict[str, Any], error: type[Exception]
+) -> None:
+    await db.execute("BEGIN IMMEDIATE")
+    with pytest.raises(error):
+        await append_audit_many(db, [entry(1), entry(2, **changes)])
+    await db.execute("COMMIT")
+    assert await rows(db) == []
+
+
+def test_timestamps_are_utc_with_microseconds() -> None:
+    paris = timezone(timedelta(hours=1))
+    at = datetime(2026, 11, 25, 0, 10, 5, 7, tzinfo=paris)
+    assert format_timestamp(at) == "2026-11-24T23:10:05.000007Z"
+    assert parse_timestamp(format_timestamp(at)) == at
+    assert format_timestamp(datetime(999, 1, 1, tzinfo=UTC)) == "0999-01-01T00:00:00.000000Z"
+
+
+def test_ddl_script_matches_the_statements() -> None:
+    by_script, by_statement = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    by_script.executescript(AUDIT_DDL)
+    for statement in AUDIT_STATEMENTS:
+        by_statement.execute(statement)
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    assert by_script.execute(schema).fetchall() == by_statement.execute(schema).fetchall()
+    names = {name for _type, name, _sql in by_script.execute(schema)}
+    assert names == {"audit", "meta", "audit_screening", "sqlite_autoindex_meta_1", *TRIGGERS}
+
+
+# --- the database refuses changes -----------------------------------------------------------
+
+
+async def test_update_and_delete_are_refused(db: aiosqlite.Connection) -> None:
+    await append_n(db, 3)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.execute("UPDATE audit SET new_value = 'edited' WHERE id = 2")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.execute("DELETE FROM audit WHERE id = 3")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.execute("DELETE FROM audit")
+    assert len(await rows(db)) == 3
+    assert (await verify_chain(db)).ok
+
+
+async def test_replace_and_out_of_chain_inserts_are_refused(db: aiosqlite.Connection) -> None:
+    """INSERT OR REPLACE deletes without firing DELETE triggers, hence the INSERT trigger."""
+    await append_n(db, 3)
+    original = await rows(db)
+    forged = list(original[1])
+    forged[7] = "forged"
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.execute("INSERT OR REPLACE INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)", forged)
+    wrong_id = [10, *original[2][1:9], original[2][10], "x"]
+    wrong_link = [4, *original[2][1:9], GENESIS_HASH, "x"]
+    for values in (wrong_id, wrong_link):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            await db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
+    assert await rows(db) == original
+
+
+# --- tampering by someone who dropped the triggers -----------------------------------------
+
+
+async def test_edited_row_is_named(db: aiosqlite.Connection) -> None:
+    await append_n(db, 6)
+    await drop_triggers(db)
+    await db.execute("UPDATE audit SET new_value = 'not eligible' WHERE id = 4")
+    result = await verify_chain(db)
+    assert not result.ok
+    assert result.first_bad_id == 4
+    assert (result.last_id, result.rows_checked) == (3, 3)
+    assert result.problem == "row 4: hash does not match its contents"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("at", "2026-11-24T23:10:09.123456+00:00"),  # the same instant, spelt differently
+        ("actor", "987654321"),
+        ("screening", None),
+        ("action", "correction"),
+        ("field", "q9"),
+        ("old_value", "yes"),
+        ("reason", ""),
+        ("hash", "f" * 64),
+    ],
+)
+async def test_any_edited_column_is_detected(
+    db: aiosqlite.Connection, column: str, value: str | None
+) -> None:
+    await append_n(db, 4)
+    await drop_triggers(db)
+    await db.execute(f"UPDATE audit SET {column} = ? WHERE id = 3", (value,))
+    result = await verify_chain(db)
+    assert (result.ok, result.first_bad_id) == (False, 3)
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("CAST(new_value AS BLOB)", "row 2: column new_value holds a non-text value (blob)"),
+        ("17", "row 2: hash does not match its contents"),  # TEXT affinity: stored as '17'
+        ("CAST(17 AS INTEGER) + 0.5", "row 2: hash does not match its contents"),
+        ("CAST(x'ff00' AS TEXT)", "row 2: column new_value holds text that is not valid Unicode"),
+    ],
+)
+async def test_malformed_values_are_reported_not_crashed_on(
+    db: aiosqlite.Connection, expression: str, problem: str
+) -> None:
+    await append_n(db, 3)
+    await verify_incremental(db)
+    await drop_triggers(db)
+    await db.execute(f"UPDATE audit SET new_value = {expression} WHERE id = 2")
+    await db.execute(f"UPDATE audit SET new_value = {expression} WHERE id = 3")
+    result = await verify_chain(db)
+    assert (result.ok, result.first_bad_id, result.problem) == (False, 2, problem)
+    result = await verify_incremental(db)  # the checkpoint row (3) is bad: from the start
+    assert (result.ok, result.first_bad_id, result.problem) == (False, 2, problem)
+
+
+async def test_deleted_middle_row_is_named_at_the_gap(db: aiosqlite.Connection) -> None:
+    await append_n(db, 6)
+    await drop_triggers(db)
+    await db.execute("DELETE FROM audit WHERE id = 3")
+    result = await verify_chain(db)
+    assert not result.ok
+    assert (result.first_bad_id, result.last_id) == (3, 2)
+    assert result.problem == "row 3 missing (ids jump from 2 to 4)"
+
+    await db.execute("DELETE FROM audit WHERE id IN (1, 4)")
+    result = await verify_chain(db)
+    assert result.problem == "row 1 missing (ids jump from 0 to 2)"
+    result = await verify_chain(db, after_id=2)
+    assert result.problem == "rows 3–4 missing (ids jump from 2 to 5)"
+
+
+async def test_forged_last_row_with_wrong_link_is_detected(db: aiosqlite.Connection) -> None:
+    await append_n(db, 6)
+    await drop_triggers(db)
+    await db.execute("DELETE FROM audit WHERE id = 6")
+    forged = entry(6, new_value="eligible")
+    wrong_prev = await row_hash(db, 4)  # not row 5's hash
+    await db.execute(
+        "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            6,
+            format_timestamp(forged.at),
+            forged.actor,
+            forged.screening,
+            forged.action,
+            forged.field,
+            forged.old_value,
+            forged.new_value,
+            forged.reason,
+            wrong_prev,
+            compute_hash(6, forged, wrong_prev),  # its own hash is right
+        ),
+    )
+    result = await verify_chain(db)
+    assert (result.ok, result.first_bad_id, result.last_id) == (False, 6, 5)
+    assert result.problem == "row 6: previous-hash link broken"
+
+
+async def test_edit_with_recomputed_hash_breaks_the_next_link(db: aiosqlite.Connection) -> None:
+    await append_n(db, 6)
+    await drop_triggers(db)
+    stored = (await rows(db))[2]
+    edited = replace(row_entry(stored), new_value="edited")
+    await db.execute(
+        "UPDATE audit SET new_value = ?, hash = ? WHERE id = 3",
+        (edited.new_value, compute_hash(3, edited, stored[9])),
+    )
+    result = await verify_chain(db)
+    assert (result.ok, result.first_bad_id, result.last_id) == (False, 4, 3)
+    assert result.problem == "row 4: previous-hash link broken"
+
+
+async def test_reordered_rows_are_detected(db: aiosqlite.Connection) -> None:
+    await append_n(db, 4)
+    await drop_triggers(db)
+    await db.execute("UPDATE audit SET id = id + 1000 WHERE id IN (2, 3)")
+    await db.execute("UPDATE audit SET id = CASE id WHEN 1002 THEN 3 ELSE 2 END WHERE id > 1000")
+    result = await verify_chain(db)
+    assert (result.ok, result.first_bad_id) == (False, 2)
+
+
+async def test_inserted_row_is_detected(db: aiosqlite.Connection) -> None:
+    """A row slipped in (ids shifted up, the new row correctly linked) breaks the next link."""
+    await append_n(db, 4)
+    await drop_triggers(db)
+    await db.execute("UPDATE audit SET id = id + 1000 WHERE id >= 3")
+    await db.execute("UPDATE audit SET id = id - 999 WHERE id > 1000")
+    forged = entry(3, new_value="forged")
+    prev = await row_hash(db, 2)
+    await db.execute(
+        "INSERT INTO audit VALUES (3,?,?,?,?,?,?,?,?,?,?)",
+        (
+            format_timestamp(forged.at),
+            forged.actor,
+            forged.screening,
+            forged.action,
+            forged.field,
+            forged.old_value,
+            forged.new_value,
+            forged.reason,
+            prev,
+            compute_hash(3, forged, prev),
+        ),
+    )
+    result = await verify_chain(db)
+    assert (result.ok, result.first_bad_id, result.last_id) == (False, 4, 3)
+
+
+async def test_row_with_id_below_one_is_detected(db: aiosqlite.Connection) -> None:
+    await append_n(db, 2)
+    await drop_triggers(db)
+    await db.execute("PRAGMA ignore_check_constraints = ON")
+    await db.execute(
+        "INSERT INTO audit SELECT 0, at, actor, screening, action, field, old_value,"
+        " new_value, reason, prev_hash, hash FROM audit WHERE id = 1"
+    )
+    result = await verify_chain(db)
+    assert (result.ok, result.first_bad_id) == (False, 0)
+
+
+async def test_verify_from_a_known_row(db: aiosqlite.Connection) -> None:
+    await append_n(db, 5)
+    known = await row_hash(db, 2)
+    result = await verify_chain(db, after_id=2, after_hash=known)
+    assert (result.ok, result.rows_checked, result.last_id) == (True, 3, 5)
+    assert (await verify_chain(db, after_id=2)).rows_checked == 3  # trusts row 2's hash
+    result = await verify_chain(db, after_id=2, after_hash="0" * 64)
+    assert (result.ok, result.first_bad_id) == (False, 3)
+    result = await verify_chain(db, after_id=9)
+    assert (result.ok, result.first_bad_id) == (False, 9)
+    empty = await verify_chain(db, after_id=5)
+    assert (empty.ok, empty.rows_checked, empty.last_id) == (True, 0, 5)
+
+
+async def test_long_trail_is_verified_in_batches(db: aiosqlite.Connection) -> None:
+    await append(db, [entry(n) for n in range(1, 2502)])
+    result = await verify_chain(db)
+    assert (result.ok, result.rows_checked, result.last_id) == (True, 2501, 2501)
+    await drop_triggers(db)
+    await db.execute("UPDATE audit SET actor = 'system' WHERE id = 2001")
+    assert (await verify_chain(db)).first_bad_id == 2001
+
+
+async def test_empty_trail_verifies(db: aiosqlite.Connection) -> None:
+    result = await verify_chain(db)
+    assert (result.ok, result.rows_checked, result.last_id) == (True, 0, 0)
+    assert (await verify_incremental(db)).ok
+
+
+# --- incremental verification --------------------------------------------------------------
+
+
+async def checkpoint(db: aiosqlite.Connection) -> dict[str, str]:
+    cursor = await db.execute("SELECT key, value FROM meta")
+    return {key: value for key, value in await cursor.fetchall()}
+
+
+async def test_incremental_stores_and_uses_the_checkpoint(db: aiosqlite.Connection) -> None:
+    await append_n(db, 5)
+    first = await verify_incremental(db)
+    assert (first.ok, first.rows_checked, first.last_id) == (True, 5, 5)
+    assert await checkpoint(db) == {
+        "audit_verified_id": "5",
+        "audit_verified_hash": await row_hash(db, 5),
+    }
+    assert not db.in_transaction
+
+    await append_n(db, 3, start=6)
+    second = await verify_incremental(db)
+    assert (second.ok, second.rows_checked, second.last_id) == (True, 3, 8)
+    assert (await checkpoint(db))["audit_verified_id"] == "8"
+
+    third = await verify_incremental(db)
+    assert (third.ok, third.rows_checked, third.last_id) == (True, 0, 8)
+
+
+async def test_incremental_checkpoint_is_one_autocommit_statement(
+    db: aiosqlite.Connection,
+) -> None:
+    """No BEGIN/COMMIT of its own: inside a caller's transaction it rolls back with it."""
+    await append_n(db, 2)
+    await db.execute("BEGIN IMMEDIATE")
+    assert (await verify_incremental(db)).ok
+    assert db.in_transaction  # not committed behind the caller's back
+    await db.execute("ROLLBACK")
+    assert await checkpoint(db) == {}
+    assert (await verify_incremental(db)).rows_checked == 2
+    assert not db.in_transaction
+    assert (await checkpoint(db))["audit_verified_id"] == "2"
+
+
+async def test_incremental_catches_tampering_after_the_checkpoint(
+    db: aiosqlite.Connection,
+) -> None:
+    await append_n(db, 4)
+    await verify_incremental(db)
+    await append_n(db, 3, start=5)
+    await drop_triggers(db)
+    await db.execute("UPDATE audit SET new_value = 'x' WHERE id = 6")
+    result = await verify_incremental(db)
+    assert (result.ok, result.first_bad_id, result.rows_checked, result.last_id) == (
+        False,
+        6,
+        1,
+        5,
+    )
+    assert (await checkpoint(db))["audit_verified_id"] == "4"  # not advanced on failure
+
+
+async def test_incremental_does_not_see_edits_before_the_checkpoint(
+    db: aiosqlite.Connection,
+) -> None:
+    """By design: start-up checks only new rows; `verify-audit` (from row 1) sees everything."""
+    await append_n(db, 6)
+    assert (await verify_incremental(db)).ok
+    await drop_triggers(db)
+    await db.execute("UPDATE audit SET new_value = 'edited' WHERE id = 2")
+
+    incremental = await verify_incremental(db)
+    assert (incremental.ok, incremental.rows_checked) == (True, 0)
+
+    full = await verify_chain(db)
+    assert (full.ok, full.first_bad_id) == (False, 2)
+
+
+async def test_incremental_rechecks_the_checkpoint_row(db: aiosqlite.Connection) -> None:
+    await append_n(db, 6)
+    await verify_incremental(db)
+    await drop_triggers(db)
+    await db.execute("UPDATE audit SET new_value = 'edited' WHERE id = 2")
+    await db.execute("UPDATE audit SET new_value = 'edited' WHERE id = 6")
+    result = await verify_incremental(db)  # row 6 is edited: verify from the start
+    assert (result.ok, result.first_bad_id) == (False, 2)
+
+
+async def test_incremental_detects_a_truncated_trail(db: aiosqlite.Connection) -> None:
+    await append_n(db, 6)
+    await verify_incremental(db)
+    await drop_triggers(db)
+    await db.execute("DELETE FROM audit WHERE id >= 5")
+
+    assert (await verify_chain(db)).ok  # the chain alone cannot see a cut end
+    result = await verify_incremental(db)
+    assert (result.ok, result.first_bad_id, result.last_id) == (False, 5, 4)
+    assert result.problem == "rows 5–6 verified before but now missing: the trail was truncated"
+
+
+async def test_incremental_detects_a_consistently_rewritten_tail(
+    db: aiosqlite.Connection,
+) -> None:
+    await append_n(db, 6)
+    await verify_incremental(db)
+    await drop_triggers(db)
+    await db.execute("DELETE FROM audit WHERE id >= 4")
+    for trigger in AUDIT_STATEMENTS[2:5]:  # the forger re-creates the triggers, even
+        await db.execute(trigger)
+    await append(db, [entry(n, new_value="rewritten") for n in (4, 5, 6)])
+
+    assert (await verify_chain(db)).ok  # every hash recomputed: the chain is consistent
+    result = await verify_incremental(db)
+    assert (result.ok, result.first_bad_id) == (False, 6)
+    assert result.problem is not None and "rewritten" in result.problem
+
+
+async def test_unreadable_checkpoint_means_verify_everything(db: aiosqlite.Connection) -> None:
+    await append_n(db, 3)
+    await db.execute(
+        "INSERT INTO meta VALUES ('audit_verified_id', 'three'), ('audit_verified_hash', 'x')"
+    )
+    result = await verify_incremental(db)
+    assert (result.ok, result.rows_checked) == (True, 3)
+    assert (await checkpoint(db))["audit_verified_id"] == "3"
+
+
+async def test_row_factory_of_the_caller_does_not_matter(db: aiosqlite.Connection) -> None:
+    db.row_factory = aiosqlite.Row
+    await append_n(db, 3)
+    assert (await verify_incremental(db)).rows_checked == 3
+    assert (await verify_chain(db)).ok
+
+
+# --- encoding properties -------------------------------------------------------------------
+
+TRICKY = st.sampled_from(
+    ["", "null", "None", '"', "\\", "\x00", "a\x00b", '","new_value":"', "é", "é", "🧪🩹"]
+)
+TEXT = st.one_of(st.text(), TRICKY)
+OPTIONAL_TEXT = st.one_of(st.none(), TEXT)
+NON_EMPTY = st.one_of(st.text(min_size=1), TRICKY.filter(bool))
+ZONES = st.builds(
+    timezone, st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23))
+)
+MOMENTS = st.datetimes(
+    min_value=datetime(1900, 1, 2), max_value=datetime(2200, 1, 1), timezones=ZONES
+)
+ENTRIES = st.builds(
+    AuditEntry,
+    at=MOMENTS,
+    actor=NON_EMPTY,
+    action=NON_EMPTY,
+    screening=OPTIONAL_TEXT,
+    field=OPTIONAL_TEXT,
+    old_value=OPTIONAL_TEXT,
+    new_value=OPTIONAL_TEXT,
+    reason=OPTIONAL_TEXT,
+)
+IDS = st.integers(min_value=1, max_value=2**62)
+HASHES = st.one_of(st.just(GENESIS_HASH), st.text(alphabet="0123456789abcdef", min_size=64))
+
+
+@given(IDS, ENTRIES, HASHES)
+def test_encoding_is_deterministic_and_decodes_to_its_fields(
+    row_id: int, item: AuditEntry, prev: str
+) -> None:
+    encoded = canonical_encoding(row_id, item, prev)
+    assert encoded == canonical_encoding(row_id, replace(item), prev)
+    decoded = json.loads(encoded.decode("utf-8"))  # decodable, hence injective
+    assert decoded.pop("v") == 1
+    assert decoded.pop("id") == row_id
+    assert decoded.pop("prev_hash") == prev
+    assert parse_timestamp(decoded.pop("at")) == item.at
+    assert decoded == {f.name: getattr(item, f.name) for f in fields(item) if f.name != "at"}
+
+
+@given(IDS, ENTRIES, HASHES, st.data())
+def test_changing_anything_changes_the_encoding(
+    row_id: int, item: AuditEntry, prev: str, data: st.DataObject
+) -> None:
+    part = data.draw(st.sampled_from(["id", "prev", *[f.name for f in fields(item)]]))
+    other_id, other_item, other_prev = row_id, item, prev
+    if part == "id":
+        other_id = data.draw(IDS)
+    elif part == "prev":
+        other_prev = data.draw(HASHES)
+    else:
+        values = {"at": MOMENTS, "actor": NON_EMPTY, "action": NON_EMPTY}
+        change: dict[str, Any] = {part: data.draw(values.get(part, OPTIONAL_TEXT))}
+        other_item = replace(item, **change)
+    assume((row_id, item, prev) != (other_id, other_item, other_prev))
+    assert canonical_encoding(row_id, item, prev) != canonical_encoding(
+        other_id, other_item, other_prev
+    )
+    assert compute_hash(row_id, item, prev) != compute_hash(other_id, other_item, other_prev)
+
+
+@given(st.lists(ENTRIES, min_size=1, max_size=6), st.data())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_arbitrary_text_round_trips_and_verifies(
+    entries: list[AuditEntry], data: st.DataObject
+) -> None:
+    long_text = data.draw(st.sampled_from(["", "🩺\x00" * 50_000]))
+    entries[0] = replace(entries[0], reason=(entries[0].reason or "") + long_text)
+
+    async def scenario(path: Path) -> None:
+        conn = await open_db(path)
+        try:
+            ids = await append(conn, entries)
+            assert ids == list(range(1, len(entries) + 1))
+            assert [row_entry(row) for row in await rows(conn)] == entries
+            result = await verify_chain(conn)
+            assert (result.ok, result.rows_checked) == (True, len(entries))
+        finally:
+            await conn.close()
+
+    with tempfile.TemporaryDirectory() as folder:
+        asyncio.run(scenario(Path(folder) / "audit.sqlite3"))
