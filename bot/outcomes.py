@@ -148,6 +148,71 @@ async def schedule_after_screening(
         )  # fmt: skip
 
 
+# --- re-evaluation after /update, /correct, or the end of the BSA observation period -------
+
+WINDOW_KINDS = ("d0_window", "pending", "bsa_expiry")
+
+
+async def reevaluate(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    actor: str,
+    screening: Screening,
+    now: dt.datetime,
+    reason: str | None = None,
+) -> tuple[str | None, Evaluation]:
+    """Re-apply the rules at *now* to a closed screening's current answers; record a changed
+    outcome (audited), recompute dose and deadline, and rebuild its window / pending
+    reminders from scratch. The D0 window no longer counts once D0 is recorded. When the
+    outcome changes, the team is told (through the outbox). Returns (old outcome, evaluation).
+    """
+    from bot.flows.screening import load
+    from conversations.eligibility import evaluate
+    from conversations.flow import without_inapplicable
+
+    loaded = await load(conn, screening)
+    answers = without_inapplicable(loaded.answers)
+    injected = screening.injected_at is not None
+    evaluation = evaluate(answers, now, ctx.zone, injected=injected)
+    reasons = evaluation.failed or evaluation.pending or evaluation.missing
+    admission = answers.get("admission_date")
+    included = evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING)
+    await store.update_screening(
+        conn, screening.id, now, outcome=evaluation.outcome.value, reasons=reasons,
+        dose_cells=evaluation.dose_cells if included else None,
+        admission_date=admission if isinstance(admission, dt.date) else None,
+        d0_deadline=evaluation.d0_deadline,
+    )  # fmt: skip
+    old = screening.outcome
+    if old != evaluation.outcome.value or tuple(reasons) != screening.reasons:
+        await append_audit(
+            conn,
+            AuditEntry(now, actor, "outcome", screening.number, "outcome", old,
+                       evaluation.outcome.value, reason or ",".join(reasons) or None),
+        )  # fmt: skip
+    if injected or screening.status != store.SCREENED:
+        return old, evaluation
+    await outbox.cancel(conn, screening.id, WINDOW_KINDS)
+    if included:
+        clinician = outbox.user_recipient(screening.clinician_id)
+        if isinstance(admission, dt.date):
+            for step in schedule.future_window_steps(admission, now, ctx.zone):
+                await outbox.schedule(conn, screening.id, step.kind, step.step, step.due,
+                                      [outbox.TEAM, clinician])  # fmt: skip
+        if evaluation.outcome is Outcome.PENDING:
+            await outbox.schedule(conn, screening.id, "pending", "daily",
+                                  schedule.next_morning(now, ctx.zone), [LAST_ACTOR])  # fmt: skip
+            index_date = answers.get("index_date")
+            if "max_bsa_percent" in evaluation.pending and isinstance(index_date, dt.date):
+                await outbox.schedule(conn, screening.id, "bsa_expiry", "observation_end",
+                                      schedule.bsa_expiry(index_date, ctx.zone), [SYSTEM])  # fmt: skip
+    if old != evaluation.outcome.value:
+        # "HMN-004 is now eligible": the team notice goes out at once through the outbox.
+        await outbox.schedule(conn, screening.id, "outcome_change", evaluation.outcome.value,
+                              now, [outbox.TEAM, outbox.user_recipient(screening.last_actor_id)])  # fmt: skip
+    return old, evaluation
+
+
 # --- SCORTEN ------------------------------------------------------------------------------
 
 
