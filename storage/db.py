@@ -202,4 +202,4 @@ async def fetch_all(
 ) -> list[sqlite3.Row]:
     async with conn.execute(sql, params) as cursor:
         rows = await cursor.fetchall()
-    return list(rows)  # type: ignore[arg-type]
+    return list(rows)
