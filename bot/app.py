@@ -20,7 +20,6 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -127,7 +126,8 @@ def build_application(
         ),
         group=0,
     )
-    application.add_handler(TypeHandler(Update, handlers.on_other), group=1)
+    # Anything else in a private chat (stickers, photos, edited messages…): a polite word.
+    application.add_handler(MessageHandler(filters.ALL, handlers.on_other), group=0)
     return application
 
 

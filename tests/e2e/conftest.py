@@ -1,0 +1,181 @@
+"""End-to-end fixtures: the real `Application` (built by `bot.app.build_application`) polling
+the fake Bot API server over HTTP on 127.0.0.1, with a temp-file database and a settable clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import build_application
+from bot.settings import Settings
+from tests.e2e.fake_telegram import FakeTelegram
+
+ADMIN = 1001
+CLINICIAN = 2002
+CLINICIAN_2 = 2003
+COORDINATOR = 3003
+TEAM_CHAT = -100500
+
+
+class FakeClock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+def settings_for(tg: FakeTelegram, db_path: Path, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "TELEGRAM_BOT_TOKEN": tg.token,
+        "TELEGRAM_API_BASE_URL": tg.base_url,
+        "LYSYME_DATABASE": str(db_path),
+        "LYSYME_ADMIN_IDS": str(ADMIN),
+        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
+        "LYSYME_LANGUAGE": "en",
+        "LYSYME_TIMEZONE": "Europe/Paris",
+    }
+    values.update(extra)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+StartBot = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture
+async def start_bot(
+    tg: FakeTelegram, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[StartBot]:
+    """Start (and at teardown stop) a polling Application; callable again after a stop."""
+    running: list[Any] = []
+
+    async def start(**extra: Any) -> Any:
+        app = build_application(settings_for(tg, tmp_path / "e2e.sqlite3", **extra), clock=clock)
+        await app.initialize()
+        await app.post_init(app)  # type: ignore[misc]
+        await app.start()
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
+        running.append(app)
+        return app
+
+    yield start
+    for app in running:
+        await stop_app(app)
+
+
+async def stop_app(app: Any) -> None:
+    if app.running:
+        if app.updater and app.updater.running:
+            await app.updater.stop()
+        await app.stop()
+        await app.post_shutdown(app)
+        await app.shutdown()
+
+
+async def add_user(tg: FakeTelegram, user_id: int, role: str) -> None:
+    """Through the bot itself, as an admin would."""
+    mark = tg.mark()
+    tg.send_text(ADMIN, f"/adduser {user_id} {role}")
+    await tg.wait_for_message(ADMIN, contains=f"{user_id}", after_index=mark)
+
+
+class Clinician:
+    """Drives a screening as a person would: tap a button or type, then wait for the reply."""
+
+    def __init__(self, tg: FakeTelegram, user_id: int) -> None:
+        self.tg = tg
+        self.user_id = user_id
+
+    async def command(self, text: str, expect: str | None = None) -> dict[str, Any]:
+        mark = self.tg.mark()
+        self.tg.send_text(self.user_id, text, language_code="en")
+        call = await self.tg.wait_for_message(self.user_id, contains=expect, after_index=mark)
+        await self.tg.wait_until_idle(quiet=0.05)
+        return dict(call.result)
+
+    def prompt(self) -> dict[str, Any]:
+        """The newest bot message in this chat that still shows buttons."""
+        for message in reversed(self.tg.sent_messages(self.user_id)):
+            current = self.tg.message(self.user_id, message["message_id"])
+            if current and current.get("reply_markup"):
+                return current
+        raise AssertionError("no message with buttons")
+
+    async def tap(self, label: str, expect: str | None = None) -> None:
+        message = self.prompt()
+        mark = self.tg.mark()
+        self.tg.press_button_text(self.user_id, self.user_id, message["message_id"], label)
+        await self.tg.wait_for_call("answerCallbackQuery", after_index=mark)
+        if expect is not None:
+            await self.tg.wait_for_message(self.user_id, contains=expect, after_index=mark)
+        await self.tg.wait_until_idle(quiet=0.05)
+
+    async def type(self, text: str, expect: str | None = None) -> str:
+        mark = self.tg.mark()
+        self.tg.send_text(self.user_id, text, language_code="en")
+        call = await self.tg.wait_for_message(self.user_id, contains=expect, after_index=mark)
+        await self.tg.wait_until_idle(quiet=0.05)
+        return str(call.result.get("text", ""))
+
+    def last_text(self) -> str:
+        return self.tg.last_text(self.user_id) or ""
+
+
+ELIGIBLE_MALE = [
+    # (question label fragment the bot shows, how to answer: "tap:<label>" or "type:<text>")
+    ("Date of first symptoms", "type:19/11/2026"),
+    ("Date of admission", "tap:Yesterday"),
+    ("Confirmed SJS", "tap:Yes"),
+    ("Age (years)", "type:54"),
+    ("Ward", "tap:Intensive care"),
+    ("body surface area", "type:35 %"),
+    ("Sex", "tap:Male"),
+    ("Malignancy", "tap:No"),
+    ("HIV", "tap:No"),
+    ("hepatitis", "tap:No"),
+    ("SARS-CoV-2", "tap:No"),
+    ("heart failure", "tap:No"),
+    ("epilepsy", "tap:No"),
+    ("bone-marrow", "tap:No"),
+    ("interventional drug study", "tap:No"),
+    ("Deprived of liberty", "tap:No"),
+    ("hampering follow-up", "tap:No"),
+    ("tutorship", "tap:No"),
+    ("psychiatric care", "tap:No"),
+    ("social security", "tap:Yes"),
+    ("Written consent", "tap:Obtained"),
+    ("Who signed", "tap:The patient"),
+    ("Weight (kg)", "type:68"),
+]
+
+
+async def answer_all(clinician: Clinician, answers: list[tuple[str, str]]) -> None:
+    for label, how in answers:
+        prompt = clinician.prompt()
+        assert label.lower() in prompt["text"].lower(), (label, prompt["text"])
+        kind, _, value = how.partition(":")
+        if kind == "tap":
+            await clinician.tap(value)
+        else:
+            await clinician.type(value)
