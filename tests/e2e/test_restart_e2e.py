@@ -1,0 +1,101 @@
+"""kill -9 of a real `lysyme-bot run` mid-screening: after a restart the clinician continues the
+same screening at the right question, and nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ADMIN, CLINICIAN, TEAM_CHAT
+from tests.e2e.fake_telegram import FakeTelegram
+
+
+@pytest.fixture
+def server() -> Iterator[FakeTelegram]:
+    tg = FakeTelegram.start_in_thread()
+    try:
+        yield tg
+    finally:
+        tg.stop_thread()
+
+
+def start_bot(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "TELEGRAM_BOT_TOKEN": tg.token,
+        "TELEGRAM_API_BASE_URL": tg.base_url,
+        "LYSYME_DATABASE": str(workdir / "bot.sqlite3"),
+        "LYSYME_ADMIN_IDS": str(ADMIN),
+        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
+        "LYSYME_LANGUAGE": "en",
+    }
+    mark = tg.mark()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    tg.run_sync(tg.wait_for_call("getUpdates", after_index=mark, timeout=20))
+    return process
+
+
+def say(tg: FakeTelegram, user: int, text: str, expect: str) -> str:
+    mark = tg.mark()
+    tg.send_text(user, text, language_code="en")
+    call = tg.run_sync(tg.wait_for_message(user, contains=expect, after_index=mark, timeout=10))
+    return str(call.result["text"])
+
+
+def tap(tg: FakeTelegram, user: int, label: str, expect: str) -> None:
+    message = next(
+        m
+        for m in reversed(tg.sent_messages(user))
+        if (tg.message(user, m["message_id"]) or {}).get("reply_markup")
+    )
+    mark = tg.mark()
+    tg.press_button_text(user, user, message["message_id"], label)
+    tg.run_sync(tg.wait_for_message(user, contains=expect, after_index=mark, timeout=10))
+
+
+def test_kill_9_mid_screening_then_resume(server: FakeTelegram, tmp_path: Path) -> None:
+    tg = server
+    process = start_bot(tg, tmp_path)
+    try:
+        say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
+        say(tg, CLINICIAN, "/screen", expect="Date of first symptoms")
+        tap(tg, CLINICIAN, "Yesterday", expect="Date of admission")
+        tap(tg, CLINICIAN, "Today", expect="Confirmed SJS")
+        tap(tg, CLINICIAN, "Yes", expect="Age (years)")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    assert process.returncode == -signal.SIGKILL
+
+    process = start_bot(tg, tmp_path)
+    try:
+        # The interrupted screening is offered back, at the question it was on.
+        tg.run_sync(tg.wait_for_message(CLINICIAN, contains="resuming screening", timeout=10))
+        tg.run_sync(tg.wait_for_message(CLINICIAN, contains="Age (years)", timeout=10))
+        reply = say(tg, CLINICIAN, "54", expect="Ward")
+        assert "HMN-001" in reply
+        tap(tg, CLINICIAN, "Intensive care", expect="body surface area")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    assert "Traceback" not in stderr
+    assert "54" not in stderr  # logs never contain answers
