@@ -39,15 +39,23 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"check: cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}")
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         fail(f"input: malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+    except (RecursionError, ValueError) as exc:  # absurd nesting, 5,000-digit numbers
+        fail(f"input: unreadable JSON ({type(exc).__name__})")
     try:
         result = run_check(document, dt.datetime.now(dt.UTC), settings.zone)
     except AnswerError as exc:
         fail(str(exc))
     print(json.dumps(result))
     return 0
+
+
+def _bounded_int(digits: str) -> int | float:
+    """A 5,000-digit number is out of range for every field, not unreadable JSON: keep it a
+    number (infinite) so the field is named in the error."""
+    return int(digits) if len(digits) <= 100 else float("inf") * (-1 if digits[0] == "-" else 1)
 
 
 def build_parser() -> _Parser:

@@ -18,6 +18,11 @@ from typing import Any
 
 from conversations.protocol import BY_ID, Answers, AnswerValue, Kind, Question
 
+#: Dates outside these years are typing errors, and keep calendar arithmetic (deadline =
+#: admission + 3 days) far from the ends of Python's date range.
+MIN_YEAR = 1900
+MAX_YEAR = 9000
+
 
 class AnswerError(ValueError):
     """An answer that cannot be accepted: which field, what is wrong (stable `code`)."""
@@ -262,6 +267,8 @@ def validate_json_value(question_id: str, raw: Any, today: dt.date) -> AnswerVal
             raise AnswerError(q.id, "not_a_date") from None
         if value > today:
             raise AnswerError(q.id, "future_date", today=today.isoformat())
+        if value.year < MIN_YEAR:
+            raise AnswerError(q.id, "not_a_date")
         return value
     if not isinstance(raw, str) or raw not in q.choices:
         raise AnswerError(q.id, "not_a_choice", choices=", ".join(q.choices))

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from conversations.answers import AnswerError, validate_answer_set
+from conversations.answers import MAX_YEAR, MIN_YEAR, AnswerError, validate_answer_set
 from conversations.eligibility import Outcome, evaluate
 from conversations.windows import as_aware, format_deadline, local_today
 
@@ -27,6 +27,8 @@ def parse_now(raw: Any, default_now: dt.datetime, zone: ZoneInfo) -> dt.datetime
         raise AnswerError(
             "now", "wrong_type", expected="an ISO 8601 date-time such as 2026-11-21T10:00:00+01:00"
         ) from None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise AnswerError("now", "wrong_type", expected=f"a year between {MIN_YEAR} and {MAX_YEAR}")
     return as_aware(moment, zone)
 
 

@@ -4,6 +4,7 @@ one question at a time, a failing answer is confirmed before it closes the scree
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_consent_by_is_asked_only_when_consent_is_obtained() -> None:
     assert asked[asked.index("consent") + 1] == "consent_by"
 
     script = eligible_answers(consent="pending", consent_by=None)
-    asked, step, answers = walk(script)
+    asked, step, _answers = walk(script)
     assert "consent_by" not in asked
     assert step.move is Move.SUMMARY
     assert step.evaluation.outcome is Outcome.PENDING
@@ -126,7 +127,9 @@ def test_a_failing_answer_asks_for_confirmation(question_id, value, failing) -> 
 
 
 def test_an_admission_whose_d0_window_has_closed_asks_for_confirmation() -> None:
-    script = eligible_answers(index_date=dt.date(2026, 11, 10), admission_date=dt.date(2026, 11, 15))
+    script = eligible_answers(
+        index_date=dt.date(2026, 11, 10), admission_date=dt.date(2026, 11, 15)
+    )
     asked, step, _ = walk(script, now=dt.datetime(2026, 11, 21, 10, tzinfo=PARIS))
     assert asked == ["index_date", "admission_date"]
     assert step.move is Move.CONFIRM_EXCLUSION
@@ -169,7 +172,7 @@ def test_back_from_the_first_question_gives_none() -> None:
 def test_back_follows_the_questions_asked_in_reverse() -> None:
     for sex in ("female", "male"):
         asked, _, answers = walk(eligible_answers(sex))
-        for before, current in zip(asked, asked[1:], strict=False):
+        for before, current in itertools.pairwise(asked):
             assert previous_question(answers, current) == before, (sex, current)
 
 
@@ -197,7 +200,7 @@ def test_changing_sex_from_female_to_male_drops_an_excluding_pregnancy_answer() 
 
 def test_changing_sex_from_male_to_female_asks_the_pregnancy_question() -> None:
     answers = eligible_answers("male")
-    updated, step = apply_answer(answers, "sex", "female", NOW, PARIS)
+    _updated, step = apply_answer(answers, "sex", "female", NOW, PARIS)
     assert step.move is Move.ASK
     assert step.question_id == "pregnant_or_breastfeeding"
 

@@ -24,7 +24,7 @@ from tests.conversations.support import (
     UTC,
 )
 
-SETTINGS = settings(max_examples=120, deadline=None)
+SETTINGS = settings(max_examples=100, deadline=None)
 #: "pending" now and then among the answers that do not exclude.
 MOSTLY_NO = ["no", "no", "no", "no", "no", "pending"]
 
@@ -63,7 +63,9 @@ def screenings(draw: st.DrawFn, complete: bool | None = None) -> tuple[dict, dt.
         "sars_cov2_positive": choose(
             [*MOSTLY_NO, "not_tested"], st.sampled_from(["yes", "no", "not_tested", "pending"])
         ),
-        "consent": choose(["obtained"] * 4 + ["pending"], st.sampled_from(["obtained", "pending", "refused"])),
+        "consent": choose(
+            ["obtained"] * 4 + ["pending"], st.sampled_from(["obtained", "pending", "refused"])
+        ),
         "consent_by": draw(st.sampled_from(["patient", "support_person"])),
         "weight_kg": draw(st.floats(30, 250)),
     }

@@ -15,7 +15,9 @@ from tests.e2e.conftest import (
 from tests.e2e.fake_telegram import FakeTelegram
 
 
-async def test_full_eligible_screening_with_buttons_and_typed_answers(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
+async def test_full_eligible_screening_with_buttons_and_typed_answers(
+    tg: FakeTelegram, start_bot
+) -> None:  # type: ignore[no-untyped-def]
     await start_bot()
     await add_user(tg, CLINICIAN, "clinician")
     doc = Clinician(tg, CLINICIAN)
@@ -43,7 +45,9 @@ async def test_full_eligible_screening_with_buttons_and_typed_answers(tg: FakeTe
     assert "HMN-001" in status["text"]
 
 
-async def test_not_eligible_stops_at_first_failure_after_confirmation(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
+async def test_not_eligible_stops_at_first_failure_after_confirmation(
+    tg: FakeTelegram, start_bot
+) -> None:  # type: ignore[no-untyped-def]
     await start_bot()
     await add_user(tg, CLINICIAN, "clinician")
     doc = Clinician(tg, CLINICIAN)
@@ -91,7 +95,9 @@ async def test_unknown_user_is_refused_and_admins_told(tg: FakeTelegram, start_b
     tg.send_text(stranger, "/status", language_code="en")
     await tg.wait_for_message(stranger, after_index=mark)
     await tg.wait_until_idle(quiet=0.1)
-    assert not [m for m in tg.sent_messages(ADMIN)[-1:] if m["message_id"] > notice.result["message_id"]]
+    assert not [
+        m for m in tg.sent_messages(ADMIN)[-1:] if m["message_id"] > notice.result["message_id"]
+    ]
 
 
 async def test_two_clinicians_screen_at_the_same_time(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
@@ -101,7 +107,7 @@ async def test_two_clinicians_screen_at_the_same_time(tg: FakeTelegram, start_bo
     first, second = Clinician(tg, CLINICIAN), Clinician(tg, CLINICIAN_2)
     await first.command("/screen", expect="HMN-001")
     await second.command("/screen", expect="HMN-002")
-    for (label_a, how_a), (_, how_b) in zip(ELIGIBLE_MALE[:6], ELIGIBLE_MALE[:6], strict=True):
+    for (_, how_a), (_, how_b) in zip(ELIGIBLE_MALE[:6], ELIGIBLE_MALE[:6], strict=True):
         for who, how in ((first, how_a), (second, how_b)):
             kind, _, value = how.partition(":")
             await (who.tap(value) if kind == "tap" else who.type(value))
