@@ -64,9 +64,7 @@ StartBot = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
-async def start_bot(
-    tg: FakeTelegram, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[StartBot]:
+async def start_bot(tg: FakeTelegram, tmp_path: Path, clock: FakeClock) -> AsyncIterator[StartBot]:
     """Start (and at teardown stop) a polling Application; callable again after a stop."""
     running: list[Any] = []
 

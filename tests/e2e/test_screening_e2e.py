@@ -107,9 +107,9 @@ async def test_two_clinicians_screen_at_the_same_time(tg: FakeTelegram, start_bo
     first, second = Clinician(tg, CLINICIAN), Clinician(tg, CLINICIAN_2)
     await first.command("/screen", expect="HMN-001")
     await second.command("/screen", expect="HMN-002")
-    for (_, how_a), (_, how_b) in zip(ELIGIBLE_MALE[:6], ELIGIBLE_MALE[:6], strict=True):
-        for who, how in ((first, how_a), (second, how_b)):
-            kind, _, value = how.partition(":")
+    for _, how in ELIGIBLE_MALE[:6]:
+        kind, _, value = how.partition(":")
+        for who in (first, second):  # interleaved, one answer each in turn
             await (who.tap(value) if kind == "tap" else who.type(value))
     assert "HMN-001" in first.prompt()["text"] and "Sex" in first.prompt()["text"]
     assert "HMN-002" in second.prompt()["text"] and "Sex" in second.prompt()["text"]
