@@ -1407,7 +1407,8 @@ class FakeTelegram:
         with self._lock:
             call = Call(method, params, files, time.time(), len(self._calls), request.method, types)
             self._calls.append(call)
-            self._last_activity = time.monotonic()
+            if method != "getUpdates":  # polling alone is not activity; deliveries are
+                self._last_activity = time.monotonic()
             try:
                 if token != self.token:
                     raise _ApiError(401, "Unauthorized")
@@ -2596,7 +2597,8 @@ class FakeTelegram:
         quiet: float = 0.2,
         timeout: float = 5.0,  # noqa: ASYNC109
     ) -> None:
-        """Wait until every queued update was fetched and no request arrived for ``quiet`` s."""
+        """Wait until every queued update was fetched by getUpdates and, for ``quiet``
+        seconds, no other request arrived and no update was delivered."""
 
         async def idle() -> None:
             loop = asyncio.get_running_loop()
