@@ -458,3 +458,607 @@ FR["audit.broken"] = (
     "⚠️ Piste d'audit : la vérification a échoué — {problem}. Lancez lysyme-bot verify-audit."
 )
 EN["audit.broken"] = "⚠️ Audit trail: verification failed — {problem}. Run lysyme-bot verify-audit."
+
+# Reminders (bot/jobs.py), injection, withdrawal, update and follow-ups (bot/flows/injection.py).
+# Team messages carry the number, status, names of pending criteria and the deadline only.
+FR.update(
+    {
+        "rem.step.outcome": "résultat du dépistage",
+        "rem.step.day_1": "fenêtre J0 — jour 1",
+        "rem.step.day_2": "fenêtre J0 — jour 2",
+        "rem.step.last_day_morning": "fenêtre J0 — <b>dernier jour</b>",
+        "rem.step.last_day_afternoon": "fenêtre J0 — <b>dernier jour</b> (après-midi)",
+        "rem.step.last_day_evening": "fenêtre J0 — <b>dernier jour</b> : fin à minuit",
+        "rem.d0_window": "⏰ <b>{number}</b> · {step}\n{status} — {outcome}{pending}",
+        "rem.deadline": "Date limite J0 : <b>{deadline}</b> (reste {left})",
+        "rem.inject": "Enregistrer l'injection : /d0 {number}",
+        "rem.update": "Compléter : /update {number}",
+        "rem.late": "<i>(rappel envoyé en retard : le bot était indisponible)</i>",
+        "rem.window_closed": (
+            "⛔ <b>{number}</b> : fenêtre J0 fermée (date limite {deadline}), "
+            "aucune injection enregistrée. Statut : {status}."
+        ),
+        "rem.outcome_change": "🔔 <b>{number}</b> est maintenant <b>{outcome}</b>{pending}.",
+        "rem.reasons": "Motif : {reasons}",
+        "rem.pending_daily": (
+            "⏳ <b>{number}</b> est toujours en attente : {names}.\n"
+            "Dès que le résultat est connu : /update {number}"
+        ),
+        "rem.consent_patient": (
+            "✍️ <b>{number}</b> : le consentement a été signé par la personne de confiance. "
+            "Recueillez le consentement du patient lui-même dès qu'il en est capable."
+        ),
+        "rem.idle_resume": "Reprendre : /resume {number}",
+        "rem.notice.injected": (
+            "💉 <b>{number}</b> : injection (J0) enregistrée le {at}. "
+            "Les rappels de la fenêtre J0 s'arrêtent."
+        ),
+        "rem.notice.withdrawn": "<b>{number}</b> : patient retiré. Les rappels s'arrêtent.",
+        "rem.admin.unreachable": (
+            "⚠️ Rappels non délivrés : le chat <code>{chat_id}</code> est injoignable ({why}). "
+            "Vérifiez que le bot est membre du groupe de l'équipe (LYSYME_TEAM_CHAT_ID) "
+            "et que personne ne l'a bloqué."
+        ),
+        "rem.why.chat_not_found": "chat introuvable",
+        "rem.why.blocked": "bot bloqué ou exclu",
+        "rem.why.bad_request": "message refusé par Telegram",
+        "rem.admin.migrated": (
+            "ℹ️ Le groupe de l'équipe est devenu un supergroupe : nouvel identifiant "
+            "<code>{new}</code> (ancien <code>{old}</code>). Les rappels le suivent ; "
+            "mettez à jour LYSYME_TEAM_CHAT_ID."
+        ),
+        "rem.fu_alert": (
+            "🚨 <b>{number}</b> : effet indésirable signalé à J0 + 10.\n{rule}\nDossier : /patient {number}"
+        ),
+        "fu.sae_rule": (
+            "Règle du promoteur : s'il est grave (EIG), déclarez-le à la vigilance de l'AP-HP "
+            "dans les 24 h."
+        ),
+        "fu.header": "📋 <b>{number}</b> · suivi J0 + {days} (J0 : {d0})",
+        "fu.q.reepithelialisation_d7": "Ré-épithélialisation complète ou presque complète ?",
+        "fu.q.adverse_events_d10": "Un effet indésirable depuis J0 ?",
+        "fu.q.vital_status_d30": "Statut vital à J30 ?",
+        "fu.q.discharge_date": "Date de sortie de l'hôpital (durée de séjour) ?",
+        "fu.repeat": "<i>Rappel chaque matin jusqu'à la réponse.</i>",
+        "fu.type_date": "Saisir la date de sortie",
+        "fu.ask_date": (
+            "<b>{number}</b> · tapez la date de sortie (21/11/2026, 21/11, aujourd'hui, hier)."
+        ),
+        "fu.recorded": "✓ <b>{number}</b> · {question} {answer}",
+        "fu.already": "Déjà enregistré : {answer}. Une correction passe par /correct.",
+        "fu.still_hospitalised": "Noté : toujours hospitalisé. Nouveau rappel dans 7 jours.",
+        "fu.stale": "Ce suivi n'est plus actif.",
+        "fu.before_d0": "la date de sortie ne peut pas précéder J0 ({d0})",
+        "fu.invalid": "⚠️ {problem}",
+        "d0.usage": "Usage : /d0 HMN-001 [jj/mm/aaaa hh:mm] (par défaut : maintenant)",
+        "d0.bad_time": "Date ou heure non reconnue : {text}. Format : jj/mm/aaaa hh:mm",
+        "d0.future": "L'heure d'injection ne peut pas être dans le futur.",
+        "d0.before_admission": "L'injection ne peut pas précéder l'admission ({admission}).",
+        "d0.not_eligible": (
+            "{number} : injection refusée — le patient n'est pas éligible (résultat : {outcome})."
+        ),
+        "d0.pending": "{number} est en attente : /update {number} d'abord.",
+        "d0.wrong_status": "{number} : injection impossible (statut : {status}).",
+        "d0.already": "{number} : injection déjà enregistrée le {at}.",
+        "d0.late": (
+            "⚠️ <b>{number}</b> : une injection le {at} est <b>après la date limite J0</b> "
+            "({deadline}) : c'est une déviation au protocole.\n"
+            "Tapez le motif de la dérogation (court, sans nom ni détail identifiant), "
+            "ou touchez Annuler."
+        ),
+        "d0.confirm": (
+            "<b>{number}</b> — enregistrer l'injection (J0) le <b>{at}</b> ?\n"
+            "En confirmant, l'investigateur confirme l'éligibilité du patient "
+            "(tous les critères sont remplis)."
+        ),
+        "d0.dose": "Dose : {millions} × 10⁶ cellules",
+        "d0.override_line": "Déviation au protocole — motif : {reason}",
+        "d0.yes": "✅ L'investigateur confirme",
+        "d0.no": "Annuler",
+        "d0.done": (
+            "💉 <b>{number}</b> : injection enregistrée le {at}. "
+            "Les rappels de la fenêtre J0 s'arrêtent.\nSuivi (rappel à 8 h) :\n{lines}"
+        ),
+        "d0.fu_line": "• {date} (J0 + {days}) : {question}",
+        "d0.cancelled": "Injection non enregistrée.",
+        "d0.reason_empty": "Un motif est nécessaire (court, sans détail identifiant).",
+        "d0.reason_too_long": "Motif trop long ({limit} caractères au plus).",
+        "d0.stale": "Cette confirmation n'est plus valable : relancez /d0.",
+        "wd.usage": "Usage : /withdraw HMN-001 motif (court, sans nom ni détail identifiant)",
+        "wd.done": "<b>{number}</b> retiré. Tous les rappels sont arrêtés.",
+        "wd.wrong_status": "{number} ne peut pas être retiré (statut : {status}).",
+        "upd.usage": "Usage : /update HMN-001",
+        "upd.nothing": "{number} : aucun critère en attente (résultat : {outcome}).",
+        "upd.wrong_status": "{number} : mise à jour impossible (statut : {status}).",
+        "upd.intro": "<b>{number}</b> : critères en attente — {names}.",
+        "upd.ask": "<b>{number}</b> · mise à jour\n{question}",
+        "upd.current": "Réponse actuelle : {value}",
+        "upd.skip": "Inchangé",
+        "upd.bsa_closed": (
+            "La période d'observation de la surface décollée est terminée (le {end}) : "
+            "la valeur ne peut plus être mise à jour."
+        ),
+        "upd.bsa_lower": "La valeur la plus élevée ({kept} %) est conservée.",
+        "upd.unchanged": "Inchangé : {question}.",
+        "upd.recorded": "✓ {question} : {value}",
+        "upd.stale": "Cette mise à jour n'est plus active : relancez /update.",
+    }
+)
+EN.update(
+    {
+        "rem.step.outcome": "screening result",
+        "rem.step.day_1": "D0 window — day 1",
+        "rem.step.day_2": "D0 window — day 2",
+        "rem.step.last_day_morning": "D0 window — <b>last day</b>",
+        "rem.step.last_day_afternoon": "D0 window — <b>last day</b> (afternoon)",
+        "rem.step.last_day_evening": "D0 window — <b>last day</b>: closes at midnight",
+        "rem.d0_window": "⏰ <b>{number}</b> · {step}\n{status} — {outcome}{pending}",
+        "rem.deadline": "D0 deadline: <b>{deadline}</b> ({left} left)",
+        "rem.inject": "Record the injection: /d0 {number}",
+        "rem.update": "Complete: /update {number}",
+        "rem.late": "<i>(reminder sent late: the bot was unavailable)</i>",
+        "rem.window_closed": (
+            "⛔ <b>{number}</b>: D0 window closed (deadline {deadline}), "
+            "no injection recorded. Status: {status}."
+        ),
+        "rem.outcome_change": "🔔 <b>{number}</b> is now <b>{outcome}</b>{pending}.",
+        "rem.reasons": "Reason: {reasons}",
+        "rem.pending_daily": (
+            "⏳ <b>{number}</b> is still pending: {names}.\n"
+            "As soon as the result is known: /update {number}"
+        ),
+        "rem.consent_patient": (
+            "✍️ <b>{number}</b>: consent was signed by the support person. "
+            "Seek the patient's own consent as soon as they are able."
+        ),
+        "rem.idle_resume": "Continue: /resume {number}",
+        "rem.notice.injected": (
+            "💉 <b>{number}</b>: injection (D0) recorded on {at}. D0 window reminders stop."
+        ),
+        "rem.notice.withdrawn": "<b>{number}</b>: patient withdrawn. Reminders stop.",
+        "rem.admin.unreachable": (
+            "⚠️ Reminders not delivered: chat <code>{chat_id}</code> cannot be reached ({why}). "
+            "Check that the bot is a member of the team group (LYSYME_TEAM_CHAT_ID) "
+            "and that nobody blocked it."
+        ),
+        "rem.why.chat_not_found": "chat not found",
+        "rem.why.blocked": "bot blocked or removed",
+        "rem.why.bad_request": "message refused by Telegram",
+        "rem.admin.migrated": (
+            "ℹ️ The team group became a supergroup: new id <code>{new}</code> "
+            "(was <code>{old}</code>). Reminders follow it; update LYSYME_TEAM_CHAT_ID."
+        ),
+        "rem.fu_alert": (
+            "🚨 <b>{number}</b>: adverse effect reported at D0 + 10.\n{rule}\nRecord: /patient {number}"
+        ),
+        "fu.sae_rule": (
+            "Sponsor's rule: if it is serious (SAE), notify the AP-HP safety desk within 24 h."
+        ),
+        "fu.header": "📋 <b>{number}</b> · follow-up D0 + {days} (D0: {d0})",
+        "fu.q.reepithelialisation_d7": "Re-epithelialisation complete or almost complete?",
+        "fu.q.adverse_events_d10": "Any adverse effect since D0?",
+        "fu.q.vital_status_d30": "Vital status at D30?",
+        "fu.q.discharge_date": "Date of discharge from hospital (length of stay)?",
+        "fu.repeat": "<i>Reminded every morning until answered.</i>",
+        "fu.type_date": "Type the discharge date",
+        "fu.ask_date": "<b>{number}</b> · type the discharge date (21/11/2026, 21/11, today, yesterday).",
+        "fu.recorded": "✓ <b>{number}</b> · {question} {answer}",
+        "fu.already": "Already recorded: {answer}. Corrections go through /correct.",
+        "fu.still_hospitalised": "Noted: still in hospital. Next reminder in 7 days.",
+        "fu.stale": "This follow-up is no longer active.",
+        "fu.before_d0": "the discharge date cannot be before D0 ({d0})",
+        "fu.invalid": "⚠️ {problem}",
+        "d0.usage": "Usage: /d0 HMN-001 [dd/mm/yyyy hh:mm] (default: now)",
+        "d0.bad_time": "Date or time not recognised: {text}. Format: dd/mm/yyyy hh:mm",
+        "d0.future": "The injection time cannot be in the future.",
+        "d0.before_admission": "The injection cannot be before admission ({admission}).",
+        "d0.not_eligible": (
+            "{number}: injection refused — the patient is not eligible (outcome: {outcome})."
+        ),
+        "d0.pending": "{number} is pending: /update {number} first.",
+        "d0.wrong_status": "{number}: injection not possible (status: {status}).",
+        "d0.already": "{number}: injection already recorded on {at}.",
+        "d0.late": (
+            "⚠️ <b>{number}</b>: an injection on {at} is <b>after the D0 deadline</b> "
+            "({deadline}): this is a protocol deviation.\n"
+            "Type the reason for the override (short, no name or identifying detail), "
+            "or tap Cancel."
+        ),
+        "d0.confirm": (
+            "<b>{number}</b> — record the injection (D0) on <b>{at}</b>?\n"
+            "By confirming, the investigator confirms the patient's eligibility "
+            "(all criteria are met)."
+        ),
+        "d0.dose": "Dose: {millions} × 10⁶ cells",
+        "d0.override_line": "Protocol deviation — reason: {reason}",
+        "d0.yes": "✅ The investigator confirms",
+        "d0.no": "Cancel",
+        "d0.done": (
+            "💉 <b>{number}</b>: injection recorded on {at}. D0 window reminders stop.\n"
+            "Follow-up (reminded at 08:00):\n{lines}"
+        ),
+        "d0.fu_line": "• {date} (D0 + {days}): {question}",
+        "d0.cancelled": "Injection not recorded.",
+        "d0.reason_empty": "A reason is needed (short, no identifying detail).",
+        "d0.reason_too_long": "Reason too long (at most {limit} characters).",
+        "d0.stale": "This confirmation is no longer valid: run /d0 again.",
+        "wd.usage": "Usage: /withdraw HMN-001 reason (short, no name or identifying detail)",
+        "wd.done": "<b>{number}</b> withdrawn. All reminders stopped.",
+        "wd.wrong_status": "{number} cannot be withdrawn (status: {status}).",
+        "upd.usage": "Usage: /update HMN-001",
+        "upd.nothing": "{number}: nothing pending (outcome: {outcome}).",
+        "upd.wrong_status": "{number}: no update possible (status: {status}).",
+        "upd.intro": "<b>{number}</b>: pending criteria — {names}.",
+        "upd.ask": "<b>{number}</b> · update\n{question}",
+        "upd.current": "Current answer: {value}",
+        "upd.skip": "Unchanged",
+        "upd.bsa_closed": (
+            "The detached-BSA observation period ended on {end}: the value can no longer be "
+            "updated."
+        ),
+        "upd.bsa_lower": "The highest value ({kept} %) is kept.",
+        "upd.unchanged": "Unchanged: {question}.",
+        "upd.recorded": "✓ {question}: {value}",
+        "upd.stale": "This update is no longer active: run /update again.",
+    }
+)
+
+# --- coordinator views: /status, /patient, /correct, /export, /stats (bot/flows/coordinator.py)
+FR.update(
+    {
+        "st.title": "<b>Patients en cours</b> ({count})",
+        "st.none": "Aucun patient en cours.",
+        "st.summary": (
+            "Dépistés {screened} · en dépistage {in_screening} · en attente {pending} · "
+            "éligibles en attente de J0 {eligible} · injectés {injected} · "
+            "non éligibles {not_eligible} · retirés {withdrawn} "
+            "(+ fenêtre J0 dépassée {window_missed}, abandonnés {abandoned})"
+        ),
+        "st.deadline": "J0 avant le {deadline} (reste {left})",
+        "st.deadline_past": "J0 : date limite {deadline} dépassée",
+        "st.no_deadline": "J0 : date d'admission pas encore saisie",
+        "st.pending": "En attente : {names}",
+        "st.awaiting_d0": "À faire : l'injection (/d0 {number})",
+        "st.at_question": "Question en cours : {question} (activité {when})",
+        "st.at_summary": "Récapitulatif à confirmer (activité {when})",
+        "st.at_exclusion": "Exclusion à confirmer (activité {when})",
+        "pt.usage": "Usage : /patient HMN-001",
+        "pt.opened": "Ouvert le {when} par <code>{by}</code>",
+        "pt.closed": "Clos le {when}",
+        "pt.rescreened_as": "Re-dépisté sous : {numbers}",
+        "pt.outcome": "Résultat : <b>{outcome}</b>",
+        "pt.failed": "Critères non remplis : {names}",
+        "pt.pending": "En attente : {names}",
+        "pt.missing": "Réponses manquantes : {names}",
+        "pt.admission": "Admission : {date}",
+        "pt.deadline": "Date limite J0 : {deadline}",
+        "pt.injected": "Injection (J0) : <b>{when}</b> par <code>{by}</code>",
+        "pt.override": "Injection après la date limite (déviation) — motif : {reason}",
+        "pt.withdrawn": "Retiré — motif : {reason}",
+        "pt.follow_ups": "<b>Suivi après J0</b>",
+        "pt.fu.reepithelialisation_d7": "J7 ré-épidermisation complète ou presque",
+        "pt.fu.adverse_events_d10": "J10 effets indésirables depuis J0",
+        "pt.fu.vital_status_d30": "J30 statut vital",
+        "pt.fu.discharge_date": "Date de sortie",
+        "pt.fu.line": "• {label} — le {due} : {answer}",
+        "pt.fu.awaited": "réponse attendue",
+        "pt.answers": "<b>Réponses</b>",
+        "pt.answer": "• {label} : <b>{value}</b> — <code>{by}</code>, {when}",
+        "pt.change": "  ↳ {old} → <b>{new}</b> ({source}, <code>{by}</code>, {when})",
+        "pt.reason": "    motif : {reason}",
+        "pt.src.screening": "modifiée au dépistage",
+        "pt.src.correction": "correction",
+        "pt.src.update": "mise à jour",
+        "pt.src.not_applicable": "ne s'applique plus",
+        "pt.src.scorten": "SCORTEN",
+        "pt.corrections": "<b>Autres corrections</b>",
+        "pt.audit_line": "• {field} : {old} → {new} (<code>{by}</code>, {when})",
+        "pt.reminders": "<b>Rappels</b>",
+        "pt.reminder": "• {kind} → {recipient} : {state} {when}",
+        "pt.no_reminders": "• aucun",
+        "pt.reminders_hidden": "• et : {counts}",
+        "pt.late": "(en retard)",
+        "pt.rstate.sent": "envoyé",
+        "pt.rstate.failed": "échec",
+        "pt.rstate.scheduled": "prévu",
+        "pt.rstate.claimed": "en cours d'envoi",
+        "pt.rstate.cancelled": "annulé",
+        "pt.rstate.skipped": "sauté",
+        "cor.usage": (
+            "Usage : /correct HMN-001 id valeur motif\n"
+            "• id : un critère (age, weight_kg, consent…), valeur comme au dépistage "
+            "(dates : 21/11/2026, hier…)\n"
+            "• scorten:heart_rate|urea|bicarbonate|glucose : en mmol/L (ou /min), "
+            "ou « na » si non disponible\n"
+            "• injected_at : jj/mm/aaaa hh:mm\n"
+            "• withdrawal cancel : annule un retrait enregistré par erreur\n"
+            "Le motif est obligatoire (sans donnée identifiante)."
+        ),
+        "cor.unknown_id": "Identifiant inconnu : {field}.",
+        "cor.no_reason": "Le motif de la correction est obligatoire (sans donnée identifiante).",
+        "cor.reason_too_long": "Motif trop long ({length} caractères, {limit} au plus).",
+        "cor.in_screening": (
+            "{number} est encore en cours de dépistage : terminez-le (/resume {number})."
+        ),
+        "cor.abandoned": "{number} a été abandonné : dépistez à nouveau avec /screen {number}.",
+        "cor.not_applicable": "« {label} » ne s'applique pas à ce patient.",
+        "cor.same": "« {label} » vaut déjà {value} : rien n'est modifié.",
+        "cor.not_injected": "{number} : aucune injection enregistrée (voir /d0).",
+        "cor.not_withdrawn": "{number} n'est pas retiré ({status}).",
+        "cor.withdrawal_value": (
+            "withdrawal : seule la valeur « cancel » est possible (pour retirer : /withdraw)."
+        ),
+        "cor.bad_moment": "j'attends une date et une heure : 22/11/2026 10:30",
+        "cor.future_moment": "l'injection ne peut pas être dans le futur",
+        "cor.before_admission": "l'injection ne peut pas précéder l'admission ({admission})",
+        "cor.done": "✏️ <b>{number}</b> — {label} : {old} → <b>{new}</b> (correction enregistrée).",
+        "cor.outcome_changed": "Résultat : {old} → <b>{new}</b>",
+        "cor.outcome_same": "Résultat inchangé : {outcome}",
+        "cor.deviation": (
+            "⚠️ Injection après la date limite J0 ({deadline}) : déviation au protocole, "
+            "enregistrée avec ce motif."
+        ),
+        "cor.withdrawal_cancelled": "↩️ <b>{number}</b> : retrait annulé, statut {status}.",
+        "cor.follow_ups_moved": "Suivis recalés sur la nouvelle date de J0 : {count}.",
+        "cor.told": "L'équipe et le clinicien sont prévenus du changement de résultat.",
+        "exp.sheet.screenings": "Dépistages",
+        "exp.sheet.answers": "Réponses",
+        "exp.sheet.counts": "Effectifs",
+        "exp.caption_csv": "Registre de dépistage, {count} dépistage(s) — CSV (pour les machines)",
+        "exp.caption_xlsx": "Registre de dépistage, {count} dépistage(s) — XLSX (pour lecture)",
+        "exp.col.number": "N° de dépistage",
+        "exp.col.site": "Centre",
+        "exp.col.rescreen_of": "Re-dépistage de",
+        "exp.col.clinician_id": "Clinicien (id Telegram)",
+        "exp.col.created_at": "Ouvert le",
+        "exp.col.closed_at": "Clos le",
+        "exp.col.status": "Statut",
+        "exp.col.outcome": "Résultat",
+        "exp.col.failed": "Critères non remplis",
+        "exp.col.pending": "Critères en attente",
+        "exp.col.classification": "Classification",
+        "exp.col.dose_cells": "Dose (cellules)",
+        "exp.col.d0_deadline": "Date limite J0",
+        "exp.col.injected_at": "Injection (J0)",
+        "exp.col.injected_by": "Injecté par (id Telegram)",
+        "exp.col.d0_override_reason": "Motif d'injection hors fenêtre",
+        "exp.col.withdrawn_reason": "Motif de retrait",
+        "exp.col.scorten_heart_rate": "SCORTEN fréquence cardiaque (/min)",
+        "exp.col.scorten_urea": "SCORTEN urée (mmol/L)",
+        "exp.col.scorten_bicarbonate": "SCORTEN bicarbonates (mmol/L)",
+        "exp.col.scorten_glucose": "SCORTEN glycémie (mmol/L)",
+        "exp.col.scorten_score": "SCORTEN score",
+        "exp.col.scorten_missing": "SCORTEN valeurs manquantes",
+        "exp.col.scorten_predicted_mortality": "SCORTEN mortalité prédite",
+        "exp.col.question_id": "Question (id)",
+        "exp.col.question": "Question",
+        "exp.col.value": "Valeur",
+        "exp.col.answered_by": "Par (id Telegram)",
+        "exp.col.answered_at": "Le",
+        "exp.col.source": "Origine",
+        "exp.col.reason": "Motif",
+        "exp.col.group": "Groupe",
+        "exp.col.item": "Élément",
+        "exp.col.label": "Libellé",
+        "exp.col.count": "Nombre",
+        "exp.group.summary": "situation",
+        "exp.group.funnel": "entonnoir",
+        "exp.group.reason": "motif de non-inclusion",
+        "exp.group.target": "objectif",
+        "exp.cat.screened": "patients dépistés",
+        "exp.cat.in_screening": "dépistages en cours",
+        "exp.cat.pending": "en attente",
+        "exp.cat.eligible": "éligibles en attente de J0",
+        "exp.cat.injected": "injectés",
+        "exp.cat.not_eligible": "non éligibles",
+        "exp.cat.withdrawn": "retirés",
+        "exp.cat.window_missed": "fenêtre J0 dépassée",
+        "exp.cat.abandoned": "abandonnés",
+        "exp.funnel.eligible": "éligibles ou en attente au dépistage",
+        "exp.target": "objectif d'inclusion",
+        "stats.title": "LYSYME — entonnoir d'inclusion",
+        "stats.screened": "Dépistés",
+        "stats.eligible": "Éligibles ou en attente",
+        "stats.injected": "Injectés",
+        "stats.reasons_title": "Motifs de non-inclusion",
+        "stats.reason_unknown": "Motif non précisé",
+        "stats.caption": (
+            "Dépistés {screened} · éligibles ou en attente {eligible} · injectés {injected} "
+            "· objectif {target}"
+        ),
+        "stats.mortality": (
+            "J30 : {observed} décès observé(s) pour {expected} attendu(s) selon SCORTEN "
+            "({n} patient(s) suivis, SCORTEN complet pour {complete})"
+        ),
+        "stats.observed": "Décès observés à J30",
+        "stats.expected": "Décès attendus (SCORTEN)",
+    }
+)
+EN.update(
+    {
+        "st.title": "<b>Open patients</b> ({count})",
+        "st.none": "No open patient.",
+        "st.summary": (
+            "Screened {screened} · in screening {in_screening} · pending {pending} · "
+            "eligible awaiting D0 {eligible} · injected {injected} · "
+            "not eligible {not_eligible} · withdrawn {withdrawn} "
+            "(+ D0 window missed {window_missed}, abandoned {abandoned})"
+        ),
+        "st.deadline": "D0 by {deadline} ({left} left)",
+        "st.deadline_past": "D0: deadline {deadline} passed",
+        "st.no_deadline": "D0: admission date not entered yet",
+        "st.pending": "Pending: {names}",
+        "st.awaiting_d0": "To do: the injection (/d0 {number})",
+        "st.at_question": "Current question: {question} (activity {when})",
+        "st.at_summary": "Summary awaiting confirmation (activity {when})",
+        "st.at_exclusion": "Exclusion awaiting confirmation (activity {when})",
+        "pt.usage": "Usage: /patient HMN-001",
+        "pt.opened": "Opened {when} by <code>{by}</code>",
+        "pt.closed": "Closed {when}",
+        "pt.rescreened_as": "Re-screened as: {numbers}",
+        "pt.outcome": "Outcome: <b>{outcome}</b>",
+        "pt.failed": "Criteria not met: {names}",
+        "pt.pending": "Pending: {names}",
+        "pt.missing": "Missing answers: {names}",
+        "pt.admission": "Admission: {date}",
+        "pt.deadline": "D0 deadline: {deadline}",
+        "pt.injected": "Injection (D0): <b>{when}</b> by <code>{by}</code>",
+        "pt.override": "Injected after the deadline (deviation) — reason: {reason}",
+        "pt.withdrawn": "Withdrawn — reason: {reason}",
+        "pt.follow_ups": "<b>Follow-up after D0</b>",
+        "pt.fu.reepithelialisation_d7": "D7 complete or almost complete re-epithelialisation",
+        "pt.fu.adverse_events_d10": "D10 adverse effects since D0",
+        "pt.fu.vital_status_d30": "D30 vital status",
+        "pt.fu.discharge_date": "Discharge date",
+        "pt.fu.line": "• {label} — on {due}: {answer}",
+        "pt.fu.awaited": "answer awaited",
+        "pt.answers": "<b>Answers</b>",
+        "pt.answer": "• {label}: <b>{value}</b> — <code>{by}</code>, {when}",
+        "pt.change": "  ↳ {old} → <b>{new}</b> ({source}, <code>{by}</code>, {when})",
+        "pt.reason": "    reason: {reason}",
+        "pt.src.screening": "changed during screening",
+        "pt.src.correction": "correction",
+        "pt.src.update": "update",
+        "pt.src.not_applicable": "no longer applies",
+        "pt.src.scorten": "SCORTEN",
+        "pt.corrections": "<b>Other corrections</b>",
+        "pt.audit_line": "• {field}: {old} → {new} (<code>{by}</code>, {when})",
+        "pt.reminders": "<b>Reminders</b>",
+        "pt.reminder": "• {kind} → {recipient}: {state} {when}",
+        "pt.no_reminders": "• none",
+        "pt.reminders_hidden": "• also: {counts}",
+        "pt.late": "(late)",
+        "pt.rstate.sent": "sent",
+        "pt.rstate.failed": "failed",
+        "pt.rstate.scheduled": "scheduled",
+        "pt.rstate.claimed": "being sent",
+        "pt.rstate.cancelled": "cancelled",
+        "pt.rstate.skipped": "skipped",
+        "cor.usage": (
+            "Usage: /correct HMN-001 id value reason\n"
+            "• id: a criterion (age, weight_kg, consent…), value as in the screening "
+            "(dates: 21/11/2026, yesterday…)\n"
+            "• scorten:heart_rate|urea|bicarbonate|glucose: in mmol/L (or /min), "
+            "or “na” if not available\n"
+            "• injected_at: dd/mm/yyyy hh:mm\n"
+            "• withdrawal cancel: undoes a withdrawal recorded by mistake\n"
+            "The reason is required (no identifying details)."
+        ),
+        "cor.unknown_id": "Unknown id: {field}.",
+        "cor.no_reason": "The reason for the correction is required (no identifying details).",
+        "cor.reason_too_long": "Reason too long ({length} characters, at most {limit}).",
+        "cor.in_screening": "{number} is still in screening: finish it first (/resume {number}).",
+        "cor.abandoned": "{number} was abandoned: screen again with /screen {number}.",
+        "cor.not_applicable": "“{label}” does not apply to this patient.",
+        "cor.same": "“{label}” is already {value}: nothing changed.",
+        "cor.not_injected": "{number}: no injection recorded (see /d0).",
+        "cor.not_withdrawn": "{number} is not withdrawn ({status}).",
+        "cor.withdrawal_value": (
+            "withdrawal: the only value is “cancel” (to withdraw a patient: /withdraw)."
+        ),
+        "cor.bad_moment": "I expect a date and a time: 22/11/2026 10:30",
+        "cor.future_moment": "the injection cannot be in the future",
+        "cor.before_admission": "the injection cannot be before admission ({admission})",
+        "cor.done": "✏️ <b>{number}</b> — {label}: {old} → <b>{new}</b> (correction recorded).",
+        "cor.outcome_changed": "Outcome: {old} → <b>{new}</b>",
+        "cor.outcome_same": "Outcome unchanged: {outcome}",
+        "cor.deviation": (
+            "⚠️ Injection after the D0 deadline ({deadline}): protocol deviation, recorded "
+            "with this reason."
+        ),
+        "cor.withdrawal_cancelled": "↩️ <b>{number}</b>: withdrawal cancelled, status {status}.",
+        "cor.follow_ups_moved": "Follow-ups moved to the new D0 date: {count}.",
+        "cor.told": "The team and the clinician are told of the new outcome.",
+        "exp.sheet.screenings": "Screenings",
+        "exp.sheet.answers": "Answers",
+        "exp.sheet.counts": "Counts",
+        "exp.caption_csv": "Screening log, {count} screening(s) — CSV (for machines)",
+        "exp.caption_xlsx": "Screening log, {count} screening(s) — XLSX (for reading)",
+        "exp.col.number": "Screening number",
+        "exp.col.site": "Site",
+        "exp.col.rescreen_of": "Re-screen of",
+        "exp.col.clinician_id": "Clinician (Telegram id)",
+        "exp.col.created_at": "Opened",
+        "exp.col.closed_at": "Closed",
+        "exp.col.status": "Status",
+        "exp.col.outcome": "Outcome",
+        "exp.col.failed": "Criteria not met",
+        "exp.col.pending": "Pending criteria",
+        "exp.col.classification": "Classification",
+        "exp.col.dose_cells": "Dose (cells)",
+        "exp.col.d0_deadline": "D0 deadline",
+        "exp.col.injected_at": "Injection (D0)",
+        "exp.col.injected_by": "Injected by (Telegram id)",
+        "exp.col.d0_override_reason": "Reason for injecting after the deadline",
+        "exp.col.withdrawn_reason": "Withdrawal reason",
+        "exp.col.scorten_heart_rate": "SCORTEN heart rate (/min)",
+        "exp.col.scorten_urea": "SCORTEN urea (mmol/L)",
+        "exp.col.scorten_bicarbonate": "SCORTEN bicarbonate (mmol/L)",
+        "exp.col.scorten_glucose": "SCORTEN glucose (mmol/L)",
+        "exp.col.scorten_score": "SCORTEN score",
+        "exp.col.scorten_missing": "SCORTEN missing values",
+        "exp.col.scorten_predicted_mortality": "SCORTEN predicted mortality",
+        "exp.col.question_id": "Question (id)",
+        "exp.col.question": "Question",
+        "exp.col.value": "Value",
+        "exp.col.answered_by": "By (Telegram id)",
+        "exp.col.answered_at": "At",
+        "exp.col.source": "Source",
+        "exp.col.reason": "Reason",
+        "exp.col.group": "Group",
+        "exp.col.item": "Item",
+        "exp.col.label": "Label",
+        "exp.col.count": "Count",
+        "exp.group.summary": "situation",
+        "exp.group.funnel": "funnel",
+        "exp.group.reason": "reason for non-inclusion",
+        "exp.group.target": "target",
+        "exp.cat.screened": "patients screened",
+        "exp.cat.in_screening": "screenings in progress",
+        "exp.cat.pending": "pending",
+        "exp.cat.eligible": "eligible awaiting D0",
+        "exp.cat.injected": "injected",
+        "exp.cat.not_eligible": "not eligible",
+        "exp.cat.withdrawn": "withdrawn",
+        "exp.cat.window_missed": "D0 window missed",
+        "exp.cat.abandoned": "abandoned",
+        "exp.funnel.eligible": "eligible or pending at screening",
+        "exp.target": "enrolment target",
+        "stats.title": "LYSYME — inclusion funnel",
+        "stats.screened": "Screened",
+        "stats.eligible": "Eligible or pending",
+        "stats.injected": "Injected",
+        "stats.reasons_title": "Reasons for non-inclusion",
+        "stats.reason_unknown": "Reason not given",
+        "stats.caption": (
+            "Screened {screened} · eligible or pending {eligible} · injected {injected} "
+            "· target {target}"
+        ),
+        "stats.mortality": (
+            "D30: {observed} death(s) observed vs {expected} expected from SCORTEN "
+            "({n} patient(s) followed, complete SCORTEN for {complete})"
+        ),
+        "stats.observed": "Observed D30 deaths",
+        "stats.expected": "Expected (SCORTEN)",
+    }
+)
+
+FR.update(
+    {
+        "bk.failed": (
+            "⚠️ Sauvegarde automatique de la base : échec — {problem}. Vérifiez "
+            "LYSYME_BACKUP_DIR (dossier, droits, place). Vous ne serez pas prévenu à nouveau "
+            "avant qu'une sauvegarde réussisse."
+        ),
+        "bk.recovered": "✅ Sauvegarde automatique rétablie : {file}.",
+    }
+)
+EN.update(
+    {
+        "bk.failed": (
+            "⚠️ Automatic database backup failed — {problem}. Check LYSYME_BACKUP_DIR "
+            "(folder, permissions, space). You will not be told again until a backup works."
+        ),
+        "bk.recovered": "✅ Automatic backup works again: {file}.",
+    }
+)
