@@ -8,10 +8,12 @@ offer every interrupted screening back to its clinician, and start the reminder 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
 from typing import Any
 
-from telegram import BotCommandScopeChat, BotCommandScopeDefault
+from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -20,11 +22,12 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import handlers
+from bot import handlers, health
 from bot.common import Actor, Clock, Context, Out, commands_for, system_clock
 from bot.settings import Settings
 from bot.texts import t
@@ -61,19 +64,26 @@ def register_flows() -> None:
         parts = data.split(":")
         return await screening.back(ctx, actor, parts[2] if len(parts) == 3 else "")
 
+    bound = screening.session_bound  # the button's screening must be this chat's session
     handlers.CALLBACKS.update(
         {
-            "a": ("screen", screening.answer_button),
-            "b": ("back", back_button),
-            "x": ("screen", screening.exclusion_button),
-            "s": ("screen", screening.summary_button),
-            "e": ("screen", screening.summary_button),
-            "m": ("screen", outcomes.scorten_button),
+            "a": ("screen", bound(screening.answer_button)),
+            "b": ("back", bound(back_button)),
+            "x": ("screen", bound(screening.exclusion_button)),
+            "s": ("screen", bound(screening.summary_button)),
+            "e": ("screen", bound(screening.summary_button)),
+            "m": ("screen", bound(outcomes.scorten_button)),
         }
     )
     handlers.TEXT_MODES.update({"screen": ("screen", screening.answer_text_message)})
+    # Importing a feature module appends its register() to EXTENSIONS.
+    from bot.flows import coordinator, injection  # noqa: F401
+
     for extension in EXTENSIONS:
         extension()
+    from bot import backups
+
+    backups.register()  # the daily automatic backup's start/stop hooks (idempotent)
 
 
 #: Other modules' registration functions (reminders, coordinator views), called by register_flows.
@@ -82,9 +92,10 @@ EXTENSIONS: list[Any] = []
 
 def configure_logging(level: int = logging.INFO) -> None:
     """Ids and actions only: httpx logs URLs (with the token) at INFO, PTB's DEBUG logs whole
-    updates (answers) — both kept at WARNING."""
+    updates (answers), aiosqlite's DEBUG logs every statement with its parameters (answers)
+    — all kept at WARNING."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -105,12 +116,14 @@ def build_application(
         .base_file_url(settings.telegram_api_base_url.replace("/bot", "/file/bot"))
         .concurrent_updates(False)
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if request is not None:
         builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    # PTB's own default for getUpdates (one connection), wrapped to beat `poll` (bot/health.py).
+    updates_request = get_updates_request or HTTPXRequest(connection_pool_size=1)
+    builder = builder.get_updates_request(health.BeatingRequest(updates_request))
     application = builder.build()
     application.bot_data["settings"] = settings
     application.bot_data["clock"] = clock
@@ -128,7 +141,13 @@ def build_application(
     )
     # Anything else in a private chat (stickers, photos, edited messages…): a polite word.
     application.add_handler(MessageHandler(filters.ALL, handlers.on_other), group=0)
+    # After group 0 has handled it: the `update` heartbeat (webhook or polling).
+    application.add_handler(TypeHandler(Update, _beat_update), group=1)
     return application
+
+
+async def _beat_update(update: object, app_context: Any) -> None:
+    health.beat("update", dt.datetime.now(dt.UTC))
 
 
 async def open_context(settings: Settings, clock: Clock = system_clock) -> Context:
@@ -154,6 +173,12 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
 async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
     settings: Settings = application.bot_data["settings"]
     ctx = await open_context(settings, application.bot_data["clock"])
+    health.configure(
+        health.heartbeat_path(settings.database),
+        pid=os.getpid(),
+        mode="webhook" if settings.webhook_url else "polling",
+        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
     application.bot_data["ctx"] = ctx
     result = await verify_incremental(ctx.db.conn)
     if not result.ok:
@@ -165,14 +190,24 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         await hook(application, ctx)
 
 
-async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+async def _post_stop(application: Application) -> None:  # type: ignore[type-arg]
+    """Stop the background tasks while the Bot's HTTP client is still open (PTB closes it
+    before post_shutdown), so a message in flight is finished and marked."""
     ctx: Context | None = application.bot_data.get("ctx")
     for hook in SHUTDOWN_HOOKS:
         await hook(application, ctx)
+
+
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    ctx: Context | None = application.bot_data.get("ctx")
+    await _post_stop(application)  # the hooks are idempotent: a no-op after post_stop
     if ctx is not None:
         async with ctx.db.transaction() as conn:
-            await outbox.release_claimed(conn)
-        await ctx.db.close()
+            released = await outbox.release_claimed(conn)
+        if released:
+            log.info("released %d reminders claimed but not sent", released)
+        await ctx.db.close()  # checkpoints the WAL into the database file
+    health.stopped(dt.datetime.now(dt.UTC))
 
 
 STARTUP_HOOKS: list[Any] = []

@@ -21,6 +21,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.common import (
+    COMMAND_ROLES,
     PRIVATE_ONLY,
     Actor,
     Context,
@@ -63,8 +64,8 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
-    async with ctx.db.transaction() as conn:
-        listed = await user_store.get_user(conn, user.id)
+    # A plain read (no write transaction): one hop to the database thread on every update.
+    listed = await user_store.get_user(ctx.db.conn, user.id)
     message = update.callback_query.message if update.callback_query else None
     return Actor(
         user_id=user.id,
@@ -188,7 +189,10 @@ async def _run(
     except DuplicateUpdate:
         log.info("update %s already handled", update.update_id)
         if update.callback_query is not None:
-            await update.callback_query.answer()
+            try:  # a re-delivered query was usually answered already: Telegram refuses
+                await update.callback_query.answer()
+            except TelegramError as exc:
+                log.info("update %s: query not answered again: %s", update.update_id, exc)
         return
     except Exception:
         log.exception("handler failed for update %s (%s)", update.update_id, command_name)
@@ -201,13 +205,18 @@ async def _run(
 
 async def on_command(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    if message is None or not message.text:
-        return
+    if message is None or not message.text or not message.text.split():
+        return  # (a command entity over blank text comes only from a forged client)
     head, *args = message.text.split()
-    name = head[1:].split("@", 1)[0].lower()
+    name, _, addressee = head[1:].partition("@")
+    name = name.lower()
+    if addressee and addressee.lower() != (app_context.bot.username or "").lower():
+        return  # /command@other_bot in a group: not ours to answer
     flow = COMMANDS.get(name)
     if flow is None:
-        await _run(update, app_context, "help", _not_understood)
+        # Gated by the command's role even when no flow serves it (yet): a refusal never
+        # depends on what is routed.
+        await _run(update, app_context, name if name in COMMAND_ROLES else "help", _not_understood)
         return
     await _run(update, app_context, name, lambda ctx, actor: flow(ctx, actor, args))
 
@@ -227,7 +236,10 @@ async def on_callback(update: Update, app_context: ContextTypes.DEFAULT_TYPE) ->
         ctx = core(app_context.application)
         actor = await actor_for(ctx, update)
         lang = ctx.language(actor) if actor else "fr"
-        await query.answer(t(lang, "screen.stale"))
+        try:
+            await query.answer(t(lang, "screen.stale"))
+        except TelegramError as exc:  # e.g. a re-delivered query, answered already
+            log.warning("reply failed for update %s: %s", update.update_id, exc)
         return
     command_name, flow = route
     await _run(update, app_context, command_name, lambda ctx, actor: flow(ctx, actor, data))
@@ -240,16 +252,22 @@ async def on_text(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> Non
     text = message.text or ""
 
     async def route(ctx: Context, actor: Actor) -> list[Out]:
-        async with ctx.db.transaction() as conn:
-            session = await store.get_session(conn, actor.user_id, actor.chat_id)
+        session = await store.get_session(ctx.db.conn, actor.user_id, actor.chat_id)  # a read
         mode = session.mode if session else "screen"
         _, flow = TEXT_MODES.get(mode, TEXT_MODES["screen"])
         if not text.strip():
             return [Out(t(ctx.language(actor), "error.not_understood"))]
         return await flow(ctx, actor, text)
 
-    # Typed answers are patient data: the same role and chat rules as /screen.
-    await _run(update, app_context, "screen", route)
+    # Typed answers are patient data: the role of the command whose conversation the session
+    # is in (a coordinator types a discharge date; a clinician an answer), private chats only.
+    command = "screen"
+    user, chat = update.effective_user, update.effective_chat
+    if user is not None and chat is not None:
+        session = await store.get_session(core(app_context.application).db.conn, user.id, chat.id)
+        if session is not None and session.mode in TEXT_MODES:
+            command = TEXT_MODES[session.mode][0]
+    await _run(update, app_context, command, route)
 
 
 async def on_other(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> None:

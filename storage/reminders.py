@@ -91,27 +91,44 @@ async def record_sent(
 
 
 async def cancel(
-    conn: aiosqlite.Connection, screening_id: int, kinds: Iterable[str] | None = None
+    conn: aiosqlite.Connection,
+    screening_id: int,
+    kinds: Iterable[str] | None = None,
+    *,
+    steps: Iterable[str] | None = None,
 ) -> int:
-    """Cancel what is still to be sent for a screening (all kinds, or the given ones)."""
+    """Cancel what is still to be sent for a screening (all kinds, or the given ones; all
+    steps, or the given ones — e.g. one follow-up question once it is answered)."""
     sql = "UPDATE reminders SET state='cancelled' WHERE screening_id=? AND state='scheduled'"
     params: list[object] = [screening_id]
     kinds = list(kinds) if kinds is not None else None
     if kinds:
         sql += f" AND kind IN ({','.join('?' * len(kinds))})"
         params.extend(kinds)
+    steps = list(steps) if steps is not None else None
+    if steps:
+        sql += f" AND step IN ({','.join('?' * len(steps))})"
+        params.extend(steps)
     cursor = await conn.execute(sql, params)
     return cursor.rowcount
 
 
 async def has_scheduled(
-    conn: aiosqlite.Connection, screening_id: int, kind: str, step: str | None = None
+    conn: aiosqlite.Connection,
+    screening_id: int,
+    kind: str,
+    step: str | None = None,
+    *,
+    recipient: str | None = None,
 ) -> bool:
     sql = "SELECT 1 FROM reminders WHERE screening_id=? AND kind=? AND state='scheduled'"
     params: list[object] = [screening_id, kind]
     if step is not None:
         sql += " AND step=?"
         params.append(step)
+    if recipient is not None:
+        sql += " AND recipient=?"
+        params.append(recipient)
     rows = await fetch_all(conn, sql + " LIMIT 1", tuple(params))
     return bool(rows)
 
@@ -122,10 +139,13 @@ async def claim_due(
     """Claim what is due (in the caller's transaction). Claimed rows belong to this sweep
     until marked; a crash leaves them claimed and `release_claimed` puts them back."""
     stamp = to_db(now)
+    # The redundant `state IN (...)` term repeats the partial index's WHERE clause: SQLite
+    # only uses a partial index when the query's terms imply its condition literally, and
+    # without it this is a full scan of every reminder ever written.
     rows = await fetch_all(
         conn,
         """SELECT * FROM reminders
-           WHERE state='scheduled' AND due_at <= ?
+           WHERE state IN ('scheduled', 'claimed') AND state='scheduled' AND due_at <= ?
              AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
            ORDER BY due_at, id LIMIT ?""",
         (stamp, stamp, limit),
@@ -175,7 +195,8 @@ async def retry_later(
 async def release_claimed(conn: aiosqlite.Connection) -> int:
     """At start and at shutdown: claimed-but-unmarked rows go back to the queue."""
     cursor = await conn.execute(
-        "UPDATE reminders SET state='scheduled', claimed_at=NULL WHERE state='claimed'"
+        "UPDATE reminders SET state='scheduled', claimed_at=NULL "
+        "WHERE state IN ('scheduled', 'claimed') AND state='claimed'"  # partial index, see above
     )
     return cursor.rowcount
 

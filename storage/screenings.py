@@ -163,6 +163,23 @@ async def list_screenings(
     return [Screening.from_row(r) for r in rows]
 
 
+async def idle_screenings(
+    conn: aiosqlite.Connection, remind_before: dt.datetime, abandon_before: dt.datetime
+) -> list[Screening]:
+    """Screenings still waiting for an answer that the reminder sender must act on: silent
+    since `remind_before` and not yet reminded, or silent since `abandon_before` (to be
+    abandoned). Uses the (status, last_activity_at) index: cheap at every sweep."""
+    rows = await fetch_all(
+        conn,
+        """SELECT * FROM screenings
+           WHERE status = ? AND last_activity_at <= ?
+             AND (idle_reminded = 0 OR last_activity_at <= ?)
+           ORDER BY last_activity_at""",
+        (IN_SCREENING, to_db(remind_before), to_db(abandon_before)),
+    )
+    return [Screening.from_row(r) for r in rows]
+
+
 _UPDATABLE = frozenset(
     {
         "last_actor_id",

@@ -87,6 +87,7 @@ async def stop_app(app: Any) -> None:
         if app.updater and app.updater.running:
             await app.updater.stop()
         await app.stop()
+        await app.post_stop(app)
         await app.post_shutdown(app)
         await app.shutdown()
 

@@ -1,0 +1,784 @@
+"""After screening: /d0 (the injection), /withdraw, /update (pending criteria) and the answers
+to the follow-up reminders.
+
+- `/d0 NUMBER [dd/mm/yyyy hh:mm]` (default now, local time): only for a screened, eligible
+  patient; asks the investigator to confirm eligibility with a button; an injection after the
+  D0 deadline first asks for an override reason (typed), recorded as a protocol deviation. On
+  confirmation: injected (audited), window / pending / BSA reminders cancelled, the follow-up
+  time points (`conversations.schedule.FOLLOW_UPS`, protocol data) scheduled for the injector
+  and every coordinator, the team told; the reply lists the follow-up dates.
+- `/withdraw NUMBER reason`: the patient will not be injected; every reminder stops.
+- `/update NUMBER`: re-asks only the pending criteria (buttons, BSA typed); each answer is a
+  new answer row (source "update", audited) followed by `bot.outcomes.reevaluate`.
+- Follow-up answers (`f:<screening id>:<follow-up id>:<value>`) are stored as answer rows
+  `follow_up:<id>`; an adverse effect at D0+10 shows the sponsor's SAE rule and alerts the
+  coordinators at once.
+
+Callback prefixes: `d` (d0 confirm), `u` (update answers), `f` (follow-up). Every callback is
+checked against the database (screening, its state, the session, the value allowed). While
+one of these modes waits for typed text, the user's screening session (if any) is kept aside
+in the session data and restored afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from bot import handlers, outcomes
+from bot.common import Actor, Button, Context, Out
+from bot.flows.screening import SCREEN_MODE, begin, load, question_text, record_answer
+from bot.present import answer_text, criterion_names, local_time
+from bot.texts import t
+from conversations import flow, schedule
+from conversations.answers import AnswerError, parse_text
+from conversations.eligibility import Evaluation, Outcome
+from conversations.protocol import BY_ID, UPDATABLE, AnswerValue, Kind
+from conversations.schedule import FOLLOW_UP_BY_ID, FollowUp
+from conversations.windows import bsa_observation_end, local_today
+from storage import reminders as outbox
+from storage import screenings as store
+from storage import users as user_store
+from storage.audit import AuditEntry, append_audit, append_audit_many
+from storage.screenings import Screening, Session
+from storage.timefmt import from_db, to_db
+
+D0_REASON_MODE = "d0_reason"
+D0_CONFIRM_MODE = "d0_confirm"
+UPDATE_MODE = "update"
+FU_DATE_MODE = "fu_date"
+OUR_MODES = frozenset({D0_REASON_MODE, D0_CONFIRM_MODE, UPDATE_MODE, FU_DATE_MODE})
+REASON_LIMIT = 200
+#: A typed injection time may run a few minutes ahead of the server clock, not more.
+CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+#: Kinds stopped by the injection (the follow-ups start instead).
+STOPPED_BY_INJECTION = ("d0_window", "pending", "bsa_expiry")
+STILL_HOSPITALISED = "still_hospitalised"
+#: A discharge date still unknown ("still in hospital") is asked again a week later.
+DISCHARGE_RECHECK = dt.timedelta(days=7)
+
+
+def _audit(
+    actor: int | str, action: str, now: dt.datetime, number: str, **fields: Any
+) -> AuditEntry:
+    return AuditEntry(at=now, actor=str(actor), action=action, screening=number, **fields)
+
+
+def _stale(lang: str, key: str = "screen.stale") -> list[Out]:
+    return [Out("", toast=t(lang, key))]
+
+
+# --- sessions: our modes keep the user's screening session aside ----------------------------
+
+
+async def _enter(
+    conn: aiosqlite.Connection,
+    actor: Actor,
+    screening_id: int,
+    mode: str,
+    now: dt.datetime,
+    data: dict[str, Any],
+) -> None:
+    current = await store.get_session(conn, actor.user_id, actor.chat_id)
+    previous: dict[str, Any] | None = None
+    if current is not None and current.mode in OUR_MODES:
+        previous = current.data.get("previous")
+    elif current is not None and current.mode == SCREEN_MODE:
+        previous = {"screening_id": current.screening_id, "data": current.data}
+    await store.set_session(conn, actor.user_id, actor.chat_id, screening_id, mode, now,
+                            {**data, "previous": previous})  # fmt: skip
+
+
+async def _leave(
+    conn: aiosqlite.Connection, actor: Actor, session: Session | None, now: dt.datetime
+) -> None:
+    previous = session.data.get("previous") if session is not None else None
+    if isinstance(previous, dict) and previous.get("screening_id") is not None:
+        await store.set_session(conn, actor.user_id, actor.chat_id, int(previous["screening_id"]),
+                                SCREEN_MODE, now, previous.get("data") or {})  # fmt: skip
+    else:
+        await store.clear_session(conn, actor.user_id, actor.chat_id)
+
+
+async def _our_session(
+    conn: aiosqlite.Connection, actor: Actor, modes: tuple[str, ...], screening_id: int | None
+) -> Session | None:
+    session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    if session is None or session.mode not in modes:
+        return None
+    if screening_id is not None and session.screening_id != screening_id:
+        return None
+    return session
+
+
+# --- /d0 ------------------------------------------------------------------------------------
+
+_WHEN = re.compile(
+    r"^(?:(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?\s+)?(?P<H>\d{1,2})[:hH](?P<M>\d{2})$"
+)
+_WHEN_ISO = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})[ T](?P<H>\d{1,2}):(?P<M>\d{2})$")
+
+
+def parse_injection_time(text: str, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
+    """`dd/mm/yyyy hh:mm`, `dd/mm hh:mm`, `hh:mm` (today), `yyyy-mm-dd hh:mm`, `14h30`: a
+    wall-clock time in the trial zone; None if it is not one."""
+    cleaned = " ".join(text.split())
+    match = _WHEN.match(cleaned) or _WHEN_ISO.match(cleaned)
+    if match is None:
+        return None
+    today = local_today(now, zone)
+    parts = match.groupdict()
+    year = int(parts["y"]) if parts.get("y") else today.year
+    year = 2000 + year if year < 100 else year
+    try:
+        day = dt.date(year, int(parts["m"]), int(parts["d"])) if parts.get("d") else today
+        return dt.datetime.combine(day, dt.time(int(parts["H"]), int(parts["M"])), tzinfo=zone)
+    except ValueError:
+        return None
+
+
+def _d0_refusal(lang: str, s: Screening) -> Out | None:
+    if s.injected_at is not None:
+        return Out(t(lang, "d0.already", number=s.number, at=s.injected_at.strftime("%d/%m/%Y")))
+    if s.status != store.SCREENED:
+        return Out(
+            t(lang, "d0.wrong_status", number=s.number, status=t(lang, f"status.{s.status}"))
+        )
+    if s.outcome == "pending":
+        return Out(t(lang, "d0.pending", number=s.number))
+    if s.outcome != "eligible":
+        outcome = t(lang, f"outcome.{s.outcome}")
+        return Out(t(lang, "d0.not_eligible", number=s.number, outcome=outcome))
+    return None
+
+
+def _confirm_prompt(
+    lang: str, s: Screening, at: dt.datetime, reason: str | None, zone: ZoneInfo
+) -> Out:
+    lines = [t(lang, "d0.confirm", number=s.number, at=local_time(at, zone))]
+    if s.dose_cells is not None:
+        millions = f"{s.dose_cells / 1_000_000:g}"
+        lines.append(
+            t(lang, "d0.dose", millions=millions.replace(".", ",") if lang == "fr" else millions)
+        )
+    if reason:
+        lines.append(t(lang, "d0.override_line", reason=reason))
+    return Out(
+        "\n".join(lines),
+        [[Button(t(lang, "d0.yes"), f"d:{s.id}:ok"), Button(t(lang, "d0.no"), f"d:{s.id}:no")]],
+        prompt_for=s.id,
+    )
+
+
+async def d0(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    """/d0 NUMBER [dd/mm/yyyy hh:mm]: check, then ask to confirm (or for an override reason)."""
+    lang = ctx.language(actor)
+    if not args:
+        return [Out(t(lang, "d0.usage"))]
+    number = args[0].upper()
+    now = ctx.now()
+    at = now
+    if len(args) > 1:
+        parsed = parse_injection_time(" ".join(args[1:]), now, ctx.zone)
+        if parsed is None:
+            return [Out(t(lang, "d0.bad_time", text=" ".join(args[1:])[:40]))]
+        at = parsed
+    if at > now + CLOCK_TOLERANCE:
+        return [Out(t(lang, "d0.future"))]
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        s = await store.get_by_number(conn, number)
+        if s is None:
+            return [Out(t(lang, "screen.not_found", number=number))]
+        refusal = _d0_refusal(lang, s)
+        if refusal is not None:
+            return [refusal]
+        if s.admission_date is not None and at.astimezone(ctx.zone).date() < s.admission_date:
+            return [Out(t(lang, "d0.before_admission",
+                          admission=s.admission_date.strftime("%d/%m/%Y")))]  # fmt: skip
+        if s.d0_deadline is not None and at > s.d0_deadline:
+            await _enter(conn, actor, s.id, D0_REASON_MODE, now, {"at": to_db(at)})
+            text = t(lang, "d0.late", number=s.number, at=local_time(at, ctx.zone),
+                     deadline=local_time(s.d0_deadline, ctx.zone))  # fmt: skip
+            return [Out(text, [[Button(t(lang, "d0.no"), f"d:{s.id}:no")]], prompt_for=s.id)]
+        await _enter(conn, actor, s.id, D0_CONFIRM_MODE, now, {"at": to_db(at)})
+    return [_confirm_prompt(lang, s, at, None, ctx.zone)]
+
+
+async def d0_reason_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
+    """The override reason for an injection after the deadline (free text, short)."""
+    lang = ctx.language(actor)
+    reason = " ".join(text.split())
+    if not reason:
+        return [Out(t(lang, "d0.reason_empty"))]
+    if len(reason) > REASON_LIMIT:
+        return [Out(t(lang, "d0.reason_too_long", limit=REASON_LIMIT))]
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        session = await _our_session(conn, actor, (D0_REASON_MODE,), None)
+        s = (
+            await store.get_by_id(conn, session.screening_id)
+            if session and session.screening_id
+            else None
+        )
+        if session is None or s is None or "at" not in session.data:
+            return [Out(t(lang, "d0.stale"))]
+        refusal = _d0_refusal(lang, s)
+        if refusal is not None:
+            await _leave(conn, actor, session, now)
+            return [refusal]
+        at = from_db(str(session.data["at"]))
+        data = {
+            "at": session.data["at"],
+            "reason": reason,
+            "previous": session.data.get("previous"),
+        }
+        await store.set_session(
+            conn, actor.user_id, actor.chat_id, s.id, D0_CONFIRM_MODE, now, data
+        )
+    return [_confirm_prompt(lang, s, at, reason, ctx.zone)]
+
+
+async def d0_confirm_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
+    """Typed text while the confirmation waits for a button: show it again."""
+    lang = ctx.language(actor)
+    async with ctx.db.transaction() as conn:
+        session = await _our_session(conn, actor, (D0_CONFIRM_MODE,), None)
+        s = (
+            await store.get_by_id(conn, session.screening_id)
+            if session and session.screening_id
+            else None
+        )
+    if session is None or s is None:
+        return [Out(t(lang, "d0.stale"))]
+    reason = session.data.get("reason")
+    at = from_db(str(session.data["at"]))
+    return [_confirm_prompt(lang, s, at, str(reason) if reason else None, ctx.zone)]
+
+
+async def d0_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`d:<screening id>:ok|no` — checked against the session and the screening's state."""
+    lang = ctx.language(actor)
+    parts = data.split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("ok", "no"):
+        return _stale(lang, "d0.stale")
+    screening_id = int(parts[1])
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        session = await _our_session(conn, actor, (D0_CONFIRM_MODE, D0_REASON_MODE), screening_id)
+        if session is None or "at" not in session.data:
+            return _stale(lang, "d0.stale")
+        if parts[2] == "no":
+            await _leave(conn, actor, session, now)
+            return [Out(t(lang, "d0.cancelled"), edit=actor.message_id)]
+        s = await store.get_by_id(conn, screening_id)
+        if session.mode != D0_CONFIRM_MODE or s is None:
+            return _stale(lang, "d0.stale")
+        refusal = _d0_refusal(lang, s)
+        if refusal is not None:
+            await _leave(conn, actor, session, now)
+            return [refusal]
+        at = from_db(str(session.data["at"]))
+        reason = session.data.get("reason")
+        late = s.d0_deadline is not None and at > s.d0_deadline
+        if late and not reason:
+            return _stale(lang, "d0.stale")
+        plan = await _record_injection(conn, ctx, actor, s, at, str(reason) if late else None, now)
+        await _leave(conn, actor, session, now)
+    ctx.wake_sender()
+    lines = "\n".join(
+        t(lang, "d0.fu_line", date=due.due.astimezone(ctx.zone).strftime("%d/%m/%Y"),
+          days=FOLLOW_UP_BY_ID[due.step].days_after_d0, question=t(lang, f"fu.q.{due.step}"))
+        for due in plan
+    )  # fmt: skip
+    done = t(lang, "d0.done", number=s.number, at=local_time(at, ctx.zone), lines=_raw(lines))
+    return [Out(t(lang, "d0.yes") + " ✓", edit=actor.message_id), Out(done)]
+
+
+def _raw(text: str) -> str:
+    from bot.texts import Raw
+
+    return Raw(text)
+
+
+async def _record_injection(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    actor: Actor,
+    s: Screening,
+    at: dt.datetime,
+    override: str | None,
+    now: dt.datetime,
+) -> list[schedule.Due]:
+    """Injected; window reminders stop; follow-ups scheduled; the team told (same transaction)."""
+    await store.update_screening(
+        conn, s.id, now, status=store.INJECTED, injected_at=at, injected_by=actor.user_id,
+        d0_override_reason=override, last_actor_id=actor.user_id,
+    )  # fmt: skip
+    await outbox.cancel(conn, s.id, STOPPED_BY_INJECTION)
+    coordinators = await user_store.users_with_role(conn, "coordinator")
+    recipients = [outbox.user_recipient(actor.user_id)]
+    recipients += [outbox.user_recipient(c) for c in coordinators]
+    plan = schedule.follow_up_plan(at, ctx.zone)
+    for due in plan:
+        await outbox.schedule(conn, s.id, due.kind, due.step, due.due, recipients)
+    await outbox.schedule(conn, s.id, "notice", "injected", now, [outbox.TEAM])
+    entries = [
+        _audit(actor.user_id, "injection", now, s.number, field="injected_at",
+               new_value=at.isoformat(), reason=override),
+        _audit(actor.user_id, "status", now, s.number, field="status", old_value=s.status,
+               new_value=store.INJECTED, reason="investigator confirmed eligibility"),
+    ]  # fmt: skip
+    if override is not None and s.d0_deadline is not None:
+        entries.append(_audit(actor.user_id, "protocol_deviation", now, s.number,
+                              field="d0_window", old_value=s.d0_deadline.isoformat(),
+                              new_value=at.isoformat(), reason=override))  # fmt: skip
+    await append_audit_many(conn, entries)
+    return plan
+
+
+# --- /withdraw ------------------------------------------------------------------------------
+
+
+async def withdraw(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    """/withdraw NUMBER reason: the patient will not be injected; all reminders stop."""
+    lang = ctx.language(actor)
+    reason = " ".join(args[1:]).strip()
+    if len(args) < 2 or not reason:
+        return [Out(t(lang, "wd.usage"))]
+    if len(reason) > REASON_LIMIT:
+        return [Out(t(lang, "d0.reason_too_long", limit=REASON_LIMIT))]
+    number = args[0].upper()
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        s = await store.get_by_number(conn, number)
+        if s is None:
+            return [Out(t(lang, "screen.not_found", number=number))]
+        if s.status != store.SCREENED:
+            status = t(lang, f"status.{s.status}")
+            return [Out(t(lang, "wd.wrong_status", number=s.number, status=status))]
+        await store.update_screening(
+            conn, s.id, now, status=store.WITHDRAWN, withdrawn_reason=reason,
+            last_actor_id=actor.user_id, stage="done", cursor=None,
+        )  # fmt: skip
+        await outbox.cancel(conn, s.id)
+        await outbox.schedule(conn, s.id, "notice", "withdrawn", now, [outbox.TEAM])
+        await append_audit(conn, _audit(actor.user_id, "withdrawal", now, s.number, field="status",
+                                        old_value=s.status, new_value=store.WITHDRAWN,
+                                        reason=reason))  # fmt: skip
+    ctx.wake_sender()
+    return [Out(t(lang, "wd.done", number=s.number))]
+
+
+# --- /update --------------------------------------------------------------------------------
+
+
+def _update_queue(s: Screening) -> list[str]:
+    """The pending criteria that /update re-asks, in the order of the questionnaire."""
+    order = list(BY_ID)
+    return sorted((r for r in s.reasons if r in UPDATABLE), key=order.index)
+
+
+def update_prompt(
+    lang: str, s: Screening, question_id: str, answers: dict[str, AnswerValue]
+) -> Out:
+    lines = [t(lang, "upd.ask", number=s.number, question=_raw(question_text(lang, question_id)))]
+    if question_id in answers:
+        current = answer_text(lang, question_id, answers[question_id])
+        lines.append(t(lang, "upd.current", value=current))
+    q = BY_ID[question_id]
+    rows: list[list[Button]] = []
+    if q.kind is Kind.CHOICE:
+        rows.append([Button(t(lang, f"c.{c}"), f"u:{s.id}:{question_id}:{c}") for c in q.choices])
+    rows.append([Button(t(lang, "upd.skip"), f"u:{s.id}:{question_id}:skip")])
+    return Out("\n".join(lines), rows, prompt_for=s.id)
+
+
+async def update(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    """/update NUMBER: ask again, one at a time, just the criteria still pending."""
+    lang = ctx.language(actor)
+    if not args:
+        return [Out(t(lang, "upd.usage"))]
+    number = args[0].upper()
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        s = await store.get_by_number(conn, number)
+        if s is None:
+            return [Out(t(lang, "screen.not_found", number=number))]
+        if s.status != store.SCREENED:
+            status = t(lang, f"status.{s.status}")
+            return [Out(t(lang, "upd.wrong_status", number=s.number, status=status))]
+        queue = _update_queue(s) if s.outcome == "pending" else []
+        if not queue:
+            outcome = t(lang, f"outcome.{s.outcome}")
+            return [Out(t(lang, "upd.nothing", number=s.number, outcome=outcome))]
+        loaded = await load(conn, s)
+        await _enter(conn, actor, s.id, UPDATE_MODE, now, {"queue": queue, "stored": False})
+    intro = t(lang, "upd.intro", number=s.number, names=criterion_names(lang, queue))
+    return [Out(intro), update_prompt(lang, s, queue[0], loaded.answers)]
+
+
+async def update_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`u:<screening id>:<question id>:<value>[:c]` (c: the excluding answer is confirmed;
+    value `skip` leaves it unchanged, `ask` shows the question again)."""
+    lang = ctx.language(actor)
+    parts = data.split(":")
+    if len(parts) not in (4, 5) or not parts[1].isdigit() or parts[2] not in BY_ID:
+        return _stale(lang, "upd.stale")
+    if len(parts) == 5 and parts[4] != "c":
+        return _stale(lang, "upd.stale")
+    screening_id, question_id, raw = int(parts[1]), parts[2], parts[3]
+    q = BY_ID[question_id]
+    if raw not in ("skip", "ask") and (q.kind is not Kind.CHOICE or raw not in q.choices):
+        return _stale(lang, "upd.stale")
+    return await _update_step(ctx, actor, screening_id, question_id, raw, confirmed=len(parts) == 5,
+                              edit=actor.message_id)  # fmt: skip
+
+
+async def update_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
+    """A typed answer in /update mode (the BSA, or a choice typed instead of tapped)."""
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        session = await _our_session(conn, actor, (UPDATE_MODE,), None)
+        s = (
+            await store.get_by_id(conn, session.screening_id)
+            if session and session.screening_id
+            else None
+        )
+        loaded = await load(conn, s) if s is not None else None
+    queue = list(session.data.get("queue", [])) if session else []
+    if session is None or s is None or loaded is None or not queue:
+        return [Out(t(lang, "upd.stale"))]
+    question_id = str(queue[0])
+    try:
+        value = parse_text(question_id, text, local_today(now, ctx.zone), loaded.answers)
+    except AnswerError as exc:
+        problem = t(lang, f"err.{exc.code}", **exc.params)
+        return [Out(t(lang, "screen.invalid", problem=problem)),
+                update_prompt(lang, s, question_id, loaded.answers)]  # fmt: skip
+    return await _update_step(ctx, actor, s.id, question_id, value, confirmed=False, edit=None)
+
+
+async def _update_step(
+    ctx: Context,
+    actor: Actor,
+    screening_id: int,
+    question_id: str,
+    value: AnswerValue,
+    *,
+    confirmed: bool,
+    edit: int | None,
+) -> list[Out]:
+    lang = ctx.language(actor)
+    now = ctx.now()
+    out: list[Out] = []
+    evaluation: Evaluation | None = None
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        session = await _our_session(conn, actor, (UPDATE_MODE,), screening_id)
+        queue = [str(q) for q in session.data.get("queue", [])] if session else []
+        if session is None or not queue or queue[0] != question_id:
+            return _stale(lang, "upd.stale")
+        s = await store.get_by_id(conn, screening_id)
+        # Pending still — or just eligible and asked who signed the consent.
+        expected = ("pending", "eligible") if question_id == "consent_by" else ("pending",)
+        if s is None or s.status != store.SCREENED or s.outcome not in expected:
+            await _leave(conn, actor, session, now)
+            return _stale(lang, "upd.stale")
+        loaded = await load(conn, s)
+        answers = loaded.answers
+        if value == "ask":
+            return [update_prompt(lang, s, question_id, answers)]
+        stored = bool(session.data.get("stored"))
+        label = t(lang, f"q.{question_id}")
+        if value == "skip" or value == answers.get(question_id):
+            out.append(Out(t(lang, "upd.unchanged", question=label), edit=edit))
+        elif question_id == "max_bsa_percent" and not _bsa_open(answers, now, ctx.zone):
+            index = answers.get("index_date")
+            end = (
+                bsa_observation_end(index).strftime("%d/%m/%Y")
+                if isinstance(index, dt.date)
+                else "—"
+            )
+            out.append(Out(t(lang, "upd.bsa_closed", end=end)))
+        elif question_id == "max_bsa_percent" and _not_higher(answers.get(question_id), value):
+            kept = answer_text(lang, question_id, answers[question_id])
+            out.append(Out(t(lang, "upd.bsa_lower", kept=kept)))
+        else:
+            updated, step = flow.apply_answer(answers, question_id, value, now, ctx.zone)
+            if question_id in step.evaluation.failed and not confirmed:
+                # A failing answer is confirmed before it excludes anyone (DESIGN.md).
+                text = t(lang, "screen.exclusion", reasons=criterion_names(lang, (question_id,)))
+                raw = value if isinstance(value, str) else ""
+                buttons = [[Button(t(lang, "screen.confirm_exclusion"),
+                                   f"u:{s.id}:{question_id}:{raw}:c"),
+                            Button(t(lang, "screen.change_answer"), f"u:{s.id}:{question_id}:ask")]]  # fmt: skip
+                return [Out(text, buttons, prompt_for=s.id)]
+            await record_answer(conn, actor, s, answers, updated, question_id, now, source="update")
+            await store.update_screening(conn, s.id, now, last_actor_id=actor.user_id)
+            stored = True
+            shown = answer_text(lang, question_id, value)
+            out.append(Out(t(lang, "upd.recorded", question=label, value=shown), edit=edit))
+            if question_id == "consent" and value == "obtained" and "consent_by" not in answers:
+                queue.insert(1, "consent_by")
+            if question_id == "consent_by" and value == "support_person":
+                await _consent_reminder(conn, ctx, s, now)
+            s = await store.get_by_id(conn, s.id) or s
+            _, evaluation = await outcomes.reevaluate(conn, ctx, str(actor.user_id), s, now,
+                                                      reason="update")  # fmt: skip
+            asks_signer = "consent_by" in queue[1:]  # optional: asked even once eligible
+            if evaluation.outcome is Outcome.NOT_ELIGIBLE or (
+                evaluation.outcome is not Outcome.PENDING and not asks_signer
+            ):
+                await _leave(conn, actor, session, now)
+                out.append(await _result(conn, ctx, lang, s, evaluation, now))
+                ctx.wake_sender()
+                return out
+            answers = updated
+        queue.pop(0)
+        if queue:
+            data = {**session.data, "queue": queue, "stored": stored}
+            await store.set_session(
+                conn, actor.user_id, actor.chat_id, s.id, UPDATE_MODE, now, data
+            )
+            out.append(update_prompt(lang, s, queue[0], answers))
+            return out
+        await _leave(conn, actor, session, now)
+        if evaluation is None:
+            # Nothing new in this step: re-evaluated at now all the same (/update re-evaluates
+            # at now: the deadline or the BSA observation period may have ended).
+            _, evaluation = await outcomes.reevaluate(conn, ctx, str(actor.user_id), s, now,
+                                                      reason="update")  # fmt: skip
+        out.append(await _result(conn, ctx, lang, s, evaluation, now))
+    ctx.wake_sender()
+    return out
+
+
+def _bsa_open(answers: dict[str, AnswerValue], now: dt.datetime, zone: ZoneInfo) -> bool:
+    """A new BSA is accepted only within the observation period (today ≤ index date + 10)."""
+    index = answers.get("index_date")
+    return not isinstance(index, dt.date) or local_today(now, zone) <= bsa_observation_end(index)
+
+
+def _not_higher(old: AnswerValue | None, new: AnswerValue) -> bool:
+    """The highest BSA is kept: a lower (or equal) value does not replace it."""
+    return isinstance(old, int | float) and isinstance(new, int | float) and new <= old
+
+
+async def _consent_reminder(
+    conn: aiosqlite.Connection, ctx: Context, s: Screening, now: dt.datetime
+) -> None:
+    if not await outbox.has_scheduled(conn, s.id, "consent_patient"):
+        await outbox.schedule(conn, s.id, "consent_patient", "reminder",
+                              schedule.next_morning(now, ctx.zone),
+                              [outbox.TEAM, outbox.user_recipient(s.clinician_id)])  # fmt: skip
+
+
+async def _result(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    lang: str,
+    s: Screening,
+    evaluation: Evaluation,
+    now: dt.datetime,
+) -> Out:
+    loaded = await load(conn, s)
+    answers = flow.without_inapplicable(loaded.answers)
+    return Out(outcomes.result_lines(lang, s.number, evaluation, answers, now, ctx))
+
+
+# --- follow-ups -----------------------------------------------------------------------------
+
+
+def follow_up_key(follow_up_id: str) -> str:
+    """The answer row's question id (not a screening question: `load` ignores it)."""
+    return f"follow_up:{follow_up_id}"
+
+
+def follow_up_final(follow_up: FollowUp, stored: str | None) -> bool:
+    """Answered for good ("still in hospital" is an answer that will change)."""
+    if stored is None:
+        return False
+    return not (follow_up.kind == "date" and json.loads(stored) == STILL_HOSPITALISED)
+
+
+def follow_up_next_due(
+    follow_up: FollowUp, stored: str | None, now: dt.datetime, zone: ZoneInfo
+) -> dt.datetime | None:
+    """When to ask again: tomorrow 08:00 while unanswered, a week later while the patient
+    is still in hospital, never once answered."""
+    if follow_up_final(follow_up, stored):
+        return None
+    if stored is not None:
+        return schedule.next_morning(now + DISCHARGE_RECHECK - dt.timedelta(days=1), zone)
+    return schedule.next_morning(now, zone)
+
+
+def follow_up_message(
+    lang: str, s: Screening, follow_up: FollowUp, zone: ZoneInfo
+) -> tuple[str, list[list[Button]]]:
+    d0 = s.injected_at.astimezone(zone).strftime("%d/%m/%Y") if s.injected_at else "—"
+    text = "\n".join([
+        t(lang, "fu.header", number=s.number, days=follow_up.days_after_d0, d0=d0),
+        t(lang, f"fu.q.{follow_up.id}"),
+        t(lang, "fu.repeat"),
+    ])  # fmt: skip
+    prefix = f"f:{s.id}:{follow_up.id}"
+    rows = [[Button(t(lang, f"c.{c}"), f"{prefix}:{c}") for c in follow_up.choices]]
+    if follow_up.kind == "date":
+        rows.append([Button(t(lang, "fu.type_date"), f"{prefix}:date")])
+    return text, rows
+
+
+async def follow_up_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`f:<screening id>:<follow-up id>:<value>` (value `date`: the date will be typed)."""
+    lang = ctx.language(actor)
+    parts = data.split(":")
+    if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in FOLLOW_UP_BY_ID:
+        return _stale(lang, "fu.stale")
+    follow_up = FOLLOW_UP_BY_ID[parts[2]]
+    value = parts[3]
+    if value not in follow_up.choices and not (follow_up.kind == "date" and value == "date"):
+        return _stale(lang, "fu.stale")
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        s = await store.get_by_id(conn, int(parts[1]))
+        if s is None or s.status != store.INJECTED or s.injected_at is None:
+            return _stale(lang, "fu.stale")
+        stored = (await store.current_answers(conn, s.id)).get(follow_up_key(follow_up.id))
+        if follow_up_final(follow_up, stored):
+            assert stored is not None
+            return [Out("", toast=t(lang, "fu.already", answer=_fu_answer(lang, stored)))]
+        if value == "date":
+            await _enter(conn, actor, s.id, FU_DATE_MODE, now, {"follow_up": follow_up.id})
+            return [Out(t(lang, "fu.ask_date", number=s.number))]
+        outs = await _record_follow_up(conn, ctx, actor, s, follow_up, value, stored, now)
+    ctx.wake_sender()
+    return [Out(outs[0].text, edit=actor.message_id), *outs[1:]]
+
+
+async def fu_date_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
+    """The typed discharge date."""
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        session = await _our_session(conn, actor, (FU_DATE_MODE,), None)
+        s = (
+            await store.get_by_id(conn, session.screening_id)
+            if session and session.screening_id
+            else None
+        )
+        follow_up = FOLLOW_UP_BY_ID.get(str(session.data.get("follow_up"))) if session else None
+        if session is None or s is None or follow_up is None or s.injected_at is None:
+            return [Out(t(lang, "fu.stale"))]
+        stored = (await store.current_answers(conn, s.id)).get(follow_up_key(follow_up.id))
+        if s.status != store.INJECTED or follow_up_final(follow_up, stored):
+            await _leave(conn, actor, session, now)
+            return [Out(t(lang, "fu.stale"))]
+        d0_day = s.injected_at.astimezone(ctx.zone).date()
+        try:
+            # Parsed like any date answer (21/11/2026, 21/11, today…), not in the future.
+            day = parse_text("admission_date", text, local_today(now, ctx.zone))
+        except AnswerError as exc:
+            return [Out(t(lang, "fu.invalid", problem=t(lang, f"err.{exc.code}", **exc.params)))]
+        assert isinstance(day, dt.date)
+        if day < d0_day:
+            problem = t(lang, "fu.before_d0", d0=d0_day.strftime("%d/%m/%Y"))
+            return [Out(t(lang, "fu.invalid", problem=problem))]
+        outs = await _record_follow_up(conn, ctx, actor, s, follow_up, day.isoformat(), stored, now)
+        await _leave(conn, actor, session, now)
+    ctx.wake_sender()
+    return outs
+
+
+def _fu_answer(lang: str, stored: str) -> str:
+    value = json.loads(stored)
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+    return t(lang, f"c.{value}")
+
+
+async def _record_follow_up(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    actor: Actor,
+    s: Screening,
+    follow_up: FollowUp,
+    value: str,
+    old: str | None,
+    now: dt.datetime,
+) -> list[Out]:
+    """Answer row + audit; its daily repeat stops (or waits a week while still in
+    hospital); an adverse effect alerts the coordinators at once."""
+    lang = ctx.language(actor)
+    stored = json.dumps(value)
+    key = follow_up_key(follow_up.id)
+    await store.add_answer(conn, s.id, key, stored, by=actor.user_id, now=now, source="follow_up")
+    await append_audit(conn, _audit(actor.user_id, "follow_up", now, s.number, field=key,
+                                    old_value=old, new_value=stored))  # fmt: skip
+    await outbox.cancel(conn, s.id, ("follow_up",), steps=(follow_up.id,))
+    coordinators = await user_store.users_with_role(conn, "coordinator")
+    out = [Out(t(lang, "fu.recorded", number=s.number, question=t(lang, f"fu.q.{follow_up.id}"),
+                 answer=_fu_answer(lang, stored)))]  # fmt: skip
+    again = follow_up_next_due(follow_up, stored, now, ctx.zone)
+    if again is not None:
+        recipients = [outbox.user_recipient(s.injected_by or actor.user_id)]
+        recipients += [outbox.user_recipient(c) for c in coordinators]
+        await outbox.schedule(conn, s.id, "follow_up", follow_up.id, again, recipients)
+        out.append(Out(t(lang, "fu.still_hospitalised")))
+    if follow_up.alert_on is not None and value == follow_up.alert_on:
+        out.append(Out("⚠️ " + t(lang, "fu.sae_rule")))
+        await outbox.schedule(conn, s.id, "alert", follow_up.id, now,
+                              [outbox.user_recipient(c) for c in coordinators])  # fmt: skip
+        await append_audit(conn, _audit("system", "alert", now, s.number, field=key,
+                                        reason="coordinators alerted: adverse effect"))  # fmt: skip
+    return out
+
+
+# --- registration ---------------------------------------------------------------------------
+
+
+def register() -> None:
+    """Routing tables; also installs the reminder sender's start-up and shutdown hooks."""
+    from bot import jobs
+
+    handlers.COMMANDS.update({"d0": d0, "withdraw": withdraw, "update": update})
+    handlers.CALLBACKS.update(
+        {
+            "d": ("d0", d0_button),
+            "u": ("update", update_button),
+            # Follow-ups go to clinicians and coordinators: /status has exactly those roles.
+            "f": ("status", follow_up_button),
+        }
+    )
+    handlers.TEXT_MODES.update(
+        {
+            D0_REASON_MODE: ("d0", d0_reason_text),
+            D0_CONFIRM_MODE: ("d0", d0_confirm_text),
+            UPDATE_MODE: ("update", update_text),
+            FU_DATE_MODE: ("status", fu_date_text),
+        }
+    )
+    jobs.install()
+
+
+def _install() -> None:
+    from bot import app
+
+    if register not in app.EXTENSIONS:
+        app.EXTENSIONS.append(register)
+
+
+_install()

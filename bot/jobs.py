@@ -1,0 +1,735 @@
+"""The reminder sender: one asyncio task owned by the Application that turns due rows of the
+reminder outbox (storage/reminders.py) into Telegram messages.
+
+Why a task of our own and not PTB's JobQueue: jobs live in memory and are not restored after
+a restart (DESIGN.md "Known pitfalls"); our reminders are database rows, so the sender only
+has to read them. Every ~2 s, and at once when a flow calls `ctx.wake_sender()` after a
+commit, `sweep(now)`:
+
+1. handles idle screenings (a clinician reminded once after 2 h, abandoned after 24 h);
+2. claims the due rows in one transaction (`claim_due`);
+3. catches up: of several overdue rows of the same (screening, kind, recipient) only the
+   latest step is sent — marked late when more than 15 min overdue — the others are marked
+   skipped and audited (`reminder_skipped`);
+4. for each row, in its own transaction, re-checks the screening (injected, withdrawn, no
+   longer eligible → skipped), resolves the recipient ("team", "user:<id>", "last_actor",
+   "system") and words the message in the recipient's language; then sends it outside any
+   transaction, and marks it sent in a new transaction right after the send returned.
+
+Errors never block other rows: a 429 waits for `retry_after`, a network error retries with
+exponential backoff (5 s doubling, capped at 10 min), a permanent error (chat not found, bot
+blocked) is recorded as failed and the admins are told once per chat, and a group upgraded to
+a supergroup is followed (its new id kept in `meta`, the admins told, the row retried).
+
+`sweep` takes *now* and a `send(chat_id, text, buttons)` coroutine, so tests drive it with a
+fake clock and no Telegram; in production `telegram_send(bot)` wraps `Bot.send_message`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.common import Button, Context, Out
+from bot.outcomes import LAST_ACTOR, SYSTEM, reevaluate
+from bot.present import criterion_names, local_time, time_left
+from bot.texts import Raw, t
+from conversations import schedule
+from storage import reminders as outbox
+from storage import screenings as store
+from storage import users as user_store
+from storage.audit import AuditEntry, append_audit
+from storage.reminders import Reminder
+from storage.screenings import Screening
+from storage.timefmt import to_db
+
+log = logging.getLogger("lysyme.reminders")
+
+#: `send(chat_id, text, buttons)`: raises telegram.error exceptions like Bot.send_message.
+Send = Callable[[int, str, list[list[Button]]], Awaitable[None]]
+
+SWEEP_INTERVAL = 2.0  # seconds between sweeps when nobody wakes the sender
+LATE_AFTER = dt.timedelta(minutes=15)
+BACKOFF_FIRST = dt.timedelta(seconds=5)
+BACKOFF_CAP = dt.timedelta(minutes=10)
+CLAIM_LIMIT = 100
+#: A sweep claims again while rows keep coming (a re-evaluation that queues a team notice, a
+#: migrated chat retried at once), at most this many times.
+MAX_PASSES = 4
+#: Where the team chat id is kept once Telegram told us it migrated to a supergroup.
+TEAM_CHAT_META = "team_chat_id"
+UNREACHABLE_META = "reminder_unreachable:"
+
+# Kinds of reminder rows (stored; the step names of d0_window come from conversations/schedule).
+D0_WINDOW = "d0_window"
+OUTCOME_CHANGE = "outcome_change"
+PENDING = "pending"
+BSA_EXPIRY = "bsa_expiry"
+CONSENT_PATIENT = "consent_patient"
+FOLLOW_UP = "follow_up"
+IDLE = "idle"
+NOTICE = "notice"  # team notices: injection recorded, patient withdrawn
+ALERT = "alert"  # coordinators alerted at once (adverse effect at D0+10)
+ADMIN = "admin"  # admins told: a chat unreachable, the team chat migrated
+
+#: Kinds whose steps are different messages, each sent even after downtime (a follow-up
+#: question, an admin notice); for the others a later step supersedes an earlier one.
+PER_STEP_KINDS = frozenset({FOLLOW_UP, NOTICE, ALERT, ADMIN})
+INCLUDED = ("eligible", "pending")
+
+
+# --- what a row turns into ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Handled:
+    """A system event done inside the preparing transaction: nothing to send."""
+
+
+@dataclass(frozen=True)
+class Message:
+    render: Callable[[str], tuple[str, list[list[Button]]]]  # language → text, buttons
+
+
+Decision = Skip | Handled | Message
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did (for tests, logs and the benchmark)."""
+
+    claimed: int = 0
+    sent: int = 0
+    late: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retried: int = 0
+    system: int = 0
+    idle: int = 0
+
+
+def _text(lines: Sequence[str]) -> str:
+    return "\n".join(line for line in lines if line)
+
+
+def _retry_after(exc: RetryAfter) -> dt.timedelta:
+    """PTB 22 warns on reading an int `retry_after` (it becomes a timedelta in v23)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=float(value))
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """5 s, 10 s, 20 s … capped at 10 min: a long network outage is retried every 10 min."""
+    return min(BACKOFF_CAP, BACKOFF_FIRST * (1 << min(attempts, 16)))
+
+
+def _audit(
+    now: dt.datetime,
+    action: str,
+    row: Reminder,
+    screening: Screening | None,
+    reason: str | None = None,
+) -> AuditEntry:
+    return AuditEntry(now, SYSTEM, action, screening.number if screening else None,
+                      f"{row.kind}:{row.step}", None, row.recipient, reason)  # fmt: skip
+
+
+# --- the sweep ------------------------------------------------------------------------------
+
+
+async def sweep(
+    ctx: Context,
+    now: dt.datetime,
+    send: Send,
+    *,
+    limit: int = CLAIM_LIMIT,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> SweepResult:
+    """Send what is due at *now* (see the module docstring). Safe to call concurrently with
+    the flows: every database access goes through `ctx.db.transaction()`."""
+    result = SweepResult()
+    result.idle = await _idle_pass(ctx, now)
+    throttled: dict[int, dt.datetime] = {}  # chat → flood-control wait, within this sweep
+    for _ in range(MAX_PASSES):
+        async with ctx.db.transaction() as conn:
+            claimed = await outbox.claim_due(conn, now, limit)
+            chosen, superseded = catch_up(claimed)
+            for row in superseded:
+                screening = await _screening(conn, row)
+                await outbox.mark_skipped(conn, row.id, "superseded by a later step")
+                await append_audit(conn, _audit(now, "reminder_skipped", row, screening,
+                                                "superseded by a later step"))  # fmt: skip
+        if not claimed:
+            break
+        result.claimed += len(claimed)
+        result.skipped += len(superseded)
+        # System events first: a BSA that expires at 08:00 turns the patient not eligible
+        # before that morning's window reminder would call them pending.
+        chosen.sort(key=lambda r: (r.kind != BSA_EXPIRY, r.due_at, r.id))
+        for row in chosen:
+            if should_stop():
+                # Shutting down: what was claimed and not sent goes back to the queue.
+                async with ctx.db.transaction() as conn:
+                    await outbox.release_claimed(conn)
+                return result
+            try:
+                await _deliver(ctx, row, now, send, result, throttled)
+            except Exception:
+                # A bug must not leave the row claimed until the next start, nor stop the loop.
+                log.exception("reminder %s (%s) could not be processed", row.id, row.kind)
+                async with ctx.db.transaction() as conn:
+                    await outbox.retry_later(conn, row.id, now + backoff(row.attempts), "internal")
+                result.retried += 1
+    return result
+
+
+def catch_up(claimed: Sequence[Reminder]) -> tuple[list[Reminder], list[Reminder]]:
+    """(rows to send, rows superseded): per (screening, kind, recipient) — and per step for
+    `PER_STEP_KINDS` — only the latest due row is sent after downtime."""
+    latest: dict[tuple[Any, ...], Reminder] = {}
+    for row in claimed:
+        step = row.step if row.kind in PER_STEP_KINDS else ""
+        key = (row.screening_id, row.kind, step, row.recipient)
+        current = latest.get(key)
+        if current is None or (row.due_at, row.id) > (current.due_at, current.id):
+            latest[key] = row
+    keep = {row.id for row in latest.values()}
+    return [r for r in claimed if r.id in keep], [r for r in claimed if r.id not in keep]
+
+
+async def _screening(conn: aiosqlite.Connection, row: Reminder) -> Screening | None:
+    return await store.get_by_id(conn, row.screening_id) if row.screening_id is not None else None
+
+
+async def _deliver(
+    ctx: Context,
+    row: Reminder,
+    now: dt.datetime,
+    send: Send,
+    result: SweepResult,
+    throttled: dict[int, dt.datetime],
+) -> None:
+    late = now - row.due_at > LATE_AFTER
+    async with ctx.db.transaction() as conn:
+        screening = await _screening(conn, row)
+        decision = await prepare(conn, ctx, row, screening, now)
+        if isinstance(decision, Skip):
+            await _skip(conn, row, screening, decision.reason, now)
+            result.skipped += 1
+            return
+        if isinstance(decision, Handled):
+            await outbox.mark_sent(conn, row.id, now, late)
+            await append_audit(conn, _audit(now, "reminder_sent", row, screening, "system event"))
+            result.system += 1
+            return
+        target = await resolve(conn, ctx, row, screening)
+        if isinstance(target, Skip):
+            await _skip(conn, row, screening, target.reason, now)
+            result.skipped += 1
+            return
+        chat_id, lang = target
+        if chat_id in throttled:
+            await outbox.retry_later(conn, row.id, throttled[chat_id], "flood control")
+            result.retried += 1
+            return
+        text, buttons = decision.render(lang)
+        if late:
+            text += "\n" + t(lang, "rem.late")
+    try:
+        await send(chat_id, text, buttons)
+    except RetryAfter as exc:
+        wait = _retry_after(exc)
+        throttled[chat_id] = now + wait
+        async with ctx.db.transaction() as conn:
+            await outbox.retry_later(conn, row.id, now + wait, f"retry after {wait}")
+        result.retried += 1
+    except ChatMigrated as exc:
+        await _migrated(ctx, row, screening, chat_id, exc.new_chat_id, now, result)
+    except (Forbidden, BadRequest) as exc:
+        # Permanent for this message (BadRequest is a NetworkError subclass: caught first).
+        await _failed(ctx, row, screening, chat_id, exc, now)
+        result.failed += 1
+    except (NetworkError, TelegramError) as exc:
+        # Includes TimedOut. A timeout can also mean "delivered, answer lost": retrying then
+        # duplicates one message, which is the price of never losing one.
+        async with ctx.db.transaction() as conn:
+            await outbox.retry_later(conn, row.id, now + backoff(row.attempts), exc.message[:200])
+        result.retried += 1
+        log.warning("reminder %s: %s, retried later", row.id, type(exc).__name__)
+    else:
+        # ---- The one window where a reminder can be sent twice. ----
+        # Telegram has the message (200 OK) but the commit below has not happened yet: a crash
+        # here (kill -9, power cut) leaves the row 'claimed', `release_claimed` puts it back at
+        # the next start and it is sent again. Rows are marked one by one right after their own
+        # send, so at most one message can be repeated; the Bot API has no idempotency key to
+        # close this window further.
+        async with ctx.db.transaction() as conn:
+            await outbox.mark_sent(conn, row.id, now, late)
+            await append_audit(conn, _audit(now, "reminder_sent", row, screening,
+                                            "late" if late else None))  # fmt: skip
+            await _repeat(conn, ctx, row, now)
+        result.sent += 1
+        result.late += int(late)
+
+
+async def _skip(
+    conn: aiosqlite.Connection,
+    row: Reminder,
+    screening: Screening | None,
+    reason: str,
+    now: dt.datetime,
+) -> None:
+    await outbox.mark_skipped(conn, row.id, reason)
+    await append_audit(conn, _audit(now, "reminder_skipped", row, screening, reason))
+
+
+async def _failed(
+    ctx: Context,
+    row: Reminder,
+    screening: Screening | None,
+    chat_id: int,
+    exc: TelegramError,
+    now: dt.datetime,
+) -> None:
+    """Recorded as failed (audited); the admins are told once per unreachable chat."""
+    if isinstance(exc, Forbidden):
+        why = "blocked"
+    elif "chat not found" in exc.message.lower():
+        why = "chat_not_found"
+    else:
+        why = "bad_request"
+    log.warning("reminder %s to chat %s failed: %s", row.id, chat_id, why)
+    async with ctx.db.transaction() as conn:
+        await outbox.mark_failed(conn, row.id, exc.message[:200])
+        await append_audit(conn, _audit(now, "reminder_failed", row, screening, exc.message[:200]))
+        key = f"{UNREACHABLE_META}{chat_id}"
+        if await store.get_meta(conn, key) is None:
+            await store.set_meta(conn, key, to_db(now))
+            await _tell_admins(conn, f"unreachable:{chat_id}:{why}", now)
+        await _repeat(conn, ctx, row, now)
+
+
+async def _migrated(
+    ctx: Context,
+    row: Reminder,
+    screening: Screening | None,
+    old: int,
+    new: int,
+    now: dt.datetime,
+    result: SweepResult,
+) -> None:
+    """The team group became a supergroup: follow it, tell the admins, retry at once."""
+    async with ctx.db.transaction() as conn:
+        if row.recipient != outbox.TEAM:
+            await outbox.mark_failed(conn, row.id, f"chat migrated to {new}")
+            await append_audit(conn, _audit(now, "reminder_failed", row, screening, "migrated"))
+            result.failed += 1
+            return
+        await store.set_meta(conn, TEAM_CHAT_META, str(new))
+        await append_audit(conn, AuditEntry(now, SYSTEM, "team_chat_migrated", None,
+                                            "team_chat_id", str(old), str(new)))  # fmt: skip
+        await _tell_admins(conn, f"migrated:{old}:{new}", now)
+        await outbox.retry_later(conn, row.id, now, "chat migrated")
+    result.retried += 1
+
+
+async def _tell_admins(conn: aiosqlite.Connection, step: str, now: dt.datetime) -> None:
+    """Through the outbox too: durable, retried, and never sent twice."""
+    admins = await user_store.users_with_role(conn, "admin")
+    await outbox.schedule(conn, None, ADMIN, step, now, [outbox.user_recipient(a) for a in admins])
+
+
+async def team_chat_id(conn: aiosqlite.Connection, ctx: Context) -> int | None:
+    """The migrated id kept in the database wins over LYSYME_TEAM_CHAT_ID."""
+    kept = await store.get_meta(conn, TEAM_CHAT_META)
+    if kept:
+        return int(kept)
+    return ctx.settings.team_chat_id
+
+
+async def resolve(
+    conn: aiosqlite.Connection, ctx: Context, row: Reminder, screening: Screening | None
+) -> tuple[int, str] | Skip:
+    """(chat id, language) of a symbolic recipient. Patient data only ever goes to the team
+    chat or to a user who is still listed."""
+    if row.recipient == outbox.TEAM:
+        chat = await team_chat_id(conn, ctx)
+        if chat is None:
+            return Skip("no team chat configured")
+        return chat, ctx.settings.language or "fr"
+    if row.recipient == LAST_ACTOR:
+        if screening is None:
+            return Skip("no screening")
+        user_id = screening.last_actor_id
+    elif row.recipient.startswith("user:") and row.recipient[5:].lstrip("-").isdigit():
+        user_id = int(row.recipient[5:])
+    else:
+        return Skip(f"unknown recipient {row.recipient}")
+    user = await user_store.get_user(conn, user_id)
+    if user is None:
+        return Skip("recipient no longer listed")
+    return user_id, ctx.language_of(user)  # a private chat's id is the user's id
+
+
+# --- what each kind says, after re-checking the screening -----------------------------------
+
+
+async def prepare(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    row: Reminder,
+    s: Screening | None,
+    now: dt.datetime,
+) -> Decision:
+    """Re-check the screening's state now (it may have changed since the row was written)
+    and decide: skip, handled (system event), or the message to send."""
+    if row.kind == ADMIN:
+        return Message(lambda lang: (_admin_text(lang, row.step), []))
+    if s is None:
+        return Skip("screening not found")
+    if row.kind == D0_WINDOW:
+        return await _d0_window(conn, ctx, row, s, now)
+    if row.kind == OUTCOME_CHANGE:
+        return _outcome_change(ctx, row, s, now)
+    if row.kind == PENDING:
+        if s.status != store.SCREENED or s.outcome != "pending" or s.injected_at is not None:
+            return Skip(f"no longer pending ({s.status}, {s.outcome})")
+        return Message(lambda lang: (t(lang, "rem.pending_daily", number=s.number,
+                                       names=criterion_names(lang, s.reasons)), []))  # fmt: skip
+    if row.kind == BSA_EXPIRY:
+        if (
+            s.status != store.SCREENED
+            or s.outcome != "pending"
+            or s.injected_at is not None
+            or "max_bsa_percent" not in s.reasons
+        ):
+            return Skip("BSA no longer pending")
+        # Re-evaluated at now: a BSA still below 10 % now fails; reevaluate queues the team
+        # notice ("HMN-004 is now not eligible") in this same transaction.
+        await reevaluate(conn, ctx, SYSTEM, s, now, reason="BSA observation period ended")
+        return Handled()
+    if row.kind == CONSENT_PATIENT:
+        if s.status not in (store.SCREENED, store.INJECTED) or s.outcome not in INCLUDED:
+            return Skip(f"status {s.status}")
+        return Message(lambda lang: (t(lang, "rem.consent_patient", number=s.number), []))
+    if row.kind == FOLLOW_UP:
+        return await _follow_up(conn, ctx, row, s)
+    if row.kind == IDLE:
+        return _idle(row, s)
+    if row.kind == NOTICE:
+        return _notice(ctx, row, s)
+    if row.kind == ALERT:
+        return Message(lambda lang: (t(lang, "rem.fu_alert", number=s.number,
+                                       rule=t(lang, "fu.sae_rule")), []))  # fmt: skip
+    return Skip(f"unknown kind {row.kind}")
+
+
+def _pending_names(lang: str, s: Screening) -> str:
+    if s.outcome != "pending" or not s.reasons:
+        return ""
+    return t(lang, "team.pending_list", names=criterion_names(lang, s.reasons))
+
+
+def _deadline_line(lang: str, s: Screening, now: dt.datetime, ctx: Context) -> str:
+    if s.d0_deadline is None:
+        return ""
+    return t(lang, "rem.deadline", deadline=local_time(s.d0_deadline, ctx.zone),
+             left=time_left(lang, s.d0_deadline, now))  # fmt: skip
+
+
+async def _d0_window(
+    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime
+) -> Decision:
+    if s.injected_at is not None:
+        return Skip("injected")
+    if s.outcome not in INCLUDED:
+        return Skip(f"outcome {s.outcome}")
+    if row.step == schedule.WINDOW_CLOSED:
+        if s.status == store.SCREENED:
+            # The status changes even if the message then fails: it is a fact about time.
+            await store.update_screening(conn, s.id, now, status=store.WINDOW_MISSED)
+            await append_audit(conn, AuditEntry(
+                now, SYSTEM, "status", s.number, "status", s.status, store.WINDOW_MISSED,
+                "D0 window closed, no injection recorded"))  # fmt: skip
+            await outbox.cancel(conn, s.id, (PENDING, BSA_EXPIRY))
+        elif s.status != store.WINDOW_MISSED:
+            return Skip(f"status {s.status}")
+
+        def closed(lang: str) -> tuple[str, list[list[Button]]]:
+            deadline = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
+            return t(lang, "rem.window_closed", number=s.number, deadline=deadline,
+                     status=t(lang, f"status.{store.WINDOW_MISSED}")), []  # fmt: skip
+
+        return Message(closed)
+    if s.status != store.SCREENED:
+        return Skip(f"status {s.status}")
+
+    def window(lang: str) -> tuple[str, list[list[Button]]]:
+        head = t(lang, "rem.d0_window", number=s.number,
+                 step=Raw(t(lang, f"rem.step.{row.step}")),
+                 status=t(lang, f"status.{s.status}"), outcome=t(lang, f"outcome.{s.outcome}"),
+                 pending=Raw(_pending_names(lang, s)))  # fmt: skip
+        command = "rem.inject" if s.outcome == "eligible" else "rem.update"
+        return _text(
+            [head, _deadline_line(lang, s, now, ctx), t(lang, command, number=s.number)]
+        ), []
+
+    return Message(window)
+
+
+def _outcome_change(ctx: Context, row: Reminder, s: Screening, now: dt.datetime) -> Decision:
+    """ "HMN-004 is now eligible": only if that is still the outcome. The team is never told
+    which criterion failed (that would reveal an answer); the clinician is."""
+    if s.status != store.SCREENED:
+        return Skip(f"status {s.status}")
+    if s.outcome != row.step:
+        return Skip("outcome changed again")
+    to_team = row.recipient == outbox.TEAM
+
+    def render(lang: str) -> tuple[str, list[list[Button]]]:
+        lines = [t(lang, "rem.outcome_change", number=s.number,
+                   outcome=t(lang, f"outcome.{s.outcome}"),
+                   pending=Raw(_pending_names(lang, s)))]  # fmt: skip
+        if s.outcome in INCLUDED:
+            lines.append(_deadline_line(lang, s, now, ctx))
+            command = "rem.inject" if s.outcome == "eligible" else "rem.update"
+            lines.append(t(lang, command, number=s.number))
+        elif not to_team and s.reasons:
+            lines.append(t(lang, "rem.reasons", reasons=criterion_names(lang, s.reasons)))
+        return _text(lines), []
+
+    return Message(render)
+
+
+async def _follow_up(
+    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening
+) -> Decision:
+    from bot.flows import injection
+
+    if s.status != store.INJECTED or s.injected_at is None:
+        return Skip(f"status {s.status}")
+    follow_up = schedule.FOLLOW_UP_BY_ID.get(row.step)
+    if follow_up is None:
+        return Skip(f"unknown follow-up {row.step}")
+    answer = (await store.current_answers(conn, s.id)).get(injection.follow_up_key(follow_up.id))
+    if injection.follow_up_final(follow_up, answer):
+        return Skip("answered")
+    return Message(lambda lang: injection.follow_up_message(lang, s, follow_up, ctx.zone))
+
+
+def _idle(row: Reminder, s: Screening) -> Decision:
+    if row.step == "abandoned":
+        return Message(lambda lang: (t(lang, "screen.abandoned_idle", number=s.number), []))
+    if s.status != store.IN_SCREENING or not s.idle_reminded:
+        return Skip("answered since")
+    return Message(lambda lang: (_text([t(lang, "screen.idle", number=s.number),
+                                        t(lang, "rem.idle_resume", number=s.number)]), []))  # fmt: skip
+
+
+def _notice(ctx: Context, row: Reminder, s: Screening) -> Decision:
+    if row.step == "injected" and s.injected_at is not None:
+        at = local_time(s.injected_at, ctx.zone)
+        return Message(lambda lang: (t(lang, "rem.notice.injected", number=s.number, at=at), []))
+    if row.step == "withdrawn" and s.status == store.WITHDRAWN:
+        return Message(lambda lang: (t(lang, "rem.notice.withdrawn", number=s.number), []))
+    return Skip("no longer true")
+
+
+def _admin_text(lang: str, step: str) -> str:
+    parts = step.split(":")
+    if parts[0] == "unreachable" and len(parts) == 3:
+        return t(
+            lang, "rem.admin.unreachable", chat_id=parts[1], why=t(lang, f"rem.why.{parts[2]}")
+        )
+    if parts[0] == "migrated" and len(parts) == 3:
+        return t(lang, "rem.admin.migrated", old=parts[1], new=parts[2])
+    return step
+
+
+async def _repeat(
+    conn: aiosqlite.Connection, ctx: Context, row: Reminder, now: dt.datetime
+) -> None:
+    """Daily kinds plan their next morning once this one is done (sent or failed), while
+    still relevant — and only if that recipient has nothing scheduled already."""
+    if row.kind not in (PENDING, FOLLOW_UP) or row.screening_id is None:
+        return
+    s = await store.get_by_id(conn, row.screening_id)
+    if s is None:
+        return
+    if await outbox.has_scheduled(conn, s.id, row.kind, row.step, recipient=row.recipient):
+        return
+    if row.kind == PENDING:
+        if s.status == store.SCREENED and s.outcome == "pending" and s.injected_at is None:
+            await outbox.schedule(conn, s.id, PENDING, row.step,
+                                  schedule.next_morning(now, ctx.zone), [row.recipient])  # fmt: skip
+        return
+    from bot.flows import injection
+
+    follow_up = schedule.FOLLOW_UP_BY_ID.get(row.step)
+    if follow_up is None or s.status != store.INJECTED:
+        return
+    answer = (await store.current_answers(conn, s.id)).get(injection.follow_up_key(follow_up.id))
+    due = injection.follow_up_next_due(follow_up, answer, now, ctx.zone)
+    if due is not None:
+        await outbox.schedule(conn, s.id, FOLLOW_UP, row.step, due, [row.recipient])
+
+
+# --- idle screenings ------------------------------------------------------------------------
+
+
+async def _idle_pass(ctx: Context, now: dt.datetime) -> int:
+    """A screening left unanswered: its clinician is reminded once after 2 h; after 24 h it is
+    abandoned (audited). Both messages go through the outbox like any reminder."""
+    from bot.flows.screening import abandon
+
+    async with ctx.db.transaction() as conn:
+        stale = await store.idle_screenings(
+            conn, now - schedule.IDLE_REMINDER_AFTER, now - schedule.ABANDON_AFTER
+        )
+        for s in stale:
+            if s.last_activity_at <= now - schedule.ABANDON_AFTER:
+                await abandon(conn, s, SYSTEM, now, reason="24 h without an answer")
+                for session in await store.sessions_on(conn, s.id):
+                    await store.clear_session(conn, session.user_id, session.chat_id)
+                await outbox.cancel(conn, s.id, (IDLE,))
+                await outbox.schedule(conn, s.id, IDLE, "abandoned", now, [LAST_ACTOR])
+            else:
+                await store.update_screening(conn, s.id, now, idle_reminded=True)
+                await outbox.schedule(conn, s.id, IDLE, "reminder", now, [LAST_ACTOR])
+    return len(stale)
+
+
+# --- the task owned by the Application ------------------------------------------------------
+
+
+class ReminderSender:
+    """Runs `sweep` every `interval` seconds, or at once when woken; stops between two rows."""
+
+    def __init__(self, ctx: Context, send: Send, interval: float = SWEEP_INTERVAL) -> None:
+        self.ctx = ctx
+        self.send = send
+        self.interval = interval
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._swept = asyncio.Event()  # replaced after each sweep: `next_sweep` waits on it
+        self.sweeps = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def next_sweep(self) -> None:
+        """Wait until a sweep that starts after this call has finished (tests, no sleeping)."""
+        self.wake()
+        await self._swept.wait()  # the sweep running now, if any
+        self.wake()
+        await self._swept.wait()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="lysyme-reminder-sender")
+            self.ctx.wake_sender = self.wake
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()  # a wake during the sweep triggers the next one at once
+            try:
+                result = await sweep(
+                    self.ctx, self.ctx.now(), self.send, should_stop=lambda: self._stopping
+                )
+                if result.claimed or result.idle:
+                    log.info("reminders: %s", result)
+            except Exception:
+                log.exception("reminder sweep failed")
+            self.sweeps += 1
+            swept, self._swept = self._swept, asyncio.Event()
+            swept.set()
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Drain: the sweep stops after the row being sent (and releases what it claimed);
+        cancelled only if it takes longer than `grace` (rows left claimed are released at
+        shutdown and at the next start)."""
+        self._stopping = True
+        self.ctx.wake_sender = lambda: None
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def telegram_send(bot: Bot) -> Send:
+    """The production `send`: HTML, inline keyboard, split under 4,096 characters."""
+    from bot.handlers import keyboard, split_message
+
+    async def send(chat_id: int, text: str, buttons: list[list[Button]]) -> None:
+        chunks = split_message(text)
+        for position, chunk in enumerate(chunks):
+            last = position == len(chunks) - 1
+            markup = keyboard(Out(chunk, buttons)) if last else None
+            await bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+    return send
+
+
+SENDER_KEY = "reminder_sender"
+
+
+async def start_sender(application: Any, ctx: Context) -> None:
+    """STARTUP_HOOKS: start the sender (SHUTDOWN_HOOKS run in post_stop, while the bot's HTTP
+    client is still open, so the sender can finish the message in flight)."""
+    sender = ReminderSender(ctx, telegram_send(application.bot))
+    application.bot_data[SENDER_KEY] = sender
+    sender.start()
+
+
+async def stop_sender(application: Any, ctx: Context | None) -> None:
+    """SHUTDOWN_HOOKS: drain and stop the sender (idempotent)."""
+    sender: ReminderSender | None = application.bot_data.pop(SENDER_KEY, None)
+    if sender is not None:
+        await sender.stop()
+
+
+def install() -> None:
+    """Add the sender to the Application's start-up and shutdown hooks (idempotent)."""
+    from bot import app
+
+    if start_sender not in app.STARTUP_HOOKS:
+        app.STARTUP_HOOKS.append(start_sender)
+    if stop_sender not in app.SHUTDOWN_HOOKS:
+        app.SHUTDOWN_HOOKS.append(stop_sender)

@@ -1,0 +1,203 @@
+"""Reminders through a real Bot API HTTP exchange (the fake server): the team is told at once
+when a patient becomes eligible, a restart sends no duplicate, and /d0 answers with the
+follow-up dates.
+
+In-process tests use the real `Application` (tests/e2e/conftest.py) with a settable clock;
+the last test kills a real `lysyme-bot run` subprocess with SIGKILL and restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.flows import injection  # noqa: F401  (registers /d0, /update, /withdraw and the sender)
+from tests.e2e.conftest import (
+    ADMIN,
+    CLINICIAN,
+    COORDINATOR,
+    ELIGIBLE_MALE,
+    TEAM_CHAT,
+    Clinician,
+    FakeClock,
+    add_user,
+    answer_all,
+    stop_app,
+)
+from tests.e2e.fake_telegram import FakeTelegram
+
+PARIS_8_AM_NEXT_DAY = dt.datetime(2026, 11, 22, 7, 0, tzinfo=dt.UTC)  # 22/11 08:00 Paris
+
+
+def team_messages(tg: FakeTelegram, contains: str) -> list[str]:
+    return [m["text"] for m in tg.sent_messages(TEAM_CHAT) if contains in m.get("text", "")]
+
+
+async def next_sweep(app: Any) -> None:
+    await asyncio.wait_for(app.bot_data["reminder_sender"].next_sweep(), 10)
+
+
+async def screen_eligible(tg: FakeTelegram) -> Clinician:
+    await add_user(tg, CLINICIAN, "clinician")
+    doc = Clinician(tg, CLINICIAN)
+    await doc.command("/screen", expect="HMN-001")
+    await answer_all(doc, ELIGIBLE_MALE)
+    await doc.tap("Confirm", expect="all criteria are met")
+    return doc
+
+
+async def test_team_told_once_and_a_restart_sends_no_duplicate(
+    tg: FakeTelegram, start_bot: Any, clock: FakeClock
+) -> None:
+    app = await start_bot()
+    await screen_eligible(tg)
+    notice = await tg.wait_for_message(TEAM_CHAT, contains="HMN-001")
+    text = notice.result["text"]
+    assert "eligible" in text and "/d0 HMN-001" in text and "23/11/2026 23:59" in text
+    assert "68" not in text and "54" not in text  # never an answer value
+    await next_sweep(app)
+    assert len(team_messages(tg, "HMN-001")) == 1
+
+    await stop_app(app)
+    app = await start_bot()
+    await next_sweep(app)
+    await next_sweep(app)
+    assert len(team_messages(tg, "HMN-001")) == 1
+
+    # The next step (08:00 the next morning, local) arrives once, to the team and the clinician.
+    mark = tg.mark()
+    clock.now = PARIS_8_AM_NEXT_DAY
+    await next_sweep(app)
+    day_2 = await tg.wait_for_message(TEAM_CHAT, contains="day 2", after_index=mark)
+    assert "HMN-001" in day_2.result["text"]
+    await tg.wait_for_message(CLINICIAN, contains="day 2", after_index=mark)
+    await next_sweep(app)
+    assert len(team_messages(tg, "day 2")) == 1
+
+
+async def test_d0_records_the_injection_and_answers_with_the_follow_up_dates(
+    tg: FakeTelegram, start_bot: Any, clock: FakeClock
+) -> None:
+    app = await start_bot()
+    await add_user(tg, COORDINATOR, "coordinator")
+    doc = await screen_eligible(tg)
+    await tg.wait_for_message(TEAM_CHAT, contains="HMN-001")
+    await doc.command("/d0 HMN-001", expect="investigator confirms")
+    await doc.tap("investigator confirms", expect="injection recorded")
+    reply = doc.last_text()
+    # D0 = 21/11/2026 (10:00 Paris): D0+7, D0+10, D0+30.
+    for date in ("28/11/2026", "01/12/2026", "21/12/2026"):
+        assert date in reply
+    await tg.wait_for_message(TEAM_CHAT, contains="injection (D0) recorded")
+    # D0+7 at 08:00: the question with buttons, to the injector and the coordinator.
+    mark = tg.mark()
+    clock.now = dt.datetime(2026, 11, 28, 7, 0, tzinfo=dt.UTC)
+    await next_sweep(app)
+    question = await tg.wait_for_message(COORDINATOR, contains="Re-epithelialisation",
+                                         after_index=mark)  # fmt: skip
+    await tg.wait_for_message(CLINICIAN, contains="Re-epithelialisation", after_index=mark)
+    message_id = question.result["message_id"]
+    mark = tg.mark()
+    tg.press_button_text(COORDINATOR, COORDINATOR, message_id, "Yes")
+    await tg.wait_for_message(COORDINATOR, contains="✓", after_index=mark, include_edits=True)
+    assert tg.inline_keyboard(COORDINATOR, message_id) == []
+
+
+# --- a real process, killed with SIGKILL -------------------------------------------------------
+
+
+def _sender_wired() -> bool:
+    """Whether `lysyme-bot run` starts the reminder sender (bot.app.register_flows must load
+    bot.flows.injection); checked in a fresh interpreter, since this module imports it."""
+    probe = (
+        "from bot import app; app.register_flows(); from bot import jobs; "
+        "print(jobs.start_sender in app.STARTUP_HOOKS)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip() == "True"
+
+
+def _prepare_database(path: Path) -> None:
+    """An eligible screening closed just now (real clock): its team notice is due."""
+    from tests.bot.test_reminders import make_env, screen_patient
+
+    async def go() -> None:
+        now = dt.datetime.now(dt.UTC)
+        env = await make_env(path.parent, now)
+        try:
+            local_today = now.astimezone(env.ctx.zone).date()
+            await screen_patient(env.ctx, now, local_today)
+        finally:
+            await env.ctx.db.close()
+
+    asyncio.run(go())
+
+
+def _start(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "TELEGRAM_BOT_TOKEN": tg.token,
+        "TELEGRAM_API_BASE_URL": tg.base_url,
+        "LYSYME_DATABASE": str(workdir / "lysyme.sqlite3"),
+        "LYSYME_ADMIN_IDS": str(ADMIN),
+        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
+        "LYSYME_LANGUAGE": "en",
+    }
+    mark = tg.mark()
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=workdir, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    tg.run_sync(tg.wait_for_call("getUpdates", after_index=mark, timeout=20))
+    return process
+
+
+def test_kill_9_then_restart_sends_no_duplicate(tmp_path: Path) -> None:
+    if not _sender_wired():
+        pytest.skip("bot.app.register_flows does not load bot.flows.injection yet")
+    _prepare_database(tmp_path / "lysyme.sqlite3")
+    tg = FakeTelegram.start_in_thread()
+    try:
+        process = _start(tg, tmp_path)
+        try:
+            tg.run_sync(tg.wait_for_message(TEAM_CHAT, contains="HMN-001", timeout=15))
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+        # While it is down, a second patient's notice falls due: seeing it after the restart
+        # proves the new process has swept.
+        _prepare_database_second(tmp_path / "lysyme.sqlite3")
+        process = _start(tg, tmp_path)
+        try:
+            tg.run_sync(tg.wait_for_message(TEAM_CHAT, contains="HMN-002", timeout=15))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+        assert len(team_messages(tg, "HMN-001")) == 1
+        assert len(team_messages(tg, "HMN-002")) == 1
+    finally:
+        tg.stop_thread()
+
+
+def _prepare_database_second(path: Path) -> None:
+    from bot.common import Context
+    from storage.db import Database
+    from tests.bot.test_reminders import Clock, screen_patient, settings_for
+
+    async def go() -> None:
+        now = dt.datetime.now(dt.UTC)
+        db = await Database.open(path)
+        ctx = Context(settings=settings_for(path), db=db, clock=Clock(now))
+        try:
+            await screen_patient(ctx, now, now.astimezone(ctx.zone).date())
+        finally:
+            await db.close()
+
+    asyncio.run(go())
