@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.settings import Settings
 
@@ -25,31 +28,58 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging()
     application = build_application(settings)
+    # Both modes stop gracefully on SIGTERM / SIGINT (PTB's stop_signals): the update in
+    # progress and those already received are handled, the reminder sender drains, claimed
+    # reminders are released and the database is checkpointed and closed (bot/app.py), exit 0.
     if settings.webhook_url:
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        # Served on the URL's own path (a reverse proxy forwards it unchanged). Without a
+        # configured secret, a random one per run: Telegram gets it with setWebhook, and a
+        # POST without it (anyone who guessed the URL) is refused with 403.
+        secret = settings.webhook_secret or secrets.token_urlsafe(32)
+        try:
+            application.run_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path=urlsplit(settings.webhook_url).path.strip("/"),
+                webhook_url=settings.webhook_url,
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+                raise
+            print(f"run: cannot serve the webhook on {settings.webhook_listen}:"
+                  f"{settings.webhook_port}: {exc.strerror}", file=sys.stderr)  # fmt: skip
+            return 2
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)
     return 0
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.db import Database
+    """Apply the pending migrations in place (each in its own transaction); a database newer
+    than this program is left alone: exit 2, one line."""
+    from storage.db import SCHEMA_VERSION, Database
 
     async def go() -> tuple[int, int]:
         db = await Database.open(settings.database, migrate=False)
         try:
+            current = await db.schema_version()
+            if current > SCHEMA_VERSION:
+                return current, current
             return await db.migrate()
         finally:
             await db.close()
 
     before, after = asyncio.run(go())
-    print(f"migrate: {settings.database}: schema version {before} → {after}")
+    if before > SCHEMA_VERSION:
+        print(f"migrate: {settings.database}: schema version {before} is newer than this "
+              f"program's ({SCHEMA_VERSION}); upgrade lysyme-bot first", file=sys.stderr)  # fmt: skip
+        return 2
+    if before == after:
+        print(f"migrate: {settings.database}: schema version {after}, already up to date")
+    else:
+        print(f"migrate: {settings.database}: schema version {before} → {after}")
     return 0
 
 

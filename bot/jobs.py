@@ -49,6 +49,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import health
 from bot.common import Button, Context, Out
 from bot.outcomes import LAST_ACTOR, SYSTEM, reevaluate
 from bot.present import criterion_names, local_time, time_left
@@ -665,6 +666,8 @@ class ReminderSender:
                 )
                 if result.claimed or result.idle:
                     log.info("reminders: %s", result)
+                # Liveness is wall-clock time, not the trial clock (the health check reads it).
+                health.beat("sender", dt.datetime.now(dt.UTC))
             except Exception:
                 log.exception("reminder sweep failed")
             self.sweeps += 1

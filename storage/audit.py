@@ -230,7 +230,9 @@ async def append_audit_many(conn: aiosqlite.Connection, entries: Sequence[AuditE
         )
     for entry in entries:
         _check_entry(entry)
-    last = await _fetch(conn, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+    # One hop to the database thread (this runs on every answer); rows index alike as plain
+    # tuples or sqlite3.Row, whatever the caller's row factory.
+    last = list(await conn.execute_fetchall("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"))
     row_id, prev_hash = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS_HASH)
     ids: list[int] = []
     rows: list[tuple[object, ...]] = []

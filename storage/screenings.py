@@ -273,6 +273,26 @@ async def current_answers(conn: aiosqlite.Connection, screening_id: int) -> dict
     return {r["question_id"]: r["value"] for r in rows if r["value"] is not None}
 
 
+async def get_with_answers(
+    conn: aiosqlite.Connection, screening_id: int
+) -> tuple[Screening, dict[str, str]] | None:
+    """`get_by_id` and `current_answers` in one query: one hop to the database thread instead
+    of two on every answer. The answers come back as one JSON object of JSON texts."""
+    row = await fetch_one(
+        conn,
+        """SELECT s.*, (SELECT json_group_object(a.question_id, a.value) FROM answers a
+                        WHERE a.id IN (SELECT MAX(id) FROM answers WHERE screening_id = s.id
+                                       GROUP BY question_id)
+                          AND a.value IS NOT NULL) AS current_answers_json
+           FROM screenings s WHERE s.id = ?""",
+        (screening_id,),
+    )
+    if row is None:
+        return None
+    answers: dict[str, str] = json.loads(row["current_answers_json"] or "{}")
+    return Screening.from_row(row), answers
+
+
 async def answer_history(conn: aiosqlite.Connection, screening_id: int) -> list[AnswerRow]:
     rows = await fetch_all(
         conn,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosqlite
@@ -51,6 +52,16 @@ class Loaded:
 
 async def load(conn: aiosqlite.Connection, screening: Screening) -> Loaded:
     raw = await store.current_answers(conn, screening.id)
+    answers = {qid: from_json(qid, value) for qid, value in raw.items() if qid in BY_ID}
+    return Loaded(screening, answers)
+
+
+async def load_by_id(conn: aiosqlite.Connection, screening_id: int) -> Loaded | None:
+    """The screening and its current answers in one query (the answer path's hot read)."""
+    found = await store.get_with_answers(conn, screening_id)
+    if found is None:
+        return None
+    screening, raw = found
     answers = {qid: from_json(qid, value) for qid, value in raw.items() if qid in BY_ID}
     return Loaded(screening, answers)
 
@@ -298,137 +309,172 @@ async def resume(
 # --- answers ------------------------------------------------------------------------------
 
 
+def session_bound(
+    flow: Callable[[Context, Actor, str], Awaitable[list[Out]]],
+) -> Callable[[Context, Actor, str], Awaitable[list[Out]]]:
+    """A conversation button (`<prefix>:<screening id>:…`) acts only on the screening this
+    user's chat is on: forged data naming another screening (or another user's button) is
+    refused without effect and shows nothing. A shift change goes through /resume NUMBER."""
+
+    async def guarded(ctx: Context, actor: Actor, data: str) -> list[Out]:
+        parts = data.split(":")
+        screening_id = int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else None
+        session = await store.get_session(ctx.db.conn, actor.user_id, actor.chat_id)  # a read
+        if screening_id is None or session is None or session.screening_id != screening_id:
+            return [Out("", toast=t(ctx.language(actor), "screen.stale"))]
+        return await flow(ctx, actor, data)
+
+    return guarded
+
+
 async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out]:
-    """A typed message while a screening is open: the answer to the current question."""
+    """A typed message while a screening is open: the answer to the current question.
+
+    The common case — a question waiting — is ONE write transaction run in one hop to the
+    database thread (`Database.run`): read the position, drop a re-delivery, parse, store the
+    answer with its audit row, move on."""
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        _, screening = await _session_screening(conn, actor)
+
+    async def body(conn: aiosqlite.Connection) -> list[Out] | Loaded | None:
+        session = await store.get_session(conn, actor.user_id, actor.chat_id)
+        if session is None or session.screening_id is None:
+            return None
+        loaded = await load_by_id(conn, session.screening_id)
+        if (
+            loaded is None
+            or loaded.screening.status != store.IN_SCREENING
+            or loaded.screening.stage != "question"
+            or loaded.screening.cursor is None
+        ):
+            return loaded  # handled below, outside the transaction
+        await begin(conn, actor, now)
+        question_id = loaded.screening.cursor
+        try:
+            value = parse_text(question_id, text, local_today(now, ctx.zone), loaded.answers)
+        except AnswerError as exc:
+            problem = t(lang, f"err.{exc.code}", **exc.params)
+            invalid = Out(t(lang, "screen.invalid", problem=problem))
+            return [invalid, ask(lang, loaded, question_id)]
+        return await _apply(conn, ctx, actor, loaded, question_id, value, edit_prompt=None)
+
+    result = await ctx.db.run(body)
+    if isinstance(result, list):
+        return result
+    loaded = result
+    screening = loaded.screening if loaded is not None else None
     if screening is None:
         return [Out(t(lang, "screen.no_open"))]
     if screening.stage == "scorten":
         return await outcomes.scorten_text(ctx, actor, screening, text)
-    if screening.status != store.IN_SCREENING:
+    if screening.status != store.IN_SCREENING or loaded is None:
         return [Out(t(lang, "screen.no_open"))]
-    if screening.stage != "question" or screening.cursor is None:
-        async with ctx.db.transaction() as conn:
-            loaded = await load(conn, screening)
-        return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded)]
-    async with ctx.db.transaction() as conn:
-        loaded = await load(conn, screening)
-    question_id = screening.cursor
-    try:
-        value = parse_text(question_id, text, local_today(now, ctx.zone), loaded.answers)
-    except AnswerError as exc:
-        problem = t(lang, f"err.{exc.code}", **exc.params)
-        return [Out(t(lang, "screen.invalid", problem=problem)), ask(lang, loaded, question_id)]
-    return await _apply(ctx, actor, screening.id, question_id, value, edit_prompt=None)
+    return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded)]
 
 
 async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
-    """`a:<screening id>:<question id>:<value>` — checked against the database."""
+    """`a:<screening id>:<question id>:<value>` — checked against the database, in the same
+    write transaction that stores the answer (nobody can answer in between)."""
     lang = ctx.language(actor)
     parts = data.split(":")
     if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in BY_ID:
         return [Out("", toast=t(lang, "screen.stale"))]
     screening_id, question_id, raw = int(parts[1]), parts[2], parts[3]
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        screening = await store.get_by_id(conn, screening_id)
-        loaded = await load(conn, screening) if screening else None
-    if screening is None or loaded is None:
-        return [Out("", toast=t(lang, "screen.stale"))]
-    if screening.status != store.IN_SCREENING:
-        status = t(lang, f"status.{screening.status}")
-        return [Out("", toast=t(lang, "screen.closed", number=screening.number, status=status))]
-    if screening.stage != "question" or screening.cursor != question_id:
-        return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded)]
-    q = BY_ID[question_id]
-    value: AnswerValue
-    today = local_today(now, ctx.zone)
-    if q.kind is Kind.DATE and raw in ("today", "yesterday"):
-        value = today if raw == "today" else today - dt.timedelta(days=1)
-    elif q.kind is Kind.BOOLEAN and raw in ("yes", "no"):
-        value = raw == "yes"
-    elif q.kind is Kind.CHOICE and raw in q.choices:
-        value = raw
-    else:
-        return [Out("", toast=t(lang, "screen.stale"))]
-    try:
-        from conversations.answers import validate_in_context
 
-        value = validate_in_context(question_id, value, today, loaded.answers)
-    except AnswerError as exc:
-        problem = t(lang, f"err.{exc.code}", **exc.params)
-        return [Out(t(lang, "screen.invalid", problem=problem)), ask(lang, loaded, question_id)]
-    await _take_over(ctx, actor, screening)
-    return await _apply(ctx, actor, screening.id, question_id, value, edit_prompt=actor.message_id)
+    async def body(conn: aiosqlite.Connection) -> list[Out]:  # one hop: `Database.run`
+        loaded = await load_by_id(conn, screening_id)
+        if loaded is None:
+            return [Out("", toast=t(lang, "screen.stale"))]
+        screening = loaded.screening
+        if screening.status != store.IN_SCREENING:
+            status = t(lang, f"status.{screening.status}")
+            closed = t(lang, "screen.closed", number=screening.number, status=status)
+            return [Out("", toast=closed)]
+        if screening.stage != "question" or screening.cursor != question_id:
+            return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded)]
+        q = BY_ID[question_id]
+        value: AnswerValue
+        today = local_today(now, ctx.zone)
+        if q.kind is Kind.DATE and raw in ("today", "yesterday"):
+            value = today if raw == "today" else today - dt.timedelta(days=1)
+        elif q.kind is Kind.BOOLEAN and raw in ("yes", "no"):
+            value = raw == "yes"
+        elif q.kind is Kind.CHOICE and raw in q.choices:
+            value = raw
+        else:
+            return [Out("", toast=t(lang, "screen.stale"))]
+        try:
+            from conversations.answers import validate_in_context
+
+            value = validate_in_context(question_id, value, today, loaded.answers)
+        except AnswerError as exc:
+            problem = t(lang, f"err.{exc.code}", **exc.params)
+            return [Out(t(lang, "screen.invalid", problem=problem)), ask(lang, loaded, question_id)]
+        await begin(conn, actor, now)
+        await _take_over(conn, actor, screening, now)
+        return await _apply(
+            conn, ctx, actor, loaded, question_id, value, edit_prompt=actor.message_id
+        )
+
+    return await ctx.db.run(body)
 
 
-async def _take_over(ctx: Context, actor: Actor, screening: Screening) -> None:
+async def _take_over(
+    conn: aiosqlite.Connection, actor: Actor, screening: Screening, now: dt.datetime
+) -> None:
     """A tap on another clinician's screening (shift change) makes it this user's session."""
-    async with ctx.db.transaction() as conn:
-        session = await store.get_session(conn, actor.user_id, actor.chat_id)
-        if session is None or session.screening_id != screening.id:
-            await store.set_session(
-                conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, ctx.now()
-            )
+    session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    if session is None or session.screening_id != screening.id:
+        await store.set_session(conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, now)
 
 
 async def _apply(
+    conn: aiosqlite.Connection,
     ctx: Context,
     actor: Actor,
-    screening_id: int,
+    loaded: Loaded,
     question_id: str,
     value: AnswerValue,
     edit_prompt: int | None,
 ) -> list[Out]:
+    """Apply an answer to the question the screening waits for, inside the caller's write
+    transaction (which has checked the position and called `begin`)."""
     lang = ctx.language(actor)
     now = ctx.now()
     out: list[Out] = []
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        screening = await store.get_by_id(conn, screening_id)
-        # Re-checked inside the write transaction: another clinician may have answered.
-        if (
-            screening is None
-            or screening.status != store.IN_SCREENING
-            or screening.stage != "question"
-            or screening.cursor != question_id
-        ):
-            return [Out("", toast=t(lang, "screen.stale"))]
-        loaded = await load(conn, screening)
-        updated, step = flow.apply_answer(loaded.answers, question_id, value, now, ctx.zone)
-        if edit_prompt is not None:
-            shown = f"{question_text(lang, question_id).splitlines()[0]}\n" + t(
-                lang, "screen.answered", answer=answer_text(lang, question_id, value)
-            )
-            out.append(Out(shown, edit=edit_prompt))
-        if step.move is flow.Move.CONFIRM_EXCLUSION:
-            # Not an answer yet: a mis-tap at night must not exclude anyone.
-            proposed = json.dumps(
-                {"question": question_id, "value": to_json(value), "failed": list(step.excluding)}
-            )
-            await store.update_screening(
-                conn, screening.id, now, stage="confirm_exclusion", proposed=proposed,
-                last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
-            )  # fmt: skip
-            out.append(exclusion_prompt(lang, screening, step.excluding))
-            return out
-        await record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
-        if step.move is flow.Move.SUMMARY:
-            await store.update_screening(
-                conn, screening.id, now, stage="summary", cursor=None,
-                last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
-            )  # fmt: skip
-            out.append(summary(lang, Loaded(screening, updated)))
-        else:
-            assert step.question_id is not None
-            await store.update_screening(
-                conn, screening.id, now, stage="question", cursor=step.question_id,
-                last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
-            )  # fmt: skip
-            out.append(ask(lang, Loaded(screening, updated), step.question_id))
+    screening = loaded.screening
+    updated, step = flow.apply_answer(loaded.answers, question_id, value, now, ctx.zone)
+    if edit_prompt is not None:
+        shown = f"{question_text(lang, question_id).splitlines()[0]}\n" + t(
+            lang, "screen.answered", answer=answer_text(lang, question_id, value)
+        )
+        out.append(Out(shown, edit=edit_prompt))
+    if step.move is flow.Move.CONFIRM_EXCLUSION:
+        # Not an answer yet: a mis-tap at night must not exclude anyone.
+        proposed = json.dumps(
+            {"question": question_id, "value": to_json(value), "failed": list(step.excluding)}
+        )
+        await store.update_screening(
+            conn, screening.id, now, stage="confirm_exclusion", proposed=proposed,
+            last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
+        )  # fmt: skip
+        out.append(exclusion_prompt(lang, screening, step.excluding))
+        return out
+    await record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
+    if step.move is flow.Move.SUMMARY:
+        await store.update_screening(
+            conn, screening.id, now, stage="summary", cursor=None,
+            last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
+        )  # fmt: skip
+        out.append(summary(lang, Loaded(screening, updated)))
+    else:
+        assert step.question_id is not None
+        await store.update_screening(
+            conn, screening.id, now, stage="question", cursor=step.question_id,
+            last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
+        )  # fmt: skip
+        out.append(ask(lang, Loaded(screening, updated), step.question_id))
     return out
 
 

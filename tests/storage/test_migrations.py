@@ -1,0 +1,243 @@
+"""`lysyme-bot migrate` upgrades an older database in place: from every earlier schema version
+(the first one included) to the latest, rows intact and the audit chain still verifying;
+running it again changes nothing; a database newer than the program is refused (exit 2, one
+line) and left alone. Then `Database.run`, the one-hop write transaction of the answer path:
+the storage functions behave through it exactly as through `transaction()`."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from storage import screenings as store
+from storage import users as user_store
+from storage.audit import AuditEntry, append_audit, verify_chain
+from storage.db import MIGRATIONS, SCHEMA_VERSION, Database
+
+NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
+CLINICIAN = 2002
+
+
+async def make_old_database(path: Path, version: int) -> None:
+    """A database at schema `version` (MIGRATIONS[:version]) with a screening in progress."""
+    db = await Database.open(path, migrate=False)
+    try:
+        await db.migrate(target=version)
+        async with db.transaction() as conn:
+            await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
+            await append_audit(conn, AuditEntry(NOW, "system", "user_added", None,
+                                                str(CLINICIAN), None, "clinician"))  # fmt: skip
+            screening = await store.create_screening(
+                conn, site="HMN", clinician_id=CLINICIAN, chat_id=CLINICIAN, now=NOW,
+                first_question="index_date",
+            )  # fmt: skip
+            await store.set_session(conn, CLINICIAN, CLINICIAN, screening.id, "screen", NOW)
+            for question, value in (("index_date", '"2026-11-19"'), ("age", "54")):
+                await store.add_answer(conn, screening.id, question, value, by=CLINICIAN,
+                                       now=NOW, source="screening")  # fmt: skip
+                await append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer",
+                                                    screening.number, question, None, value))  # fmt: skip
+    finally:
+        await db.close()
+
+
+def snapshot(path: Path, tables: list[str] | None = None) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(path) as conn:
+        names = tables or [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        contents = {n: conn.execute(f"SELECT * FROM {n} ORDER BY rowid").fetchall() for n in names}
+        contents["user_version"] = [tuple(conn.execute("PRAGMA user_version").fetchone())]
+    conn.close()
+    return contents
+
+
+def lysyme_bot(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", ""), "LYSYME_DATABASE": str(database)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=database.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("start", range(1, SCHEMA_VERSION))
+def test_migrate_upgrades_an_older_database_in_place(tmp_path: Path, start: int) -> None:
+    database = tmp_path / "old.sqlite3"
+    asyncio.run(make_old_database(database, start))
+    before = snapshot(database)
+    assert before["user_version"] == [(start,)]
+    assert len(MIGRATIONS) == SCHEMA_VERSION > start
+
+    upgraded = lysyme_bot(database, "migrate")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.strip().endswith(f"schema version {start} → {SCHEMA_VERSION}")
+    assert upgraded.stderr == ""
+
+    after = snapshot(database)
+    assert after["user_version"] == [(SCHEMA_VERSION,)]
+    for table, rows in before.items():
+        if table != "user_version":
+            assert after[table] == rows, table  # every row intact
+    assert {"reminders", "processed_updates"} <= set(after)  # what later versions add
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
+    verified = lysyme_bot(database, "verify-audit")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "intact, 3 rows" in verified.stdout
+
+    again = lysyme_bot(database, "migrate")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().endswith(f"schema version {SCHEMA_VERSION}, already up to date")
+    assert snapshot(database) == after  # a no-op
+
+
+def test_the_upgraded_database_works_for_the_program(tmp_path: Path) -> None:
+    """After the upgrade the storage layer reads the old screening and writes new rows."""
+    database = tmp_path / "old.sqlite3"
+    asyncio.run(make_old_database(database, 1))
+    assert lysyme_bot(database, "migrate").returncode == 0
+
+    async def use() -> None:
+        db = await Database.open(database)
+        try:
+            async with db.transaction() as conn:
+                screening = await store.get_by_number(conn, "HMN-001")
+                assert screening is not None and screening.status == store.IN_SCREENING
+                assert await store.current_answers(conn, screening.id) == {
+                    "index_date": '"2026-11-19"',
+                    "age": "54",
+                }
+                assert await store.claim_update(conn, 7, NOW)  # a table from version 2
+                following = await store.create_screening(
+                    conn, site="HMN", clinician_id=CLINICIAN, chat_id=CLINICIAN, now=NOW,
+                    first_question="index_date",
+                )  # fmt: skip
+                assert following.number == "HMN-002"
+        finally:
+            await db.close()
+
+    asyncio.run(use())
+
+
+def test_a_database_newer_than_the_program_is_refused_and_left_alone(tmp_path: Path) -> None:
+    database = tmp_path / "new.sqlite3"
+    asyncio.run(make_old_database(database, SCHEMA_VERSION))
+    with sqlite3.connect(database) as conn:
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    before = snapshot(database)
+
+    refused = lysyme_bot(database, "migrate")
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert f"schema version {SCHEMA_VERSION + 1} is newer" in refused.stderr
+    assert snapshot(database) == before
+
+
+# --- Database.run: the one-hop write transaction the answer path uses -------------------
+# (Kept here with the other whole-database tests: the storage functions must behave the same
+# through `run` as through `transaction()`, on an upgraded database as on a new one.)
+
+
+async def test_run_commits_the_body_and_returns_its_value(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "run.sqlite3")
+    try:
+
+        async def body(conn: aiosqlite.Connection) -> tuple[int, bool]:
+            await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
+            screening = await store.create_screening(
+                conn, site="HMN", clinician_id=CLINICIAN, chat_id=CLINICIAN, now=NOW,
+                first_question="age",
+            )  # fmt: skip
+            await store.add_answer(conn, screening.id, "age", "54", by=CLINICIAN, now=NOW,
+                                   source="screening")  # fmt: skip
+            await append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer", screening.number,
+                                                "age", None, "54"))  # fmt: skip
+            claimed = await store.claim_update(conn, 41, NOW)
+            return screening.id, claimed
+
+        screening_id, claimed = await db.run(body)
+        assert claimed
+        async with db.transaction() as conn:
+            found = await store.get_with_answers(conn, screening_id)
+            assert found is not None
+            assert found == (
+                await store.get_by_id(conn, screening_id),
+                await store.current_answers(conn, screening_id),
+            )
+            assert found[1] == {"age": "54"}
+            assert not await store.claim_update(conn, 41, NOW)  # committed
+        assert (await verify_chain(db.conn)).ok
+    finally:
+        await db.close()
+
+
+async def test_run_rolls_back_on_any_exception_and_refuses_foreign_awaits(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "run.sqlite3")
+    try:
+
+        async def fails(conn: aiosqlite.Connection) -> None:
+            await store.claim_update(conn, 1, NOW)
+            raise LookupError("stop")
+
+        with pytest.raises(LookupError, match="stop"):
+            await db.run(fails)
+
+        async def sleeps(conn: aiosqlite.Connection) -> None:
+            await store.claim_update(conn, 2, NOW)
+            await asyncio.sleep(0)  # not the database: would run on the wrong thread
+
+        with pytest.raises(RuntimeError, match="awaited something other than the database"):
+            await db.run(sleeps)
+        rows = await db.conn.execute_fetchall("SELECT update_id FROM processed_updates")
+        assert list(rows) == []
+        assert not db.conn.in_transaction
+    finally:
+        await db.close()
+
+
+async def test_run_offers_the_connection_api_storage_uses(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "run.sqlite3")
+    try:
+
+        async def body(conn: aiosqlite.Connection) -> list[object]:
+            assert conn.in_transaction
+            await conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+            await conn.executemany("INSERT INTO t(v) VALUES (?)", [("a",), ("b",)])
+            inserted = await conn.execute("INSERT INTO t(v) VALUES (:v)", {"v": "c"})
+            seen: list[object] = [inserted.lastrowid, inserted.rowcount]
+            async with conn.execute("SELECT v FROM t ORDER BY id") as cursor:
+                seen.append((await cursor.fetchone())["v"])
+                seen.append([r["v"] for r in await cursor.fetchall()])
+            cursor = await conn.cursor()
+            cursor.row_factory = None
+            await cursor.execute("SELECT count(*) FROM t")
+            seen.append(await cursor.fetchall())
+            await cursor.close()
+            seen.append([tuple(r) for r in await conn.execute_fetchall("SELECT id FROM t")])
+            return seen
+
+        assert await db.run(body) == [3, 1, "a", ["b", "c"], [(3,)], [(1,), (2,), (3,)]]
+    finally:
+        await db.close()
