@@ -127,7 +127,11 @@ def build_application(
     application = builder.build()
     application.bot_data["settings"] = settings
     application.bot_data["clock"] = clock
-    application.add_handler(CommandHandler(list(handlers.COMMANDS), handlers.on_command), group=0)
+    # An edited old message is not a new command (editing an old /screen must not open one).
+    not_edited = ~filters.UpdateType.EDITED
+    application.add_handler(
+        CommandHandler(list(handlers.COMMANDS), handlers.on_command, filters=not_edited), group=0
+    )
     application.add_handler(
         MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, handlers.on_command), group=0
     )

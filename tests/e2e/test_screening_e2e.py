@@ -145,3 +145,28 @@ async def test_stale_button_is_answered_not_applied(tg: FakeTelegram, start_bot)
     answer = await tg.wait_for_call("answerCallbackQuery", after_index=mark)
     assert "no longer active" in str(answer.params.get("text"))
     assert "Confirmed SJS" in doc.prompt()["text"]
+
+
+async def test_an_edited_old_command_is_not_run_again(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
+    await start_bot()
+    await add_user(tg, CLINICIAN, "clinician")
+    doc = Clinician(tg, CLINICIAN)
+    await doc.command("/screen", expect="HMN-001")
+    sender = {"id": CLINICIAN, "is_bot": False, "first_name": "Test", "language_code": "en"}
+    mark = tg.mark()
+    tg.send_raw_update(
+        {
+            "edited_message": {
+                "message_id": 1,
+                "date": 1_700_000_000,
+                "edit_date": 1_700_000_100,
+                "chat": {"id": CLINICIAN, "type": "private", "first_name": "Test"},
+                "from": sender,
+                "text": "/screen",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+            }
+        }
+    )
+    await tg.wait_until_idle(quiet=0.2)
+    sent = [c.result.get("text", "") for c in tg.calls("sendMessage") if c.ok and c.index >= mark]
+    assert not any("HMN-002" in text for text in sent)
