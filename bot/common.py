@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
 from bot.texts import t
+from storage import screenings as store
 from storage.db import Database
+from storage.screenings import Session
 from storage.users import User
 
 Clock = Callable[[], dt.datetime]
@@ -54,6 +56,17 @@ class Actor:
     telegram_language: str | None = None
     update_id: int | None = None
     message_id: int | None = None  # the message a tapped button belongs to
+    # This chat's session, read by the access gate in the same query as `user` at the start
+    # of this update (`session_read`); flows re-check it inside their write transaction.
+    session: Session | None = None
+    session_read: bool = False
+
+
+async def chat_session(db: Database, actor: Actor) -> Session | None:
+    """The actor's session in this chat: the one the gate read for this update, else a read."""
+    if actor.session_read:
+        return actor.session
+    return await store.get_session(db.conn, actor.user_id, actor.chat_id)
 
 
 class DuplicateUpdate(Exception):

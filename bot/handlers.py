@@ -28,6 +28,7 @@ from bot.common import (
     DuplicateUpdate,
     Out,
     allowed,
+    chat_session,
     commands_for,
     group_pointer,
     refuse,
@@ -64,8 +65,9 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
-    # A plain read (no write transaction): one hop to the database thread on every update.
-    listed = await user_store.get_user(ctx.db.conn, user.id)
+    # A plain read (no write transaction), ONE hop to the database thread on every update:
+    # the user and this chat's session together, read afresh (never cached).
+    listed, session = await store.user_and_session(ctx.db.conn, user.id, chat.id)
     message = update.callback_query.message if update.callback_query else None
     return Actor(
         user_id=user.id,
@@ -75,6 +77,8 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
         telegram_language=user.language_code,
         update_id=update.update_id,
         message_id=message.message_id if message else None,
+        session=session,
+        session_read=True,
     )
 
 
@@ -171,10 +175,13 @@ async def _run(
     app_context: ContextTypes.DEFAULT_TYPE,
     command_name: str,
     call: Callable[[Context, Actor], Awaitable[list[Out]]],
+    actor: Actor | None = None,
 ) -> None:
-    """The one gate every command, button and message goes through."""
+    """The one gate every command, button and message goes through (`actor`: already read
+    by `actor_for` for this update)."""
     ctx = core(app_context.application)
-    actor = await actor_for(ctx, update)
+    if actor is None:
+        actor = await actor_for(ctx, update)
     if actor is None:
         return
     try:
@@ -252,7 +259,7 @@ async def on_text(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> Non
     text = message.text or ""
 
     async def route(ctx: Context, actor: Actor) -> list[Out]:
-        session = await store.get_session(ctx.db.conn, actor.user_id, actor.chat_id)  # a read
+        session = await chat_session(ctx.db, actor)  # read by the gate with the user
         mode = session.mode if session else "screen"
         _, flow = TEXT_MODES.get(mode, TEXT_MODES["screen"])
         if not text.strip():
@@ -261,13 +268,13 @@ async def on_text(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> Non
 
     # Typed answers are patient data: the role of the command whose conversation the session
     # is in (a coordinator types a discharge date; a clinician an answer), private chats only.
+    actor = await actor_for(core(app_context.application), update)
+    if actor is None:
+        return
     command = "screen"
-    user, chat = update.effective_user, update.effective_chat
-    if user is not None and chat is not None:
-        session = await store.get_session(core(app_context.application).db.conn, user.id, chat.id)
-        if session is not None and session.mode in TEXT_MODES:
-            command = TEXT_MODES[session.mode][0]
-    await _run(update, app_context, command, route)
+    if actor.session is not None and actor.session.mode in TEXT_MODES:
+        command = TEXT_MODES[actor.session.mode][0]
+    await _run(update, app_context, command, route, actor)
 
 
 async def on_other(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -240,8 +240,11 @@ def scorten_prompt(lang: str, screening: Screening, cursor: str, _unit: str = ""
     return Out(text, rows, prompt_for=screening.id)
 
 
-async def scorten_text(ctx: Context, actor: Actor, screening: Screening, text: str) -> list[Out]:
-    lang = ctx.language(actor)
+def parse_measure_text(
+    lang: str, screening: Screening, text: str
+) -> tuple[str, float, str] | list[Out]:
+    """A typed SCORTEN value for the measure the screening waits for: (measure, value in the
+    stored unit, what was entered), or the messages saying why it was not understood. Pure."""
     measure, unit = parse_cursor(screening.cursor)
     cleaned = normalise(text).replace(",", ".").split(" ")[0]
     try:
@@ -255,67 +258,74 @@ async def scorten_text(ctx: Context, actor: Actor, screening: Screening, text: s
         problem = t(lang, f"err.{code}", **params)
         return [Out(t(lang, "screen.invalid", problem=problem)),
                 scorten_prompt(lang, screening, screening.cursor or "")]  # fmt: skip
-    return await _store_measure(ctx, actor, screening.id, measure, value, f"{number:g} {unit}")
+    return measure, value, f"{number:g} {unit}"
 
 
 async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
-    """`m:<screening id>:<measure>:na|gl|mm`."""
+    """`m:<screening id>:<measure>:na|gl|mm` — one write transaction in one hop."""
     lang = ctx.language(actor)
     parts = data.split(":")
     if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in MEASURE_BY_ID:
         return [Out("", toast=t(lang, "screen.stale"))]
-    async with ctx.db.transaction() as conn:
+
+    async def body(conn: aiosqlite.Connection) -> list[Out]:
         screening = await store.get_by_id(conn, int(parts[1]))
-    if screening is None or screening.stage != "scorten":
-        return [Out("", toast=t(lang, "screen.stale"))]
-    measure, _ = parse_cursor(screening.cursor)
-    if measure != parts[2]:
-        return [Out("", toast=t(lang, "screen.stale"))]
-    if parts[3] in ("gl", "mm"):
-        unit = Unit.G_L if parts[3] == "gl" else Unit.MMOL_L
-        if unit not in MEASURE_BY_ID[measure].units:
+        if screening is None or screening.stage != "scorten":
             return [Out("", toast=t(lang, "screen.stale"))]
-        async with ctx.db.transaction() as conn:
+        measure, _ = parse_cursor(screening.cursor)
+        if measure != parts[2]:
+            return [Out("", toast=t(lang, "screen.stale"))]
+        if parts[3] in ("gl", "mm"):
+            unit = Unit.G_L if parts[3] == "gl" else Unit.MMOL_L
+            if unit not in MEASURE_BY_ID[measure].units:
+                return [Out("", toast=t(lang, "screen.stale"))]
             await store.update_screening(conn, screening.id, ctx.now(),
                                          cursor=_cursor(measure, unit.value))  # fmt: skip
-        return [scorten_prompt(lang, screening, _cursor(measure, unit.value))]
-    if parts[3] != "na":
-        return [Out("", toast=t(lang, "screen.stale"))]
-    return await _store_measure(ctx, actor, screening.id, measure, None, "not available")
+            return [scorten_prompt(lang, screening, _cursor(measure, unit.value))]
+        if parts[3] != "na":
+            return [Out("", toast=t(lang, "screen.stale"))]
+        return await store_measure(conn, ctx, actor, screening, measure, None, "not available")
+
+    return await ctx.db.run(body)
 
 
-async def _store_measure(
-    ctx: Context, actor: Actor, screening_id: int, measure: str, value: float | None, entered: str
+async def store_measure(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    actor: Actor,
+    screening: Screening | None,
+    measure: str,
+    value: float | None,
+    entered: str,
 ) -> list[Out]:
+    """Store one SCORTEN value with its audit row, inside the caller's write transaction
+    (`screening` read in it), and move to the next measure or the SCORTEN result."""
     from bot.flows.screening import begin
 
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        screening = await store.get_by_id(conn, screening_id)
-        if screening is None or screening.stage != "scorten":
-            return [Out("", toast=t(lang, "screen.stale"))]
-        if parse_cursor(screening.cursor)[0] != measure:
-            return [Out("", toast=t(lang, "screen.stale"))]
-        stored = to_json(value) if value is not None else "null"
-        await store.add_answer(conn, screening.id, f"scorten:{measure}", stored,
-                               by=actor.user_id, now=now, source="scorten")  # fmt: skip
-        await append_audit(
-            conn,
-            AuditEntry(now, str(actor.user_id), "scorten", screening.number,
-                       f"scorten:{measure}", None, stored, entered),
-        )  # fmt: skip
-        position = MEASURE_IDS.index(measure)
-        if position + 1 < len(MEASURE_IDS):
-            following = MEASURE_IDS[position + 1]
-            cursor = _cursor(following, MEASURE_BY_ID[following].units[0].value)
-            await store.update_screening(conn, screening.id, now, cursor=cursor)
-            return [scorten_prompt(lang, screening, cursor)]
-        await store.update_screening(conn, screening.id, now, stage="done", cursor=None)
-        await store.clear_session(conn, actor.user_id, actor.chat_id)
-        summary = await scorten_summary(conn, lang, screening)
-    return [Out(summary)]
+    await begin(conn, actor, now)
+    if screening is None or screening.stage != "scorten":
+        return [Out("", toast=t(lang, "screen.stale"))]
+    if parse_cursor(screening.cursor)[0] != measure:
+        return [Out("", toast=t(lang, "screen.stale"))]
+    stored = to_json(value) if value is not None else "null"
+    await store.add_answer(conn, screening.id, f"scorten:{measure}", stored,
+                           by=actor.user_id, now=now, source="scorten")  # fmt: skip
+    await append_audit(
+        conn,
+        AuditEntry(now, str(actor.user_id), "scorten", screening.number,
+                   f"scorten:{measure}", None, stored, entered),
+    )  # fmt: skip
+    position = MEASURE_IDS.index(measure)
+    if position + 1 < len(MEASURE_IDS):
+        following = MEASURE_IDS[position + 1]
+        cursor = _cursor(following, MEASURE_BY_ID[following].units[0].value)
+        await store.update_screening(conn, screening.id, now, cursor=cursor)
+        return [scorten_prompt(lang, screening, cursor)]
+    await store.update_screening(conn, screening.id, now, stage="done", cursor=None)
+    await store.clear_session(conn, actor.user_id, actor.chat_id)
+    return [Out(await scorten_summary(conn, lang, screening))]
 
 
 async def scorten_values(conn: aiosqlite.Connection, screening_id: int) -> dict[str, float | None]:

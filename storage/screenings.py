@@ -17,6 +17,7 @@ import aiosqlite
 
 from storage.db import fetch_all, fetch_one
 from storage.timefmt import maybe_from_db, to_db
+from storage.users import User, roles_from_text
 
 #: Statuses (where a screening is) — DESIGN.md "Lifecycle".
 IN_SCREENING = "in_screening"
@@ -338,6 +339,43 @@ async def get_session(conn: aiosqlite.Connection, user_id: int, chat_id: int) ->
         row["mode"],
         json.loads(row["data"]) if row["data"] else {},
     )
+
+
+async def user_and_session(
+    conn: aiosqlite.Connection, user_id: int, chat_id: int
+) -> tuple[User | None, Session | None]:
+    """The access gate's read on every update, in ONE query (one hop to the database thread):
+    the active user (`users.get_user`) and this chat's session (`get_session`). Read afresh
+    for each update — nothing is cached: a removed user is refused at their next update."""
+    row = await fetch_one(
+        conn,
+        """SELECT u.telegram_id AS u_id, u.roles AS u_roles, u.language AS u_language,
+                  x.user_id AS x_user, x.chat_id AS x_chat, x.screening_id AS x_screening,
+                  x.mode AS x_mode, x.data AS x_data
+           FROM (SELECT ? AS uid, ? AS cid) k
+           LEFT JOIN users u ON u.telegram_id = k.uid AND u.active = 1
+           LEFT JOIN sessions x ON x.user_id = k.uid AND x.chat_id = k.cid""",
+        (user_id, chat_id),
+    )
+    if row is None:  # pragma: no cover - the constant row always comes back
+        return None, None
+    user = (
+        None
+        if row["u_id"] is None
+        else User(row["u_id"], roles_from_text(row["u_roles"]), row["u_language"])
+    )
+    session = (
+        None
+        if row["x_user"] is None
+        else Session(
+            row["x_user"],
+            row["x_chat"],
+            row["x_screening"],
+            row["x_mode"],
+            json.loads(row["x_data"]) if row["x_data"] else {},
+        )
+    )
+    return user, session
 
 
 async def set_session(

@@ -24,7 +24,8 @@ class User:
         return role in self.roles or "admin" in self.roles
 
 
-def _roles(text: str) -> frozenset[str]:
+def roles_from_text(text: str) -> frozenset[str]:
+    """The roles column ("admin,clinician") as a set."""
     return frozenset(r for r in text.split(",") if r)
 
 
@@ -40,14 +41,14 @@ async def get_user(conn: aiosqlite.Connection, telegram_id: int) -> User | None:
     )
     if row is None:
         return None
-    return User(row["telegram_id"], _roles(row["roles"]), row["language"])
+    return User(row["telegram_id"], roles_from_text(row["roles"]), row["language"])
 
 
 async def list_users(conn: aiosqlite.Connection) -> list[User]:
     rows = await fetch_all(
         conn, "SELECT telegram_id, roles, language FROM users WHERE active=1 ORDER BY telegram_id"
     )
-    return [User(r["telegram_id"], _roles(r["roles"]), r["language"]) for r in rows]
+    return [User(r["telegram_id"], roles_from_text(r["roles"]), r["language"]) for r in rows]
 
 
 async def users_with_role(conn: aiosqlite.Connection, role: str) -> list[int]:
@@ -61,7 +62,7 @@ async def grant_roles(
     existing = await fetch_one(
         conn, "SELECT roles, active FROM users WHERE telegram_id=?", (telegram_id,)
     )
-    old = _roles(existing["roles"]) if existing and existing["active"] else frozenset()
+    old = roles_from_text(existing["roles"]) if existing and existing["active"] else frozenset()
     new = old | frozenset(roles)
     if existing is None:
         await conn.execute(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot import outcomes
-from bot.common import Actor, Button, Context, DuplicateUpdate, Out
+from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_session
 from bot.present import answer_text, criterion_names
 from bot.texts import t
 from conversations import flow
@@ -182,10 +182,11 @@ async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
     rescreen_of = args[0].upper() if args else None
-    async with ctx.db.transaction() as conn:
+
+    async def body(conn: aiosqlite.Connection) -> Screening | None:  # one hop: `Database.run`
         await begin(conn, actor, now)
         if rescreen_of is not None and await store.get_by_number(conn, rescreen_of) is None:
-            return [Out(t(lang, "screen.not_found", number=rescreen_of))]
+            return None
         screening = await store.create_screening(
             conn,
             site=ctx.settings.site_code,
@@ -201,6 +202,11 @@ async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             audit(actor.user_id, "screening_opened", now, screening.number,
                   field="rescreen_of" if rescreen_of else None, new_value=rescreen_of),
         )  # fmt: skip
+        return screening
+
+    screening = await ctx.db.run(body)
+    if screening is None:
+        return [Out(t(lang, "screen.not_found", number=rescreen_of))]
     opened = t(lang, "screen.opened", number=screening.number)
     if rescreen_of:
         opened += "\n" + t(lang, "screen.rescreen_of", number=rescreen_of)
@@ -319,7 +325,7 @@ def session_bound(
     async def guarded(ctx: Context, actor: Actor, data: str) -> list[Out]:
         parts = data.split(":")
         screening_id = int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else None
-        session = await store.get_session(ctx.db.conn, actor.user_id, actor.chat_id)  # a read
+        session = await chat_session(ctx.db, actor)  # read by the gate with the user
         if screening_id is None or session is None or session.screening_id != screening_id:
             return [Out("", toast=t(ctx.language(actor), "screen.stale"))]
         return await flow(ctx, actor, data)
@@ -330,9 +336,9 @@ def session_bound(
 async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out]:
     """A typed message while a screening is open: the answer to the current question.
 
-    The common case — a question waiting — is ONE write transaction run in one hop to the
-    database thread (`Database.run`): read the position, drop a re-delivery, parse, store the
-    answer with its audit row, move on."""
+    The common cases — a question or a SCORTEN value waiting — are ONE write transaction run
+    in one hop to the database thread (`Database.run`): read the position, drop a
+    re-delivery, parse, store the answer with its audit row, move on."""
     lang = ctx.language(actor)
     now = ctx.now()
 
@@ -341,6 +347,14 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
         if session is None or session.screening_id is None:
             return None
         loaded = await load_by_id(conn, session.screening_id)
+        if loaded is not None and loaded.screening.stage == "scorten":  # a SCORTEN value
+            parsed = outcomes.parse_measure_text(lang, loaded.screening, text)
+            if isinstance(parsed, list):
+                return parsed
+            measure, number, entered = parsed
+            return await outcomes.store_measure(
+                conn, ctx, actor, loaded.screening, measure, number, entered
+            )
         if (
             loaded is None
             or loaded.screening.status != store.IN_SCREENING
@@ -365,8 +379,6 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
     screening = loaded.screening if loaded is not None else None
     if screening is None:
         return [Out(t(lang, "screen.no_open"))]
-    if screening.stage == "scorten":
-        return await outcomes.scorten_text(ctx, actor, screening, text)
     if screening.status != store.IN_SCREENING or loaded is None:
         return [Out(t(lang, "screen.no_open"))]
     return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded)]
@@ -562,7 +574,10 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if len(parts) != 3 or not parts[1].isdigit():
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
+    closed = False  # the screening was closed: reminders queued
+
+    async def body(conn: aiosqlite.Connection) -> list[Out]:  # one hop: `Database.run`
+        nonlocal closed
         await begin(conn, actor, now)
         screening = await store.get_by_id(conn, int(parts[1]))
         if screening is None or screening.status != store.IN_SCREENING:
@@ -608,8 +623,13 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             closing.append(outcomes.scorten_prompt(lang, screening, "heart_rate", "mmol/L"))
         else:
             await store.clear_session(conn, actor.user_id, actor.chat_id)
-    ctx.wake_sender()
-    return [Out(t(lang, "screen.confirm") + " ✓", edit=actor.message_id), *closing]
+        closed = True
+        return [Out(t(lang, "screen.confirm") + " ✓", edit=actor.message_id), *closing]
+
+    outs = await ctx.db.run(body)
+    if closed:
+        ctx.wake_sender()
+    return outs
 
 
 def d0_window_label(lang: str) -> str:
