@@ -219,14 +219,22 @@ async def test_other_bad_destinations_and_sources(
     assert listing(backups) == ["a-pipe"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 async def test_read_only_folder_is_a_clear_error(
-    db_path: Path, bot_db: aiosqlite.Connection, backups: Path
+    db_path: Path, bot_db: aiosqlite.Connection, backups: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     os.chmod(backups, 0o500)
+    if os.geteuid() == 0:
+        # Root may write anywhere (CI runs as root): let the folder answer as it would to the
+        # bot's unprivileged user.
+        real_access = os.access
+        monkeypatch.setattr(
+            "storage.backup.os.access",
+            lambda path, mode: False if Path(path) == backups else real_access(path, mode),
+        )
     try:
         with pytest.raises(BackupError, match="not writable"):
             await backup_database(db_path, backups)
+        assert listing(backups) == []
     finally:
         os.chmod(backups, 0o700)
 
