@@ -7,6 +7,7 @@ renamed into place once complete and checked, so a backup file is always whole.
 """
 
 import asyncio
+import contextlib
 import os
 import re
 import sqlite3
@@ -56,9 +57,8 @@ def _fsync_directory(folder: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):  # some file systems refuse fsync on a directory
+            os.fsync(fd)
     finally:
         os.close(fd)
 

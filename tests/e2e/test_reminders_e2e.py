@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.flows import injection  # noqa: F401  (registers /d0, /update, /withdraw and the sender)
 from tests.e2e.conftest import (
     ADMIN,
@@ -114,17 +112,6 @@ async def test_d0_records_the_injection_and_answers_with_the_follow_up_dates(
 # --- a real process, killed with SIGKILL -------------------------------------------------------
 
 
-def _sender_wired() -> bool:
-    """Whether `lysyme-bot run` starts the reminder sender (bot.app.register_flows must load
-    bot.flows.injection); checked in a fresh interpreter, since this module imports it."""
-    probe = (
-        "from bot import app; app.register_flows(); from bot import jobs; "
-        "print(jobs.start_sender in app.STARTUP_HOOKS)"
-    )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    return out.stdout.strip() == "True"
-
-
 def _prepare_database(path: Path) -> None:
     """An eligible screening closed just now (real clock): its team notice is due."""
     from tests.bot.test_reminders import make_env, screen_patient
@@ -160,8 +147,6 @@ def _start(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
 
 
 def test_kill_9_then_restart_sends_no_duplicate(tmp_path: Path) -> None:
-    if not _sender_wired():
-        pytest.skip("bot.app.register_flows does not load bot.flows.injection yet")
     _prepare_database(tmp_path / "lysyme.sqlite3")
     tg = FakeTelegram.start_in_thread()
     try:
