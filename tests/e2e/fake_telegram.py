@@ -374,7 +374,7 @@ class _ClientGone(Exception):
 
 
 class _BadHttpRequest(Exception):
-    pass
+    """A request this minimal HTTP/1.1 parser cannot read: answered 400, connection closed."""
 
 
 @dataclass(frozen=True)
@@ -1016,8 +1016,7 @@ class _Connection:
             except ValueError:
                 raise _BadHttpRequest("bad chunk size") from None
             if size == 0:
-                while await self._read_line():
-                    pass
+                await self._skip_trailers()
                 return bytes(body)
             body += await self._read_exact(size)
             await self._read_exact(2)
@@ -1056,10 +1055,17 @@ class _Connection:
             headers["connection"] = "close"
         return _HttpRequest(parts[0].upper(), parts[1], headers, body)
 
+    async def _skip_trailers(self) -> None:
+        """Read the trailer lines after the last chunk, up to the empty line that ends them."""
+        line = await self._read_line()
+        while line:
+            line = await self._read_line()
+
     async def wait_disconnect(self) -> None:
         """Return once the peer has closed the connection (data received meanwhile is kept)."""
-        while await self._fill():
-            pass
+        receiving = await self._fill()
+        while receiving:
+            receiving = await self._fill()
 
     def write_response(
         self, status: int, body: bytes, content_type: str, *, keep_alive: bool
@@ -1374,12 +1380,10 @@ class FakeTelegram:
             with contextlib.suppress(ConnectionError):
                 conn.write_response(400, _json_body(payload), "application/json", keep_alive=False)
                 await writer.drain()
-        except ConnectionError:
-            pass
-        except asyncio.CancelledError:
-            # Only stop() cancels these leaf tasks; ending normally keeps asyncio's stream
-            # protocol from logging the cancellation as an error (Python 3.11).
-            pass
+        except (ConnectionError, asyncio.CancelledError):
+            # The client went away, or stop() cancelled this leaf task: ending normally keeps
+            # asyncio's stream protocol from logging the cancellation as an error (Python 3.11).
+            return
         finally:
             if task is not None:
                 self._conn_tasks.discard(task)

@@ -87,8 +87,7 @@ async def test_get_me(bot: Bot, tg: FakeTelegram) -> None:
 
 async def test_wrong_token_unknown_method_and_raw_requests(tg: FakeTelegram) -> None:
     with pytest.raises(InvalidToken):
-        async with Bot("999:WRONG", base_url=tg.base_url):
-            pass
+        await Bot("999:WRONG", base_url=tg.base_url).initialize()  # getMe → 401
     assert tg.calls()[-1].status == 401
 
     api = f"{tg.base_url}{tg.token}"
