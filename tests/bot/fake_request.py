@@ -28,6 +28,7 @@ from telegram.request import BaseRequest, RequestData
 from bot.app import build_application
 from bot.settings import Settings
 from tests.e2e.fake_telegram import QUERY_INVALID, _ApiError, _format_text
+from tests.screening_data import ELIGIBLE_MALE  # noqa: F401 - re-exported to the tests
 
 TOKEN = "424242:FAKE-token-for-tests-AAAAAAAAAAAAAAAA"
 BOT_ID = 424242
@@ -362,34 +363,6 @@ class Harness:
         mark = self.mark()
         await self.text(ADMIN, f"/adduser {user_id} {role}")
         assert any(str(user_id) in t for t in self.texts(ADMIN, mark)), self.texts(ADMIN, mark)
-
-
-#: A whole eligible screening (male patient), as a clinician answers it: tap a label or type.
-ELIGIBLE_MALE: list[tuple[str, str]] = [
-    ("Date of first symptoms", "type:19/11/2026"),
-    ("Date of admission", "tap:Yesterday"),
-    ("Confirmed SJS", "tap:Yes"),
-    ("Age (years)", "type:54"),
-    ("Ward", "tap:Intensive care"),
-    ("body surface area", "type:35 %"),
-    ("Sex", "tap:Male"),
-    ("Malignancy", "tap:No"),
-    ("HIV", "tap:No"),
-    ("hepatitis", "tap:No"),
-    ("SARS-CoV-2", "tap:No"),
-    ("heart failure", "tap:No"),
-    ("epilepsy", "tap:No"),
-    ("bone-marrow", "tap:No"),
-    ("interventional drug study", "tap:No"),
-    ("Deprived of liberty", "tap:No"),
-    ("hampering follow-up", "tap:No"),
-    ("tutorship", "tap:No"),
-    ("psychiatric care", "tap:No"),
-    ("social security", "tap:Yes"),
-    ("Written consent", "tap:Obtained"),
-    ("Who signed", "tap:The patient"),
-    ("Weight (kg)", "type:68"),
-]
 
 
 async def answer_all(bot: Harness, user_id: int, answers: list[tuple[str, str]]) -> None:

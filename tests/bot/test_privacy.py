@@ -32,35 +32,19 @@ from tests.e2e.conftest import (
     stop_app,
 )
 from tests.e2e.fake_telegram import FakeTelegram
+from tests.screening_data import eligible_script
 
 TOKEN = "7654321:AAH-privacy-SECRET_token-0123456789abcdef"
 
 #: The answers typed or tapped, chosen so that each is recognisable in a log line.
-SCREENING = [
-    ("Date of first symptoms", "type:19/11/2026"),
-    ("Date of admission", "tap:Yesterday"),
-    ("Confirmed SJS", "tap:Yes"),
-    ("Age (years)", "type:63"),
-    ("Ward", "tap:Dermatology"),
-    ("body surface area", "type:37,5 %"),
-    ("Sex", "tap:Male"),
-    ("Malignancy", "tap:No"),
-    ("HIV", "tap:No"),
-    ("hepatitis", "tap:No"),
-    ("SARS-CoV-2", "tap:No"),
-    ("heart failure", "tap:No"),
-    ("epilepsy", "tap:No"),
-    ("bone-marrow", "tap:No"),
-    ("interventional drug study", "tap:No"),
-    ("Deprived of liberty", "tap:No"),
-    ("hampering follow-up", "tap:No"),
-    ("tutorship", "tap:No"),
-    ("psychiatric care", "tap:No"),
-    ("social security", "tap:Yes"),
-    ("Written consent", "tap:Obtained"),
-    ("Who signed", "tap:The patient"),
-    ("Weight (kg)", "type:71,4"),
-]
+SCREENING = eligible_script(
+    **{
+        "Age (years)": "type:63",
+        "Ward": "tap:Dermatology",
+        "body surface area": "type:37,5 %",
+        "Weight (kg)": "type:71,4",
+    }
+)
 HEART_RATE = "131"
 #: Every form in which those answers (and what is computed from them) could show up.
 VALUES = [

@@ -33,6 +33,7 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.db import Database, fetch_all
 from storage.screenings import Screening
+from tests.conversations.support import eligible_answers
 
 # PTB 22 warns when a test builds RetryAfter(int); the sender itself reads it quietly.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -164,34 +165,9 @@ def answers_for(
     admission: dt.date, index: dt.date | None = None, **overrides: Any
 ) -> dict[str, Any]:
     """A complete eligible answer set (female patient) admitted on `admission`."""
-    answers: dict[str, Any] = {
-        "index_date": index or admission - dt.timedelta(days=2),
-        "admission_date": admission,
-        "diagnosis_confirmed": True,
-        "age": 58,
-        "ward": "dermatology",
-        "max_bsa_percent": 35.0,
-        "sex": "female",
-        "pregnant_or_breastfeeding": "no",
-        "malignancy_10y_or_metastasis": False,
-        "hiv_positive": "no",
-        "active_hepatitis_b_or_c": "no",
-        "sars_cov2_positive": "no",
-        "decompensated_heart_failure": False,
-        "uncontrolled_epilepsy": False,
-        "prior_allogeneic_bmt": False,
-        "other_interventional_trial": False,
-        "deprived_of_liberty": False,
-        "compliance_concern": False,
-        "tutorship_or_curatorship": False,
-        "psychiatric_care_l1121_6": False,
-        "social_security": True,
-        "consent": "obtained",
-        "consent_by": "patient",
-        "weight_kg": 70.0,
-    }
-    answers.update(overrides)
-    return {k: v for k, v in answers.items() if v is not None}
+    return eligible_answers(
+        index_date=index or admission - dt.timedelta(days=2), admission_date=admission, **overrides
+    )
 
 
 async def screen_patient(

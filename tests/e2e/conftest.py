@@ -14,6 +14,7 @@ import pytest
 from bot.app import build_application
 from bot.settings import Settings
 from tests.e2e.fake_telegram import FakeTelegram
+from tests.screening_data import ELIGIBLE_MALE  # noqa: F401 - re-exported to the tests
 
 ADMIN = 1001
 CLINICIAN = 2002
@@ -139,34 +140,6 @@ class Clinician:
 
     def last_text(self) -> str:
         return self.tg.last_text(self.user_id) or ""
-
-
-ELIGIBLE_MALE = [
-    # (question label fragment the bot shows, how to answer: "tap:<label>" or "type:<text>")
-    ("Date of first symptoms", "type:19/11/2026"),
-    ("Date of admission", "tap:Yesterday"),
-    ("Confirmed SJS", "tap:Yes"),
-    ("Age (years)", "type:54"),
-    ("Ward", "tap:Intensive care"),
-    ("body surface area", "type:35 %"),
-    ("Sex", "tap:Male"),
-    ("Malignancy", "tap:No"),
-    ("HIV", "tap:No"),
-    ("hepatitis", "tap:No"),
-    ("SARS-CoV-2", "tap:No"),
-    ("heart failure", "tap:No"),
-    ("epilepsy", "tap:No"),
-    ("bone-marrow", "tap:No"),
-    ("interventional drug study", "tap:No"),
-    ("Deprived of liberty", "tap:No"),
-    ("hampering follow-up", "tap:No"),
-    ("tutorship", "tap:No"),
-    ("psychiatric care", "tap:No"),
-    ("social security", "tap:Yes"),
-    ("Written consent", "tap:Obtained"),
-    ("Who signed", "tap:The patient"),
-    ("Weight (kg)", "type:68"),
-]
 
 
 async def answer_all(clinician: Clinician, answers: list[tuple[str, str]]) -> None:
