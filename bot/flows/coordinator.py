@@ -77,6 +77,11 @@ class _Refused(Exception):
         super().__init__("refused")
         self.outs = outs
 
+    @classmethod
+    def saying(cls, lang: str, key: str, **params: object) -> _Refused:
+        """A refusal of one message: the text `key`."""
+        return cls([Out(t(lang, key, **params))])
+
 
 # --- wording shared by the views ------------------------------------------------------------
 
@@ -497,7 +502,7 @@ def _parse_request(lang: str, args: list[str]) -> _Request:
     value = " ".join(args[2 : 2 + width])
     reason = " ".join(args[2 + width :]).strip()
     if field == "withdrawal" and value.lower() not in WITHDRAWAL_UNDO:
-        raise _Refused([Out(t(lang, "cor.withdrawal_value"))])
+        raise _Refused.saying(lang, "cor.withdrawal_value")
     measure = field.removeprefix(queries.SCORTEN_PREFIX)
     known = (
         field in BY_ID
@@ -529,11 +534,11 @@ async def correct(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         async with ctx.db.transaction() as conn:
             s = await store.get_by_number(conn, request.number)
             if s is None:
-                raise _Refused([Out(t(lang, "screen.not_found", number=request.number))])
+                raise _Refused.saying(lang, "screen.not_found", number=request.number)
             if s.status == store.IN_SCREENING:
-                raise _Refused([Out(t(lang, "cor.in_screening", number=s.number))])
+                raise _Refused.saying(lang, "cor.in_screening", number=s.number)
             if s.status == store.ABANDONED:
-                raise _Refused([Out(t(lang, "cor.abandoned", number=s.number))])
+                raise _Refused.saying(lang, "cor.abandoned", number=s.number)
             if request.field == "withdrawal":
                 outs = await _undo_withdrawal(conn, ctx, actor, s, request, now)
             elif request.field == "injected_at":
@@ -560,24 +565,15 @@ async def _correct_answer(
     field = request.field
     answers = without_inapplicable((await load(conn, s)).answers)
     if not BY_ID[field].applies(answers):
-        raise _Refused([Out(t(lang, "cor.not_applicable", label=short_label(lang, field)))])
+        raise _Refused.saying(lang, "cor.not_applicable", label=short_label(lang, field))
     try:
         value = parse_text(field, request.value, local_today(now, ctx.zone), answers)
     except AnswerError as exc:
         raise _invalid(lang, exc) from None
     old = answers.get(field)
     if old == value and type(old) is type(value):
-        raise _Refused(
-            [
-                Out(
-                    t(
-                        lang,
-                        "cor.same",
-                        label=short_label(lang, field),
-                        value=answer_text(lang, field, value),
-                    )
-                )
-            ]
+        raise _Refused.saying(
+            lang, "cor.same", label=short_label(lang, field), value=answer_text(lang, field, value)
         )
     await begin(conn, actor, now)  # valid: drop a re-delivery
     updated = dict(answers)
@@ -647,7 +643,7 @@ def parse_moment(text: str, now: dt.datetime, ctx: Context, lang: str) -> dt.dat
     date_text, _, time_text = normalise(text).partition(" ")
     match = _TIME.match(time_text)
     if match is None or int(match["h"]) > 23 or int(match["m"]) > 59:
-        raise _Refused([Out(t(lang, "screen.invalid", problem=t(lang, "cor.bad_moment")))])
+        raise _Refused.saying(lang, "screen.invalid", problem=t(lang, "cor.bad_moment"))
     try:
         day = parse_text("index_date", date_text, local_today(now, ctx.zone))
     except AnswerError as exc:
@@ -655,7 +651,7 @@ def parse_moment(text: str, now: dt.datetime, ctx: Context, lang: str) -> dt.dat
     assert isinstance(day, dt.date)
     moment = dt.datetime.combine(day, dt.time(int(match["h"]), int(match["m"])), tzinfo=ctx.zone)
     if moment > now:
-        raise _Refused([Out(t(lang, "screen.invalid", problem=t(lang, "cor.future_moment")))])
+        raise _Refused.saying(lang, "screen.invalid", problem=t(lang, "cor.future_moment"))
     return moment
 
 
@@ -669,12 +665,12 @@ async def _correct_injection(
 ) -> list[Out]:
     lang = ctx.language(actor)
     if s.injected_at is None:
-        raise _Refused([Out(t(lang, "cor.not_injected", number=s.number))])
+        raise _Refused.saying(lang, "cor.not_injected", number=s.number)
     moment = parse_moment(request.value, now, ctx, lang)
     if s.admission_date is not None and moment.date() < s.admission_date:
         admission = s.admission_date.strftime("%d/%m/%Y")
         problem = t(lang, "cor.before_admission", admission=admission)
-        raise _Refused([Out(t(lang, "screen.invalid", problem=problem))])
+        raise _Refused.saying(lang, "screen.invalid", problem=problem)
     if moment == s.injected_at:
         raise _Refused(
             [
@@ -769,17 +765,8 @@ async def _correct_scorten(
     current = await store.current_answers(conn, s.id)
     old = current.get(field)
     if old is not None and queries.json_value(old) == value:
-        raise _Refused(
-            [
-                Out(
-                    t(
-                        lang,
-                        "cor.same",
-                        label=short_label(lang, field),
-                        value=stored_text(lang, field, old),
-                    )
-                )
-            ]
+        raise _Refused.saying(
+            lang, "cor.same", label=short_label(lang, field), value=stored_text(lang, field, old)
         )
     await begin(conn, actor, now)  # valid: drop a re-delivery
     await store.add_answer(

@@ -347,6 +347,19 @@ async def _record_injection(
 # --- /withdraw ------------------------------------------------------------------------------
 
 
+async def _screened(
+    conn: aiosqlite.Connection, lang: str, number: str, wrong_status_key: str
+) -> Screening | list[Out]:
+    """The screening `number` if its status is `screened`; else the refusal to send."""
+    s = await store.get_by_number(conn, number)
+    if s is None:
+        return [Out(t(lang, "screen.not_found", number=number))]
+    if s.status != store.SCREENED:
+        status = t(lang, f"status.{s.status}")
+        return [Out(t(lang, wrong_status_key, number=s.number, status=status))]
+    return s
+
+
 async def withdraw(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     """/withdraw NUMBER reason: the patient will not be injected; all reminders stop."""
     lang = ctx.language(actor)
@@ -359,12 +372,10 @@ async def withdraw(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
-        s = await store.get_by_number(conn, number)
-        if s is None:
-            return [Out(t(lang, "screen.not_found", number=number))]
-        if s.status != store.SCREENED:
-            status = t(lang, f"status.{s.status}")
-            return [Out(t(lang, "wd.wrong_status", number=s.number, status=status))]
+        found = await _screened(conn, lang, number, "wd.wrong_status")
+        if not isinstance(found, Screening):
+            return found
+        s = found
         await store.update_screening(
             conn, s.id, now, status=store.WITHDRAWN, withdrawn_reason=reason,
             last_actor_id=actor.user_id, stage="done", cursor=None,
@@ -411,12 +422,10 @@ async def update(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
-        s = await store.get_by_number(conn, number)
-        if s is None:
-            return [Out(t(lang, "screen.not_found", number=number))]
-        if s.status != store.SCREENED:
-            status = t(lang, f"status.{s.status}")
-            return [Out(t(lang, "upd.wrong_status", number=s.number, status=status))]
+        found = await _screened(conn, lang, number, "upd.wrong_status")
+        if not isinstance(found, Screening):
+            return found
+        s = found
         queue = _update_queue(s) if s.outcome == "pending" else []
         if not queue:
             outcome = t(lang, f"outcome.{s.outcome}")
