@@ -43,6 +43,8 @@ from urllib.parse import urlsplit
 
 from telegram.request import BaseRequest, RequestData
 
+from storage.db import probe_read_only
+
 log = logging.getLogger("lysyme.health")
 
 SUFFIX = "-health.json"  # beside -wal and -shm; matches .gitignore's *.sqlite3-*
@@ -174,12 +176,7 @@ def check_database(database: Path) -> int:
     if not database.exists():
         raise Unhealthy(f"database {database} not found")
     try:
-        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=PROBE_TIMEOUT)
-        try:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        finally:
-            conn.close()
+        version = probe_read_only(database, PROBE_TIMEOUT)
     except sqlite3.Error as exc:
         raise Unhealthy(f"database does not answer: {exc}") from None
     if version < 1:

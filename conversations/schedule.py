@@ -88,6 +88,15 @@ FOLLOW_UPS: Final[tuple[FollowUp, ...]] = (
 FOLLOW_UP_BY_ID: Final = {f.id: f for f in FOLLOW_UPS}
 
 
+#: "Still in hospital" at the discharge question: ask again a week later, not every morning.
+DISCHARGE_RECHECK: Final = dt.timedelta(days=7)
+
+
+def discharge_recheck(now: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """08:00 local on the day a week after *now* (UTC)."""
+    return next_morning(now + DISCHARGE_RECHECK - dt.timedelta(days=1), zone)
+
+
 def follow_up_due(injected_at: dt.datetime, follow_up: FollowUp, zone: ZoneInfo) -> dt.datetime:
     d0 = injected_at.astimezone(zone).date()
     return at_local(d0 + dt.timedelta(days=follow_up.days_after_d0), MORNING, zone).astimezone(UTC)

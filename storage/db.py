@@ -395,3 +395,15 @@ async def fetch_all(
 ) -> list[sqlite3.Row]:
     """Every row, in one hop to the database thread."""
     return list(await conn.execute_fetchall(sql, params))
+
+
+def probe_read_only(path: Path, timeout: float) -> int:
+    """The schema version, read through a separate read-only connection (the health check
+    runs in its own process and must never write or hold a lock)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
+    return version

@@ -59,8 +59,6 @@ CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 #: Kinds stopped by the injection (the follow-ups start instead).
 STOPPED_BY_INJECTION = ("d0_window", "pending", "bsa_expiry")
 STILL_HOSPITALISED = "still_hospitalised"
-#: A discharge date still unknown ("still in hospital") is asked again a week later.
-DISCHARGE_RECHECK = dt.timedelta(days=7)
 
 
 def _audit(
@@ -629,7 +627,7 @@ def follow_up_next_due(
     if follow_up_final(follow_up, stored):
         return None
     if stored is not None:
-        return schedule.next_morning(now + DISCHARGE_RECHECK - dt.timedelta(days=1), zone)
+        return schedule.discharge_recheck(now, zone)
     return schedule.next_morning(now, zone)
 
 
