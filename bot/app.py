@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import handlers, health
+from bot import delivery, handlers, health
 from bot.common import Actor, Clock, Context, Out, commands_for, system_clock
 from bot.settings import Settings
 from bot.texts import t
@@ -268,9 +268,10 @@ async def _offer_resume(application: Application, ctx: Context) -> None:  # type
         text = t(lang, "screen.resumed_after_restart", number=screening_row.number)
         try:
             await application.bot.send_message(session.chat_id, text, parse_mode=ParseMode.HTML)
-            await application.bot.send_message(
+            sent = await application.bot.send_message(
                 session.chat_id, prompt.text, parse_mode=ParseMode.HTML,
                 reply_markup=handlers.keyboard(prompt),
             )  # fmt: skip
+            await delivery.delivered(ctx, prompt, sent.message_id)
         except TelegramError as exc:
             log.warning("could not offer %s back: %s", screening_row.number, exc)

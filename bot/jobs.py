@@ -51,7 +51,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import health
 from bot.common import Button, Context, Out
-from bot.outcomes import LAST_ACTOR, SYSTEM, reevaluate
+from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
 from bot.present import criterion_names, local_time, time_left
 from bot.texts import Raw, t
 from conversations import schedule
@@ -490,6 +490,13 @@ async def _d0_window(
         return Message(closed)
     if s.status != store.SCREENED:
         return Skip(f"status {s.status}")
+    if row.step == "outcome" and row.recipient != outbox.TEAM:
+        # The clinician's result, held for the reply that closed the screening and released
+        # because that reply was not delivered (429, network, a crash): the result itself.
+        from bot.flows.screening import load
+
+        answers = (await load(conn, s)).answers
+        return Message(lambda lang: (recorded_result(lang, s, answers, now, ctx), []))
 
     def window(lang: str) -> tuple[str, list[list[Button]]]:
         head = t(lang, "rem.d0_window", number=s.number,

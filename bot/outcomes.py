@@ -103,11 +103,29 @@ async def close_screening(
                        screening.status, store.SCREENED),
         ],
     )  # fmt: skip
+    held = None
     if evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING):
-        await schedule_after_screening(
+        held = await schedule_after_screening(
             conn, ctx, screening, actor.user_id, answers, evaluation, now
         )
-    return [Out(result_lines(lang, screening.number, evaluation, answers, now, ctx))]
+    result = result_lines(lang, screening.number, evaluation, answers, now, ctx)
+    return [Out(result, delivers=held)]
+
+
+def recorded_result(
+    lang: str, s: Screening, answers: dict[str, AnswerValue], now: dt.datetime, ctx: Context
+) -> str:
+    """The result message again, from what the screening recorded (outcome, reasons, dose,
+    deadline): what the sender delivers when the reply that should have carried it failed."""
+    outcome = Outcome(s.outcome or Outcome.INCOMPLETE.value)
+    evaluation = Evaluation(
+        outcome,
+        failed=s.reasons if outcome is Outcome.NOT_ELIGIBLE else (),
+        pending=s.reasons if outcome is Outcome.PENDING else (),
+        dose_cells=s.dose_cells,
+        d0_deadline=s.d0_deadline,
+    )
+    return result_lines(lang, s.number, evaluation, answers, now, ctx)
 
 
 async def schedule_after_screening(
@@ -118,12 +136,14 @@ async def schedule_after_screening(
     answers: dict[str, AnswerValue],
     evaluation: Evaluation,
     now: dt.datetime,
-) -> None:
-    """The D0-window steps still ahead, the team notice, and the pending-criteria reminders."""
+) -> int:
+    """The D0-window steps still ahead, the team notice, and the pending-criteria reminders.
+    Returns the id of the clinician's first reminder, held for the result reply."""
     clinician = outbox.user_recipient(clinician_id)
     admission = answers.get("admission_date")
-    # The outcome message just shown to the clinician is their first reminder.
-    await outbox.record_sent(conn, screening.id, "d0_window", "outcome", clinician, now)
+    # The result message about to be shown to the clinician is their first reminder: held for
+    # that reply, marked sent once Telegram accepted it, else sent by the reminder sender.
+    held = await outbox.hold(conn, screening.id, "d0_window", "outcome", clinician, now)
     await outbox.schedule(conn, screening.id, "d0_window", "outcome", now, [outbox.TEAM])
     if isinstance(admission, dt.date):
         for step in schedule.future_window_steps(admission, now, ctx.zone):
@@ -146,6 +166,7 @@ async def schedule_after_screening(
             conn, screening.id, "consent_patient", "reminder",
             schedule.next_morning(now, ctx.zone), [outbox.TEAM, clinician],
         )  # fmt: skip
+    return held
 
 
 # --- re-evaluation after /update, /correct, or the end of the BSA observation period -------
@@ -237,7 +258,7 @@ def scorten_prompt(lang: str, screening: Screening, cursor: str, _unit: str = ""
             rows.insert(0, [Button(t(lang, "scorten.switch_unit", unit=other.value),
                                    f"m:{screening.id}:{measure}:{code}")])  # fmt: skip
     text = f"<b>{screening.number}</b> · SCORTEN\n" + t(lang, f"scorten.{measure}", unit=unit)
-    return Out(text, rows, prompt_for=screening.id)
+    return Out(text, rows, prompt_for=screening.id, shows=store.prompt_key("scorten", measure))
 
 
 def parse_measure_text(

@@ -90,6 +90,53 @@ async def record_sent(
     return int(cursor.lastrowid or 0)
 
 
+async def hold(
+    conn: aiosqlite.Connection,
+    screening_id: int | None,
+    kind: str,
+    step: str,
+    recipient: str,
+    now: dt.datetime,
+) -> int:
+    """A reminder delivered as part of a reply (the outcome message is the first reminder),
+    written 'claimed' — held for that reply, never picked by the sender — until Telegram has
+    accepted it (`mark_delivered`), or released to the sender if it did not (`release`; a
+    crash leaves it claimed and `release_claimed` at the next start does the same)."""
+    cursor = await conn.execute(
+        "INSERT INTO reminders(screening_id, kind, step, recipient, due_at, state, claimed_at) "
+        "VALUES (?,?,?,?,?,'claimed',?)",
+        (screening_id, kind, step, recipient, to_db(now), to_db(now)),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+async def mark_delivered(conn: aiosqlite.Connection, reminder_id: int, now: dt.datetime) -> bool:
+    """A held row whose reply Telegram accepted: sent (False if no longer held)."""
+    cursor = await conn.execute(
+        "UPDATE reminders SET state='sent', sent_at=?, attempts=attempts+1, claimed_at=NULL "
+        "WHERE id=? AND state='claimed'",
+        (to_db(now), reminder_id),
+    )
+    return cursor.rowcount == 1
+
+
+async def release(
+    conn: aiosqlite.Connection, ids: Iterable[int], at: dt.datetime | None = None
+) -> int:
+    """These claimed rows (and only these) go back to the queue, due again at `at` (None:
+    as soon as they are due). A sweep releases its own claims, never another's."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    cursor = await conn.execute(
+        f"UPDATE reminders SET state='scheduled', claimed_at=NULL, "
+        f"next_attempt_at=COALESCE(?, next_attempt_at) "
+        f"WHERE state='claimed' AND id IN ({','.join('?' * len(ids))})",
+        (to_db(at) if at is not None else None, *ids),
+    )
+    return cursor.rowcount
+
+
 async def cancel(
     conn: aiosqlite.Connection,
     screening_id: int,
