@@ -213,8 +213,13 @@ async def reevaluate(
         )  # fmt: skip
     if injected or screening.status != store.SCREENED:
         return old, evaluation
+    due_unsent = [
+        r for r in await outbox.for_screening(conn, screening.id)
+        if r.state == "scheduled" and r.kind in WINDOW_KINDS and r.due_at <= now
+    ]  # fmt: skip
     await outbox.cancel(conn, screening.id, WINDOW_KINDS)
     if included:
+        await _replan_due(conn, ctx, screening, evaluation, admission, due_unsent, now)
         clinician = outbox.user_recipient(screening.clinician_id)
         if isinstance(admission, dt.date):
             for step in schedule.future_window_steps(admission, now, ctx.zone):
@@ -232,6 +237,37 @@ async def reevaluate(
         await outbox.schedule(conn, screening.id, "outcome_change", evaluation.outcome.value,
                               now, [outbox.TEAM, outbox.user_recipient(screening.last_actor_id)])  # fmt: skip
     return old, evaluation
+
+
+async def _replan_due(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    screening: Screening,
+    evaluation: Evaluation,
+    admission: AnswerValue | None,
+    due_unsent: list[outbox.Reminder],
+    now: dt.datetime,
+) -> None:
+    """Steps that fell due but were not sent yet (the sender runs every few seconds; a retry
+    may wait up to 10 min) are planned again, not lost, when they still apply: at their
+    (possibly moved) due time, so that catch-up still sends only the latest of them."""
+    window = (
+        {step.step: step.due for step in schedule.d0_window_steps(admission, ctx.zone)}
+        if isinstance(admission, dt.date)
+        else {}
+    )
+    for row in due_unsent:
+        due: dt.datetime | None = None
+        if row.kind == "d0_window":
+            due = row.due_at if row.step == "outcome" else window.get(row.step)
+            if due is not None and due > now:
+                due = None  # moved into the future: planned with the steps ahead
+        elif (row.kind == "pending" and evaluation.outcome is Outcome.PENDING) or (
+            row.kind == "bsa_expiry" and "max_bsa_percent" in evaluation.pending
+        ):
+            due = row.due_at
+        if due is not None:
+            await outbox.schedule(conn, screening.id, row.kind, row.step, due, [row.recipient])
 
 
 # --- SCORTEN ------------------------------------------------------------------------------

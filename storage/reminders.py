@@ -180,8 +180,40 @@ async def has_scheduled(
     return bool(rows)
 
 
+async def supersede_overdue(
+    conn: aiosqlite.Connection, now: dt.datetime, per_step_kinds: Iterable[str]
+) -> list[Reminder]:
+    """Catch-up over every overdue row (in the caller's transaction): a row due at *now* for
+    which a later row of the same (screening, kind, recipient) is also due is marked skipped
+    — whatever the claim batches. Kinds in `per_step_kinds` (each step a different message)
+    are left alone. Returns the rows skipped (for the audit)."""
+    stamp = to_db(now)
+    excluded = list(per_step_kinds)
+    marks = ",".join("?" * len(excluded)) or "''"
+    rows = await fetch_all(
+        conn,
+        f"""SELECT r.* FROM reminders r
+           WHERE r.state IN ('scheduled', 'claimed') AND r.state = 'scheduled'
+             AND r.due_at <= ? AND r.kind NOT IN ({marks})
+             AND EXISTS (
+               SELECT 1 FROM reminders l
+               WHERE l.screening_id IS r.screening_id AND l.kind = r.kind
+                 AND l.recipient = r.recipient AND l.state IN ('scheduled', 'claimed')
+                 AND l.due_at <= ? AND (l.due_at > r.due_at OR (l.due_at = r.due_at AND l.id > r.id)))
+           ORDER BY r.due_at, r.id""",
+        (stamp, *excluded, stamp),
+    )
+    for row in rows:
+        await mark_skipped(conn, row["id"], "superseded by a later step")
+    return [_reminder(r) for r in rows]
+
+
 async def claim_due(
-    conn: aiosqlite.Connection, now: dt.datetime, limit: int = 100
+    conn: aiosqlite.Connection,
+    now: dt.datetime,
+    limit: int = 100,
+    *,
+    kinds: Iterable[str] | None = None,
 ) -> list[Reminder]:
     """Claim what is due (in the caller's transaction). Claimed rows belong to this sweep
     until marked; a crash leaves them claimed and `release_claimed` puts them back."""
@@ -189,13 +221,15 @@ async def claim_due(
     # The redundant `state IN (...)` term repeats the partial index's WHERE clause: SQLite
     # only uses a partial index when the query's terms imply its condition literally, and
     # without it this is a full scan of every reminder ever written.
+    only = list(kinds) if kinds is not None else None
+    kind_filter = f"AND kind IN ({','.join('?' * len(only))})" if only else ""
     rows = await fetch_all(
         conn,
-        """SELECT * FROM reminders
+        f"""SELECT * FROM reminders
            WHERE state IN ('scheduled', 'claimed') AND state='scheduled' AND due_at <= ?
-             AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+             AND (next_attempt_at IS NULL OR next_attempt_at <= ?) {kind_filter}
            ORDER BY due_at, id LIMIT ?""",
-        (stamp, stamp, limit),
+        (stamp, stamp, *(only or ()), limit),
     )
     if rows:
         ids = [r["id"] for r in rows]
