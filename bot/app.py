@@ -147,6 +147,7 @@ def build_application(
     application.add_handler(MessageHandler(filters.ALL, handlers.on_other), group=0)
     # After group 0 has handled it: the `update` heartbeat (webhook or polling).
     application.add_handler(TypeHandler(Update, _beat_update), group=1)
+    application.add_error_handler(handlers.on_error)  # an unexpected error answers the user
     return application
 
 

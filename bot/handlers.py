@@ -8,6 +8,7 @@ Routing is data: `COMMANDS` (command → flow), `CALLBACKS` (callback-data prefi
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -201,7 +202,11 @@ async def _run(
     by `actor_for` for this update)."""
     ctx = core(app_context.application)
     if actor is None:
-        actor = await actor_for(ctx, update)
+        try:
+            actor = await actor_for(ctx, update)
+        except sqlite3.Error as exc:  # the access gate could not read: say so, change nothing
+            await answer_failure(update, app_context, exc)
+            return
     if actor is None:
         return
     try:
@@ -221,6 +226,9 @@ async def _run(
             except TelegramError as exc:
                 log.info("update %s: query not answered again: %s", update.update_id, exc)
         return
+    except sqlite3.Error as exc:  # locked, disk full…: rolled back, nothing half-written
+        log.warning("database error for update %s (%s): %s", update.update_id, command_name, exc)
+        outs = [Out(t(ctx.language(actor), "error.temporary"))]
     except Exception:
         log.exception("handler failed for update %s (%s)", update.update_id, command_name)
         outs = [Out(t(ctx.language(actor), "error.generic"))]
@@ -235,6 +243,36 @@ async def _run(
             ctx,
             [o.delivers for o in outs if o.delivers is not None and o.delivers not in delivered],
         )
+
+
+async def answer_failure(
+    update: object, app_context: ContextTypes.DEFAULT_TYPE, exc: object
+) -> None:
+    """An update whose handling failed outside a flow (the access gate's read, a routing
+    step): the user is told, in their language as far as it is known, to try again — a
+    database error is temporary; nothing was written (every write is one transaction)."""
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    ctx: Context | None = app_context.application.bot_data.get("ctx")
+    telegram = (update.effective_user.language_code or "") if update.effective_user else ""
+    lang = (ctx.settings.language if ctx else None) or (
+        telegram[:2] if telegram[:2] in ("fr", "en") else "fr"
+    )
+    key = "error.temporary" if isinstance(exc, sqlite3.Error) else "error.generic"
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(t(lang, key)[:200], show_alert=True)
+        elif update.effective_chat.type == ChatType.PRIVATE:
+            await with_retries(partial(app_context.bot.send_message, update.effective_chat.id,
+                                       t(lang, key), parse_mode=ParseMode.HTML))  # fmt: skip
+    except TelegramError as error:
+        log.warning("update %s: the failure could not be reported: %s", update.update_id, error)
+
+
+async def on_error(update: object, app_context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`Application.add_error_handler`: whatever escaped a handler answers the user."""
+    log.error("update failed: %s", type(app_context.error).__name__, exc_info=app_context.error)
+    await answer_failure(update, app_context, app_context.error)
 
 
 async def on_command(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -12,7 +12,7 @@ import datetime as dt
 
 import aiosqlite
 
-from bot.common import Actor, Button, Context, Out
+from bot.common import Actor, Button, Context, Out, parse_id
 from bot.present import classification, criterion_names, deadline_line, dose_line, time_left
 from bot.present import local_time as fmt_local
 from bot.texts import t
@@ -322,7 +322,7 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`m:<screening id>:<measure>:na|gl|mm` — one write transaction in one hop."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in MEASURE_BY_ID:
+    if len(parts) != 4 or parse_id(parts[1]) is None or parts[2] not in MEASURE_BY_ID:
         return [Out("", toast=t(lang, "screen.stale"))]
 
     async def body(conn: aiosqlite.Connection) -> list[Out]:

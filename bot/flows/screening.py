@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot import outcomes
-from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_session
+from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_session, parse_id
 from bot.present import answer_text, criterion_names
 from bot.texts import t
 from conversations import flow
@@ -346,7 +346,7 @@ def session_bound(
 
     async def guarded(ctx: Context, actor: Actor, data: str) -> list[Out]:
         parts = data.split(":")
-        screening_id = int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else None
+        screening_id = parse_id(parts[1]) if len(parts) >= 3 else None
         session = await chat_session(ctx.db, actor)  # read by the gate with the user
         if screening_id is None or session is None or session.screening_id != screening_id:
             return [Out("", toast=t(ctx.language(actor), "screen.stale"))]
@@ -419,7 +419,7 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     write transaction that stores the answer (nobody can answer in between)."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in BY_ID:
+    if len(parts) != 4 or parse_id(parts[1]) is None or parts[2] not in BY_ID:
         return [Out("", toast=t(lang, "screen.stale"))]
     screening_id, question_id, raw = int(parts[1]), parts[2], parts[3]
     now = ctx.now()
@@ -561,7 +561,7 @@ async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`x:<screening id>:ok|chg` — confirm the excluding answer, or change it."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("ok", "chg"):
+    if len(parts) != 3 or parse_id(parts[1]) is None or parts[2] not in ("ok", "chg"):
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
     async with ctx.db.transaction() as conn:
@@ -601,7 +601,7 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`s:<screening id>:ok|edit` on the summary; `e:<screening id>:<question id>` to change."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 3 or parse_id(parts[1]) is None:
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
     closed = False  # the screening was closed: reminders queued
