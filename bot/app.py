@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import handlers, health
+from bot import delivery, handlers, health
 from bot.common import Actor, Clock, Context, Out, commands_for, system_clock
 from bot.settings import Settings
 from bot.texts import t
@@ -147,6 +147,7 @@ def build_application(
     application.add_handler(MessageHandler(filters.ALL, handlers.on_other), group=0)
     # After group 0 has handled it: the `update` heartbeat (webhook or polling).
     application.add_handler(TypeHandler(Update, _beat_update), group=1)
+    application.add_error_handler(handlers.on_error)  # an unexpected error answers the user
     return application
 
 
@@ -268,9 +269,10 @@ async def _offer_resume(application: Application, ctx: Context) -> None:  # type
         text = t(lang, "screen.resumed_after_restart", number=screening_row.number)
         try:
             await application.bot.send_message(session.chat_id, text, parse_mode=ParseMode.HTML)
-            await application.bot.send_message(
+            sent = await application.bot.send_message(
                 session.chat_id, prompt.text, parse_mode=ParseMode.HTML,
                 reply_markup=handlers.keyboard(prompt),
             )  # fmt: skip
+            await delivery.delivered(ctx, prompt, sent.message_id)
         except TelegramError as exc:
             log.warning("could not offer %s back: %s", screening_row.number, exc)

@@ -42,6 +42,13 @@ class Out:
     chat_id: int | None = None  # None: the chat the request came from
     edit: int | None = None  # message id to edit instead of sending a new message
     prompt_for: int | None = None  # screening id whose current question this message shows
+    # What the prompt asks (`storage.screenings.prompt_key`): recorded on the screening only
+    # once Telegram has accepted the message, so a typed answer is taken for the question
+    # the clinician was actually shown.
+    shows: str | None = None
+    # The outbox row (held for this reply, state 'claimed') this message delivers: marked sent
+    # once Telegram has accepted it, released to the sender otherwise (bot/delivery.py).
+    delivers: int | None = None
     document: tuple[str, bytes] | None = None  # (file name, content)
     photo: bytes | None = None
     toast: str | None = None  # short answer to a button tap (answerCallbackQuery)
@@ -67,6 +74,20 @@ async def chat_session(db: Database, actor: Actor) -> Session | None:
     if actor.session_read:
         return actor.session
     return await store.get_session(db.conn, actor.user_id, actor.chat_id)
+
+
+#: Telegram ids are 64-bit signed integers: users positive, group chats negative.
+MAX_TELEGRAM_ID = 2**63 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """A positive integer written with ASCII digits only (database ids in callback data,
+    Telegram user ids), at most 64-bit; None otherwise. `str.isdigit()` is not enough: it
+    accepts superscripts and other scripts' digits, which `int()` then rejects or misreads."""
+    if not text or len(text) > 19 or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_TELEGRAM_ID else None
 
 
 class DuplicateUpdate(Exception):

@@ -10,7 +10,7 @@ import re
 import sys
 from typing import TextIO
 
-from bot import handlers
+from bot import delivery, handlers
 from bot.app import open_context, register_flows
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, allowed
 from bot.settings import Settings
@@ -62,7 +62,9 @@ async def console(
                 user = await user_store.get_user(conn, CONSOLE_USER)
             actor = Actor(CONSOLE_USER, CONSOLE_USER, True, user, None, None, None)
             try:
-                show(await _dispatch(ctx, actor, text, buttons))
+                outs = await _dispatch(ctx, actor, text, buttons)
+                show(outs)
+                await delivery.printed(ctx, outs)  # shown: typed text answers that prompt
             except DuplicateUpdate:
                 continue
     finally:

@@ -8,7 +8,9 @@ Routing is data: `COMMANDS` (command → flow), `CALLBACKS` (callback-data prefi
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from telegram import (
     BotCommand,
@@ -20,6 +22,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
+from bot import delivery
 from bot.common import (
     COMMAND_ROLES,
     PRIVATE_ONLY,
@@ -33,6 +36,7 @@ from bot.common import (
     group_pointer,
     refuse,
 )
+from bot.delivery import with_retries
 from bot.texts import t
 from storage import screenings as store
 from storage import users as user_store
@@ -83,9 +87,17 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
 
 
 async def render(
-    update: Update, app_context: ContextTypes.DEFAULT_TYPE, actor: Actor, outs: list[Out]
+    update: Update,
+    app_context: ContextTypes.DEFAULT_TYPE,
+    actor: Actor,
+    outs: list[Out],
+    delivered: set[int] | None = None,
 ) -> None:
+    """Send the `Out`s in order, each retried (bot/delivery.py); what a message delivers (a
+    prompt shown, a held outbox row) is recorded once Telegram has accepted it, and the ids
+    of the held rows delivered are added to `delivered`."""
     bot = app_context.bot
+    ctx = core(app_context.application)
     query = update.callback_query
     toast_sent = False
     for out in outs:
@@ -96,19 +108,23 @@ async def render(
             continue
         markup = keyboard(out)
         chat_id = out.chat_id if out.chat_id is not None else actor.chat_id
+        message_id: int | None = None
         if out.document is not None:
             name, content = out.document
-            await bot.send_document(chat_id, document=content, filename=name, caption=out.text or None,
-                                    parse_mode=ParseMode.HTML)  # fmt: skip
+            await with_retries(partial(bot.send_document, chat_id, document=content,
+                                       filename=name, caption=out.text or None,
+                                       parse_mode=ParseMode.HTML))  # fmt: skip
             continue
         if out.photo is not None:
-            await bot.send_photo(chat_id, photo=out.photo, caption=out.text[:1024] or None,
-                                 parse_mode=ParseMode.HTML)  # fmt: skip
+            await with_retries(partial(bot.send_photo, chat_id, photo=out.photo,
+                                       caption=out.text[:1024] or None,
+                                       parse_mode=ParseMode.HTML))  # fmt: skip
             continue
         if out.edit is not None:
             try:
-                await bot.edit_message_text(out.text[:4096], chat_id=chat_id, message_id=out.edit,
-                                            parse_mode=ParseMode.HTML, reply_markup=markup)  # fmt: skip
+                await with_retries(partial(bot.edit_message_text, out.text[:4096],
+                                           chat_id=chat_id, message_id=out.edit,
+                                           parse_mode=ParseMode.HTML, reply_markup=markup))  # fmt: skip
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():
                     log.warning("edit failed: %s", exc.message)
@@ -116,8 +132,13 @@ async def render(
         chunks = split_message(out.text)
         for position, chunk in enumerate(chunks):
             last = position == len(chunks) - 1
-            await bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML,
-                                   reply_markup=markup if last else None)  # fmt: skip
+            sent = await with_retries(partial(bot.send_message, chat_id, chunk,
+                                              parse_mode=ParseMode.HTML,
+                                              reply_markup=markup if last else None))  # fmt: skip
+            message_id = sent.message_id
+        await delivery.delivered(ctx, out, message_id)
+        if out.delivers is not None and delivered is not None:
+            delivered.add(out.delivers)
     if query is not None and not toast_sent:
         await query.answer()
 
@@ -181,7 +202,11 @@ async def _run(
     by `actor_for` for this update)."""
     ctx = core(app_context.application)
     if actor is None:
-        actor = await actor_for(ctx, update)
+        try:
+            actor = await actor_for(ctx, update)
+        except sqlite3.Error as exc:  # the access gate could not read: say so, change nothing
+            await answer_failure(update, app_context, exc)
+            return
     if actor is None:
         return
     try:
@@ -201,13 +226,53 @@ async def _run(
             except TelegramError as exc:
                 log.info("update %s: query not answered again: %s", update.update_id, exc)
         return
+    except sqlite3.Error as exc:  # locked, disk full…: rolled back, nothing half-written
+        log.warning("database error for update %s (%s): %s", update.update_id, command_name, exc)
+        outs = [Out(t(ctx.language(actor), "error.temporary"))]
     except Exception:
         log.exception("handler failed for update %s (%s)", update.update_id, command_name)
         outs = [Out(t(ctx.language(actor), "error.generic"))]
+    delivered: set[int] = set()
     try:
-        await render(update, app_context, actor, outs)
+        await render(update, app_context, actor, outs, delivered)
     except TelegramError as exc:
         log.warning("reply failed for update %s: %s", update.update_id, exc)
+    finally:
+        # A result not delivered (429 beyond the wait, network down) goes to the sender.
+        await delivery.release(
+            ctx,
+            [o.delivers for o in outs if o.delivers is not None and o.delivers not in delivered],
+        )
+
+
+async def answer_failure(
+    update: object, app_context: ContextTypes.DEFAULT_TYPE, exc: object
+) -> None:
+    """An update whose handling failed outside a flow (the access gate's read, a routing
+    step): the user is told, in their language as far as it is known, to try again — a
+    database error is temporary; nothing was written (every write is one transaction)."""
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    ctx: Context | None = app_context.application.bot_data.get("ctx")
+    telegram = (update.effective_user.language_code or "") if update.effective_user else ""
+    lang = (ctx.settings.language if ctx else None) or (
+        telegram[:2] if telegram[:2] in ("fr", "en") else "fr"
+    )
+    key = "error.temporary" if isinstance(exc, sqlite3.Error) else "error.generic"
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(t(lang, key)[:200], show_alert=True)
+        elif update.effective_chat.type == ChatType.PRIVATE:
+            await with_retries(partial(app_context.bot.send_message, update.effective_chat.id,
+                                       t(lang, key), parse_mode=ParseMode.HTML))  # fmt: skip
+    except TelegramError as error:
+        log.warning("update %s: the failure could not be reported: %s", update.update_id, error)
+
+
+async def on_error(update: object, app_context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`Application.add_error_handler`: whatever escaped a handler answers the user."""
+    log.error("update failed: %s", type(app_context.error).__name__, exc_info=app_context.error)
+    await answer_failure(update, app_context, app_context.error)
 
 
 async def on_command(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -9,6 +9,10 @@ file next to the database (`<database>-health.json`, mode 0600):
   is not a fault);
 * `sender`: the reminder sender's last round (bot/jobs.py calls `beat("sender", now)`).
 
+and what *fails*: `failing("database", …)` while the sender's rounds (each takes the write
+lock; at least one durable write a minute) raise a database error — locked, disk full,
+read-only — cleared by the next round that works. The check is unhealthy meanwhile.
+
 Why a file and not the database's `meta` table: a heartbeat is operational state, not trial
 data. Written to the database it would cost a durable (`synchronous=FULL`) transaction and
 the single write lock several times a minute, grow the WAL, end up in every backup, and the
@@ -66,11 +70,13 @@ class _Heartbeats:
         self.path: Path | None = None
         self.info: dict[str, Any] = {}
         self.beats: dict[str, str] = {}
+        self.failures: dict[str, str] = {}  # name → "since problem", while it fails
         self.flushed_at = 0.0
         self.warned = False
 
     def configure(self, path: Path | None, **info: Any) -> None:
         self.path, self.info, self.beats, self.flushed_at = path, info, {}, 0.0
+        self.failures = {}
         if path is not None:
             self.flush()
 
@@ -80,11 +86,22 @@ class _Heartbeats:
         if self.path is not None and (new or time.monotonic() - self.flushed_at >= FLUSH_EVERY):
             self.flush()
 
+    def failing(self, name: str, now: dt.datetime, problem: str) -> None:
+        if name not in self.failures:
+            self.failures[name] = (
+                f"{now.astimezone(dt.UTC).isoformat(timespec='seconds')} {problem}"
+            )
+            self.flush()
+
+    def recovered(self, name: str) -> None:
+        if self.failures.pop(name, None) is not None:
+            self.flush()
+
     def flush(self) -> None:
         if self.path is None:
             return
         self.flushed_at = time.monotonic()
-        document = {**self.info, "beats": self.beats, "limits": LIMITS}
+        document = {**self.info, "beats": self.beats, "limits": LIMITS, "failing": self.failures}
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -108,6 +125,16 @@ def configure(path: Path | None, **info: Any) -> None:
 def beat(name: str, now: dt.datetime) -> None:
     """Record that `name` ran at `now` (aware). Cheap: call it on every round."""
     _HEARTBEATS.beat(name, now)
+
+
+def failing(name: str, now: dt.datetime, problem: str) -> None:
+    """`name` fails (e.g. "database": the sender's writes fail): the check is unhealthy until
+    `recovered(name)`. Written at once."""
+    _HEARTBEATS.failing(name, now, problem)
+
+
+def recovered(name: str) -> None:
+    _HEARTBEATS.recovered(name)
 
 
 def flush() -> None:
@@ -190,10 +217,13 @@ def check_heartbeats(path: Path, now: dt.datetime, *, polling: bool) -> list[str
         document = json.loads(path.read_text(encoding="utf-8"))
         recorded: dict[str, str] = dict(document.get("beats") or {})
         stopped_at = document.get("stopped_at")
+        failures: dict[str, str] = dict(document.get("failing") or {})
     except (OSError, ValueError, TypeError, AttributeError):
         raise Unhealthy(f"no readable heartbeat file {path} (is the bot running?)") from None
     if stopped_at:
         raise Unhealthy(f"the bot stopped at {stopped_at}")
+    for name, since in sorted(failures.items()):
+        raise Unhealthy(f"{name} failing since {since}")
     if polling and "poll" not in recorded:
         raise Unhealthy("no getUpdates round recorded yet")
     seen = []

@@ -31,9 +31,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import sqlite3
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
@@ -50,8 +51,8 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import health
-from bot.common import Button, Context, Out
-from bot.outcomes import LAST_ACTOR, SYSTEM, reevaluate
+from bot.common import Actor, Button, Context, Out
+from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
 from bot.present import criterion_names, local_time, time_left
 from bot.texts import Raw, t
 from conversations import schedule
@@ -61,7 +62,7 @@ from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
 from storage.reminders import Reminder
 from storage.screenings import Screening
-from storage.timefmt import to_db
+from storage.timefmt import from_db, to_db
 
 log = logging.getLogger("lysyme.reminders")
 
@@ -164,6 +165,35 @@ def _audit(
 # --- the sweep ------------------------------------------------------------------------------
 
 
+@dataclass
+class SweepState:
+    """What the sender has in hand, kept across sweeps so that a database error (locked,
+    disk full) strands nothing: the rows it claimed and has not settled, and the rows
+    Telegram accepted whose 'sent' could not be recorded yet (recorded, never sent again)."""
+
+    claimed: set[int] = field(default_factory=set)
+    delivered: dict[int, tuple[Reminder, dt.datetime, bool, int]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.claimed or self.delivered)
+
+
+async def settle(ctx: Context, state: SweepState) -> None:
+    """Record what was delivered, release the rest of the claims. Raises on a database error
+    (the state keeps them for the next try)."""
+    if state.delivered:
+        async with ctx.db.transaction() as conn:
+            for row, at, late, chat_id in state.delivered.values():
+                await _record_sent(conn, ctx, row, at, late, chat_id)
+        state.claimed.difference_update(state.delivered)
+        state.delivered.clear()
+    if state.claimed:
+        async with ctx.db.transaction() as conn:
+            released = await outbox.release(conn, state.claimed)
+        log.info("released %d reminder(s) claimed by an interrupted sweep", released)
+        state.claimed.clear()
+
+
 async def sweep(
     ctx: Context,
     now: dt.datetime,
@@ -171,41 +201,79 @@ async def sweep(
     *,
     limit: int = CLAIM_LIMIT,
     should_stop: Callable[[], bool] = lambda: False,
+    state: SweepState | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> SweepResult:
     """Send what is due at *now* (see the module docstring). Safe to call concurrently with
-    the flows: every database access goes through `ctx.db.transaction()`."""
+    the flows: every database access goes through `ctx.db.transaction()`.
+
+    Whatever happens (a database error, an exception, a stop), the rows this sweep claimed
+    are released, or — when even that fails — kept in `state` and settled at the start of the
+    next sweep given the same state (the sender keeps one). `kinds`: only these kinds (the
+    admins' notices while sending is paused); no idle pass and no catch-up then."""
+    state = state if state is not None else SweepState()
+    await settle(ctx, state)  # what an interrupted sweep left (raises while the db fails)
+    try:
+        return await _sweep(ctx, now, send, limit, should_stop, state, kinds)
+    finally:
+        if state:
+            try:
+                await settle(ctx, state)
+            except Exception as exc:  # the database still fails: kept for the next sweep
+                log.warning("claimed reminders not released yet (%s): retried next sweep", exc)
+
+
+async def _sweep(
+    ctx: Context,
+    now: dt.datetime,
+    send: Send,
+    limit: int,
+    should_stop: Callable[[], bool],
+    state: SweepState,
+    kinds: Sequence[str] | None,
+) -> SweepResult:
     result = SweepResult()
-    result.idle = await _idle_pass(ctx, now)
+    if kinds is None:
+        result.idle = await _idle_pass(ctx, now)
     throttled: dict[int, dt.datetime] = {}  # chat → flood-control wait, within this sweep
     for _ in range(MAX_PASSES):
         async with ctx.db.transaction() as conn:
-            claimed = await outbox.claim_due(conn, now, limit)
-            chosen, superseded = catch_up(claimed)
-            for row in superseded:
-                screening = await _screening(conn, row)
+            # Catch-up across every overdue row, not only this batch: of the rows due for one
+            # (screening, kind, recipient), only the latest is sent.
+            superseded = [] if kinds is not None else await outbox.supersede_overdue(
+                conn, now, PER_STEP_KINDS
+            )  # fmt: skip
+            claimed = await outbox.claim_due(conn, now, limit, kinds=kinds)
+            chosen, in_batch = catch_up(claimed)
+            for row in in_batch:
                 await outbox.mark_skipped(conn, row.id, "superseded by a later step")
+            for row in [*superseded, *in_batch]:
+                screening = await _screening(conn, row)
                 await append_audit(conn, _audit(now, "reminder_skipped", row, screening,
                                                 "superseded by a later step"))  # fmt: skip
+        state.claimed.update(row.id for row in chosen)
+        result.skipped += len(superseded) + len(in_batch)
         if not claimed:
             break
         result.claimed += len(claimed)
-        result.skipped += len(superseded)
         # System events first: a BSA that expires at 08:00 turns the patient not eligible
         # before that morning's window reminder would call them pending.
         chosen.sort(key=lambda r: (r.kind != BSA_EXPIRY, r.due_at, r.id))
         for row in chosen:
             if should_stop():
-                # Shutting down: what was claimed and not sent goes back to the queue.
-                async with ctx.db.transaction() as conn:
-                    await outbox.release_claimed(conn)
-                return result
+                return result  # shutting down: `sweep` releases what is still claimed
             try:
-                await _deliver(ctx, row, now, send, result, throttled)
+                await _deliver(ctx, row, now, send, result, throttled, state)
+            except sqlite3.Error:
+                raise  # the database fails: stop here, `sweep` releases the claims
             except Exception:
                 # A bug must not leave the row claimed until the next start, nor stop the loop.
                 log.exception("reminder %s (%s) could not be processed", row.id, row.kind)
+                if row.id in state.delivered:
+                    continue  # sent: recorded by `settle`, never sent again
                 async with ctx.db.transaction() as conn:
                     await outbox.retry_later(conn, row.id, now + backoff(row.attempts), "internal")
+                state.claimed.discard(row.id)
                 result.retried += 1
     return result
 
@@ -235,6 +303,23 @@ async def _deliver(
     send: Send,
     result: SweepResult,
     throttled: dict[int, dt.datetime],
+    state: SweepState,
+) -> None:
+    # Each outcome below is written in its own transaction; until one has committed, the row
+    # stays in `state` (released, or recorded as sent, by `settle`).
+    await _deliver_row(ctx, row, now, send, result, throttled, state)
+    state.claimed.discard(row.id)
+    state.delivered.pop(row.id, None)
+
+
+async def _deliver_row(
+    ctx: Context,
+    row: Reminder,
+    now: dt.datetime,
+    send: Send,
+    result: SweepResult,
+    throttled: dict[int, dt.datetime],
+    state: SweepState,
 ) -> None:
     late = now - row.due_at > LATE_AFTER
     async with ctx.db.transaction() as conn:
@@ -289,14 +374,31 @@ async def _deliver(
         # here (kill -9, power cut) leaves the row 'claimed', `release_claimed` puts it back at
         # the next start and it is sent again. Rows are marked one by one right after their own
         # send, so at most one message can be repeated; the Bot API has no idempotency key to
-        # close this window further.
-        async with ctx.db.transaction() as conn:
-            await outbox.mark_sent(conn, row.id, now, late)
-            await append_audit(conn, _audit(now, "reminder_sent", row, screening,
-                                            "late" if late else None))  # fmt: skip
-            await _repeat(conn, ctx, row, now)
+        # close this window further. A database error here (locked, disk full) is not a crash:
+        # the row stays in `state.delivered` and `settle` records it later, never resends it.
+        state.delivered[row.id] = (row, now, late, chat_id)
         result.sent += 1
         result.late += int(late)
+        async with ctx.db.transaction() as conn:
+            await _record_sent(conn, ctx, row, now, late, chat_id)
+
+
+async def _record_sent(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    row: Reminder,
+    now: dt.datetime,
+    late: bool,
+    chat_id: int,
+) -> None:
+    """Telegram accepted the row's message: sent (audited), the next daily one planned, and
+    the chat is reachable again (a later failure tells the admins again: once per episode)."""
+    screening = await _screening(conn, row)
+    await outbox.mark_sent(conn, row.id, now, late)
+    await append_audit(conn, _audit(now, "reminder_sent", row, screening,
+                                    "late" if late else None))  # fmt: skip
+    await _repeat(conn, ctx, row, now)
+    await store.delete_meta(conn, f"{UNREACHABLE_META}{chat_id}")
 
 
 async def _skip(
@@ -411,6 +513,8 @@ async def prepare(
     """Re-check the screening's state now (it may have changed since the row was written)
     and decide: skip, handled (system event), or the message to send."""
     if row.kind == ADMIN:
+        if row.step.startswith("clock_jump "):
+            return Message(lambda lang: _clock_jump_text(lang, ctx, row.step))
         return Message(lambda lang: (_admin_text(lang, row.step), []))
     if s is None:
         return Skip("screening not found")
@@ -490,6 +594,13 @@ async def _d0_window(
         return Message(closed)
     if s.status != store.SCREENED:
         return Skip(f"status {s.status}")
+    if row.step == "outcome" and row.recipient != outbox.TEAM:
+        # The clinician's result, held for the reply that closed the screening and released
+        # because that reply was not delivered (429, network, a crash): the result itself.
+        from bot.flows.screening import load
+
+        answers = (await load(conn, s)).answers
+        return Message(lambda lang: (recorded_result(lang, s, answers, now, ctx), []))
 
     def window(lang: str) -> tuple[str, list[list[Button]]]:
         head = t(lang, "rem.d0_window", number=s.number,
@@ -562,6 +673,15 @@ def _notice(ctx: Context, row: Reminder, s: Screening) -> Decision:
     return Skip("no longer true")
 
 
+def _clock_jump_text(lang: str, ctx: Context, step: str) -> tuple[str, list[list[Button]]]:
+    _, last_text, now_text = step.split(" ")
+    last, now = from_db(last_text), from_db(now_text)
+    hours = int((now - last).total_seconds() // 3600)
+    text = t(lang, "rem.admin.clock_jump", gap=f"{hours // 24} d {hours % 24} h",
+             last=local_time(last, ctx.zone), now=local_time(now, ctx.zone))  # fmt: skip
+    return text, [[Button(t(lang, "rem.admin.clock_confirm"), CLOCK_CONFIRM_DATA)]]
+
+
 def _admin_text(lang: str, step: str) -> str:
     parts = step.split(":")
     if parts[0] == "unreachable" and len(parts) == 3:
@@ -626,6 +746,79 @@ async def _idle_pass(ctx: Context, now: dt.datetime) -> int:
     return len(stale)
 
 
+# --- a clock that jumps, and housekeeping ----------------------------------------------------
+
+#: The sender's last round (trial clock), kept in the database: a restart remembers it.
+LAST_ROUND_META = "sender_last_round"
+#: Set while sending is paused after a forward jump of the clock (the time it was seen).
+PAUSED_META = "sender_paused_at"
+#: More than this between two rounds: a jump of the clock, or downtime — the bot cannot tell
+#: them apart, so an admin is asked (docs/RELIABILITY.md).
+CLOCK_JUMP = dt.timedelta(days=1)
+#: The last round is written at most this often (a durable write; it is also what tells the
+#: health check that writes work).
+STAMP_EVERY = dt.timedelta(minutes=1)
+#: Handled update ids are kept this long (Telegram restarts its ids after a week without
+#: updates); pruned once a day.
+KEEP_UPDATES = dt.timedelta(days=8)
+PRUNE_EVERY = dt.timedelta(days=1)
+CLOCK_CONFIRM_DATA = "k:clock"
+
+
+async def clock_check(ctx: Context, now: dt.datetime) -> bool:
+    """True: the sender may go on. False: the clock is more than `CLOCK_JUMP` ahead of the
+    last round and nobody confirmed it: nothing time-driven happens (no reminder, no window
+    closed, no screening abandoned); the admins are told once, with a button to confirm.
+    Sending resumes by itself if the clock comes back."""
+    async with ctx.db.transaction() as conn:
+        paused = await store.get_meta(conn, PAUSED_META)
+        last_text = await store.get_meta(conn, LAST_ROUND_META)
+        last = from_db(last_text) if last_text else None
+        if last is None or now - last <= CLOCK_JUMP:
+            if paused is not None:
+                await store.delete_meta(conn, PAUSED_META)
+                await append_audit(conn, AuditEntry(now, SYSTEM, "reminders_resumed", None,
+                                                    "clock", paused, to_db(now),
+                                                    "the clock came back"))  # fmt: skip
+            if last is None or abs(now - last) >= STAMP_EVERY:
+                await store.set_meta(conn, LAST_ROUND_META, to_db(now))
+            return True
+        if paused is None:
+            log.warning("clock jumped forward by %s: reminders paused until confirmed", now - last)
+            await store.set_meta(conn, PAUSED_META, to_db(now))
+            await append_audit(conn, AuditEntry(now, SYSTEM, "reminders_paused", None, "clock",
+                                                to_db(last), to_db(now),
+                                                "clock jumped forward"))  # fmt: skip
+            await _tell_admins(conn, f"clock_jump {to_db(last)} {to_db(now)}", now)
+        return False
+
+
+async def confirm_clock(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`k:clock`, an admin's tap on the pause notice: the time is right; sending resumes and
+    catches up (only the latest overdue step of each reminder, marked late)."""
+    from bot.flows.screening import begin
+
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        paused = await store.get_meta(conn, PAUSED_META)
+        if data != CLOCK_CONFIRM_DATA or paused is None:
+            return [Out("", toast=t(lang, "rem.admin.clock_nothing"))]
+        await store.delete_meta(conn, PAUSED_META)
+        await store.set_meta(conn, LAST_ROUND_META, to_db(now))
+        await append_audit(conn, AuditEntry(now, str(actor.user_id), "reminders_resumed", None,
+                                            "clock", paused, to_db(now),
+                                            "time confirmed by an admin"))  # fmt: skip
+    ctx.wake_sender()
+    return [Out(t(lang, "rem.admin.clock_confirmed"), edit=actor.message_id)]
+
+
+async def prune_processed_updates(ctx: Context, now: dt.datetime) -> int:
+    async with ctx.db.transaction() as conn:
+        return await store.prune_processed_updates(conn, now - KEEP_UPDATES)
+
+
 # --- the task owned by the Application ------------------------------------------------------
 
 
@@ -641,6 +834,8 @@ class ReminderSender:
         self._task: asyncio.Task[None] | None = None
         self._swept = asyncio.Event()  # replaced after each sweep: `next_sweep` waits on it
         self.sweeps = 0
+        self.state = SweepState()  # claims and sends a database error left unsettled
+        self._pruned_at: dt.datetime | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -661,13 +856,7 @@ class ReminderSender:
         while not self._stopping:
             self._wake.clear()  # a wake during the sweep triggers the next one at once
             try:
-                result = await sweep(
-                    self.ctx, self.ctx.now(), self.send, should_stop=lambda: self._stopping
-                )
-                if result.claimed or result.idle:
-                    log.info("reminders: %s", result)
-                # Liveness is wall-clock time, not the trial clock (the health check reads it).
-                health.beat("sender", dt.datetime.now(dt.UTC))
+                await self.round(self.ctx.now())
             except Exception:
                 log.exception("reminder sweep failed")
             self.sweeps += 1
@@ -677,6 +866,28 @@ class ReminderSender:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    async def round(self, now: dt.datetime) -> SweepResult | None:
+        """One round: the clock check, a sweep (only the admins' notices while paused), the
+        daily pruning. A database error is recorded for the health check (and raised)."""
+        wall = dt.datetime.now(dt.UTC)  # liveness is wall-clock time, not the trial clock
+        try:
+            running = await clock_check(self.ctx, now)
+            result = await sweep(
+                self.ctx, now, self.send, should_stop=lambda: self._stopping,
+                state=self.state, kinds=None if running else (ADMIN,),
+            )  # fmt: skip
+            if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+                await prune_processed_updates(self.ctx, now)
+                self._pruned_at = now
+        except sqlite3.Error as exc:
+            health.failing("database", wall, f"{type(exc).__name__}: {exc}")
+            raise
+        health.recovered("database")
+        if result.claimed or result.idle:
+            log.info("reminders: %s", result)
+        health.beat("sender", wall)
+        return result
 
     async def stop(self, grace: float = 10.0) -> None:
         """Drain: the sweep stops after the row being sent (and releases what it claimed);
@@ -730,8 +941,10 @@ async def stop_sender(application: Any, ctx: Context | None) -> None:
 
 def install() -> None:
     """Add the sender to the Application's start-up and shutdown hooks (idempotent)."""
-    from bot import app
+    from bot import app, handlers
 
+    # The pause notice's button: admins only (/users is the admins' command).
+    handlers.CALLBACKS["k"] = ("users", confirm_clock)
     if start_sender not in app.STARTUP_HOOKS:
         app.STARTUP_HOOKS.append(start_sender)
     if stop_sender not in app.SHUTDOWN_HOOKS:

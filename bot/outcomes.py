@@ -12,7 +12,7 @@ import datetime as dt
 
 import aiosqlite
 
-from bot.common import Actor, Button, Context, Out
+from bot.common import Actor, Button, Context, Out, parse_id
 from bot.present import classification, criterion_names, deadline_line, dose_line, time_left
 from bot.present import local_time as fmt_local
 from bot.texts import t
@@ -103,11 +103,29 @@ async def close_screening(
                        screening.status, store.SCREENED),
         ],
     )  # fmt: skip
+    held = None
     if evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING):
-        await schedule_after_screening(
+        held = await schedule_after_screening(
             conn, ctx, screening, actor.user_id, answers, evaluation, now
         )
-    return [Out(result_lines(lang, screening.number, evaluation, answers, now, ctx))]
+    result = result_lines(lang, screening.number, evaluation, answers, now, ctx)
+    return [Out(result, delivers=held)]
+
+
+def recorded_result(
+    lang: str, s: Screening, answers: dict[str, AnswerValue], now: dt.datetime, ctx: Context
+) -> str:
+    """The result message again, from what the screening recorded (outcome, reasons, dose,
+    deadline): what the sender delivers when the reply that should have carried it failed."""
+    outcome = Outcome(s.outcome or Outcome.INCOMPLETE.value)
+    evaluation = Evaluation(
+        outcome,
+        failed=s.reasons if outcome is Outcome.NOT_ELIGIBLE else (),
+        pending=s.reasons if outcome is Outcome.PENDING else (),
+        dose_cells=s.dose_cells,
+        d0_deadline=s.d0_deadline,
+    )
+    return result_lines(lang, s.number, evaluation, answers, now, ctx)
 
 
 async def schedule_after_screening(
@@ -118,12 +136,14 @@ async def schedule_after_screening(
     answers: dict[str, AnswerValue],
     evaluation: Evaluation,
     now: dt.datetime,
-) -> None:
-    """The D0-window steps still ahead, the team notice, and the pending-criteria reminders."""
+) -> int:
+    """The D0-window steps still ahead, the team notice, and the pending-criteria reminders.
+    Returns the id of the clinician's first reminder, held for the result reply."""
     clinician = outbox.user_recipient(clinician_id)
     admission = answers.get("admission_date")
-    # The outcome message just shown to the clinician is their first reminder.
-    await outbox.record_sent(conn, screening.id, "d0_window", "outcome", clinician, now)
+    # The result message about to be shown to the clinician is their first reminder: held for
+    # that reply, marked sent once Telegram accepted it, else sent by the reminder sender.
+    held = await outbox.hold(conn, screening.id, "d0_window", "outcome", clinician, now)
     await outbox.schedule(conn, screening.id, "d0_window", "outcome", now, [outbox.TEAM])
     if isinstance(admission, dt.date):
         for step in schedule.future_window_steps(admission, now, ctx.zone):
@@ -146,6 +166,7 @@ async def schedule_after_screening(
             conn, screening.id, "consent_patient", "reminder",
             schedule.next_morning(now, ctx.zone), [outbox.TEAM, clinician],
         )  # fmt: skip
+    return held
 
 
 # --- re-evaluation after /update, /correct, or the end of the BSA observation period -------
@@ -192,8 +213,13 @@ async def reevaluate(
         )  # fmt: skip
     if injected or screening.status != store.SCREENED:
         return old, evaluation
+    due_unsent = [
+        r for r in await outbox.for_screening(conn, screening.id)
+        if r.state == "scheduled" and r.kind in WINDOW_KINDS and r.due_at <= now
+    ]  # fmt: skip
     await outbox.cancel(conn, screening.id, WINDOW_KINDS)
     if included:
+        await _replan_due(conn, ctx, screening, evaluation, admission, due_unsent, now)
         clinician = outbox.user_recipient(screening.clinician_id)
         if isinstance(admission, dt.date):
             for step in schedule.future_window_steps(admission, now, ctx.zone):
@@ -211,6 +237,37 @@ async def reevaluate(
         await outbox.schedule(conn, screening.id, "outcome_change", evaluation.outcome.value,
                               now, [outbox.TEAM, outbox.user_recipient(screening.last_actor_id)])  # fmt: skip
     return old, evaluation
+
+
+async def _replan_due(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    screening: Screening,
+    evaluation: Evaluation,
+    admission: AnswerValue | None,
+    due_unsent: list[outbox.Reminder],
+    now: dt.datetime,
+) -> None:
+    """Steps that fell due but were not sent yet (the sender runs every few seconds; a retry
+    may wait up to 10 min) are planned again, not lost, when they still apply: at their
+    (possibly moved) due time, so that catch-up still sends only the latest of them."""
+    window = (
+        {step.step: step.due for step in schedule.d0_window_steps(admission, ctx.zone)}
+        if isinstance(admission, dt.date)
+        else {}
+    )
+    for row in due_unsent:
+        due: dt.datetime | None = None
+        if row.kind == "d0_window":
+            due = row.due_at if row.step == "outcome" else window.get(row.step)
+            if due is not None and due > now:
+                due = None  # moved into the future: planned with the steps ahead
+        elif (row.kind == "pending" and evaluation.outcome is Outcome.PENDING) or (
+            row.kind == "bsa_expiry" and "max_bsa_percent" in evaluation.pending
+        ):
+            due = row.due_at
+        if due is not None:
+            await outbox.schedule(conn, screening.id, row.kind, row.step, due, [row.recipient])
 
 
 # --- SCORTEN ------------------------------------------------------------------------------
@@ -237,7 +294,7 @@ def scorten_prompt(lang: str, screening: Screening, cursor: str, _unit: str = ""
             rows.insert(0, [Button(t(lang, "scorten.switch_unit", unit=other.value),
                                    f"m:{screening.id}:{measure}:{code}")])  # fmt: skip
     text = f"<b>{screening.number}</b> · SCORTEN\n" + t(lang, f"scorten.{measure}", unit=unit)
-    return Out(text, rows, prompt_for=screening.id)
+    return Out(text, rows, prompt_for=screening.id, shows=store.prompt_key("scorten", measure))
 
 
 def parse_measure_text(
@@ -265,7 +322,7 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`m:<screening id>:<measure>:na|gl|mm` — one write transaction in one hop."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in MEASURE_BY_ID:
+    if len(parts) != 4 or parse_id(parts[1]) is None or parts[2] not in MEASURE_BY_ID:
         return [Out("", toast=t(lang, "screen.stale"))]
 
     async def body(conn: aiosqlite.Connection) -> list[Out]:

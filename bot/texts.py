@@ -1062,3 +1062,64 @@ EN.update(
         "bk.recovered": "✅ Automatic backup works again: {file}.",
     }
 )
+
+FR.update(
+    {
+        "screen.previous_recorded": (
+            "✓ <b>{number}</b> : votre réponse précédente a bien été enregistrée — "
+            "{question} : <b>{answer}</b>.\nLa question suivante ne vous avait pas été "
+            "affichée ; votre dernier message n'a pas été pris comme réponse. La voici :"
+        ),
+        "screen.not_shown": (
+            "<b>{number}</b> : cette question ne vous avait pas été affichée ; votre dernier "
+            "message n'a pas été pris comme réponse. La voici :"
+        ),
+        "error.temporary": (
+            "Problème temporaire (base de données occupée ou indisponible) : rien n'a été "
+            "enregistré. Réessayez dans un instant."
+        ),
+        "users.bad_id": (
+            "{value} n'est pas un identifiant d'utilisateur Telegram : un nombre entier positif "
+            "en chiffres 0-9 (les groupes, négatifs, ne peuvent pas être des utilisateurs)."
+        ),
+        "rem.admin.clock_jump": (
+            "⚠️ L'horloge a avancé de {gap} depuis le dernier passage des rappels "
+            "({last} → {now}). Envoi des rappels suspendu : aucun rappel, aucune fenêtre "
+            "J0 close tant que l'heure n'est pas confirmée. Si l'heure est juste (le bot était "
+            "arrêté), confirmez ; sinon corrigez l'horloge du serveur (l'envoi reprend seul)."
+        ),
+        "rem.admin.clock_confirm": "L'heure est juste : reprendre",
+        "rem.admin.clock_confirmed": "Heure confirmée : les rappels reprennent (rattrapage).",
+        "rem.admin.clock_nothing": "Les rappels ne sont pas suspendus.",
+    }
+)
+EN.update(
+    {
+        "screen.previous_recorded": (
+            "✓ <b>{number}</b>: your previous answer was recorded — {question}: "
+            "<b>{answer}</b>.\nThe next question had not reached you, so your last message "
+            "was not taken as its answer. Here it is:"
+        ),
+        "screen.not_shown": (
+            "<b>{number}</b>: this question had not reached you, so your last message was not "
+            "taken as its answer. Here it is:"
+        ),
+        "error.temporary": (
+            "A temporary problem (the database is busy or unavailable): nothing was saved. "
+            "Please try again in a moment."
+        ),
+        "users.bad_id": (
+            "{value} is not a Telegram user id: a positive whole number in digits 0-9 (groups, "
+            "whose ids are negative, cannot be users)."
+        ),
+        "rem.admin.clock_jump": (
+            "⚠️ The clock moved forward by {gap} since the reminders last ran ({last} → {now}). "
+            "Reminders are paused: none is sent and no D0 window is closed until the time is "
+            "confirmed. If the time is right (the bot was down), confirm; otherwise fix the "
+            "server's clock (sending resumes by itself)."
+        ),
+        "rem.admin.clock_confirm": "The time is right: resume",
+        "rem.admin.clock_confirmed": "Time confirmed: reminders resume (catching up).",
+        "rem.admin.clock_nothing": "Reminders are not paused.",
+    }
+)

@@ -119,8 +119,22 @@ async def _v2_reminders(conn: aiosqlite.Connection) -> None:
         await conn.execute(statement)
 
 
+async def _v3_shown_prompt(conn: aiosqlite.Connection) -> None:
+    """Which prompt of a screening Telegram actually delivered (`screenings.shown`): a typed
+    answer is taken only for that question. Screenings open at the upgrade count as shown
+    (the previous program did not know; asking again would surprise the clinician)."""
+    await conn.execute("ALTER TABLE screenings ADD COLUMN shown TEXT")
+    await conn.execute(
+        """UPDATE screenings SET shown = CASE
+               WHEN stage = 'scorten' THEN 'scorten:' || CASE WHEN instr(cursor, '@') > 0
+                   THEN substr(cursor, 1, instr(cursor, '@') - 1) ELSE COALESCE(cursor, '') END
+               ELSE stage || ':' || COALESCE(cursor, '') END
+           WHERE status = 'in_screening' OR stage = 'scorten'"""
+    )
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
-MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_reminders)
+MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_reminders, _v3_shown_prompt)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -90,6 +90,53 @@ async def record_sent(
     return int(cursor.lastrowid or 0)
 
 
+async def hold(
+    conn: aiosqlite.Connection,
+    screening_id: int | None,
+    kind: str,
+    step: str,
+    recipient: str,
+    now: dt.datetime,
+) -> int:
+    """A reminder delivered as part of a reply (the outcome message is the first reminder),
+    written 'claimed' — held for that reply, never picked by the sender — until Telegram has
+    accepted it (`mark_delivered`), or released to the sender if it did not (`release`; a
+    crash leaves it claimed and `release_claimed` at the next start does the same)."""
+    cursor = await conn.execute(
+        "INSERT INTO reminders(screening_id, kind, step, recipient, due_at, state, claimed_at) "
+        "VALUES (?,?,?,?,?,'claimed',?)",
+        (screening_id, kind, step, recipient, to_db(now), to_db(now)),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+async def mark_delivered(conn: aiosqlite.Connection, reminder_id: int, now: dt.datetime) -> bool:
+    """A held row whose reply Telegram accepted: sent (False if no longer held)."""
+    cursor = await conn.execute(
+        "UPDATE reminders SET state='sent', sent_at=?, attempts=attempts+1, claimed_at=NULL "
+        "WHERE id=? AND state='claimed'",
+        (to_db(now), reminder_id),
+    )
+    return cursor.rowcount == 1
+
+
+async def release(
+    conn: aiosqlite.Connection, ids: Iterable[int], at: dt.datetime | None = None
+) -> int:
+    """These claimed rows (and only these) go back to the queue, due again at `at` (None:
+    as soon as they are due). A sweep releases its own claims, never another's."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    cursor = await conn.execute(
+        f"UPDATE reminders SET state='scheduled', claimed_at=NULL, "
+        f"next_attempt_at=COALESCE(?, next_attempt_at) "
+        f"WHERE state='claimed' AND id IN ({','.join('?' * len(ids))})",
+        (to_db(at) if at is not None else None, *ids),
+    )
+    return cursor.rowcount
+
+
 async def cancel(
     conn: aiosqlite.Connection,
     screening_id: int,
@@ -133,8 +180,40 @@ async def has_scheduled(
     return bool(rows)
 
 
+async def supersede_overdue(
+    conn: aiosqlite.Connection, now: dt.datetime, per_step_kinds: Iterable[str]
+) -> list[Reminder]:
+    """Catch-up over every overdue row (in the caller's transaction): a row due at *now* for
+    which a later row of the same (screening, kind, recipient) is also due is marked skipped
+    — whatever the claim batches. Kinds in `per_step_kinds` (each step a different message)
+    are left alone. Returns the rows skipped (for the audit)."""
+    stamp = to_db(now)
+    excluded = list(per_step_kinds)
+    marks = ",".join("?" * len(excluded)) or "''"
+    rows = await fetch_all(
+        conn,
+        f"""SELECT r.* FROM reminders r
+           WHERE r.state IN ('scheduled', 'claimed') AND r.state = 'scheduled'
+             AND r.due_at <= ? AND r.kind NOT IN ({marks})
+             AND EXISTS (
+               SELECT 1 FROM reminders l
+               WHERE l.screening_id IS r.screening_id AND l.kind = r.kind
+                 AND l.recipient = r.recipient AND l.state IN ('scheduled', 'claimed')
+                 AND l.due_at <= ? AND (l.due_at > r.due_at OR (l.due_at = r.due_at AND l.id > r.id)))
+           ORDER BY r.due_at, r.id""",
+        (stamp, *excluded, stamp),
+    )
+    for row in rows:
+        await mark_skipped(conn, row["id"], "superseded by a later step")
+    return [_reminder(r) for r in rows]
+
+
 async def claim_due(
-    conn: aiosqlite.Connection, now: dt.datetime, limit: int = 100
+    conn: aiosqlite.Connection,
+    now: dt.datetime,
+    limit: int = 100,
+    *,
+    kinds: Iterable[str] | None = None,
 ) -> list[Reminder]:
     """Claim what is due (in the caller's transaction). Claimed rows belong to this sweep
     until marked; a crash leaves them claimed and `release_claimed` puts them back."""
@@ -142,13 +221,15 @@ async def claim_due(
     # The redundant `state IN (...)` term repeats the partial index's WHERE clause: SQLite
     # only uses a partial index when the query's terms imply its condition literally, and
     # without it this is a full scan of every reminder ever written.
+    only = list(kinds) if kinds is not None else None
+    kind_filter = f"AND kind IN ({','.join('?' * len(only))})" if only else ""
     rows = await fetch_all(
         conn,
-        """SELECT * FROM reminders
+        f"""SELECT * FROM reminders
            WHERE state IN ('scheduled', 'claimed') AND state='scheduled' AND due_at <= ?
-             AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+             AND (next_attempt_at IS NULL OR next_attempt_at <= ?) {kind_filter}
            ORDER BY due_at, id LIMIT ?""",
-        (stamp, stamp, limit),
+        (stamp, stamp, *(only or ()), limit),
     )
     if rows:
         ids = [r["id"] for r in rows]

@@ -58,6 +58,8 @@ class Screening:
     closed_at: dt.datetime | None
     last_activity_at: dt.datetime
     idle_reminded: bool
+    #: `prompt_key` of the last prompt Telegram accepted for this screening (None: none yet).
+    shown: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Screening:
@@ -90,7 +92,29 @@ class Screening:
             closed_at=maybe_from_db(row["closed_at"]),
             last_activity_at=maybe_from_db(row["last_activity_at"]) or dt.datetime.min,
             idle_reminded=bool(row["idle_reminded"]),
+            # (`in row` would test the values: sqlite3.Row; a database before migration 3
+            # has no such column)
+            shown=row["shown"] if "shown" in row.keys() else None,  # noqa: SIM118
         )
+
+
+def prompt_key(stage: str, cursor: str | None) -> str:
+    """What a screening waits for, as recorded once its prompt was delivered:
+    `question:<question id>` or `scorten:<measure>` (a SCORTEN cursor is `measure@unit`)."""
+    if stage == "scorten":
+        return f"scorten:{(cursor or '').partition('@')[0]}"
+    return f"{stage}:{cursor or ''}"
+
+
+async def record_shown(
+    conn: aiosqlite.Connection, screening_id: int, shown: str, message_id: int | None
+) -> None:
+    """Telegram accepted the prompt `shown` (message `message_id`): typed text now answers it.
+    Not `update_screening`: delivery is not activity (`updated_at` stays)."""
+    await conn.execute(
+        "UPDATE screenings SET shown=?, prompt_message_id=? WHERE id=?",
+        (shown, message_id, screening_id),
+    )
 
 
 def format_number(site: str, sequence: int) -> str:
@@ -448,6 +472,20 @@ async def claim_update(conn: aiosqlite.Connection, update_id: int, now: dt.datet
 
 
 # --- key/value settings kept in the database (team chat id once migrated, checkpoints) ----
+
+
+async def prune_processed_updates(conn: aiosqlite.Connection, before: dt.datetime) -> int:
+    """Forget update ids handled before `before`: Telegram restarts its update ids at random
+    after a week without updates, so an old id could collide with a new update."""
+    cursor = await conn.execute(
+        "DELETE FROM processed_updates WHERE processed_at < ?", (to_db(before),)
+    )
+    return cursor.rowcount
+
+
+async def delete_meta(conn: aiosqlite.Connection, key: str) -> bool:
+    cursor = await conn.execute("DELETE FROM meta WHERE key=?", (key,))
+    return cursor.rowcount > 0
 
 
 async def get_meta(conn: aiosqlite.Connection, key: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.common import Actor, Context, Out
+from bot.common import Actor, Context, Out, parse_id
 from bot.flows.screening import audit, begin
 from bot.handlers import help_text
 from bot.texts import t
@@ -31,7 +31,9 @@ async def language(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 
 
 def _user_id(text: str) -> int | None:
-    return int(text) if text.lstrip("-").isdigit() and len(text) < 20 else None
+    """A Telegram user id: positive, 64-bit, ASCII digits (a group's id is negative and can
+    never be a user; `isdigit()` alone accepts superscripts and other scripts' digits)."""
+    return parse_id(text)
 
 
 async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
@@ -47,6 +49,8 @@ async def adduser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     telegram_id = _user_id(args[0]) if args else None
     roles = {r.lower() for r in args[1:]}
+    if args and telegram_id is None:
+        return [Out(t(lang, "users.bad_id", value=args[0][:40]))]
     if telegram_id is None or not roles or not roles <= set(ROLES):
         return [Out(t(lang, "users.usage_add", roles=", ".join(ROLES)))]
     now = ctx.now()
@@ -62,6 +66,8 @@ async def adduser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 async def removeuser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     telegram_id = _user_id(args[0]) if len(args) == 1 else None
+    if len(args) == 1 and telegram_id is None:
+        return [Out(t(lang, "users.bad_id", value=args[0][:40]))]
     if telegram_id is None:
         return [Out(t(lang, "users.usage_remove"))]
     if telegram_id == actor.user_id:

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from bot import handlers, outcomes
-from bot.common import Actor, Button, Context, Out
+from bot.common import Actor, Button, Context, Out, parse_id
 from bot.flows.screening import SCREEN_MODE, begin, load, question_text, record_answer
 from bot.present import answer_text, criterion_names, local_time
 from bot.texts import t
@@ -264,7 +264,7 @@ async def d0_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`d:<screening id>:ok|no` — checked against the session and the screening's state."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("ok", "no"):
+    if len(parts) != 3 or parse_id(parts[1]) is None or parts[2] not in ("ok", "no"):
         return _stale(lang, "d0.stale")
     screening_id = int(parts[1])
     now = ctx.now()
@@ -439,7 +439,7 @@ async def update_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     value `skip` leaves it unchanged, `ask` shows the question again)."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) not in (4, 5) or not parts[1].isdigit() or parts[2] not in BY_ID:
+    if len(parts) not in (4, 5) or parse_id(parts[1]) is None or parts[2] not in BY_ID:
         return _stale(lang, "upd.stale")
     if len(parts) == 5 and parts[4] != "c":
         return _stale(lang, "upd.stale")
@@ -651,7 +651,7 @@ async def follow_up_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`f:<screening id>:<follow-up id>:<value>` (value `date`: the date will be typed)."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in FOLLOW_UP_BY_ID:
+    if len(parts) != 4 or parse_id(parts[1]) is None or parts[2] not in FOLLOW_UP_BY_ID:
         return _stale(lang, "fu.stale")
     follow_up = FOLLOW_UP_BY_ID[parts[2]]
     value = parts[3]

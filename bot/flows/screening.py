@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot import outcomes
-from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_session
+from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_session, parse_id
 from bot.present import answer_text, criterion_names
 from bot.texts import t
 from conversations import flow
@@ -102,7 +102,29 @@ def ask(lang: str, loaded: Loaded, question_id: str, prefix: str = "") -> Out:
         current = answer_text(lang, question_id, loaded.answers[question_id])
         lines.append(t(lang, "screen.current_answer", value=current))
     text = (prefix + "\n\n" if prefix else "") + "\n".join(lines)
-    return Out(text, answer_buttons(lang, s.id, question_id), prompt_for=s.id)
+    return Out(
+        text,
+        answer_buttons(lang, s.id, question_id),
+        prompt_for=s.id,
+        shows=store.prompt_key("question", question_id),
+    )
+
+
+def not_shown(lang: str, loaded: Loaded, prompt: Out) -> list[Out]:
+    """Typed text while the question waiting for it was never delivered (the reply after the
+    previous answer failed): not an answer to a question the clinician did not see. Say that
+    the previous answer was recorded (and what it was), and show the question again."""
+    s = loaded.screening
+    previous = None
+    if s.stage == "question":
+        previous = flow.previous_question(loaded.answers, s.cursor)
+    if previous is not None and previous in loaded.answers:
+        line = t(lang, "screen.previous_recorded", number=s.number,
+                 question=_raw(question_text(lang, previous).splitlines()[0]),
+                 answer=answer_text(lang, previous, loaded.answers[previous]))  # fmt: skip
+    else:
+        line = t(lang, "screen.not_shown", number=s.number)
+    return [Out(line), prompt]
 
 
 def answer_buttons(lang: str, screening_id: int, question_id: str) -> list[list[Button]]:
@@ -324,7 +346,7 @@ def session_bound(
 
     async def guarded(ctx: Context, actor: Actor, data: str) -> list[Out]:
         parts = data.split(":")
-        screening_id = int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else None
+        screening_id = parse_id(parts[1]) if len(parts) >= 3 else None
         session = await chat_session(ctx.db, actor)  # read by the gate with the user
         if screening_id is None or session is None or session.screening_id != screening_id:
             return [Out("", toast=t(ctx.language(actor), "screen.stale"))]
@@ -348,6 +370,12 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
             return None
         loaded = await load_by_id(conn, session.screening_id)
         if loaded is not None and loaded.screening.stage == "scorten":  # a SCORTEN value
+            measure_id = outcomes.parse_cursor(loaded.screening.cursor)[0]
+            if loaded.screening.shown != store.prompt_key("scorten", measure_id):
+                prompt = outcomes.scorten_prompt(
+                    lang, loaded.screening, loaded.screening.cursor or ""
+                )
+                return not_shown(lang, loaded, prompt)
             parsed = outcomes.parse_measure_text(lang, loaded.screening, text)
             if isinstance(parsed, list):
                 return parsed
@@ -362,8 +390,10 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
             or loaded.screening.cursor is None
         ):
             return loaded  # handled below, outside the transaction
-        await begin(conn, actor, now)
         question_id = loaded.screening.cursor
+        if loaded.screening.shown != store.prompt_key("question", question_id):
+            return not_shown(lang, loaded, ask(lang, loaded, question_id))
+        await begin(conn, actor, now)
         try:
             value = parse_text(question_id, text, local_today(now, ctx.zone), loaded.answers)
         except AnswerError as exc:
@@ -389,7 +419,7 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     write transaction that stores the answer (nobody can answer in between)."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in BY_ID:
+    if len(parts) != 4 or parse_id(parts[1]) is None or parts[2] not in BY_ID:
         return [Out("", toast=t(lang, "screen.stale"))]
     screening_id, question_id, raw = int(parts[1]), parts[2], parts[3]
     now = ctx.now()
@@ -531,7 +561,7 @@ async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`x:<screening id>:ok|chg` — confirm the excluding answer, or change it."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("ok", "chg"):
+    if len(parts) != 3 or parse_id(parts[1]) is None or parts[2] not in ("ok", "chg"):
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
     async with ctx.db.transaction() as conn:
@@ -571,7 +601,7 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`s:<screening id>:ok|edit` on the summary; `e:<screening id>:<question id>` to change."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 3 or parse_id(parts[1]) is None:
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
     closed = False  # the screening was closed: reminders queued

@@ -67,6 +67,16 @@ class ApiCall:
     error: str | None = None  # the 400 description when the fake refused the call
 
 
+@dataclass
+class _Fault:
+    method: str
+    error_code: int
+    description: str
+    parameters: dict[str, Any] | None
+    count: int
+    chat_id: int | None
+
+
 class FakeRequest(BaseRequest):
     """Answers every Bot API method instantly; remembers each call."""
 
@@ -75,6 +85,40 @@ class FakeRequest(BaseRequest):
         self._ids = itertools.count(1)
         self._answered: set[str] = set()
         self.by_chat: dict[str, list[ApiCall]] = {}  # accepted send/edit calls per chat id
+        self.faults: list[_Fault] = []
+
+    def fail_next(
+        self,
+        method: str,
+        error_code: int = 429,
+        *,
+        count: int = 1,
+        retry_after: int = 1,
+        chat_id: int | None = None,
+        description: str | None = None,
+    ) -> None:
+        """The next `count` calls of `method` (to `chat_id`, if given) fail as Telegram would
+        fail them: 429 with `retry_after` (PTB raises RetryAfter), 5xx (NetworkError)…"""
+        if description is None:
+            description = (
+                f"Too Many Requests: retry after {retry_after}"
+                if error_code == 429
+                else "Bad Gateway"
+            )
+        parameters = {"retry_after": retry_after} if error_code == 429 else None
+        self.faults.append(_Fault(method, error_code, description, parameters, count, chat_id))
+
+    def _fault(self, name: str, params: dict[str, Any]) -> _ApiError | None:
+        for fault in self.faults:
+            if fault.method != name:
+                continue
+            if fault.chat_id is not None and str(fault.chat_id) != str(params.get("chat_id")):
+                continue
+            fault.count -= 1
+            if fault.count <= 0:
+                self.faults.remove(fault)
+            return _ApiError(fault.error_code, fault.description, fault.parameters)
+        return None
 
     @property
     def read_timeout(self) -> float | None:
@@ -129,6 +173,10 @@ class FakeRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
+        fault = self._fault(name, params)
+        if fault is not None:
+            self.calls.append(ApiCall(name, params, None, fault.description))
+            return fault.error_code, json.dumps(fault.payload()).encode()
         try:
             self._check(name, params)
         except _ApiError as error:

@@ -96,7 +96,10 @@ async def screen(
             await store.add_answer(conn, s.id, question_id, to_json(value), by=by, now=at,
                                    source="screening")  # fmt: skip
         evaluation = evaluate(without_inapplicable(answers), at, ctx.zone)
-        await outcomes.close_screening(conn, ctx, clinician, s, answers, evaluation, at)
+        outs = await outcomes.close_screening(conn, ctx, clinician, s, answers, evaluation, at)
+        for out in outs:  # the result reply was delivered (the normal case)
+            if out.delivers is not None:
+                await outbox.mark_delivered(conn, out.delivers, at)
         for measure, value in (scorten or {}).items():
             stored = "null" if value is None else json.dumps(value)
             await store.add_answer(conn, s.id, f"scorten:{measure}", stored, by=by, now=at,

@@ -182,7 +182,10 @@ async def screen_patient(
             await store.add_answer(conn, s.id, qid, to_json(value), by=clinician, now=now,
                                    source="screening")  # fmt: skip
         evaluation = evaluate(answers, now, ctx.zone)
-        await close_screening(conn, ctx, actor(clinician), s, answers, evaluation, now)
+        outs = await close_screening(conn, ctx, actor(clinician), s, answers, evaluation, now)
+        for out in outs:  # the result reply was delivered (the normal case)
+            if out.delivers is not None:
+                await outbox.mark_delivered(conn, out.delivers, now)
         closed = await store.get_by_id(conn, s.id)
     assert closed is not None
     return closed

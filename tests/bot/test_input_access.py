@@ -1,0 +1,115 @@
+"""Forged input and a failing database at the gate (issue 12, item 9): callback data with
+non-ASCII digits, Telegram ids out of range or of the wrong sign, a database error in the
+access check or in a flow — always a clear answer, never a half-written state; handled update
+ids forgotten after 8 days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot import jobs
+from bot.texts import t
+from storage import screenings as store
+from storage.db import fetch_all
+from storage.timefmt import to_db
+from tests.bot.fake_request import ADMIN, CLINICIAN, Harness
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with Harness.started(tmp_path / "bot.sqlite3") as harness:
+        await harness.add_user(CLINICIAN, "clinician")
+        await harness.text(CLINICIAN, "/screen")
+        yield harness
+
+
+async def count(bot: Harness, table: str) -> int:
+    rows = await fetch_all(bot.ctx.db.conn, f"SELECT COUNT(*) AS n FROM {table}")
+    return int(rows[0]["n"])
+
+
+@pytest.mark.parametrize("prefix", ["a", "b", "x", "s", "e", "m", "d", "u", "f"])
+@pytest.mark.parametrize("number", ["²", "١", "𝟙", "9" * 30])
+async def test_callback_data_with_non_ascii_or_huge_numbers_is_stale_not_a_crash(
+    bot: Harness, prefix: str, number: str
+) -> None:
+    mark = bot.mark()
+    await bot.press(CLINICIAN, f"{prefix}:{number}:index_date:today")
+    (answer,) = bot.calls("answerCallbackQuery", mark)
+    assert "no longer" in str(answer.params.get("text")), answer.params  # a stale-button toast
+    assert not any("went wrong" in text for text in bot.texts(CLINICIAN, mark))
+
+
+@pytest.mark.parametrize("value", ["9999999999999999999", "-5", "-1001234", "0", "²", "١٢"])
+async def test_adduser_refuses_ids_that_cannot_be_a_telegram_user(bot: Harness, value: str) -> None:
+    users = await count(bot, "users")
+    mark = bot.mark()
+    await bot.text(ADMIN, f"/adduser {value} clinician")
+    (reply,) = bot.texts(ADMIN, mark)
+    assert "is not a Telegram user id" in reply and "positive" in reply
+    assert await count(bot, "users") == users
+    mark = bot.mark()
+    await bot.text(ADMIN, f"/removeuser {value}")
+    assert "is not a Telegram user id" in bot.texts(ADMIN, mark)[0]
+
+
+async def test_the_largest_telegram_id_is_accepted(bot: Harness) -> None:
+    mark = bot.mark()
+    await bot.text(ADMIN, f"/adduser {2**63 - 1} coordinator")
+    assert str(2**63 - 1) in bot.texts(ADMIN, mark)[0]
+
+
+async def test_a_database_error_in_the_access_check_answers_the_user(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def locked(*args: object) -> object:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "user_and_session", locked)
+    for send in (bot.text(CLINICIAN, "19/11/2026"), bot.text(CLINICIAN, "/status")):
+        mark = bot.mark()
+        await send
+        assert bot.texts(CLINICIAN, mark) == [t("en", "error.temporary")]
+    mark = bot.mark()
+    await bot.press(CLINICIAN, "zz:1")  # an unknown button: read by the gate too
+    (answer,) = bot.calls("answerCallbackQuery", mark)
+    assert answer.params.get("text") == t("en", "error.temporary")
+
+
+async def test_a_database_error_in_a_flow_answers_and_writes_nothing(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers, audit = await count(bot, "answers"), await count(bot, "audit")
+
+    async def full(*args: object, **kwargs: object) -> object:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "add_answer", full)
+    mark = bot.mark()
+    await bot.text(CLINICIAN, "19/11/2026")
+    assert bot.texts(CLINICIAN, mark) == [t("en", "error.temporary")]
+    assert (await count(bot, "answers"), await count(bot, "audit")) == (answers, audit)
+    monkeypatch.undo()
+    await bot.text(CLINICIAN, "19/11/2026")  # the retry works, the question moves on
+    assert "Date of admission" in bot.prompt_text(CLINICIAN)
+
+
+async def test_handled_update_ids_are_forgotten_after_eight_days(bot: Harness) -> None:
+    now = bot.clock()
+    async with bot.ctx.db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO processed_updates(update_id, processed_at) VALUES (?, ?), (?, ?)",
+            (900_001, to_db(now - dt.timedelta(days=8, minutes=1)),
+             900_002, to_db(now - dt.timedelta(days=7, hours=23))),
+        )  # fmt: skip
+    sender: jobs.ReminderSender = bot.app.bot_data[jobs.SENDER_KEY]
+    sender._pruned_at = None  # the daily pruning is due
+    await sender.round(now)
+    rows = await fetch_all(bot.ctx.db.conn, "SELECT update_id FROM processed_updates")
+    kept = {r["update_id"] for r in rows}
+    assert 900_001 not in kept and 900_002 in kept

@@ -1,0 +1,230 @@
+"""The outbox under faults (bot/jobs.py, storage/reminders.py): a sweep hit by a database
+error strands nothing and sends nothing twice; a correction racing a due step does not lose
+it; catch-up is per (screening, kind, recipient) whatever the claim batches; a clock that
+jumps forward pauses sending until an admin confirms; unreachable chats are reported once per
+episode; the health check fails while the sender's writes fail.
+
+Real temp-file SQLite, an injected clock, the fake `send` of test_reminders.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from telegram.error import BadRequest
+
+from bot import health, jobs
+from bot.common import Button
+from bot.outcomes import reevaluate
+from storage import screenings as store
+from storage.db import fetch_all
+from tests.bot.test_reminders import (
+    ADMIN,
+    CLINICIAN,
+    COORDINATOR,
+    TEAM,
+    Env,
+    FakeSend,
+    actor,
+    get,
+    local,
+    make_env,
+    screen_patient,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+ADMISSION = dt.date(2026, 11, 20)
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    environment = await make_env(tmp_path, local(2026, 11, 20, 10))
+    yield environment
+    await environment.ctx.db.close()
+
+
+async def states(env: Env) -> dict[str, int]:
+    rows = await fetch_all(
+        env.ctx.db.conn, "SELECT state, COUNT(*) AS n FROM reminders GROUP BY state"
+    )
+    return {r["state"]: r["n"] for r in rows}
+
+
+class LockAfterFirstSend(FakeSend):
+    """Another process takes the database's write lock (BEGIN IMMEDIATE) right after the first
+    message was accepted, and keeps it until `unlock()`."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.other = sqlite3.connect(path, timeout=0, isolation_level=None)
+
+    async def __call__(self, chat_id: int, text: str, buttons: list[list[Button]]) -> None:
+        await super().__call__(chat_id, text, buttons)
+        if len(self.sent) == 1:
+            self.other.execute("BEGIN IMMEDIATE")
+
+    def unlock(self) -> None:
+        self.other.execute("ROLLBACK")
+        self.other.close()
+
+
+async def test_a_sweep_under_a_held_lock_releases_its_claims_and_sends_each_row_once(
+    tmp_path: Path,
+) -> None:
+    env = await make_env(tmp_path, local(2026, 11, 20, 10))
+    try:
+        await env.ctx.db.conn.execute("PRAGMA busy_timeout=50")  # locked at once, no waiting
+        for _ in range(3):
+            await screen_patient(env.ctx, env.clock.now, ADMISSION)
+        send = LockAfterFirstSend(env.path)
+        sender = jobs.ReminderSender(env.ctx, send)
+        heartbeat = tmp_path / "health.json"
+        health.configure(heartbeat)
+        with pytest.raises(sqlite3.OperationalError):
+            await sender.round(env.clock.now)
+        assert len(send.sent) == 1  # then every write failed
+        with pytest.raises(health.Unhealthy, match="database failing"):
+            health.check_heartbeats(heartbeat, dt.datetime.now(dt.UTC), polling=False)
+        # Still locked: the next round fails again, and sends nothing more.
+        with pytest.raises(sqlite3.OperationalError):
+            await sender.round(env.clock.now)
+        assert len(send.sent) == 1
+
+        send.unlock()
+        await sender.round(env.clock.now)
+        team = sorted(m.plain.split()[1] for m in send.to(TEAM))
+        assert team == ["HMN-001", "HMN-002", "HMN-003"]  # each once, none twice
+        assert "claimed" not in await states(env)
+        health.check_heartbeats(heartbeat, dt.datetime.now(dt.UTC), polling=False)
+        # Nothing left: a later round sends nothing again.
+        await sender.round(env.clock.now)
+        assert len(send.to(TEAM)) == 3
+    finally:
+        health.configure(None)
+        await env.ctx.db.close()
+
+
+async def test_an_exception_while_preparing_releases_the_rest_of_the_batch(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(3):
+        await screen_patient(env.ctx, env.clock.now, ADMISSION)
+
+    async def broken(*args: object) -> object:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(jobs, "prepare", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        await env.sweep()
+    assert "claimed" not in await states(env)  # released, not stuck until a restart
+    monkeypatch.undo()
+    await env.sweep()
+    assert len(env.send.to(TEAM)) == 3
+
+
+async def test_a_correction_just_after_a_step_fell_due_does_not_lose_it(env: Env) -> None:
+    s = await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    await env.sweep()
+    env.send.clear()
+    now = env.clock.set(local(2026, 11, 21, 8, 0, 30))  # day 1 fell due 30 s ago, not sent
+    async with env.ctx.db.transaction() as conn:
+        current = await store.get_by_id(conn, s.id)
+        assert current is not None
+        await reevaluate(conn, env.ctx, str(COORDINATOR), current, now, reason="typo")
+    await env.sweep(now)
+    assert sorted(m.chat_id for m in env.send.sent) == sorted([TEAM, CLINICIAN])
+    assert all("day 1" in m.plain for m in env.send.sent)
+    await env.sweep(local(2026, 11, 21, 8, 5))
+    assert len(env.send.sent) == 2  # and once only
+
+
+async def test_150_overdue_rows_send_only_the_latest_step_per_patient_and_recipient(
+    env: Env,
+) -> None:
+    start = env.clock.now
+    for _ in range(15):
+        await screen_patient(env.ctx, start, ADMISSION)
+    await env.sweep(start)
+    env.send.clear()
+    # Down until the last day's evening: day 1, day 2, the last day's morning, afternoon and
+    # evening are overdue for 15 patients × 2 recipients: 150 rows, more than a claim batch.
+    overdue = await fetch_all(
+        env.ctx.db.conn,
+        "SELECT COUNT(*) AS n FROM reminders WHERE state='scheduled' AND due_at <= ?",
+        ("2026-11-23T20:00:00",),
+    )
+    assert overdue[0]["n"] == 150
+    result = await env.sweep(local(2026, 11, 23, 21))
+    for chat in (TEAM, CLINICIAN):
+        messages = env.send.to(chat)
+        assert len(messages) == 15, [m.plain[:40] for m in messages]
+        assert all("closes at midnight" in m.plain and "sent late" in m.plain for m in messages)
+        assert len({m.plain.split()[1] for m in messages}) == 15
+    assert result.skipped == 120
+
+
+async def test_a_clock_jump_pauses_sending_until_the_clock_comes_back_or_an_admin_confirms(
+    env: Env,
+) -> None:
+    sender = jobs.ReminderSender(env.ctx, env.send)
+    s = await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    await sender.round(env.clock.now)
+    env.send.clear()
+    jump = local(2026, 11, 25, 9)  # past the window's close (24/11 08:00)
+    await sender.round(jump)
+    (notice,) = env.send.sent
+    assert notice.chat_id == ADMIN and "clock moved forward by 4 d 23 h" in notice.plain
+    assert notice.buttons[0][0].data == jobs.CLOCK_CONFIRM_DATA
+    assert (await get(env.ctx, s.id)).status == store.SCREENED  # no window_missed
+    await sender.round(jump + dt.timedelta(minutes=5))
+    assert len(env.send.sent) == 1  # told once
+
+    # The clock comes back (NTP): sending resumes by itself; nothing was lost or closed.
+    env.send.clear()
+    await sender.round(local(2026, 11, 21, 8, 5))
+    assert sorted(m.chat_id for m in env.send.sent) == sorted([TEAM, CLINICIAN])
+    assert all("day 1" in m.plain for m in env.send.sent)
+
+    # Another jump, confirmed by an admin (the bot was really down): catch-up resumes.
+    env.send.clear()
+    await sender.round(jump)
+    assert [m.chat_id for m in env.send.sent] == [ADMIN]
+    env.clock.set(jump)  # the admin taps at the (right) time
+    outs = await jobs.confirm_clock(env.ctx, actor(ADMIN, update_id=77, message_id=9), "k:clock")
+    assert "reminders resume" in outs[0].text
+    env.send.clear()
+    await sender.round(jump)
+    assert sorted(m.chat_id for m in env.send.sent) == sorted([TEAM, CLINICIAN])
+    assert all("window closed" in m.plain for m in env.send.sent)
+    assert (await get(env.ctx, s.id)).status == store.WINDOW_MISSED
+    # A confirmation with nothing paused changes nothing.
+    again = await jobs.confirm_clock(env.ctx, actor(ADMIN, update_id=78), "k:clock")
+    assert again[0].toast is not None
+
+
+async def test_an_unreachable_chat_is_reported_once_per_episode(env: Env) -> None:
+    def admin_notices() -> list[str]:
+        return [m.plain for m in env.send.to(ADMIN) if "cannot be reached" in m.plain]
+
+    env.send.always_fail[TEAM] = BadRequest("Chat not found")
+    await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    await env.sweep()
+    await env.sweep()
+    await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    await env.sweep()
+    await env.sweep()
+    assert len(admin_notices()) == 1  # one episode, one notice
+    del env.send.always_fail[TEAM]
+    await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    await env.sweep()
+    assert len(env.send.to(TEAM)) == 1  # reachable again: the episode is over
+    env.send.always_fail[TEAM] = BadRequest("Chat not found")
+    await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    await env.sweep()
+    await env.sweep()
+    assert len(admin_notices()) == 2
