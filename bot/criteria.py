@@ -21,12 +21,13 @@ Public functions — the only way the bot names a criterion:
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.present import answer_text, date_text, number_text
-from bot.texts import t
+from bot.texts import Raw, t
 from conversations.eligibility import Verdict, finding
 from conversations.protocol import BY_ID, D0_WINDOW, Answers, in_question_order
 
@@ -50,9 +51,11 @@ def criterion_short_name(lang: str, criterion_id: str) -> str:
     return criterion_id if text == key else text
 
 
-def short_names(lang: str, ids: Iterable[str]) -> str:
-    """Short names in the order of the questions, `; `-separated."""
-    return "; ".join(criterion_short_name(lang, i) for i in in_question_order(ids))
+def short_names(lang: str, ids: Iterable[str]) -> Raw:
+    """Short names in the order of the questions, `; `-separated, escaped for a message."""
+    return Raw(
+        "; ".join(html.escape(criterion_short_name(lang, i)) for i in in_question_order(ids))
+    )
 
 
 def verdict_sentence(
@@ -64,20 +67,22 @@ def verdict_sentence(
     *,
     injected: bool = False,
     verdict: Verdict | None = None,
-) -> str:
+) -> Raw:
     """`Âge 80 ans — le protocole inclut de 18 à 75 ans`, `Sérologie VIH : résultat attendu`.
 
     The verdict is the rule's at `now`, or `verdict` when the caller states it (a reason
-    recorded when the screening closed). A criterion neither failed nor pending is named."""
+    recorded when the screening closed). A criterion neither failed nor pending is named.
+    Returned as HTML for a message (`Raw`: values escaped, `&lt;` for "<")."""
     found = finding(criterion_id, answers, now, zone, injected=injected)
     shown = verdict or found.verdict
+    name = Raw(html.escape(criterion_short_name(lang, criterion_id)))
     if shown not in (Verdict.FAILED, Verdict.PENDING):
-        return criterion_short_name(lang, criterion_id)
+        return name
     facts = found.facts
     key = f"v.{criterion_id}.{shown.value}"
     if t(lang, key) == key or any(facts.get(f) is None for f in _NEEDS.get(criterion_id, ())):
-        return criterion_short_name(lang, criterion_id)
-    return t(lang, key, **_words(lang, criterion_id, facts, zone))
+        return name
+    return Raw(t(lang, key, **_words(lang, criterion_id, facts, zone)))
 
 
 def verdict_sentences(
@@ -90,11 +95,13 @@ def verdict_sentences(
     injected: bool = False,
     verdict: Verdict | None = None,
     separator: str = "; ",
-) -> str:
+) -> Raw:
     """Several verdicts in the order of the questions."""
-    return separator.join(
-        verdict_sentence(lang, i, answers, now, zone, injected=injected, verdict=verdict)
-        for i in in_question_order(ids)
+    return Raw(
+        separator.join(
+            verdict_sentence(lang, i, answers, now, zone, injected=injected, verdict=verdict)
+            for i in in_question_order(ids)
+        )
     )
 
 
@@ -107,17 +114,22 @@ def verdict_lines(
     *,
     injected: bool = False,
     verdict: Verdict | None = None,
-) -> str:
+) -> Raw:
     """Verdicts as a bulleted list, one per line (exclusion, result, /patient)."""
-    return "\n".join(
-        "• " + verdict_sentence(lang, i, answers, now, zone, injected=injected, verdict=verdict)
-        for i in in_question_order(ids)
+    return Raw(
+        "\n".join(
+            "• " + verdict_sentence(lang, i, answers, now, zone, injected=injected, verdict=verdict)
+            for i in in_question_order(ids)
+        )
     )
 
 
-def missing_sentences(lang: str, ids: Iterable[str]) -> str:
-    return "; ".join(
-        t(lang, "v.missing", name=criterion_short_name(lang, i)) for i in in_question_order(ids)
+def missing_sentences(lang: str, ids: Iterable[str]) -> Raw:
+    return Raw(
+        "\n".join(
+            "• " + t(lang, "v.missing", name=criterion_short_name(lang, i))
+            for i in in_question_order(ids)
+        )
     )
 
 

@@ -73,8 +73,6 @@ def reason_lines(
 ) -> str:
     """The reasons behind an outcome, each with its value and rule (for the clinician and the
     coordinators only: the team group gets short names)."""
-    import html
-
     from bot.criteria import missing_sentences
 
     if evaluation.failed:
@@ -85,7 +83,7 @@ def reason_lines(
     else:
         text = verdict_lines(lang, evaluation.pending, answers, now, ctx.zone,
                              verdict=Verdict.PENDING)  # fmt: skip
-    return html.escape(text)
+    return text
 
 
 def team_notice(

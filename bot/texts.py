@@ -1082,7 +1082,8 @@ EN.update(
 # echoes, typed-input refusals, /withdraw confirmation, SCORTEN units ------------------------
 # n.<id>: the short name of a criterion in lists (/status, team chat, chart, exports); it never
 # reads as a result ("Sérologie VIH", not "Sérologie VIH positive").
-# v.<id>.failed / v.<id>.pending: the verdict, with the value and the rule.
+# v.<id>.failed / v.<id>.pending: the verdict, with the value and the rule (HTML, like every
+# template here: "&lt;" for "<").
 FR.update(
     {
         "n.age": "Âge",
@@ -1118,10 +1119,10 @@ FR.update(
         "v.diagnosis_confirmed.failed": "Diagnostic non confirmé",
         "v.ward.failed": "Service : autre (dermatologie ou réanimation requis)",
         "v.max_bsa_percent.failed": (
-            "SC décollée maximale {value} % (< {threshold} %) après la période d'observation"
+            "SC décollée maximale {value} % (&lt; {threshold} %) après la période d'observation"
         ),
         "v.max_bsa_percent.pending": (
-            "SC décollée maximale {value} % (< {threshold} %) : en observation jusqu'au "
+            "SC décollée maximale {value} % (&lt; {threshold} %) : en observation jusqu'au "
             "{observation_end}"
         ),
         "v.pregnant_or_breastfeeding.failed": "Grossesse ou allaitement en cours",
@@ -1189,9 +1190,7 @@ FR.update(
         "err.year_four_digits": "tapez l'année en 4 chiffres (par ex. 21/11/2026)",
         "err.year_out_of_range": "l'année doit être entre {minimum} et {maximum}",
         "err.day_month_tomorrow": "{day_month} est demain — tapez la date complète",
-        "err.day_month_future": (
-            "{day_month} est dans le futur ({date}) — tapez la date complète"
-        ),
+        "err.day_month_future": ("{day_month} est dans le futur ({date}) — tapez la date complète"),
         "err.day_month_not_this_year": (
             "le {day_month} n'existe pas en {year} — tapez la date complète"
         ),
@@ -1253,10 +1252,10 @@ EN.update(
         "v.diagnosis_confirmed.failed": "Diagnosis not confirmed",
         "v.ward.failed": "Ward: other (dermatology or intensive care required)",
         "v.max_bsa_percent.failed": (
-            "Highest detached BSA {value} % (< {threshold} %) after the observation period"
+            "Highest detached BSA {value} % (&lt; {threshold} %) after the observation period"
         ),
         "v.max_bsa_percent.pending": (
-            "Highest detached BSA {value} % (< {threshold} %): observed until {observation_end}"
+            "Highest detached BSA {value} % (&lt; {threshold} %): observed until {observation_end}"
         ),
         "v.pregnant_or_breastfeeding.failed": "Pregnant or breastfeeding",
         "v.pregnant_or_breastfeeding.pending": "Pregnancy test: result awaited",
@@ -1313,9 +1312,7 @@ EN.update(
             "This answer excludes the patient: tap “Confirm exclusion” or “Change the answer” "
             "(or /back)."
         ),
-        "screen.use_buttons_summary": (
-            "Tap “Confirm” to get the result, or “Change an answer”."
-        ),
+        "screen.use_buttons_summary": ("Tap “Confirm” to get the result, or “Change an answer”."),
         "err.non_ascii_digits": "type the digits 0 to 9 (Latin keyboard)",
         "err.wrong_unit": "“{typed}” does not fit here: type {expected}",
         "err.year_four_digits": "type the year with 4 digits (e.g. 21/11/2026)",

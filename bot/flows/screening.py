@@ -478,7 +478,7 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             value = loaded.answers[question_id]  # "Keep ✓ 72 kg", back at a typed question
         elif q.kind is Kind.DATE and raw in ("today", "yesterday"):
             value = today if raw == "today" else today - dt.timedelta(days=1)
-        elif q.kind is Kind.DATE and (shown := _iso_date(raw)) is not None:
+        elif q.kind is Kind.DATE and (shown := _iso_date(raw, today)) is not None:
             value = shown  # the date the button showed, even when tapped after midnight
         elif q.kind is Kind.BOOLEAN and raw in ("yes", "no"):
             value = raw == "yes"
@@ -571,12 +571,16 @@ async def _apply(
     return out
 
 
-def _iso_date(raw: str) -> dt.date | None:
-    """A date button's value (`2026-11-28`), or None."""
+def _iso_date(raw: str, today: dt.date) -> dt.date | None:
+    """A date button's value (`2026-11-28`): today's or yesterday's date as shown, still
+    accepted the day after (a "Yesterday 28/11" tapped after midnight means 28/11); else None."""
     try:
-        return dt.date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
+        shown = dt.date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
     except ValueError:
         return None
+    if shown is None or not (today - dt.timedelta(days=2) <= shown <= today):
+        return None
+    return shown
 
 
 async def record_answer(
