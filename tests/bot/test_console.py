@@ -21,7 +21,7 @@ async def test_a_plain_number_is_an_answer_and_slash_number_a_button(tmp_path: P
     assert "/1, /2… taps a button" in text
     assert "[/1] Today" in text and "[/2] Yesterday" in text
     assert "✓ Age: 54 years" in text  # 54 typed: the age
-    assert "✓ Intensive care" in text  # /2 tapped the second ward button
+    assert "✓ Ward: Intensive care" in text  # /2 tapped the second ward button
     assert "✓ Detached BSA: 1 %" in text  # "1" typed at the BSA question: 1 %, not button 1
     assert "Sex" in text
     assert "? /1 … /" in text  # /9: no such button, said so
