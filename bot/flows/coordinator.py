@@ -669,7 +669,7 @@ async def _reevaluate(
     return lines
 
 
-_TIME = re.compile(r"^(?P<h>\d{1,2})[:hH.](?P<m>\d{2})$")
+_TIME = re.compile(r"^(?P<h>[0-9]{1,2})[:hH.](?P<m>[0-9]{2})$")
 
 
 def parse_moment(text: str, now: dt.datetime, ctx: Context, lang: str) -> dt.datetime:
@@ -790,7 +790,7 @@ async def _correct_scorten(
     value: float | None = None
     if text not in NOT_AVAILABLE:
         try:
-            if not re.fullmatch(r"\d{1,4}(\.\d{1,3})?", text):
+            if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,3})?", text):
                 raise AnswerError(field, "not_a_number")
             value = check_measure(measure, float(text))
         except AnswerError as exc:
