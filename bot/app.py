@@ -265,7 +265,7 @@ async def _offer_resume(application: Application, ctx: Context) -> None:  # type
                 continue
             loaded = await screening.load(conn, screening_row)
         lang = ctx.language_of(user)
-        prompt = screening.current_prompt(lang, loaded)
+        prompt = screening.current_prompt(lang, loaded, ctx)
         text = t(lang, "screen.resumed_after_restart", number=screening_row.number)
         try:
             await application.bot.send_message(session.chat_id, text, parse_mode=ParseMode.HTML)

@@ -1,6 +1,7 @@
 """`lysyme-bot console`: the screening flow in a terminal, offline — the demo a newcomer runs
 first. Same flows, same core, same database as the Telegram bot; buttons are numbered and
-chosen by typing their number. The console user is a local admin (user id 0)."""
+chosen by typing `/` and their number (`/1`), so that a plain number is always an answer
+(a BSA of 1, an urea of 2), never a button. The console user is a local admin (user id 0)."""
 
 from __future__ import annotations
 
@@ -45,11 +46,11 @@ async def console(
             if out.buttons:
                 buttons = [b for row in out.buttons for b in row]
                 for n, b in enumerate(buttons, 1):
-                    print(f"  [{n}] {b.label}", file=stdout)
+                    print(f"  [/{n}] {b.label}", file=stdout)
         print(file=stdout)
 
-    print("LYSYME console — /screen to start, a number to tap a button, /help, Ctrl-D to quit.\n",
-          file=stdout)  # fmt: skip
+    print("LYSYME console — /screen to start; /1, /2… taps a button (a plain number is an "
+          "answer); /help; Ctrl-D to quit.\n", file=stdout)  # fmt: skip
     try:
         while True:
             stdout.write("> ")
@@ -72,9 +73,15 @@ async def console(
     return 0
 
 
+_BUTTON = re.compile(r"^/([0-9]{1,3})$")
+
+
 async def _dispatch(ctx: Context, actor: Actor, text: str, buttons: list[Button]) -> list[Out]:
-    if text.isdigit() and 1 <= int(text) <= len(buttons):
-        data = buttons[int(text) - 1].data
+    chosen = _BUTTON.match(text)
+    if chosen is not None:
+        if not 1 <= int(chosen[1]) <= len(buttons):
+            return [Out(f"? /1 … /{len(buttons)}" if buttons else "?")]
+        data = buttons[int(chosen[1]) - 1].data
         route = handlers.CALLBACKS.get(data.split(":", 1)[0])
         if route is None:
             return []

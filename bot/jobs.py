@@ -52,8 +52,9 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import health
 from bot.common import Actor, Button, Context, Out
+from bot.criteria import short_names, verdict_sentences
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
-from bot.present import criterion_names, local_time, time_left
+from bot.present import local_time, time_left
 from bot.texts import Raw, t
 from conversations import schedule
 from storage import reminders as outbox
@@ -521,12 +522,15 @@ async def prepare(
     if row.kind == D0_WINDOW:
         return await _d0_window(conn, ctx, row, s, now)
     if row.kind == OUTCOME_CHANGE:
-        return _outcome_change(ctx, row, s, now)
+        return _outcome_change(ctx, row, s, now, await _answers(conn, s))
     if row.kind == PENDING:
         if s.status != store.SCREENED or s.outcome != "pending" or s.injected_at is not None:
             return Skip(f"no longer pending ({s.status}, {s.outcome})")
+        # Private (the clinician who last acted): each pending item with its value and rule.
+        answers = await _answers(conn, s)
         return Message(lambda lang: (t(lang, "rem.pending_daily", number=s.number,
-                                       names=criterion_names(lang, s.reasons)), []))  # fmt: skip
+                                       names=verdict_sentences(lang, s.reasons, answers, now,
+                                                               ctx.zone)), []))  # fmt: skip
     if row.kind == BSA_EXPIRY:
         if (
             s.status != store.SCREENED
@@ -540,6 +544,8 @@ async def prepare(
         await reevaluate(conn, ctx, SYSTEM, s, now, reason="BSA observation period ended")
         return Handled()
     if row.kind == CONSENT_PATIENT:
+        if row.recipient == outbox.TEAM:  # rows queued before this rule: who signed is private
+            return Skip("consent reminders go privately, never to the team group")
         if s.status not in (store.SCREENED, store.INJECTED) or s.outcome not in INCLUDED:
             return Skip(f"status {s.status}")
         return Message(lambda lang: (t(lang, "rem.consent_patient", number=s.number), []))
@@ -555,10 +561,19 @@ async def prepare(
     return Skip(f"unknown kind {row.kind}")
 
 
+async def _answers(conn: aiosqlite.Connection, s: Screening) -> dict[str, Any]:
+    """The current answers, for the private messages that state a value and its rule."""
+    from bot.flows.screening import load
+    from conversations.flow import without_inapplicable
+
+    return without_inapplicable((await load(conn, s)).answers)
+
+
 def _pending_names(lang: str, s: Screening) -> str:
+    """Short names only ("HIV serology", never "… positive"): this also goes to the team."""
     if s.outcome != "pending" or not s.reasons:
         return ""
-    return t(lang, "team.pending_list", names=criterion_names(lang, s.reasons))
+    return t(lang, "team.pending_list", names=short_names(lang, s.reasons))
 
 
 def _deadline_line(lang: str, s: Screening, now: dt.datetime, ctx: Context) -> str:
@@ -615,7 +630,9 @@ async def _d0_window(
     return Message(window)
 
 
-def _outcome_change(ctx: Context, row: Reminder, s: Screening, now: dt.datetime) -> Decision:
+def _outcome_change(
+    ctx: Context, row: Reminder, s: Screening, now: dt.datetime, answers: dict[str, Any]
+) -> Decision:
     """ "HMN-004 is now eligible": only if that is still the outcome. The team is never told
     which criterion failed (that would reveal an answer); the clinician is."""
     if s.status != store.SCREENED:
@@ -633,7 +650,9 @@ def _outcome_change(ctx: Context, row: Reminder, s: Screening, now: dt.datetime)
             command = "rem.inject" if s.outcome == "eligible" else "rem.update"
             lines.append(t(lang, command, number=s.number))
         elif not to_team and s.reasons:
-            lines.append(t(lang, "rem.reasons", reasons=criterion_names(lang, s.reasons)))
+            reasons = verdict_sentences(lang, s.reasons, answers, now, ctx.zone,
+                                        injected=s.injected_at is not None)  # fmt: skip
+            lines.append(t(lang, "rem.reasons", reasons=reasons))
         return _text(lines), []
 
     return Message(render)

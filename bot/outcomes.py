@@ -13,16 +13,25 @@ import datetime as dt
 import aiosqlite
 
 from bot.common import Actor, Button, Context, Out, parse_id
-from bot.present import classification, criterion_names, deadline_line, dose_line, time_left
+from bot.criteria import short_names, verdict_lines
+from bot.present import classification, deadline_line, dose_line, error_text, number_text, time_left
 from bot.present import local_time as fmt_local
-from bot.texts import t
+from bot.texts import Raw, t
 from conversations import schedule
-from conversations.answers import AnswerError, normalise, to_json
-from conversations.eligibility import Evaluation, Outcome
+from conversations.answers import AnswerError, to_json
+from conversations.eligibility import Evaluation, Outcome, Verdict
 from conversations.protocol import AnswerValue
-from conversations.scorten import MEASURE_BY_ID, MEASURE_IDS, Unit, check_measure, to_mmol_per_l
+from conversations.scorten import (
+    MEASURE_BY_ID,
+    MEASURE_IDS,
+    Reading,
+    Unit,
+    read_measure,
+    reading_in,
+)
 from storage import reminders as outbox
 from storage import screenings as store
+from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
 from storage.screenings import Screening
 
@@ -41,7 +50,7 @@ def result_lines(
     outcome = evaluation.outcome
     lines = [
         t(lang, f"result.{outcome.value}", number=number,
-          reasons=criterion_names(lang, evaluation.reasons))
+          reasons=Raw(reason_lines(lang, evaluation, answers, now, ctx)))
     ]  # fmt: skip
     weight = answers.get("weight_kg")
     if outcome in (Outcome.ELIGIBLE, Outcome.PENDING) and evaluation.dose_cells is not None:
@@ -55,13 +64,34 @@ def result_lines(
     return "\n".join(lines)
 
 
+def reason_lines(
+    lang: str,
+    evaluation: Evaluation,
+    answers: dict[str, AnswerValue],
+    now: dt.datetime,
+    ctx: Context,
+) -> str:
+    """The reasons behind an outcome, each with its value and rule (for the clinician and the
+    coordinators only: the team group gets short names)."""
+    from bot.criteria import missing_sentences
+
+    if evaluation.failed:
+        text = verdict_lines(lang, evaluation.failed, answers, now, ctx.zone,
+                             verdict=Verdict.FAILED)  # fmt: skip
+    elif evaluation.missing:
+        text = missing_sentences(lang, evaluation.missing)
+    else:
+        text = verdict_lines(lang, evaluation.pending, answers, now, ctx.zone,
+                             verdict=Verdict.PENDING)  # fmt: skip
+    return text
+
+
 def team_notice(
     lang: str, number: str, outcome: str, pending: tuple[str, ...], deadline: dt.datetime | None,
     now: dt.datetime, ctx: Context,
 ) -> str:  # fmt: skip
-    names = t(lang, "team.pending_list", names=criterion_names(lang, pending)) if pending else ""
-    from bot.texts import Raw
-
+    # Short names only ("Sérologie VIH"): the team group never reads an answer value.
+    names = t(lang, "team.pending_list", names=short_names(lang, pending)) if pending else ""
     return t(
         lang,
         "team.outcome",
@@ -164,9 +194,17 @@ async def schedule_after_screening(
     if answers.get("consent_by") == "support_person":
         await outbox.schedule(
             conn, screening.id, "consent_patient", "reminder",
-            schedule.next_morning(now, ctx.zone), [outbox.TEAM, clinician],
+            schedule.next_morning(now, ctx.zone), await consent_recipients(conn, clinician_id),
         )  # fmt: skip
     return held
+
+
+async def consent_recipients(conn: aiosqlite.Connection, clinician_id: int) -> list[str]:
+    """Who is reminded to seek the patient's own consent: the screening clinician and the
+    coordinators, privately — never the team group (who signed is an answer)."""
+    coordinators = await user_store.users_with_role(conn, "coordinator")
+    ids = [clinician_id, *(c for c in coordinators if c != clinician_id)]
+    return [outbox.user_recipient(i) for i in ids]
 
 
 # --- re-evaluation after /update, /correct, or the end of the BSA observation period -------
@@ -299,30 +337,58 @@ def scorten_prompt(lang: str, screening: Screening, cursor: str, _unit: str = ""
 
 def parse_measure_text(
     lang: str, screening: Screening, text: str
-) -> tuple[str, float, str] | list[Out]:
-    """A typed SCORTEN value for the measure the screening waits for: (measure, value in the
-    stored unit, what was entered), or the messages saying why it was not understood. Pure."""
+) -> tuple[str, float, str, str] | list[Out]:
+    """A typed SCORTEN value for the measure the screening waits for: (measure, value in
+    mmol/L or /min — unrounded, what was entered (audited), the echo), or the messages to send
+    instead: why it was not understood, or which unit was meant. Pure."""
     measure, unit = parse_cursor(screening.cursor)
-    cleaned = normalise(text).replace(",", ".").split(" ")[0]
     try:
-        number = float(cleaned)
-        if cleaned.lower() in ("nan", "inf", "-inf", "infinity") or "e" in cleaned.lower():
-            raise ValueError
-        value = check_measure(measure, to_mmol_per_l(measure, number, Unit(unit)))
-    except ValueError as exc:
-        code = exc.code if isinstance(exc, AnswerError) else "not_a_number"
-        params = exc.params if isinstance(exc, AnswerError) else {}
-        problem = t(lang, f"err.{code}", **params)
-        return [Out(t(lang, "screen.invalid", problem=problem)),
+        reading = read_measure(measure, text, Unit(unit))
+    except AnswerError as exc:
+        return [Out(t(lang, "screen.invalid", problem=error_text(lang, exc))),
                 scorten_prompt(lang, screening, screening.cursor or "")]  # fmt: skip
-    return measure, value, f"{number:g} {unit}"
+    if reading.ask_unit is not None:
+        return [which_unit_prompt(lang, screening, reading)]
+    return measure, reading.value, entered_text(reading), measure_echo(lang, reading)
+
+
+def entered_text(reading: Reading) -> str:
+    return f"{reading.number:g} {reading.unit.value}"
+
+
+def measure_echo(lang: str, reading: Reading) -> str:
+    """`✓ Glycémie : 14 mmol/L (2,523 g/L)`: what was understood, converted when it was."""
+    value = f"{number_text(lang, reading.value, 2)} {MEASURE_BY_ID[reading.measure].units[0]}"
+    if reading.unit is Unit.G_L:
+        value += f" ({number_text(lang, reading.number)} {reading.unit.value})"
+    name = t(lang, f"scorten.short.{reading.measure}")
+    return t(lang, "scorten.recorded", name=name, value=value)
+
+
+def which_unit_prompt(lang: str, screening: Screening, reading: Reading) -> Out:
+    """The number is implausible in the unit shown but plausible in the other: ask, with one
+    button per unit (the number travels in the button and is checked again when tapped)."""
+    assert reading.ask_unit is not None
+    buttons = []
+    for unit in (reading.unit, reading.ask_unit):
+        code = "gl" if unit is Unit.G_L else "mm"
+        label = t(lang, "scorten.unit_button", number=number_text(lang, reading.number),
+                  unit=unit.value)  # fmt: skip
+        buttons.append(
+            Button(label, f"m:{screening.id}:{reading.measure}:v:{code}:{reading.number!r}")
+        )
+    text = t(lang, "scorten.which_unit", typed=number_text(lang, reading.number),
+             unit=reading.unit.value, name=t(lang, f"scorten.short.{reading.measure}").lower())  # fmt: skip
+    return Out(text, [buttons], prompt_for=screening.id)
 
 
 async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
-    """`m:<screening id>:<measure>:na|gl|mm` — one write transaction in one hop."""
+    """`m:<screening id>:<measure>:na|gl|mm`, or `m:<id>:<measure>:v:gl|mm:<number>` (the unit
+    meant for a value that was implausible in the unit shown) — one write transaction."""
     lang = ctx.language(actor)
     parts = data.split(":")
-    if len(parts) != 4 or parse_id(parts[1]) is None or parts[2] not in MEASURE_BY_ID:
+    valid = len(parts) == 4 or (len(parts) == 6 and parts[3] == "v")
+    if not valid or parse_id(parts[1]) is None or parts[2] not in MEASURE_BY_ID:
         return [Out("", toast=t(lang, "screen.stale"))]
 
     async def body(conn: aiosqlite.Connection) -> list[Out]:
@@ -332,6 +398,18 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         measure, _ = parse_cursor(screening.cursor)
         if measure != parts[2]:
             return [Out("", toast=t(lang, "screen.stale"))]
+        if len(parts) == 6:
+            unit = Unit.G_L if parts[4] == "gl" else Unit.MMOL_L if parts[4] == "mm" else None
+            try:
+                number = float(parts[5]) if parts[5].replace(".", "", 1).isdigit() else None
+                if unit is None or number is None or not parts[5].isascii():
+                    return [Out("", toast=t(lang, "screen.stale"))]
+                reading = reading_in(measure, number, unit)
+            except AnswerError as exc:
+                return [Out(t(lang, "screen.invalid", problem=error_text(lang, exc))),
+                        scorten_prompt(lang, screening, screening.cursor or "")]  # fmt: skip
+            return await store_measure(conn, ctx, actor, screening, measure, reading.value,
+                                       entered_text(reading), measure_echo(lang, reading))  # fmt: skip
         if parts[3] in ("gl", "mm"):
             unit = Unit.G_L if parts[3] == "gl" else Unit.MMOL_L
             if unit not in MEASURE_BY_ID[measure].units:
@@ -354,9 +432,11 @@ async def store_measure(
     measure: str,
     value: float | None,
     entered: str,
+    echo: str | None = None,
 ) -> list[Out]:
     """Store one SCORTEN value with its audit row, inside the caller's write transaction
-    (`screening` read in it), and move to the next measure or the SCORTEN result."""
+    (`screening` read in it), and move to the next measure or the SCORTEN result; `echo`
+    (what was understood) comes first."""
     from bot.flows.screening import begin
 
     lang = ctx.language(actor)
@@ -366,6 +446,7 @@ async def store_measure(
         return [Out("", toast=t(lang, "screen.stale"))]
     if parse_cursor(screening.cursor)[0] != measure:
         return [Out("", toast=t(lang, "screen.stale"))]
+    shown = [Out(echo)] if echo else []
     stored = to_json(value) if value is not None else "null"
     await store.add_answer(conn, screening.id, f"scorten:{measure}", stored,
                            by=actor.user_id, now=now, source="scorten")  # fmt: skip
@@ -379,10 +460,10 @@ async def store_measure(
         following = MEASURE_IDS[position + 1]
         cursor = _cursor(following, MEASURE_BY_ID[following].units[0].value)
         await store.update_screening(conn, screening.id, now, cursor=cursor)
-        return [scorten_prompt(lang, screening, cursor)]
+        return [*shown, scorten_prompt(lang, screening, cursor)]
     await store.update_screening(conn, screening.id, now, stage="done", cursor=None)
     await store.clear_session(conn, actor.user_id, actor.chat_id)
-    return [Out(await scorten_summary(conn, lang, screening))]
+    return [*shown, Out(await scorten_summary(conn, lang, screening))]
 
 
 async def scorten_values(conn: aiosqlite.Connection, screening_id: int) -> dict[str, float | None]:
@@ -411,8 +492,9 @@ async def scorten_summary(conn: aiosqlite.Connection, lang: str, screening: Scre
         await scorten_values(conn, screening.id),
     )
     if result.predicted_mortality is not None:
-        mortality = f"{result.predicted_mortality * 100:.1f} %"
+        percent = f"{result.predicted_mortality * 100:.1f}"
+        mortality = f"{percent.replace('.', ',') if lang == 'fr' else percent} %"
         return t(lang, "scorten.result", score=result.score, mortality=mortality)
-    missing = ", ".join(t(lang, f"scorten.{m}", unit="").split(" (")[0] for m in result.missing
+    missing = ", ".join(t(lang, f"scorten.short.{m}") for m in result.missing
                         if m in MEASURE_BY_ID) or ", ".join(result.missing)  # fmt: skip
     return t(lang, "scorten.partial", score=f"≥ {result.score}", missing=missing)

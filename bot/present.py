@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.texts import t
+from conversations.answers import AnswerError
 from conversations.protocol import BY_ID, AnswerValue, Kind
 from conversations.scorten import classify
+
+
+def number_text(lang: str, value: float, decimals: int | None = None) -> str:
+    """A number as a person reads it: decimal comma in French (62,2), no trailing zeros."""
+    if decimals is not None:
+        value = round(value, decimals)
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float) and "e" in text:  # keep plain digits for big or tiny values
+        text = f"{value:.{decimals or 6}f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def date_text(value: dt.date) -> str:
+    """dd/mm/yyyy, day first in both languages."""
+    return value.strftime("%d/%m/%Y")
+
+
+def date_with_weekday(lang: str, value: dt.date) -> str:
+    """`30/11/2025 (dimanche)`: the echo of a date answer, so nobody misreads the year."""
+    return f"{date_text(value)} ({t(lang, f'day.{value.weekday()}')})"
 
 
 def answer_text(lang: str, question_id: str, value: AnswerValue | None) -> str:
@@ -17,18 +38,37 @@ def answer_text(lang: str, question_id: str, value: AnswerValue | None) -> str:
     if isinstance(value, bool):
         return t(lang, "c.yes" if value else "c.no")
     if isinstance(value, dt.date):
-        return value.strftime("%d/%m/%Y")
+        return date_text(value)
     question = BY_ID.get(question_id)
     if question is not None and question.kind is Kind.CHOICE:
         return t(lang, f"c.{value}")
-    if isinstance(value, float):
-        text = f"{value:g}"
-        return text.replace(".", ",") if lang == "fr" else text
+    if isinstance(value, int | float):
+        text = number_text(lang, value)
+        unit = t(lang, f"unit.{question.unit}") if question is not None and question.unit else ""
+        return f"{text} {unit}" if unit and not unit.startswith("unit.") else text
     return str(value)
 
 
-def criterion_names(lang: str, ids: Iterable[str]) -> str:
-    return "; ".join(t(lang, f"q.{i}") for i in ids)
+def echo_text(lang: str, question_id: str, value: AnswerValue) -> str:
+    """How an accepted answer is shown back: dates with their weekday, numbers with unit."""
+    if isinstance(value, dt.date):
+        return date_with_weekday(lang, value)
+    return answer_text(lang, question_id, value)
+
+
+def error_text(lang: str, exc: AnswerError) -> str:
+    """An AnswerError in the user's language: dates as dd/mm/yyyy, the expected unit in words."""
+    params: dict[str, Any] = {}
+    for name, value in exc.params.items():
+        if isinstance(value, dt.date):
+            params[name] = date_text(value)
+        elif name == "expected" and exc.code == "wrong_unit":
+            params[name] = t(lang, f"expect.{value}")
+        elif isinstance(value, float):
+            params[name] = number_text(lang, value)
+        else:
+            params[name] = value
+    return t(lang, f"err.{exc.code}", **params)
 
 
 def local_time(moment: dt.datetime, zone: ZoneInfo) -> str:
@@ -47,12 +87,8 @@ def time_left(lang: str, deadline: dt.datetime, now: dt.datetime) -> str:
 
 
 def dose_line(lang: str, dose_cells: int, weight_kg: float) -> str:
-    millions = dose_cells / 1_000_000
-    millions_text = f"{millions:g}"
-    weight_text = f"{weight_kg:g}"
-    if lang == "fr":
-        millions_text, weight_text = millions_text.replace(".", ","), weight_text.replace(".", ",")
-    return t(lang, "result.dose", millions=millions_text, weight=weight_text)
+    millions = number_text(lang, dose_cells / 1_000_000)
+    return t(lang, "result.dose", millions=millions, weight=number_text(lang, float(weight_kg)))
 
 
 def deadline_line(lang: str, deadline: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> str:

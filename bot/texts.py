@@ -17,7 +17,7 @@ FR: dict[str, str] = {
     "q.index_date": "Date des premiers symptômes (date index)",
     "q.admission_date": "Date d'admission",
     "q.diagnosis_confirmed": "Diagnostic confirmé de SSJ, chevauchement SSJ/NET ou NET",
-    "q.ward": "Service : dermatologie / réanimation / autre",
+    "q.ward": "Service d'hospitalisation",
     "q.max_bsa_percent": "Surface corporelle décollée ou décollable maximale (%)",
     "q.pregnant_or_breastfeeding": "Grossesse ou allaitement",
     "q.malignancy_10y_or_metastasis": "Cancer dans les 10 dernières années ou métastases",
@@ -37,11 +37,11 @@ FR: dict[str, str] = {
         "Situation psychologique, familiale, sociale ou géographique compromettant le suivi"
     ),
     "q.tutorship_or_curatorship": "Sous tutelle ou curatelle",
-    "q.psychiatric_care_l1121_6": "Soins psychiatriques (art. L1121-6 CSP)",
-    "q.social_security": "Affilié à un régime de sécurité sociale",
-    "q.consent": (
-        "Consentement écrit (patient ou personne de confiance) : obtenu / en attente / refusé"
+    "q.psychiatric_care_l1121_6": (
+        "Soins psychiatriques sans consentement (SDT, SDRE ; art. L1121-6 CSP)"
     ),
+    "q.social_security": "Affilié à un régime de sécurité sociale",
+    "q.consent": "Consentement écrit (patient ou personne de confiance)",
     "q.consent_by": "Qui a signé le consentement ?",
     "q.weight_kg": "Poids (kg)",
     "q.d0_window": "Fenêtre J0 (injection au plus tard 3 jours après l'admission)",
@@ -50,7 +50,12 @@ FR: dict[str, str] = {
     "h.index_date": "Tapez une date (21/11/2026, 21/11) ou touchez un bouton.",
     "h.admission_date": (
         "Admission dans le service (dermatologie ou réanimation) qui traite le SSJ/NET ; "
-        "date du transfert si le patient vient d'ailleurs."
+        "date du transfert si le patient vient d'ailleurs ; date des premiers symptômes si la "
+        "réaction a débuté dans ce service."
+    ),
+    "h.psychiatric_care_l1121_6": (
+        "Soins sans consentement : à la demande d'un tiers (SDT) ou sur décision du représentant "
+        "de l'État (SDRE). Un suivi psychiatrique habituel, consenti, n'exclut pas : répondez Non."
     ),
     "h.max_bsa_percent": "Tapez un pourcentage, par ex. 35 ou 12,5.",
     "h.weight_kg": "Tapez le poids en kg, par ex. 72,5.",
@@ -142,7 +147,7 @@ FR: dict[str, str] = {
     "screen.no_open": "Aucun dépistage en cours. Pour commencer : /screen",
     "screen.invalid": "⚠️ {problem}",
     "screen.exclusion": (
-        "⚠️ <b>Cette réponse exclut le patient</b> : {reasons}.\nConfirmez-la ou modifiez-la."
+        "⚠️ <b>Cette réponse exclut le patient</b> :\n{reasons}\nConfirmez-la ou modifiez-la."
     ),
     "screen.confirm_exclusion": "Confirmer l'exclusion",
     "screen.change_answer": "Modifier la réponse",
@@ -166,10 +171,11 @@ FR: dict[str, str] = {
     # results
     "result.eligible": (
         "✅ <b>{number} : tous les critères sont remplis.</b>\n"
-        "L'investigateur confirme l'éligibilité avant J0 (/d0 {number})."
+        "Éligibilité <b>à confirmer</b> par l'investigateur avant J0, avec la commande "
+        "/d0 {number}."
     ),
-    "result.pending": "⏳ <b>{number} : en attente</b> — {reasons}.\nCompléter avec /update {number}",
-    "result.not_eligible": "⛔ <b>{number} : non éligible</b> — {reasons}.",
+    "result.pending": "⏳ <b>{number} : en attente</b>\n{reasons}\nCompléter avec /update {number}",
+    "result.not_eligible": "⛔ <b>{number} : non éligible</b>\n{reasons}",
     "result.dose": "Dose : <b>{millions} × 10⁶ cellules</b> (2 × 10⁶/kg × {weight} kg)",
     "result.deadline": "Date limite J0 : <b>{deadline}</b> (reste {left})",
     "result.deadline_past": "Date limite J0 : {deadline} (dépassée)",
@@ -205,7 +211,7 @@ EN: dict[str, str] = {
     "q.index_date": "Date of first symptoms (index date)",
     "q.admission_date": "Date of admission",
     "q.diagnosis_confirmed": "Confirmed SJS, SJS/TEN overlap or TEN diagnosis",
-    "q.ward": "Ward: dermatology / intensive care / other",
+    "q.ward": "Ward (hospitalised in)",
     "q.max_bsa_percent": "Highest detached or detachable body surface area (%)",
     "q.pregnant_or_breastfeeding": "Pregnant or breastfeeding",
     "q.malignancy_10y_or_metastasis": "Malignancy within the past 10 years, or metastasis",
@@ -224,9 +230,11 @@ EN: dict[str, str] = {
         "Psychological, family, social or geographical situation hampering follow-up"
     ),
     "q.tutorship_or_curatorship": "Under tutorship or curatorship",
-    "q.psychiatric_care_l1121_6": "Under psychiatric care (art. L1121-6 CSP)",
+    "q.psychiatric_care_l1121_6": (
+        "Under psychiatric care without consent (SDT, SDRE; art. L1121-6 CSP)"
+    ),
     "q.social_security": "Affiliated to a social security scheme",
-    "q.consent": "Written consent (patient or support person): obtained / pending / refused",
+    "q.consent": "Written consent (patient or support person)",
     "q.consent_by": "Who signed the consent?",
     "q.weight_kg": "Weight (kg)",
     "q.d0_window": "D0 window (injection at most 3 days after admission)",
@@ -234,7 +242,13 @@ EN: dict[str, str] = {
     "h.index_date": "Type a date (21/11/2026, 21/11) or tap a button.",
     "h.admission_date": (
         "Admission to the dermatology or intensive-care department treating the SJS/TEN; "
-        "the transfer date if the patient came from elsewhere."
+        "the transfer date if the patient came from elsewhere; the date of the first symptoms "
+        "if the reaction began in that department."
+    ),
+    "h.psychiatric_care_l1121_6": (
+        "Care without consent: at a third party's request (SDT) or by decision of the State's "
+        "representative (SDRE). Ordinary, consented psychiatric follow-up does not exclude: "
+        "answer No."
     ),
     "h.max_bsa_percent": "Type a percentage, e.g. 35 or 12.5.",
     "h.weight_kg": "Type the weight in kg, e.g. 72.5.",
@@ -318,7 +332,7 @@ EN: dict[str, str] = {
     "screen.no_open": "No screening in progress. To start one: /screen",
     "screen.invalid": "⚠️ {problem}",
     "screen.exclusion": (
-        "⚠️ <b>This answer excludes the patient</b>: {reasons}.\nConfirm it or change it."
+        "⚠️ <b>This answer excludes the patient</b>:\n{reasons}\nConfirm it or change it."
     ),
     "screen.confirm_exclusion": "Confirm exclusion",
     "screen.change_answer": "Change the answer",
@@ -341,10 +355,11 @@ EN: dict[str, str] = {
     "screen.abandoned_idle": "Screening {number} abandoned after 24 h without an answer.",
     "result.eligible": (
         "✅ <b>{number}: all criteria are met.</b>\n"
-        "The investigator confirms eligibility before D0 (/d0 {number})."
+        "Eligibility <b>to be confirmed</b> by the investigator before D0, with the command "
+        "/d0 {number}."
     ),
-    "result.pending": "⏳ <b>{number}: pending</b> — {reasons}.\nComplete with /update {number}",
-    "result.not_eligible": "⛔ <b>{number}: not eligible</b> — {reasons}.",
+    "result.pending": "⏳ <b>{number}: pending</b>\n{reasons}\nComplete with /update {number}",
+    "result.not_eligible": "⛔ <b>{number}: not eligible</b>\n{reasons}",
     "result.dose": "Dose: <b>{millions} × 10⁶ cells</b> (2 × 10⁶/kg × {weight} kg)",
     "result.deadline": "D0 deadline: <b>{deadline}</b> ({left} left)",
     "result.deadline_past": "D0 deadline: {deadline} (passed)",
@@ -1093,6 +1108,145 @@ FR.update(
         "rem.admin.clock_nothing": "Les rappels ne sont pas suspendus.",
     }
 )
+# --- issue 13: one vocabulary per criterion (bot/criteria.py), dates and numbers people read,
+# echoes, typed-input refusals, /withdraw confirmation, SCORTEN units ------------------------
+# n.<id>: the short name of a criterion in lists (/status, team chat, chart, exports); it never
+# reads as a result ("Sérologie VIH", not "Sérologie VIH positive").
+# v.<id>.failed / v.<id>.pending: the verdict, with the value and the rule (HTML, like every
+# template here: "&lt;" for "<").
+FR.update(
+    {
+        "n.age": "Âge",
+        "n.sex": "Sexe",
+        "n.index_date": "Date index",
+        "n.admission_date": "Date d'admission",
+        "n.d0_window": "Fenêtre J0",
+        "n.diagnosis_confirmed": "Diagnostic",
+        "n.ward": "Service",
+        "n.max_bsa_percent": "Surface décollée",
+        "n.pregnant_or_breastfeeding": "Grossesse / allaitement (statut)",
+        "n.malignancy_10y_or_metastasis": "Antécédent de cancer",
+        "n.hiv_positive": "Sérologie VIH",
+        "n.active_hepatitis_b_or_c": "Sérologies hépatites B et C",
+        "n.sars_cov2_positive": "RT-PCR SARS-CoV-2",
+        "n.decompensated_heart_failure": "Insuffisance cardiaque",
+        "n.uncontrolled_epilepsy": "Épilepsie",
+        "n.prior_allogeneic_bmt": "Allogreffe de moelle",
+        "n.other_interventional_trial": "Autre recherche interventionnelle",
+        "n.deprived_of_liberty": "Privation de liberté",
+        "n.compliance_concern": "Faisabilité du suivi",
+        "n.tutorship_or_curatorship": "Tutelle ou curatelle",
+        "n.psychiatric_care_l1121_6": "Soins psychiatriques sans consentement",
+        "n.social_security": "Sécurité sociale",
+        "n.consent": "Consentement",
+        "n.consent_by": "Signataire du consentement",
+        "n.weight_kg": "Poids",
+        "v.age.failed": "Âge {value} ans — le protocole inclut de {minimum} à {maximum} ans",
+        "v.admission_date.failed": (
+            "Admission {delay_days} jours après la date index ({maximum} au plus)"
+        ),
+        "v.d0_window.failed": "Fenêtre J0 close le {deadline_date} à {deadline_time}",
+        "v.diagnosis_confirmed.failed": "Diagnostic non confirmé",
+        "v.ward.failed": "Service : autre (dermatologie ou réanimation requis)",
+        "v.max_bsa_percent.failed": (
+            "SC décollée maximale {value} % (&lt; {threshold} %) après la période d'observation"
+        ),
+        "v.max_bsa_percent.pending": (
+            "SC décollée maximale {value} % (&lt; {threshold} %) : en observation jusqu'au "
+            "{observation_end}"
+        ),
+        "v.pregnant_or_breastfeeding.failed": "Grossesse ou allaitement en cours",
+        "v.pregnant_or_breastfeeding.pending": "Test de grossesse : résultat attendu",
+        "v.malignancy_10y_or_metastasis.failed": (
+            "Cancer dans les 10 dernières années ou métastases"
+        ),
+        "v.hiv_positive.failed": "Sérologie VIH positive",
+        "v.hiv_positive.pending": "Sérologie VIH : résultat attendu",
+        "v.active_hepatitis_b_or_c.failed": "Hépatite B ou C active",
+        "v.active_hepatitis_b_or_c.pending": "Sérologies hépatites B et C : résultat attendu",
+        "v.sars_cov2_positive.failed": "ARN SARS-CoV-2 détecté à l'admission",
+        "v.sars_cov2_positive.pending": "RT-PCR SARS-CoV-2 : résultat attendu",
+        "v.decompensated_heart_failure.failed": "Insuffisance cardiaque décompensée",
+        "v.uncontrolled_epilepsy.failed": "Épilepsie non contrôlée",
+        "v.prior_allogeneic_bmt.failed": "Antécédent d'allogreffe de moelle osseuse",
+        "v.other_interventional_trial.failed": (
+            "Participe à une autre recherche interventionnelle sur un médicament"
+        ),
+        "v.deprived_of_liberty.failed": (
+            "Privé de liberté par décision judiciaire ou administrative, "
+            "ou sous protection de justice"
+        ),
+        "v.compliance_concern.failed": (
+            "Situation psychologique, familiale, sociale ou géographique compromettant le suivi"
+        ),
+        "v.tutorship_or_curatorship.failed": "Sous tutelle ou curatelle",
+        "v.psychiatric_care_l1121_6.failed": (
+            "Soins psychiatriques sans consentement (SDT, SDRE ; art. L1121-6 CSP)"
+        ),
+        "v.social_security.failed": "Non affilié à un régime de sécurité sociale",
+        "v.consent.failed": "Consentement refusé",
+        "v.consent.pending": "Consentement : en attente",
+        "v.missing": "{name} : réponse manquante",
+        "result.incomplete": "❔ <b>{number} : incomplet</b>\n{reasons}\nReprendre : /resume {number}",
+        "day.0": "lundi",
+        "day.1": "mardi",
+        "day.2": "mercredi",
+        "day.3": "jeudi",
+        "day.4": "vendredi",
+        "day.5": "samedi",
+        "day.6": "dimanche",
+        "unit.years": "ans",
+        "unit.%": "%",
+        "unit.kg": "kg",
+        "expect.years": "un âge en années (par ex. 54)",
+        "expect.%": "un pourcentage (par ex. 35 ou 12,5)",
+        "expect.kg": "un poids en kg (par ex. 72,5)",
+        "expect./min": "une fréquence en /min (par ex. 120)",
+        "expect.mmol/L": "une valeur en mmol/L",
+        "expect.g/L": "une valeur en g/L",
+        "c.today_on": "Aujourd'hui {date}",
+        "c.yesterday_on": "Hier {date}",
+        "screen.echo": "✓ {name} : <b>{value}</b>",
+        "screen.keep": "Garder ✓ {value}",
+        "screen.use_buttons_exclusion": (
+            "Cette réponse exclut le patient : touchez « Confirmer l'exclusion » ou "
+            "« Modifier la réponse » (ou /back)."
+        ),
+        "screen.use_buttons_summary": (
+            "Touchez « Confirmer » pour obtenir le résultat, ou « Modifier une réponse »."
+        ),
+        "err.non_ascii_digits": "tapez les chiffres 0 à 9 (clavier latin)",
+        "err.wrong_unit": "« {typed} » ne convient pas ici : tapez {expected}",
+        "err.year_four_digits": "tapez l'année en 4 chiffres (par ex. 21/11/2026)",
+        "err.year_out_of_range": "l'année doit être entre {minimum} et {maximum}",
+        "err.day_month_tomorrow": "{day_month} est demain — tapez la date complète",
+        "err.day_month_future": ("{day_month} est dans le futur ({date}) — tapez la date complète"),
+        "err.day_month_not_this_year": (
+            "le {day_month} n'existe pas en {year} — tapez la date complète"
+        ),
+        "wd.confirm": (
+            "Retirer <b>{number}</b> ?\nStatut : {status} · résultat : {outcome}\n{deadline}\n"
+            "Motif : {reason}\nTous les rappels de ce patient s'arrêteront."
+        ),
+        "wd.deadline": "Date limite J0 : {deadline}",
+        "wd.no_deadline": "Date limite J0 : —",
+        "wd.yes": "✅ Confirmer le retrait",
+        "wd.no": "Annuler",
+        "wd.cancelled": "Retrait annulé : {number} n'a pas changé, les rappels continuent.",
+        "wd.stale": "Cette confirmation n'est plus valable : relancez /withdraw.",
+        "scorten.which_unit": (
+            "{typed} {unit} n'est pas une valeur plausible de {name}. Quelle unité vouliez-vous "
+            "dire ?"
+        ),
+        "scorten.unit_button": "{number} {unit}",
+        "scorten.recorded": "✓ {name} : <b>{value}</b>",
+        "scorten.converted": "{typed} = {value}",
+        "scorten.short.heart_rate": "Fréquence cardiaque",
+        "scorten.short.urea": "Urée",
+        "scorten.short.bicarbonate": "Bicarbonates",
+        "scorten.short.glucose": "Glycémie",
+    }
+)
 EN.update(
     {
         "screen.previous_recorded": (
@@ -1121,5 +1275,126 @@ EN.update(
         "rem.admin.clock_confirm": "The time is right: resume",
         "rem.admin.clock_confirmed": "Time confirmed: reminders resume (catching up).",
         "rem.admin.clock_nothing": "Reminders are not paused.",
+        "n.age": "Age",
+        "n.sex": "Sex",
+        "n.index_date": "Index date",
+        "n.admission_date": "Admission date",
+        "n.d0_window": "D0 window",
+        "n.diagnosis_confirmed": "Diagnosis",
+        "n.ward": "Ward",
+        "n.max_bsa_percent": "Detached BSA",
+        "n.pregnant_or_breastfeeding": "Pregnancy / breastfeeding status",
+        "n.malignancy_10y_or_metastasis": "Malignancy history",
+        "n.hiv_positive": "HIV serology",
+        "n.active_hepatitis_b_or_c": "Hepatitis B and C serology",
+        "n.sars_cov2_positive": "SARS-CoV-2 RT-PCR",
+        "n.decompensated_heart_failure": "Heart failure",
+        "n.uncontrolled_epilepsy": "Epilepsy",
+        "n.prior_allogeneic_bmt": "Allogeneic bone-marrow transplant",
+        "n.other_interventional_trial": "Other interventional study",
+        "n.deprived_of_liberty": "Deprivation of liberty",
+        "n.compliance_concern": "Follow-up feasibility",
+        "n.tutorship_or_curatorship": "Tutorship or curatorship",
+        "n.psychiatric_care_l1121_6": "Psychiatric care without consent",
+        "n.social_security": "Social security",
+        "n.consent": "Consent",
+        "n.consent_by": "Consent signed by",
+        "n.weight_kg": "Weight",
+        "v.age.failed": "Age {value} years — the protocol includes {minimum} to {maximum} years",
+        "v.admission_date.failed": (
+            "Admission {delay_days} days after the index date (at most {maximum})"
+        ),
+        "v.d0_window.failed": "D0 window closed on {deadline_date} at {deadline_time}",
+        "v.diagnosis_confirmed.failed": "Diagnosis not confirmed",
+        "v.ward.failed": "Ward: other (dermatology or intensive care required)",
+        "v.max_bsa_percent.failed": (
+            "Highest detached BSA {value} % (&lt; {threshold} %) after the observation period"
+        ),
+        "v.max_bsa_percent.pending": (
+            "Highest detached BSA {value} % (&lt; {threshold} %): observed until {observation_end}"
+        ),
+        "v.pregnant_or_breastfeeding.failed": "Pregnant or breastfeeding",
+        "v.pregnant_or_breastfeeding.pending": "Pregnancy test: result awaited",
+        "v.malignancy_10y_or_metastasis.failed": (
+            "Malignancy within the past 10 years, or metastasis"
+        ),
+        "v.hiv_positive.failed": "Positive HIV serology",
+        "v.hiv_positive.pending": "HIV serology: result awaited",
+        "v.active_hepatitis_b_or_c.failed": "Active hepatitis B or C",
+        "v.active_hepatitis_b_or_c.pending": "Hepatitis B and C serology: result awaited",
+        "v.sars_cov2_positive.failed": "SARS-CoV-2 RNA detected on admission",
+        "v.sars_cov2_positive.pending": "SARS-CoV-2 RT-PCR: result awaited",
+        "v.decompensated_heart_failure.failed": "Decompensated heart failure",
+        "v.uncontrolled_epilepsy.failed": "Uncontrolled epilepsy",
+        "v.prior_allogeneic_bmt.failed": "Previous allogeneic bone-marrow transplant",
+        "v.other_interventional_trial.failed": "Taking part in another interventional drug study",
+        "v.deprived_of_liberty.failed": (
+            "Deprived of liberty by a judicial or administrative decision, "
+            "or under protection of justice"
+        ),
+        "v.compliance_concern.failed": (
+            "Psychological, family, social or geographical situation hampering follow-up"
+        ),
+        "v.tutorship_or_curatorship.failed": "Under tutorship or curatorship",
+        "v.psychiatric_care_l1121_6.failed": (
+            "Under psychiatric care without consent (SDT, SDRE; art. L1121-6 CSP)"
+        ),
+        "v.social_security.failed": "Not affiliated to a social security scheme",
+        "v.consent.failed": "Consent refused",
+        "v.consent.pending": "Consent: pending",
+        "v.missing": "{name}: answer missing",
+        "result.incomplete": "❔ <b>{number}: incomplete</b>\n{reasons}\nContinue: /resume {number}",
+        "day.0": "Monday",
+        "day.1": "Tuesday",
+        "day.2": "Wednesday",
+        "day.3": "Thursday",
+        "day.4": "Friday",
+        "day.5": "Saturday",
+        "day.6": "Sunday",
+        "unit.years": "years",
+        "unit.%": "%",
+        "unit.kg": "kg",
+        "expect.years": "an age in years (e.g. 54)",
+        "expect.%": "a percentage (e.g. 35 or 12.5)",
+        "expect.kg": "a weight in kg (e.g. 72.5)",
+        "expect./min": "a rate per minute (e.g. 120)",
+        "expect.mmol/L": "a value in mmol/L",
+        "expect.g/L": "a value in g/L",
+        "c.today_on": "Today {date}",
+        "c.yesterday_on": "Yesterday {date}",
+        "screen.echo": "✓ {name}: <b>{value}</b>",
+        "screen.keep": "Keep ✓ {value}",
+        "screen.use_buttons_exclusion": (
+            "This answer excludes the patient: tap “Confirm exclusion” or “Change the answer” "
+            "(or /back)."
+        ),
+        "screen.use_buttons_summary": ("Tap “Confirm” to get the result, or “Change an answer”."),
+        "err.non_ascii_digits": "type the digits 0 to 9 (Latin keyboard)",
+        "err.wrong_unit": "“{typed}” does not fit here: type {expected}",
+        "err.year_four_digits": "type the year with 4 digits (e.g. 21/11/2026)",
+        "err.year_out_of_range": "the year must be between {minimum} and {maximum}",
+        "err.day_month_tomorrow": "{day_month} is tomorrow — type the full date",
+        "err.day_month_future": "{day_month} is in the future ({date}) — type the full date",
+        "err.day_month_not_this_year": "{day_month} does not exist in {year} — type the full date",
+        "wd.confirm": (
+            "Withdraw <b>{number}</b>?\nStatus: {status} · outcome: {outcome}\n{deadline}\n"
+            "Reason: {reason}\nAll of this patient's reminders will stop."
+        ),
+        "wd.deadline": "D0 deadline: {deadline}",
+        "wd.no_deadline": "D0 deadline: —",
+        "wd.yes": "✅ Confirm withdrawal",
+        "wd.no": "Cancel",
+        "wd.cancelled": "Withdrawal cancelled: {number} is unchanged, reminders continue.",
+        "wd.stale": "This confirmation is no longer valid: run /withdraw again.",
+        "scorten.which_unit": (
+            "{typed} {unit} is not a plausible {name}. Which unit did you mean?"
+        ),
+        "scorten.unit_button": "{number} {unit}",
+        "scorten.recorded": "✓ {name}: <b>{value}</b>",
+        "scorten.converted": "{typed} = {value}",
+        "scorten.short.heart_rate": "Heart rate",
+        "scorten.short.urea": "Urea",
+        "scorten.short.bicarbonate": "Bicarbonate",
+        "scorten.short.glucose": "Glucose",
     }
 )

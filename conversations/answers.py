@@ -22,6 +22,12 @@ from conversations.protocol import BY_ID, Answers, AnswerValue, Kind, Question
 #: admission + 3 days) far from the ends of Python's date range.
 MIN_YEAR = 1900
 MAX_YEAR = 9000
+#: A year a clinician types: four digits in this range (`01/01/0026` is a typo, not 2026).
+TYPED_MIN_YEAR = 1900
+TYPED_MAX_YEAR = 2100
+#: A day/month in the future is last year's only this close to today (the turn of the year);
+#: further back, the bot asks for the full date instead of guessing.
+DAY_MONTH_LOOKBACK_DAYS = 31
 
 
 class AnswerError(ValueError):
@@ -41,6 +47,13 @@ _ERROR_TEXTS = {
     "not_integer": "expected a whole number",
     "out_of_range": "expected a value between {minimum} and {maximum}",
     "not_a_date": "expected a date (dd/mm/yyyy, dd/mm, yyyy-mm-dd, today or yesterday)",
+    "non_ascii_digits": "type the digits 0-9",
+    "wrong_unit": "{typed} is not a unit for this answer (expected {expected})",
+    "year_four_digits": "type the year with four digits",
+    "year_out_of_range": "expected a year between {minimum} and {maximum}",
+    "day_month_tomorrow": "{day_month} is tomorrow: type the full date",
+    "day_month_future": "{day_month} is in the future ({date}): type the full date",
+    "day_month_not_this_year": "{day_month} does not exist in {year}: type the full date",
     "future_date": "the date cannot be after today ({today})",
     "before_index": "the admission date cannot be before the index date ({index_date})",
     "after_admission": "the index date cannot be after the admission date ({admission_date})",
@@ -116,12 +129,25 @@ CHOICE_SYNONYMS: dict[str, dict[str, str]] = {
     },
 }
 
+# ASCII digits only: `\d` would read a Bengali ৪ (four, looks like 8) as a digit.
 _NUMBER = re.compile(
-    r"^(?P<sign>[-+])?(?P<int>\d{1,6})(?:[.,](?P<frac>\d{1,6}))?\s*"
-    r"(?:%|kg|kgs|ans?|years?|yrs?|y|a)?\.?$"
+    r"^(?P<sign>[-+])?(?P<int>[0-9]{1,6})(?:[.,](?P<frac>[0-9]{1,6}))?\s*(?P<unit>[^0-9\s].*)?$"
 )
-_DMY = re.compile(r"^(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})(?:[/.\-](?P<y>\d{2}|\d{4}))?$")
-_YMD = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$")
+_DMY = re.compile(r"^(?P<d>[0-9]{1,2})[/.\-](?P<m>[0-9]{1,2})(?:[/.\-](?P<y>[0-9]+))?$")
+_YMD = re.compile(r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})$")
+
+#: The unit words accepted after a typed number, per question unit (protocol.Question.unit):
+#: "54%" is not an age, "35 kg" is not a body surface area.
+UNIT_WORDS: dict[str, frozenset[str]] = {
+    "years": frozenset({"an", "ans", "a", "y", "yr", "yrs", "year", "years"}),
+    "%": frozenset({"%", "pourcent", "pour cent", "percent"}),
+    "kg": frozenset({"kg", "kgs", "kilo", "kilos"}),
+}
+
+
+def has_non_ascii_digits(text: str) -> bool:
+    """A digit outside 0-9 (Bengali, Arabic-Indic, superscript…): never read as a number."""
+    return any(ch.isdigit() and not ("0" <= ch <= "9") for ch in text)
 
 
 def normalise(text: str) -> str:
@@ -138,6 +164,8 @@ def parse_text(
     cleaned = normalise(text)
     if not cleaned:
         raise AnswerError(q.id, "empty")
+    if has_non_ascii_digits(cleaned):
+        raise AnswerError(q.id, "non_ascii_digits")
     if q.kind in (Kind.INTEGER, Kind.NUMBER):
         value: AnswerValue = _parse_number(q, cleaned)
     elif q.kind is Kind.DATE:
@@ -158,6 +186,13 @@ def _parse_number(q: Question, cleaned: str) -> int | float:
     match = _NUMBER.match(cleaned)
     if not match:
         raise AnswerError(q.id, "not_a_number")
+    unit = (match["unit"] or "").rstrip(".").strip()
+    if any(ch.isdigit() for ch in unit):
+        raise AnswerError(q.id, "not_a_number")
+    if unit and unit not in UNIT_WORDS.get(q.unit, frozenset()):
+        if any(unit in words for words in UNIT_WORDS.values()):
+            raise AnswerError(q.id, "wrong_unit", typed=unit, expected=q.unit)
+        raise AnswerError(q.id, "not_a_number")  # "7O": a letter O for a zero
     negative = match["sign"] == "-"
     frac = match["frac"]
     if q.kind is Kind.INTEGER:
@@ -191,25 +226,48 @@ def _parse_date(q: Question, cleaned: str, today: dt.date) -> dt.date:
         return today - dt.timedelta(days=1)
     ymd = _YMD.match(cleaned)
     dmy = _DMY.match(cleaned)
+    if ymd:
+        return _typed_date(q, ymd["y"], int(ymd["m"]), int(ymd["d"]))
+    if dmy:
+        day, month = int(dmy["d"]), int(dmy["m"])
+        if dmy["y"] is None:
+            return day_month_date(q.id, day, month, today)
+        return _typed_date(q, dmy["y"], month, day)
+    raise AnswerError(q.id, "not_a_date")
+
+
+def _typed_date(q: Question, year_text: str, month: int, day: int) -> dt.date:
+    if len(year_text) != 4:
+        raise AnswerError(q.id, "year_four_digits")
+    year = int(year_text)
+    if not TYPED_MIN_YEAR <= year <= TYPED_MAX_YEAR:
+        raise AnswerError(q.id, "year_out_of_range", minimum=TYPED_MIN_YEAR, maximum=TYPED_MAX_YEAR)
     try:
-        if ymd:
-            return dt.date(int(ymd["y"]), int(ymd["m"]), int(ymd["d"]))
-        if dmy:
-            day, month = int(dmy["d"]), int(dmy["m"])
-            if dmy["y"] is None:
-                # dd/mm: this year, unless that would be in the future (then last year).
-                candidate = (
-                    dt.date(today.year, month, day) if _valid(today.year, month, day) else None
-                )
-                if candidate is None or candidate > today:
-                    return dt.date(today.year - 1, month, day)
-                return candidate
-            year = int(dmy["y"])
-            year = 2000 + year if year < 100 else year
-            return dt.date(year, month, day)
+        return dt.date(year, month, day)
     except ValueError:
         raise AnswerError(q.id, "not_a_date") from None
-    raise AnswerError(q.id, "not_a_date")
+
+
+def day_month_date(question_id: str, day: int, month: int, today: dt.date) -> dt.date:
+    """A day/month typed without a year: this year's date; if that is still to come, last
+    year's only when that is at most `DAY_MONTH_LOOKBACK_DAYS` ago (typed on 05/01, `28/12` is
+    last December); otherwise refused with the reason, never silently a year back."""
+    if not _valid(2000, month, day):  # no such day in any year (31/02, 32/01, 21/13)
+        raise AnswerError(question_id, "not_a_date")
+    day_month = f"{day:02d}/{month:02d}"
+    if not _valid(today.year, month, day):  # 29/02 in a common year
+        raise AnswerError(question_id, "day_month_not_this_year", day_month=day_month,
+                          year=today.year)  # fmt: skip
+    candidate = dt.date(today.year, month, day)
+    if candidate <= today:
+        return candidate
+    if _valid(today.year - 1, month, day):
+        last_year = dt.date(today.year - 1, month, day)
+        if (today - last_year).days <= DAY_MONTH_LOOKBACK_DAYS:
+            return last_year
+    if candidate == today + dt.timedelta(days=1):
+        raise AnswerError(question_id, "day_month_tomorrow", day_month=day_month, date=candidate)
+    raise AnswerError(question_id, "day_month_future", day_month=day_month, date=candidate)
 
 
 def _valid(year: int, month: int, day: int) -> bool:
@@ -266,7 +324,7 @@ def validate_json_value(question_id: str, raw: Any, today: dt.date) -> AnswerVal
         except ValueError:
             raise AnswerError(q.id, "not_a_date") from None
         if value > today:
-            raise AnswerError(q.id, "future_date", today=today.isoformat())
+            raise AnswerError(q.id, "future_date", today=today)
         if value.year < MIN_YEAR:
             raise AnswerError(q.id, "not_a_date")
         return value
@@ -281,7 +339,7 @@ def validate_in_context(
     """Checks that involve today or other answers: dates not in the future, admission ≥ index."""
     if isinstance(value, dt.date):
         if value > today:
-            raise AnswerError(question_id, "future_date", today=today.isoformat())
+            raise AnswerError(question_id, "future_date", today=today)
         index_date = answers.get("index_date")
         admission = answers.get("admission_date")
         if (
@@ -289,9 +347,9 @@ def validate_in_context(
             and isinstance(index_date, dt.date)
             and value < index_date
         ):
-            raise AnswerError(question_id, "before_index", index_date=index_date.isoformat())
+            raise AnswerError(question_id, "before_index", index_date=index_date)
         if question_id == "index_date" and isinstance(admission, dt.date) and value > admission:
-            raise AnswerError(question_id, "after_admission", admission_date=admission.isoformat())
+            raise AnswerError(question_id, "after_admission", admission_date=admission)
     return value
 
 
@@ -310,7 +368,7 @@ def validate_answer_set(raw_answers: Mapping[str, Any], today: dt.date) -> dict[
         and isinstance(admission, dt.date)
         and admission < index_date
     ):
-        raise AnswerError("admission_date", "before_index", index_date=index_date.isoformat())
+        raise AnswerError("admission_date", "before_index", index_date=index_date)
     if answers.get("sex") == "male":
         # A pregnancy answer given for a man is accepted and ignored (DESIGN.md).
         answers.pop("pregnant_or_breastfeeding", None)

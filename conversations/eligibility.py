@@ -11,11 +11,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from conversations.protocol import (
     AGE_MAX,
     AGE_MIN,
+    BSA_OBSERVATION_DAYS,
     BSA_THRESHOLD_PERCENT,
     CELLS_PER_KG,
     D0_WINDOW,
@@ -177,3 +179,50 @@ def evaluate(
     outcome = Outcome.PENDING if pending else Outcome.ELIGIBLE
     return Evaluation(outcome, pending=tuple(pending), dose_cells=dose, d0_deadline=deadline,
                       verdicts=verdicts)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One criterion's verdict and the facts its sentence states: the value and the rule
+    (e.g. age 80, from 18 to 75). The words are the bot's (bot/criteria.py); the numbers and
+    dates are the protocol's, here."""
+
+    criterion: str
+    verdict: Verdict
+    facts: dict[str, Any]
+
+
+def finding(
+    criterion_id: str,
+    answers: Answers,
+    now: dt.datetime,
+    zone: ZoneInfo,
+    *,
+    injected: bool = False,
+) -> Finding:
+    """The verdict of `criterion_id` (a question id or `d0_window`) at `now`, with its facts."""
+    now = as_aware(now, zone)
+    value = answers.get(criterion_id)
+    facts: dict[str, Any] = {"value": value}
+    if criterion_id == D0_WINDOW:
+        admission = answers.get("admission_date")
+        if isinstance(admission, dt.date):
+            facts["deadline"] = d0_deadline(admission, zone)
+            facts["admission_date"] = admission
+        return Finding(criterion_id, d0_window_verdict(answers, now, zone, injected=injected),
+                       facts)  # fmt: skip
+    if criterion_id == "age":
+        facts.update(minimum=AGE_MIN, maximum=AGE_MAX)
+    elif criterion_id == "admission_date":
+        index_date = answers.get("index_date")
+        if isinstance(index_date, dt.date) and isinstance(value, dt.date):
+            facts["delay_days"] = (value - index_date).days
+        facts["maximum"] = MAX_ADMISSION_DELAY_DAYS
+    elif criterion_id == "max_bsa_percent":
+        facts["threshold"] = BSA_THRESHOLD_PERCENT
+        facts["observation_days"] = BSA_OBSERVATION_DAYS
+        index_date = answers.get("index_date")
+        if isinstance(index_date, dt.date):
+            facts["observation_end"] = bsa_observation_end(index_date)
+    verdict = criterion_verdict(criterion_id, answers, now, zone)
+    return Finding(criterion_id, verdict, facts)

@@ -108,3 +108,11 @@ def excluding_answer(
 
 def first_question() -> str:
     return QUESTIONS[0].id
+
+
+def progress(answers: Answers, question_id: str) -> tuple[int, int]:
+    """(position, total) of `question_id` for "question 5/24": the total counts every question
+    that is or may still be asked, so it only ever shrinks (a man: no pregnancy question)."""
+    counted = [q.id for q in QUESTIONS if q.may_apply(answers) or q.id == question_id]
+    position = counted.index(question_id) + 1 if question_id in counted else 1
+    return position, len(counted)

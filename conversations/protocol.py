@@ -10,7 +10,7 @@ cannot be included. Rules live in `eligibility`; this module only describes the 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -46,6 +46,15 @@ class Question:
             return answers.get("sex") != "male"
         if self.id == "consent_by":
             return answers.get("consent") == "obtained"
+        return True
+
+    def may_apply(self, answers: Answers) -> bool:
+        """Whether the question is or may still be asked: a conditional question counts until
+        the answer it depends on rules it out (so a progress total never grows mid-way)."""
+        if self.id == "pregnant_or_breastfeeding":
+            return answers.get("sex") != "male"
+        if self.id == "consent_by":
+            return answers.get("consent") in (None, "obtained")
         return True
 
 
@@ -106,6 +115,19 @@ BSA_THRESHOLD_PERCENT: Final = 10.0
 AGE_MIN: Final = 18
 AGE_MAX: Final = 75
 CELLS_PER_KG: Final = 2_000_000
+
+
+#: The order criteria are listed in, everywhere a person reads them (the question order; the
+#: D0 window, which depends on the admission date, right after it). `check` sorts its own.
+CRITERION_ORDER: Final[tuple[str, ...]] = tuple(
+    x for q in QUESTIONS for x in ((q.id, D0_WINDOW) if q.id == "admission_date" else (q.id,))
+)
+
+
+def in_question_order(ids: Iterable[str]) -> list[str]:
+    """Criterion ids as a clinician reads them: in the order of the questions."""
+    rank = {criterion: n for n, criterion in enumerate(CRITERION_ORDER)}
+    return sorted(ids, key=lambda i: (rank.get(i, len(rank)), i))
 
 
 def question(question_id: str) -> Question:

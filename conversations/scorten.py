@@ -8,12 +8,13 @@ excludes); heart rate ≥ 120 /min; urea > 10 mmol/L; detached BSA > 10 %; bicar
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from conversations.answers import AnswerError
+from conversations.answers import AnswerError, has_non_ascii_digits, normalise
 
 
 class Unit(StrEnum):
@@ -45,10 +46,88 @@ G_L_TO_MMOL_L: Final = {"urea": 16.65, "glucose": 5.55}
 
 
 def to_mmol_per_l(measure_id: str, value: float, unit: Unit) -> float:
-    """Convert a lab value to the unit SCORTEN uses (mmol/L; heart rate unchanged)."""
+    """Convert a lab value to the unit SCORTEN uses (mmol/L; heart rate unchanged). Never
+    rounded: 2.523 g/L of glucose is 14.0027 mmol/L, above the > 14 threshold."""
     if unit is Unit.G_L:
-        return round(value * G_L_TO_MMOL_L[measure_id], 2)
+        return value * G_L_TO_MMOL_L[measure_id]
     return value
+
+
+#: Values a lab plausibly reports, per measure and unit (as typed, before conversion). A value
+#: outside its unit's range but inside the other unit's is a unit slip (urea 0,4 "mmol/L" is
+#: 0,4 g/L): the bot asks which unit was meant instead of storing it.
+PLAUSIBLE: Final[dict[tuple[str, Unit], tuple[float, float]]] = {
+    ("heart_rate", Unit.PER_MIN): (30, 250),
+    ("urea", Unit.MMOL_L): (1.0, 100),
+    ("urea", Unit.G_L): (0.06, 6.0),
+    ("bicarbonate", Unit.MMOL_L): (5, 45),
+    ("glucose", Unit.MMOL_L): (3.0, 60),
+    ("glucose", Unit.G_L): (0.5, 11),
+}
+
+#: Unit words a clinician may type after the number.
+UNIT_WORDS: Final[dict[Unit, frozenset[str]]] = {
+    Unit.PER_MIN: frozenset({"/min", "min", "/mn", "mn", "bpm", "par min", "per min", "/ min"}),
+    Unit.MMOL_L: frozenset({"mmol/l", "mmol", "mm", "mmol / l"}),
+    Unit.G_L: frozenset({"g/l", "g", "g / l"}),
+}
+
+_READING = re.compile(r"^(?P<number>[0-9]{1,6}(?:[.,][0-9]{1,6})?)\s*(?P<unit>[^0-9].*)?$")
+
+
+def plausible(measure_id: str, number: float, unit: Unit) -> bool:
+    low, high = PLAUSIBLE[(measure_id, unit)]
+    return low <= number <= high
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A typed SCORTEN value: the number as typed, the unit it was read in, the value SCORTEN
+    uses (mmol/L or /min, unrounded), and `ask_unit` when the number is implausible in `unit`
+    but plausible in that other unit (then nothing is stored until the clinician says)."""
+
+    measure: str
+    number: float
+    unit: Unit
+    value: float
+    ask_unit: Unit | None = None
+
+
+def reading_in(measure_id: str, number: float, unit: Unit) -> Reading:
+    """`number` in `unit`, said explicitly (typed with its unit, or a unit button): only the
+    hard limits apply."""
+    if unit not in MEASURE_BY_ID[measure_id].units:
+        raise AnswerError(measure_id, "wrong_unit", typed=unit.value,
+                          expected=MEASURE_BY_ID[measure_id].units[0].value)  # fmt: skip
+    value = check_measure(measure_id, to_mmol_per_l(measure_id, number, unit))
+    return Reading(measure_id, number, unit, value)
+
+
+def read_measure(measure_id: str, text: str, unit: Unit) -> Reading:
+    """Parse a typed value for `measure_id` shown in `unit` (decimal comma, ASCII digits, an
+    optional unit such as `120/min` or `2,6 g/L`)."""
+    cleaned = normalise(text)
+    if has_non_ascii_digits(cleaned):
+        raise AnswerError(measure_id, "non_ascii_digits")
+    match = _READING.match(cleaned)
+    if not match:
+        raise AnswerError(measure_id, "not_a_number")
+    number = float(match["number"].replace(",", "."))
+    typed_unit = (match["unit"] or "").strip().rstrip(".")
+    measure = MEASURE_BY_ID[measure_id]
+    if typed_unit:
+        said = next((u for u in Unit if typed_unit in UNIT_WORDS[u]), None)
+        if said is None:  # "1e3", "12 abc": not a value with a unit
+            raise AnswerError(measure_id, "not_a_number")
+        if said not in measure.units:
+            raise AnswerError(measure_id, "wrong_unit", typed=typed_unit, expected=unit.value)
+        return reading_in(measure_id, number, said)
+    if not plausible(measure_id, number, unit):
+        for other in measure.units:
+            if other is not unit and plausible(measure_id, number, other):
+                value = to_mmol_per_l(measure_id, number, unit)
+                return Reading(measure_id, number, unit, value, ask_unit=other)
+    return reading_in(measure_id, number, unit)
 
 
 def check_measure(measure_id: str, value: float) -> float:

@@ -38,15 +38,23 @@ import aiosqlite
 
 from bot import outcomes
 from bot.common import Actor, Context, Out
+from bot.criteria import criterion_short_name, verdict_sentences
 from bot.flows.screening import begin, load, record_answer
-from bot.present import answer_text, classification, dose_line, local_time, time_left
+from bot.present import answer_text, classification, dose_line, error_text, local_time, time_left
 from bot.reports import FunnelCounts, Table, render_csv, render_funnel_png, render_xlsx
 from bot.settings import Settings
 from bot.texts import t
 from conversations.answers import AnswerError, from_json, normalise, parse_text
-from conversations.eligibility import Outcome
+from conversations.eligibility import Outcome, Verdict
 from conversations.flow import without_inapplicable
-from conversations.protocol import BY_ID, D0_WINDOW, QUESTION_IDS, QUESTIONS
+from conversations.protocol import (
+    BY_ID,
+    D0_WINDOW,
+    QUESTION_IDS,
+    QUESTIONS,
+    AnswerValue,
+    in_question_order,
+)
 from conversations.schedule import FOLLOW_UP_BY_ID, FOLLOW_UPS, follow_up_due
 from conversations.scorten import (
     MEASURE_BY_ID,
@@ -90,9 +98,7 @@ def short_label(lang: str, field: str, *, tight: bool = False) -> str:
     """A criterion's label without its list of choices (and, when `tight`, its parenthesis):
     lines stay short on a phone."""
     if field in BY_ID or field == D0_WINDOW:
-        text = t(lang, f"q.{field}")
-        text = re.split(r"\s?: ", text, maxsplit=1)[0]
-        return text.split(" (")[0] if tight else text
+        return criterion_short_name(lang, field)  # the one name of a criterion (bot/criteria)
     if field.startswith(queries.SCORTEN_PREFIX):
         measure = field.removeprefix(queries.SCORTEN_PREFIX)
         if measure in MEASURE_BY_ID:
@@ -107,7 +113,31 @@ def short_label(lang: str, field: str, *, tight: bool = False) -> str:
 
 
 def labels(lang: str, fields: Sequence[str], *, tight: bool = False) -> str:
-    return "; ".join(short_label(lang, f, tight=tight) for f in fields)
+    """Names in the order of the questions (not the ids' alphabetical order)."""
+    return "; ".join(short_label(lang, f, tight=tight) for f in in_question_order(fields))
+
+
+def _reason_sentences(
+    lang: str, ctx: Context, s: Screening, outcome: str, reasons: Sequence[str],
+    answers: dict[str, AnswerValue], now: dt.datetime,
+) -> str:  # fmt: skip
+    """A coordinator's view: each failing or pending criterion with its value and rule."""
+    if outcome == Outcome.INCOMPLETE.value:
+        return labels(lang, reasons)
+    verdict = Verdict.FAILED if outcome == Outcome.NOT_ELIGIBLE.value else Verdict.PENDING
+    return verdict_sentences(lang, reasons, without_inapplicable(answers), now, ctx.zone,
+                             injected=s.injected_at is not None, verdict=verdict)  # fmt: skip
+
+
+def _typed_answers(current: dict[str, str]) -> dict[str, AnswerValue]:
+    answers: dict[str, AnswerValue] = {}
+    for field, stored in current.items():
+        if field in BY_ID and stored is not None:
+            try:
+                answers[field] = from_json(field, stored)
+            except (ValueError, TypeError):
+                continue
+    return answers
 
 
 def reason_label(lang: str, reason: str) -> str:
@@ -340,7 +370,9 @@ def _course_lines(
         lines.append(t(lang, "pt.outcome", outcome=t(lang, f"outcome.{s.outcome}")))
         key = {"not_eligible": "pt.failed", "pending": "pt.pending", "incomplete": "pt.missing"}
         if s.reasons and s.outcome in key:
-            lines.append(t(lang, key[s.outcome], names=labels(lang, s.reasons)))
+            names = _reason_sentences(lang, ctx, s, s.outcome, s.reasons,
+                                      _typed_answers(current), now)  # fmt: skip
+            lines.append(t(lang, key[s.outcome], names=names))
     weight = queries.json_value(current.get("weight_kg"))
     if s.dose_cells is not None and isinstance(weight, int | float):
         lines.append(dose_line(lang, s.dose_cells, float(weight)))
@@ -521,7 +553,7 @@ def _parse_request(lang: str, args: list[str]) -> _Request:
 
 
 def _invalid(lang: str, exc: AnswerError) -> _Refused:
-    problem = t(lang, f"err.{exc.code}", **exc.params)
+    problem = error_text(lang, exc)
     return _Refused([Out(t(lang, "screen.invalid", problem=problem)), Out(t(lang, "cor.usage"))])
 
 
@@ -626,16 +658,18 @@ async def _reevaluate(
     else:
         lines.append(t(lang, "cor.outcome_same", outcome=t(lang, f"outcome.{new}")))
     key = {"not_eligible": "pt.failed", "pending": "pt.pending", "incomplete": "pt.missing"}
+    answers = (await load(conn, fresh)).answers
     if evaluation.reasons and new in key:
-        lines.append(t(lang, key[new], names=labels(lang, evaluation.reasons)))
-    weight = (await load(conn, fresh)).answers.get("weight_kg")
+        names = _reason_sentences(lang, ctx, fresh, new, evaluation.reasons, answers, now)
+        lines.append(t(lang, key[new], names=names))
+    weight = answers.get("weight_kg")
     changed = evaluation.dose_cells != fresh.dose_cells or old != new
     if evaluation.dose_cells is not None and isinstance(weight, int | float) and changed:
         lines.append(dose_line(lang, evaluation.dose_cells, float(weight)))
     return lines
 
 
-_TIME = re.compile(r"^(?P<h>\d{1,2})[:hH.](?P<m>\d{2})$")
+_TIME = re.compile(r"^(?P<h>[0-9]{1,2})[:hH.](?P<m>[0-9]{2})$")
 
 
 def parse_moment(text: str, now: dt.datetime, ctx: Context, lang: str) -> dt.datetime:
@@ -756,7 +790,7 @@ async def _correct_scorten(
     value: float | None = None
     if text not in NOT_AVAILABLE:
         try:
-            if not re.fullmatch(r"\d{1,4}(\.\d{1,3})?", text):
+            if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,3})?", text):
                 raise AnswerError(field, "not_a_number")
             value = check_measure(measure, float(text))
         except AnswerError as exc:

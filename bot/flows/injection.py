@@ -32,11 +32,12 @@ import aiosqlite
 
 from bot import handlers, outcomes
 from bot.common import Actor, Button, Context, Out, parse_id
+from bot.criteria import criterion_short_name, verdict_lines, verdict_sentences
 from bot.flows.screening import SCREEN_MODE, begin, load, question_text, record_answer
-from bot.present import answer_text, criterion_names, local_time
+from bot.present import answer_text, error_text, local_time, number_text
 from bot.texts import t
 from conversations import flow, schedule
-from conversations.answers import AnswerError, parse_text
+from conversations.answers import TYPED_MAX_YEAR, TYPED_MIN_YEAR, AnswerError, parse_text
 from conversations.eligibility import Evaluation, Outcome
 from conversations.protocol import BY_ID, UPDATABLE, AnswerValue, Kind
 from conversations.schedule import FOLLOW_UP_BY_ID, FollowUp
@@ -52,7 +53,10 @@ D0_REASON_MODE = "d0_reason"
 D0_CONFIRM_MODE = "d0_confirm"
 UPDATE_MODE = "update"
 FU_DATE_MODE = "fu_date"
-OUR_MODES = frozenset({D0_REASON_MODE, D0_CONFIRM_MODE, UPDATE_MODE, FU_DATE_MODE})
+WITHDRAW_CONFIRM_MODE = "withdraw_confirm"
+OUR_MODES = frozenset(
+    {D0_REASON_MODE, D0_CONFIRM_MODE, UPDATE_MODE, FU_DATE_MODE, WITHDRAW_CONFIRM_MODE}
+)
 REASON_LIMIT = 200
 #: A typed injection time may run a few minutes ahead of the server clock, not more.
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
@@ -116,10 +120,14 @@ async def _our_session(
 
 # --- /d0 ------------------------------------------------------------------------------------
 
+# ASCII digits only (a Bengali ৪ is not a 4), four-digit years.
 _WHEN = re.compile(
-    r"^(?:(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?\s+)?(?P<H>\d{1,2})[:hH](?P<M>\d{2})$"
+    r"^(?:(?P<d>[0-9]{1,2})/(?P<m>[0-9]{1,2})(?:/(?P<y>[0-9]{4}))?\s+)?"
+    r"(?P<H>[0-9]{1,2})[:hH](?P<M>[0-9]{2})$"
 )
-_WHEN_ISO = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})[ T](?P<H>\d{1,2}):(?P<M>\d{2})$")
+_WHEN_ISO = re.compile(
+    r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})[ T](?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})$"
+)
 
 
 def parse_injection_time(text: str, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
@@ -132,7 +140,8 @@ def parse_injection_time(text: str, now: dt.datetime, zone: ZoneInfo) -> dt.date
     today = local_today(now, zone)
     parts = match.groupdict()
     year = int(parts["y"]) if parts.get("y") else today.year
-    year = 2000 + year if year < 100 else year
+    if not TYPED_MIN_YEAR <= year <= TYPED_MAX_YEAR:
+        return None
     try:
         day = dt.date(year, int(parts["m"]), int(parts["d"])) if parts.get("d") else today
         return dt.datetime.combine(day, dt.time(int(parts["H"]), int(parts["M"])), tzinfo=zone)
@@ -358,8 +367,25 @@ async def _screened(
     return s
 
 
+def _withdraw_prompt(lang: str, s: Screening, reason: str, ctx: Context) -> Out:
+    """Number, status, outcome and D0 deadline, then Confirm / Cancel: one wrong digit must
+    not silence an eligible patient's reminders."""
+    deadline = (
+        t(lang, "wd.deadline", deadline=local_time(s.d0_deadline, ctx.zone))
+        if s.d0_deadline is not None
+        else t(lang, "wd.no_deadline")
+    )
+    outcome = t(lang, f"outcome.{s.outcome}") if s.outcome else "—"
+    text = t(lang, "wd.confirm", number=s.number, status=t(lang, f"status.{s.status}"),
+             outcome=outcome, deadline=deadline, reason=reason)  # fmt: skip
+    buttons = [
+        [Button(t(lang, "wd.yes"), f"w:{s.id}:ok"), Button(t(lang, "wd.no"), f"w:{s.id}:no")]
+    ]
+    return Out(text, buttons, prompt_for=s.id)
+
+
 async def withdraw(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
-    """/withdraw NUMBER reason: the patient will not be injected; all reminders stop."""
+    """/withdraw NUMBER reason: shows the patient and asks to confirm; nothing changes yet."""
     lang = ctx.language(actor)
     reason = " ".join(args[1:]).strip()
     if len(args) < 2 or not reason:
@@ -374,6 +400,37 @@ async def withdraw(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         if not isinstance(found, Screening):
             return found
         s = found
+        # The reason waits in the session (it may be longer than a button's 64 bytes).
+        await _enter(conn, actor, s.id, WITHDRAW_CONFIRM_MODE, now, {"reason": reason})
+    return [_withdraw_prompt(lang, s, reason, ctx)]
+
+
+async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`w:<screening id>:ok|no` — the withdrawal asked for in this chat, checked again."""
+    lang = ctx.language(actor)
+    parts = data.split(":")
+    if len(parts) != 3 or not parts[1].isascii() or not parts[1].isdigit() or parts[2] not in (
+        "ok", "no"
+    ):  # fmt: skip
+        return _stale(lang, "wd.stale")
+    screening_id = int(parts[1])
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        session = await _our_session(conn, actor, (WITHDRAW_CONFIRM_MODE,), screening_id)
+        if session is None:
+            return _stale(lang, "wd.stale")
+        s = await store.get_by_id(conn, screening_id)
+        reason = str(session.data.get("reason") or "")
+        await _leave(conn, actor, session, now)
+        if s is None:
+            return _stale(lang, "wd.stale")
+        if parts[2] == "no":
+            return [Out(t(lang, "wd.cancelled", number=s.number), edit=actor.message_id)]
+        if s.status != store.SCREENED or not reason:
+            status = t(lang, f"status.{s.status}")
+            return [Out(t(lang, "wd.wrong_status", number=s.number, status=status),
+                        edit=actor.message_id)]  # fmt: skip
         await store.update_screening(
             conn, s.id, now, status=store.WITHDRAWN, withdrawn_reason=reason,
             last_actor_id=actor.user_id, stage="done", cursor=None,
@@ -384,7 +441,22 @@ async def withdraw(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
                                         old_value=s.status, new_value=store.WITHDRAWN,
                                         reason=reason))  # fmt: skip
     ctx.wake_sender()
-    return [Out(t(lang, "wd.done", number=s.number))]
+    return [Out(t(lang, "wd.done", number=s.number), edit=actor.message_id)]
+
+
+async def withdraw_confirm_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
+    """Text typed while a withdrawal waits for Confirm / Cancel: show the question again."""
+    lang = ctx.language(actor)
+    async with ctx.db.transaction() as conn:
+        session = await _our_session(conn, actor, (WITHDRAW_CONFIRM_MODE,), None)
+        s = (
+            await store.get_by_id(conn, session.screening_id)
+            if session and session.screening_id
+            else None
+        )
+    if session is None or s is None:
+        return [Out(t(lang, "wd.stale"))]
+    return [_withdraw_prompt(lang, s, str(session.data.get("reason") or ""), ctx)]
 
 
 # --- /update --------------------------------------------------------------------------------
@@ -430,7 +502,9 @@ async def update(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             return [Out(t(lang, "upd.nothing", number=s.number, outcome=outcome))]
         loaded = await load(conn, s)
         await _enter(conn, actor, s.id, UPDATE_MODE, now, {"queue": queue, "stored": False})
-    intro = t(lang, "upd.intro", number=s.number, names=criterion_names(lang, queue))
+    pending = verdict_sentences(lang, queue, flow.without_inapplicable(loaded.answers), now,
+                                ctx.zone)  # fmt: skip
+    intro = t(lang, "upd.intro", number=s.number, names=pending)
     return [Out(intro), update_prompt(lang, s, queue[0], loaded.answers)]
 
 
@@ -470,8 +544,7 @@ async def update_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     try:
         value = parse_text(question_id, text, local_today(now, ctx.zone), loaded.answers)
     except AnswerError as exc:
-        problem = t(lang, f"err.{exc.code}", **exc.params)
-        return [Out(t(lang, "screen.invalid", problem=problem)),
+        return [Out(t(lang, "screen.invalid", problem=error_text(lang, exc))),
                 update_prompt(lang, s, question_id, loaded.answers)]  # fmt: skip
     return await _update_step(ctx, actor, s.id, question_id, value, confirmed=False, edit=None)
 
@@ -507,7 +580,7 @@ async def _update_step(
         if value == "ask":
             return [update_prompt(lang, s, question_id, answers)]
         stored = bool(session.data.get("stored"))
-        label = t(lang, f"q.{question_id}")
+        label = criterion_short_name(lang, question_id)
         if value == "skip" or value == answers.get(question_id):
             out.append(Out(t(lang, "upd.unchanged", question=label), edit=edit))
         elif question_id == "max_bsa_percent" and not _bsa_open(answers, now, ctx.zone):
@@ -519,13 +592,15 @@ async def _update_step(
             )
             out.append(Out(t(lang, "upd.bsa_closed", end=end)))
         elif question_id == "max_bsa_percent" and _not_higher(answers.get(question_id), value):
-            kept = answer_text(lang, question_id, answers[question_id])
+            old = answers[question_id]
+            kept = number_text(lang, old) if isinstance(old, int | float) else str(old)
             out.append(Out(t(lang, "upd.bsa_lower", kept=kept)))
         else:
             updated, step = flow.apply_answer(answers, question_id, value, now, ctx.zone)
             if question_id in step.evaluation.failed and not confirmed:
                 # A failing answer is confirmed before it excludes anyone (DESIGN.md).
-                text = t(lang, "screen.exclusion", reasons=criterion_names(lang, (question_id,)))
+                reasons = verdict_lines(lang, (question_id,), updated, now, ctx.zone)
+                text = t(lang, "screen.exclusion", reasons=reasons)
                 raw = value if isinstance(value, str) else ""
                 buttons = [[Button(t(lang, "screen.confirm_exclusion"),
                                    f"u:{s.id}:{question_id}:{raw}:c"),
@@ -588,7 +663,7 @@ async def _consent_reminder(
     if not await outbox.has_scheduled(conn, s.id, "consent_patient"):
         await outbox.schedule(conn, s.id, "consent_patient", "reminder",
                               schedule.next_morning(now, ctx.zone),
-                              [outbox.TEAM, outbox.user_recipient(s.clinician_id)])  # fmt: skip
+                              await outcomes.consent_recipients(conn, s.clinician_id))  # fmt: skip
 
 
 async def _result(
@@ -699,7 +774,7 @@ async def fu_date_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
             # Parsed like any date answer (21/11/2026, 21/11, today…), not in the future.
             day = parse_text("admission_date", text, local_today(now, ctx.zone))
         except AnswerError as exc:
-            return [Out(t(lang, "fu.invalid", problem=t(lang, f"err.{exc.code}", **exc.params)))]
+            return [Out(t(lang, "fu.invalid", problem=error_text(lang, exc)))]
         assert isinstance(day, dt.date)
         if day < d0_day:
             problem = t(lang, "fu.before_d0", d0=d0_day.strftime("%d/%m/%Y"))
@@ -765,6 +840,7 @@ def register() -> None:
     handlers.CALLBACKS.update(
         {
             "d": ("d0", d0_button),
+            "w": ("withdraw", withdraw_button),
             "u": ("update", update_button),
             # Follow-ups go to clinicians and coordinators: /status has exactly those roles.
             "f": ("status", follow_up_button),
@@ -775,6 +851,7 @@ def register() -> None:
             D0_REASON_MODE: ("d0", d0_reason_text),
             D0_CONFIRM_MODE: ("d0", d0_confirm_text),
             UPDATE_MODE: ("update", update_text),
+            WITHDRAW_CONFIRM_MODE: ("withdraw", withdraw_confirm_text),
             FU_DATE_MODE: ("status", fu_date_text),
         }
     )

@@ -18,12 +18,14 @@ import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from bot import outcomes
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_session, parse_id
-from bot.present import answer_text, criterion_names
+from bot.criteria import criterion_question, criterion_short_name, verdict_sentences
+from bot.present import answer_text, echo_text, error_text
 from bot.texts import t
 from conversations import flow
 from conversations.answers import AnswerError, from_json, parse_text, to_json
@@ -86,28 +88,28 @@ async def begin(conn: aiosqlite.Connection, actor: Actor, now: dt.datetime) -> N
 
 
 def question_text(lang: str, question_id: str) -> str:
-    text = t(lang, f"q.{question_id}")
+    text = criterion_question(lang, question_id)
     hint_key = f"h.{question_id}"
     hint = t(lang, hint_key)
     return text if hint == hint_key else f"{text}\n<i>{hint}</i>"
 
 
-def ask(lang: str, loaded: Loaded, question_id: str, prefix: str = "") -> Out:
+def ask(
+    lang: str, loaded: Loaded, question_id: str, prefix: str = "", today: dt.date | None = None
+) -> Out:
+    """The question on screen. `today` puts their date on the date buttons ("Today 29/11")."""
     s = loaded.screening
-    applicable = [q.id for q in applicable_questions(loaded.answers)]
-    position = applicable.index(question_id) + 1 if question_id in applicable else 1
-    lines = [t(lang, "screen.progress", number=s.number, position=position, total=len(applicable))]
+    position, total = flow.progress(loaded.answers, question_id)
+    lines = [t(lang, "screen.progress", number=s.number, position=position, total=total)]
     lines.append(question_text(lang, question_id))
-    if question_id in loaded.answers:
-        current = answer_text(lang, question_id, loaded.answers[question_id])
-        lines.append(t(lang, "screen.current_answer", value=current))
+    current = loaded.answers.get(question_id)
+    if current is not None:
+        lines.append(
+            t(lang, "screen.current_answer", value=answer_text(lang, question_id, current))
+        )
     text = (prefix + "\n\n" if prefix else "") + "\n".join(lines)
-    return Out(
-        text,
-        answer_buttons(lang, s.id, question_id),
-        prompt_for=s.id,
-        shows=store.prompt_key("question", question_id),
-    )
+    buttons = answer_buttons(lang, s.id, question_id, today, current)
+    return Out(text, buttons, prompt_for=s.id, shows=store.prompt_key("question", question_id))
 
 
 def not_shown(lang: str, loaded: Loaded, prompt: Out) -> list[Out]:
@@ -127,11 +129,17 @@ def not_shown(lang: str, loaded: Loaded, prompt: Out) -> list[Out]:
     return [Out(line), prompt]
 
 
-def answer_buttons(lang: str, screening_id: int, question_id: str) -> list[list[Button]]:
+def answer_buttons(
+    lang: str,
+    screening_id: int,
+    question_id: str,
+    today: dt.date | None = None,
+    current: AnswerValue | None = None,
+) -> list[list[Button]]:
     q = BY_ID[question_id]
 
-    def button(value: str) -> Button:
-        return Button(t(lang, f"c.{value}"), f"a:{screening_id}:{question_id}:{value}")
+    def button(value: str, label: str | None = None) -> Button:
+        return Button(label or t(lang, f"c.{value}"), f"a:{screening_id}:{question_id}:{value}")
 
     rows: list[list[Button]] = []
     if q.kind is Kind.BOOLEAN:
@@ -141,7 +149,20 @@ def answer_buttons(lang: str, screening_id: int, question_id: str) -> list[list[
         if len(q.choices) > 3:
             rows.append([button(c) for c in q.choices[3:]])
     elif q.kind is Kind.DATE:
-        rows.append([button("today"), button("yesterday")])
+        if today is None:
+            rows.append([button("today"), button("yesterday")])
+        else:
+            # The button carries its date: tapped after midnight, "Yesterday 28/11" is 28/11.
+            yesterday = today - dt.timedelta(days=1)
+            rows.append([
+                button(today.isoformat(), t(lang, "c.today_on", date=today.strftime("%d/%m"))),
+                button(yesterday.isoformat(),
+                       t(lang, "c.yesterday_on", date=yesterday.strftime("%d/%m"))),
+            ])  # fmt: skip
+    if current is not None and q.kind in (Kind.INTEGER, Kind.NUMBER, Kind.DATE):
+        # Back at a typed question: keep the answer without retyping it.
+        keep = t(lang, "screen.keep", value=answer_text(lang, question_id, current))
+        rows.append([button("keep", keep)])
     if question_id != QUESTIONS[0].id:
         rows.append([Button(t(lang, "screen.back"), f"b:{screening_id}:{question_id}")])
     return rows
@@ -149,8 +170,10 @@ def answer_buttons(lang: str, screening_id: int, question_id: str) -> list[list[
 
 def summary(lang: str, loaded: Loaded) -> Out:
     s = loaded.screening
+    colon = " : " if lang == "fr" else ": "
     lines = [
-        f"• {t(lang, f'q.{q.id}')} : <b>{answer_text(lang, q.id, loaded.answers.get(q.id))}</b>"
+        f"• {_escape(criterion_short_name(lang, q.id))}{colon}"
+        f"<b>{_escape(answer_text(lang, q.id, loaded.answers.get(q.id)))}</b>"
         for q in applicable_questions(loaded.answers)
         if q.id in loaded.answers
     ]
@@ -170,9 +193,29 @@ def _raw(text: str) -> str:
     return Raw(text)
 
 
-def exclusion_prompt(lang: str, screening: Screening, failed: tuple[str, ...]) -> Out:
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def exclusion_prompt(
+    lang: str,
+    screening: Screening,
+    failed: tuple[str, ...],
+    answers: dict[str, AnswerValue],
+    now: dt.datetime | None,
+    zone: ZoneInfo | None,
+) -> Out:
+    """ "This answer excludes the patient: Âge 80 ans — le protocole inclut de 18 à 75 ans"."""
+    if now is not None and zone is not None:
+        reasons = verdict_sentences(lang, failed, flow.without_inapplicable(answers), now, zone)
+    else:
+        from bot.criteria import short_names
+
+        reasons = short_names(lang, failed)
     return Out(
-        t(lang, "screen.exclusion", reasons=criterion_names(lang, failed)),
+        t(lang, "screen.exclusion", reasons=reasons),
         [
             [
                 Button(t(lang, "screen.confirm_exclusion"), f"x:{screening.id}:ok"),
@@ -183,18 +226,26 @@ def exclusion_prompt(lang: str, screening: Screening, failed: tuple[str, ...]) -
     )
 
 
-def current_prompt(lang: str, loaded: Loaded) -> Out:
-    """What the screening is waiting for right now (used by resume and stale buttons)."""
+def current_prompt(lang: str, loaded: Loaded, ctx: Context | None = None) -> Out:
+    """What the screening is waiting for right now (used by resume and stale buttons). With
+    `ctx`, date buttons carry their dates and the exclusion states its value and rule."""
     s = loaded.screening
+    now = ctx.now() if ctx is not None else None
+    zone = ctx.zone if ctx is not None else None
     if s.stage == "summary":
         return summary(lang, loaded)
     if s.stage == "confirm_exclusion" and s.proposed:
         proposed = json.loads(s.proposed)
-        return exclusion_prompt(lang, s, tuple(proposed.get("failed", ())))
+        answers = dict(loaded.answers)
+        question_id = str(proposed.get("question", ""))
+        if question_id in BY_ID and isinstance(proposed.get("value"), str):
+            answers[question_id] = from_json(question_id, proposed["value"])
+        return exclusion_prompt(lang, s, tuple(proposed.get("failed", ())), answers, now, zone)
     if s.stage == "scorten":
         return outcomes.scorten_prompt(lang, s, s.cursor or "heart_rate", "mmol/L")
     cursor = s.cursor or flow.next_question(loaded.answers) or QUESTIONS[0].id
-    return ask(lang, loaded, cursor)
+    today = local_today(now, zone) if now is not None and zone is not None else None
+    return ask(lang, loaded, cursor, today=today)
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -232,7 +283,10 @@ async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     opened = t(lang, "screen.opened", number=screening.number)
     if rescreen_of:
         opened += "\n" + t(lang, "screen.rescreen_of", number=rescreen_of)
-    return [Out(opened), ask(lang, Loaded(screening, {}), QUESTIONS[0].id)]
+    return [
+        Out(opened),
+        ask(lang, Loaded(screening, {}), QUESTIONS[0].id, today=local_today(now, ctx.zone)),
+    ]
 
 
 async def _session_screening(
@@ -253,14 +307,14 @@ async def back(ctx: Context, actor: Actor, from_question: str | None = None) -> 
         if screening is None or screening.status != store.IN_SCREENING:
             return [Out(t(lang, "screen.no_open"))]
         if screening.stage == "scorten":
-            return [current_prompt(lang, await load(conn, screening))]
+            return [current_prompt(lang, await load(conn, screening), ctx)]
         loaded = await load(conn, screening)
         current = None if screening.stage == "summary" else screening.cursor
         if from_question is not None and from_question != current:
-            return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded)]
+            return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded, ctx)]
         previous = flow.previous_question(loaded.answers, current)
         if previous is None:
-            return [Out(t(lang, "screen.first_question")), current_prompt(lang, loaded)]
+            return [Out(t(lang, "screen.first_question")), current_prompt(lang, loaded, ctx)]
         await store.update_screening(
             conn, screening.id, now, stage="question", cursor=previous, proposed=None,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
@@ -268,7 +322,9 @@ async def back(ctx: Context, actor: Actor, from_question: str | None = None) -> 
         await append_audit(
             conn, audit(actor.user_id, "back", now, screening.number, field=previous)
         )
-    return [ask(lang, Loaded(screening, loaded.answers), previous)]
+    return [
+        ask(lang, Loaded(screening, loaded.answers), previous, today=local_today(now, ctx.zone))
+    ]
 
 
 async def cancel(ctx: Context, actor: Actor) -> list[Out]:
@@ -277,11 +333,12 @@ async def cancel(ctx: Context, actor: Actor) -> list[Out]:
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
         session, screening = await _session_screening(conn, actor)
-        if screening is None or screening.status != store.IN_SCREENING:
+        in_scorten = screening is not None and screening.stage == "scorten"
+        if screening is None or (screening.status != store.IN_SCREENING and not in_scorten):
             if session is not None:
                 await store.clear_session(conn, actor.user_id, actor.chat_id)
             return [Out(t(lang, "screen.no_open"))]
-        if screening.stage == "scorten":
+        if in_scorten:
             # The screening itself is complete: leaving SCORTEN just stops the questions.
             await store.update_screening(conn, screening.id, now, stage="done", cursor=None)
             await store.clear_session(conn, actor.user_id, actor.chat_id)
@@ -331,7 +388,7 @@ async def resume(
         await append_audit(conn, audit(actor.user_id, "resume", now, number))
         loaded = await load(conn, screening)
     key = "screen.resumed_after_restart" if restarted else "screen.resumed"
-    return [Out(t(lang, key, number=number)), current_prompt(lang, loaded)]
+    return [Out(t(lang, key, number=number)), current_prompt(lang, loaded, ctx)]
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -379,9 +436,9 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
             parsed = outcomes.parse_measure_text(lang, loaded.screening, text)
             if isinstance(parsed, list):
                 return parsed
-            measure, number, entered = parsed
+            measure, number, entered, echo = parsed
             return await outcomes.store_measure(
-                conn, ctx, actor, loaded.screening, measure, number, entered
+                conn, ctx, actor, loaded.screening, measure, number, entered, echo
             )
         if (
             loaded is None
@@ -397,9 +454,8 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
         try:
             value = parse_text(question_id, text, local_today(now, ctx.zone), loaded.answers)
         except AnswerError as exc:
-            problem = t(lang, f"err.{exc.code}", **exc.params)
-            invalid = Out(t(lang, "screen.invalid", problem=problem))
-            return [invalid, ask(lang, loaded, question_id)]
+            invalid = Out(t(lang, "screen.invalid", problem=error_text(lang, exc)))
+            return [invalid, ask(lang, loaded, question_id, today=local_today(now, ctx.zone))]
         return await _apply(conn, ctx, actor, loaded, question_id, value, edit_prompt=None)
 
     result = await ctx.db.run(body)
@@ -411,7 +467,12 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
         return [Out(t(lang, "screen.no_open"))]
     if screening.status != store.IN_SCREENING or loaded is None:
         return [Out(t(lang, "screen.no_open"))]
-    return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded)]
+    # Text where a button is expected: say which buttons, and show them again.
+    hint = {
+        "confirm_exclusion": "screen.use_buttons_exclusion",
+        "summary": "screen.use_buttons_summary",
+    }.get(screening.stage, "screen.stale")
+    return [Out(t(lang, hint)), current_prompt(lang, loaded, ctx)]
 
 
 async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
@@ -434,12 +495,16 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             closed = t(lang, "screen.closed", number=screening.number, status=status)
             return [Out("", toast=closed)]
         if screening.stage != "question" or screening.cursor != question_id:
-            return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded)]
+            return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded, ctx)]
         q = BY_ID[question_id]
         value: AnswerValue
         today = local_today(now, ctx.zone)
-        if q.kind is Kind.DATE and raw in ("today", "yesterday"):
+        if raw == "keep" and loaded.answers.get(question_id) is not None:
+            value = loaded.answers[question_id]  # "Keep ✓ 72 kg", back at a typed question
+        elif q.kind is Kind.DATE and raw in ("today", "yesterday"):
             value = today if raw == "today" else today - dt.timedelta(days=1)
+        elif q.kind is Kind.DATE and (shown := _iso_date(raw, today)) is not None:
+            value = shown  # the date the button showed, even when tapped after midnight
         elif q.kind is Kind.BOOLEAN and raw in ("yes", "no"):
             value = raw == "yes"
         elif q.kind is Kind.CHOICE and raw in q.choices:
@@ -451,8 +516,9 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 
             value = validate_in_context(question_id, value, today, loaded.answers)
         except AnswerError as exc:
-            problem = t(lang, f"err.{exc.code}", **exc.params)
-            return [Out(t(lang, "screen.invalid", problem=problem)), ask(lang, loaded, question_id)]
+            problem = error_text(lang, exc)
+            return [Out(t(lang, "screen.invalid", problem=problem)),
+                    ask(lang, loaded, question_id, today=today)]  # fmt: skip
         await begin(conn, actor, now)
         await _take_over(conn, actor, screening, now)
         return await _apply(
@@ -487,11 +553,17 @@ async def _apply(
     out: list[Out] = []
     screening = loaded.screening
     updated, step = flow.apply_answer(loaded.answers, question_id, value, now, ctx.zone)
+    echo = ""
     if edit_prompt is not None:
         shown = f"{question_text(lang, question_id).splitlines()[0]}\n" + t(
-            lang, "screen.answered", answer=answer_text(lang, question_id, value)
+            lang, "screen.answered", answer=echo_text(lang, question_id, value)
         )
         out.append(Out(shown, edit=edit_prompt))
+    else:
+        # A typed answer is shown back as understood before anything else happens.
+        echo = t(lang, "screen.echo", name=criterion_short_name(lang, question_id),
+                 value=echo_text(lang, question_id, value))  # fmt: skip
+    today = local_today(now, ctx.zone)
     if step.move is flow.Move.CONFIRM_EXCLUSION:
         # Not an answer yet: a mis-tap at night must not exclude anyone.
         proposed = json.dumps(
@@ -501,7 +573,9 @@ async def _apply(
             conn, screening.id, now, stage="confirm_exclusion", proposed=proposed,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
-        out.append(exclusion_prompt(lang, screening, step.excluding))
+        if echo:
+            out.append(Out(echo))
+        out.append(exclusion_prompt(lang, screening, step.excluding, updated, now, ctx.zone))
         return out
     await record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
     if step.move is flow.Move.SUMMARY:
@@ -509,6 +583,8 @@ async def _apply(
             conn, screening.id, now, stage="summary", cursor=None,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
+        if echo:
+            out.append(Out(echo))
         out.append(summary(lang, Loaded(screening, updated)))
     else:
         assert step.question_id is not None
@@ -516,8 +592,20 @@ async def _apply(
             conn, screening.id, now, stage="question", cursor=step.question_id,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
-        out.append(ask(lang, Loaded(screening, updated), step.question_id))
+        out.append(ask(lang, Loaded(screening, updated), step.question_id, echo, today))
     return out
+
+
+def _iso_date(raw: str, today: dt.date) -> dt.date | None:
+    """A date button's value (`2026-11-28`): today's or yesterday's date as shown, still
+    accepted the day after (a "Yesterday 28/11" tapped after midnight means 28/11); else None."""
+    try:
+        shown = dt.date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
+    except ValueError:
+        return None
+    if shown is None or not (today - dt.timedelta(days=2) <= shown <= today):
+        return None
+    return shown
 
 
 async def record_answer(
@@ -583,7 +671,7 @@ async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
                 last_actor_id=actor.user_id, last_activity_at=now,
             )  # fmt: skip
             out = [Out(t(lang, "screen.change_answer"), edit=actor.message_id)]
-            return [*out, ask(lang, loaded, question_id)]
+            return [*out, ask(lang, loaded, question_id, today=local_today(now, ctx.zone))]
         value = from_json(question_id, proposed["value"])
         updated, _ = flow.apply_answer(loaded.answers, question_id, value, now, ctx.zone)
         await record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
@@ -625,12 +713,12 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             )  # fmt: skip
             await append_audit(conn, audit(actor.user_id, "change", now, screening.number,
                                            field=action))  # fmt: skip
-            return [ask(lang, loaded, action)]
+            return [ask(lang, loaded, action, today=local_today(now, ctx.zone))]
         if screening.stage != "summary":
-            return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded)]
+            return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded, ctx)]
         if action == "edit":
             rows = [
-                [Button(t(lang, f"q.{q.id}")[:60], f"e:{screening.id}:{q.id}")]
+                [Button(criterion_short_name(lang, q.id)[:60], f"e:{screening.id}:{q.id}")]
                 for q in applicable_questions(loaded.answers)
                 if q.id in loaded.answers
             ]
@@ -642,7 +730,7 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             following = flow.next_question(loaded.answers) or QUESTIONS[0].id
             await store.update_screening(conn, screening.id, now, stage="question",
                                          cursor=following)  # fmt: skip
-            return [ask(lang, loaded, following)]
+            return [ask(lang, loaded, following, today=local_today(now, ctx.zone))]
         closing = await outcomes.close_screening(
             conn, ctx, actor, screening, loaded.answers, evaluation, now
         )

@@ -178,7 +178,7 @@ async def test_status_lists_open_patients_soonest_deadline_first(ctx: Context) -
     assert "HMN-003" not in text and "HMN-005" not in text
     assert "<b>HMN-002</b> · screened · pending · TEN" in text
     assert "D0 by 22/11/2026 23:59 (1 d 13 h left)" in text
-    assert "Pending: Written consent" in text
+    assert "Pending: Consent" in text  # short names: never an answer value
     assert "To do: the injection (/d0 HMN-001)" in text
     assert "Current question: Age (activity" in text
     assert "D0: admission date not entered yet" in text
@@ -215,8 +215,8 @@ async def test_patient_shows_the_whole_completed_record(ctx: Context) -> None:
     assert "Admission: 20/11/2026" in text
     assert "D0 deadline: <b>23/11/2026 23:59</b> (2 d 13 h left)" in text
     assert "SCORTEN: <b>4</b>/7 — predicted mortality" in text  # age, BSA, heart rate, urea
-    assert "• Age (years): <b>58</b> — <code>101</code>, 21/11/2026 10:00" in text
-    assert "• Date of admission: <b>20/11/2026</b>" in text
+    assert "• Age: <b>58 years</b> — <code>101</code>, 21/11/2026 10:00" in text
+    assert "• Admission date: <b>20/11/2026</b>" in text
     assert "• SCORTEN · Serum urea (mmol/L): <b>12 mmol/L</b>" in text
     assert "<b>Reminders</b>" in text
     assert "• d0_window/outcome → user:101: sent 21/11/2026 10:00" in text
@@ -229,7 +229,7 @@ async def test_patient_on_a_pending_screening(ctx: Context) -> None:
     await screen(ctx, eligible_answers(hiv_positive="pending", weight_kg=68.0))
     text = (await coordinator.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
     assert "<b>HMN-001</b> · screened · pending · TEN" in text
-    assert "Pending: Positive HIV serology" in text
+    assert "Pending: HIV serology: result awaited" in text  # value and rule, in words
     assert "136 × 10⁶ cells" in text
     assert "D0 deadline: <b>23/11/2026 23:59</b>" in text
     assert "Partial SCORTEN" in text  # values not given yet are missing, not zero
@@ -287,9 +287,9 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Cl
         ctx, coordinator_actor, ["HMN-001", "age", "80", "transcription", "error"]
     )
     text = await text_of(outs)
-    assert "✏️ <b>HMN-001</b> — Age (years): 58 → <b>80</b>" in text
+    assert "✏️ <b>HMN-001</b> — Age: 58 years → <b>80 years</b>" in text
     assert "Outcome: eligible → <b>not eligible</b>" in text
-    assert "Criteria not met: Age (years)" in text
+    assert "Criteria not met: Age 80 years — the protocol includes 18 to 75 years" in text
     s = await get(ctx, "HMN-001")
     assert (s.outcome, s.reasons, s.dose_cells) == ("not_eligible", ("age",), None)
     async with ctx.db.transaction() as conn:
@@ -334,7 +334,7 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Cl
         ("age", "58", "correction", "wrong patient"),
     ]
     record = (await coordinator.patient(ctx, again, ["HMN-001"]))[0].text
-    assert "↳ 58 → <b>80</b> (correction, <code>202</code>, 21/11/2026 12:00)" in record
+    assert "↳ 58 years → <b>80 years</b> (correction, <code>202</code>, 21/11/2026 12:00)" in record
     assert "reason: transcription error" in record
     assert "• also: cancelled 11" in record  # the window reminders of the first outcome
 
@@ -344,7 +344,7 @@ async def test_a_correction_that_changes_nothing_in_the_outcome(ctx: Context) ->
     outs = await coordinator.correct(ctx, await actor(ctx, COORDINATOR),
                                      ["HMN-001", "weight_kg", "72,5", "scale", "error"])  # fmt: skip
     text = await text_of(outs)
-    assert "Weight (kg): 70 → <b>72.5</b>" in text
+    assert "Weight: 70 kg → <b>72.5 kg</b>" in text
     assert "Outcome unchanged: eligible" in text
     assert "<b>145 × 10⁶ cells</b> (2 × 10⁶/kg × 72.5 kg)" in text
     assert (await get(ctx, "HMN-001")).dose_cells == 145_000_000
@@ -365,7 +365,7 @@ async def test_correcting_sex_withdraws_the_pregnancy_answer(ctx: Context) -> No
                                      ["HMN-001", "sex", "female", "typo"])  # fmt: skip
     text = await text_of(outs)
     assert "Outcome: eligible → <b>incomplete</b>" in text
-    assert "Missing answers: Pregnant or breastfeeding" in text
+    assert "Missing answers: Pregnancy / breastfeeding status" in text
 
 
 @pytest.mark.parametrize(
@@ -381,7 +381,7 @@ async def test_correcting_sex_withdraws_the_pregnancy_answer(ctx: Context) -> No
         (["HMN-001", "age", "130", "typo"], "between 0 and 120"),
         (["HMN-001", "admission_date", "01/12/2026", "typo"], "cannot be in the future"),
         (["HMN-001", "admission_date", "01/11/2026", "typo"], "cannot be before the index date"),
-        (["HMN-001", "age", "58", "typo"], "is already 58: nothing changed"),
+        (["HMN-001", "age", "58", "typo"], "is already 58 years: nothing changed"),
         (["HMN-001", "scorten:urea", "999", "typo"], "between 0.1 and 150"),
         (["HMN-001", "scorten:urea", "abc", "typo"], "I expect a number"),
         (["HMN-001", "injected_at", "22/11/2026", "10:00", "typo"], "no injection recorded"),
@@ -566,7 +566,7 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
                              "By (Telegram id)", "At", "Source", "Reason"]  # fmt: skip
     correction = [[c.value for c in row] for row in answers.iter_rows(min_row=2)
                   if row[6].value == "correction"]  # fmt: skip
-    assert correction == [["HMN-001", "weight_kg", "Weight (kg)", 71.0, COORDINATOR,
+    assert correction == [["HMN-001", "weight_kg", "Weight", 71.0, COORDINATOR,
                            dt.datetime(2026, 11, 21, 10, 0), "correction", "scale"]]  # fmt: skip
 
     counts = {

@@ -207,7 +207,10 @@ GARBAGE = [
     "a:01:ward:icu",
     "a:99999999999999999999:ward:icu",
     "a:2:nonexistent:yes",
-    "a:2:index_date:2026-11-19",  # a date can only be typed
+    "a:2:index_date:2026-11-31",  # a date button carries a real date
+    "a:2:index_date:2026-10-01",  # a date button shows today or yesterday, not this
+    "a:2:index_date:2099-01-01",
+    "a:2:index_date:２０２６-11-19",
     "a:2:index_date:maybe",  # not an allowed value
     "a:2:age:54",  # not the current question, and typed-only
     "a:2:ward:icu",  # not the current question

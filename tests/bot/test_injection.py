@@ -205,7 +205,22 @@ async def test_withdraw_stops_every_reminder(env: Env) -> None:
     await env.sweep()
     env.send.clear()
     assert "Usage" in texts(await injection.withdraw(env.ctx, who(), ["HMN-001"]))
-    outs = await injection.withdraw(env.ctx, who(), ["HMN-001", "family", "declined"])
+    # Issue 13: /withdraw first shows the patient and asks; nothing changes before Confirm.
+    (ask,) = await injection.withdraw(env.ctx, who(), ["HMN-001", "family", "declined"])
+    assert "Withdraw <b>HMN-001</b>?" in ask.text and "Status: screened" in ask.text
+    assert "D0 deadline: 23/11/2026 23:59" in ask.text and "family declined" in ask.text
+    assert buttons(ask) == [f"w:{s.id}:ok", f"w:{s.id}:no"]
+    assert (await get(env.ctx, s.id)).status == store.SCREENED
+    assert await audit_rows(env.ctx, "withdrawal") == []
+    cancelled = await injection.withdraw_button(env.ctx, who(), f"w:{s.id}:no")
+    assert "Withdrawal cancelled" in texts(cancelled)
+    assert (await get(env.ctx, s.id)).status == store.SCREENED
+    stale = await injection.withdraw_button(env.ctx, who(), f"w:{s.id}:ok")  # asked no more
+    assert (await get(env.ctx, s.id)).status == store.SCREENED and stale[0].toast
+    await injection.withdraw(env.ctx, who(), ["HMN-001", "family", "declined"])
+    other = await injection.withdraw_button(env.ctx, who(OTHER_CLINICIAN), f"w:{s.id}:ok")
+    assert other[0].toast and (await get(env.ctx, s.id)).status == store.SCREENED
+    outs = await injection.withdraw_button(env.ctx, who(), f"w:{s.id}:ok")
     assert "withdrawn" in texts(outs)
     s = await get(env.ctx, s.id)
     assert s.status == store.WITHDRAWN and s.withdrawn_reason == "family declined"
@@ -232,7 +247,7 @@ async def test_update_re_asks_only_the_pending_criteria(env: Env) -> None:
     env.send.clear()
     env.clock.set(local(2026, 11, 21, 11))
     intro, prompt = await injection.update(env.ctx, who(OTHER_CLINICIAN), ["HMN-001"])
-    assert "Positive HIV serology" in intro.text and "Written consent" in intro.text
+    assert "HIV serology: result awaited" in intro.text and "Consent: pending" in intro.text
     assert "Positive HIV serology" in prompt.text
     assert f"u:{s.id}:hiv_positive:no" in buttons(prompt)
     # A tap on a question that is not the current one is refused.

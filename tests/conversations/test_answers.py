@@ -67,9 +67,6 @@ def rejects(question_id: str, text: str, today: dt.date = TODAY, answers=None) -
         ("21/11", dt.date(2026, 11, 21)),
         ("25/11", TODAY),
         ("01/01", dt.date(2026, 1, 1)),
-        # A day-month later than today is last year: never a future date.
-        ("26/11", dt.date(2025, 11, 26)),
-        ("31/12", dt.date(2025, 12, 31)),
         ("today", TODAY),
         ("Today", TODAY),
         ("aujourd'hui", TODAY),
@@ -89,7 +86,83 @@ def test_day_month_at_the_turn_of_the_year_is_last_year() -> None:
     assert parse("index_date", "31/12", today) == dt.date(2026, 12, 31)
     assert parse("index_date", "02/01", today) == dt.date(2027, 1, 2)
     assert parse("index_date", "01/01", today) == dt.date(2027, 1, 1)
-    assert parse("index_date", "03/01", today) == dt.date(2026, 1, 3)
+    # Last year's 03/01 is a year ago, not the turn of the year: refused, never guessed.
+    assert rejects("index_date", "03/01", today).code == "day_month_tomorrow"
+
+
+def test_a_day_month_still_to_come_is_refused_with_the_reason() -> None:
+    """Issue 13: on 29/11/2026 `30/11` once became 30/11/2025 and excluded the patient."""
+    today = dt.date(2026, 11, 29)
+    tomorrow = rejects("admission_date", "30/11", today)
+    assert tomorrow.code == "day_month_tomorrow"
+    assert tomorrow.params["day_month"] == "30/11"
+    later = rejects("admission_date", "11/12", today)
+    assert later.code == "day_month_future"
+    assert later.params["date"] == dt.date(2026, 12, 11)
+    assert parse("admission_date", "29/11", today) == today
+    assert parse("admission_date", "28/11", today) == dt.date(2026, 11, 28)
+
+
+def test_day_month_last_year_only_within_31_days() -> None:
+    today = dt.date(2027, 1, 5)
+    assert parse("index_date", "28/12", today) == dt.date(2026, 12, 28)
+    assert parse("index_date", "05/12", today) == dt.date(2026, 12, 5)  # 31 days ago
+    assert rejects("index_date", "04/12", today).code == "day_month_future"  # 32 days
+    today = dt.date(2027, 1, 31)
+    assert parse("index_date", "31/12", today) == dt.date(2026, 12, 31)  # exactly 31 days
+    assert rejects("index_date", "30/12", today).code == "day_month_future"
+
+
+def test_leap_day_typed_without_a_year() -> None:
+    assert parse("index_date", "29/02", dt.date(2028, 3, 5)) == dt.date(2028, 2, 29)
+    error = rejects("index_date", "29/02", dt.date(2027, 3, 1))
+    assert error.code == "day_month_not_this_year"
+    assert error.params == {"day_month": "29/02", "year": 2027}
+    # In January of the year after a leap year, 29/02 is neither this year's nor recent.
+    assert rejects("index_date", "29/02", dt.date(2029, 1, 10)).code == "day_month_not_this_year"
+    # A leap year's 29/02 seen from early March of that year.
+    assert parse("index_date", "29/02", dt.date(2028, 2, 29)) == dt.date(2028, 2, 29)
+
+
+@pytest.mark.parametrize("text", ["01/01/0026", "21/11/1899", "01/01/2101", "0026-01-01"])
+def test_years_outside_1900_2100_are_refused(text: str) -> None:
+    assert rejects("index_date", text).code == "year_out_of_range"
+
+
+@pytest.mark.parametrize("text", ["21/11/26", "21/11/026", "21/11/20261"])
+def test_years_are_typed_with_four_digits(text: str) -> None:
+    assert rejects("index_date", text).code == "year_four_digits"
+
+
+@pytest.mark.parametrize(
+    ("question_id", "text"),
+    [("age", "৪৪"), ("age", "٤٤"), ("weight_kg", "７２"), ("age", "4²"),
+     ("index_date", "২১/১১/২০২৬"), ("max_bsa_percent", "১২")],
+)  # fmt: skip
+def test_non_ascii_digits_are_never_read_as_numbers(question_id: str, text: str) -> None:
+    assert rejects(question_id, text).code == "non_ascii_digits"
+
+
+@pytest.mark.parametrize(
+    ("question_id", "text", "expected"),
+    [("age", "54%", "years"), ("max_bsa_percent", "35 kg", "%"), ("weight_kg", "72 %", "kg"),
+     ("age", "54 kg", "years"), ("weight_kg", "72 ans", "kg")],
+)  # fmt: skip
+def test_a_unit_that_does_not_fit_the_question_is_refused(
+    question_id: str, text: str, expected: str
+) -> None:
+    error = rejects(question_id, text)
+    assert error.code == "wrong_unit"
+    assert error.params["expected"] == expected
+
+
+@pytest.mark.parametrize(
+    ("question_id", "text", "expected"),
+    [("weight_kg", "72 kg", 72), ("max_bsa_percent", "25 %", 25), ("age", "54 ans", 54),
+     ("age", "54 years", 54), ("weight_kg", "72,5kg", 72.5)],
+)  # fmt: skip
+def test_the_question_s_own_unit_is_accepted(question_id: str, text: str, expected: float) -> None:
+    assert parse(question_id, text) == expected
 
 
 @pytest.mark.parametrize(

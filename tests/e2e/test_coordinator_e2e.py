@@ -55,7 +55,7 @@ async def test_coordinator_views_after_a_screening(tg: FakeTelegram, start_bot: 
     assert "136 × 10⁶ cells (2 × 10⁶/kg × 68 kg)" in record
     assert "D0 deadline: 23/11/2026 23:59" in record
     assert "SCORTEN: 4/7" in record  # age ≥ 40, BSA > 10 %, heart rate ≥ 120, urea > 10
-    assert "Weight (kg): 68" in record
+    assert "Weight: 68 kg" in record
 
     status = (await coord.command("/status", expect="Screened 1"))["text"]
     assert "HMN-001 · screened · eligible · TEN" in status
@@ -68,7 +68,7 @@ async def test_coordinator_views_after_a_screening(tg: FakeTelegram, start_bot: 
     back = await coord.command("/correct HMN-001 age 54 wrong line", expect="→")
     assert "Outcome: not eligible → eligible" in back["text"]
     record = (await coord.command("/patient HMN-001", expect="HMN-001"))["text"]
-    assert "54 → 80 (correction" in record and "reason: transcription error" in record
+    assert "54 years → 80 years (correction" in record and "reason: transcription error" in record
 
     mark = tg.mark()
     tg.send_text(COORDINATOR, "/export", language_code="en")

@@ -32,7 +32,8 @@ async def test_full_eligible_screening_with_buttons_and_typed_answers(
     text = result[-1]
     assert "136 × 10⁶ cells (2 × 10⁶/kg × 68 kg)" in text
     assert "D0 deadline: 23/11/2026 23:59" in text  # admitted 20/11 (yesterday)
-    assert "investigator confirms eligibility" in text
+    assert "Eligibility to be confirmed by the investigator before D0" in text
+    assert "/d0 HMN-001" in text
     # The tapped question message was edited to show the chosen answer.
     edits = [c for c in tg.calls("editMessageText") if c.ok]
     assert any("✓ Intensive care" in c.result["text"] for c in edits)
@@ -58,7 +59,7 @@ async def test_not_eligible_stops_at_first_failure_after_confirmation(
     await doc.tap("Change the answer", expect="Age (years)")
     await doc.type("76", expect="excludes the patient")
     await doc.tap("Confirm exclusion", expect="not eligible")
-    assert "Age (years)" in doc.last_text()
+    assert "Age 76 years — the protocol includes 18 to 75 years" in doc.last_text()
     # The conversation stopped: no further question is asked.
     assert "Ward" not in doc.last_text()
 
