@@ -16,7 +16,7 @@ from bot.common import Actor, Button, Context, Out
 from bot.present import classification, criterion_names, deadline_line, dose_line, time_left
 from bot.present import local_time as fmt_local
 from bot.texts import t
-from conversations import schedule
+from conversations import schedule, versions
 from conversations.answers import AnswerError, normalise, to_json
 from conversations.eligibility import Evaluation, Outcome
 from conversations.protocol import AnswerValue
@@ -173,7 +173,9 @@ async def reevaluate(
     loaded = await load(conn, screening)
     answers = without_inapplicable(loaded.answers)
     injected = screening.injected_at is not None
-    evaluation = evaluate(answers, now, ctx.zone, injected=injected)
+    # Under the rules of the version the screening was opened under, never a later one.
+    version = versions.get(screening.protocol_version)
+    evaluation = evaluate(answers, now, ctx.zone, injected=injected, version=version)
     reasons = evaluation.failed or evaluation.pending or evaluation.missing
     admission = answers.get("admission_date")
     included = evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING)

@@ -1062,3 +1062,19 @@ EN.update(
         "bk.recovered": "✅ Automatic backup works again: {file}.",
     }
 )
+
+# --- protocol versions, REDCap / ODM exports, CONSORT log, charts (issue 15) -------------------
+FR.update(
+    {
+        "pv.patient": "Protocole : {version}",
+        "exp.col.protocol_version": "Version du protocole",
+        "pv.status": "Règles en vigueur : {version} (depuis le {since})",
+    }
+)
+EN.update(
+    {
+        "pv.patient": "Protocol: {version}",
+        "exp.col.protocol_version": "Protocol version",
+        "pv.status": "Rules in force: {version} (since {since})",
+    }
+)

@@ -119,8 +119,16 @@ async def _v2_reminders(conn: aiosqlite.Connection) -> None:
         await conn.execute(statement)
 
 
+async def _v3_protocol_version(conn: aiosqlite.Connection) -> None:
+    """The protocol version each screening is judged under (issue 15). Screenings opened
+    before versions were recorded were all judged under the only version there was."""
+    await conn.execute(
+        "ALTER TABLE screenings ADD COLUMN protocol_version TEXT NOT NULL DEFAULT 'LYSYME 1.0'"
+    )
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
-MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_reminders)
+MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_reminders, _v3_protocol_version)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -43,6 +43,7 @@ from bot.present import answer_text, classification, dose_line, local_time, time
 from bot.reports import FunnelCounts, Table, render_csv, render_funnel_png, render_xlsx
 from bot.settings import Settings
 from bot.texts import t
+from conversations import consort, versions
 from conversations.answers import AnswerError, from_json, normalise, parse_text
 from conversations.eligibility import Outcome
 from conversations.flow import without_inapplicable
@@ -112,7 +113,7 @@ def labels(lang: str, fields: Sequence[str], *, tight: bool = False) -> str:
 
 def reason_label(lang: str, reason: str) -> str:
     """A non-inclusion reason: a criterion, or the status that ended the patient's course."""
-    if reason in queries.STATUS_REASONS:
+    if reason in consort.STATUS_REASONS:
         text = t(lang, f"status.{reason}")
         return text[:1].upper() + text[1:]
     if reason == "unknown":
@@ -209,8 +210,14 @@ async def status(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         values = await queries.latest_values(conn, ("admission_date", "max_bsa_percent"))
         everything = await queries.all_screenings(conn) if coordinator else []
     lines: list[str] = []
+    in_force = versions.in_force(local_today(now, ctx.zone))
     if coordinator:
-        lines += [t(lang, "st.summary", **queries.summary_counts(everything)), ""]
+        lines += [
+            t(lang, "st.summary", **consort.summary_counts(everything)),
+            t(lang, "pv.status", version=in_force.name,
+              since=in_force.effective.strftime("%d/%m/%Y")),
+            "",
+        ]  # fmt: skip
     listed = [(s, _deadline_of(s, values.get(s.id, {}), ctx)) for s in rows]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     listed.sort(key=lambda item: (item[1] is None, item[1] or far, item[0].sequence))
@@ -219,7 +226,10 @@ async def status(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         return [Out("\n".join(lines))]
     lines.append(t(lang, "st.title", count=len(listed)))
     for screening, deadline in listed:
-        lines += ["", *_status_entry(lang, ctx, screening, deadline, values, now)]
+        entry = _status_entry(lang, ctx, screening, deadline, values, now)
+        if coordinator and screening.protocol_version != in_force.name:
+            entry[0] += f" · {html.escape(screening.protocol_version)}"  # judged under an older one
+        lines += ["", *entry]
     return [Out("\n".join(lines))]
 
 
@@ -330,6 +340,7 @@ def _course_lines(
 ) -> list[str]:
     """Who opened it, outcome and reasons, dose, admission, deadline, injection, withdrawal."""
     lines = [t(lang, "pt.opened", when=_when(s.created_at, ctx), by=s.clinician_id)]
+    lines.append(t(lang, "pv.patient", version=s.protocol_version))
     if s.closed_at is not None:
         lines.append(t(lang, "pt.closed", when=_when(s.closed_at, ctx)))
     if s.rescreen_of:
@@ -862,6 +873,7 @@ BASE_COLUMNS = (
     "number",
     "site",
     "rescreen_of",
+    "protocol_version",
     "clinician_id",
     "created_at",
     "closed_at",
@@ -953,6 +965,7 @@ def _screening_row(
         s.number,
         s.site,
         s.rescreen_of,
+        s.protocol_version,
         s.clinician_id,
         _local(s.created_at, zone),
         _local(s.closed_at, zone),
@@ -1003,9 +1016,9 @@ def _titles(lang: str, columns: Sequence[str]) -> list[str]:
 
 def _count_rows(lang: str, screenings: list[Screening], target: int) -> list[list[object]]:
     rows: list[list[object]] = []
-    for name, count in queries.summary_counts(screenings).items():
+    for name, count in consort.summary_counts(screenings).items():
         rows.append([t(lang, "exp.group.summary"), name, t(lang, f"exp.cat.{name}"), count])
-    numbers = queries.funnel(screenings)
+    numbers = consort.funnel(screenings)
     for name, count, label in (
         ("screened", numbers.screened, t(lang, "stats.screened")),
         ("eligible", numbers.eligible, t(lang, "exp.funnel.eligible")),
@@ -1184,7 +1197,7 @@ def mortality(screenings: list[Screening], values: dict[int, dict[str, str]]) ->
     """Observed D30 deaths vs SCORTEN's prediction, per patient (their chosen screening)."""
     followed = observed = complete = 0
     expected = 0.0
-    for patient in queries.group_patients(screenings):
+    for patient in consort.group_patients(screenings):
         s = patient.chosen
         if s is None:
             continue
@@ -1207,7 +1220,7 @@ async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     async with ctx.db.transaction() as conn:
         screenings = await queries.all_screenings(conn)
         values = await queries.latest_values(conn)
-    numbers = queries.funnel(screenings)
+    numbers = consort.funnel(screenings)
     deaths = mortality(screenings, values)
     caption = t(
         lang,
