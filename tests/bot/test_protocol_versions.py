@@ -12,21 +12,16 @@ from bot.common import Context
 from bot.flows import coordinator
 from conversations import versions
 from conversations.versions import LYSYME_1_0
-from tests.bot.test_coordinator import (  # noqa: F401 - fixtures
-    COORDINATOR,
-    ELIGIBLE,
-    Clock,
-    actor,
-    clock,
-    ctx,
-    get,
-    screen,
-    text_of,
-)
+from tests.bot import test_coordinator as base
+from tests.bot.test_coordinator import COORDINATOR, ELIGIBLE, Clock, actor, get, screen, text_of
 from tests.conversations.support import NOW, eligible_answers
 
 #: Test-only amendment, in force from 22/11/2026: the upper age limit moves from 75 to 80.
 LYSYME_1_1 = LYSYME_1_0.amended("LYSYME 1.1", dt.date(2026, 11, 22), age_max=80)
+
+
+ctx = base.ctx  # the coordinators' suite's fixtures: a real database, a fixed clock
+clock = base.clock
 
 
 @pytest.fixture
