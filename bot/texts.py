@@ -1068,6 +1068,37 @@ FR.update(
     {
         "pv.patient": "Protocole : {version}",
         "exp.col.protocol_version": "Version du protocole",
+        "exp.choose": "Quel format ? (un fichier par format, avec son usage)",
+        "exp.bad_format": "Format inconnu : {format}. Formats : {formats}.",
+        "exp.button.xlsx": "XLSX (lecture)",
+        "exp.button.csv": "CSV",
+        "exp.button.redcap": "REDCap",
+        "exp.button.odm": "CDISC ODM",
+        "exp.what.xlsx": (
+            "Registre de dépistage, {count} dépistage(s) — XLSX pour lecture : valeurs en clair, "
+            "feuille CONSORT"
+        ),
+        "exp.what.csv": (
+            "Registre de dépistage, {count} dépistage(s) — CSV pour les machines (codes, "
+            "virgule, point décimal)"
+        ),
+        "exp.what.redcap_dictionary": (
+            "REDCap — dictionnaire de données : à charger dans le projet (Designer → Data "
+            "Dictionary)"
+        ),
+        "exp.what.redcap_records": (
+            "REDCap — {count} dépistage(s) à importer (Data Import Tool, codes bruts)"
+        ),
+        "exp.what.odm": (
+            "CDISC ODM 1.3.2 — {count} dépistage(s), métadonnées et piste d'audit (EDC, "
+            "entrepôt)"
+        ),
+        "rc.scorten_partial": "SCORTEN partiel (valeurs manquantes : le score est un minimum)",
+        "rc.form.screening": "Dépistage : critères d'éligibilité",
+        "rc.form.eligibility": "Résultat du dépistage",
+        "rc.form.injection": "Injection (J0) et retrait",
+        "rc.form.severity": "Sévérité à l'inclusion (SCORTEN)",
+        "rc.form.follow_up": "Suivi après J0",
         "pv.status": "Règles en vigueur : {version} (depuis le {since})",
     }
 )
@@ -1075,6 +1106,36 @@ EN.update(
     {
         "pv.patient": "Protocol: {version}",
         "exp.col.protocol_version": "Protocol version",
+        "exp.choose": "Which format? (one file per format, with what it is for)",
+        "exp.bad_format": "Unknown format: {format}. Formats: {formats}.",
+        "exp.button.xlsx": "XLSX (for people)",
+        "exp.button.csv": "CSV",
+        "exp.button.redcap": "REDCap",
+        "exp.button.odm": "CDISC ODM",
+        "exp.what.xlsx": (
+            "Screening log, {count} screening(s) — XLSX for people: values in words, CONSORT "
+            "sheet"
+        ),
+        "exp.what.csv": (
+            "Screening log, {count} screening(s) — CSV for machines (codes, comma, decimal "
+            "point)"
+        ),
+        "exp.what.redcap_dictionary": (
+            "REDCap — data dictionary: load it into the project (Designer → Data Dictionary)"
+        ),
+        "exp.what.redcap_records": (
+            "REDCap — {count} screening(s) to import (Data Import Tool, raw codes)"
+        ),
+        "exp.what.odm": (
+            "CDISC ODM 1.3.2 — {count} screening(s), metadata and audit trail (EDC, data "
+            "warehouse)"
+        ),
+        "rc.scorten_partial": "SCORTEN partial (values missing: the score is a minimum)",
+        "rc.form.screening": "Screening: eligibility criteria",
+        "rc.form.eligibility": "Screening result",
+        "rc.form.injection": "Injection (D0) and withdrawal",
+        "rc.form.severity": "Severity at inclusion (SCORTEN)",
+        "rc.form.follow_up": "Follow-up after D0",
         "pv.status": "Rules in force: {version} (since {since})",
     }
 )

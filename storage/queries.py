@@ -167,6 +167,46 @@ async def screening_audit(
     ]
 
 
+@dataclass(frozen=True)
+class TrailRow:
+    """One audit row about a screening, with its chain hash (what `verify-audit` checks)."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    screening: str
+    action: str
+    field: str | None
+    old_value: str | None
+    new_value: str | None
+    reason: str | None
+    hash: str
+
+
+async def screenings_trail(conn: aiosqlite.Connection) -> list[TrailRow]:
+    """Every audit row about a screening, oldest first (the exports tie to the chain)."""
+    rows = await fetch_all(
+        conn,
+        """SELECT id, at, actor, screening, action, field, old_value, new_value, reason, hash
+           FROM audit WHERE screening IS NOT NULL ORDER BY id""",
+    )
+    return [
+        TrailRow(
+            id=int(r["id"]),
+            at=parse_timestamp(r["at"]),
+            actor=str(r["actor"]),
+            screening=str(r["screening"]),
+            action=str(r["action"]),
+            field=r["field"],
+            old_value=r["old_value"],
+            new_value=r["new_value"],
+            reason=r["reason"],
+            hash=str(r["hash"]),
+        )
+        for r in rows
+    ]
+
+
 # --- reminders ----------------------------------------------------------------------------
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot import outcomes
-from bot.common import Actor, Context, Out
+from bot.common import Actor, Button, Context, Out
 from bot.flows.screening import begin, load, record_answer
 from bot.present import answer_text, classification, dose_line, local_time, time_left
 from bot.reports import FunnelCounts, Table, render_csv, render_funnel_png, render_xlsx
@@ -912,13 +912,35 @@ ANSWER_COLUMNS = (
 COUNT_COLUMNS = ("group", "item", "label", "count")
 
 
+#: The formats of /export and `lysyme-bot export --format`, in the order the buttons show them.
+FORMATS = ("xlsx", "csv", "redcap", "odm")
+DEFAULT_FORMATS = ("csv", "xlsx")
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    name: str
+    content: bytes
+    what: str  # text key of the one line saying what the file is for
+
+
 @dataclass(frozen=True)
 class ExportFiles:
-    csv_name: str
-    csv: bytes
-    xlsx_name: str
-    xlsx: bytes
+    files: list[ExportFile]
     screenings: int
+
+
+class BadFormat(ValueError):
+    """An export format that does not exist (the message names it and the valid ones)."""
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """"xlsx,csv" / "redcap odm" → the formats, in FORMATS order, each once."""
+    asked = [word for word in re.split(r"[,\s]+", text.strip().lower()) if word]
+    unknown = [word for word in asked if word not in FORMATS]
+    if unknown or not asked:
+        raise BadFormat(unknown[0] if unknown else "")
+    return tuple(f for f in FORMATS if f in asked)
 
 
 def severity(values: dict[str, str]) -> Scorten | None:
@@ -1038,6 +1060,7 @@ class ExportData:
     screenings: list[Screening]
     values: dict[int, dict[str, str]]
     history: list[queries.HistoryRow]
+    trail: list[queries.TrailRow]
 
 
 async def read_export(conn: aiosqlite.Connection) -> ExportData:
@@ -1045,23 +1068,14 @@ async def read_export(conn: aiosqlite.Connection) -> ExportData:
         await queries.all_screenings(conn),
         await queries.latest_values(conn),
         await queries.answer_history(conn),
+        await queries.screenings_trail(conn),
     )
 
 
-async def render_export(
-    data: ExportData, settings: Settings, lang: str, now: dt.datetime
-) -> ExportFiles:
-    """The CSV and the XLSX, rendered off the event loop and outside any transaction (the
-    write lock is not held while openpyxl works)."""
+def _people_sheets(data: ExportData, settings: Settings, lang: str) -> list[Table]:
     zone = settings.zone
     screenings, values, history = data.screenings, data.values, data.history
-    csv_table = Table(
-        name="screenings",
-        columns=SCREENING_COLUMNS,
-        titles=SCREENING_COLUMNS,
-        rows=[_screening_row(s, values.get(s.id, {}), zone, None) for s in screenings],
-    )
-    sheets = [
+    return [
         Table(
             name=t(lang, "exp.sheet.screenings"),
             columns=SCREENING_COLUMNS,
@@ -1093,47 +1107,101 @@ async def render_export(
             rows=_count_rows(lang, screenings, settings.target_enrolment),
         ),
     ]
-    stem = f"lysyme-screening-log-{now.astimezone(zone).strftime('%Y%m%d-%H%M')}"
 
-    def render() -> tuple[bytes, bytes]:
-        return render_csv(csv_table), render_xlsx(sheets, timezone=settings.timezone, created=now)
 
-    csv_bytes, xlsx_bytes = await asyncio.to_thread(render)
-    return ExportFiles(f"{stem}.csv", csv_bytes, f"{stem}.xlsx", xlsx_bytes, len(screenings))
+async def render_export(
+    data: ExportData,
+    settings: Settings,
+    lang: str,
+    now: dt.datetime,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+) -> ExportFiles:
+    """The files of the chosen formats, rendered off the event loop and outside any
+    transaction (the write lock is not held while openpyxl or lxml work)."""
+    from bot.exports import odm, redcap
+
+    zone = settings.zone
+    stamp = now.astimezone(zone).strftime("%Y%m%d-%H%M")
+    stem = f"lysyme-screening-log-{stamp}"
+
+    def render() -> list[ExportFile]:
+        files: list[ExportFile] = []
+        for kind in formats:
+            if kind == "csv":
+                table = Table(
+                    name="screenings",
+                    columns=SCREENING_COLUMNS,
+                    titles=SCREENING_COLUMNS,
+                    rows=[_screening_row(s, data.values.get(s.id, {}), zone, None)
+                          for s in data.screenings],
+                )  # fmt: skip
+                files.append(ExportFile(f"{stem}.csv", render_csv(table), "exp.what.csv"))
+            elif kind == "xlsx":
+                workbook = render_xlsx(_people_sheets(data, settings, lang),
+                                       timezone=settings.timezone, created=now)  # fmt: skip
+                files.append(ExportFile(f"{stem}.xlsx", workbook, "exp.what.xlsx"))
+            elif kind == "redcap":
+                files.append(ExportFile(f"lysyme-redcap-dictionary-{stamp}.csv",
+                                        redcap.render_dictionary(lang), "exp.what.redcap_dictionary"))
+                files.append(ExportFile(f"lysyme-redcap-records-{stamp}.csv",
+                                        redcap.render_records(data.screenings, data.values, zone,
+                                                              lang), "exp.what.redcap_records"))  # fmt: skip
+            elif kind == "odm":
+                content = odm.render_odm(data.screenings, data.values, data.trail, zone, lang, now)
+                files.append(ExportFile(f"lysyme-odm-{stamp}.xml", content, "exp.what.odm"))
+        return files
+
+    return ExportFiles(await asyncio.to_thread(render), len(data.screenings))
 
 
 def _export_audit(actor: str, now: dt.datetime, files: ExportFiles, how: str) -> AuditEntry:
-    return AuditEntry(
-        now,
-        actor,
-        "export",
-        None,
-        "screening_log",
-        None,
-        f"{files.csv_name}, {files.xlsx_name} ({files.screenings} screenings)",
-        how,
-    )
+    names = ", ".join(f.name for f in files.files)
+    return AuditEntry(now, actor, "export", None, "screening_log", None,
+                      f"{names} ({files.screenings} screenings)", how)  # fmt: skip
+
+
+def _format_buttons(lang: str) -> list[list[Button]]:
+    return [
+        [Button(t(lang, "exp.button.xlsx"), "xf:xlsx"), Button(t(lang, "exp.button.csv"), "xf:csv")],
+        [Button(t(lang, "exp.button.redcap"), "xf:redcap"), Button(t(lang, "exp.button.odm"), "xf:odm")],
+    ]  # fmt: skip
 
 
 async def export(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
-    """The screening log as two documents: CSV for machines, XLSX for people. Audited."""
+    """/export: the formats as buttons; `/export xlsx,csv` sends those at once."""
+    lang = ctx.language(actor)
+    if not args:
+        return [Out(t(lang, "exp.choose"), buttons=_format_buttons(lang))]
+    try:
+        formats = parse_formats(" ".join(args))
+    except BadFormat as exc:
+        return [Out(t(lang, "exp.bad_format", format=str(exc), formats=", ".join(FORMATS)))]
+    return await _send_export(ctx, actor, formats, "/export")
+
+
+async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """A format button of /export (callback data `xf:<format>`, checked against FORMATS)."""
+    lang = ctx.language(actor)
+    chosen = data.split(":", 1)[1] if ":" in data else ""
+    if chosen not in FORMATS:
+        return [Out("", toast=t(lang, "screen.stale"))]
+    outs = await _send_export(ctx, actor, (chosen,), "/export")
+    return [Out("", toast=t(lang, f"exp.button.{chosen}")), *outs]
+
+
+async def _send_export(
+    ctx: Context, actor: Actor, formats: Sequence[str], how: str
+) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         data = await read_export(conn)
-    files = await render_export(data, ctx.settings, lang, now)
+    files = await render_export(data, ctx.settings, lang, now, formats)
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)  # a re-delivered /export is neither audited nor sent
-        await append_audit(conn, _export_audit(str(actor.user_id), now, files, "/export"))
-    return [
-        Out(
-            t(lang, "exp.caption_csv", count=files.screenings), document=(files.csv_name, files.csv)
-        ),
-        Out(
-            t(lang, "exp.caption_xlsx", count=files.screenings),
-            document=(files.xlsx_name, files.xlsx),
-        ),
-    ]
+        await append_audit(conn, _export_audit(str(actor.user_id), now, files, how))
+    return [Out(t(lang, f.what, count=files.screenings), document=(f.name, f.content))
+            for f in files.files]  # fmt: skip
 
 
 def _write_private(path: Path, content: bytes) -> None:
@@ -1144,8 +1212,15 @@ def _write_private(path: Path, content: bytes) -> None:
 
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`lysyme-bot export DIR`: both files into DIR; one line on stdout, or on stderr + exit 2."""
+    """`lysyme-bot export DIR [--format xlsx,csv,redcap,odm]`: the files into DIR (CSV and
+    XLSX by default); one line on stdout, or one on stderr and exit 2."""
     target = Path(args.dir)
+    try:
+        formats = parse_formats(args.format) if args.format is not None else DEFAULT_FORMATS
+    except BadFormat as exc:
+        print(f"export: unknown format {str(exc)!r} (formats: {','.join(FORMATS)})",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if not target.is_dir():
         print(f"export: {target} is not a directory", file=sys.stderr)
         return 2
@@ -1161,7 +1236,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
             now = dt.datetime.now(dt.UTC)
             async with db.transaction() as conn:
                 data = await read_export(conn)
-            files = await render_export(data, settings, settings.language or "fr", now)
+            files = await render_export(data, settings, settings.language or "fr", now, formats)
             async with db.transaction() as conn:
                 await append_audit(conn, _export_audit("system", now, files, "lysyme-bot export"))
             return files
@@ -1170,15 +1245,13 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
 
     files = asyncio.run(go())
     try:
-        _write_private(target / files.csv_name, files.csv)
-        _write_private(target / files.xlsx_name, files.xlsx)
+        for file in files.files:
+            _write_private(target / file.name, file.content)
     except OSError as exc:
         print(f"export: cannot write into {target}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    print(
-        f"export: {files.screenings} screenings written to {target / files.csv_name} "
-        f"and {target / files.xlsx_name}"
-    )
+    names = ", ".join(str(target / f.name) for f in files.files)
+    print(f"export: {files.screenings} screenings written to {names}")
     return 0
 
 
@@ -1271,6 +1344,8 @@ def register() -> None:
             "stats": stats,
         }
     )
+    # Format buttons of /export: the same role as the command.
+    handlers.CALLBACKS.update({"xf": ("export", export_choice)})
 
 
 def _install() -> None:

@@ -511,7 +511,8 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
     await coordinator.correct(
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "weight_kg", "71", "scale"]
     )
-    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), [])
+    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), ["csv,xlsx"])
+    outs.sort(key=lambda o: o.document[0] if o.document else "")  # CSV first
     assert [o.document[0] for o in outs if o.document] == [
         "lysyme-screening-log-20261121-1000.csv",
         "lysyme-screening-log-20261121-1000.xlsx",
@@ -581,7 +582,7 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
 
 
 async def test_export_of_an_empty_trial(ctx: Context) -> None:
-    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), [])
+    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), ["csv"])
     assert outs[0].document is not None
     rows = list(csv.reader(io.StringIO(outs[0].document[1].decode("utf-8"))))
     assert rows == [list(coordinator.SCREENING_COLUMNS)]
