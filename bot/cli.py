@@ -89,8 +89,11 @@ _LAZY_COMMANDS: list[tuple[str, str, str]] = [
     ("verify-audit", "bot.commands:verify_audit", "check the audit trail's hash chain"),
     ("backup", "bot.commands:backup", "online backup of the database to PATH"),
     ("migrate", "bot.commands:migrate", "upgrade the database schema in place"),
-    ("export", "bot.flows.coordinator:export_command",
-     "screening log into DIR (CSV + XLSX, or --format xlsx,csv,redcap,odm)"),
+    (
+        "export",
+        "bot.flows.coordinator:export_command",
+        "screening log into DIR (CSV + XLSX, or --format xlsx,csv,redcap,odm)",
+    ),
 ]
 _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "backup": lambda p: p.add_argument("path", help="backup file or folder"),

@@ -1090,8 +1090,7 @@ FR.update(
             "REDCap — {count} dépistage(s) à importer (Data Import Tool, codes bruts)"
         ),
         "exp.what.odm": (
-            "CDISC ODM 1.3.2 — {count} dépistage(s), métadonnées et piste d'audit (EDC, "
-            "entrepôt)"
+            "CDISC ODM 1.3.2 — {count} dépistage(s), métadonnées et piste d'audit (EDC, entrepôt)"
         ),
         "rc.scorten_partial": "SCORTEN partiel (valeurs manquantes : le score est un minimum)",
         "rc.form.screening": "Dépistage : critères d'éligibilité",
@@ -1113,12 +1112,10 @@ EN.update(
         "exp.button.redcap": "REDCap",
         "exp.button.odm": "CDISC ODM",
         "exp.what.xlsx": (
-            "Screening log, {count} screening(s) — XLSX for people: values in words, CONSORT "
-            "sheet"
+            "Screening log, {count} screening(s) — XLSX for people: values in words, CONSORT sheet"
         ),
         "exp.what.csv": (
-            "Screening log, {count} screening(s) — CSV for machines (codes, comma, decimal "
-            "point)"
+            "Screening log, {count} screening(s) — CSV for machines (codes, comma, decimal point)"
         ),
         "exp.what.redcap_dictionary": (
             "REDCap — data dictionary: load it into the project (Designer → Data Dictionary)"
@@ -1127,8 +1124,7 @@ EN.update(
             "REDCap — {count} screening(s) to import (Data Import Tool, raw codes)"
         ),
         "exp.what.odm": (
-            "CDISC ODM 1.3.2 — {count} screening(s), metadata and audit trail (EDC, data "
-            "warehouse)"
+            "CDISC ODM 1.3.2 — {count} screening(s), metadata and audit trail (EDC, data warehouse)"
         ),
         "rc.scorten_partial": "SCORTEN partial (values missing: the score is a minimum)",
         "rc.form.screening": "Screening: eligibility criteria",

@@ -206,10 +206,10 @@ def check_dictionary(data: bytes) -> tuple[list[DictionaryField], list[str]]:
                 report.add(f"{where}: min/max without a validation")
             elif bound and not _valid_bound(validation, bound):
                 report.add(f"{where}: bound {bound!r} is not a {validation}")
-        if low and high and validation and _valid_bound(validation, low) and _valid_bound(
-            validation, high
-        ):
-            if _as_comparable(validation, low) > _as_comparable(validation, high):  # type: ignore[operator]
+        both = bool(low and high and validation)
+        if both and _valid_bound(validation, low) and _valid_bound(validation, high):
+            lower, upper = _as_comparable(validation, low), _as_comparable(validation, high)
+            if lower > upper:  # type: ignore[operator]
                 report.add(f"{where}: min > max")
         for column, value in (("Identifier?", identifier), ("Required Field?", required),
                               ("Matrix Ranking?", ranking)):  # fmt: skip
@@ -258,7 +258,7 @@ def check_records(dictionary: bytes, records: bytes) -> list[str]:
             report.add(f"records: column {column} is not in the dictionary")
             columns.append(("unknown", None, None))
     for f in fields:
-        expected = ([f"{f.name}___{c}" for c in f.choices] if f.type == "checkbox" else [f.name])
+        expected = [f"{f.name}___{c}" for c in f.choices] if f.type == "checkbox" else [f.name]
         for column in expected:
             if column not in header and f.type != "descriptive":
                 report.add(f"records: dictionary field {column} has no column")
@@ -271,7 +271,7 @@ def check_records(dictionary: bytes, records: bytes) -> list[str]:
         if row[0] in ids:
             report.add(f"records line {number}: duplicate record {row[0]}")
         ids.add(row[0])
-        for (kind, f, code), column, value in zip(columns, header, row, strict=True):
+        for (kind, f, _code), column, value in zip(columns, header, row, strict=True):
             where = f"records line {number} ({row[0]}), {column}={value!r}"
             if kind == "dag" and value and not DAG_NAME.match(value):
                 report.add(f"{where}: not a data access group name")

@@ -935,7 +935,7 @@ class BadFormat(ValueError):
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
-    """"xlsx,csv" / "redcap odm" → the formats, in FORMATS order, each once."""
+    """ "xlsx,csv" / "redcap odm" → the formats, in FORMATS order, each once."""
     asked = [word for word in re.split(r"[,\s]+", text.strip().lower()) if word]
     unknown = [word for word in asked if word not in FORMATS]
     if unknown or not asked:
@@ -1141,8 +1141,13 @@ async def render_export(
                                        timezone=settings.timezone, created=now)  # fmt: skip
                 files.append(ExportFile(f"{stem}.xlsx", workbook, "exp.what.xlsx"))
             elif kind == "redcap":
-                files.append(ExportFile(f"lysyme-redcap-dictionary-{stamp}.csv",
-                                        redcap.render_dictionary(lang), "exp.what.redcap_dictionary"))
+                files.append(
+                    ExportFile(
+                        f"lysyme-redcap-dictionary-{stamp}.csv",
+                        redcap.render_dictionary(lang),
+                        "exp.what.redcap_dictionary",
+                    )
+                )
                 files.append(ExportFile(f"lysyme-redcap-records-{stamp}.csv",
                                         redcap.render_records(data.screenings, data.values, zone,
                                                               lang), "exp.what.redcap_records"))  # fmt: skip
@@ -1189,9 +1194,7 @@ async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
     return [Out("", toast=t(lang, f"exp.button.{chosen}")), *outs]
 
 
-async def _send_export(
-    ctx: Context, actor: Actor, formats: Sequence[str], how: str
-) -> list[Out]:
+async def _send_export(ctx: Context, actor: Actor, formats: Sequence[str], how: str) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
     async with ctx.db.transaction() as conn:

@@ -70,7 +70,10 @@ async def test_redcap_files_pass_the_redcap_rules(ctx: Context) -> None:
     assert first["scorten_score"] == "4" and first["scorten_partial"] == "0"
     assert first["screening_complete"] == "2" and first["injection_complete"] == "0"
     failed = {c: by_id["HMN-002"][c] for c in header if c.startswith("failed___")}
-    assert sorted(c for c, v in failed.items() if v == "1") == ["failed___3", "failed___4"]  # age, ward
+    assert sorted(c for c, v in failed.items() if v == "1") == [
+        "failed___3",
+        "failed___4",
+    ]  # age, ward
     assert set(failed.values()) == {"0", "1"}
     pending = [c for c in header if c.startswith("pending___") and by_id["HMN-005"][c] == "1"]
     assert len(pending) == 4  # BSA, pregnancy, hepatitis, SARS-CoV-2
@@ -90,7 +93,7 @@ def test_the_validator_catches_what_redcap_refuses() -> None:
     good_dictionary = (
         header + "\n"
         "record_id,main,,text,Record,,,,,,,,,,,,,\n"
-        'age,main,,text,Age,,,integer,0,120,,,,,,,,\n'
+        "age,main,,text,Age,,,integer,0,120,,,,,,,,\n"
         'sex,main,,radio,Sex,"1, F | 2, M",,,,,,,,,,,,\n'
     ).encode()
     assert redcap_validator.check_dictionary(good_dictionary)[1] == []
@@ -169,7 +172,7 @@ async def test_export_offers_the_formats_as_buttons_and_sends_the_chosen_one(
     (menu,) = await coordinator.export(ctx, await actor(ctx, COORDINATOR), [])
     taps = [b.data for row in menu.buttons for b in row]
     assert taps == ["xf:xlsx", "xf:csv", "xf:redcap", "xf:odm"]
-    assert [b.label for row in menu.buttons for b in row][0] == "XLSX (for people)"
+    assert next(b.label for row in menu.buttons for b in row) == "XLSX (for people)"
     outs = await coordinator.export_choice(ctx, await actor(ctx, COORDINATOR), "xf:redcap")
     documents = [o for o in outs if o.document is not None]
     assert len(documents) == 2
