@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from bot.texts import label as text_label
 from bot.texts import t
 from conversations.answers import from_json
 from conversations.protocol import BY_ID, D0_WINDOW, QUESTIONS, UPDATABLE, Kind
@@ -92,6 +94,18 @@ def numbered(values: Sequence[str]) -> list[tuple[str, str]]:
 def _choices(lang: str, values: Sequence[str], key: str = "c.{}") -> tuple[Choice, ...]:
     return tuple(Choice(code, value, _text(lang, key.format(value), value))
                  for code, value in numbered(values))  # fmt: skip
+
+
+def criterion_name(lang: str, criterion_id: str) -> str:
+    """The short name of a criterion in the CONSORT reasons (sheet, /stats, diagram).
+
+    The one place that names a criterion for the screening log: at merge time it can call
+    issue 13's `criterion_short_name(lang, id)` instead. Today: the protocol label without its
+    list of choices or its parenthesis ("Ward", "Age")."""
+    text = text_label(lang, f"q.{criterion_id}")
+    if text == f"q.{criterion_id}":
+        return criterion_id
+    return re.split(r"\s?: ", text, maxsplit=1)[0].split(" (")[0]
 
 
 def _text(lang: str, key: str, fallback: str) -> str:

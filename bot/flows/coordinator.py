@@ -38,6 +38,7 @@ import aiosqlite
 
 from bot import outcomes
 from bot.common import Actor, Button, Context, Out
+from bot.exports.fields import criterion_name
 from bot.flows.screening import begin, load, record_answer
 from bot.present import answer_text, classification, dose_line, local_time, time_left
 from bot.reports import FunnelCounts, Table, render_csv, render_funnel_png, render_xlsx
@@ -118,7 +119,7 @@ def reason_label(lang: str, reason: str) -> str:
         return text[:1].upper() + text[1:]
     if reason == "unknown":
         return t(lang, "stats.reason_unknown")
-    return short_label(lang, reason, tight=True)
+    return criterion_name(lang, reason)
 
 
 def _choice_text(lang: str, value: str) -> str:
@@ -993,8 +994,8 @@ def _screening_row(
         _local(s.closed_at, zone),
         t(lang, f"status.{s.status}") if lang else s.status,
         (t(lang, f"outcome.{s.outcome}") if lang else s.outcome) if s.outcome else None,
-        list(s.reasons) if s.outcome in ("not_eligible", "incomplete") else [],
-        list(s.reasons) if s.outcome == "pending" else [],
+        _reasons(lang, s.reasons if s.outcome in ("not_eligible", "incomplete") else ()),
+        _reasons(lang, s.reasons if s.outcome == "pending" else ()),
         (t(lang, f"class.{cls.value}") if lang else cls.value) if cls else None,
         s.dose_cells,
         _local(s.d0_deadline, zone),
@@ -1003,30 +1004,67 @@ def _screening_row(
         s.d0_override_reason,
         s.withdrawn_reason,
     ]
-    row += [_typed(q, values.get(q)) for q in QUESTION_IDS]
+    row += [_for_people(lang, _typed(q, values.get(q))) for q in QUESTION_IDS]
     row += [
         _typed(queries.SCORTEN_PREFIX + m, values.get(queries.SCORTEN_PREFIX + m))
         for m in MEASURE_IDS
     ]
     if score is None:
         row += [None, None, None]
-    else:
+    elif lang is None:  # machines: the score from the known values, mortality as a fraction
         mortality = score.predicted_mortality
         row += [
             score.score,
             list(score.missing),
             None if mortality is None else round(mortality, 4),
         ]
+    else:  # people: a partial score is a minimum ("≥ 2"), mortality in %
+        mortality = score.predicted_mortality
+        row += [
+            score.score if score.complete else f"≥ {score.score}",
+            "; ".join(_scorten_missing(lang, m) for m in score.missing),
+            None if mortality is None else round(mortality * 100, 1),
+        ]
     row += [
-        _typed(queries.FOLLOW_UP_PREFIX + f.id, values.get(queries.FOLLOW_UP_PREFIX + f.id))
+        _for_people(lang, _typed(queries.FOLLOW_UP_PREFIX + f.id,
+                                 values.get(queries.FOLLOW_UP_PREFIX + f.id)))
         for f in FOLLOW_UPS
-    ]
+    ]  # fmt: skip
     return row
+
+
+def _reasons(lang: str | None, ids: Sequence[str]) -> list[str] | str:
+    """Criteria ids for machines; their short names, in words, for people."""
+    if lang is None:
+        return list(ids)
+    return "; ".join(criterion_name(lang, i) for i in ids)
+
+
+def _for_people(lang: str | None, value: object) -> object:
+    """A stored answer in the reader's words: yes/no and coded choices translated; dates
+    and numbers stay dates and numbers (real cells)."""
+    if lang is None:
+        return value
+    if isinstance(value, bool):
+        return t(lang, "c.yes" if value else "c.no")
+    if isinstance(value, str):
+        return _choice_text(lang, value)
+    return value
+
+
+def _scorten_missing(lang: str, measure: str) -> str:
+    if measure in MEASURE_BY_ID:
+        return short_label(lang, queries.SCORTEN_PREFIX + measure).removeprefix("SCORTEN · ")
+    key = f"exp.scorten.{measure}"
+    return _choice_text(lang, measure) if t(lang, key) == key else t(lang, key)
 
 
 def _titles(lang: str, columns: Sequence[str]) -> list[str]:
     titles = []
     for column in columns:
+        if column == "scorten_predicted_mortality":
+            titles.append(short_label(lang, column) + " (%)")
+            continue
         if column in BY_ID:
             titles.append(t(lang, f"q.{column}"))
         elif column.startswith("follow_up_"):
@@ -1072,15 +1110,60 @@ async def read_export(conn: aiosqlite.Connection) -> ExportData:
     )
 
 
-def _people_sheets(data: ExportData, settings: Settings, lang: str) -> list[Table]:
+def consent_answers(data: ExportData) -> dict[str, str | None]:
+    """Screening number → its current consent answer (for the CONSORT consent stages)."""
+    answers: dict[str, str | None] = {}
+    for s in data.screenings:
+        raw = queries.json_value(data.values.get(s.id, {}).get("consent"))
+        answers[s.number] = raw if isinstance(raw, str) else None
+    return answers
+
+
+def consort_of(data: ExportData) -> consort.Consort:
+    return consort.consort(data.screenings, consent_answers(data))
+
+
+def consort_rows(lang: str, counts: consort.Consort) -> list[list[object]]:
+    """The CONSORT sheet: the stages, the final boxes (every patient in one), and the reasons."""
+    rows: list[list[object]] = []
+    stage_group, box_group = t(lang, "co.group.stage"), t(lang, "co.group.box")
+    for stage in consort.STAGES:
+        rows.append([stage_group, stage, t(lang, f"co.stage.{stage}"), counts.stages[stage]])
+    for box in consort.FINAL_BOXES:
+        rows.append([box_group, box, t(lang, f"co.box.{box}"), counts.boxes[box]])
+    for criterion, n in sorted(counts.criteria.items(), key=lambda i: (-i[1], i[0])):
+        rows.append([t(lang, "co.group.criterion"), criterion, reason_label(lang, criterion), n])
+    for kind in consort.IN_PROGRESS_KINDS:
+        rows.append([t(lang, "co.group.in_progress"), kind, t(lang, f"co.progress.{kind}"),
+                     counts.in_progress[kind]])  # fmt: skip
+    for outcome, n in sorted(counts.withdrawn_after.items()):
+        rows.append([t(lang, "co.group.withdrawn_after"), outcome,
+                     t(lang, f"outcome.{outcome}"), n])  # fmt: skip
+    return rows
+
+
+def extraction_line(lang: str, data: ExportData, settings: Settings, now: dt.datetime) -> str:
+    """Protocol version(s), site(s) and the extraction date and time: on every sheet."""
+    used = sorted({s.protocol_version for s in data.screenings})
+    version = ", ".join(used) or versions.in_force(local_today(now, settings.zone)).name
+    sites = ", ".join(sorted({s.site for s in data.screenings})) or settings.site_code
+    return t(lang, "co.extraction", version=version, site=sites,
+             when=local_time(now, settings.zone))  # fmt: skip
+
+
+def _people_sheets(
+    data: ExportData, settings: Settings, lang: str, now: dt.datetime
+) -> list[Table]:
     zone = settings.zone
     screenings, values, history = data.screenings, data.values, data.history
+    caption = extraction_line(lang, data, settings, now)
     return [
         Table(
             name=t(lang, "exp.sheet.screenings"),
             columns=SCREENING_COLUMNS,
             titles=_titles(lang, SCREENING_COLUMNS),
             rows=[_screening_row(s, values.get(s.id, {}), zone, lang) for s in screenings],
+            caption=caption,
         ),
         Table(
             name=t(lang, "exp.sheet.answers"),
@@ -1099,12 +1182,21 @@ def _people_sheets(data: ExportData, settings: Settings, lang: str) -> list[Tabl
                 ]
                 for h in history
             ],
+            caption=caption,
         ),
         Table(
             name=t(lang, "exp.sheet.counts"),
             columns=COUNT_COLUMNS,
             titles=_titles(lang, COUNT_COLUMNS),
             rows=_count_rows(lang, screenings, settings.target_enrolment),
+            caption=caption,
+        ),
+        Table(
+            name="CONSORT",
+            columns=COUNT_COLUMNS,
+            titles=_titles(lang, COUNT_COLUMNS),
+            rows=consort_rows(lang, consort_of(data)),
+            caption=caption,
         ),
     ]
 
@@ -1137,7 +1229,7 @@ async def render_export(
                 )  # fmt: skip
                 files.append(ExportFile(f"{stem}.csv", render_csv(table), "exp.what.csv"))
             elif kind == "xlsx":
-                workbook = render_xlsx(_people_sheets(data, settings, lang),
+                workbook = render_xlsx(_people_sheets(data, settings, lang, now),
                                        timezone=settings.timezone, created=now)  # fmt: skip
                 files.append(ExportFile(f"{stem}.xlsx", workbook, "exp.what.xlsx"))
             elif kind == "redcap":

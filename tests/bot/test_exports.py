@@ -214,3 +214,34 @@ def test_cli_export_formats(
         printed = capsys.readouterr()
         assert printed.out == "" and len(printed.err.strip().splitlines()) == 1
         assert "unknown format" in printed.err and "Traceback" not in printed.err
+
+
+async def test_xlsx_for_people_has_a_consort_sheet_and_words(ctx: Context) -> None:
+    import openpyxl
+
+    await varied_trial(ctx)
+    files = await export_files(ctx, "xlsx")
+    (content,) = files.values()
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    consort_sheet = book["CONSORT"]
+    assert consort_sheet["A1"].value == "LYSYME 1.0 · site HMN · extracted 21/11/2026 10:00"
+    counts = {(r[0].value, r[1].value): r[3].value for r in consort_sheet.iter_rows(min_row=3)}
+    boxes = {item: n for (group, item), n in counts.items() if group == "final box"}
+    # Hand count of tests/bot/varied_trial.py: 14 screenings, 13 patients (003 re-screens 002).
+    assert boxes == {"injected": 2, "criteria_not_met": 1, "consent_refused": 1,
+                     "window_missed": 1, "withdrawn": 1, "abandoned": 1, "in_progress": 6}  # fmt: skip
+    assert counts[("stage", "screened")] == 13 == sum(boxes.values())
+    assert counts[("criterion not met", "d0_window")] == 1
+    assert counts[("in progress", "pending")] == 4  # 002→003, 004, 005, 013 (incomplete)
+    sheet = book["Screenings"]
+    titles = [c.value for c in sheet[2]]
+    rows = {r[0].value: dict(zip(titles, (c.value for c in r), strict=True))
+            for r in sheet.iter_rows(min_row=3)}  # fmt: skip
+    partial = rows["HMN-006"]
+    assert partial["SCORTEN score"] == "≥ 3" and partial["SCORTEN predicted mortality (%)"] is None
+    assert "urea" in partial["SCORTEN missing values"].lower()
+    assert rows["HMN-005"]["Pending criteria"] == (
+        "Active hepatitis B or C; Highest detached or detachable body surface area; "
+        "Pregnant or breastfeeding; SARS-CoV-2 RNA detected on admission"
+    )
+    assert rows["HMN-006"]["D30 vital status"] == "Dead"
