@@ -1068,6 +1068,15 @@ FR.update(
     {
         "pv.patient": "Protocole : {version}",
         "co.extraction": "{version} · centre {site} · extrait le {when}",
+        "co.flow_title": "LYSYME — flux des patients dépistés (CONSORT)",
+        "co.flow_footer": (
+            "Chaque patient compte une fois (re-dépistages regroupés) et figure dans une seule "
+            "case finale ; un patient peut ne pas remplir plusieurs critères."
+        ),
+        "co.curve_title": "LYSYME — recrutement cumulé",
+        "co.curve_caption": "Recrutement cumulé et objectif ({target}) — extrait le {when}",
+        "co.no_patient": "Aucun patient dépisté",
+        "co.patients": "Patients",
         "co.group.stage": "étape",
         "co.group.box": "devenir final",
         "co.group.criterion": "critère non rempli",
@@ -1126,6 +1135,15 @@ EN.update(
     {
         "pv.patient": "Protocol: {version}",
         "co.extraction": "{version} · site {site} · extracted {when}",
+        "co.flow_title": "LYSYME — flow of screened patients (CONSORT)",
+        "co.flow_footer": (
+            "Each patient counts once (re-screens grouped) and ends in one final box; a "
+            "patient may fail several criteria."
+        ),
+        "co.curve_title": "LYSYME — cumulative recruitment",
+        "co.curve_caption": "Cumulative recruitment and target ({target}) — extracted {when}",
+        "co.no_patient": "No patient screened",
+        "co.patients": "Patients",
         "co.group.stage": "stage",
         "co.group.box": "final box",
         "co.group.criterion": "criterion not met",

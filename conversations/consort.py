@@ -209,6 +209,9 @@ class Consort:
     in_progress: dict[str, int]  # IN_PROGRESS_KINDS → patients
     withdrawn_after: dict[str, int]  # outcome when withdrawn (eligible / pending) → patients
     box_of: dict[str, str] = field(default_factory=dict)  # patient (root number) → final box
+    #: The last stage each patient reached → where they ended (a final box, or
+    #: "in_progress:<kind>") → patients: the side boxes of a CONSORT diagram.
+    stopped_at: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def screened(self) -> int:
@@ -261,10 +264,14 @@ def consort(
     criteria: Counter[str] = Counter()
     withdrawn_after: Counter[str] = Counter()
     box_of: dict[str, str] = {}
+    stopped_at: dict[str, Counter[str]] = {stage: Counter() for stage in STAGES}
     for patient in group_patients(screenings):
         chosen = patient.chosen
         box, kind = _box(chosen)
         box_of[patient.root] = box
+        where = f"in_progress:{kind}" if kind else box
+        last = _last_stage(chosen, box, consent)
+        stopped_at[last][where] += 1
         boxes[box] += 1
         stages["screened"] += 1
         if kind is not None:
@@ -283,4 +290,72 @@ def consort(
         if answer == "obtained" or injected:
             stages["consented"] += 1
         stages["injected"] += injected
-    return Consort(stages, boxes, dict(criteria), in_progress, dict(withdrawn_after), box_of)
+    return Consort(stages, boxes, dict(criteria), in_progress, dict(withdrawn_after), box_of,
+                   {stage: dict(c) for stage, c in stopped_at.items() if c})  # fmt: skip
+
+
+def _last_stage(chosen: ScreeningLike | None, box: str, consent: Mapping[str, str | None]) -> str:
+    if box == "injected":
+        return "injected"
+    if not _criteria_met(chosen, box) or chosen is None:
+        return "screened"
+    answer = consent.get(chosen.number)
+    if answer == "obtained":
+        return "consented"
+    return "consent_discussed" if answer in ("pending", "refused") else "eligible"
+
+
+@dataclass(frozen=True)
+class RecruitmentPoint:
+    day: dt.date
+    screened: int  # cumulative patients
+    eligible: int
+    injected: int
+
+
+class DatedScreening(ScreeningLike, Protocol):
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def closed_at(self) -> dt.datetime | None: ...
+
+
+def recruitment(
+    screenings: Sequence[DatedScreening], zone: dt.tzinfo, until: dt.date | None = None
+) -> list[RecruitmentPoint]:
+    """Cumulative patients screened (first screening opened), eligible (criteria met, consent
+    aside, on the day the speaking screening closed) and injected, one point per local day from
+    the first screening to `until` (default: the last event)."""
+    screened: list[dt.date] = []
+    eligible: list[dt.date] = []
+    injected: list[dt.date] = []
+    for patient in group_patients(screenings):
+        # Screened from the day the first screening opened (as in the flow: every patient).
+        opened = [s.created_at for s in patient.screenings]  # type: ignore[attr-defined]
+        screened.append(min(opened).astimezone(zone).date())
+        chosen = patient.chosen
+        if chosen is None:
+            continue
+        box, _ = _box(chosen)
+        if _criteria_met(chosen, box):
+            moment = getattr(chosen, "closed_at", None) or getattr(chosen, "created_at")  # noqa: B009
+            eligible.append(moment.astimezone(zone).date())
+        if chosen.injected_at is not None:
+            injected.append(chosen.injected_at.astimezone(zone).date())
+    events = screened + eligible + injected
+    if not events:
+        return []
+    first, last = min(events), max(events)
+    if until is not None and until > last:
+        last = until
+    points = []
+    day = first
+    while day <= last:
+        points.append(RecruitmentPoint(
+            day,
+            sum(d <= day for d in screened),
+            sum(d <= day for d in eligible),
+            sum(d <= day for d in injected),
+        ))  # fmt: skip
+        day += dt.timedelta(days=1)
+    return points

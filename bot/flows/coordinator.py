@@ -41,7 +41,7 @@ from bot.common import Actor, Button, Context, Out
 from bot.exports.fields import criterion_name
 from bot.flows.screening import begin, load, record_answer
 from bot.present import answer_text, classification, dose_line, local_time, time_left
-from bot.reports import FunnelCounts, Table, render_csv, render_funnel_png, render_xlsx
+from bot.reports import Table, render_csv, render_xlsx
 from bot.settings import Settings
 from bot.texts import t
 from conversations import consort, versions
@@ -1382,14 +1382,73 @@ def mortality(screenings: list[Screening], values: dict[int, dict[str, str]]) ->
     return Mortality(followed, observed, expected, complete) if followed else None
 
 
+def _exit_lines(lang: str, counts: consort.Consort, stage: str) -> list[str]:
+    """The side box of a stage: where the patients who stopped there ended, with the criteria
+    not met (each patient once per criterion)."""
+    here = counts.stopped_at.get(stage, {})
+    order = [*consort.FINAL_BOXES, *(f"in_progress:{k}" for k in consort.IN_PROGRESS_KINDS)]
+    lines: list[str] = []
+    for where in order:
+        n = here.get(where, 0)
+        if not n or where == "in_progress":
+            continue
+        if where.startswith("in_progress:"):
+            kind = where.split(":", 1)[1]
+            label = f"{t(lang, 'co.box.in_progress')} — {t(lang, f'co.progress.{kind}')}"
+        else:
+            label = t(lang, f"co.box.{where}")
+        lines.append(f"{label}: {n}")
+        if where == "criteria_not_met":
+            for criterion, k in sorted(counts.criteria.items(), key=lambda i: (-i[1], i[0])):
+                lines.append(f"   · {reason_label(lang, criterion)}: {k}")
+    return lines
+
+
+def stats_charts(
+    lang: str, data: ExportData, settings: Settings, now: dt.datetime
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """The flow diagram and the recruitment curve: (flow PNG, flow SVG, curve PNG, curve SVG).
+    CPU-bound: call it in a worker thread."""
+    from bot.charts import FlowChart, RecruitmentChart, render_flow, render_recruitment
+
+    counts = consort_of(data)
+    subtitle = extraction_line(lang, data, settings, now)
+    flow = FlowChart(
+        title=t(lang, "co.flow_title"),
+        subtitle=subtitle,
+        stages=[(t(lang, f"co.stage.{s}"), counts.stages[s]) for s in consort.STAGES],
+        exits=[_exit_lines(lang, counts, s) for s in consort.STAGES],
+        footer=t(lang, "co.flow_footer"),
+    )
+    points = consort.recruitment(data.screenings, settings.zone, local_today(now, settings.zone))
+    curve = RecruitmentChart(
+        title=t(lang, "co.curve_title"),
+        subtitle=subtitle,
+        days=[p.day for p in points],
+        series=[
+            (t(lang, "co.stage.screened"), [p.screened for p in points]),
+            (t(lang, "co.stage.eligible"), [p.eligible for p in points]),
+            (t(lang, "co.stage.injected"), [p.injected for p in points]),
+        ],
+        target=settings.target_enrolment,
+        target_label=t(lang, "exp.target"),
+        empty_label=t(lang, "co.no_patient"),
+        y_label=t(lang, "co.patients"),
+    )
+    flow_png, flow_svg = render_flow(flow)
+    curve_png, curve_svg = render_recruitment(curve)
+    return flow_png, flow_svg, curve_png, curve_svg
+
+
 async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
-    """The funnel chart as a photo, its counts in the caption."""
+    """The CONSORT flow diagram and the recruitment curve, as two photos with their counts."""
     lang = ctx.language(actor)
+    now = ctx.now()
     async with ctx.db.transaction() as conn:
-        screenings = await queries.all_screenings(conn)
-        values = await queries.latest_values(conn)
-    numbers = consort.funnel(screenings)
-    deaths = mortality(screenings, values)
+        data = await read_export(conn)
+    numbers = consort.funnel(data.screenings)
+    counts = consort_of(data)
+    deaths = mortality(data.screenings, data.values)
     caption = t(
         lang,
         "stats.caption",
@@ -1407,20 +1466,53 @@ async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             n=deaths.followed,
             complete=deaths.complete,
         )
-    counts = FunnelCounts(
-        screened=numbers.screened,
-        eligible=numbers.eligible,
-        injected=numbers.injected,
-        reasons=[(reason_label(lang, r), n) for r, n in numbers.reasons.items()],
-        title=t(lang, "stats.title"),
-        caption=html.unescape(caption).replace("\n", " · "),
-        labels=(t(lang, "stats.screened"), t(lang, "stats.eligible"), t(lang, "stats.injected")),
-        reasons_title=t(lang, "stats.reasons_title"),
-        mortality=None if deaths is None else (deaths.observed, deaths.expected),
-        mortality_labels=(t(lang, "stats.observed"), t(lang, "stats.expected")),
-    )
-    png = await asyncio.to_thread(render_funnel_png, counts)
-    return [Out(caption, photo=png)]
+    boxes = " · ".join(f"{t(lang, f'co.box.{b}')} {counts.boxes[b]}"
+                       for b in consort.FINAL_BOXES)  # fmt: skip
+    caption += "\n" + boxes
+    flow_png, _, curve_png, _ = await asyncio.to_thread(stats_charts, lang, data, ctx.settings, now)
+    curve_caption = t(lang, "co.curve_caption", target=ctx.settings.target_enrolment,
+                      when=local_time(now, ctx.zone))  # fmt: skip
+    return [Out(caption[:1024], photo=flow_png), Out(curve_caption, photo=curve_png)]
+
+
+def stats_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`lysyme-bot stats DIR`: the flow diagram and the recruitment curve as PNG and SVG."""
+    target = Path(args.dir)
+    if not target.is_dir():
+        print(f"stats: {target} is not a directory", file=sys.stderr)
+        return 2
+    if not Path(settings.database).exists():
+        print(f"stats: no database at {settings.database}", file=sys.stderr)
+        return 2
+    lang = settings.language or "fr"
+
+    async def go() -> tuple[dt.datetime, tuple[bytes, bytes, bytes, bytes]]:
+        from storage.db import Database
+
+        db = await Database.open(settings.database)
+        try:
+            now = dt.datetime.now(dt.UTC)
+            async with db.transaction() as conn:
+                data = await read_export(conn)
+            return now, await asyncio.to_thread(stats_charts, lang, data, settings, now)
+        finally:
+            await db.close()
+
+    now, (flow_png, flow_svg, curve_png, curve_svg) = asyncio.run(go())
+    stamp = now.astimezone(settings.zone).strftime("%Y%m%d-%H%M")
+    written = []
+    try:
+        for name, content in ((f"lysyme-consort-{stamp}.png", flow_png),
+                              (f"lysyme-consort-{stamp}.svg", flow_svg),
+                              (f"lysyme-recruitment-{stamp}.png", curve_png),
+                              (f"lysyme-recruitment-{stamp}.svg", curve_svg)):  # fmt: skip
+            _write_private(target / name, content)
+            written.append(str(target / name))
+    except OSError as exc:
+        print(f"stats: cannot write into {target}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"stats: {', '.join(written)}")
+    return 0
 
 
 # --- registration ---------------------------------------------------------------------------

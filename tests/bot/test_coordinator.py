@@ -636,8 +636,11 @@ def test_cli_export_writes_both_files(
 async def test_stats_sends_a_png_with_the_counts(ctx: Context) -> None:
     await trial(ctx)
     outs = await coordinator.stats(ctx, await actor(ctx, COORDINATOR), [])
-    (out,) = outs
+    out, curve = outs  # the CONSORT flow diagram, then the recruitment curve
     assert out.photo is not None and out.photo.startswith(PNG)
+    assert curve.photo is not None and curve.photo.startswith(PNG) and curve.photo != out.photo
+    assert "Cumulative recruitment and target (15) — extracted 21/11/2026 10:00" in curve.text
+    assert "Injected 1 · Criteria not met 0 · Consent refused 0" in out.text
     assert "Screened 4 · eligible or pending 3 · injected 1 · target 15" in out.text
     # HMN-004: SCORTEN 3 → 32.4 % predicted; one observed death.
     assert "D30: 1 death(s) observed vs 0.3 expected from SCORTEN" in out.text
@@ -645,8 +648,9 @@ async def test_stats_sends_a_png_with_the_counts(ctx: Context) -> None:
 
 
 async def test_stats_without_patients_is_still_a_picture(ctx: Context) -> None:
-    (out,) = await coordinator.stats(ctx, await actor(ctx, COORDINATOR), [])
+    out, curve = await coordinator.stats(ctx, await actor(ctx, COORDINATOR), [])
     assert out.photo is not None and out.photo.startswith(PNG)
+    assert curve.photo is not None and curve.photo.startswith(PNG)
     assert "Screened 0" in out.text and "D30" not in out.text
 
 

@@ -245,3 +245,53 @@ async def test_xlsx_for_people_has_a_consort_sheet_and_words(ctx: Context) -> No
         "Pregnant or breastfeeding; SARS-CoV-2 RNA detected on admission"
     )
     assert rows["HMN-006"]["D30 vital status"] == "Dead"
+
+
+def test_cli_stats_writes_the_charts_as_png_and_svg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "stats.sqlite3"
+
+    async def prepare() -> None:
+        settings = load_settings(LYSYME_DATABASE=str(database), LYSYME_LANGUAGE="fr")
+        context = Context(settings=settings, db=await Database.open(database), clock=lambda: NOW)
+        await varied_trial(context)
+        await context.db.close()
+
+    asyncio.run(prepare())
+    monkeypatch.setenv("LYSYME_DATABASE", str(database))
+    monkeypatch.setenv("LYSYME_LANGUAGE", "fr")
+    out = tmp_path / "charts"
+    out.mkdir()
+    assert main(["stats", str(out)]) == 0
+    assert capsys.readouterr().err == ""
+    files = {p.name.split("-2")[0] + p.suffix: p for p in out.iterdir()}
+    assert sorted(files) == ["lysyme-consort.png", "lysyme-consort.svg",
+                             "lysyme-recruitment.png", "lysyme-recruitment.svg"]  # fmt: skip
+    assert files["lysyme-consort.png"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    svg = files["lysyme-consort.svg"].read_text(encoding="utf-8")
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert all(p.stat().st_mode & 0o077 == 0 for p in files.values())
+    assert main(["stats", str(tmp_path / "missing")]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and len(printed.err.strip().splitlines()) == 1
+
+
+def test_recruitment_is_cumulative_per_patient() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from conversations import consort
+    from tests.storage.test_queries import s as screening
+
+    day1 = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
+    day3 = day1 + dt.timedelta(days=2)
+    rows = [
+        screening(1, created_at=day1, closed_at=day1, outcome="eligible"),
+        screening(2, created_at=day1, closed_at=day1, outcome="not_eligible", reasons=("age",)),
+        screening(3, created_at=day3, closed_at=day3, rescreen_of="HMN-002", outcome="eligible",
+                       status="injected", injected_at=day3),
+    ]  # fmt: skip
+    points = consort.recruitment(rows, ZoneInfo("Europe/Paris"), dt.date(2026, 11, 4))
+    assert [(p.day.day, p.screened, p.eligible, p.injected) for p in points] == [
+        (1, 2, 1, 0), (2, 2, 1, 0), (3, 2, 2, 1), (4, 2, 2, 1)]  # fmt: skip
