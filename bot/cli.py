@@ -1,4 +1,5 @@
-"""The `lysyme-bot` command line: run, console, check, verify-audit, backup, export, migrate.
+"""The `lysyme-bot` command line: run, console, check, verify-audit, backup, export, stats,
+migrate.
 
 Errors are one line on stderr and exit status 2 — never a traceback.
 """
@@ -89,11 +90,24 @@ _LAZY_COMMANDS: list[tuple[str, str, str]] = [
     ("verify-audit", "bot.commands:verify_audit", "check the audit trail's hash chain"),
     ("backup", "bot.commands:backup", "online backup of the database to PATH"),
     ("migrate", "bot.commands:migrate", "upgrade the database schema in place"),
-    ("export", "bot.flows.coordinator:export_command", "screening log (CSV + XLSX) into DIR"),
+    (
+        "stats",
+        "bot.flows.coordinator:stats_command",
+        "CONSORT flow diagram and recruitment curve (PNG + SVG) into DIR",
+    ),
+    (
+        "export",
+        "bot.flows.coordinator:export_command",
+        "screening log into DIR (CSV + XLSX, or --format xlsx,csv,redcap,odm)",
+    ),
 ]
 _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "backup": lambda p: p.add_argument("path", help="backup file or folder"),
-    "export": lambda p: p.add_argument("dir", help="existing folder to write both files into"),
+    "stats": lambda p: p.add_argument("dir", help="existing folder to write the charts into"),
+    "export": lambda p: (
+        p.add_argument("dir", help="existing folder to write the files into"),
+        p.add_argument("--format", help="any of xlsx,csv,redcap,odm (default: csv,xlsx)"),
+    ),
 }
 
 

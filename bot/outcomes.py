@@ -17,7 +17,7 @@ from bot.criteria import short_names, verdict_lines
 from bot.present import classification, deadline_line, dose_line, error_text, number_text, time_left
 from bot.present import local_time as fmt_local
 from bot.texts import Raw, t
-from conversations import schedule
+from conversations import schedule, versions
 from conversations.answers import AnswerError, to_json
 from conversations.eligibility import Evaluation, Outcome, Verdict
 from conversations.protocol import AnswerValue
@@ -232,7 +232,9 @@ async def reevaluate(
     loaded = await load(conn, screening)
     answers = without_inapplicable(loaded.answers)
     injected = screening.injected_at is not None
-    evaluation = evaluate(answers, now, ctx.zone, injected=injected)
+    # Under the rules of the version the screening was opened under, never a later one.
+    version = versions.get(screening.protocol_version)
+    evaluation = evaluate(answers, now, ctx.zone, injected=injected, version=version)
     reasons = evaluation.failed or evaluation.pending or evaluation.missing
     admission = answers.get("admission_date")
     included = evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING)

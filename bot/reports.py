@@ -101,6 +101,8 @@ class Table:
     columns: Sequence[str]  # stable machine column names (CSV header)
     titles: Sequence[str]  # human column titles, same length (XLSX header, user's language)
     rows: Sequence[Sequence[object]]  # None, str, int, float, bool, date, aware datetime
+    #: XLSX only: a line above the titles (e.g. protocol version and extraction time).
+    caption: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.titles) != len(self.columns):
@@ -281,11 +283,17 @@ def _fill_sheet(sheet: Worksheet, table: Table, zone: ZoneInfo) -> None:
 
     widths = [_display_width(title, None) for title in table.titles]
     bold = Font(bold=True)
+    top = 1
+    if table.caption:  # a line above the table, left out of the column widths
+        cell = sheet.cell(row=1, column=1, value=_xlsx_text(table.caption))
+        cell.data_type = "s"
+        cell.font = Font(italic=True)
+        top = 2
     for column, title in enumerate(table.titles, start=1):
-        cell = sheet.cell(row=1, column=column, value=_xlsx_text(str(title)))
+        cell = sheet.cell(row=top, column=column, value=_xlsx_text(str(title)))
         cell.data_type = "s"
         cell.font = bold
-    for row_number, row in enumerate(table.rows, start=2):
+    for row_number, row in enumerate(table.rows, start=top + 1):
         for column, raw in enumerate(row, start=1):
             value, number_format = _xlsx_value(raw, zone)
             cell = sheet.cell(row=row_number, column=column, value=value)
@@ -297,8 +305,8 @@ def _fill_sheet(sheet: Worksheet, table: Table, zone: ZoneInfo) -> None:
     if not table.columns:
         return
     last = get_column_letter(len(table.columns))
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{last}{len(table.rows) + 1}"
+    sheet.freeze_panes = f"A{top + 1}"
+    sheet.auto_filter.ref = f"A{top}:{last}{len(table.rows) + top}"
     for column, width in enumerate(widths, start=1):
         # +2 for the filter button and some air.
         fitted = min(_XLSX_WIDTH_MAX, max(_XLSX_WIDTH_MIN, width + 2))

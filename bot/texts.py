@@ -1247,6 +1247,74 @@ FR.update(
         "scorten.short.glucose": "Glycémie",
     }
 )
+# --- protocol versions, REDCap / ODM exports, CONSORT log, charts (issue 15) -------------------
+FR.update(
+    {
+        "pv.patient": "Protocole : {version}",
+        "co.extraction": "{version} · centre {site} · extrait le {when}",
+        "co.flow_title": "LYSYME — flux des patients dépistés (CONSORT)",
+        "co.flow_footer": (
+            "Chaque patient compte une fois (re-dépistages regroupés) et figure dans une seule "
+            "case finale ; un patient peut ne pas remplir plusieurs critères."
+        ),
+        "co.curve_title": "LYSYME — recrutement cumulé",
+        "co.curve_caption": "Recrutement cumulé et objectif ({target}) — extrait le {when}",
+        "co.no_patient": "Aucun patient dépisté",
+        "co.patients": "Patients",
+        "co.group.stage": "étape",
+        "co.group.box": "devenir final",
+        "co.group.criterion": "critère non rempli",
+        "co.group.in_progress": "en cours",
+        "co.group.withdrawn_after": "retiré alors que",
+        "co.stage.screened": "Patients dépistés",
+        "co.stage.eligible": "Éligibles (hors consentement)",
+        "co.stage.consent_discussed": "Consentement proposé",
+        "co.stage.consented": "Consentement obtenu",
+        "co.stage.injected": "Injectés (J0)",
+        "co.box.injected": "Injectés",
+        "co.box.criteria_not_met": "Critères non remplis",
+        "co.box.consent_refused": "Consentement refusé",
+        "co.box.window_missed": "Fenêtre J0 dépassée",
+        "co.box.withdrawn": "Retirés",
+        "co.box.abandoned": "Dépistage abandonné",
+        "co.box.in_progress": "En cours",
+        "co.progress.in_screening": "dépistage en cours",
+        "co.progress.pending": "critères en attente",
+        "co.progress.awaiting_d0": "éligibles en attente de J0",
+        "exp.col.protocol_version": "Version du protocole",
+        "exp.choose": "Quel format ? (un fichier par format, avec son usage)",
+        "exp.bad_format": "Format inconnu : {format}. Formats : {formats}.",
+        "exp.button.xlsx": "XLSX (lecture)",
+        "exp.button.csv": "CSV",
+        "exp.button.redcap": "REDCap",
+        "exp.button.odm": "CDISC ODM",
+        "exp.what.xlsx": (
+            "Registre de dépistage, {count} dépistage(s) — XLSX pour lecture : valeurs en clair, "
+            "feuille CONSORT"
+        ),
+        "exp.what.csv": (
+            "Registre de dépistage, {count} dépistage(s) — CSV pour les machines (codes, "
+            "virgule, point décimal)"
+        ),
+        "exp.what.redcap_dictionary": (
+            "REDCap — dictionnaire de données : à charger dans le projet (Designer → Data "
+            "Dictionary)"
+        ),
+        "exp.what.redcap_records": (
+            "REDCap — {count} dépistage(s) à importer (Data Import Tool, codes bruts)"
+        ),
+        "exp.what.odm": (
+            "CDISC ODM 1.3.2 — {count} dépistage(s), métadonnées et piste d'audit (EDC, entrepôt)"
+        ),
+        "rc.scorten_partial": "SCORTEN partiel (valeurs manquantes : le score est un minimum)",
+        "rc.form.screening": "Dépistage : critères d'éligibilité",
+        "rc.form.eligibility": "Résultat du dépistage",
+        "rc.form.injection": "Injection (J0) et retrait",
+        "rc.form.severity": "Sévérité à l'inclusion (SCORTEN)",
+        "rc.form.follow_up": "Suivi après J0",
+        "pv.status": "Règles en vigueur : {version} (depuis le {since})",
+    }
+)
 EN.update(
     {
         "screen.previous_recorded": (
@@ -1396,5 +1464,65 @@ EN.update(
         "scorten.short.urea": "Urea",
         "scorten.short.bicarbonate": "Bicarbonate",
         "scorten.short.glucose": "Glucose",
+        "pv.patient": "Protocol: {version}",
+        "co.extraction": "{version} · site {site} · extracted {when}",
+        "co.flow_title": "LYSYME — flow of screened patients (CONSORT)",
+        "co.flow_footer": (
+            "Each patient counts once (re-screens grouped) and ends in one final box; a "
+            "patient may fail several criteria."
+        ),
+        "co.curve_title": "LYSYME — cumulative recruitment",
+        "co.curve_caption": "Cumulative recruitment and target ({target}) — extracted {when}",
+        "co.no_patient": "No patient screened",
+        "co.patients": "Patients",
+        "co.group.stage": "stage",
+        "co.group.box": "final box",
+        "co.group.criterion": "criterion not met",
+        "co.group.in_progress": "in progress",
+        "co.group.withdrawn_after": "withdrawn while",
+        "co.stage.screened": "Patients screened",
+        "co.stage.eligible": "Eligible (consent aside)",
+        "co.stage.consent_discussed": "Consent discussed",
+        "co.stage.consented": "Consented",
+        "co.stage.injected": "Injected (D0)",
+        "co.box.injected": "Injected",
+        "co.box.criteria_not_met": "Criteria not met",
+        "co.box.consent_refused": "Consent refused",
+        "co.box.window_missed": "D0 window missed",
+        "co.box.withdrawn": "Withdrawn",
+        "co.box.abandoned": "Screening abandoned",
+        "co.box.in_progress": "Still in progress",
+        "co.progress.in_screening": "screening in progress",
+        "co.progress.pending": "criteria pending",
+        "co.progress.awaiting_d0": "eligible awaiting D0",
+        "exp.col.protocol_version": "Protocol version",
+        "exp.choose": "Which format? (one file per format, with what it is for)",
+        "exp.bad_format": "Unknown format: {format}. Formats: {formats}.",
+        "exp.button.xlsx": "XLSX (for people)",
+        "exp.button.csv": "CSV",
+        "exp.button.redcap": "REDCap",
+        "exp.button.odm": "CDISC ODM",
+        "exp.what.xlsx": (
+            "Screening log, {count} screening(s) — XLSX for people: values in words, CONSORT sheet"
+        ),
+        "exp.what.csv": (
+            "Screening log, {count} screening(s) — CSV for machines (codes, comma, decimal point)"
+        ),
+        "exp.what.redcap_dictionary": (
+            "REDCap — data dictionary: load it into the project (Designer → Data Dictionary)"
+        ),
+        "exp.what.redcap_records": (
+            "REDCap — {count} screening(s) to import (Data Import Tool, raw codes)"
+        ),
+        "exp.what.odm": (
+            "CDISC ODM 1.3.2 — {count} screening(s), metadata and audit trail (EDC, data warehouse)"
+        ),
+        "rc.scorten_partial": "SCORTEN partial (values missing: the score is a minimum)",
+        "rc.form.screening": "Screening: eligibility criteria",
+        "rc.form.eligibility": "Screening result",
+        "rc.form.injection": "Injection (D0) and withdrawal",
+        "rc.form.severity": "Severity at inclusion (SCORTEN)",
+        "rc.form.follow_up": "Follow-up after D0",
+        "pv.status": "Rules in force: {version} (since {since})",
     }
 )

@@ -14,17 +14,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from conversations.protocol import (
-    AGE_MAX,
-    AGE_MIN,
-    BSA_OBSERVATION_DAYS,
-    BSA_THRESHOLD_PERCENT,
-    CELLS_PER_KG,
-    D0_WINDOW,
-    MAX_ADMISSION_DELAY_DAYS,
-    QUESTIONS,
-    Answers,
-)
+from conversations.protocol import BSA_OBSERVATION_DAYS, CELLS_PER_KG, D0_WINDOW, QUESTIONS, Answers
+from conversations.versions import LYSYME_1_0, ProtocolVersion, Rules, in_force
 from conversations.windows import as_aware, bsa_observation_end, d0_deadline, local_today
 
 
@@ -42,26 +33,11 @@ class Verdict(StrEnum):
     UNKNOWN = "unknown"  # not answered, or depends on an unanswered question
 
 
-#: Boolean questions that exclude the patient when answered "yes" (true).
-EXCLUDING_WHEN_TRUE = frozenset(
-    {
-        "malignancy_10y_or_metastasis",
-        "decompensated_heart_failure",
-        "uncontrolled_epilepsy",
-        "prior_allogeneic_bmt",
-        "other_interventional_trial",
-        "deprived_of_liberty",
-        "compliance_concern",
-        "tutorship_or_curatorship",
-        "psychiatric_care_l1121_6",
-    }
-)
-#: Boolean questions that exclude the patient when answered "no" (false).
-EXCLUDING_WHEN_FALSE = frozenset({"diagnosis_confirmed", "social_security"})
-#: Tri-state questions: "yes" excludes, "pending" waits.
-EXCLUDING_WHEN_YES = frozenset(
-    {"pregnant_or_breastfeeding", "hiv_positive", "active_hepatitis_b_or_c", "sars_cov2_positive"}
-)
+# The rule sets of LYSYME 1.0, under their historical names (each version has its own in
+# `conversations.versions`).
+EXCLUDING_WHEN_TRUE = LYSYME_1_0.rules.excluding_when_true
+EXCLUDING_WHEN_FALSE = LYSYME_1_0.rules.excluding_when_false
+EXCLUDING_WHEN_YES = LYSYME_1_0.rules.excluding_when_yes
 
 
 @dataclass(frozen=True)
@@ -80,9 +56,9 @@ class Evaluation:
         return self.failed or self.missing or self.pending
 
 
-def dose_cells(weight_kg: float) -> int:
+def dose_cells(weight_kg: float, cells_per_kg: int = CELLS_PER_KG) -> int:
     """2 × 10⁶ cells per kg, rounded to a whole cell (decimal arithmetic: 70.3 kg is exact)."""
-    cells = Decimal(repr(float(weight_kg))) * CELLS_PER_KG
+    cells = Decimal(repr(float(weight_kg))) * cells_per_kg
     return int(cells.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
@@ -91,6 +67,7 @@ def criterion_verdict(
     answers: Answers,
     now: dt.datetime,
     zone: ZoneInfo,
+    rules: Rules = LYSYME_1_0.rules,
 ) -> Verdict:
     """The verdict of the rule attached to one question (met when the question has no rule)."""
     value = answers.get(question_id)
@@ -98,29 +75,29 @@ def criterion_verdict(
         return Verdict.UNKNOWN
     if question_id == "age":
         assert isinstance(value, int)
-        return Verdict.FAILED if value < AGE_MIN or value > AGE_MAX else Verdict.MET
+        return Verdict.FAILED if value < rules.age_min or value > rules.age_max else Verdict.MET
     if question_id == "admission_date":
         index_date = answers.get("index_date")
         if not isinstance(index_date, dt.date) or not isinstance(value, dt.date):
             return Verdict.UNKNOWN
         delay = (value - index_date).days
-        return Verdict.FAILED if delay > MAX_ADMISSION_DELAY_DAYS else Verdict.MET
+        return Verdict.FAILED if delay > rules.max_admission_delay_days else Verdict.MET
     if question_id == "ward":
         return Verdict.FAILED if value == "other" else Verdict.MET
     if question_id == "max_bsa_percent":
         assert isinstance(value, int | float)
-        if value >= BSA_THRESHOLD_PERCENT:
+        if value >= rules.bsa_threshold_percent:
             return Verdict.MET
         index_date = answers.get("index_date")
         if not isinstance(index_date, dt.date):
             return Verdict.PENDING
         in_observation = local_today(now, zone) <= bsa_observation_end(index_date)
         return Verdict.PENDING if in_observation else Verdict.FAILED
-    if question_id in EXCLUDING_WHEN_TRUE:
+    if question_id in rules.excluding_when_true:
         return Verdict.FAILED if value is True else Verdict.MET
-    if question_id in EXCLUDING_WHEN_FALSE:
+    if question_id in rules.excluding_when_false:
         return Verdict.FAILED if value is False else Verdict.MET
-    if question_id in EXCLUDING_WHEN_YES:
+    if question_id in rules.excluding_when_yes:
         if value == "yes":
             return Verdict.FAILED
         return Verdict.PENDING if value == "pending" else Verdict.MET
@@ -149,15 +126,18 @@ def evaluate(
     zone: ZoneInfo,
     *,
     injected: bool = False,
+    version: ProtocolVersion | None = None,
 ) -> Evaluation:
-    """Apply every rule to `answers` at `now` (aware, or naive = local time)."""
+    """Apply the rules of `version` to `answers` at `now` (aware, or naive = local time).
+    Without `version`: the version in force on now's local date (a new screening's)."""
     now = as_aware(now, zone)
+    rules = (version or in_force(local_today(now, zone))).rules
     verdicts: dict[str, Verdict] = {}
     missing: list[str] = []
     for q in QUESTIONS:
         if not q.applies(answers):
             continue
-        verdict = criterion_verdict(q.id, answers, now, zone)
+        verdict = criterion_verdict(q.id, answers, now, zone, rules)
         verdicts[q.id] = verdict
         if answers.get(q.id) is None and q.required:
             missing.append(q.id)
@@ -175,7 +155,7 @@ def evaluate(
         return Evaluation(Outcome.INCOMPLETE, missing=tuple(sorted(missing)),
                           d0_deadline=deadline, verdicts=verdicts)  # fmt: skip
     weight = answers.get("weight_kg")
-    dose = dose_cells(weight) if isinstance(weight, int | float) else None
+    dose = dose_cells(weight, rules.cells_per_kg) if isinstance(weight, int | float) else None
     outcome = Outcome.PENDING if pending else Outcome.ELIGIBLE
     return Evaluation(outcome, pending=tuple(pending), dose_cells=dose, d0_deadline=deadline,
                       verdicts=verdicts)  # fmt: skip
@@ -199,9 +179,12 @@ def finding(
     zone: ZoneInfo,
     *,
     injected: bool = False,
+    version: ProtocolVersion | None = None,
 ) -> Finding:
-    """The verdict of `criterion_id` (a question id or `d0_window`) at `now`, with its facts."""
+    """The verdict of `criterion_id` (a question id or `d0_window`) at `now`, with its facts,
+    under the rules of `version` (default: the version in force on now's local date)."""
     now = as_aware(now, zone)
+    rules = (version or in_force(local_today(now, zone))).rules
     value = answers.get(criterion_id)
     facts: dict[str, Any] = {"value": value}
     if criterion_id == D0_WINDOW:
@@ -212,17 +195,17 @@ def finding(
         return Finding(criterion_id, d0_window_verdict(answers, now, zone, injected=injected),
                        facts)  # fmt: skip
     if criterion_id == "age":
-        facts.update(minimum=AGE_MIN, maximum=AGE_MAX)
+        facts.update(minimum=rules.age_min, maximum=rules.age_max)
     elif criterion_id == "admission_date":
         index_date = answers.get("index_date")
         if isinstance(index_date, dt.date) and isinstance(value, dt.date):
             facts["delay_days"] = (value - index_date).days
-        facts["maximum"] = MAX_ADMISSION_DELAY_DAYS
+        facts["maximum"] = rules.max_admission_delay_days
     elif criterion_id == "max_bsa_percent":
-        facts["threshold"] = BSA_THRESHOLD_PERCENT
+        facts["threshold"] = rules.bsa_threshold_percent
         facts["observation_days"] = BSA_OBSERVATION_DAYS
         index_date = answers.get("index_date")
         if isinstance(index_date, dt.date):
             facts["observation_end"] = bsa_observation_end(index_date)
-    verdict = criterion_verdict(criterion_id, answers, now, zone)
+    verdict = criterion_verdict(criterion_id, answers, now, zone, rules)
     return Finding(criterion_id, verdict, facts)

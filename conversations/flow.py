@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from conversations.eligibility import Evaluation, Outcome, evaluate
 from conversations.protocol import QUESTIONS, Answers, AnswerValue, question
+from conversations.versions import ProtocolVersion
 
 
 class Move(StrEnum):
@@ -72,10 +73,17 @@ def without_inapplicable(answers: Answers) -> dict[str, AnswerValue]:
     return {k: v for k, v in answers.items() if v is not None and question(k).applies(answers)}
 
 
-def step_after(answers: Answers, answered: str | None, now: dt.datetime, zone: ZoneInfo) -> Step:
-    """Where the conversation goes once `answers` (including the latest, `answered`) stand."""
+def step_after(
+    answers: Answers,
+    answered: str | None,
+    now: dt.datetime,
+    zone: ZoneInfo,
+    version: ProtocolVersion | None = None,
+) -> Step:
+    """Where the conversation goes once `answers` (including the latest, `answered`) stand,
+    under the rules of `version` (default: the version in force at `now`)."""
     current = without_inapplicable(answers)
-    evaluation = evaluate(current, now, zone)
+    evaluation = evaluate(current, now, zone, version=version)
     if evaluation.outcome is Outcome.NOT_ELIGIBLE:
         return Step(Move.CONFIRM_EXCLUSION, answered, evaluation)
     following = next_question(current, answered)
@@ -90,19 +98,25 @@ def apply_answer(
     value: AnswerValue,
     now: dt.datetime,
     zone: ZoneInfo,
+    version: ProtocolVersion | None = None,
 ) -> tuple[dict[str, AnswerValue], Step]:
     """The answers with `question_id` set to `value`, and the next step. Pure: nothing stored."""
     updated = dict(answers)
     updated[question_id] = value
     updated = without_inapplicable(updated)
-    return updated, step_after(updated, question_id, now, zone)
+    return updated, step_after(updated, question_id, now, zone, version)
 
 
 def excluding_answer(
-    answers: Answers, question_id: str, value: AnswerValue, now: dt.datetime, zone: ZoneInfo
+    answers: Answers,
+    question_id: str,
+    value: AnswerValue,
+    now: dt.datetime,
+    zone: ZoneInfo,
+    version: ProtocolVersion | None = None,
 ) -> bool:
     """Whether giving this answer would exclude the patient (so it must be confirmed first)."""
-    _, step = apply_answer(answers, question_id, value, now, zone)
+    _, step = apply_answer(answers, question_id, value, now, zone, version)
     return step.move is Move.CONFIRM_EXCLUSION
 
 

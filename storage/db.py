@@ -133,8 +133,21 @@ async def _v3_shown_prompt(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _v4_protocol_version(conn: aiosqlite.Connection) -> None:
+    """The protocol version each screening is judged under (issue 15). Screenings opened
+    before versions were recorded were all judged under the only version there was."""
+    await conn.execute(
+        "ALTER TABLE screenings ADD COLUMN protocol_version TEXT NOT NULL DEFAULT 'LYSYME 1.0'"
+    )
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
-MIGRATIONS: tuple[Migration, ...] = (_v1_core, _v2_reminders, _v3_shown_prompt)
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_core,
+    _v2_reminders,
+    _v3_shown_prompt,
+    _v4_protocol_version,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,52 +1,23 @@
 """Read models for the coordinators' views (/status, /patient, /export, /stats).
 
-All the SQL behind those views lives here, plus the small pure functions that turn screenings
-into *patients* (a re-screen, `rescreen_of` set, is the same patient and counts once) and into
-the CONSORT-style counts. Nothing here formats text or knows a language.
-
-Which screening speaks for a patient (`Patient.chosen`): an injected one if any; else the most
-recent closed one that was not abandoned; else the most recent abandoned one. A patient whose
-only screenings are still in progress has none yet and is not counted as screened.
+All the SQL behind those views lives here; storage returns rows, and the pure core counts
+them (patients, the CONSORT flow: `conversations.consort`). Nothing here formats text or knows
+a language.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
 from storage.audit import parse_timestamp
 from storage.db import fetch_all
-from storage.screenings import (
-    ABANDONED,
-    IN_SCREENING,
-    INJECTED,
-    SCREENED,
-    WINDOW_MISSED,
-    WITHDRAWN,
-    Screening,
-)
+from storage.screenings import IN_SCREENING, SCREENED, Screening
 from storage.timefmt import from_db, to_db
-
-#: Summary categories of /status and the counts sheet, in display order.
-CATEGORIES = (
-    "screened",
-    "in_screening",
-    "pending",
-    "eligible",
-    "injected",
-    "not_eligible",
-    "withdrawn",
-    "window_missed",
-    "abandoned",
-)
-
-#: Non-inclusion reasons that are not a criterion id (they are statuses).
-STATUS_REASONS = (WITHDRAWN, WINDOW_MISSED, ABANDONED)
 
 FOLLOW_UP_PREFIX = "follow_up:"
 SCORTEN_PREFIX = "scorten:"
@@ -196,6 +167,46 @@ async def screening_audit(
     ]
 
 
+@dataclass(frozen=True)
+class TrailRow:
+    """One audit row about a screening, with its chain hash (what `verify-audit` checks)."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    screening: str
+    action: str
+    field: str | None
+    old_value: str | None
+    new_value: str | None
+    reason: str | None
+    hash: str
+
+
+async def screenings_trail(conn: aiosqlite.Connection) -> list[TrailRow]:
+    """Every audit row about a screening, oldest first (the exports tie to the chain)."""
+    rows = await fetch_all(
+        conn,
+        """SELECT id, at, actor, screening, action, field, old_value, new_value, reason, hash
+           FROM audit WHERE screening IS NOT NULL ORDER BY id""",
+    )
+    return [
+        TrailRow(
+            id=int(r["id"]),
+            at=parse_timestamp(r["at"]),
+            actor=str(r["actor"]),
+            screening=str(r["screening"]),
+            action=str(r["action"]),
+            field=r["field"],
+            old_value=r["old_value"],
+            new_value=r["new_value"],
+            reason=r["reason"],
+            hash=str(r["hash"]),
+        )
+        for r in rows
+    ]
+
+
 # --- reminders ----------------------------------------------------------------------------
 
 
@@ -207,112 +218,3 @@ async def move_reminder(conn: aiosqlite.Connection, reminder_id: int, due: dt.da
         (to_db(due), reminder_id),
     )
     return cursor.rowcount == 1
-
-
-# --- patients and counts (pure) -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Patient:
-    """The screenings of one patient (a first screening and its re-screens)."""
-
-    root: str  # number of the first screening
-    screenings: tuple[Screening, ...]
-    chosen: Screening | None  # the screening that speaks for the patient (module docstring)
-
-
-def root_number(number: str, parents: dict[str, str | None], order: dict[str, int]) -> str:
-    """Follow `rescreen_of` links to the first screening. Only a link to an earlier screening
-    (`order`: position by sequence) is followed, so a dangling or forward link stops."""
-    current = number
-    while True:
-        parent = parents.get(current)
-        if parent is None or order.get(parent, len(order)) >= order[current]:
-            return current
-        current = parent
-
-
-def choose(screenings: Sequence[Screening]) -> Screening | None:
-    closed = [s for s in screenings if s.status != IN_SCREENING]
-    injected = [s for s in closed if s.status == INJECTED or s.injected_at is not None]
-    if injected:
-        return injected[-1]
-    kept = [s for s in closed if s.status != ABANDONED]
-    if kept:
-        return kept[-1]
-    return closed[-1] if closed else None
-
-
-def group_patients(screenings: Iterable[Screening]) -> list[Patient]:
-    """Screenings grouped by patient, in order of their first screening."""
-    ordered = sorted(screenings, key=lambda s: (s.site, s.sequence))
-    parents = {s.number: s.rescreen_of for s in ordered}
-    order = {s.number: position for position, s in enumerate(ordered)}
-    groups: dict[str, list[Screening]] = {}
-    for s in ordered:
-        groups.setdefault(root_number(s.number, parents, order), []).append(s)
-    return [Patient(root, tuple(group), choose(group)) for root, group in groups.items()]
-
-
-def category(screening: Screening) -> str:
-    """Where one screening stands, in the words of the summary line (CATEGORIES)."""
-    if screening.status == INJECTED or screening.injected_at is not None:
-        return "injected"
-    if screening.status in (IN_SCREENING, WITHDRAWN, WINDOW_MISSED, ABANDONED):
-        return screening.status
-    if screening.outcome == "pending":
-        return "pending"
-    if screening.outcome == "eligible":
-        return "eligible"
-    return "not_eligible"
-
-
-def summary_counts(screenings: Sequence[Screening]) -> dict[str, int]:
-    """The /status summary: patients by the category of their chosen screening, `screened`
-    = distinct patients with a closed screening, `in_screening` = screenings in progress."""
-    counts = dict.fromkeys(CATEGORIES, 0)
-    counts["in_screening"] = sum(1 for s in screenings if s.status == IN_SCREENING)
-    for patient in group_patients(screenings):
-        if patient.chosen is None:
-            continue
-        counts["screened"] += 1
-        counts[category(patient.chosen)] += 1
-    return counts
-
-
-@dataclass(frozen=True)
-class Funnel:
-    screened: int  # distinct patients with a closed screening
-    eligible: int  # … whose screening said eligible or pending (or who were injected)
-    injected: int
-    reasons: dict[str, int]  # criterion id, or withdrawn / window_missed / abandoned → patients
-
-
-def passed_screening(screening: Screening) -> bool:
-    """Eligible or pending at screening (after corrections); injected or window missed
-    patients had passed it."""
-    if screening.status in (INJECTED, WINDOW_MISSED) or screening.injected_at is not None:
-        return True
-    return screening.status != ABANDONED and screening.outcome in ("eligible", "pending")
-
-
-def funnel(screenings: Sequence[Screening]) -> Funnel:
-    """CONSORT-style counts per patient. Reasons for non-inclusion: every failing criterion of
-    a not-eligible patient, or the status that ended an eligible one (withdrawn, window
-    missed) or the screening (abandoned). Patients still awaiting D0 have no reason yet."""
-    screened = eligible = injected = 0
-    reasons: Counter[str] = Counter()
-    for patient in group_patients(screenings):
-        s = patient.chosen
-        if s is None:
-            continue
-        screened += 1
-        eligible += passed_screening(s)
-        kind = category(s)
-        if kind == "injected":
-            injected += 1
-        elif kind in STATUS_REASONS:
-            reasons[kind] += 1
-        elif kind == "not_eligible":
-            reasons.update(s.reasons or ("unknown",))
-    return Funnel(screened, eligible, injected, dict(reasons))

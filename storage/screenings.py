@@ -15,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 
+from conversations import versions
 from storage.db import fetch_all, fetch_one
 from storage.timefmt import maybe_from_db, to_db
 from storage.users import User, roles_from_text
@@ -60,6 +61,7 @@ class Screening:
     idle_reminded: bool
     #: `prompt_key` of the last prompt Telegram accepted for this screening (None: none yet).
     shown: str | None = None
+    protocol_version: str = "LYSYME 1.0"  # the rules it is judged under (conversations.versions)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Screening:
@@ -95,6 +97,7 @@ class Screening:
             # (`in row` would test the values: sqlite3.Row; a database before migration 3
             # has no such column)
             shown=row["shown"] if "shown" in row.keys() else None,  # noqa: SIM118
+            protocol_version=row["protocol_version"],
         )
 
 
@@ -131,7 +134,12 @@ async def create_screening(
     now: dt.datetime,
     first_question: str,
     rescreen_of: str | None = None,
+    protocol_version: str | None = None,
 ) -> Screening:
+    """A new screening, judged under `protocol_version` (default: the version in force on
+    the day of `now`; the day is taken in UTC, as storage knows no trial time zone)."""
+    if protocol_version is None:
+        protocol_version = versions.in_force(now.astimezone(dt.UTC).date()).name
     row = await fetch_one(
         conn, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM screenings WHERE site=?", (site,)
     )
@@ -140,8 +148,8 @@ async def create_screening(
     cursor = await conn.execute(
         """INSERT INTO screenings(number, site, sequence, rescreen_of, clinician_id,
                last_actor_id, chat_id, status, stage, cursor, created_at, updated_at,
-               last_activity_at)
-           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+               last_activity_at, protocol_version)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
         (
             format_number(site, sequence),
             site,
@@ -156,6 +164,7 @@ async def create_screening(
             stamp,
             stamp,
             stamp,
+            protocol_version,
         ),
     )
     screening = await get_by_id(conn, int(cursor.lastrowid or 0))

@@ -37,13 +37,15 @@ from pathlib import Path
 import aiosqlite
 
 from bot import outcomes
-from bot.common import Actor, Context, Out
+from bot.common import Actor, Button, Context, Out
 from bot.criteria import criterion_short_name, verdict_sentences
+from bot.exports.fields import criterion_name
 from bot.flows.screening import begin, load, record_answer
 from bot.present import answer_text, classification, dose_line, error_text, local_time, time_left
-from bot.reports import FunnelCounts, Table, render_csv, render_funnel_png, render_xlsx
+from bot.reports import Table, render_csv, render_xlsx
 from bot.settings import Settings
 from bot.texts import t
+from conversations import consort, versions
 from conversations.answers import AnswerError, from_json, normalise, parse_text
 from conversations.eligibility import Outcome, Verdict
 from conversations.flow import without_inapplicable
@@ -142,12 +144,12 @@ def _typed_answers(current: dict[str, str]) -> dict[str, AnswerValue]:
 
 def reason_label(lang: str, reason: str) -> str:
     """A non-inclusion reason: a criterion, or the status that ended the patient's course."""
-    if reason in queries.STATUS_REASONS:
+    if reason in consort.STATUS_REASONS:
         text = t(lang, f"status.{reason}")
         return text[:1].upper() + text[1:]
     if reason == "unknown":
         return t(lang, "stats.reason_unknown")
-    return short_label(lang, reason, tight=True)
+    return criterion_name(lang, reason)
 
 
 def _choice_text(lang: str, value: str) -> str:
@@ -239,8 +241,14 @@ async def status(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         values = await queries.latest_values(conn, ("admission_date", "max_bsa_percent"))
         everything = await queries.all_screenings(conn) if coordinator else []
     lines: list[str] = []
+    in_force = versions.in_force(local_today(now, ctx.zone))
     if coordinator:
-        lines += [t(lang, "st.summary", **queries.summary_counts(everything)), ""]
+        lines += [
+            t(lang, "st.summary", **consort.summary_counts(everything)),
+            t(lang, "pv.status", version=in_force.name,
+              since=in_force.effective.strftime("%d/%m/%Y")),
+            "",
+        ]  # fmt: skip
     listed = [(s, _deadline_of(s, values.get(s.id, {}), ctx)) for s in rows]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     listed.sort(key=lambda item: (item[1] is None, item[1] or far, item[0].sequence))
@@ -249,7 +257,10 @@ async def status(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         return [Out("\n".join(lines))]
     lines.append(t(lang, "st.title", count=len(listed)))
     for screening, deadline in listed:
-        lines += ["", *_status_entry(lang, ctx, screening, deadline, values, now)]
+        entry = _status_entry(lang, ctx, screening, deadline, values, now)
+        if coordinator and screening.protocol_version != in_force.name:
+            entry[0] += f" · {html.escape(screening.protocol_version)}"  # judged under an older one
+        lines += ["", *entry]
     return [Out("\n".join(lines))]
 
 
@@ -360,6 +371,7 @@ def _course_lines(
 ) -> list[str]:
     """Who opened it, outcome and reasons, dose, admission, deadline, injection, withdrawal."""
     lines = [t(lang, "pt.opened", when=_when(s.created_at, ctx), by=s.clinician_id)]
+    lines.append(t(lang, "pv.patient", version=s.protocol_version))
     if s.closed_at is not None:
         lines.append(t(lang, "pt.closed", when=_when(s.closed_at, ctx)))
     if s.rescreen_of:
@@ -896,6 +908,7 @@ BASE_COLUMNS = (
     "number",
     "site",
     "rescreen_of",
+    "protocol_version",
     "clinician_id",
     "created_at",
     "closed_at",
@@ -934,13 +947,35 @@ ANSWER_COLUMNS = (
 COUNT_COLUMNS = ("group", "item", "label", "count")
 
 
+#: The formats of /export and `lysyme-bot export --format`, in the order the buttons show them.
+FORMATS = ("xlsx", "csv", "redcap", "odm")
+DEFAULT_FORMATS = ("csv", "xlsx")
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    name: str
+    content: bytes
+    what: str  # text key of the one line saying what the file is for
+
+
 @dataclass(frozen=True)
 class ExportFiles:
-    csv_name: str
-    csv: bytes
-    xlsx_name: str
-    xlsx: bytes
+    files: list[ExportFile]
     screenings: int
+
+
+class BadFormat(ValueError):
+    """An export format that does not exist (the message names it and the valid ones)."""
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """ "xlsx,csv" / "redcap odm" → the formats, in FORMATS order, each once."""
+    asked = [word for word in re.split(r"[,\s]+", text.strip().lower()) if word]
+    unknown = [word for word in asked if word not in FORMATS]
+    if unknown or not asked:
+        raise BadFormat(unknown[0] if unknown else "")
+    return tuple(f for f in FORMATS if f in asked)
 
 
 def severity(values: dict[str, str]) -> Scorten | None:
@@ -987,13 +1022,14 @@ def _screening_row(
         s.number,
         s.site,
         s.rescreen_of,
+        s.protocol_version,
         s.clinician_id,
         _local(s.created_at, zone),
         _local(s.closed_at, zone),
         t(lang, f"status.{s.status}") if lang else s.status,
         (t(lang, f"outcome.{s.outcome}") if lang else s.outcome) if s.outcome else None,
-        list(s.reasons) if s.outcome in ("not_eligible", "incomplete") else [],
-        list(s.reasons) if s.outcome == "pending" else [],
+        _reasons(lang, s.reasons if s.outcome in ("not_eligible", "incomplete") else ()),
+        _reasons(lang, s.reasons if s.outcome == "pending" else ()),
         (t(lang, f"class.{cls.value}") if lang else cls.value) if cls else None,
         s.dose_cells,
         _local(s.d0_deadline, zone),
@@ -1002,30 +1038,67 @@ def _screening_row(
         s.d0_override_reason,
         s.withdrawn_reason,
     ]
-    row += [_typed(q, values.get(q)) for q in QUESTION_IDS]
+    row += [_for_people(lang, _typed(q, values.get(q))) for q in QUESTION_IDS]
     row += [
         _typed(queries.SCORTEN_PREFIX + m, values.get(queries.SCORTEN_PREFIX + m))
         for m in MEASURE_IDS
     ]
     if score is None:
         row += [None, None, None]
-    else:
+    elif lang is None:  # machines: the score from the known values, mortality as a fraction
         mortality = score.predicted_mortality
         row += [
             score.score,
             list(score.missing),
             None if mortality is None else round(mortality, 4),
         ]
+    else:  # people: a partial score is a minimum ("≥ 2"), mortality in %
+        mortality = score.predicted_mortality
+        row += [
+            score.score if score.complete else f"≥ {score.score}",
+            "; ".join(_scorten_missing(lang, m) for m in score.missing),
+            None if mortality is None else round(mortality * 100, 1),
+        ]
     row += [
-        _typed(queries.FOLLOW_UP_PREFIX + f.id, values.get(queries.FOLLOW_UP_PREFIX + f.id))
+        _for_people(lang, _typed(queries.FOLLOW_UP_PREFIX + f.id,
+                                 values.get(queries.FOLLOW_UP_PREFIX + f.id)))
         for f in FOLLOW_UPS
-    ]
+    ]  # fmt: skip
     return row
+
+
+def _reasons(lang: str | None, ids: Sequence[str]) -> list[str] | str:
+    """Criteria ids for machines; their short names, in words, for people."""
+    if lang is None:
+        return list(ids)
+    return "; ".join(criterion_name(lang, i) for i in in_question_order(ids))
+
+
+def _for_people(lang: str | None, value: object) -> object:
+    """A stored answer in the reader's words: yes/no and coded choices translated; dates
+    and numbers stay dates and numbers (real cells)."""
+    if lang is None:
+        return value
+    if isinstance(value, bool):
+        return t(lang, "c.yes" if value else "c.no")
+    if isinstance(value, str):
+        return _choice_text(lang, value)
+    return value
+
+
+def _scorten_missing(lang: str, measure: str) -> str:
+    if measure in MEASURE_BY_ID:
+        return short_label(lang, queries.SCORTEN_PREFIX + measure).removeprefix("SCORTEN · ")
+    key = f"exp.scorten.{measure}"
+    return _choice_text(lang, measure) if t(lang, key) == key else t(lang, key)
 
 
 def _titles(lang: str, columns: Sequence[str]) -> list[str]:
     titles = []
     for column in columns:
+        if column == "scorten_predicted_mortality":
+            titles.append(short_label(lang, column) + " (%)")
+            continue
         if column in BY_ID:
             titles.append(t(lang, f"q.{column}"))
         elif column.startswith("follow_up_"):
@@ -1037,9 +1110,9 @@ def _titles(lang: str, columns: Sequence[str]) -> list[str]:
 
 def _count_rows(lang: str, screenings: list[Screening], target: int) -> list[list[object]]:
     rows: list[list[object]] = []
-    for name, count in queries.summary_counts(screenings).items():
+    for name, count in consort.summary_counts(screenings).items():
         rows.append([t(lang, "exp.group.summary"), name, t(lang, f"exp.cat.{name}"), count])
-    numbers = queries.funnel(screenings)
+    numbers = consort.funnel(screenings)
     for name, count, label in (
         ("screened", numbers.screened, t(lang, "stats.screened")),
         ("eligible", numbers.eligible, t(lang, "exp.funnel.eligible")),
@@ -1059,6 +1132,7 @@ class ExportData:
     screenings: list[Screening]
     values: dict[int, dict[str, str]]
     history: list[queries.HistoryRow]
+    trail: list[queries.TrailRow]
 
 
 async def read_export(conn: aiosqlite.Connection) -> ExportData:
@@ -1066,28 +1140,64 @@ async def read_export(conn: aiosqlite.Connection) -> ExportData:
         await queries.all_screenings(conn),
         await queries.latest_values(conn),
         await queries.answer_history(conn),
+        await queries.screenings_trail(conn),
     )
 
 
-async def render_export(
+def consent_answers(data: ExportData) -> dict[str, str | None]:
+    """Screening number → its current consent answer (for the CONSORT consent stages)."""
+    answers: dict[str, str | None] = {}
+    for s in data.screenings:
+        raw = queries.json_value(data.values.get(s.id, {}).get("consent"))
+        answers[s.number] = raw if isinstance(raw, str) else None
+    return answers
+
+
+def consort_of(data: ExportData) -> consort.Consort:
+    return consort.consort(data.screenings, consent_answers(data))
+
+
+def consort_rows(lang: str, counts: consort.Consort) -> list[list[object]]:
+    """The CONSORT sheet: the stages, the final boxes (every patient in one), and the reasons."""
+    rows: list[list[object]] = []
+    stage_group, box_group = t(lang, "co.group.stage"), t(lang, "co.group.box")
+    for stage in consort.STAGES:
+        rows.append([stage_group, stage, t(lang, f"co.stage.{stage}"), counts.stages[stage]])
+    for box in consort.FINAL_BOXES:
+        rows.append([box_group, box, t(lang, f"co.box.{box}"), counts.boxes[box]])
+    for criterion, n in sorted(counts.criteria.items(), key=lambda i: (-i[1], i[0])):
+        rows.append([t(lang, "co.group.criterion"), criterion, reason_label(lang, criterion), n])
+    for kind in consort.IN_PROGRESS_KINDS:
+        rows.append([t(lang, "co.group.in_progress"), kind, t(lang, f"co.progress.{kind}"),
+                     counts.in_progress[kind]])  # fmt: skip
+    for outcome, n in sorted(counts.withdrawn_after.items()):
+        rows.append([t(lang, "co.group.withdrawn_after"), outcome,
+                     t(lang, f"outcome.{outcome}"), n])  # fmt: skip
+    return rows
+
+
+def extraction_line(lang: str, data: ExportData, settings: Settings, now: dt.datetime) -> str:
+    """Protocol version(s), site(s) and the extraction date and time: on every sheet."""
+    used = sorted({s.protocol_version for s in data.screenings})
+    version = ", ".join(used) or versions.in_force(local_today(now, settings.zone)).name
+    sites = ", ".join(sorted({s.site for s in data.screenings})) or settings.site_code
+    return t(lang, "co.extraction", version=version, site=sites,
+             when=local_time(now, settings.zone))  # fmt: skip
+
+
+def _people_sheets(
     data: ExportData, settings: Settings, lang: str, now: dt.datetime
-) -> ExportFiles:
-    """The CSV and the XLSX, rendered off the event loop and outside any transaction (the
-    write lock is not held while openpyxl works)."""
+) -> list[Table]:
     zone = settings.zone
     screenings, values, history = data.screenings, data.values, data.history
-    csv_table = Table(
-        name="screenings",
-        columns=SCREENING_COLUMNS,
-        titles=SCREENING_COLUMNS,
-        rows=[_screening_row(s, values.get(s.id, {}), zone, None) for s in screenings],
-    )
-    sheets = [
+    caption = extraction_line(lang, data, settings, now)
+    return [
         Table(
             name=t(lang, "exp.sheet.screenings"),
             columns=SCREENING_COLUMNS,
             titles=_titles(lang, SCREENING_COLUMNS),
             rows=[_screening_row(s, values.get(s.id, {}), zone, lang) for s in screenings],
+            caption=caption,
         ),
         Table(
             name=t(lang, "exp.sheet.answers"),
@@ -1106,55 +1216,121 @@ async def render_export(
                 ]
                 for h in history
             ],
+            caption=caption,
         ),
         Table(
             name=t(lang, "exp.sheet.counts"),
             columns=COUNT_COLUMNS,
             titles=_titles(lang, COUNT_COLUMNS),
             rows=_count_rows(lang, screenings, settings.target_enrolment),
+            caption=caption,
+        ),
+        Table(
+            name="CONSORT",
+            columns=COUNT_COLUMNS,
+            titles=_titles(lang, COUNT_COLUMNS),
+            rows=consort_rows(lang, consort_of(data)),
+            caption=caption,
         ),
     ]
-    stem = f"lysyme-screening-log-{now.astimezone(zone).strftime('%Y%m%d-%H%M')}"
 
-    def render() -> tuple[bytes, bytes]:
-        return render_csv(csv_table), render_xlsx(sheets, timezone=settings.timezone, created=now)
 
-    csv_bytes, xlsx_bytes = await asyncio.to_thread(render)
-    return ExportFiles(f"{stem}.csv", csv_bytes, f"{stem}.xlsx", xlsx_bytes, len(screenings))
+async def render_export(
+    data: ExportData,
+    settings: Settings,
+    lang: str,
+    now: dt.datetime,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+) -> ExportFiles:
+    """The files of the chosen formats, rendered off the event loop and outside any
+    transaction (the write lock is not held while openpyxl or lxml work)."""
+    from bot.exports import odm, redcap
+
+    zone = settings.zone
+    stamp = now.astimezone(zone).strftime("%Y%m%d-%H%M")
+    stem = f"lysyme-screening-log-{stamp}"
+
+    def render() -> list[ExportFile]:
+        files: list[ExportFile] = []
+        for kind in formats:
+            if kind == "csv":
+                table = Table(
+                    name="screenings",
+                    columns=SCREENING_COLUMNS,
+                    titles=SCREENING_COLUMNS,
+                    rows=[_screening_row(s, data.values.get(s.id, {}), zone, None)
+                          for s in data.screenings],
+                )  # fmt: skip
+                files.append(ExportFile(f"{stem}.csv", render_csv(table), "exp.what.csv"))
+            elif kind == "xlsx":
+                workbook = render_xlsx(_people_sheets(data, settings, lang, now),
+                                       timezone=settings.timezone, created=now)  # fmt: skip
+                files.append(ExportFile(f"{stem}.xlsx", workbook, "exp.what.xlsx"))
+            elif kind == "redcap":
+                files.append(
+                    ExportFile(
+                        f"lysyme-redcap-dictionary-{stamp}.csv",
+                        redcap.render_dictionary(lang),
+                        "exp.what.redcap_dictionary",
+                    )
+                )
+                files.append(ExportFile(f"lysyme-redcap-records-{stamp}.csv",
+                                        redcap.render_records(data.screenings, data.values, zone,
+                                                              lang), "exp.what.redcap_records"))  # fmt: skip
+            elif kind == "odm":
+                content = odm.render_odm(data.screenings, data.values, data.trail, zone, lang, now)
+                files.append(ExportFile(f"lysyme-odm-{stamp}.xml", content, "exp.what.odm"))
+        return files
+
+    return ExportFiles(await asyncio.to_thread(render), len(data.screenings))
 
 
 def _export_audit(actor: str, now: dt.datetime, files: ExportFiles, how: str) -> AuditEntry:
-    return AuditEntry(
-        now,
-        actor,
-        "export",
-        None,
-        "screening_log",
-        None,
-        f"{files.csv_name}, {files.xlsx_name} ({files.screenings} screenings)",
-        how,
-    )
+    names = ", ".join(f.name for f in files.files)
+    return AuditEntry(now, actor, "export", None, "screening_log", None,
+                      f"{names} ({files.screenings} screenings)", how)  # fmt: skip
+
+
+def _format_buttons(lang: str) -> list[list[Button]]:
+    return [
+        [Button(t(lang, "exp.button.xlsx"), "xf:xlsx"), Button(t(lang, "exp.button.csv"), "xf:csv")],
+        [Button(t(lang, "exp.button.redcap"), "xf:redcap"), Button(t(lang, "exp.button.odm"), "xf:odm")],
+    ]  # fmt: skip
 
 
 async def export(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
-    """The screening log as two documents: CSV for machines, XLSX for people. Audited."""
+    """/export: the formats as buttons; `/export xlsx,csv` sends those at once."""
+    lang = ctx.language(actor)
+    if not args:
+        return [Out(t(lang, "exp.choose"), buttons=_format_buttons(lang))]
+    try:
+        formats = parse_formats(" ".join(args))
+    except BadFormat as exc:
+        return [Out(t(lang, "exp.bad_format", format=str(exc), formats=", ".join(FORMATS)))]
+    return await _send_export(ctx, actor, formats, "/export")
+
+
+async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """A format button of /export (callback data `xf:<format>`, checked against FORMATS)."""
+    lang = ctx.language(actor)
+    chosen = data.split(":", 1)[1] if ":" in data else ""
+    if chosen not in FORMATS:
+        return [Out("", toast=t(lang, "screen.stale"))]
+    outs = await _send_export(ctx, actor, (chosen,), "/export")
+    return [Out("", toast=t(lang, f"exp.button.{chosen}")), *outs]
+
+
+async def _send_export(ctx: Context, actor: Actor, formats: Sequence[str], how: str) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         data = await read_export(conn)
-    files = await render_export(data, ctx.settings, lang, now)
+    files = await render_export(data, ctx.settings, lang, now, formats)
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)  # a re-delivered /export is neither audited nor sent
-        await append_audit(conn, _export_audit(str(actor.user_id), now, files, "/export"))
-    return [
-        Out(
-            t(lang, "exp.caption_csv", count=files.screenings), document=(files.csv_name, files.csv)
-        ),
-        Out(
-            t(lang, "exp.caption_xlsx", count=files.screenings),
-            document=(files.xlsx_name, files.xlsx),
-        ),
-    ]
+        await append_audit(conn, _export_audit(str(actor.user_id), now, files, how))
+    return [Out(t(lang, f.what, count=files.screenings), document=(f.name, f.content))
+            for f in files.files]  # fmt: skip
 
 
 def _write_private(path: Path, content: bytes) -> None:
@@ -1165,8 +1341,15 @@ def _write_private(path: Path, content: bytes) -> None:
 
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`lysyme-bot export DIR`: both files into DIR; one line on stdout, or on stderr + exit 2."""
+    """`lysyme-bot export DIR [--format xlsx,csv,redcap,odm]`: the files into DIR (CSV and
+    XLSX by default); one line on stdout, or one on stderr and exit 2."""
     target = Path(args.dir)
+    try:
+        formats = parse_formats(args.format) if args.format is not None else DEFAULT_FORMATS
+    except BadFormat as exc:
+        print(f"export: unknown format {str(exc)!r} (formats: {','.join(FORMATS)})",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if not target.is_dir():
         print(f"export: {target} is not a directory", file=sys.stderr)
         return 2
@@ -1182,7 +1365,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
             now = dt.datetime.now(dt.UTC)
             async with db.transaction() as conn:
                 data = await read_export(conn)
-            files = await render_export(data, settings, settings.language or "fr", now)
+            files = await render_export(data, settings, settings.language or "fr", now, formats)
             async with db.transaction() as conn:
                 await append_audit(conn, _export_audit("system", now, files, "lysyme-bot export"))
             return files
@@ -1191,15 +1374,13 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
 
     files = asyncio.run(go())
     try:
-        _write_private(target / files.csv_name, files.csv)
-        _write_private(target / files.xlsx_name, files.xlsx)
+        for file in files.files:
+            _write_private(target / file.name, file.content)
     except OSError as exc:
         print(f"export: cannot write into {target}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    print(
-        f"export: {files.screenings} screenings written to {target / files.csv_name} "
-        f"and {target / files.xlsx_name}"
-    )
+    names = ", ".join(str(target / f.name) for f in files.files)
+    print(f"export: {files.screenings} screenings written to {names}")
     return 0
 
 
@@ -1218,7 +1399,7 @@ def mortality(screenings: list[Screening], values: dict[int, dict[str, str]]) ->
     """Observed D30 deaths vs SCORTEN's prediction, per patient (their chosen screening)."""
     followed = observed = complete = 0
     expected = 0.0
-    for patient in queries.group_patients(screenings):
+    for patient in consort.group_patients(screenings):
         s = patient.chosen
         if s is None:
             continue
@@ -1235,14 +1416,73 @@ def mortality(screenings: list[Screening], values: dict[int, dict[str, str]]) ->
     return Mortality(followed, observed, expected, complete) if followed else None
 
 
+def _exit_lines(lang: str, counts: consort.Consort, stage: str) -> list[str]:
+    """The side box of a stage: where the patients who stopped there ended, with the criteria
+    not met (each patient once per criterion)."""
+    here = counts.stopped_at.get(stage, {})
+    order = [*consort.FINAL_BOXES, *(f"in_progress:{k}" for k in consort.IN_PROGRESS_KINDS)]
+    lines: list[str] = []
+    for where in order:
+        n = here.get(where, 0)
+        if not n or where == "in_progress":
+            continue
+        if where.startswith("in_progress:"):
+            kind = where.split(":", 1)[1]
+            label = f"{t(lang, 'co.box.in_progress')} — {t(lang, f'co.progress.{kind}')}"
+        else:
+            label = t(lang, f"co.box.{where}")
+        lines.append(f"{label}: {n}")
+        if where == "criteria_not_met":
+            for criterion, k in sorted(counts.criteria.items(), key=lambda i: (-i[1], i[0])):
+                lines.append(f"   · {reason_label(lang, criterion)}: {k}")
+    return lines
+
+
+def stats_charts(
+    lang: str, data: ExportData, settings: Settings, now: dt.datetime
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """The flow diagram and the recruitment curve: (flow PNG, flow SVG, curve PNG, curve SVG).
+    CPU-bound: call it in a worker thread."""
+    from bot.charts import FlowChart, RecruitmentChart, render_flow, render_recruitment
+
+    counts = consort_of(data)
+    subtitle = extraction_line(lang, data, settings, now)
+    flow = FlowChart(
+        title=t(lang, "co.flow_title"),
+        subtitle=subtitle,
+        stages=[(t(lang, f"co.stage.{s}"), counts.stages[s]) for s in consort.STAGES],
+        exits=[_exit_lines(lang, counts, s) for s in consort.STAGES],
+        footer=t(lang, "co.flow_footer"),
+    )
+    points = consort.recruitment(data.screenings, settings.zone, local_today(now, settings.zone))
+    curve = RecruitmentChart(
+        title=t(lang, "co.curve_title"),
+        subtitle=subtitle,
+        days=[p.day for p in points],
+        series=[
+            (t(lang, "co.stage.screened"), [p.screened for p in points]),
+            (t(lang, "co.stage.eligible"), [p.eligible for p in points]),
+            (t(lang, "co.stage.injected"), [p.injected for p in points]),
+        ],
+        target=settings.target_enrolment,
+        target_label=t(lang, "exp.target"),
+        empty_label=t(lang, "co.no_patient"),
+        y_label=t(lang, "co.patients"),
+    )
+    flow_png, flow_svg = render_flow(flow)
+    curve_png, curve_svg = render_recruitment(curve)
+    return flow_png, flow_svg, curve_png, curve_svg
+
+
 async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
-    """The funnel chart as a photo, its counts in the caption."""
+    """The CONSORT flow diagram and the recruitment curve, as two photos with their counts."""
     lang = ctx.language(actor)
+    now = ctx.now()
     async with ctx.db.transaction() as conn:
-        screenings = await queries.all_screenings(conn)
-        values = await queries.latest_values(conn)
-    numbers = queries.funnel(screenings)
-    deaths = mortality(screenings, values)
+        data = await read_export(conn)
+    numbers = consort.funnel(data.screenings)
+    counts = consort_of(data)
+    deaths = mortality(data.screenings, data.values)
     caption = t(
         lang,
         "stats.caption",
@@ -1260,20 +1500,53 @@ async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             n=deaths.followed,
             complete=deaths.complete,
         )
-    counts = FunnelCounts(
-        screened=numbers.screened,
-        eligible=numbers.eligible,
-        injected=numbers.injected,
-        reasons=[(reason_label(lang, r), n) for r, n in numbers.reasons.items()],
-        title=t(lang, "stats.title"),
-        caption=html.unescape(caption).replace("\n", " · "),
-        labels=(t(lang, "stats.screened"), t(lang, "stats.eligible"), t(lang, "stats.injected")),
-        reasons_title=t(lang, "stats.reasons_title"),
-        mortality=None if deaths is None else (deaths.observed, deaths.expected),
-        mortality_labels=(t(lang, "stats.observed"), t(lang, "stats.expected")),
-    )
-    png = await asyncio.to_thread(render_funnel_png, counts)
-    return [Out(caption, photo=png)]
+    boxes = " · ".join(f"{t(lang, f'co.box.{b}')} {counts.boxes[b]}"
+                       for b in consort.FINAL_BOXES)  # fmt: skip
+    caption += "\n" + boxes
+    flow_png, _, curve_png, _ = await asyncio.to_thread(stats_charts, lang, data, ctx.settings, now)
+    curve_caption = t(lang, "co.curve_caption", target=ctx.settings.target_enrolment,
+                      when=local_time(now, ctx.zone))  # fmt: skip
+    return [Out(caption[:1024], photo=flow_png), Out(curve_caption, photo=curve_png)]
+
+
+def stats_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`lysyme-bot stats DIR`: the flow diagram and the recruitment curve as PNG and SVG."""
+    target = Path(args.dir)
+    if not target.is_dir():
+        print(f"stats: {target} is not a directory", file=sys.stderr)
+        return 2
+    if not Path(settings.database).exists():
+        print(f"stats: no database at {settings.database}", file=sys.stderr)
+        return 2
+    lang = settings.language or "fr"
+
+    async def go() -> tuple[dt.datetime, tuple[bytes, bytes, bytes, bytes]]:
+        from storage.db import Database
+
+        db = await Database.open(settings.database)
+        try:
+            now = dt.datetime.now(dt.UTC)
+            async with db.transaction() as conn:
+                data = await read_export(conn)
+            return now, await asyncio.to_thread(stats_charts, lang, data, settings, now)
+        finally:
+            await db.close()
+
+    now, (flow_png, flow_svg, curve_png, curve_svg) = asyncio.run(go())
+    stamp = now.astimezone(settings.zone).strftime("%Y%m%d-%H%M")
+    written = []
+    try:
+        for name, content in ((f"lysyme-consort-{stamp}.png", flow_png),
+                              (f"lysyme-consort-{stamp}.svg", flow_svg),
+                              (f"lysyme-recruitment-{stamp}.png", curve_png),
+                              (f"lysyme-recruitment-{stamp}.svg", curve_svg)):  # fmt: skip
+            _write_private(target / name, content)
+            written.append(str(target / name))
+    except OSError as exc:
+        print(f"stats: cannot write into {target}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"stats: {', '.join(written)}")
+    return 0
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -1292,6 +1565,8 @@ def register() -> None:
             "stats": stats,
         }
     )
+    # Format buttons of /export: the same role as the command.
+    handlers.CALLBACKS.update({"xf": ("export", export_choice)})
 
 
 def _install() -> None:

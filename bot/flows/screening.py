@@ -27,7 +27,7 @@ from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_sessio
 from bot.criteria import criterion_question, criterion_short_name, verdict_sentences
 from bot.present import answer_text, echo_text, error_text
 from bot.texts import t
-from conversations import flow
+from conversations import flow, versions
 from conversations.answers import AnswerError, from_json, parse_text, to_json
 from conversations.eligibility import Outcome, evaluate
 from conversations.protocol import (
@@ -185,6 +185,11 @@ def summary(lang: str, loaded: Loaded) -> Out:
         ],
         prompt_for=s.id,
     )
+
+
+def _version(loaded: Loaded) -> versions.ProtocolVersion:
+    """The rules a screening is judged under: the version it was opened under."""
+    return versions.get(loaded.screening.protocol_version)
 
 
 def _raw(text: str) -> str:
@@ -552,7 +557,9 @@ async def _apply(
     now = ctx.now()
     out: list[Out] = []
     screening = loaded.screening
-    updated, step = flow.apply_answer(loaded.answers, question_id, value, now, ctx.zone)
+    updated, step = flow.apply_answer(
+        loaded.answers, question_id, value, now, ctx.zone, _version(loaded)
+    )
     echo = ""
     if edit_prompt is not None:
         shown = f"{question_text(lang, question_id).splitlines()[0]}\n" + t(
@@ -673,9 +680,13 @@ async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             out = [Out(t(lang, "screen.change_answer"), edit=actor.message_id)]
             return [*out, ask(lang, loaded, question_id, today=local_today(now, ctx.zone))]
         value = from_json(question_id, proposed["value"])
-        updated, _ = flow.apply_answer(loaded.answers, question_id, value, now, ctx.zone)
+        updated, _ = flow.apply_answer(
+            loaded.answers, question_id, value, now, ctx.zone, _version(loaded)
+        )
         await record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
-        evaluation = evaluate(flow.without_inapplicable(updated), now, ctx.zone)
+        evaluation = evaluate(
+            flow.without_inapplicable(updated), now, ctx.zone, version=_version(loaded)
+        )
         closing = await outcomes.close_screening(
             conn, ctx, actor, screening, updated, evaluation, now
         )
@@ -725,7 +736,7 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             return [Out(t(lang, "screen.pick_question"), rows, prompt_for=screening.id)]
         if action != "ok":
             return [Out("", toast=t(lang, "screen.stale"))]
-        evaluation = evaluate(loaded.answers, now, ctx.zone)
+        evaluation = evaluate(loaded.answers, now, ctx.zone, version=_version(loaded))
         if evaluation.outcome is Outcome.INCOMPLETE:
             following = flow.next_question(loaded.answers) or QUESTIONS[0].id
             await store.update_screening(conn, screening.id, now, stage="question",

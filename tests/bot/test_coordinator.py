@@ -514,7 +514,8 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
     await coordinator.correct(
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "weight_kg", "71", "scale"]
     )
-    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), [])
+    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), ["csv,xlsx"])
+    outs.sort(key=lambda o: o.document[0] if o.document else "")  # CSV first
     assert [o.document[0] for o in outs if o.document] == [
         "lysyme-screening-log-20261121-1000.csv",
         "lysyme-screening-log-20261121-1000.xlsx",
@@ -544,12 +545,14 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
     assert fifth["status"] == "abandoned" and fifth["outcome"] == ""
 
     book = openpyxl.load_workbook(io.BytesIO(outs[1].document[1]))
-    assert book.sheetnames == ["Screenings", "Answers", "Counts"]
+    assert book.sheetnames == ["Screenings", "Answers", "Counts", "CONSORT"]
+    for name in book.sheetnames:  # protocol version, site and extraction time on every sheet
+        assert book[name]["A1"].value == "LYSYME 1.0 · site HMN · extracted 21/11/2026 10:00"
     sheet = book["Screenings"]
-    titles = [c.value for c in sheet[1]]
+    titles = [c.value for c in sheet[2]]
     assert titles[:3] == ["Screening number", "Site", "Re-screen of"]
     assert "Date of admission" in titles and "Age (years)" in titles
-    data = {title: cell.value for title, cell in zip(titles, sheet[2], strict=True)}
+    data = {title: cell.value for title, cell in zip(titles, sheet[3], strict=True)}
     assert data["Screening number"] == "HMN-001"
     assert data["Status"] == "screened" and data["Outcome"] == "eligible"
     assert data["Classification"] == "TEN"
@@ -558,19 +561,24 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
     assert data["D0 deadline"] == dt.datetime(2026, 11, 23, 23, 59, 59)  # local time
     assert data["Dose (cells)"] == 142_000_000
     assert data["Age (years)"] == 58
-    assert sheet.max_row == 6
+    assert data["Sex"] == "Female" and data["Affiliated to a social security scheme"] == "Yes"
+    assert data["SCORTEN score"] == 4
+    assert data["SCORTEN predicted mortality (%)"] == 62.2
+    second_row = {title: cell.value for title, cell in zip(titles, sheet[4], strict=True)}
+    assert second_row["Criteria not met"] == "Age; Ward"
+    assert sheet.max_row == 7
 
     answers = book["Answers"]
-    answer_titles = [c.value for c in answers[1]]
+    answer_titles = [c.value for c in answers[2]]
     assert answer_titles == ["Screening number", "Question (id)", "Question", "Value",
                              "By (Telegram id)", "At", "Source", "Reason"]  # fmt: skip
-    correction = [[c.value for c in row] for row in answers.iter_rows(min_row=2)
+    correction = [[c.value for c in row] for row in answers.iter_rows(min_row=3)
                   if row[6].value == "correction"]  # fmt: skip
     assert correction == [["HMN-001", "weight_kg", "Weight", 71.0, COORDINATOR,
                            dt.datetime(2026, 11, 21, 10, 0), "correction", "scale"]]  # fmt: skip
 
     counts = {
-        (row[0].value, row[1].value): row[3].value for row in book["Counts"].iter_rows(min_row=2)
+        (row[0].value, row[1].value): row[3].value for row in book["Counts"].iter_rows(min_row=3)
     }
     assert counts[("situation", "screened")] == 4
     assert counts[("funnel", "eligible")] == 3
@@ -584,7 +592,7 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
 
 
 async def test_export_of_an_empty_trial(ctx: Context) -> None:
-    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), [])
+    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), ["csv"])
     assert outs[0].document is not None
     rows = list(csv.reader(io.StringIO(outs[0].document[1].decode("utf-8"))))
     assert rows == [list(coordinator.SCREENING_COLUMNS)]
@@ -618,7 +626,7 @@ def test_cli_export_writes_both_files(
     assert len(files) == 2 and files[0].endswith(".csv") and files[1].endswith(".xlsx")
     assert all((out_dir / f).stat().st_mode & 0o077 == 0 for f in files)
     book = openpyxl.load_workbook(out_dir / files[1])
-    assert book.sheetnames == ["Dépistages", "Réponses", "Effectifs"]
+    assert book.sheetnames == ["Dépistages", "Réponses", "Effectifs", "CONSORT"]
     assert main(["export", str(tmp_path / "missing")]) == 2
     printed = capsys.readouterr()
     assert printed.out == "" and len(printed.err.strip().splitlines()) == 1
@@ -631,8 +639,11 @@ def test_cli_export_writes_both_files(
 async def test_stats_sends_a_png_with_the_counts(ctx: Context) -> None:
     await trial(ctx)
     outs = await coordinator.stats(ctx, await actor(ctx, COORDINATOR), [])
-    (out,) = outs
+    out, curve = outs  # the CONSORT flow diagram, then the recruitment curve
     assert out.photo is not None and out.photo.startswith(PNG)
+    assert curve.photo is not None and curve.photo.startswith(PNG) and curve.photo != out.photo
+    assert "Cumulative recruitment and target (15) — extracted 21/11/2026 10:00" in curve.text
+    assert "Injected 1 · Criteria not met 0 · Consent refused 0" in out.text
     assert "Screened 4 · eligible or pending 3 · injected 1 · target 15" in out.text
     # HMN-004: SCORTEN 3 → 32.4 % predicted; one observed death.
     assert "D30: 1 death(s) observed vs 0.3 expected from SCORTEN" in out.text
@@ -640,8 +651,9 @@ async def test_stats_sends_a_png_with_the_counts(ctx: Context) -> None:
 
 
 async def test_stats_without_patients_is_still_a_picture(ctx: Context) -> None:
-    (out,) = await coordinator.stats(ctx, await actor(ctx, COORDINATOR), [])
+    out, curve = await coordinator.stats(ctx, await actor(ctx, COORDINATOR), [])
     assert out.photo is not None and out.photo.startswith(PNG)
+    assert curve.photo is not None and curve.photo.startswith(PNG)
     assert "Screened 0" in out.text and "D30" not in out.text
 
 

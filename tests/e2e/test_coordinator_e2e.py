@@ -70,10 +70,16 @@ async def test_coordinator_views_after_a_screening(tg: FakeTelegram, start_bot: 
     record = (await coord.command("/patient HMN-001", expect="HMN-001"))["text"]
     assert "54 years → 80 years (correction" in record and "reason: transcription error" in record
 
+    menu = await coord.command("/export", expect="Which format")
+    labels = [b["text"] for row in menu["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["XLSX (for people)", "CSV", "REDCap", "CDISC ODM"]
     mark = tg.mark()
-    tg.send_text(COORDINATOR, "/export", language_code="en")
+    await coord.tap("CSV")
     first = await tg.wait_for_call("sendDocument", after_index=mark, timeout=20)
-    second = await tg.wait_for_call("sendDocument", after_index=first.index + 1, timeout=20)
+    assert "CSV for machines" in first.params["caption"]
+    mark = tg.mark()
+    await coord.tap("XLSX (for people)")
+    second = await tg.wait_for_call("sendDocument", after_index=mark, timeout=20)
     assert first.ok and second.ok
     csv_name, csv_bytes = first.files["document"]
     xlsx_name, xlsx_bytes = second.files["document"]
@@ -87,7 +93,7 @@ async def test_coordinator_views_after_a_screening(tg: FakeTelegram, start_bot: 
     )
     assert row["admission_date"] == "2026-11-20" and row["scorten_score"] == "4"
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes))
-    assert book.sheetnames == ["Screenings", "Answers", "Counts"]
+    assert book.sheetnames[:3] == ["Screenings", "Answers", "Counts"]
     reasons = [
         r[7].value for r in book["Answers"].iter_rows(min_row=2) if r[6].value == "correction"
     ]

@@ -35,16 +35,23 @@ async def make_old_database(path: Path, version: int) -> None:
             await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
             await append_audit(conn, AuditEntry(NOW, "system", "user_added", None,
                                                 str(CLINICIAN), None, "clinician"))  # fmt: skip
-            screening = await store.create_screening(
-                conn, site="HMN", clinician_id=CLINICIAN, chat_id=CLINICIAN, now=NOW,
-                first_question="index_date",
-            )  # fmt: skip
-            await store.set_session(conn, CLINICIAN, CLINICIAN, screening.id, "screen", NOW)
+            # Written with the first schema's columns: today's storage code writes columns
+            # that an old database does not have yet.
+            stamp = NOW.isoformat()
+            cursor = await conn.execute(
+                """INSERT INTO screenings(number, site, sequence, clinician_id, last_actor_id,
+                       chat_id, status, stage, cursor, created_at, updated_at, last_activity_at)
+                   VALUES ('HMN-001', 'HMN', 1, ?, ?, ?, 'in_screening', 'question',
+                           'index_date', ?, ?, ?)""",
+                (CLINICIAN, CLINICIAN, CLINICIAN, stamp, stamp, stamp),
+            )
+            screening_id = int(cursor.lastrowid or 0)
+            await store.set_session(conn, CLINICIAN, CLINICIAN, screening_id, "screen", NOW)
             for question, value in (("index_date", '"2026-11-19"'), ("age", "54")):
-                await store.add_answer(conn, screening.id, question, value, by=CLINICIAN,
+                await store.add_answer(conn, screening_id, question, value, by=CLINICIAN,
                                        now=NOW, source="screening")  # fmt: skip
                 await append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer",
-                                                    screening.number, question, None, value))  # fmt: skip
+                                                    "HMN-001", question, None, value))  # fmt: skip
     finally:
         await db.close()
 
@@ -93,13 +100,16 @@ def test_migrate_upgrades_an_older_database_in_place(tmp_path: Path, start: int)
     assert after["user_version"] == [(SCHEMA_VERSION,)]
     for table, rows in before.items():
         if table != "user_version":
-            # Every row intact (a later version may append columns: compared up to them).
-            width = len(rows[0]) if rows else 0
-            assert [row[:width] for row in after[table]] == rows, table
+            # Every row intact; columns added by later versions come after the old ones.
+            assert [row[: len(old)] for row, old in zip(after[table], rows, strict=True)] == rows
     assert {"reminders", "processed_updates"} <= set(after)  # what later versions add
     with sqlite3.connect(database) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        # Screenings opened before versions were recorded were judged under LYSYME 1.0.
+        assert conn.execute("SELECT protocol_version FROM screenings").fetchall() == [
+            ("LYSYME 1.0",)
+        ]
     conn.close()
     verified = lysyme_bot(database, "verify-audit")
     assert verified.returncode == 0, verified.stdout + verified.stderr

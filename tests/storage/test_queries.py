@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conversations import consort
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
@@ -149,7 +150,7 @@ def test_rescreens_are_one_patient_and_the_best_screening_speaks_for_it() -> Non
         s(6, status="in_screening", outcome=None),
         s(7, rescreen_of="HMN-999", outcome="pending"),  # dangling link: its own patient
     ]
-    patients = queries.group_patients(reversed(rows))
+    patients = consort.group_patients(reversed(rows))
     assert [(p.root, [x.number for x in p.screenings]) for p in patients] == [
         ("HMN-001", ["HMN-001", "HMN-002", "HMN-003"]),
         ("HMN-004", ["HMN-004", "HMN-005"]),
@@ -163,13 +164,13 @@ def test_rescreens_are_one_patient_and_the_best_screening_speaks_for_it() -> Non
 
 def test_a_loop_of_rescreens_does_not_hang() -> None:
     rows = [s(1, rescreen_of="HMN-002"), s(2, rescreen_of="HMN-001")]
-    assert len(queries.group_patients(rows)) == 1
+    assert len(consort.group_patients(rows)) == 1
 
 
 def test_only_abandoned_screenings_speak_as_abandoned() -> None:
     rows = [s(1, status="abandoned", outcome=None), s(2, rescreen_of="HMN-001",
                                                         status="abandoned", outcome=None)]  # fmt: skip
-    (patient,) = queries.group_patients(rows)
+    (patient,) = consort.group_patients(rows)
     assert patient.chosen is not None and patient.chosen.number == "HMN-002"
 
 
@@ -186,7 +187,7 @@ def test_summary_counts_patients_and_screenings_in_progress() -> None:
         s(9, rescreen_of="HMN-003", status="in_screening", outcome=None),
         s(10, outcome="not_eligible", reasons=("ward", "age")),
     ]
-    assert queries.summary_counts(rows) == {
+    assert consort.summary_counts(rows) == {
         "screened": 7,
         "in_screening": 2,
         "pending": 1,
@@ -211,7 +212,7 @@ def test_funnel_counts_each_patient_once_with_reasons() -> None:
         s(8, status="in_screening", outcome=None),  # not screened yet
         s(9, outcome="incomplete", reasons=()),
     ]
-    numbers = queries.funnel(rows)
+    numbers = consort.funnel(rows)
     assert (numbers.screened, numbers.eligible, numbers.injected) == (7, 4, 1)
     assert numbers.reasons == {
         "age": 1,
@@ -224,5 +225,5 @@ def test_funnel_counts_each_patient_once_with_reasons() -> None:
 
 
 def test_an_empty_trial_has_empty_counts() -> None:
-    assert queries.funnel([]) == queries.Funnel(0, 0, 0, {})
-    assert set(queries.summary_counts([]).values()) == {0}
+    assert consort.funnel([]) == consort.Funnel(0, 0, 0, {})
+    assert set(consort.summary_counts([]).values()) == {0}

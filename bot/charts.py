@@ -1,0 +1,181 @@
+"""The steering committee's charts: a CONSORT-style flow diagram and the cumulative recruitment
+curve, as PNG (for /stats) and SVG (for slides), from plain data already worded by the caller.
+
+matplotlib with the Agg backend and the object-oriented API (no pyplot, no global state),
+imported lazily; renders are serialised by the lock of bot.reports (matplotlib is not
+thread-safe and the bot renders in a worker thread, `asyncio.to_thread`). Deterministic: no
+software or date metadata in the files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.reports import _CHART_LOCK
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+_DPI = 100
+_MAIN = "#dce6f2"
+_MAIN_EDGE = "#4a6fa5"
+_SIDE = "#f7e4e3"
+_SIDE_EDGE = "#c0504d"
+_FINAL = "#dff0e0"
+_FINAL_EDGE = "#2e8b57"
+
+
+@dataclass(frozen=True)
+class FlowChart:
+    """The diagram's words and numbers: stages top to bottom, and beside each stage the
+    patients who stopped there (one line each, already worded: "Criteria not met: 3")."""
+
+    title: str
+    subtitle: str  # site and extraction date and time
+    stages: Sequence[tuple[str, int]]  # (label, patients)
+    exits: Sequence[Sequence[str]]  # per stage: the lines of its side box (empty: none)
+    footer: str = ""
+
+
+@dataclass(frozen=True)
+class RecruitmentChart:
+    title: str
+    subtitle: str
+    days: Sequence[dt.date]
+    series: Sequence[tuple[str, Sequence[int]]]  # (label, cumulative counts per day)
+    target: int | None
+    target_label: str
+    empty_label: str = "—"
+    y_label: str = ""
+
+
+def _text(**kwargs: Any) -> dict[str, Any]:
+    return {"parse_math": False, **kwargs}  # a "$" in a label must not start TeX
+
+
+def _wrap(line: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(line, width=width, max_lines=2, placeholder=" …")) or line
+
+
+def _new_figure(size: tuple[float, float]) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=_DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure) -> tuple[bytes, bytes]:
+    png, svg = io.BytesIO(), io.BytesIO()
+    figure.savefig(png, format="png", dpi=_DPI, metadata={"Software": None})
+    figure.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    return png.getvalue(), svg.getvalue()
+
+
+def _box(ax: Axes, x: float, y: float, text: str, face: str, edge: str, size: float,
+         width: float, align: str = "center") -> None:  # fmt: skip
+    ax.text(x, y, text, **_text(ha=align, va="center", fontsize=size, wrap=False,
+            bbox={"boxstyle": "round,pad=0.5", "fc": face, "ec": edge, "lw": 1.4}))  # fmt: skip
+    del width
+
+
+def render_flow(chart: FlowChart) -> tuple[bytes, bytes]:
+    """The CONSORT-style flow: stage boxes down the left, arrows between them, and beside each
+    stage a box with the patients who stopped there. PNG 1000 × 1200 px, and SVG."""
+    with _CHART_LOCK:
+        figure = _new_figure((10.0, 12.0))
+        ax = figure.add_axes((0.02, 0.05, 0.96, 0.86))
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.axis("off")
+        figure.text(0.5, 0.975, chart.title, **_text(ha="center", va="top", fontsize=17,
+                                                     fontweight="bold"))  # fmt: skip
+        figure.text(0.5, 0.945, chart.subtitle, **_text(ha="center", va="top", fontsize=11,
+                                                        color="#444444"))  # fmt: skip
+        count = len(chart.stages)
+        top, bottom = 0.95, 0.05
+        step = (top - bottom) / max(count - 1, 1)
+        main_x, side_x = 0.22, 0.50
+        for index, (label, patients) in enumerate(chart.stages):
+            y = top - index * step
+            last = index == count - 1
+            face, edge = (_FINAL, _FINAL_EDGE) if last else (_MAIN, _MAIN_EDGE)
+            _box(ax, main_x, y, f"{_wrap(label, 22)}\nn = {patients}", face, edge, 12, 0.3)
+            if not last:
+                ax.annotate("", xy=(main_x, y - step + 0.045), xytext=(main_x, y - 0.045),
+                            arrowprops={"arrowstyle": "-|>", "color": "#333333", "lw": 1.6})  # fmt: skip
+            # The last stage is itself a final box: nothing beside it.
+            lines = list(chart.exits[index]) if index < len(chart.exits) and not last else []
+            if lines:
+                # Beside the arrow that leaves this stage (or beside the last box).
+                side_y = y - step / 2 if not last else y
+                text = "\n".join(_wrap(line, 52) for line in lines[:14])
+                if len(lines) > 14:
+                    text += f"\n… (+{len(lines) - 14})"
+                _box(ax, side_x, side_y, text, _SIDE, _SIDE_EDGE, 9.5, 0.45, align="left")
+                start_y = side_y if not last else y
+                ax.annotate("", xy=(side_x - 0.015, side_y), xytext=(main_x, start_y),
+                            arrowprops={"arrowstyle": "-|>", "color": _SIDE_EDGE, "lw": 1.2,
+                                        "shrinkA": 0 if not last else 60})  # fmt: skip
+        if chart.footer:
+            figure.text(0.5, 0.015, chart.footer, **_text(ha="center", va="bottom", fontsize=9,
+                                                          color="#444444"))  # fmt: skip
+        return _save(figure)
+
+
+def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
+    """Cumulative screened / eligible / injected patients per day, with the enrolment target
+    as a dashed line. PNG 1000 × 600 px, and SVG. No data: an empty, labelled frame."""
+    import matplotlib.dates as mdates
+
+    colours = ("#4a6fa5", "#e69f00", "#2e8b57")
+    with _CHART_LOCK:
+        figure = _new_figure((10.0, 6.0))
+        figure.subplots_adjust(left=0.08, right=0.97, top=0.78, bottom=0.1)
+        ax = figure.add_subplot()
+        figure.text(0.5, 0.965, chart.title, **_text(ha="center", va="top", fontsize=16,
+                                                     fontweight="bold"))  # fmt: skip
+        figure.text(0.5, 0.905, chart.subtitle, **_text(ha="center", va="top", fontsize=11,
+                                                        color="#444444"))  # fmt: skip
+        top = max([chart.target or 0, *(max(v, default=0) for _, v in chart.series)]) or 1
+        if chart.days:
+            for (label, values), colour in zip(chart.series, colours, strict=False):
+                ax.step(list(chart.days), list(values), where="post", color=colour, lw=2.2,
+                        label=f"{label} ({values[-1] if values else 0})")  # fmt: skip
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%d/%m/%Y"))
+            if len(chart.days) == 1:
+                day = chart.days[0]
+                ax.set_xlim(day - dt.timedelta(days=1), day + dt.timedelta(days=1))
+        else:
+            ax.text(0.5, 0.5, chart.empty_label, transform=ax.transAxes,
+                    **_text(ha="center", va="center", fontsize=14, color="#777777"))  # fmt: skip
+            ax.set_xticks([])
+        if chart.target:
+            ax.axhline(chart.target, color="#c0504d", ls="--", lw=1.5,
+                       label=f"{chart.target_label} ({chart.target})")  # fmt: skip
+        ax.set_ylim(0, top * 1.15 + 0.5)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        if chart.y_label:
+            ax.set_ylabel(chart.y_label, **_text(fontsize=11))
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.grid(axis="y", color="#dddddd", lw=0.8)
+        handles, _ = ax.get_legend_handles_labels()
+        if handles:  # above the plot, under the subtitle: never over a line
+            ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=len(handles),
+                      frameon=False, fontsize=10)  # fmt: skip
+        for tick in ax.get_xticklabels():
+            tick.set_rotation(0)
+        return _save(figure)
