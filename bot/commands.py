@@ -25,6 +25,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from telegram import Update
 
     from bot.app import build_application, configure_logging
+    from bot.polling import serve_polling
 
     configure_logging()
     application = build_application(settings)
@@ -52,7 +53,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                   f"{settings.webhook_port}: {exc.strerror}", file=sys.stderr)  # fmt: skip
             return 2
     else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)
+        # Our own loop, not PTB's Updater: an update is confirmed to Telegram only once it has
+        # been handled (bot/polling.py), so a kill -9 loses none.
+        asyncio.run(serve_polling(application))
     return 0
 
 

@@ -19,6 +19,7 @@ import pytest
 from bot.app import build_application, configure_logging
 from bot.backups import run_backup
 from bot.common import Context
+from bot.polling import UpdatePoller
 from storage.backup import backup_database
 from tests.e2e.conftest import (
     ADMIN,
@@ -118,7 +119,8 @@ async def test_a_whole_screening_leaks_no_answer_and_no_token(
         await app.initialize()
         await app.post_init(app)  # type: ignore[misc]
         await app.start()
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
+        app.bot_data["poller"] = poller = UpdatePoller(app, timeout=1)
+        poller.start()
         try:
             await add_user(tg, CLINICIAN, "clinician")
             doc = Clinician(tg, CLINICIAN)
