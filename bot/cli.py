@@ -1,4 +1,5 @@
-"""The `lysyme-bot` command line: run, console, check, verify-audit, backup, export, migrate.
+"""The `lysyme-bot` command line: run, console, check, verify-audit, backup, export, migrate,
+init.
 
 Errors are one line on stderr and exit status 2 — never a traceback.
 """
@@ -89,11 +90,15 @@ _LAZY_COMMANDS: list[tuple[str, str, str]] = [
     ("verify-audit", "bot.commands:verify_audit", "check the audit trail's hash chain"),
     ("backup", "bot.commands:backup", "online backup of the database to PATH"),
     ("migrate", "bot.commands:migrate", "upgrade the database schema in place"),
+    ("init", "bot.commands:init", "create a new, empty database deliberately (README)"),
     ("export", "bot.flows.coordinator:export_command", "screening log (CSV + XLSX) into DIR"),
 ]
 _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "backup": lambda p: p.add_argument("path", help="backup file or folder"),
     "export": lambda p: p.add_argument("dir", help="existing folder to write both files into"),
+    "init": lambda p: p.add_argument(
+        "--force", action="store_true", help="set an existing database and anchor aside first"
+    ),
 }
 
 

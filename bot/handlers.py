@@ -36,6 +36,7 @@ from bot.common import (
 from bot.texts import t
 from storage import screenings as store
 from storage import users as user_store
+from storage.db import DatabaseGone
 
 log = logging.getLogger("lysyme.handlers")
 
@@ -201,6 +202,8 @@ async def _run(
             except TelegramError as exc:
                 log.info("update %s: query not answered again: %s", update.update_id, exc)
         return
+    except DatabaseGone:  # the file was deleted or replaced: logged and told once (bot/app.py)
+        outs = [Out(t(ctx.language(actor), "db.paused"))]
     except Exception:
         log.exception("handler failed for update %s (%s)", update.update_id, command_name)
         outs = [Out(t(ctx.language(actor), "error.generic"))]

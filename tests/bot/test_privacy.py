@@ -113,6 +113,7 @@ async def test_a_whole_screening_leaks_no_answer_and_no_token(
     caplog.set_level(logging.DEBUG)
     clock = FakeClock(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC))
     db_path = tmp_path / "data" / "bot.sqlite3"
+    db_path.parent.mkdir()  # LYSYME_DATABASE's folder must exist (no silent creation)
     async with FakeTelegram(token=TOKEN) as tg:
         settings = settings_for(tg, db_path, LYSYME_BACKUP_DIR=str(tmp_path / "backups"))
         app = build_application(settings, clock=clock)
