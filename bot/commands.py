@@ -142,10 +142,17 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.audit import verify_chain
+    """The hash chain from row 1, then its end against the anchor file (rows removed from the
+    end, or the trail rewritten and rehashed) and against the checkpoint of the last
+    incremental verification. Exit 0 intact, 1 a problem (named), 2 no database."""
+    import sqlite3
+
+    from storage.anchor import DatabaseRefused, anchor_path, compare, read_anchor
+    from storage.audit import checkpoint_problem, verify_chain
     from storage.db import Database
 
-    if not Path(settings.database).exists():
+    database = Path(settings.database)
+    if not database.exists():
         print(f"verify-audit: no database at {settings.database}", file=sys.stderr)
         return 2
 
@@ -153,13 +160,31 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
         db = await Database.open(settings.database, migrate=False)
         try:
             result = await verify_chain(db.conn)
+            checkpoint = await checkpoint_problem(db.conn) if result.ok else None
         finally:
             await db.close()
-        if result.ok:
-            print(f"verify-audit: intact, {result.rows_checked} rows, last row {result.last_id}")
-            return 0
-        print(f"verify-audit: first bad row {result.first_bad_id}: {result.problem}")
-        return 1
+        if not result.ok:
+            print(f"verify-audit: first bad row {result.first_bad_id}: {result.problem}")
+            return 1
+        try:
+            anchor = read_anchor(anchor_path(database))
+        except DatabaseRefused as exc:
+            print(f"verify-audit: {exc}")
+            return 1
+        if anchor is not None:
+            conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+            try:
+                problem = compare(conn, database, anchor)
+            finally:
+                conn.close()
+            if problem is not None:
+                print(f"verify-audit: anchor: {problem}")
+                return 1
+        if checkpoint is not None:
+            print(f"verify-audit: {checkpoint}")
+            return 1
+        print(f"verify-audit: intact, {result.rows_checked} rows, last row {result.last_id}")
+        return 0
 
     return asyncio.run(go())
 

@@ -32,17 +32,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
 __all__ = [
     "ANCHOR_SUFFIX",
     "DATABASE_ID_KEY",
     "Anchor",
     "DatabaseRefused",
+    "Head",
     "anchor_path",
     "check",
     "compare",
     "new_database_id",
     "read_anchor",
     "read_head",
+    "read_head_of",
     "write_anchor",
 ]
 
@@ -150,6 +154,25 @@ def read_head(conn: sqlite3.Connection) -> tuple[str | None, int, str]:
         return database_id, 0, "0" * 64
     row = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     return (database_id, 0, "0" * 64) if row is None else (database_id, int(row[0]), str(row[1]))
+
+
+@dataclass(frozen=True)
+class Head:
+    """A database's identity and audit head, read through the bot's own connection."""
+
+    database_id: str | None
+    audit_rows: int
+    audit_head: str
+
+
+async def read_head_of(conn: aiosqlite.Connection) -> Head:
+    """`read_head` for an aiosqlite connection (exports; the caller's transaction)."""
+    rows = await conn.execute_fetchall("SELECT value FROM meta WHERE key=?", (DATABASE_ID_KEY,))
+    database_id = next((str(row[0]) for row in rows), None)
+    last = await conn.execute_fetchall("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+    for row in last:
+        return Head(database_id, int(row[0]), str(row[1]))
+    return Head(database_id, 0, "0" * 64)
 
 
 def compare(conn: sqlite3.Connection, database: Path, anchor: Anchor) -> str | None:

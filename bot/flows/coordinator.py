@@ -61,6 +61,7 @@ from conversations.windows import d0_deadline, local_today
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
+from storage.anchor import Head, read_head_of
 from storage.audit import AuditEntry, append_audit, append_audit_many
 from storage.screenings import Screening
 
@@ -1025,6 +1026,7 @@ class ExportData:
     screenings: list[Screening]
     values: dict[int, dict[str, str]]
     history: list[queries.HistoryRow]
+    head: Head | None = None  # the audit trail's head at that snapshot (the "about" sheet)
 
 
 async def read_export(conn: aiosqlite.Connection) -> ExportData:
@@ -1032,6 +1034,7 @@ async def read_export(conn: aiosqlite.Connection) -> ExportData:
         await queries.all_screenings(conn),
         await queries.latest_values(conn),
         await queries.answer_history(conn),
+        await read_head_of(conn),
     )
 
 
@@ -1080,6 +1083,20 @@ async def render_export(
             rows=_count_rows(lang, screenings, settings.target_enrolment),
         ),
     ]
+    if data.head is not None:  # which database, at which audit row, this log was read from
+        sheets.append(
+            Table(
+                name="about",
+                columns=("key", "value"),
+                titles=("key", "value"),
+                rows=[
+                    ("database_id", data.head.database_id or ""),
+                    ("audit_rows", data.head.audit_rows),
+                    ("audit_head", data.head.audit_head),
+                    ("exported_at", now),
+                ],
+            )
+        )
     stem = f"lysyme-screening-log-{now.astimezone(zone).strftime('%Y%m%d-%H%M')}"
 
     def render() -> tuple[bytes, bytes]:

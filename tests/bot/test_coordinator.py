@@ -541,7 +541,7 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
     assert fifth["status"] == "abandoned" and fifth["outcome"] == ""
 
     book = openpyxl.load_workbook(io.BytesIO(outs[1].document[1]))
-    assert book.sheetnames == ["Screenings", "Answers", "Counts"]
+    assert book.sheetnames == ["Screenings", "Answers", "Counts", "about"]
     sheet = book["Screenings"]
     titles = [c.value for c in sheet[1]]
     assert titles[:3] == ["Screening number", "Site", "Re-screen of"]
@@ -615,7 +615,7 @@ def test_cli_export_writes_both_files(
     assert len(files) == 2 and files[0].endswith(".csv") and files[1].endswith(".xlsx")
     assert all((out_dir / f).stat().st_mode & 0o077 == 0 for f in files)
     book = openpyxl.load_workbook(out_dir / files[1])
-    assert book.sheetnames == ["Dépistages", "Réponses", "Effectifs"]
+    assert book.sheetnames == ["Dépistages", "Réponses", "Effectifs", "about"]
     assert main(["export", str(tmp_path / "missing")]) == 2
     printed = capsys.readouterr()
     assert printed.out == "" and len(printed.err.strip().splitlines()) == 1
