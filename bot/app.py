@@ -267,8 +267,12 @@ SHUTDOWN_HOOKS: list[Any] = []
 
 
 async def _tell_admins(application: Application, ctx: Context, key: str, **params: str) -> None:  # type: ignore[type-arg]
-    async with ctx.db.transaction() as conn:
-        admins = [u for u in await user_store.list_users(conn) if "admin" in u.roles]
+    if ctx.db.gone is not None:  # no write transaction any more: a plain read of the old file
+        listed = await user_store.list_users(ctx.db.conn)
+    else:
+        async with ctx.db.transaction() as conn:
+            listed = await user_store.list_users(conn)
+    admins = [u for u in listed if "admin" in u.roles]
     for admin in admins:
         try:
             await application.bot.send_message(

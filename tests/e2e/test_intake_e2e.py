@@ -107,3 +107,63 @@ def test_kill_9_right_after_a_fetch_loses_and_doubles_nothing(
     replies = replies_per_user(tg)
     assert max(replies.values()) == 1, replies
     assert len(NEW_USERS) - len(replies) <= 1, sorted(set(NEW_USERS) - set(replies))
+
+
+def test_a_token_telegram_rejects_is_one_line_without_the_token(
+    server: FakeTelegram, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "TELEGRAM_BOT_TOKEN": "999999:REJECTED_token",
+        "TELEGRAM_API_BASE_URL": server.base_url,
+        "LYSYME_DATABASE": str(tmp_path / "bot.sqlite3"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "run: Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with @BotFather "
+        "(/token)"
+    )
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_deleted_or_replaced_under_the_bot_pauses_it(
+    server: FakeTelegram, tmp_path: Path, how: str
+) -> None:
+    tg = server
+    database = tmp_path / "bot.sqlite3"
+    process = bot_process(tg, tmp_path)
+    try:
+        tg.run_sync(tg.wait_for_call("getUpdates", timeout=30))
+        mark = tg.mark()
+        tg.send_text(ADMIN, "/adduser 7001 clinician", language_code="en")
+        tg.run_sync(tg.wait_for_message(ADMIN, contains="7001", after_index=mark, timeout=10))
+        if how == "deleted":
+            database.unlink()
+        else:  # a copy (as a backup would be) moved over the live file
+            copy = tmp_path / "copy.sqlite3"
+            with sqlite3.connect(database) as live, sqlite3.connect(copy) as target:
+                live.backup(target)
+            live.close()
+            target.close()
+            os.replace(copy, database)
+        mark = tg.mark()
+        tg.send_text(ADMIN, "/adduser 7002 clinician", language_code="en")
+        tg.run_sync(tg.wait_for_message(ADMIN, contains="paused", after_index=mark, timeout=10))
+        tg.run_sync(tg.wait_for_message(ADMIN, contains="Database deleted or replaced",
+                                        after_index=mark, timeout=15))  # fmt: skip
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)  # promptly, even in that state
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    assert process.returncode == 0, stderr
+    assert f"database file {database} was {how}" in stderr
+    if how == "replaced":
+        with sqlite3.connect(database) as conn:  # nothing written into the replacement
+            users = {row[0] for row in conn.execute("SELECT telegram_id FROM users")}
+        conn.close()
+        assert 7001 in users and 7002 not in users
