@@ -59,6 +59,23 @@ def audit_count(path: Path) -> int:
     return int(count)
 
 
+def names_in(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir()]
+
+
+def loosen(path: Path) -> None:
+    """What an older version (or a copy) left: the database and its WAL world-readable."""
+    for suffix in ("", "-wal", "-shm"):
+        file = Path(f"{path}{suffix}")
+        if file.exists():
+            os.chmod(file, 0o644)
+
+
+def modes(path: Path) -> dict[str, int]:
+    files = {suffix: Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm", ".anchor")}
+    return {s: stat.S_IMODE(f.stat().st_mode) for s, f in files.items() if f.exists()}
+
+
 def refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
     assert result.returncode == 2, result
     lines = result.stderr.strip().splitlines()
@@ -179,7 +196,7 @@ async def test_init_starts_anew_only_when_asked_and_keeps_the_old_files(tmp_path
     done = lysyme_bot(path, "init", "--force")
     assert done.returncode == 0, done.stderr
     assert audit_count(path) == 1  # a fresh trail: "database_created"
-    kept = [p.name for p in tmp_path.iterdir() if ".replaced-" in p.name]
+    kept = [name for name in names_in(tmp_path) if ".replaced-" in name]
     assert any(name.endswith(".anchor") for name in kept)  # the old anchor, set aside
     assert lysyme_bot(path, "migrate").returncode == 0
     fresh = tmp_path / "fresh.sqlite3"
@@ -198,17 +215,11 @@ async def test_existing_world_readable_files_are_tightened_at_open(tmp_path: Pat
     await make_database(path, 1)
     with sqlite3.connect(path) as conn:  # leaves a -wal behind while open
         conn.execute("PRAGMA journal_mode=WAL")
-        for suffix in ("", "-wal", "-shm"):
-            file = Path(f"{path}{suffix}")
-            if file.exists():
-                os.chmod(file, 0o644)
+        loosen(path)
         db = await Database.open(path)
         await db.close()
     conn.close()
-    for suffix in ("", "-wal", "-shm", ".anchor"):
-        file = Path(f"{path}{suffix}")
-        if file.exists():
-            assert stat.S_IMODE(file.stat().st_mode) == 0o600, suffix
+    assert modes(path) == dict.fromkeys(modes(path), 0o600), modes(path)
 
 
 def test_the_console_uses_its_own_demo_database_and_audits_its_admin(tmp_path: Path) -> None:
