@@ -8,6 +8,8 @@ offer every interrupted screening back to its clinician, and start the reminder 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -35,7 +37,7 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, verify_incremental
-from storage.db import Database
+from storage.db import Database, DatabaseGone
 
 log = logging.getLogger("lysyme.app")
 
@@ -193,12 +195,55 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     await _offer_resume(application, ctx)
     for hook in STARTUP_HOOKS:
         await hook(application, ctx)
+    _watch_database_file(application, ctx)
+    log.info(
+        "started as @%s, database %s, team chat %s, mode %s",
+        application.bot.username,
+        ctx.db.path,  # as configured (relative to the working folder when relative)
+        ctx.settings.team_chat_id if ctx.settings.team_chat_id is not None else "none",
+        "webhook" if settings.webhook_url else "polling",
+    )
+
+
+#: Seconds between two looks at the database path (a write looks at it too, at once).
+FILE_WATCH_INTERVAL = 5.0
+_WATCH_KEY = "database_watch"
+
+
+def _watch_database_file(application: Application, ctx: Context) -> None:  # type: ignore[type-arg]
+    """A deleted or replaced database file (a backup moved over it, an `rm`) stops every write
+    (storage/db.py DatabaseGone: users are told the bot is paused); the admins are told once
+    and an error is logged. Seen before the next write, or within FILE_WATCH_INTERVAL."""
+
+    def gone(problem: str) -> None:
+        log.error("%s: writes stopped, restart the bot once the right file is back", problem)
+        application.create_task(_tell_admins(application, ctx, "db.gone", problem=problem))
+
+    ctx.db.on_gone = gone
+
+    never = asyncio.Event()  # cancelled at stop; the wait is only a pause between looks
+
+    async def watch() -> None:
+        while ctx.db.file_problem() is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(never.wait(), FILE_WATCH_INTERVAL)
+
+    application.bot_data[_WATCH_KEY] = asyncio.create_task(watch(), name="lysyme-db-watch")
+
+
+async def _stop_watching(application: Application, ctx: Context | None) -> None:  # type: ignore[type-arg]
+    task = application.bot_data.pop(_WATCH_KEY, None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _post_stop(application: Application) -> None:  # type: ignore[type-arg]
     """Stop the background tasks while the Bot's HTTP client is still open (PTB closes it
     before post_shutdown), so a message in flight is finished and marked."""
     ctx: Context | None = application.bot_data.get("ctx")
+    await _stop_watching(application, ctx)
     for hook in SHUTDOWN_HOOKS:
         await hook(application, ctx)
 
@@ -207,8 +252,11 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     ctx: Context | None = application.bot_data.get("ctx")
     await _post_stop(application)  # the hooks are idempotent: a no-op after post_stop
     if ctx is not None:
-        async with ctx.db.transaction() as conn:
-            released = await outbox.release_claimed(conn)
+        try:
+            async with ctx.db.transaction() as conn:
+                released = await outbox.release_claimed(conn)
+        except DatabaseGone:
+            released = 0  # the file is gone: nothing to release in it
         if released:
             log.info("released %d reminders claimed but not sent", released)
         await ctx.db.close()  # checkpoints the WAL into the database file
@@ -220,8 +268,12 @@ SHUTDOWN_HOOKS: list[Any] = []
 
 
 async def _tell_admins(application: Application, ctx: Context, key: str, **params: str) -> None:  # type: ignore[type-arg]
-    async with ctx.db.transaction() as conn:
-        admins = [u for u in await user_store.list_users(conn) if "admin" in u.roles]
+    if ctx.db.gone is not None:  # no write transaction any more: a plain read of the old file
+        listed = await user_store.list_users(ctx.db.conn)
+    else:
+        async with ctx.db.transaction() as conn:
+            listed = await user_store.list_users(conn)
+    admins = [u for u in listed if "admin" in u.roles]
     for admin in admins:
         try:
             await application.bot.send_message(

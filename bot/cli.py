@@ -1,5 +1,5 @@
 """The `lysyme-bot` command line: run, console, check, verify-audit, backup, export, stats,
-migrate.
+migrate, init.
 
 Errors are one line on stderr and exit status 2 — never a traceback.
 """
@@ -90,6 +90,7 @@ _LAZY_COMMANDS: list[tuple[str, str, str]] = [
     ("verify-audit", "bot.commands:verify_audit", "check the audit trail's hash chain"),
     ("backup", "bot.commands:backup", "online backup of the database to PATH"),
     ("migrate", "bot.commands:migrate", "upgrade the database schema in place"),
+    ("init", "bot.commands:init", "create a new, empty database deliberately (README)"),
     (
         "stats",
         "bot.flows.coordinator:stats_command",
@@ -107,6 +108,9 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "export": lambda p: (
         p.add_argument("dir", help="existing folder to write the files into"),
         p.add_argument("--format", help="any of xlsx,csv,redcap,odm (default: csv,xlsx)"),
+    ),
+    "init": lambda p: p.add_argument(
+        "--force", action="store_true", help="set an existing database and anchor aside first"
     ),
 }
 

@@ -4,13 +4,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import errno
+import logging
+import re
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from bot.cli import fail
 from bot.settings import Settings
+
+log = logging.getLogger("lysyme.run")
+
+#: What BotFather issues: the bot's numeric id, a colon, then letters, digits, _ and -.
+TOKEN_FORMAT = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,100}")
+
+
+def claim_database(command: str, database: Path, *, anchored: bool = True) -> None:
+    """Before a command opens the database to write: its folder exists, no other process
+    holds it (storage/lock.py, held until this process ends), and (`anchored`) it is the
+    database its anchor knows (storage/anchor.py). Otherwise one line on stderr, exit 2."""
+    from storage.anchor import DatabaseRefused, check
+    from storage.lock import DatabaseLocked, acquire
+
+    if not database.parent.is_dir():
+        fail(f"{command}: the folder of LYSYME_DATABASE ({database.parent}) does not exist: "
+             "create it, or fix the path")  # fmt: skip
+    try:
+        acquire(database, command)
+        if anchored:
+            check(database)
+    except (DatabaseLocked, DatabaseRefused) as exc:
+        fail(f"{command}: {exc}")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -22,12 +50,38 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    from telegram import Update
+    token = settings.telegram_bot_token
+    if not TOKEN_FORMAT.fullmatch(token):
+        fail("run: TELEGRAM_BOT_TOKEN is malformed (BotFather's tokens look like "
+             "123456789:AAE…, digits, a colon, then letters, digits, _ or -)")  # fmt: skip
+    claim_database("run", Path(settings.database))
+    from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application, configure_logging
+    from bot.polling import FatalPollingError
+    from storage.anchor import DatabaseRefused
 
     configure_logging()
     application = build_application(settings)
+    try:
+        return _serve(application, settings)
+    except InvalidToken:
+        fail("run: Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with "
+             "@BotFather (/token)")  # fmt: skip
+    except FatalPollingError as exc:
+        fail(f"run: {exc}")
+    except DatabaseRefused as exc:
+        fail(f"run: {exc}")
+    except NetworkError as exc:
+        fail(f"run: cannot reach Telegram at {settings.telegram_api_base_url.split('/bot')[0]}:"
+             f" {str(exc).replace(token, '<token>')}", code=1)  # fmt: skip
+
+
+def _serve(application: Any, settings: Settings) -> int:
+    from telegram import Update
+
+    from bot.polling import serve_polling
+
     # Both modes stop gracefully on SIGTERM / SIGINT (PTB's stop_signals): the update in
     # progress and those already received are handled, the reminder sender drains, claimed
     # reminders are released and the database is checkpointed and closed (bot/app.py), exit 0.
@@ -52,7 +106,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                   f"{settings.webhook_port}: {exc.strerror}", file=sys.stderr)  # fmt: skip
             return 2
     else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)
+        # Our own loop, not PTB's Updater: an update is confirmed to Telegram only once it has
+        # been handled (bot/polling.py), so a kill -9 loses none.
+        asyncio.run(serve_polling(application))
     return 0
 
 
@@ -60,6 +116,8 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Apply the pending migrations in place (each in its own transaction); a database newer
     than this program is left alone: exit 2, one line."""
     from storage.db import SCHEMA_VERSION, Database
+
+    claim_database("migrate", Path(settings.database))
 
     async def go() -> tuple[int, int]:
         db = await Database.open(settings.database, migrate=False)
@@ -84,10 +142,17 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.audit import verify_chain
+    """The hash chain from row 1, then its end against the anchor file (rows removed from the
+    end, or the trail rewritten and rehashed) and against the checkpoint of the last
+    incremental verification. Exit 0 intact, 1 a problem (named), 2 no database."""
+    import sqlite3
+
+    from storage.anchor import DatabaseRefused, anchor_path, compare, read_anchor
+    from storage.audit import checkpoint_problem, verify_chain
     from storage.db import Database
 
-    if not Path(settings.database).exists():
+    database = Path(settings.database)
+    if not database.exists():
         print(f"verify-audit: no database at {settings.database}", file=sys.stderr)
         return 2
 
@@ -95,13 +160,31 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
         db = await Database.open(settings.database, migrate=False)
         try:
             result = await verify_chain(db.conn)
+            checkpoint = await checkpoint_problem(db.conn) if result.ok else None
         finally:
             await db.close()
-        if result.ok:
-            print(f"verify-audit: intact, {result.rows_checked} rows, last row {result.last_id}")
-            return 0
-        print(f"verify-audit: first bad row {result.first_bad_id}: {result.problem}")
-        return 1
+        if not result.ok:
+            print(f"verify-audit: first bad row {result.first_bad_id}: {result.problem}")
+            return 1
+        try:
+            anchor = read_anchor(anchor_path(database))
+        except DatabaseRefused as exc:
+            print(f"verify-audit: {exc}")
+            return 1
+        if anchor is not None:
+            conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+            try:
+                problem = compare(conn, database, anchor)
+            finally:
+                conn.close()
+            if problem is not None:
+                print(f"verify-audit: anchor: {problem}")
+                return 1
+        if checkpoint is not None:
+            print(f"verify-audit: {checkpoint}")
+            return 1
+        print(f"verify-audit: intact, {result.rows_checked} rows, last row {result.last_id}")
+        return 0
 
     return asyncio.run(go())
 
@@ -118,4 +201,44 @@ def backup(args: argparse.Namespace, settings: Settings) -> int:
         print(f"backup: {exc}", file=sys.stderr)
         return 2
     print(f"backup: written {path}")
+    return 0
+
+
+def init(args: argparse.Namespace, settings: Settings) -> int:
+    """`lysyme-bot init [--force]`: a new, empty database, deliberately. Without --force it
+    refuses when a database or an anchor is already there; with --force the old files are
+    set aside (renamed `<database>.replaced-<UTC time>`, with their -wal and .anchor), never
+    deleted."""
+    from storage.anchor import anchor_path
+    from storage.audit import AuditEntry, append_audit
+    from storage.db import Database
+
+    database = Path(settings.database)
+    claim_database("init", database, anchored=False)  # init replaces what fails it
+    anchor = anchor_path(database)
+    present = [p for p in (database, anchor) if p.exists()]
+    if present and not args.force:
+        fail(f"init: {present[0]} already exists; `lysyme-bot init --force` sets the old "
+             "database and its anchor aside (renamed, not deleted) and starts a new, empty one")  # fmt: skip
+    set_aside = ""
+    if present:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        base = Path(f"{database}.replaced-{stamp}")
+        for suffix in ("", "-wal", "-shm", anchor.name.removeprefix(database.name)):
+            old = Path(f"{database}{suffix}")
+            if old.exists():
+                old.rename(Path(f"{base}{suffix}"))
+        set_aside = f"; the old one is now {base}"
+
+    async def create() -> None:
+        db = await Database.open(database)
+        try:
+            async with db.transaction() as conn:
+                await append_audit(conn, AuditEntry(dt.datetime.now(dt.UTC), "init",
+                                                    "database_created"))  # fmt: skip
+        finally:
+            await db.close()
+
+    asyncio.run(create())
+    print(f"init: new database {database}{set_aside}")
     return 0

@@ -1,7 +1,11 @@
 """`lysyme-bot console`: the screening flow in a terminal, offline — the demo a newcomer runs
-first. Same flows, same core, same database as the Telegram bot; buttons are numbered and
-chosen by typing `/` and their number (`/1`), so that a plain number is always an answer
-(a BSA of 1, an urea of 2), never a button. The console user is a local admin (user id 0)."""
+first. Same flows and core as the Telegram bot; buttons are numbered and chosen by typing `/`
+and their number (`/1`), so that a plain number is always an answer (a BSA of 1, an urea of
+2), never a button. The console user is a local admin (user id 0), granted with an audit row.
+
+Its own demo database by default (`lysyme-demo.sqlite3`), so a demo never writes into the
+production one; LYSYME_DATABASE, when set, is used instead (the same lock and anchor checks as
+`run`: refused while the bot runs on it)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import argparse
 import asyncio
 import re
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bot import delivery, handlers
@@ -16,8 +21,10 @@ from bot.app import open_context, register_flows
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, allowed
 from bot.settings import Settings
 from storage import users as user_store
+from storage.audit import AuditEntry, append_audit
 
 CONSOLE_USER = 0
+DEMO_DATABASE = Path("lysyme-demo.sqlite3")
 _TAGS = re.compile(r"</?(b|i|code)>")
 
 
@@ -32,8 +39,15 @@ async def console(
 ) -> int:
     register_flows()
     ctx: Context = await open_context(settings)
+    now = ctx.now()
     async with ctx.db.transaction() as conn:
-        await user_store.grant_roles(conn, CONSOLE_USER, {"admin"}, "console", ctx.now())
+        old, new = await user_store.grant_roles(conn, CONSOLE_USER, {"admin"}, "console", now)
+        if old != new:
+            await append_audit(
+                conn,
+                AuditEntry(now, "console", "user_added", None, str(CONSOLE_USER),
+                           ",".join(sorted(old)) or None, ",".join(sorted(new)), "console user"),
+            )  # fmt: skip
     buttons: list[Button] = []
 
     def show(outs: list[Out]) -> None:
@@ -109,5 +123,16 @@ async def _dispatch(ctx: Context, actor: Actor, text: str, buttons: list[Button]
     return await flow_text(ctx, actor, text)
 
 
+def console_settings(settings: Settings) -> Settings:
+    """The demo database unless LYSYME_DATABASE was set explicitly."""
+    if "database" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"database": DEMO_DATABASE})
+
+
 def main(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.commands import claim_database
+
+    settings = console_settings(settings)
+    claim_database("console", Path(settings.database))
     return asyncio.run(console(settings))

@@ -40,6 +40,7 @@ from bot.delivery import with_retries
 from bot.texts import t
 from storage import screenings as store
 from storage import users as user_store
+from storage.db import DatabaseGone
 
 log = logging.getLogger("lysyme.handlers")
 
@@ -226,6 +227,8 @@ async def _run(
             except TelegramError as exc:
                 log.info("update %s: query not answered again: %s", update.update_id, exc)
         return
+    except DatabaseGone:  # the file was deleted or replaced: logged and told once (bot/app.py)
+        outs = [Out(t(ctx.language(actor), "db.paused"))]
     except sqlite3.Error as exc:  # locked, disk full…: rolled back, nothing half-written
         log.warning("database error for update %s (%s): %s", update.update_id, command_name, exc)
         outs = [Out(t(ctx.language(actor), "error.temporary"))]

@@ -1313,6 +1313,15 @@ FR.update(
         "rc.form.severity": "Sévérité à l'inclusion (SCORTEN)",
         "rc.form.follow_up": "Suivi après J0",
         "pv.status": "Règles en vigueur : {version} (depuis le {since})",
+        "db.paused": (
+            "⏸ Le bot est en pause : sa base de données a été supprimée ou remplacée. Rien "
+            "n'a été enregistré. Les administrateurs sont prévenus ; réessayez plus tard."
+        ),
+        "db.gone": (
+            "🛑 <b>Base de données supprimée ou remplacée</b> : {problem}. Le bot n'enregistre "
+            "plus rien et répond aux utilisateurs qu'il est en pause. Remettez le bon fichier "
+            "en place puis redémarrez le bot (voir le README, « Le bot refuse de démarrer »)."
+        ),
     }
 )
 EN.update(
@@ -1524,5 +1533,14 @@ EN.update(
         "rc.form.severity": "Severity at inclusion (SCORTEN)",
         "rc.form.follow_up": "Follow-up after D0",
         "pv.status": "Rules in force: {version} (since {since})",
+        "db.paused": (
+            "⏸ The bot is paused: its database was deleted or replaced. Nothing was saved. "
+            "The admins have been told; please try again later."
+        ),
+        "db.gone": (
+            "🛑 <b>Database deleted or replaced</b>: {problem}. The bot saves nothing more and "
+            "tells users it is paused. Put the right file back, then restart the bot (see the "
+            'README, "When the bot refuses to start").'
+        ),
     }
 )

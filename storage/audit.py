@@ -30,6 +30,7 @@ __all__ = [
     "append_audit",
     "append_audit_many",
     "canonical_encoding",
+    "checkpoint_problem",
     "compute_hash",
     "format_timestamp",
     "parse_timestamp",
@@ -396,6 +397,27 @@ async def _write_checkpoint(conn: aiosqlite.Connection, row_id: int, row_hash: s
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (_CHECKPOINT_ID_KEY, str(row_id), _CHECKPOINT_HASH_KEY, row_hash),
     )
+
+
+async def checkpoint_problem(conn: aiosqlite.Connection) -> str | None:
+    """Whether the trail still holds the row recorded by the last incremental verification,
+    with the same hash (None: it does, or there is no checkpoint yet)."""
+    checkpoint = await _read_checkpoint(conn)
+    if checkpoint is None:
+        return None
+    row_id, row_hash = checkpoint
+    rows = await _fetch(conn, "SELECT CAST(hash AS BLOB) FROM audit WHERE id = ?", (row_id,))
+    if not rows:
+        return (
+            f"row {row_id} was verified before (checkpoint) but is now missing:"
+            " rows were removed from the end of the trail"
+        )
+    if bytes(rows[0][0] or b"").decode("utf-8", errors="replace") != row_hash:
+        return (
+            f"row {row_id}: hash differs from the one recorded when it was verified"
+            " (checkpoint): the trail was rewritten"
+        )
+    return None
 
 
 async def verify_incremental(conn: aiosqlite.Connection) -> VerifyResult:

@@ -18,6 +18,8 @@ from typing import Final
 
 import aiosqlite
 
+from storage.anchor import ANCHOR_SUFFIX, Anchor, anchor_path, read_head, write_anchor
+
 __all__ = ["BACKUP_NAME_RE", "BackupError", "backup_database", "backup_file_name", "prune_backups"]
 
 BACKUP_NAME_RE: Final = re.compile(r"lysyme-\d{8}-\d{6}\.sqlite3")
@@ -149,15 +151,30 @@ def _prepare(source_file: Path | None, destination: str | Path) -> tuple[Path, P
 
 def _install(tmp: Path, target: Path) -> None:
     os.chmod(tmp, 0o600)
+    head = _head_of(tmp)
     os.replace(tmp, target)
     _fsync_directory(target.parent)
+    if head is not None:
+        # The copy's identity and audit head, in the anchor format: restoring is copying the
+        # backup to the database path and this file beside it as `<database>.anchor`.
+        write_anchor(anchor_path(target), Anchor(*head))
+
+
+def _head_of(copy: Path) -> tuple[str, int, str] | None:
+    conn = sqlite3.connect(copy)
+    try:
+        database_id, rows, head = read_head(conn)
+    finally:
+        conn.close()
+    return None if database_id is None else (database_id, rows, head)
 
 
 async def backup_database(
     source: aiosqlite.Connection | str | Path, destination: str | Path
 ) -> Path:
     """Copy the live database to ``destination`` (a file, or a folder to name it in); safe
-    while the bot writes. Returns the final path of the 0600 copy.
+    while the bot writes. Returns the final path of the 0600 copy. Beside it,
+    ``<copy>.anchor``: the copy's database id and audit head (storage/anchor.py).
 
     A connection to a file is not used for the copy itself: the file is reopened, so the
     copy never includes a transaction the caller has not committed yet.
@@ -203,6 +220,11 @@ def prune_backups(directory: str | Path, keep: int) -> list[Path]:
     doomed = backups[: max(len(backups) - keep, 0)]
     for path in doomed:
         path.unlink(missing_ok=True)
-        for suffix in ("-wal", "-shm", "-journal"):  # left by whoever opened the copy
+        for suffix in (
+            "-wal",
+            "-shm",
+            "-journal",
+            ANCHOR_SUFFIX,
+        ):  # its sidecar; left by whoever opened the copy
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     return doomed

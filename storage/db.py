@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
+from storage import anchor as anchors
 from storage.audit import AUDIT_STATEMENTS
 
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
@@ -151,17 +152,36 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+class DatabaseGone(sqlite3.DatabaseError):
+    """The database file was deleted or replaced under the running bot: no more writes."""
+
+
 class Database:
-    """One connection per process (SQLite serialises writers anyway), one write lock."""
+    """One connection per process (SQLite serialises writers anyway), one write lock.
+
+    A database opened to write (`migrate=True`, a file) is *anchored* (storage/anchor.py):
+    checked against its anchor file at open, and the anchor moved forward after every commit
+    that appended audit rows. Before every write transaction the path is compared with the
+    file opened (device, inode): a deleted or replaced database refuses writes (DatabaseGone)
+    and `on_gone` is called once."""
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self._anchor: anchors.Anchor | None = None  # the last anchor written (anchored only)
+        self.gone: str | None = None
+        self.on_gone: Callable[[str], None] | None = None
 
     @classmethod
     async def open(cls, path: str | Path, *, migrate: bool = True) -> Database:
+        """Open (and, with `migrate`, check against its anchor, migrate and anchor) the
+        database. Raises anchors.DatabaseRefused with one line when it must not be used."""
         path = Path(path)
+        in_memory = str(path) == ":memory:"
+        if migrate and not in_memory:
+            anchors.check(path)
         _create_private(path)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = sqlite3.Row
@@ -170,9 +190,62 @@ class Database:
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA busy_timeout=5000")
         db = cls(conn, path)
+        if not in_memory:
+            _tighten(path)  # the -wal and -shm exist now
+            status = os.stat(path)
+            db._identity = (status.st_dev, status.st_ino)
         if migrate:
             await db.migrate()
+            if not in_memory:
+                await db._anchor_now()
         return db
+
+    async def _anchor_now(self) -> None:
+        """Give the database its id if it has none, and write its anchor (at open)."""
+        async with self._write_lock:
+            await self.conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                (anchors.DATABASE_ID_KEY, anchors.new_database_id()),
+            )
+            self._anchor = anchors.read_anchor(anchors.anchor_path(self.path))
+            await self._on_database_thread(self._write_anchor_if_moved)
+
+    def _write_anchor_if_moved(self, raw: sqlite3.Connection) -> None:
+        """After a commit, on the database thread, write lock held: move the anchor forward
+        if audit rows were appended (one indexed read when they were not)."""
+        database_id, rows, head = anchors.read_head(raw)
+        if database_id is None:
+            return
+        current = anchors.Anchor(database_id, rows, head)
+        if self._anchor is not None and self._anchor.same_head(current):
+            return
+        anchors.write_anchor(anchors.anchor_path(self.path), current)
+        self._anchor = current
+
+    def file_problem(self) -> str | None:
+        """Why the path no longer leads to the file this connection writes, or None. The
+        first time a problem is seen, `on_gone` is called."""
+        if self._identity is None or self.gone is not None:
+            return self.gone
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            problem = f"database file {self.path} was deleted"
+        except OSError as exc:
+            problem = f"database file {self.path} cannot be examined: {exc.strerror}"
+        else:
+            if (status.st_dev, status.st_ino) == self._identity:
+                return None
+            problem = f"database file {self.path} was replaced by another file"
+        self.gone = problem
+        if self.on_gone is not None:
+            self.on_gone(problem)
+        return problem
+
+    def _refuse_if_gone(self) -> None:
+        problem = self.file_problem()
+        if problem is not None:
+            raise DatabaseGone(problem)
 
     async def close(self) -> None:
         """Wait for the transaction in progress, checkpoint the WAL into the database file
@@ -206,6 +279,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any exception: nothing half-written."""
         async with self._write_lock:
+            self._refuse_if_gone()
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -214,6 +288,18 @@ class Database:
                 raise
             else:
                 await self.conn.execute("COMMIT")
+                await self._after_commit()
+
+    async def _after_commit(self) -> None:
+        if self._anchor is not None:
+            await self._on_database_thread(self._write_anchor_if_moved)
+
+    async def _on_database_thread(self, job: Callable[[sqlite3.Connection], None]) -> None:
+        """`job(raw connection)` on aiosqlite's thread (the connection is not thread-safe)."""
+        raw = _raw_connection(self.conn)
+        if raw is not None:
+            hop: Callable[..., Awaitable[Any]] = self.conn._execute
+            await hop(job, raw)
 
     async def run(self, body: Callable[[aiosqlite.Connection], Coroutine[Any, Any, T]]) -> T:
         """`body(conn)` as one write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on any
@@ -227,12 +313,14 @@ class Database:
         Same durability and atomicity as `transaction()`; the event loop is free meanwhile.
         """
         async with self._write_lock:
+            self._refuse_if_gone()
             raw = _raw_connection(self.conn)
             if raw is None:  # an aiosqlite without the internals relied on: same, slower
                 async with self.transaction() as conn:
                     return await body(conn)
             hop: Callable[..., Awaitable[Any]] = self.conn._execute  # one job on its thread
-            return cast(T, await hop(_run_inline, raw, body))
+            after = self._write_anchor_if_moved if self._anchor is not None else None
+            return cast(T, await hop(_run_inline, raw, body, after))
 
 
 def _raw_connection(conn: aiosqlite.Connection) -> sqlite3.Connection | None:
@@ -245,7 +333,9 @@ def _raw_connection(conn: aiosqlite.Connection) -> sqlite3.Connection | None:
 
 
 def _run_inline(
-    raw: sqlite3.Connection, body: Callable[[aiosqlite.Connection], Coroutine[Any, Any, T]]
+    raw: sqlite3.Connection,
+    body: Callable[[aiosqlite.Connection], Coroutine[Any, Any, T]],
+    after_commit: Callable[[sqlite3.Connection], None] | None = None,
 ) -> T:
     """On the database thread: BEGIN IMMEDIATE, drive `body` to completion, COMMIT."""
     raw.execute("BEGIN IMMEDIATE")
@@ -263,6 +353,8 @@ def _run_inline(
             raw.execute("ROLLBACK")
         raise
     raw.execute("COMMIT")
+    if after_commit is not None:
+        after_commit(raw)
     return result
 
 
@@ -394,12 +486,28 @@ class _InlineConnection:
 
 
 def _create_private(path: Path) -> None:
-    """Create the database file readable by its owner only (health data), before SQLite does."""
-    if path.exists() or str(path) == ":memory:":
+    """Create the database file readable by its owner only (health data), before SQLite does.
+    The folder must exist: a mistyped path is an error, not a new empty database."""
+    if str(path) == ":memory:":
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        raise anchors.DatabaseRefused(
+            f"the folder of LYSYME_DATABASE ({path.parent}) does not exist: create it, or fix "
+            "the path"
+        )
+    if path.exists():
+        return
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
     os.close(fd)
+
+
+def _tighten(path: Path) -> None:
+    """Owner only, for files an older version (or a copy) left readable by others."""
+    for suffix in ("", "-wal", "-shm", anchors.ANCHOR_SUFFIX):
+        with contextlib.suppress(OSError):  # -shm may be missing; not ours to own: leave it
+            file = Path(f"{path}{suffix}")
+            if file.exists() and file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
 
 
 # Each `await` on aiosqlite is one hop to its database thread and back (~40 µs here): a

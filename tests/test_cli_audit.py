@@ -5,6 +5,7 @@ naming that row; a backup is a private copy that verifies; a missing database â†
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -129,9 +130,13 @@ def test_backup_writes_a_private_copy_that_verifies(screened_db: Path, tmp_path:
     folder.mkdir()
     result = lysyme_bot("backup", str(folder), database=screened_db, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    (copy,) = folder.iterdir()
+    copy, sidecar = sorted(folder.iterdir())
     assert result.stdout.strip() == f"backup: written {copy}"
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    # Beside it, the copy's audit head (what to restore as `<database>.anchor`).
+    head = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert sidecar.name == f"{copy.name}.anchor" and stat.S_IMODE(sidecar.stat().st_mode) == 0o600
+    assert head["audit_rows"] == len(audit_rows(screened_db))
     verified = lysyme_bot("verify-audit", database=copy, cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout
     assert audit_rows(copy) == audit_rows(screened_db)

@@ -71,6 +71,7 @@ from conversations.windows import d0_deadline, local_today
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
+from storage.anchor import Head, read_head_of
 from storage.audit import AuditEntry, append_audit, append_audit_many
 from storage.screenings import Screening
 
@@ -1133,6 +1134,7 @@ class ExportData:
     values: dict[int, dict[str, str]]
     history: list[queries.HistoryRow]
     trail: list[queries.TrailRow]
+    head: Head | None = None  # the audit trail's head at that snapshot (the "about" sheet)
 
 
 async def read_export(conn: aiosqlite.Connection) -> ExportData:
@@ -1141,6 +1143,7 @@ async def read_export(conn: aiosqlite.Connection) -> ExportData:
         await queries.latest_values(conn),
         await queries.answer_history(conn),
         await queries.screenings_trail(conn),
+        await read_head_of(conn),
     )
 
 
@@ -1191,7 +1194,7 @@ def _people_sheets(
     zone = settings.zone
     screenings, values, history = data.screenings, data.values, data.history
     caption = extraction_line(lang, data, settings, now)
-    return [
+    sheets = [
         Table(
             name=t(lang, "exp.sheet.screenings"),
             columns=SCREENING_COLUMNS,
@@ -1233,6 +1236,22 @@ def _people_sheets(
             caption=caption,
         ),
     ]
+    if data.head is not None:  # which database, at which audit row, this log was read from
+        sheets.append(
+            Table(
+                name="about",
+                columns=("key", "value"),
+                titles=("key", "value"),
+                rows=[
+                    ("database_id", data.head.database_id or ""),
+                    ("audit_rows", data.head.audit_rows),
+                    ("audit_head", data.head.audit_head),
+                    ("exported_at", now),
+                ],
+                caption=caption,
+            )
+        )
+    return sheets
 
 
 async def render_export(

@@ -65,7 +65,10 @@ async def test_run_backup_keeps_the_newest_n_and_audits_what_it_pruned(ctx: Cont
     made = [await run_backup(ctx, PARIS_MORNING + dt.timedelta(days=day)) for day in range(5)]
     folder = ctx.settings.backup_dir
     assert folder is not None
-    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in made[2:]]
+    # Each backup kept with its head sidecar (storage/anchor.py); pruned ones with theirs.
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        name for p in made[2:] for name in (p.name, f"{p.name}.anchor")
+    )
     pruned = await audit_rows(ctx, "backup_pruned")
     assert [row[2] for row in pruned] == [made[0].name, made[1].name]
     assert all(row[0] == "system" for row in pruned)
@@ -211,7 +214,10 @@ async def test_hooks_start_and_stop_with_the_application(tmp_path: Path) -> None
         await backups.stop(bot.app, ctx)  # what SHUTDOWN_HOOKS does: the start backup is whole
         assert "lysyme.backup_task" not in bot.app.bot_data
         files = sorted(folder.iterdir())
-        assert [f.name for f in files] == ["lysyme-20261121-090000.sqlite3"]
+        assert [f.name for f in files] == [
+            "lysyme-20261121-090000.sqlite3",
+            "lysyme-20261121-090000.sqlite3.anchor",  # its audit head (storage/anchor.py)
+        ]
         assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
         assert len(await audit_rows(ctx, "backup")) == 1
     with sqlite3.connect(files[0]) as copy:

@@ -19,6 +19,7 @@ import pytest
 from bot.app import build_application, configure_logging
 from bot.backups import run_backup
 from bot.common import Context
+from bot.polling import UpdatePoller
 from storage.backup import backup_database
 from tests.e2e.conftest import (
     ADMIN,
@@ -112,13 +113,15 @@ async def test_a_whole_screening_leaks_no_answer_and_no_token(
     caplog.set_level(logging.DEBUG)
     clock = FakeClock(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC))
     db_path = tmp_path / "data" / "bot.sqlite3"
+    db_path.parent.mkdir()  # LYSYME_DATABASE's folder must exist (no silent creation)
     async with FakeTelegram(token=TOKEN) as tg:
         settings = settings_for(tg, db_path, LYSYME_BACKUP_DIR=str(tmp_path / "backups"))
         app = build_application(settings, clock=clock)
         await app.initialize()
         await app.post_init(app)  # type: ignore[misc]
         await app.start()
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
+        app.bot_data["poller"] = poller = UpdatePoller(app, timeout=1)
+        poller.start()
         try:
             await add_user(tg, CLINICIAN, "clinician")
             doc = Clinician(tg, CLINICIAN)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.app import build_application
+from bot.polling import UpdatePoller
 from bot.settings import Settings
 from tests.e2e.fake_telegram import FakeTelegram
 from tests.screening_data import ELIGIBLE_MALE  # noqa: F401 - re-exported to the tests
@@ -74,7 +75,9 @@ async def start_bot(tg: FakeTelegram, tmp_path: Path, clock: FakeClock) -> Async
         await app.initialize()
         await app.post_init(app)  # type: ignore[misc]
         await app.start()
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
+        poller = UpdatePoller(app, timeout=1)  # as `lysyme-bot run` polls (bot/polling.py)
+        poller.start()
+        app.bot_data["poller"] = poller
         running.append(app)
         return app
 
@@ -85,8 +88,9 @@ async def start_bot(tg: FakeTelegram, tmp_path: Path, clock: FakeClock) -> Async
 
 async def stop_app(app: Any) -> None:
     if app.running:
-        if app.updater and app.updater.running:
-            await app.updater.stop()
+        poller = app.bot_data.pop("poller", None)
+        if poller is not None:
+            await poller.stop()
         await app.stop()
         await app.post_stop(app)
         await app.post_shutdown(app)

@@ -93,7 +93,9 @@ async def test_coordinator_views_after_a_screening(tg: FakeTelegram, start_bot: 
     )
     assert row["admission_date"] == "2026-11-20" and row["scorten_score"] == "4"
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes))
-    assert book.sheetnames[:3] == ["Screenings", "Answers", "Counts"]
+    assert book.sheetnames == ["Screenings", "Answers", "Counts", "CONSORT", "about"]
+    about = {key.value: value.value for key, value in book["about"].iter_rows(min_row=3)}
+    assert len(about["audit_head"]) == 64 and about["audit_rows"] > 0  # the trail it was read at
     reasons = [
         r[7].value for r in book["Answers"].iter_rows(min_row=2) if r[6].value == "correction"
     ]

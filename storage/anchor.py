@@ -1,0 +1,228 @@
+"""The database's identity and audit head, kept outside the database: `<database>.anchor`.
+
+A database file can be deleted, replaced by an older copy, or swapped for another one; its
+audit trail can be cut at its end or rewritten with every hash recomputed. Nothing inside the
+file can show that. The anchor, a small JSON file beside it (mode 0600), records
+
+* `database_id`: a random id created with the database and also stored in its `meta` table;
+* `audit_rows` and `audit_head`: how many audit rows the trail had and the hash of the last.
+
+It is rewritten (temporary file, fsync, rename, fsync of the folder) after every committed
+write transaction that appended audit rows, while the write lock is still held and before the
+caller goes on — so every answer acknowledged to a user is covered by the anchor, and anchors
+only move forward. A crash between the commit and the anchor write leaves the database one
+transaction *ahead* of its anchor, which is accepted (the anchored row is still there with the
+same hash).
+
+`check(database)` is what `run`, `console` and `migrate` ask before opening: it refuses (raises
+DatabaseRefused, one line) a missing folder, a missing database whose anchor exists, a
+database whose id differs, and a trail shorter than, or diverging from, the anchored head. A
+database without an anchor (the first start after an upgrade) is anchored as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+__all__ = [
+    "ANCHOR_SUFFIX",
+    "DATABASE_ID_KEY",
+    "Anchor",
+    "DatabaseRefused",
+    "Head",
+    "anchor_path",
+    "check",
+    "compare",
+    "new_database_id",
+    "read_anchor",
+    "read_head",
+    "read_head_of",
+    "write_anchor",
+]
+
+ANCHOR_SUFFIX = ".anchor"
+DATABASE_ID_KEY = "database_id"
+RESTORE_HINT = (
+    "restore the right database file (from a backup: copy the backup to the database path "
+    "and its .anchor file beside it), or run `lysyme-bot init --force` to start a new, "
+    "empty database deliberately"
+)
+
+
+class DatabaseRefused(Exception):
+    """The bot must not start on this database: one line saying why and what to do."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    database_id: str
+    audit_rows: int
+    audit_head: str
+    updated_at: str = ""
+
+    def same_head(self, other: Anchor) -> bool:
+        return (self.database_id, self.audit_rows, self.audit_head) == (
+            other.database_id,
+            other.audit_rows,
+            other.audit_head,
+        )
+
+
+def anchor_path(database: str | Path) -> Path:
+    return Path(f"{database}{ANCHOR_SUFFIX}")
+
+
+def new_database_id() -> str:
+    return secrets.token_hex(16)
+
+
+def read_anchor(path: Path) -> Anchor | None:
+    """The anchor stored at `path` (an anchor file), None if there is none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise DatabaseRefused(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        document: dict[str, Any] = json.loads(text)
+        anchor = Anchor(
+            database_id=str(document["database_id"]),
+            audit_rows=int(document["audit_rows"]),
+            audit_head=str(document["audit_head"]),
+            updated_at=str(document.get("updated_at", "")),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise DatabaseRefused(
+            f"{path} is unreadable: put back a good copy (a backup's .anchor file), or run "
+            "`lysyme-bot init --force` to start a new, empty database deliberately"
+        ) from None
+    if anchor.audit_rows < 0:
+        raise DatabaseRefused(f"{path} is unreadable (negative row count)")
+    return anchor
+
+
+def write_anchor(path: Path, anchor: Anchor) -> None:
+    """Atomically and durably: a crash leaves the old anchor or the new one, never half."""
+    stamped = Anchor(
+        anchor.database_id,
+        anchor.audit_rows,
+        anchor.audit_head,
+        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (json.dumps(asdict(stamped), sort_keys=True) + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # some file systems refuse fsync on a folder
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_head(conn: sqlite3.Connection) -> tuple[str | None, int, str]:
+    """(database id or None, audit row count, head hash) of an open database."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    database_id = None
+    if "meta" in tables:
+        row = conn.execute("SELECT value FROM meta WHERE key=?", (DATABASE_ID_KEY,)).fetchone()
+        database_id = None if row is None else str(row[0])
+    if "audit" not in tables:
+        return database_id, 0, "0" * 64
+    row = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    return (database_id, 0, "0" * 64) if row is None else (database_id, int(row[0]), str(row[1]))
+
+
+@dataclass(frozen=True)
+class Head:
+    """A database's identity and audit head, read through the bot's own connection."""
+
+    database_id: str | None
+    audit_rows: int
+    audit_head: str
+
+
+async def read_head_of(conn: aiosqlite.Connection) -> Head:
+    """`read_head` for an aiosqlite connection (exports; the caller's transaction)."""
+    rows = await conn.execute_fetchall("SELECT value FROM meta WHERE key=?", (DATABASE_ID_KEY,))
+    database_id = next((str(row[0]) for row in rows), None)
+    last = await conn.execute_fetchall("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+    for row in last:
+        return Head(database_id, int(row[0]), str(row[1]))
+    return Head(database_id, 0, "0" * 64)
+
+
+def compare(conn: sqlite3.Connection, database: Path, anchor: Anchor) -> str | None:
+    """Why this database is not the anchored one (one line), or None if it is."""
+    database_id, rows, _ = read_head(conn)
+    if database_id != anchor.database_id:
+        return (
+            f"{database} is not the database its anchor {anchor_path(database)} knows "
+            f"(id {database_id or 'none'}, anchored {anchor.database_id}): the file was "
+            f"replaced by another database; {RESTORE_HINT}"
+        )
+    if rows < anchor.audit_rows:
+        return (
+            f"{database} has {rows} audit rows but its anchor recorded {anchor.audit_rows}: "
+            f"it is an older copy or was truncated; {RESTORE_HINT}"
+        )
+    if anchor.audit_rows > 0:
+        row = conn.execute("SELECT hash FROM audit WHERE id=?", (anchor.audit_rows,)).fetchone()
+        if row is None or str(row[0]) != anchor.audit_head:
+            return (
+                f"{database}: audit row {anchor.audit_rows} differs from the head its anchor "
+                f"recorded: the trail was rewritten; {RESTORE_HINT}"
+            )
+    return None
+
+
+def check(database: str | Path) -> None:
+    """Before opening `database` to write: refuse (DatabaseRefused) what must not be used.
+
+    Fresh machine (no database, no anchor): allowed, the database is created as before."""
+    path = Path(database)
+    if not path.parent.is_dir():
+        raise DatabaseRefused(
+            f"the folder of LYSYME_DATABASE ({path.parent}) does not exist: create it, or fix "
+            "the path"
+        )
+    anchor = read_anchor(anchor_path(path))
+    if anchor is None:
+        return
+    if not path.exists():
+        raise DatabaseRefused(
+            f"database {path} is missing but its anchor records {anchor.audit_rows} audit rows "
+            f"(id {anchor.database_id}); {RESTORE_HINT}"
+        )
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        problem = compare(conn, path, anchor)
+    except sqlite3.Error as exc:
+        problem = f"{path} cannot be read as a database ({exc}); {RESTORE_HINT}"
+    finally:
+        conn.close()
+    if problem is not None:
+        raise DatabaseRefused(problem)

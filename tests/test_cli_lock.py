@@ -1,0 +1,118 @@
+"""One process per database: a second `lysyme-bot run` (or `migrate`, or `console` on the same
+database) is refused with one line naming the holder; a kill -9 of the holder never blocks
+the restart. Real processes against the fake Bot API server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ADMIN, TEAM_CHAT
+from tests.e2e.fake_telegram import FakeTelegram
+
+
+@pytest.fixture
+def server() -> Iterator[FakeTelegram]:
+    tg = FakeTelegram.start_in_thread()
+    try:
+        yield tg
+    finally:
+        tg.stop_thread()
+
+
+def environment(tg: FakeTelegram, workdir: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "TELEGRAM_BOT_TOKEN": tg.token,
+        "TELEGRAM_API_BASE_URL": tg.base_url,
+        "LYSYME_DATABASE": str(workdir / "bot.sqlite3"),
+        "LYSYME_ADMIN_IDS": str(ADMIN),
+        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
+        "LYSYME_LANGUAGE": "en",
+    }
+
+
+def start(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
+    mark = tg.mark()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=workdir,
+        env=environment(tg, workdir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    tg.run_sync(tg.wait_for_call("getUpdates", after_index=mark, timeout=30))
+    return process
+
+
+def lysyme_bot(tg: FakeTelegram, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=workdir,
+        env=environment(tg, workdir),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.stderr.read().decode() if process.stderr else ""
+
+
+def test_a_second_process_is_refused_naming_the_holder(
+    server: FakeTelegram, tmp_path: Path
+) -> None:
+    tg = server
+    first = start(tg, tmp_path)
+    try:
+        for command in ("run", "migrate", "console"):
+            second = lysyme_bot(tg, tmp_path, command)
+            assert second.returncode == 2, (command, second.stderr)
+            lines = second.stderr.strip().splitlines()
+            assert len(lines) == 1, (command, second.stderr)
+            assert f"pid {first.pid} on {socket.gethostname()}" in lines[0]
+            assert "lysyme-bot run" in lines[0] and " since 20" in lines[0]
+            assert lines[0].startswith(f"{command}: database ")
+            assert tg.token not in lines[0]
+        assert first.poll() is None  # the first one runs on, undisturbed
+    finally:
+        stderr = stop(first)
+    assert first.returncode == 0, stderr
+    assert (
+        f"started as @lysyme_test_bot, database {tmp_path / 'bot.sqlite3'}, "
+        f"team chat {TEAM_CHAT}, mode polling"
+    ) in stderr
+    assert tg.token not in stderr
+
+
+def test_a_kill_9_never_blocks_the_restart(server: FakeTelegram, tmp_path: Path) -> None:
+    tg = server
+    first = start(tg, tmp_path)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    again = start(tg, tmp_path)  # at once: the kernel released the dead process's lock
+    try:
+        mark = tg.mark()
+        tg.send_text(ADMIN, "/start", language_code="en")
+        tg.run_sync(tg.wait_for_message(ADMIN, after_index=mark, timeout=10))
+    finally:
+        stderr = stop(again)
+    assert again.returncode == 0, stderr
