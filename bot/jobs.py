@@ -46,15 +46,17 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import health
+from bot import delivery, health
 from bot.common import Button, Context, Out
 from bot.outcomes import LAST_ACTOR, SYSTEM, reevaluate
 from bot.present import criterion_names, local_time, time_left
 from bot.texts import Raw, t
 from conversations import schedule
+from conversations.reminder_kinds import Recipient, ReminderKind
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
@@ -66,7 +68,7 @@ from storage.timefmt import to_db
 log = logging.getLogger("lysyme.reminders")
 
 #: `send(chat_id, text, buttons)`: raises telegram.error exceptions like Bot.send_message.
-Send = Callable[[int, str, list[list[Button]]], Awaitable[None]]
+Send = Callable[[int, str, list[list[Button]]], Awaitable[object]]  # → message id (issue 14)
 
 SWEEP_INTERVAL = 2.0  # seconds between sweeps when nobody wakes the sender
 LATE_AFTER = dt.timedelta(minutes=15)
@@ -262,8 +264,9 @@ async def _deliver(
         text, buttons = decision.render(lang)
         if late:
             text += "\n" + t(lang, "rem.late")
+    silent = delivery.SILENT.set(delivery.silent_for(decision, now, ctx))  # issue 14: quiet hours
     try:
-        await send(chat_id, text, buttons)
+        sent = await send(chat_id, text, buttons)
     except RetryAfter as exc:
         wait = _retry_after(exc)
         throttled[chat_id] = now + wait
@@ -276,6 +279,17 @@ async def _deliver(
         # Permanent for this message (BadRequest is a NetworkError subclass: caught first).
         await _failed(ctx, row, screening, chat_id, exc, now)
         result.failed += 1
+    except TimedOut as exc:
+        # Issue 14: a timeout after the request left may have been delivered: recorded as
+        # `unknown` and shown in /reminders, not retried into a duplicate (docs/REMINDERS.md).
+        async with ctx.db.transaction() as conn:
+            if delivery.fate_unknown(exc):
+                await delivery.mark_unknown(conn, row, screening, now)
+            else:
+                await outbox.retry_later(
+                    conn, row.id, now + backoff(row.attempts), exc.message[:200]
+                )
+        result.retried += 1
     except (NetworkError, TelegramError) as exc:
         # Includes TimedOut. A timeout can also mean "delivered, answer lost": retrying then
         # duplicates one message, which is the price of never losing one.
@@ -295,8 +309,11 @@ async def _deliver(
             await append_audit(conn, _audit(now, "reminder_sent", row, screening,
                                             "late" if late else None))  # fmt: skip
             await _repeat(conn, ctx, row, now)
+            await delivery.after_sent(conn, row, chat_id, sent)
         result.sent += 1
         result.late += int(late)
+    finally:
+        delivery.SILENT.reset(silent)
 
 
 async def _skip(
@@ -334,6 +351,7 @@ async def _failed(
             await store.set_meta(conn, key, to_db(now))
             await _tell_admins(conn, f"unreachable:{chat_id}:{why}", now)
         await _repeat(conn, ctx, row, now)
+        await delivery.on_refused(conn, row, chat_id, why, now)  # issue 14: rerouted
 
 
 async def _migrated(
@@ -390,11 +408,18 @@ async def resolve(
         user_id = screening.last_actor_id
     elif row.recipient.startswith("user:") and row.recipient[5:].lstrip("-").isdigit():
         user_id = int(row.recipient[5:])
+    elif row.recipient == Recipient.OWNER and screening is not None:
+        user_id = await delivery.resolve_owner(conn, screening) or screening.clinician_id
     else:
         return Skip(f"unknown recipient {row.recipient}")
     user = await user_store.get_user(conn, user_id)
     if user is None:
         return Skip("recipient no longer listed")
+    rerouted = await delivery.reroute(conn, ctx, row, screening, user_id)  # issue 14
+    if isinstance(rerouted, str):
+        return Skip(rerouted)
+    if rerouted is not None:
+        return rerouted
     return user_id, ctx.language_of(user)  # a private chat's id is the user's id
 
 
@@ -410,12 +435,16 @@ async def prepare(
 ) -> Decision:
     """Re-check the screening's state now (it may have changed since the row was written)
     and decide: skip, handled (system event), or the message to send."""
+    from bot.flows import ownership  # issue 14 (imports this module)
+
     if row.kind == ADMIN:
         return Message(lambda lang: (_admin_text(lang, row.step), []))
     if s is None:
         return Skip("screening not found")
     if row.kind == D0_WINDOW:
-        return await _d0_window(conn, ctx, row, s, now)
+        return await ownership.decorate(conn, ctx, row, s, await _d0_window(conn, ctx, row, s, now))
+    if row.kind == ReminderKind.ESCALATION:
+        return await ownership.escalation_decision(conn, ctx, row, s, now)
     if row.kind == OUTCOME_CHANGE:
         return _outcome_change(ctx, row, s, now)
     if row.kind == PENDING:
@@ -700,12 +729,16 @@ def telegram_send(bot: Bot) -> Send:
     """The production `send`: HTML, inline keyboard, split under 4,096 characters."""
     from bot.handlers import keyboard, split_message
 
-    async def send(chat_id: int, text: str, buttons: list[list[Button]]) -> None:
+    async def send(chat_id: int, text: str, buttons: list[list[Button]]) -> int | None:
         chunks = split_message(text)
+        message_id = None
         for position, chunk in enumerate(chunks):
             last = position == len(chunks) - 1
             markup = keyboard(Out(chunk, buttons)) if last else None
-            await bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
+            sent = await bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                          disable_notification=delivery.SILENT.get())  # fmt: skip
+            message_id = sent.message_id
+        return message_id  # the last part: the one with the buttons
 
     return send
 
