@@ -355,3 +355,31 @@ async def test_reminders_lists_every_row_with_its_state(env: Env) -> None:
     assert "prévu 22/11/2026 08:00" in french[0].text
     unknown = await reminder_log.reminders(env.ctx, person(COORDINATOR), ["HMN-999"])
     assert unknown[0].text == "HMN-999: unknown number."
+
+
+# --- quiet hours ----------------------------------------------------------------------------
+
+
+async def test_non_urgent_reminders_are_silent_at_night_urgent_ones_ring(env: Env) -> None:
+    from bot import delivery
+
+    silent: list[tuple[int, str, bool]] = []
+    inner = env.send
+
+    async def recording(chat_id: int, text: str, buttons: list[list[Button]]) -> object:
+        silent.append((chat_id, text, delivery.SILENT.get()))
+        return await inner(chat_id, text, buttons)
+
+    from bot import jobs
+
+    await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    await jobs.sweep(env.ctx, env.clock.now, recording)
+    assert silent and not any(quiet for _, _, quiet in silent)  # 10:00: normal
+    silent.clear()
+    # The bot was down all of the last day; it comes back at 23:00 (quiet hours).
+    env.clock.set(local(2026, 11, 23, 23))
+    await jobs.sweep(env.ctx, env.clock.now, recording)
+    urgent = [quiet for _, text, quiet in silent if "URGENT" in text]
+    others = [quiet for _, text, quiet in silent if "URGENT" not in text]
+    assert urgent == [False, False]  # coordinator and admin: with sound
+    assert others and all(others)  # the window reminders: silent
