@@ -482,7 +482,7 @@ class UrgentMessage(jobs.Message):
 
 
 def register() -> None:
-    from bot import delivery
+    from bot import delivery, reminders_board
 
     # /start's role (any listed user) and allowed in groups: the team presses these there.
     handlers.CALLBACKS[PREFIX] = ("start", ownership_button)
@@ -490,6 +490,7 @@ def register() -> None:
         {PLAN_MODE: ("withdraw", plan_text), NOT_INJECTING_MODE: ("withdraw", not_injecting_text)}
     )
     delivery.install()
+    reminders_board.install()
 
 
 def _install() -> None:

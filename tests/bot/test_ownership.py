@@ -383,3 +383,40 @@ async def test_non_urgent_reminders_are_silent_at_night_urgent_ones_ring(env: En
     others = [quiet for _, text, quiet in silent if "URGENT" not in text]
     assert urgent == [False, False]  # coordinator and admin: with sound
     assert others and all(others)  # the window reminders: silent
+
+
+# --- the morning board ----------------------------------------------------------------------
+
+
+async def test_the_morning_board_is_posted_once_then_edited_in_place(env: Env) -> None:
+    from bot.reminders_board import board_tick
+
+    posted: list[tuple[int, str]] = []
+    edited: list[tuple[int, int, str]] = []
+
+    async def post(chat: int, text: str) -> int:
+        posted.append((chat, text))
+        return 900 + len(posted)
+
+    async def edit(chat: int, message_id: int, text: str) -> None:
+        edited.append((chat, message_id, text))
+
+    first = await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    second = await screen_patient(env.ctx, env.clock.now, dt.date(2026, 11, 19))  # sooner
+    await env.sweep()
+    assert await board_tick(env.ctx, local(2026, 11, 21, 7, 59), post, edit) == "early"
+    assert await board_tick(env.ctx, local(2026, 11, 21, 8), post, edit) == "posted"
+    ((chat, text),) = posted
+    assert chat == TEAM
+    assert text.index(second.number) < text.index(first.number)  # soonest deadline first
+    assert "D0 by 23/11/2026 23:59 (2 d 15 h left) · nobody" in text
+    # Time passing alone does not edit it; taking a patient does — the same message.
+    assert await board_tick(env.ctx, local(2026, 11, 21, 9), post, edit) == "unchanged"
+    await env.sweep(local(2026, 11, 21, 8))
+    await press(env, OTHER_CLINICIAN, TEAM, "I'm on it")
+    assert await board_tick(env.ctx, local(2026, 11, 21, 9, 30), post, edit) == "edited"
+    ((chat, message_id, text),) = edited
+    assert (chat, message_id) == (TEAM, 901) and "Bruno" in text
+    assert len(posted) == 1
+    # The next morning: a new board.
+    assert await board_tick(env.ctx, local(2026, 11, 22, 8), post, edit) == "posted"

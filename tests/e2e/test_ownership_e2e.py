@@ -133,7 +133,8 @@ async def test_a_burst_of_due_reminders_to_one_group_is_paced(
     await start_bot()
     for _ in range(200):
         sent = [c for c in tg.calls()[mark:] if c.method == "sendMessage"
-                and c.params.get("chat_id") == TEAM_CHAT]  # fmt: skip
+                and c.params.get("chat_id") == TEAM_CHAT
+                and not c.params["text"].startswith("☀️")]  # (the morning board)  # fmt: skip
         if len(sent) >= BURST:
             break
         await asyncio.sleep(0.1)
