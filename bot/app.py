@@ -29,7 +29,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import delivery, handlers, health
+from bot import delivery, handlers, health, reminder_delivery
 from bot.common import Actor, Clock, Context, Out, commands_for, system_clock
 from bot.settings import Settings
 from bot.texts import t
@@ -79,7 +79,7 @@ def register_flows() -> None:
     )
     handlers.TEXT_MODES.update({"screen": ("screen", screening.answer_text_message)})
     # Importing a feature module appends its register() to EXTENSIONS.
-    from bot.flows import coordinator, injection  # noqa: F401
+    from bot.flows import coordinator, injection, ownership, reminder_log  # noqa: F401  # noqa: F401  (issue 14)
 
     for extension in EXTENSIONS:
         extension()
@@ -120,6 +120,8 @@ def build_application(
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
+        .rate_limiter(reminder_delivery.rate_limiter())  # issue 14: 30/s overall, 20/min per group
+        .defaults(reminder_delivery.defaults())  # issue 14: protect_content on every message
     )
     if request is not None:
         builder = builder.request(request)

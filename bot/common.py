@@ -67,6 +67,7 @@ class Actor:
     # of this update (`session_read`); flows re-check it inside their write transaction.
     session: Session | None = None
     session_read: bool = False
+    first_name: str | None = None  # staff's Telegram first name ("taken by …"; issue 14)
 
 
 async def chat_session(db: Database, actor: Actor) -> Session | None:
@@ -147,6 +148,7 @@ COMMAND_ROLES: dict[str, str | tuple[str, ...] | None] = {
     "users": "admin",
     "adduser": "admin",
     "removeuser": "admin",
+    "reminders": "coordinator",
 }
 
 #: Commands that show or change patient data: private chats only.

@@ -22,7 +22,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot import delivery
+from bot import delivery, reminder_delivery
 from bot.common import (
     COMMAND_ROLES,
     PRIVATE_ONLY,
@@ -84,6 +84,7 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
         message_id=message.message_id if message else None,
         session=session,
         session_read=True,
+        first_name=user.first_name,
     )
 
 
@@ -219,6 +220,9 @@ async def _run(
             outs = group_pointer(ctx, actor)
         else:
             outs = await call(ctx, actor)
+            outs = await reminder_delivery.on_activity(
+                ctx, actor, outs
+            )  # issue 14: unreachable users
     except DuplicateUpdate:
         log.info("update %s already handled", update.update_id)
         if update.callback_query is not None:

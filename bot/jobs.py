@@ -47,16 +47,18 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import health
+from bot import health, reminder_delivery
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import short_names, verdict_sentences
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
 from bot.present import local_time, time_left
 from bot.texts import Raw, t
 from conversations import schedule
+from conversations.reminder_kinds import Recipient, ReminderKind
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
@@ -68,7 +70,7 @@ from storage.timefmt import from_db, to_db
 log = logging.getLogger("lysyme.reminders")
 
 #: `send(chat_id, text, buttons)`: raises telegram.error exceptions like Bot.send_message.
-Send = Callable[[int, str, list[list[Button]]], Awaitable[None]]
+Send = Callable[[int, str, list[list[Button]]], Awaitable[object]]  # → message id (issue 14)
 
 SWEEP_INTERVAL = 2.0  # seconds between sweeps when nobody wakes the sender
 LATE_AFTER = dt.timedelta(minutes=15)
@@ -173,7 +175,9 @@ class SweepState:
     Telegram accepted whose 'sent' could not be recorded yet (recorded, never sent again)."""
 
     claimed: set[int] = field(default_factory=set)
-    delivered: dict[int, tuple[Reminder, dt.datetime, bool, int]] = field(default_factory=dict)
+    delivered: dict[int, tuple[Reminder, dt.datetime, bool, int, object]] = field(
+        default_factory=dict
+    )
 
     def __bool__(self) -> bool:
         return bool(self.claimed or self.delivered)
@@ -184,8 +188,8 @@ async def settle(ctx: Context, state: SweepState) -> None:
     (the state keeps them for the next try)."""
     if state.delivered:
         async with ctx.db.transaction() as conn:
-            for row, at, late, chat_id in state.delivered.values():
-                await _record_sent(conn, ctx, row, at, late, chat_id)
+            for row, at, late, chat_id, sent in state.delivered.values():
+                await _record_sent(conn, ctx, row, at, late, chat_id, sent)
         state.claimed.difference_update(state.delivered)
         state.delivered.clear()
     if state.claimed:
@@ -348,8 +352,11 @@ async def _deliver_row(
         text, buttons = decision.render(lang)
         if late:
             text += "\n" + t(lang, "rem.late")
+    silent = reminder_delivery.SILENT.set(
+        reminder_delivery.silent_for(decision, now, ctx)
+    )  # issue 14: quiet hours
     try:
-        await send(chat_id, text, buttons)
+        sent = await send(chat_id, text, buttons)
     except RetryAfter as exc:
         wait = _retry_after(exc)
         throttled[chat_id] = now + wait
@@ -362,6 +369,17 @@ async def _deliver_row(
         # Permanent for this message (BadRequest is a NetworkError subclass: caught first).
         await _failed(ctx, row, screening, chat_id, exc, now)
         result.failed += 1
+    except TimedOut as exc:
+        # Issue 14: a timeout after the request left may have been delivered: recorded as
+        # `unknown` and shown in /reminders, not retried into a duplicate (docs/REMINDERS.md).
+        async with ctx.db.transaction() as conn:
+            if reminder_delivery.fate_unknown(exc):
+                await reminder_delivery.mark_unknown(conn, row, screening, now)
+            else:
+                await outbox.retry_later(
+                    conn, row.id, now + backoff(row.attempts), exc.message[:200]
+                )
+        result.retried += 1
     except (NetworkError, TelegramError) as exc:
         # Includes TimedOut. A timeout can also mean "delivered, answer lost": retrying then
         # duplicates one message, which is the price of never losing one.
@@ -377,11 +395,13 @@ async def _deliver_row(
         # send, so at most one message can be repeated; the Bot API has no idempotency key to
         # close this window further. A database error here (locked, disk full) is not a crash:
         # the row stays in `state.delivered` and `settle` records it later, never resends it.
-        state.delivered[row.id] = (row, now, late, chat_id)
+        state.delivered[row.id] = (row, now, late, chat_id, sent)
         result.sent += 1
         result.late += int(late)
         async with ctx.db.transaction() as conn:
-            await _record_sent(conn, ctx, row, now, late, chat_id)
+            await _record_sent(conn, ctx, row, now, late, chat_id, sent)
+    finally:
+        reminder_delivery.SILENT.reset(silent)
 
 
 async def _record_sent(
@@ -391,14 +411,17 @@ async def _record_sent(
     now: dt.datetime,
     late: bool,
     chat_id: int,
+    sent: object,
 ) -> None:
-    """Telegram accepted the row's message: sent (audited), the next daily one planned, and
-    the chat is reachable again (a later failure tells the admins again: once per episode)."""
+    """Telegram accepted the row's message: sent (audited), the next daily one planned, which
+    message it became kept, and the chat is reachable again (a later failure tells the admins
+    again: once per episode)."""
     screening = await _screening(conn, row)
     await outbox.mark_sent(conn, row.id, now, late)
     await append_audit(conn, _audit(now, "reminder_sent", row, screening,
                                     "late" if late else None))  # fmt: skip
     await _repeat(conn, ctx, row, now)
+    await reminder_delivery.after_sent(conn, row, chat_id, sent)
     await store.delete_meta(conn, f"{UNREACHABLE_META}{chat_id}")
 
 
@@ -437,6 +460,7 @@ async def _failed(
             await store.set_meta(conn, key, to_db(now))
             await _tell_admins(conn, f"unreachable:{chat_id}:{why}", now)
         await _repeat(conn, ctx, row, now)
+        await reminder_delivery.on_refused(conn, row, chat_id, why, now)  # issue 14: rerouted
 
 
 async def _migrated(
@@ -493,11 +517,18 @@ async def resolve(
         user_id = screening.last_actor_id
     elif row.recipient.startswith("user:") and row.recipient[5:].lstrip("-").isdigit():
         user_id = int(row.recipient[5:])
+    elif row.recipient == Recipient.OWNER and screening is not None:
+        user_id = await reminder_delivery.resolve_owner(conn, screening) or screening.clinician_id
     else:
         return Skip(f"unknown recipient {row.recipient}")
     user = await user_store.get_user(conn, user_id)
     if user is None:
         return Skip("recipient no longer listed")
+    rerouted = await reminder_delivery.reroute(conn, ctx, row, screening, user_id)  # issue 14
+    if isinstance(rerouted, str):
+        return Skip(rerouted)
+    if rerouted is not None:
+        return rerouted
     return user_id, ctx.language_of(user)  # a private chat's id is the user's id
 
 
@@ -513,6 +544,8 @@ async def prepare(
 ) -> Decision:
     """Re-check the screening's state now (it may have changed since the row was written)
     and decide: skip, handled (system event), or the message to send."""
+    from bot.flows import ownership  # issue 14 (imports this module)
+
     if row.kind == ADMIN:
         if row.step.startswith("clock_jump "):
             return Message(lambda lang: _clock_jump_text(lang, ctx, row.step))
@@ -520,7 +553,9 @@ async def prepare(
     if s is None:
         return Skip("screening not found")
     if row.kind == D0_WINDOW:
-        return await _d0_window(conn, ctx, row, s, now)
+        return await ownership.decorate(conn, ctx, row, s, await _d0_window(conn, ctx, row, s, now))
+    if row.kind == ReminderKind.ESCALATION:
+        return await ownership.escalation_decision(conn, ctx, row, s, now)
     if row.kind == OUTCOME_CHANGE:
         return _outcome_change(ctx, row, s, now, await _answers(conn, s))
     if row.kind == PENDING:
@@ -930,12 +965,16 @@ def telegram_send(bot: Bot) -> Send:
     """The production `send`: HTML, inline keyboard, split under 4,096 characters."""
     from bot.handlers import keyboard, split_message
 
-    async def send(chat_id: int, text: str, buttons: list[list[Button]]) -> None:
+    async def send(chat_id: int, text: str, buttons: list[list[Button]]) -> int | None:
         chunks = split_message(text)
+        message_id = None
         for position, chunk in enumerate(chunks):
             last = position == len(chunks) - 1
             markup = keyboard(Out(chunk, buttons)) if last else None
-            await bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
+            sent = await bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                          disable_notification=reminder_delivery.SILENT.get())  # fmt: skip
+            message_id = sent.message_id
+        return message_id  # the last part: the one with the buttons
 
     return send
 

@@ -37,6 +37,7 @@ from storage.screenings import Screening
 
 LAST_ACTOR = "last_actor"
 SYSTEM = "system"
+OWNER = "owner"  # issue 14: the patient's owner, else the screening clinician (resolved when sent)
 
 
 def result_lines(
@@ -169,6 +170,8 @@ async def schedule_after_screening(
 ) -> int:
     """The D0-window steps still ahead, the team notice, and the pending-criteria reminders.
     Returns the id of the clinician's first reminder, held for the result reply."""
+    from bot.flows import ownership
+
     clinician = outbox.user_recipient(clinician_id)
     admission = answers.get("admission_date")
     # The result message about to be shown to the clinician is their first reminder: held for
@@ -178,8 +181,12 @@ async def schedule_after_screening(
     if isinstance(admission, dt.date):
         for step in schedule.future_window_steps(admission, now, ctx.zone):
             await outbox.schedule(
-                conn, screening.id, step.kind, step.step, step.due, [outbox.TEAM, clinician]
+                conn, screening.id, step.kind, step.step, step.due, [outbox.TEAM, OWNER]
             )
+    # Issue 14: the escalation steps (unacknowledged 08:00, no plan on the last day).
+    await ownership.schedule_window_escalations(
+        conn, ctx, screening.id, admission if isinstance(admission, dt.date) else None, now
+    )
     if evaluation.outcome is Outcome.PENDING:
         await outbox.schedule(
             conn, screening.id, "pending", "daily", schedule.next_morning(now, ctx.zone),
@@ -225,6 +232,7 @@ async def reevaluate(
     reminders from scratch. The D0 window no longer counts once D0 is recorded. When the
     outcome changes, the team is told (through the outbox). Returns (old outcome, evaluation).
     """
+    from bot.flows import ownership
     from bot.flows.screening import load
     from conversations.eligibility import evaluate
     from conversations.flow import without_inapplicable
@@ -258,13 +266,16 @@ async def reevaluate(
         if r.state == "scheduled" and r.kind in WINDOW_KINDS and r.due_at <= now
     ]  # fmt: skip
     await outbox.cancel(conn, screening.id, WINDOW_KINDS)
+    await ownership.schedule_window_escalations(  # issue 14: rewritten, or none if excluded
+        conn, ctx, screening.id, admission if isinstance(admission, dt.date) else None, now,
+        included=included,
+    )  # fmt: skip
     if included:
         await _replan_due(conn, ctx, screening, evaluation, admission, due_unsent, now)
-        clinician = outbox.user_recipient(screening.clinician_id)
         if isinstance(admission, dt.date):
             for step in schedule.future_window_steps(admission, now, ctx.zone):
                 await outbox.schedule(conn, screening.id, step.kind, step.step, step.due,
-                                      [outbox.TEAM, clinician])  # fmt: skip
+                                      [outbox.TEAM, OWNER])  # fmt: skip
         if evaluation.outcome is Outcome.PENDING:
             await outbox.schedule(conn, screening.id, "pending", "daily",
                                   schedule.next_morning(now, ctx.zone), [LAST_ACTOR])  # fmt: skip

@@ -1324,6 +1324,102 @@ FR.update(
         ),
     }
 )
+# --- issue 14: ownership, escalation, /reminders, unreachable users, the morning board ------
+FR.update(
+    {
+        "cmd.reminders": "rappels et leur état : /reminders [HMN-001]",
+        "own.btn.take": "✋ Je m'en occupe",
+        "own.btn.plan": "🗓 Injection prévue…",
+        "own.btn.not_injecting": "🚫 Pas d'injection",
+        "own.line.owner": "✋ Pris en charge par <b>{name}</b> ({at})",
+        "own.line.nobody": "Personne ne s'en occupe encore.",
+        "own.line.planned": "🗓 Injection prévue : <b>{at}</b>",
+        "own.line.link": "Ouvrir dans le chat privé : {url}",
+        "own.stale": "Ce rappel n'est plus actif.",
+        "own.role": "Réservé aux cliniciens.",
+        "own.closed": "{number} : {status}, plus rien à faire ici.",
+        "own.taken": "Vous vous occupez de {number}. Les rappels vous sont envoyés en privé.",
+        "own.see_private": "Je vous écris en privé.",
+        "own.plan.ask": (
+            "<b>{number}</b> : à quelle heure l'injection est-elle prévue ? Tapez l'heure locale "
+            "(<code>14:30</code>) ou la date et l'heure (<code>23/11 09:00</code>), au plus "
+            "tard {deadline}."
+        ),
+        "own.plan.err.not_a_time": (
+            "« {text} » n'est pas une heure. Tapez par exemple <code>14:30</code> ou "
+            "<code>23/11 09:00</code>."
+        ),
+        "own.plan.err.past": "Cette heure est déjà passée. Tapez une heure à venir.",
+        "own.plan.err.after_deadline": (
+            "Cette heure est après la date limite J0 ({deadline}). Tapez une heure avant."
+        ),
+        "own.plan.done": (
+            "🗓 <b>{number}</b> : injection prévue le <b>{at}</b>. Je vous le rappelle à {remind}."
+        ),
+        "own.wd.ask": (
+            "<b>{number}</b> ne sera pas injecté : tapez le motif en quelques mots (sans nom ni "
+            "détail identifiant). Ou directement : /withdraw {number} motif"
+        ),
+        "own.reachable_again": "✅ Je peux de nouveau vous écrire ici : vos rappels arriveront dans ce chat.",
+        "own.open_private": (
+            "⚠️ Je ne peux pas vous écrire en privé. Ouvrez le chat privé avec moi et tapez "
+            "/start : {link}"
+        ),
+        "esc.unacknowledged": (
+            "⚠️ <b>{number}</b> · fenêtre J0 jour {day} : le rappel de 8 h n'a pas eu de "
+            "réponse à 10 h. Date limite J0 : {deadline} (reste {left})."
+        ),
+        "esc.no_plan_last_day": (
+            "🚨 <b>URGENT — {number}</b> : dernier jour de la fenêtre J0 et aucune injection "
+            "prévue à 14 h. Date limite : <b>{deadline}</b> (reste {left})."
+        ),
+        "esc.before_planned": "⏰ <b>{number}</b> : injection prévue à <b>{planned}</b>, dans une heure.",
+        "esc.planned_passed": (
+            "⚠️ <b>{number}</b> : l'injection prévue à {planned} n'est pas enregistrée. "
+            "Date limite J0 : {deadline} (reste {left})."
+        ),
+        "rl.title": "Rappels — {count} ligne(s)",
+        "rl.patient": "<b>{number}</b> · {status}",
+        "rl.none": "Aucun rappel pour {number}.",
+        "rl.no_open": "Aucun patient en cours.",
+        "rl.usage": "Usage : /reminders ou /reminders HMN-001",
+        "rl.not_found": "{number} : numéro inconnu.",
+        "rl.state.scheduled": "prévu {at}",
+        "rl.state.claimed": "en cours d'envoi (prévu {at})",
+        "rl.state.sent": "envoyé {at}",
+        "rl.state.sent_late": "envoyé {at}, en retard (prévu {due})",
+        "rl.state.acknowledged": "pris en compte par {who} {at}",
+        "rl.state.skipped": "pas envoyé : {why}",
+        "rl.state.failed": "échec : {why}",
+        "rl.state.cancelled": "annulé : {why}",
+        "rl.state.unknown": "sort inconnu (délai dépassé après l'envoi) {at} — non renvoyé",
+        "rl.rerouted": "réacheminé (destinataire injoignable : {who})",
+        "rl.cancel.injection": "injection enregistrée",
+        "rl.cancel.withdrawal": "patient retiré",
+        "rl.cancel.other": "réévaluation",
+        "rl.kind.d0_window": "fenêtre J0",
+        "rl.kind.escalation": "escalade",
+        "rl.kind.outcome_change": "changement de résultat",
+        "rl.kind.pending": "critères en attente",
+        "rl.kind.bsa_expiry": "fin d'observation SCD",
+        "rl.kind.consent_patient": "consentement du patient",
+        "rl.kind.follow_up": "suivi",
+        "rl.kind.idle": "dépistage inachevé",
+        "rl.kind.notice": "avis à l'équipe",
+        "rl.kind.alert": "alerte",
+        "rl.to.team": "équipe",
+        "rl.to.owner": "responsable",
+        "rl.to.last_actor": "dernier intervenant",
+        "rl.to.system": "système",
+        "users.unreachable": "⚠️ injoignable en privé ({why})",
+        "board.title": "☀️ <b>Patients en cours — {date}</b> (mis à jour {at})",
+        "board.empty": "Aucun patient en cours.",
+        "board.line": "<b>{number}</b> · {status} · J0 avant {deadline} (reste {left}) · {owner}{pending}",
+        "board.nobody": "personne",
+        "board.planned": " · prévu {at}",
+        "start.patient": "{record}",
+    }
+)
 EN.update(
     {
         "screen.previous_recorded": (
@@ -1542,5 +1638,96 @@ EN.update(
             "tells users it is paused. Put the right file back, then restart the bot (see the "
             'README, "When the bot refuses to start").'
         ),
+        "cmd.reminders": "reminders and their state: /reminders [HMN-001]",
+        "own.btn.take": "✋ I'm on it",
+        "own.btn.plan": "🗓 Injection planned…",
+        "own.btn.not_injecting": "🚫 Not injecting",
+        "own.line.owner": "✋ Taken by <b>{name}</b> ({at})",
+        "own.line.nobody": "Nobody has taken this patient yet.",
+        "own.line.planned": "🗓 Injection planned: <b>{at}</b>",
+        "own.line.link": "Open in the private chat: {url}",
+        "own.stale": "This reminder is no longer active.",
+        "own.role": "For clinicians only.",
+        "own.closed": "{number}: {status}, nothing left to do here.",
+        "own.taken": "You are on {number}. Its reminders now come to you privately.",
+        "own.see_private": "I am writing to you privately.",
+        "own.plan.ask": (
+            "<b>{number}</b>: when is the injection planned? Type the local time "
+            "(<code>14:30</code>) or the date and time (<code>23/11 09:00</code>), no later "
+            "than {deadline}."
+        ),
+        "own.plan.err.not_a_time": (
+            "“{text}” is not a time. Type for example <code>14:30</code> or "
+            "<code>23/11 09:00</code>."
+        ),
+        "own.plan.err.past": "That time has passed. Type a time to come.",
+        "own.plan.err.after_deadline": (
+            "That time is after the D0 deadline ({deadline}). Type an earlier time."
+        ),
+        "own.plan.done": (
+            "🗓 <b>{number}</b>: injection planned for <b>{at}</b>. I will remind you at {remind}."
+        ),
+        "own.wd.ask": (
+            "<b>{number}</b> will not be injected: type the reason in a few words (no name or "
+            "identifying detail). Or directly: /withdraw {number} reason"
+        ),
+        "own.reachable_again": "✅ I can write to you here again: your reminders will come to this chat.",
+        "own.open_private": (
+            "⚠️ I cannot write to you privately. Open the private chat with me and send "
+            "/start: {link}"
+        ),
+        "esc.unacknowledged": (
+            "⚠️ <b>{number}</b> · D0 window day {day}: the 08:00 reminder had no answer by "
+            "10:00. D0 deadline: {deadline} ({left} left)."
+        ),
+        "esc.no_plan_last_day": (
+            "🚨 <b>URGENT — {number}</b>: last day of the D0 window and no injection planned "
+            "at 14:00. Deadline: <b>{deadline}</b> ({left} left)."
+        ),
+        "esc.before_planned": "⏰ <b>{number}</b>: injection planned at <b>{planned}</b>, in one hour.",
+        "esc.planned_passed": (
+            "⚠️ <b>{number}</b>: the injection planned at {planned} is not recorded. "
+            "D0 deadline: {deadline} ({left} left)."
+        ),
+        "rl.title": "Reminders — {count} row(s)",
+        "rl.patient": "<b>{number}</b> · {status}",
+        "rl.none": "No reminder for {number}.",
+        "rl.no_open": "No open patient.",
+        "rl.usage": "Usage: /reminders or /reminders HMN-001",
+        "rl.not_found": "{number}: unknown number.",
+        "rl.state.scheduled": "scheduled {at}",
+        "rl.state.claimed": "being sent (due {at})",
+        "rl.state.sent": "sent {at}",
+        "rl.state.sent_late": "sent {at}, late (due {due})",
+        "rl.state.acknowledged": "acknowledged by {who} {at}",
+        "rl.state.skipped": "skipped: {why}",
+        "rl.state.failed": "failed: {why}",
+        "rl.state.cancelled": "cancelled: {why}",
+        "rl.state.unknown": "fate unknown (timed out after sending) {at} — not resent",
+        "rl.rerouted": "rerouted (recipient unreachable: {who})",
+        "rl.cancel.injection": "injection recorded",
+        "rl.cancel.withdrawal": "patient withdrawn",
+        "rl.cancel.other": "re-evaluation",
+        "rl.kind.d0_window": "D0 window",
+        "rl.kind.escalation": "escalation",
+        "rl.kind.outcome_change": "outcome change",
+        "rl.kind.pending": "pending criteria",
+        "rl.kind.bsa_expiry": "end of BSA observation",
+        "rl.kind.consent_patient": "patient's consent",
+        "rl.kind.follow_up": "follow-up",
+        "rl.kind.idle": "unfinished screening",
+        "rl.kind.notice": "team notice",
+        "rl.kind.alert": "alert",
+        "rl.to.team": "team",
+        "rl.to.owner": "owner",
+        "rl.to.last_actor": "last actor",
+        "rl.to.system": "system",
+        "users.unreachable": "⚠️ unreachable privately ({why})",
+        "board.title": "☀️ <b>Open patients — {date}</b> (updated {at})",
+        "board.empty": "No open patient.",
+        "board.line": "<b>{number}</b> · {status} · D0 by {deadline} ({left} left) · {owner}{pending}",
+        "board.nobody": "nobody",
+        "board.planned": " · planned {at}",
+        "start.patient": "{record}",
     }
 )

@@ -18,13 +18,14 @@ Everything is pure: times are local wall-clock times turned into UTC with the tr
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, assert_never
 from zoneinfo import ZoneInfo
 
 from conversations.protocol import D0_WINDOW_DAYS
-from conversations.windows import UTC, at_local
+from conversations.windows import UTC, at_local, d0_deadline
 
 #: The D0-window reminder that a day's acknowledgement answers.
 MORNING: Final = dt.time(8, 0)
@@ -146,11 +147,14 @@ def still_relevant(
     *,
     admission_date: dt.date,
     zone: ZoneInfo,
+    now: dt.datetime | None = None,
 ) -> bool:
     """Whether an escalation step that falls due now should still be sent.
 
     Every step stops meaning anything once the patient is injected or the screening is
-    closed. A morning reminder counts as acknowledged by any acknowledgement (or plan) made
+    closed, and, when *now* is given (the sender), once the D0 window has closed: a step
+    held back by downtime is not sent after the deadline (the "window closed" message says
+    what matters then). A morning reminder counts as acknowledged by any acknowledgement (or plan) made
     since that morning's 08:00, or by a planned injection time still ahead of it; the
     last-day check by any plan; the planned-time steps only for the plan they were made
     for (read back from their due time): a re-planned time makes the old steps moot.
@@ -158,6 +162,8 @@ def still_relevant(
     if state.injected or state.closed:
         return False
     kind, day = parse_step(step)
+    if now is not None and now > d0_deadline(admission_date, zone):
+        return False
     match kind:
         case EscalationStep.UNACKNOWLEDGED:
             assert day is not None
@@ -179,3 +185,49 @@ def quiet_hours(moment: dt.datetime, zone: ZoneInfo) -> bool:
     """22:00–07:00 local: a non-urgent message then is sent silently."""
     local = moment.astimezone(zone).time()
     return local >= dt.time(22, 0) or local < dt.time(7, 0)
+
+
+# --- the planned injection time, typed by the owner -----------------------------------------
+
+_PLANNED = re.compile(
+    r"^(?:(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?\s+)?(?P<H>\d{1,2})\s*[:hH]\s*(?P<M>\d{2})$"
+)
+
+
+class PlanError(StrEnum):
+    """Why a typed planned time is refused (worded by the bot)."""
+
+    NOT_A_TIME = "not_a_time"
+    PAST = "past"
+    AFTER_DEADLINE = "after_deadline"
+
+
+def parse_planned_time(
+    text: str, now: dt.datetime, zone: ZoneInfo, deadline: dt.datetime | None
+) -> dt.datetime | PlanError:
+    """`14:30` / `14h30` (today, or tomorrow if that time has passed today), `dd/mm hh:mm`,
+    `dd/mm/yyyy hh:mm`: a wall-clock time in the trial zone, in UTC. It must lie ahead of
+    *now* and within the D0 window (not after *deadline*)."""
+    match = _PLANNED.match(" ".join(text.split()))
+    if match is None:
+        return PlanError.NOT_A_TIME
+    parts = match.groupdict()
+    today = now.astimezone(zone).date()
+    try:
+        clock = dt.time(int(parts["H"]), int(parts["M"]))
+        if parts["d"]:
+            year = int(parts["y"]) if parts["y"] else today.year
+            day = dt.date(year, int(parts["m"]), int(parts["d"]))
+        else:
+            day = today
+    except ValueError:
+        return PlanError.NOT_A_TIME
+    planned = at_local(day, clock, zone).astimezone(UTC)
+    if not parts["d"] and planned <= now:
+        # "14:30" typed at 16:00 means tomorrow's 14:30.
+        planned = at_local(day + dt.timedelta(days=1), clock, zone).astimezone(UTC)
+    if planned <= now:
+        return PlanError.PAST
+    if deadline is not None and planned > deadline:
+        return PlanError.AFTER_DEADLINE
+    return planned

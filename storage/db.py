@@ -142,12 +142,48 @@ async def _v4_protocol_version(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _v5_ownership(conn: aiosqlite.Connection) -> None:
+    """Issue 14, in tables of their own (existing rows untouched): who owns a patient in the
+    D0 window and its planned injection time; which Telegram message each reminder became,
+    who acknowledged it and what cancelled it; users who cannot be reached privately (and
+    their first name, staff only); the team's morning board message."""
+    for statement in (
+        """CREATE TABLE ownership(
+            screening_id INTEGER PRIMARY KEY REFERENCES screenings(id),
+            owner_id INTEGER,
+            acknowledged_at TEXT,
+            planned_at TEXT)""",
+        """CREATE TABLE reminder_notes(
+            reminder_id INTEGER PRIMARY KEY REFERENCES reminders(id),
+            message_chat_id INTEGER,
+            message_id INTEGER,
+            acknowledged_by INTEGER,
+            acknowledged_at TEXT,
+            cancelled_by TEXT,
+            rerouted_from TEXT)""",
+        "CREATE INDEX reminder_notes_by_message ON reminder_notes(message_chat_id, message_id)",
+        """CREATE TABLE user_reach(
+            telegram_id INTEGER PRIMARY KEY,
+            display_name TEXT,
+            unreachable_since TEXT,
+            unreachable_why TEXT)""",
+        """CREATE TABLE boards(
+            day TEXT PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+    ):
+        await conn.execute(statement)
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
     _v2_reminders,
     _v3_shown_prompt,
     _v4_protocol_version,
+    _v5_ownership,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -61,7 +61,7 @@ REASON_LIMIT = 200
 #: A typed injection time may run a few minutes ahead of the server clock, not more.
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 #: Kinds stopped by the injection (the follow-ups start instead).
-STOPPED_BY_INJECTION = ("d0_window", "pending", "bsa_expiry")
+STOPPED_BY_INJECTION = ("d0_window", "pending", "bsa_expiry", "escalation")
 STILL_HOSPITALISED = "still_hospitalised"
 
 

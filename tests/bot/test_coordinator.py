@@ -220,7 +220,7 @@ async def test_patient_shows_the_whole_completed_record(ctx: Context) -> None:
     assert "• SCORTEN · Serum urea (mmol/L): <b>12 mmol/L</b>" in text
     assert "<b>Reminders</b>" in text
     assert "• d0_window/outcome → user:101: sent 21/11/2026 10:00" in text
-    assert "• d0_window/day_2 → team, user:101: scheduled 22/11/2026 08:00" in text
+    assert "• d0_window/day_2 → team, owner: scheduled 22/11/2026 08:00" in text
     assert all(len(line) < 200 for line in text.splitlines())
     assert all(len(chunk) <= 4096 for chunk in handlers.split_message(text))
 
@@ -336,7 +336,7 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Cl
     record = (await coordinator.patient(ctx, again, ["HMN-001"]))[0].text
     assert "↳ 58 years → <b>80 years</b> (correction, <code>202</code>, 21/11/2026 12:00)" in record
     assert "reason: transcription error" in record
-    assert "• also: cancelled 11" in record  # the window reminders of the first outcome
+    assert "• also: cancelled 14" in record  # the first outcome's window reminders and escalations
 
 
 async def test_a_correction_that_changes_nothing_in_the_outcome(ctx: Context) -> None:

@@ -43,6 +43,7 @@ EXPECTED: dict[str, set[str]] = {
     "users": {"admin"},
     "adduser": {"admin"},
     "removeuser": {"admin"},
+    "reminders": {"coordinator", "admin"},
 }
 USERS = {"clinician": CLINICIAN, "coordinator": COORDINATOR, "admin": ADMIN}
 PATIENT_DATA = ("HMN-001", "54", "19/11/2026", "2026-11-19")

@@ -155,7 +155,8 @@ async def test_150_overdue_rows_send_only_the_latest_step_per_patient_and_recipi
     # evening are overdue for 15 patients × 2 recipients: 150 rows, more than a claim batch.
     overdue = await fetch_all(
         env.ctx.db.conn,
-        "SELECT COUNT(*) AS n FROM reminders WHERE state='scheduled' AND due_at <= ?",
+        "SELECT COUNT(*) AS n FROM reminders WHERE state='scheduled' AND due_at <= ? "
+        "AND kind='d0_window'",
         ("2026-11-23T20:00:00",),
     )
     assert overdue[0]["n"] == 150
@@ -165,7 +166,12 @@ async def test_150_overdue_rows_send_only_the_latest_step_per_patient_and_recipi
         assert len(messages) == 15, [m.plain[:40] for m in messages]
         assert all("closes at midnight" in m.plain and "sent late" in m.plain for m in messages)
         assert len({m.plain.split()[1] for m in messages}) == 15
-    assert result.skipped == 120
+    # The escalations (issue 14) catch up the same way: of the coordinator's three unanswered
+    # mornings and the last day's 14:00 check, only the latest (urgent) one is sent.
+    for person in (COORDINATOR, ADMIN):
+        escalated = env.send.to(person)
+        assert len(escalated) == 15 and all("HMN-" in m.plain for m in escalated)
+    assert result.skipped == 120 + 15 * 3
 
 
 async def test_a_clock_jump_pauses_sending_until_the_clock_comes_back_or_an_admin_confirms(

@@ -158,6 +158,16 @@ def test_a_new_plan_makes_the_old_plans_steps_moot() -> None:
     )
 
 
+def test_nothing_escalates_once_the_window_has_closed() -> None:
+    admission = dt.date(2026, 11, 20)
+    steps = window_plan(admission, PARIS)
+    before = local(2026, 11, 23, 23, 59)
+    after = local(2026, 11, 24, 0, 0, 1)  # the deadline is 23/11 23:59:59
+    kwargs = {"admission_date": admission, "zone": PARIS}
+    assert still_relevant(steps[-1].step, steps[-1].due, OPEN, now=before, **kwargs)
+    assert not any(still_relevant(e.step, e.due, OPEN, now=after, **kwargs) for e in steps)
+
+
 def test_step_names_round_trip_and_unknown_ones_are_refused() -> None:
     assert parse_step(unacknowledged_step(3)) == (EscalationStep.UNACKNOWLEDGED, 3)
     assert parse_step("no_plan_last_day") == (EscalationStep.NO_PLAN_LAST_DAY, None)
@@ -181,3 +191,37 @@ def test_every_plan_is_in_time_order_within_the_window(admission: dt.date) -> No
     assert all(
         admission < e.due.astimezone(PARIS).date() <= admission + dt.timedelta(days=3) for e in plan
     )
+
+
+# --- the typed planned time (issue 14) -------------------------------------------------------
+
+
+def test_planned_time_parses_local_wall_clock_times_within_the_window() -> None:
+    from conversations.escalation import PlanError, parse_planned_time
+
+    paris = ZoneInfo("Europe/Paris")
+    now = dt.datetime(2026, 11, 21, 9, 0, tzinfo=paris)
+    deadline = dt.datetime(2026, 11, 23, 23, 59, 59, tzinfo=paris)
+    utc = dt.UTC
+
+    def parse(text: str) -> dt.datetime | PlanError:
+        return parse_planned_time(text, now, paris, deadline)
+
+    assert parse("14:30") == dt.datetime(2026, 11, 21, 13, 30, tzinfo=utc)
+    assert parse(" 14h30 ") == dt.datetime(2026, 11, 21, 13, 30, tzinfo=utc)
+    assert parse("08:00") == dt.datetime(2026, 11, 22, 7, 0, tzinfo=utc)  # passed today: tomorrow
+    assert parse("23/11 09:00") == dt.datetime(2026, 11, 23, 8, 0, tzinfo=utc)
+    assert parse("23/11/2026 23:59") == dt.datetime(2026, 11, 23, 22, 59, tzinfo=utc)
+    assert parse("21/11 08:30") is PlanError.PAST
+    assert parse("24/11 08:00") is PlanError.AFTER_DEADLINE
+    for bad in ("", "tomorrow", "25:00", "31/02 10:00", "14:3", "14:30:00"):
+        assert parse(bad) is PlanError.NOT_A_TIME, bad
+
+
+def test_planned_time_across_the_spring_change_is_the_wall_clock_time() -> None:
+    from conversations.escalation import parse_planned_time
+
+    paris = ZoneInfo("Europe/Paris")
+    now = dt.datetime(2026, 3, 28, 12, 0, tzinfo=paris)
+    planned = parse_planned_time("29/03 09:00", now, paris, None)
+    assert planned == dt.datetime(2026, 3, 29, 7, 0, tzinfo=dt.UTC)  # CEST: UTC+2

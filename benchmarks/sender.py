@@ -1,0 +1,82 @@
+"""Sender benchmark: the 08:00 burst of 1,000 open patients (issue 14).
+
+1,000 eligible patients screened the day before (real SQLite file with the production
+pragmas, the real outbox, `bot.jobs.sweep` with its decoration, escalation and reroute
+branches); at 08:00 every patient's day-1 reminder falls due for the team group and for its
+owner: 2,000 rows. The sweep sends them through an instant fake `send` (no network, no rate
+limiter): what the bot itself costs per reminder (claim, re-check, word, mark sent, audit).
+
+Telegram's own limits then bound the wall-clock time: 20 messages/min in one group and
+~30/s overall (AIORateLimiter): printed as `paced_seconds` for this burst.
+
+    python benchmarks/sender.py [--patients N]
+
+The last line of stdout is one JSON object of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot import jobs, reminder_delivery  # noqa: E402
+from bot.flows import injection, ownership  # noqa: E402, F401  (registers the kinds' flows)
+from tests.bot.test_reminders import TEAM, FakeSend, local, make_env, screen_patient  # noqa: E402
+
+
+async def run(patients: int) -> dict[str, float | int]:
+    with tempfile.TemporaryDirectory() as folder:
+        start = local(2026, 11, 20, 10)
+        env = await make_env(Path(folder), start)
+        try:
+            for _ in range(patients):
+                await screen_patient(env.ctx, start, dt.date(2026, 11, 20))
+            await jobs.sweep(env.ctx, start, FakeSend(), limit=10_000)  # the outcome notices
+            send = FakeSend()
+            morning = local(2026, 11, 21, 8)
+            began = time.perf_counter()
+            sent = 0
+            while True:
+                result = await jobs.sweep(env.ctx, morning, send)
+                sent += result.sent
+                if not result.claimed:
+                    break
+            elapsed = time.perf_counter() - began
+        finally:
+            await env.ctx.db.close()
+    team = len(send.to(TEAM))
+    private = sent - team
+    paced = max(
+        team / reminder_delivery.GROUP_PER_MINUTE * 60, sent / reminder_delivery.OVERALL_PER_SECOND
+    )  # the group limit dominates
+    return {
+        "patients": patients,
+        "reminders_sent": sent,
+        "seconds": round(elapsed, 3),
+        "reminders_per_second": round(sent / elapsed, 1),
+        "team_messages": team,
+        "private_messages": private,
+        "paced_seconds": round(paced, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--patients", type=int, default=1000)
+    args = parser.parse_args()
+    figures = asyncio.run(run(args.patients))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,503 @@
+"""Issue 14: every D0-window reminder has an owner, an answer and an escalation.
+
+- D0-window reminders (team and private) carry three buttons, callback data
+  `o:<screening id>:<reminder id>:t|p|n` (untrusted: the reminder, its screening, its state
+  and the presser's role are checked against the database):
+  **t** "I'm on it" — the presser becomes the owner (audited; a takeover says so), today's
+  reminders are marked acknowledged, the escalations that no longer mean anything are
+  cancelled, and today's team message is edited in place to say who took the patient;
+  **p** "Injection planned…" — asks a local time in the private chat (`14:30`, `dd/mm hh:mm`;
+  `conversations.escalation.parse_planned_time`), records it (audited) and schedules the
+  planned-time steps; **n** "Not injecting" — asks the reason, then hands it to /withdraw.
+- Escalation steps (`conversations.escalation`) are outbox rows of kind `escalation`;
+  `escalation_decision` is the sender's branch for them (`still_relevant` decides).
+- The private D0 reminders go to the symbolic recipient `owner` (the owner, else the
+  screening clinician), resolved when sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+import aiosqlite
+
+from bot import handlers, jobs
+from bot.common import Actor, Button, Context, Out
+from bot.flows.screening import SCREEN_MODE, begin
+from bot.present import local_time, time_left
+from bot.texts import t
+from conversations import escalation, schedule
+from conversations.escalation import Audience, EscalationStep, LoopState, PlanError
+from conversations.reminder_kinds import Recipient, ReminderKind
+from conversations.windows import at_local
+from storage import ownership as own_store
+from storage import reminders as outbox
+from storage import screenings as store
+from storage import users as user_store
+from storage.audit import AuditEntry, append_audit
+from storage.reminders import Reminder
+from storage.screenings import Screening, Session
+
+PREFIX = "o"
+PLAN_MODE = "plan_time"
+NOT_INJECTING_MODE = "wd_reason_button"
+OUR_MODES = frozenset({PLAN_MODE, NOT_INJECTING_MODE})
+INCLUDED = ("eligible", "pending")
+TAKE, PLAN, NOT_INJECTING = "t", "p", "n"
+#: Escalation steps of the window itself (the planned-time steps belong to one plan).
+WINDOW_STEPS_PREFIXES = (EscalationStep.UNACKNOWLEDGED.value, EscalationStep.NO_PLAN_LAST_DAY.value)
+
+
+def _audit(actor: int | str, action: str, now: dt.datetime, number: str, **fields: Any) -> AuditEntry:  # fmt: skip
+    return AuditEntry(at=now, actor=str(actor), action=action, screening=number, **fields)
+
+
+def is_open(s: Screening) -> bool:
+    return s.status == store.SCREENED and s.outcome in INCLUDED and s.injected_at is None
+
+
+def loop_state(s: Screening, loop: own_store.Loop) -> LoopState:
+    return LoopState(
+        acknowledged_at=loop.acknowledged_at,
+        planned_at=loop.planned_at,
+        injected=s.injected_at is not None,
+        closed=s.status != store.SCREENED or s.outcome not in INCLUDED,
+    )
+
+
+def team_language(ctx: Context) -> str:
+    return ctx.settings.language or "fr"
+
+
+# --- the buttons and the ownership line on D0-window reminders ------------------------------
+
+
+def d0_buttons(lang: str, screening_id: int, reminder_id: int) -> list[list[Button]]:
+    data = f"{PREFIX}:{screening_id}:{reminder_id}"
+    return [
+        [Button(t(lang, "own.btn.take"), f"{data}:{TAKE}")],
+        [
+            Button(t(lang, "own.btn.plan"), f"{data}:{PLAN}"),
+            Button(t(lang, "own.btn.not_injecting"), f"{data}:{NOT_INJECTING}"),
+        ],
+    ]
+
+
+def ownership_lines(lang: str, loop: own_store.Loop, names: dict[int, str], ctx: Context) -> str:
+    lines = []
+    if loop.owner_id is not None:
+        who = names.get(loop.owner_id) or str(loop.owner_id)
+        at = local_time(loop.acknowledged_at, ctx.zone) if loop.acknowledged_at else "—"
+        lines.append(t(lang, "own.line.owner", name=who, at=at))
+    else:
+        lines.append(t(lang, "own.line.nobody"))
+    if loop.planned_at is not None:
+        lines.append(t(lang, "own.line.planned", at=local_time(loop.planned_at, ctx.zone)))
+    return "\n".join(lines)
+
+
+async def deep_link(conn: aiosqlite.Connection, number: str) -> str:
+    """`https://t.me/<bot>?start=<NUMBER>` once the bot's username is known (kept at start)."""
+    username = await store.get_meta(conn, BOT_USERNAME_META)
+    return f"https://t.me/{username}?start={number}" if username else ""
+
+
+BOT_USERNAME_META = "bot_username"
+
+
+async def decorate(
+    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening, decision: jobs.Decision
+) -> jobs.Decision:
+    """A D0-window reminder with who owns the patient, the plan, and the three buttons (the
+    window-closed message has nothing left to answer)."""
+    if not isinstance(decision, jobs.Message) or row.step == schedule.WINDOW_CLOSED:
+        return decision
+    loop = await own_store.get_loop(conn, s.id)
+    names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
+    link = await deep_link(conn, s.number) if row.recipient == outbox.TEAM else ""
+    inner = decision.render
+
+    def render(lang: str) -> tuple[str, list[list[Button]]]:
+        text, buttons = inner(lang)
+        extra = [ownership_lines(lang, loop, names, ctx)]
+        if link:
+            extra.append(t(lang, "own.line.link", url=link))
+        return text + "\n" + "\n".join(extra), buttons + d0_buttons(lang, s.id, row.id)
+
+    return jobs.Message(render)
+
+
+async def _rendered(
+    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening, lang: str
+) -> tuple[str, list[list[Button]]] | None:
+    decision = await jobs.prepare(conn, ctx, row, s, ctx.now())
+    decision = await decorate(conn, ctx, row, s, decision)
+    if not isinstance(decision, jobs.Message):
+        return None
+    return decision.render(lang)
+
+
+async def refreshed_messages(
+    conn: aiosqlite.Connection, ctx: Context, s: Screening, now: dt.datetime
+) -> list[Out]:
+    """Today's D0-window messages of this patient, re-worded in place (who owns it, the
+    plan); once it is no longer open, their buttons go."""
+    since = at_local(now.astimezone(ctx.zone).date(), dt.time(0), ctx.zone)
+    rows = {r.id: r for r in await outbox.for_screening(conn, s.id)}
+    outs = []
+    for message in await own_store.sent_messages(conn, s.id, ReminderKind.D0_WINDOW, since):
+        row = rows.get(message.reminder_id)
+        if row is None or row.step == schedule.WINDOW_CLOSED:
+            continue
+        lang = team_language(ctx)
+        if row.recipient != outbox.TEAM:
+            user = await user_store.get_user(conn, message.chat_id)
+            lang = ctx.language_of(user)
+        rendered = await _rendered(conn, ctx, row, s, lang) if is_open(s) else None
+        if rendered is None:
+            continue
+        text, buttons = rendered
+        outs.append(Out(text, buttons, chat_id=message.chat_id, edit=message.message_id))
+    return outs
+
+
+# --- the buttons ----------------------------------------------------------------------------
+
+
+def _stale(lang: str) -> list[Out]:
+    return [Out("", toast=t(lang, "own.stale"))]
+
+
+async def ownership_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`o:<screening id>:<reminder id>:t|p|n`."""
+    lang = ctx.language(actor)
+    parts = data.split(":")
+    if (
+        len(parts) != 4
+        or not parts[1].isdigit()
+        or not parts[2].isdigit()
+        or parts[3] not in (TAKE, PLAN, NOT_INJECTING)
+    ):
+        return _stale(lang)
+    # Routed with /start's role (any listed user, groups allowed): the role is checked here.
+    if actor.user is None or not actor.user.has("clinician"):
+        return [Out("", toast=t(lang, "own.role"))]
+    screening_id, reminder_id, action = int(parts[1]), int(parts[2]), parts[3]
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        s = await store.get_by_id(conn, screening_id)
+        rows = {r.id: r for r in await outbox.for_screening(conn, screening_id)} if s else {}
+        row = rows.get(reminder_id)
+        if s is None or row is None or row.kind != ReminderKind.D0_WINDOW or row.state != "sent":
+            return _stale(lang)
+        if not is_open(s):
+            status = t(lang, f"status.{s.status}")
+            return [Out("", toast=t(lang, "own.closed", number=s.number, status=status))]
+        if actor.first_name:
+            await own_store.set_display_name(conn, actor.user_id, actor.first_name)
+        if action == TAKE:
+            outs = await _take(conn, ctx, actor, s, row, now)
+        elif action == PLAN:
+            await _enter(conn, actor, s.id, PLAN_MODE, now)
+            outs = [Out(t(lang, "own.plan.ask", number=s.number,
+                          deadline=local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"),
+                        chat_id=actor.user_id)]  # fmt: skip
+        else:
+            await _enter(conn, actor, s.id, NOT_INJECTING_MODE, now)
+            outs = [Out(t(lang, "own.wd.ask", number=s.number), chat_id=actor.user_id)]
+    if action != TAKE and not actor.private:
+        outs.insert(0, Out("", toast=t(lang, "own.see_private")))
+    ctx.wake_sender()
+    return outs
+
+
+async def _take(
+    conn: aiosqlite.Connection, ctx: Context, actor: Actor, s: Screening, row: Reminder,
+    now: dt.datetime,
+) -> list[Out]:  # fmt: skip
+    lang = ctx.language(actor)
+    await take_ownership(conn, ctx, actor.user_id, s, now, row.sent_at or now)
+    outs = [Out("", toast=t(lang, "own.taken", number=s.number))]
+    outs += await refreshed_messages(conn, ctx, s, now)
+    return outs
+
+
+async def take_ownership(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    user_id: int,
+    s: Screening,
+    now: dt.datetime,
+    since: dt.datetime,
+    how: str = "acknowledged",
+) -> None:
+    """The user owns the patient from now (audited, a takeover named as such); today's D0
+    reminders are acknowledged and the escalations this answers are cancelled."""
+    loop = await own_store.get_loop(conn, s.id)
+    await own_store.acknowledge(conn, s.id, user_id, now)
+    midnight = at_local(now.astimezone(ctx.zone).date(), dt.time(0), ctx.zone)
+    await own_store.acknowledge_rows(
+        conn, s.id, ReminderKind.D0_WINDOW, user_id, now, min(since, midnight)
+    )
+    if loop.owner_id != user_id:
+        action = "owner_takeover" if loop.owner_id is not None else "owner_taken"
+        await append_audit(conn, _audit(user_id, action, now, s.number, field="owner",
+                                        old_value=str(loop.owner_id) if loop.owner_id else None,
+                                        new_value=str(user_id), reason=how))  # fmt: skip
+    else:
+        await append_audit(conn, _audit(user_id, "acknowledged", now, s.number,
+                                        field="acknowledged_at", new_value=now.isoformat(),
+                                        reason=how))  # fmt: skip
+    await cancel_moot(conn, ctx, s, "acknowledgement")
+
+
+async def cancel_moot(conn: aiosqlite.Connection, ctx: Context, s: Screening, by: str) -> int:
+    """Cancel (with its cause) every scheduled escalation step that the patient's state now
+    answers; the log keeps them."""
+    fresh = await store.get_by_id(conn, s.id) or s
+    state = loop_state(fresh, await own_store.get_loop(conn, s.id))
+    moot = []
+    for row in await own_store.scheduled(conn, s.id, ReminderKind.ESCALATION):
+        if fresh.admission_date is None or not _relevant(row.step, row.due_at, state, fresh, ctx):
+            moot.append(row.id)
+    return await own_store.cancel_ids(conn, moot, by)
+
+
+def _relevant(step: str, due: dt.datetime, state: LoopState, s: Screening, ctx: Context) -> bool:
+    assert s.admission_date is not None
+    try:
+        return escalation.still_relevant(
+            step, due, state, admission_date=s.admission_date, zone=ctx.zone
+        )
+    except ValueError:
+        return False
+
+
+# --- sessions: the private chat waits for a time or a reason --------------------------------
+
+
+def _private(actor: Actor) -> Actor:
+    return replace(actor, chat_id=actor.user_id, private=True)
+
+
+async def _enter(
+    conn: aiosqlite.Connection, actor: Actor, screening_id: int, mode: str, now: dt.datetime
+) -> None:
+    """Ask in the presser's private chat; a screening open there is kept aside and restored."""
+    current = await store.get_session(conn, actor.user_id, actor.user_id)
+    previous: dict[str, Any] | None = None
+    if current is not None and current.mode in OUR_MODES:
+        previous = current.data.get("previous")
+    elif current is not None and current.mode == SCREEN_MODE:
+        previous = {"screening_id": current.screening_id, "data": current.data}
+    await store.set_session(conn, actor.user_id, actor.user_id, screening_id, mode, now,
+                            {"previous": previous})  # fmt: skip
+
+
+async def _leave(
+    conn: aiosqlite.Connection, actor: Actor, session: Session, now: dt.datetime
+) -> None:
+    previous = session.data.get("previous")
+    if isinstance(previous, dict) and previous.get("screening_id") is not None:
+        await store.set_session(conn, actor.user_id, actor.chat_id, int(previous["screening_id"]),
+                                SCREEN_MODE, now, previous.get("data") or {})  # fmt: skip
+    else:
+        await store.clear_session(conn, actor.user_id, actor.chat_id)
+
+
+async def _session(conn: aiosqlite.Connection, actor: Actor, mode: str) -> Session | None:
+    session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    return session if session is not None and session.mode == mode else None
+
+
+# --- "Injection planned…": the typed time ---------------------------------------------------
+
+
+async def plan_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)
+        session = await _session(conn, actor, PLAN_MODE)
+        s = await store.get_by_id(conn, session.screening_id) if session and session.screening_id else None  # fmt: skip
+        if session is None or s is None:
+            return [Out(t(lang, "own.stale"))]
+        if not is_open(s):
+            await _leave(conn, actor, session, now)
+            return [Out(t(lang, "own.closed", number=s.number, status=t(lang, f"status.{s.status}")))]  # fmt: skip
+        planned = escalation.parse_planned_time(text, now, ctx.zone, s.d0_deadline)
+        if isinstance(planned, PlanError):
+            deadline = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
+            return [Out(t(lang, f"own.plan.err.{planned.value}", text=text.strip()[:40],
+                          deadline=deadline))]  # fmt: skip
+        await record_plan(conn, ctx, actor.user_id, s, planned, now)
+        await _leave(conn, actor, session, now)
+        outs = [Out(t(lang, "own.plan.done", number=s.number,
+                      at=local_time(planned, ctx.zone),
+                      remind=local_time(planned - escalation.BEFORE_PLANNED, ctx.zone)))]  # fmt: skip
+        outs += await refreshed_messages(conn, ctx, s, now)
+    ctx.wake_sender()
+    return outs
+
+
+async def record_plan(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    user_id: int,
+    s: Screening,
+    planned: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    """The planned D0 time (audited); planning is also an acknowledgement (the planner owns
+    the patient). The previous plan's steps are cancelled, the new plan's scheduled."""
+    loop = await own_store.get_loop(conn, s.id)
+    await own_store.set_planned(conn, s.id, planned)
+    await append_audit(conn, _audit(user_id, "d0_planned", now, s.number, field="planned_at",
+                                    old_value=loop.planned_at.isoformat() if loop.planned_at else None,
+                                    new_value=planned.isoformat()))  # fmt: skip
+    old_plan = [
+        r.id
+        for r in await own_store.scheduled(conn, s.id, ReminderKind.ESCALATION)
+        if not r.step.startswith(WINDOW_STEPS_PREFIXES)
+    ]
+    await own_store.cancel_ids(conn, old_plan, "re-planned")
+    await take_ownership(conn, ctx, user_id, s, now, now, how="injection planned")
+    for step in escalation.planned_injection_plan(planned, now):
+        await outbox.schedule(conn, s.id, ReminderKind.ESCALATION, step.step, step.due,
+                              await audience(conn, step.audience))  # fmt: skip
+
+
+# --- "Not injecting": the reason, then /withdraw --------------------------------------------
+
+
+async def not_injecting_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
+    """The typed reason goes to /withdraw's own entry (its checks, its confirmation)."""
+    from bot.flows import injection
+
+    lang = ctx.language(actor)
+    async with ctx.db.transaction() as conn:
+        session = await _session(conn, actor, NOT_INJECTING_MODE)
+        s = await store.get_by_id(conn, session.screening_id) if session and session.screening_id else None  # fmt: skip
+        if session is None or s is None:
+            return [Out(t(lang, "own.stale"))]
+        # Left before /withdraw runs: its own step (a confirmation) may set the session next.
+        await _leave(conn, actor, session, ctx.now())
+    reason = text.split()
+    if not reason:
+        return [Out(t(lang, "own.wd.ask", number=s.number))]
+    return await injection.withdraw(ctx, actor, [s.number, *reason])
+
+
+# --- escalation rows ------------------------------------------------------------------------
+
+
+async def audience(conn: aiosqlite.Connection, who: Audience) -> list[str]:
+    """Symbolic recipients of an escalation step: the owner is resolved when it is sent; the
+    coordinators (the admins when there is none) and admins are listed now, one row each."""
+    coordinators = await user_store.users_with_role(conn, "coordinator")
+    admins = await user_store.users_with_role(conn, "admin")
+    users: list[int] = []
+    owner: list[str] = []
+    match who:
+        case Audience.COORDINATORS:
+            users = coordinators or admins
+        case Audience.COORDINATORS_AND_ADMINS:
+            users = coordinators + admins
+        case Audience.OWNER:
+            owner = [Recipient.OWNER.value]
+        case Audience.OWNER_AND_COORDINATORS:
+            owner = [Recipient.OWNER.value]
+            users = coordinators or admins
+    return owner + [outbox.user_recipient(u) for u in dict.fromkeys(users)]
+
+
+async def schedule_window_escalations(
+    conn: aiosqlite.Connection, ctx: Context, screening_id: int, admission: dt.date | None,
+    now: dt.datetime, *, included: bool = True,
+) -> None:  # fmt: skip
+    """(Re)write the window's escalation steps still ahead (screening closed eligible or
+    pending, or re-evaluated); a patient no longer included keeps none."""
+    stale = [
+        r.id
+        for r in await own_store.scheduled(conn, screening_id, ReminderKind.ESCALATION)
+        if r.step.startswith(WINDOW_STEPS_PREFIXES)
+    ]
+    await own_store.cancel_ids(conn, stale, "re-evaluation")
+    if not included or admission is None:
+        return
+    for step in escalation.future_window_plan(admission, now, ctx.zone):
+        await outbox.schedule(conn, screening_id, ReminderKind.ESCALATION, step.step, step.due,
+                              await audience(conn, step.audience))  # fmt: skip
+
+
+async def escalation_decision(
+    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime
+) -> jobs.Decision:
+    """The sender's branch for `escalation` rows: still relevant now? then its message."""
+    if s.admission_date is None:
+        return jobs.Skip("no admission date")
+    loop = await own_store.get_loop(conn, s.id)
+    state = loop_state(s, loop)
+    try:
+        kind, day = escalation.parse_step(row.step)
+        relevant = escalation.still_relevant(
+            row.step, row.due_at, state, admission_date=s.admission_date, zone=ctx.zone, now=now
+        )
+    except ValueError:
+        return jobs.Skip(f"unknown escalation step {row.step}")
+    if not relevant:
+        if state.injected:
+            return jobs.Skip("injected")
+        if state.closed:
+            return jobs.Skip(f"status {s.status}, outcome {s.outcome}")
+        return jobs.Skip("answered: acknowledged or planned")
+    names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
+    link = await deep_link(conn, s.number)
+
+    def render(lang: str) -> tuple[str, list[list[Button]]]:
+        params: dict[str, Any] = {"number": s.number, "day": day or ""}
+        params["deadline"] = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
+        params["left"] = time_left(lang, s.d0_deadline, now) if s.d0_deadline else "—"
+        params["planned"] = local_time(loop.planned_at, ctx.zone) if loop.planned_at else "—"
+        lines = [t(lang, f"esc.{kind.value}", **params), ownership_lines(lang, loop, names, ctx)]
+        command = "rem.inject" if s.outcome == "eligible" else "rem.update"
+        lines.append(t(lang, command, number=s.number))
+        if link:
+            lines.append(t(lang, "own.line.link", url=link))
+        return "\n".join(lines), []
+
+    return (
+        UrgentMessage(render) if kind is EscalationStep.NO_PLAN_LAST_DAY else jobs.Message(render)
+    )
+
+
+class UrgentMessage(jobs.Message):
+    """Sent with sound even in quiet hours (the last day's 14:00 escalation)."""
+
+
+# --- registration ---------------------------------------------------------------------------
+
+
+def register() -> None:
+    from bot import reminder_delivery, reminders_board
+
+    # /start's role (any listed user) and allowed in groups: the team presses these there.
+    handlers.CALLBACKS[PREFIX] = ("start", ownership_button)
+    handlers.TEXT_MODES.update(
+        {PLAN_MODE: ("withdraw", plan_text), NOT_INJECTING_MODE: ("withdraw", not_injecting_text)}
+    )
+    reminder_delivery.install()
+    reminders_board.install()
+
+
+def _install() -> None:
+    from bot import app
+
+    if register not in app.EXTENSIONS:
+        app.EXTENSIONS.append(register)
+
+
+_install()

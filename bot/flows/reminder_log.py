@@ -1,0 +1,219 @@
+"""Issue 14's views: `/reminders [NUMBER]` (coordinator, private chat), `/start NUMBER` (the
+deep link of team notices), and `/users` showing who cannot be reached privately.
+
+`/reminders` lists every reminder row of one patient or of every open patient with its
+state, nothing hidden: scheduled (when), sent (when, late or not), acknowledged (who, when),
+skipped (why), failed (why), cancelled (by what), unknown (a timeout after the request left).
+Escalations are the rows of kind "escalation". The renderer splits the text under 4,096
+characters (bot/handlers.py `split_message`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot import handlers
+from bot.common import Actor, Context, Out, allowed, group_pointer
+from bot.criteria import short_names
+from bot.flows import basic
+from bot.present import local_time, time_left
+from bot.texts import t
+from storage import ownership as own_store
+from storage import queries
+from storage import screenings as store
+from storage.ownership import LogRow
+from storage.screenings import Screening
+
+MAX_ARGS = 1
+
+
+def _short(moment: dt.datetime | None, ctx: Context) -> str:
+    return local_time(moment, ctx.zone) if moment is not None else "—"
+
+
+def _recipient(lang: str, recipient: str, names: dict[int, str]) -> str:
+    if recipient.startswith("user:") and recipient[5:].lstrip("-").isdigit():
+        user_id = int(recipient[5:])
+        return names.get(user_id, str(user_id))
+    key = f"rl.to.{recipient}"
+    label = t(lang, key)
+    return recipient if label == key else label
+
+
+def _kind(lang: str, kind: str) -> str:
+    key = f"rl.kind.{kind}"
+    label = t(lang, key)
+    return kind if label == key else label
+
+
+def _cancel_cause(lang: str, row: LogRow, s: Screening) -> str:
+    """Rows cancelled by code that names its cause carry it; the others are read from what
+    happened to the patient (injection, withdrawal, else a re-evaluation)."""
+    if row.cancelled_by:
+        return row.cancelled_by
+    if s.injected_at is not None:
+        return t(lang, "rl.cancel.injection")
+    if s.status == store.WITHDRAWN:
+        return t(lang, "rl.cancel.withdrawal")
+    return t(lang, "rl.cancel.other")
+
+
+def row_line(lang: str, ctx: Context, row: LogRow, s: Screening, names: dict[int, str]) -> str:
+    head = f"• {_kind(lang, row.kind)} <code>{row.step}</code> → {_recipient(lang, row.recipient, names)}"
+    match row.state:
+        case "scheduled":
+            state = t(lang, "rl.state.scheduled", at=_short(row.due_at, ctx))
+        case "claimed":
+            state = t(lang, "rl.state.claimed", at=_short(row.due_at, ctx))
+        case "sent" if row.late:
+            state = t(lang, "rl.state.sent_late", at=_short(row.sent_at, ctx),
+                      due=_short(row.due_at, ctx))  # fmt: skip
+        case "sent":
+            state = t(lang, "rl.state.sent", at=_short(row.sent_at, ctx))
+        case "skipped":
+            state = t(lang, "rl.state.skipped", why=row.last_error or "—")
+        case "failed":
+            state = t(lang, "rl.state.failed", why=row.last_error or "—")
+        case "cancelled":
+            state = t(lang, "rl.state.cancelled", why=_cancel_cause(lang, row, s))
+        case "unknown":
+            state = t(lang, "rl.state.unknown", at=_short(row.due_at, ctx))
+        case other:
+            state = other
+    parts = [head, state]
+    if row.acknowledged_by is not None:
+        who = names.get(row.acknowledged_by, str(row.acknowledged_by))
+        parts.append(t(lang, "rl.state.acknowledged", who=who, at=_short(row.acknowledged_at, ctx)))
+    if row.rerouted_from:
+        parts.append(t(lang, "rl.rerouted", who=_recipient(lang, row.rerouted_from, names)))
+    return " — ".join(parts)
+
+
+async def reminders(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    lang = ctx.language(actor)
+    if len(args) > MAX_ARGS:
+        return [Out(t(lang, "rl.usage"))]
+    async with ctx.db.transaction() as conn:
+        if args:
+            number = args[0].upper()[:20]
+            found = await store.get_by_number(conn, number)
+            if found is None:
+                return [Out(t(lang, "rl.not_found", number=number))]
+            patients = [found]
+        else:
+            patients = [
+                s for s in await queries.open_screenings(conn) if s.status == store.SCREENED
+            ]
+        rows = await own_store.reminder_log(conn, [s.id for s in patients])
+        user_ids = [r.acknowledged_by for r in rows if r.acknowledged_by is not None]
+        user_ids += [int(r.recipient[5:]) for r in rows
+                     if r.recipient.startswith("user:") and r.recipient[5:].lstrip("-").isdigit()]  # fmt: skip
+        names = await own_store.display_names(conn, user_ids)
+    if not patients:
+        return [Out(t(lang, "rl.no_open"))]
+    lines = [t(lang, "rl.title", count=len(rows))]
+    by_screening: dict[int, list[LogRow]] = {}
+    for row in rows:
+        by_screening.setdefault(row.screening_id, []).append(row)
+    for s in patients:
+        lines += ["", t(lang, "rl.patient", number=s.number, status=t(lang, f"status.{s.status}"))]
+        mine = by_screening.get(s.id, [])
+        if not mine:
+            lines.append(t(lang, "rl.none", number=s.number))
+        lines += [row_line(lang, ctx, row, s, names) for row in mine]
+    return [Out("\n".join(lines))]
+
+
+# --- /start NUMBER: the deep link of team notices -------------------------------------------
+
+
+async def start(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    """`/start` as before; `/start HMN-001` (a team notice's link) shows the patient in the
+    private chat: the record for coordinators, the status for clinicians, nothing to others."""
+    if not args or actor.user is None:
+        return await basic.start(ctx, actor, args)
+    if not actor.private:
+        return group_pointer(ctx, actor)
+    if allowed(actor.user, "patient"):
+        from bot.flows import coordinator
+
+        return await coordinator.patient(ctx, actor, args[:1])
+    if allowed(actor.user, "status"):
+        return await _patient_status(ctx, actor, args[0].upper()[:20])
+    return await basic.start(ctx, actor, [])
+
+
+async def _patient_status(ctx: Context, actor: Actor, number: str) -> list[Out]:
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.transaction() as conn:
+        s = await store.get_by_number(conn, number)
+        if s is None:
+            return [Out(t(lang, "screen.not_found", number=number))]
+        loop = await own_store.get_loop(conn, s.id)
+        names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
+    return [Out(board_line(lang, ctx, s, loop, names, now))]
+
+
+def board_line(
+    lang: str,
+    ctx: Context,
+    s: Screening,
+    loop: own_store.Loop,
+    names: dict[int, str],
+    now: dt.datetime,
+) -> str:
+    """One patient as the team sees it: number, status, deadline and time left, owner,
+    plan, names of pending criteria (never an answer value)."""
+    owner = t(lang, "board.nobody")
+    if loop.owner_id is not None:
+        owner = names.get(loop.owner_id, str(loop.owner_id))
+    pending = ""
+    if s.outcome == "pending" and s.reasons:
+        pending = t(lang, "team.pending_list", names=short_names(lang, s.reasons))
+    if loop.planned_at is not None:
+        pending = t(lang, "board.planned", at=local_time(loop.planned_at, ctx.zone)) + pending
+    status = t(lang, f"outcome.{s.outcome}") if s.outcome else t(lang, f"status.{s.status}")
+    deadline = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
+    left = time_left(lang, s.d0_deadline, now) if s.d0_deadline else "—"
+    return t(lang, "board.line", number=s.number, status=status, deadline=deadline, left=left,
+             owner=owner, pending=_raw(pending))  # fmt: skip
+
+
+def _raw(text: str) -> str:
+    from bot.texts import Raw
+
+    return Raw(text)
+
+
+# --- /users: who cannot be reached privately ------------------------------------------------
+
+
+async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    outs = await basic.users(ctx, actor, args)
+    async with ctx.db.transaction() as conn:
+        unreachable = await own_store.unreachable_users(conn)
+    if not unreachable or not outs:
+        return outs
+    lang = ctx.language(actor)
+    lines = []
+    for line in outs[0].text.split("\n"):
+        for user_id, why in unreachable.items():
+            if line.startswith(f"<code>{user_id}</code>"):
+                line += " " + t(lang, "users.unreachable", why=t(lang, f"rem.why.{why}"))
+        lines.append(line)
+    return [Out("\n".join(lines)), *outs[1:]]
+
+
+def register() -> None:
+    handlers.COMMANDS.update({"reminders": reminders, "start": start, "users": users})
+
+
+def _install() -> None:
+    from bot import app
+
+    if register not in app.EXTENSIONS:
+        app.EXTENSIONS.append(register)
+
+
+_install()

@@ -1,0 +1,210 @@
+"""How the sender talks to Telegram for patient data (issue 14), beside bot/jobs.py:
+
+- **Rate limits**: python-telegram-bot's `AIORateLimiter` (30 requests/s overall, 20/min per
+  group) with `max_retries=0`: a `RetryAfter` that still happens is raised to the sender, which
+  puts the row back in the outbox for `retry_after` (never a sleeping retry in memory).
+- **protect_content**: on by default for every message the bot sends (`Defaults`): all of them
+  may carry a screening number.
+- **Quiet hours**: a non-urgent reminder sent 22:00–07:00 local is silent
+  (`disable_notification`); urgent escalations ring. The sender says which through
+  `SILENT` (a context variable, so the `send(chat_id, text, buttons)` signature stays).
+- **Which message it became**: the sender records the message id of each reminder (to edit
+  the team's message in place when someone takes the patient).
+- **Unknown fate**: a timeout after the request left (read / write timeout) may have been
+  delivered: the row is recorded `unknown`, never retried into a duplicate. A connect or
+  pool timeout never reached Telegram: retried.
+- **Unreachable users**: a private send refused (blocked, chat not found) marks the user
+  unreachable; their reminders go to the team group and the coordinators instead, until a
+  send to them works or they write to the bot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from contextvars import ContextVar
+from typing import Any
+
+import aiosqlite
+import httpx
+from telegram import Message as TelegramMessage
+from telegram.error import TimedOut
+from telegram.ext import AIORateLimiter, Defaults
+
+from bot.common import Actor, Context, Out
+from bot.texts import t
+from conversations.escalation import quiet_hours
+from conversations.reminder_kinds import Recipient, ReminderKind
+from storage import ownership as own_store
+from storage import reminders as outbox
+from storage import screenings as store
+from storage import users as user_store
+from storage.audit import AuditEntry, append_audit
+from storage.reminders import Reminder
+from storage.screenings import Screening
+
+log = logging.getLogger("lysyme.delivery")
+
+#: Telegram's limits (DESIGN.md "Known pitfalls"): 30 messages/s overall, 20/min per group.
+OVERALL_PER_SECOND = 30
+GROUP_PER_MINUTE = 20
+
+#: Set by the sender around one send: this message goes without sound.
+SILENT: ContextVar[bool] = ContextVar("lysyme_silent", default=False)
+
+
+def rate_limiter() -> AIORateLimiter:
+    return AIORateLimiter(
+        overall_max_rate=OVERALL_PER_SECOND,
+        overall_time_period=1,
+        group_max_rate=GROUP_PER_MINUTE,
+        group_time_period=60,
+        max_retries=0,  # a RetryAfter goes back to the outbox (bot/jobs.py), not a sleep here
+    )
+
+
+def defaults() -> Defaults:
+    return Defaults(protect_content=True)
+
+
+def silent_for(decision: Any, now: dt.datetime, ctx: Context) -> bool:
+    from bot.flows.ownership import UrgentMessage
+
+    return quiet_hours(now, ctx.zone) and not isinstance(decision, UrgentMessage)
+
+
+def message_id_of(sent: object) -> int | None:
+    if isinstance(sent, TelegramMessage):
+        return sent.message_id
+    return sent if isinstance(sent, int) and not isinstance(sent, bool) else None
+
+
+async def after_sent(conn: aiosqlite.Connection, row: Reminder, chat_id: int, sent: object) -> None:
+    """Keep which message the row became; a private chat that works is reachable again."""
+    message_id = message_id_of(sent)
+    if message_id is not None:
+        await own_store.record_message(conn, row.id, chat_id, message_id)
+    if chat_id > 0:
+        await own_store.clear_unreachable(conn, chat_id)
+
+
+def fate_unknown(exc: TimedOut) -> bool:
+    """A read or write timeout: the request may have reached Telegram. A connect or pool
+    timeout never left this machine."""
+    cause = exc.__cause__
+    if isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return False
+    return "pool timeout" not in (exc.message or "").lower()
+
+
+async def mark_unknown(
+    conn: aiosqlite.Connection, row: Reminder, screening: Screening | None, now: dt.datetime
+) -> None:
+    await own_store.mark_unknown(conn, row.id, "timed out after the request left: maybe delivered")
+    await append_audit(conn, AuditEntry(now, "system", "reminder_unknown",
+                                        screening.number if screening else None,
+                                        f"{row.kind}:{row.step}", None, row.recipient,
+                                        "timeout: delivery unknown, not retried"))  # fmt: skip
+
+
+# --- unreachable users ----------------------------------------------------------------------
+
+
+async def on_refused(
+    conn: aiosqlite.Connection, row: Reminder, chat_id: int, why: str, now: dt.datetime
+) -> None:
+    """A private chat refused a message: the user is unreachable (audited), and this
+    reminder is written again now, to be rerouted (team group and coordinators)."""
+    if chat_id <= 0 or why not in ("blocked", "chat_not_found"):
+        return
+    if await user_store.get_user(conn, chat_id) is None:
+        return
+    if not await own_store.mark_unreachable(conn, chat_id, why, now):
+        return
+    await append_audit(conn, AuditEntry(now, "system", "user_unreachable", None, str(chat_id),
+                                        None, why, "private message refused"))  # fmt: skip
+    if row.screening_id is not None and row.kind != ReminderKind.ADMIN:
+        await outbox.schedule(conn, row.screening_id, row.kind, row.step, now, [row.recipient])
+
+
+async def reroute(
+    conn: aiosqlite.Connection,
+    ctx: Context,
+    row: Reminder,
+    screening: Screening | None,
+    user_id: int,
+) -> tuple[int, str] | str | None:
+    """For an unreachable user: (team chat, language) to send there instead, or the reason
+    to skip (the team has its own copy, or there is no team chat). None: reachable. The
+    coordinators get a copy of a patient reminder (their own rows)."""
+    if not await own_store.is_unreachable(conn, user_id):
+        return None
+    if screening is None or row.kind == ReminderKind.ADMIN:
+        return "recipient unreachable"
+    coordinators = [
+        c
+        for c in await user_store.users_with_role(conn, "coordinator")
+        if c != user_id and not await own_store.is_unreachable(conn, c)
+    ]
+    copies = []
+    for c in coordinators:
+        recipient = outbox.user_recipient(c)
+        if not await outbox.has_scheduled(conn, screening.id, row.kind, row.step, recipient=recipient):  # fmt: skip
+            copies.append(recipient)
+    ids = await outbox.schedule(conn, screening.id, row.kind, row.step, row.due_at, copies)
+    for new_id in ids:
+        await own_store.note_rerouted(conn, new_id, row.recipient)
+    from bot import jobs
+
+    team = await jobs.team_chat_id(conn, ctx)
+    team_has_it = row.kind in (ReminderKind.D0_WINDOW, ReminderKind.CONSENT_PATIENT)
+    if team is None or team_has_it:
+        return "recipient unreachable: rerouted to the coordinators"
+    await own_store.note_rerouted(conn, row.id, row.recipient)
+    return team, ctx.settings.language or "fr"
+
+
+async def resolve_owner(conn: aiosqlite.Connection, screening: Screening | None) -> int | None:
+    """The `owner` recipient: who pressed "I'm on it", else the screening clinician."""
+    if screening is None:
+        return None
+    loop = await own_store.get_loop(conn, screening.id)
+    return loop.owner_id or screening.clinician_id
+
+
+async def on_activity(ctx: Context, actor: Actor, outs: list[Out]) -> list[Out]:
+    """An unreachable user writes: in the private chat, they are reachable again; in the
+    group, they are asked to open the private chat."""
+    if actor.user is None or not await own_store.is_unreachable(ctx.db.conn, actor.user_id):
+        return outs
+    lang = ctx.language(actor)
+    if actor.private:
+        async with ctx.db.transaction() as conn:
+            await own_store.clear_unreachable(conn, actor.user_id)
+        return [*outs, Out(t(lang, "own.reachable_again"))]
+    async with ctx.db.transaction() as conn:
+        username = await store.get_meta(conn, BOT_USERNAME_META)
+    link = f"https://t.me/{username}" if username else ""
+    return [*outs, Out(t(lang, "own.open_private", link=link))]
+
+
+BOT_USERNAME_META = "bot_username"
+
+
+async def remember_username(application: Any, ctx: Context) -> None:
+    """STARTUP_HOOKS: the bot's username, for the deep links of team notices."""
+    username = getattr(application.bot, "username", None)
+    if not username:
+        return
+    async with ctx.db.transaction() as conn:
+        await store.set_meta(conn, BOT_USERNAME_META, str(username))
+
+
+def install() -> None:
+    from bot import app
+
+    if remember_username not in app.STARTUP_HOOKS:
+        app.STARTUP_HOOKS.insert(0, remember_username)
+
+
+__all__ = ["SILENT", "Recipient"]

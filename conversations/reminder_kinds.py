@@ -1,0 +1,37 @@
+"""The kinds of rows in the reminder outbox, as one closed set (stored as their text value).
+
+A `StrEnum`: each member equals its stored string, so code still comparing with the plain
+strings ("d0_window") keeps working while it moves to the enum (issue 11).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReminderKind(StrEnum):
+    D0_WINDOW = "d0_window"
+    OUTCOME_CHANGE = "outcome_change"
+    PENDING = "pending"
+    BSA_EXPIRY = "bsa_expiry"
+    CONSENT_PATIENT = "consent_patient"
+    FOLLOW_UP = "follow_up"
+    IDLE = "idle"
+    NOTICE = "notice"
+    ALERT = "alert"
+    ADMIN = "admin"
+    #: An escalation step of the D0 window (conversations/escalation.py): unacknowledged
+    #: morning reminder, no plan on the last day, planned-time reminders.
+    ESCALATION = "escalation"
+    #: The team's morning board: one message listing every open patient, edited in place.
+    BOARD = "board"
+
+
+class Recipient(StrEnum):
+    """Symbolic recipients resolved when the row is sent (besides "user:<id>")."""
+
+    TEAM = "team"
+    LAST_ACTOR = "last_actor"
+    SYSTEM = "system"
+    #: The patient's owner ("I'm on it"), else the screening clinician.
+    OWNER = "owner"

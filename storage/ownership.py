@@ -1,0 +1,338 @@
+"""Issue 14's SQL: who owns a patient in the D0 window and when it is planned, which Telegram
+message a reminder became, acknowledgements, cancellations with their cause, unknown
+deliveries, unreachable users, the reminder log and the team's morning board."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from storage.db import fetch_all, fetch_one
+from storage.timefmt import from_db, maybe_from_db, to_db
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A screening's closed-loop fields (owner, last acknowledgement, planned D0 time)."""
+
+    owner_id: int | None
+    acknowledged_at: dt.datetime | None
+    planned_at: dt.datetime | None
+
+
+async def get_loop(conn: aiosqlite.Connection, screening_id: int) -> Loop:
+    row = await fetch_one(
+        conn,
+        "SELECT owner_id, acknowledged_at, planned_at FROM ownership WHERE screening_id=?",
+        (screening_id,),
+    )
+    if row is None:
+        return Loop(None, None, None)
+    return Loop(
+        row["owner_id"], maybe_from_db(row["acknowledged_at"]), maybe_from_db(row["planned_at"])
+    )
+
+
+async def acknowledge(
+    conn: aiosqlite.Connection, screening_id: int, owner_id: int, now: dt.datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO ownership(screening_id, owner_id, acknowledged_at) VALUES (?,?,?) "
+        "ON CONFLICT(screening_id) DO UPDATE SET owner_id=excluded.owner_id, "
+        "acknowledged_at=excluded.acknowledged_at",
+        (screening_id, owner_id, to_db(now)),
+    )
+
+
+async def set_planned(
+    conn: aiosqlite.Connection, screening_id: int, planned_at: dt.datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO ownership(screening_id, planned_at) VALUES (?,?) "
+        "ON CONFLICT(screening_id) DO UPDATE SET planned_at=excluded.planned_at",
+        (screening_id, to_db(planned_at)),
+    )
+
+
+# --- staff names (the Telegram first name: staff, never patients) ---------------------------
+
+
+async def set_display_name(conn: aiosqlite.Connection, user_id: int, name: str) -> None:
+    await conn.execute(
+        "INSERT INTO user_reach(telegram_id, display_name) VALUES (?,?) "
+        "ON CONFLICT(telegram_id) DO UPDATE SET display_name=excluded.display_name",
+        (user_id, name[:64]),
+    )
+
+
+async def display_names(conn: aiosqlite.Connection, user_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return {}
+    rows = await fetch_all(
+        conn,
+        f"SELECT telegram_id, display_name FROM user_reach WHERE telegram_id IN "
+        f"({','.join('?' * len(ids))})",
+        tuple(ids),
+    )
+    return {r["telegram_id"]: r["display_name"] for r in rows if r["display_name"]}
+
+
+# --- the Telegram message a reminder became -------------------------------------------------
+
+
+async def record_message(
+    conn: aiosqlite.Connection, reminder_id: int, chat_id: int, message_id: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO reminder_notes(reminder_id, message_chat_id, message_id) VALUES (?,?,?) "
+        "ON CONFLICT(reminder_id) DO UPDATE SET message_chat_id=excluded.message_chat_id, "
+        "message_id=excluded.message_id",
+        (reminder_id, chat_id, message_id),
+    )
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    reminder_id: int
+    step: str
+    recipient: str
+    chat_id: int
+    message_id: int
+
+
+async def sent_messages(
+    conn: aiosqlite.Connection, screening_id: int, kind: str, since: dt.datetime | None = None
+) -> list[SentMessage]:
+    """The messages a screening's reminders of `kind` became (newest first)."""
+    sql = (
+        "SELECT r.id, r.step, r.recipient, n.message_chat_id, n.message_id FROM reminders r "
+        "JOIN reminder_notes n ON n.reminder_id = r.id "
+        "WHERE r.screening_id=? AND r.kind=? AND r.state='sent' AND n.message_id IS NOT NULL"
+    )
+    params: list[object] = [screening_id, kind]
+    if since is not None:
+        sql += " AND r.sent_at >= ?"
+        params.append(to_db(since))
+    rows = await fetch_all(conn, sql + " ORDER BY r.sent_at DESC, r.id DESC", tuple(params))
+    return [
+        SentMessage(r["id"], r["step"], r["recipient"], r["message_chat_id"], r["message_id"])
+        for r in rows
+    ]
+
+
+async def reminder_of_message(
+    conn: aiosqlite.Connection, chat_id: int, message_id: int
+) -> int | None:
+    row = await fetch_one(
+        conn,
+        "SELECT reminder_id FROM reminder_notes WHERE message_chat_id=? AND message_id=?",
+        (chat_id, message_id),
+    )
+    return None if row is None else int(row["reminder_id"])
+
+
+async def acknowledge_rows(
+    conn: aiosqlite.Connection,
+    screening_id: int,
+    kind: str,
+    user_id: int,
+    now: dt.datetime,
+    since: dt.datetime,
+) -> int:
+    """Mark the reminders of `kind` sent since `since` (today's) as acknowledged by the user."""
+    rows = await fetch_all(
+        conn,
+        "SELECT r.id FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
+        "WHERE r.screening_id=? AND r.kind=? AND r.state='sent' AND r.sent_at >= ? "
+        "AND n.acknowledged_at IS NULL",
+        (screening_id, kind, to_db(since)),
+    )
+    for row in rows:
+        await _note(conn, row["id"], acknowledged_by=user_id, acknowledged_at=to_db(now))
+    return len(rows)
+
+
+async def _note(conn: aiosqlite.Connection, reminder_id: int, **values: object) -> None:
+    """Set some columns of a reminder's note (created if missing); names are ours, not input."""
+    columns = list(values)
+    await conn.execute(
+        f"INSERT INTO reminder_notes(reminder_id, {', '.join(columns)}) "
+        f"VALUES (?, {', '.join('?' * len(columns))}) ON CONFLICT(reminder_id) DO UPDATE SET "
+        + ", ".join(f"{c}=excluded.{c}" for c in columns),
+        (reminder_id, *values.values()),
+    )
+
+
+# --- cancellation with its cause, unknown fate ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    id: int
+    step: str
+    recipient: str
+    due_at: dt.datetime
+
+
+async def scheduled(conn: aiosqlite.Connection, screening_id: int, kind: str) -> list[Scheduled]:
+    rows = await fetch_all(
+        conn,
+        "SELECT id, step, recipient, due_at FROM reminders "
+        "WHERE screening_id=? AND kind=? AND state='scheduled' ORDER BY due_at, id",
+        (screening_id, kind),
+    )
+    return [Scheduled(r["id"], r["step"], r["recipient"], from_db(r["due_at"])) for r in rows]
+
+
+async def cancel_ids(conn: aiosqlite.Connection, ids: Sequence[int], by: str) -> int:
+    if not ids:
+        return 0
+    rows = await fetch_all(
+        conn,
+        f"SELECT id FROM reminders WHERE state='scheduled' AND id IN ({','.join('?' * len(ids))})",
+        tuple(ids),
+    )
+    for row in rows:
+        await conn.execute("UPDATE reminders SET state='cancelled' WHERE id=?", (row["id"],))
+        await _note(conn, row["id"], cancelled_by=by)
+    return len(rows)
+
+
+async def mark_unknown(conn: aiosqlite.Connection, reminder_id: int, error: str) -> None:
+    """The request left and no answer came: maybe delivered. Never retried (no duplicate)."""
+    await conn.execute(
+        "UPDATE reminders SET state='unknown', last_error=?, attempts=attempts+1 WHERE id=?",
+        (error, reminder_id),
+    )
+
+
+async def note_rerouted(conn: aiosqlite.Connection, reminder_id: int, original: str) -> None:
+    await _note(conn, reminder_id, rerouted_from=original)
+
+
+# --- unreachable users ----------------------------------------------------------------------
+
+
+async def mark_unreachable(
+    conn: aiosqlite.Connection, user_id: int, why: str, now: dt.datetime
+) -> bool:
+    """True when the user was reachable until now (a new episode: the admins are told)."""
+    if await is_unreachable(conn, user_id):
+        return False
+    await conn.execute(
+        "INSERT INTO user_reach(telegram_id, unreachable_since, unreachable_why) VALUES (?,?,?) "
+        "ON CONFLICT(telegram_id) DO UPDATE SET unreachable_since=excluded.unreachable_since, "
+        "unreachable_why=excluded.unreachable_why",
+        (user_id, to_db(now), why),
+    )
+    return True
+
+
+async def clear_unreachable(conn: aiosqlite.Connection, user_id: int) -> bool:
+    cursor = await conn.execute(
+        "UPDATE user_reach SET unreachable_since=NULL, unreachable_why=NULL "
+        "WHERE telegram_id=? AND unreachable_since IS NOT NULL",
+        (user_id,),
+    )
+    return cursor.rowcount == 1
+
+
+async def unreachable_users(conn: aiosqlite.Connection) -> dict[int, str]:
+    rows = await fetch_all(
+        conn,
+        "SELECT r.telegram_id, r.unreachable_why FROM user_reach r "
+        "JOIN users u ON u.telegram_id = r.telegram_id "
+        "WHERE r.unreachable_since IS NOT NULL AND u.active=1",
+    )
+    return {r["telegram_id"]: r["unreachable_why"] or "" for r in rows}
+
+
+async def is_unreachable(conn: aiosqlite.Connection, user_id: int) -> bool:
+    row = await fetch_one(
+        conn, "SELECT unreachable_since FROM user_reach WHERE telegram_id=?", (user_id,)
+    )
+    return row is not None and row["unreachable_since"] is not None
+
+
+# --- the reminder log (/reminders) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogRow:
+    id: int
+    screening_id: int
+    kind: str
+    step: str
+    recipient: str
+    due_at: dt.datetime
+    state: str
+    sent_at: dt.datetime | None
+    late: bool
+    last_error: str | None
+    acknowledged_by: int | None
+    acknowledged_at: dt.datetime | None
+    cancelled_by: str | None
+    rerouted_from: str | None
+
+
+async def reminder_log(conn: aiosqlite.Connection, screening_ids: Sequence[int]) -> list[LogRow]:
+    if not screening_ids:
+        return []
+    rows = await fetch_all(
+        conn,
+        f"SELECT r.*, n.acknowledged_by, n.acknowledged_at, n.cancelled_by, n.rerouted_from "
+        f"FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
+        f"WHERE r.screening_id IN ({','.join('?' * len(screening_ids))}) "
+        f"ORDER BY r.screening_id, r.due_at, r.id",
+        tuple(screening_ids),
+    )
+    return [
+        LogRow(
+            r["id"],
+            r["screening_id"],
+            r["kind"],
+            r["step"],
+            r["recipient"],
+            from_db(r["due_at"]),
+            r["state"],
+            maybe_from_db(r["sent_at"]),
+            bool(r["late"]),
+            r["last_error"],
+            r["acknowledged_by"],
+            maybe_from_db(r["acknowledged_at"]),
+            r["cancelled_by"],
+            r["rerouted_from"],
+        )
+        for r in rows
+    ]
+
+
+# --- the morning board ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Board:
+    day: dt.date
+    chat_id: int
+    message_id: int
+    text: str
+
+
+async def get_board(conn: aiosqlite.Connection, day: dt.date) -> Board | None:
+    row = await fetch_one(conn, "SELECT * FROM boards WHERE day=?", (day.isoformat(),))
+    if row is None:
+        return None
+    return Board(day, row["chat_id"], row["message_id"], row["text"])
+
+
+async def save_board(conn: aiosqlite.Connection, board: Board, now: dt.datetime) -> None:
+    await conn.execute(
+        "INSERT INTO boards(day, chat_id, message_id, text, updated_at) VALUES (?,?,?,?,?) "
+        "ON CONFLICT(day) DO UPDATE SET chat_id=excluded.chat_id, "
+        "message_id=excluded.message_id, text=excluded.text, updated_at=excluded.updated_at",
+        (board.day.isoformat(), board.chat_id, board.message_id, board.text, to_db(now)),
+    )
