@@ -29,8 +29,18 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import delivery, handlers, health, reminder_delivery
-from bot.common import Actor, Clock, Context, Out, commands_for, system_clock
+from bot import (
+    backups,
+    delivery,
+    handlers,
+    health,
+    jobs,
+    reminder_delivery,
+    reminders_board,
+)
+from bot.common import Clock, Context, commands_for, system_clock
+from bot.flows import basic, coordinator, injection, ownership, reminder_log, screening
+from bot.routing import Feature, Routes, build_routes
 from bot.settings import Settings
 from bot.texts import t
 from storage import reminders as outbox
@@ -42,54 +52,25 @@ from storage.db import Database, DatabaseGone
 log = logging.getLogger("lysyme.app")
 
 
-def register_flows() -> None:
-    """Fill the routing tables (idempotent)."""
-    from bot import outcomes
-    from bot.flows import basic, screening
-
-    handlers.COMMANDS.update(
-        {
-            "start": basic.start,
-            "help": basic.start,
-            "language": basic.language,
-            "users": basic.users,
-            "adduser": basic.adduser,
-            "removeuser": basic.removeuser,
-            "screen": screening.screen,
-            "back": lambda ctx, actor, args: screening.back(ctx, actor),
-            "cancel": lambda ctx, actor, args: screening.cancel(ctx, actor),
-            "resume": screening.resume,
-        }
-    )
-
-    async def back_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
-        parts = data.split(":")
-        return await screening.back(ctx, actor, parts[2] if len(parts) == 3 else "")
-
-    bound = screening.session_bound  # the button's screening must be this chat's session
-    handlers.CALLBACKS.update(
-        {
-            "a": ("screen", bound(screening.answer_button)),
-            "b": ("back", bound(back_button)),
-            "x": ("screen", bound(screening.exclusion_button)),
-            "s": ("screen", bound(screening.summary_button)),
-            "e": ("screen", bound(screening.summary_button)),
-            "m": ("screen", bound(outcomes.scorten_button)),
-        }
-    )
-    handlers.TEXT_MODES.update({"screen": ("screen", screening.answer_text_message)})
-    # Importing a feature module appends its register() to EXTENSIONS.
-    from bot.flows import coordinator, injection, ownership, reminder_log  # noqa: F401  # noqa: F401  (issue 14)
-
-    for extension in EXTENSIONS:
-        extension()
-    from bot import backups
-
-    backups.register()  # the daily automatic backup's start/stop hooks (idempotent)
+#: Every feature of the bot, as data (bot/routing.py): the one place that wires them. Their
+#: start hooks run in this order (the bot's username first: notices at start link to it).
+FEATURES: tuple[Feature, ...] = (
+    reminder_delivery.FEATURE,
+    basic.FEATURE,
+    screening.FEATURE,
+    injection.FEATURE,
+    coordinator.FEATURE,
+    ownership.FEATURE,
+    reminder_log.FEATURE,
+    jobs.FEATURE,
+    reminders_board.FEATURE,
+    backups.FEATURE,
+)
 
 
-#: Other modules' registration functions (reminders, coordinator views), called by register_flows.
-EXTENSIONS: list[Any] = []
+def routes() -> Routes:
+    """The dispatch tables of the bot (and of the console), built from `FEATURES`."""
+    return build_routes(FEATURES)
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -110,7 +91,7 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     if not settings.telegram_bot_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    register_flows()
+    table = routes()
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
@@ -131,10 +112,11 @@ def build_application(
     application = builder.build()
     application.bot_data["settings"] = settings
     application.bot_data["clock"] = clock
+    application.bot_data["routes"] = table
     # An edited old message is not a new command (editing an old /screen must not open one).
     not_edited = ~filters.UpdateType.EDITED
     application.add_handler(
-        CommandHandler(list(handlers.COMMANDS), handlers.on_command, filters=not_edited), group=0
+        CommandHandler(list(table.commands), handlers.on_command, filters=not_edited), group=0
     )
     application.add_handler(
         MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, handlers.on_command), group=0
@@ -195,7 +177,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         await _tell_admins(application, ctx, "audit.broken", problem=result.problem or "")
     await _set_menus(application, ctx)
     await _offer_resume(application, ctx)
-    for hook in STARTUP_HOOKS:
+    for hook in handlers.routes(application).on_start:
         await hook(application, ctx)
     _watch_database_file(application, ctx)
     log.info(
@@ -246,7 +228,7 @@ async def _post_stop(application: Application) -> None:  # type: ignore[type-arg
     before post_shutdown), so a message in flight is finished and marked."""
     ctx: Context | None = application.bot_data.get("ctx")
     await _stop_watching(application, ctx)
-    for hook in SHUTDOWN_HOOKS:
+    for hook in handlers.routes(application).on_stop:
         await hook(application, ctx)
 
 
@@ -263,10 +245,6 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
             log.info("released %d reminders claimed but not sent", released)
         await ctx.db.close()  # checkpoints the WAL into the database file
     health.stopped(dt.datetime.now(dt.UTC))
-
-
-STARTUP_HOOKS: list[Any] = []
-SHUTDOWN_HOOKS: list[Any] = []
 
 
 async def _tell_admins(application: Application, ctx: Context, key: str, **params: str) -> None:  # type: ignore[type-arg]

@@ -1,8 +1,8 @@
 """The daily automatic backup, when `LYSYME_BACKUP_DIR` is set.
 
-A task started at start-up (`bot.app.STARTUP_HOOKS`) and stopped at shutdown
-(`SHUTDOWN_HOOKS`): at start, a backup if the newest one in the folder is more than a day old
-(or there is none); then one every day at 03:00 trial-local time (DST-safe, computed by the
+A task started at start-up and stopped at shutdown (its `FEATURE`'s hooks, run by
+bot/app.py): at start, a backup if the newest one in the folder is more than a day old (or
+there is none); then one every day at 03:00 trial-local time (DST-safe, computed by the
 pure core's `next_local_time`). Each run is SQLite's online backup (`storage.backup`: a whole
 0600 copy, safe while the bot writes), then the folder is pruned to the newest
 `LYSYME_BACKUP_KEEP`. Every backup and every pruned file is an audit row (actor `system`).
@@ -27,6 +27,7 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
+from bot import routing
 from bot.common import Context
 from bot.texts import t
 from conversations.windows import next_local_time
@@ -213,7 +214,7 @@ async def tell_admins(application: Any, ctx: Context, key: str, **params: str) -
 
 
 async def start(application: Any, ctx: Context) -> None:
-    """STARTUP_HOOKS: start the scheduler when LYSYME_BACKUP_DIR is set."""
+    """Start hook: start the scheduler when LYSYME_BACKUP_DIR is set."""
     if ctx.settings.backup_dir is None or _TASK_KEY in application.bot_data:
         return
 
@@ -227,7 +228,7 @@ async def start(application: Any, ctx: Context) -> None:
 
 
 async def stop(application: Any, ctx: Context | None) -> None:
-    """SHUTDOWN_HOOKS: let a backup in progress finish, then end the task (before the
+    """Stop hook: let a backup in progress finish, then end the task (before the
     database closes)."""
     entry = application.bot_data.pop(_TASK_KEY, None)
     if entry is None:
@@ -242,11 +243,4 @@ async def stop(application: Any, ctx: Context | None) -> None:
         log.error("the backup task ended with %s", describe_failure(exc))
 
 
-def register() -> None:
-    """Add the hooks (idempotent); called at the end of `bot.app.register_flows`."""
-    from bot import app
-
-    if start not in app.STARTUP_HOOKS:
-        app.STARTUP_HOOKS.append(start)
-    if stop not in app.SHUTDOWN_HOOKS:
-        app.SHUTDOWN_HOOKS.append(stop)
+FEATURE = routing.Feature("daily backups", on_start=(start,), on_stop=(stop,))

@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot import delivery, handlers
-from bot.app import open_context, register_flows
+from bot import delivery
+from bot.app import open_context, routes
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, allowed
+from bot.routing import Routes
 from bot.settings import Settings
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
@@ -37,7 +38,7 @@ def plain(text: str) -> str:
 async def console(
     settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> int:
-    register_flows()
+    table = routes()
     ctx: Context = await open_context(settings)
     now = ctx.now()
     async with ctx.db.transaction() as conn:
@@ -77,7 +78,7 @@ async def console(
                 user = await user_store.get_user(conn, CONSOLE_USER)
             actor = Actor(CONSOLE_USER, CONSOLE_USER, True, user, None, None, None)
             try:
-                outs = await _dispatch(ctx, actor, text, buttons)
+                outs = await _dispatch(ctx, table, actor, text, buttons)
                 show(outs)
                 await delivery.printed(ctx, outs)  # shown: typed text answers that prompt
             except DuplicateUpdate:
@@ -90,20 +91,22 @@ async def console(
 _BUTTON = re.compile(r"^/([0-9]{1,3})$")
 
 
-async def _dispatch(ctx: Context, actor: Actor, text: str, buttons: list[Button]) -> list[Out]:
+async def _dispatch(
+    ctx: Context, table: Routes, actor: Actor, text: str, buttons: list[Button]
+) -> list[Out]:
     chosen = _BUTTON.match(text)
     if chosen is not None:
         if not 1 <= int(chosen[1]) <= len(buttons):
             return [Out(f"? /1 … /{len(buttons)}" if buttons else "?")]
         data = buttons[int(chosen[1]) - 1].data
-        route = handlers.CALLBACKS.get(data.split(":", 1)[0])
+        route = table.callbacks.get(data.split(":", 1)[0])
         if route is None:
             return []
         return await route[1](ctx, actor, data)
     if text.startswith("/"):
         head, *args = text.split()
         name = head[1:].lower()
-        flow = handlers.COMMANDS.get(name)
+        flow = table.commands.get(name)
         if flow is None or not allowed(actor.user, name):
             return [Out("?")]
         outs = await flow(ctx, actor, args)
@@ -119,7 +122,7 @@ async def _dispatch(ctx: Context, actor: Actor, text: str, buttons: list[Button]
 
         session = await store.get_session(conn, actor.user_id, actor.chat_id)
     mode = session.mode if session else "screen"
-    _, flow_text = handlers.TEXT_MODES.get(mode, handlers.TEXT_MODES["screen"])
+    _, flow_text = table.text_modes.get(mode, table.text_modes["screen"])
     return await flow_text(ctx, actor, text)
 
 

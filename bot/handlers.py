@@ -37,6 +37,7 @@ from bot.common import (
     refuse,
 )
 from bot.delivery import with_retries
+from bot.routing import Routes
 from bot.texts import t
 from storage import screenings as store
 from storage import users as user_store
@@ -44,21 +45,11 @@ from storage.db import DatabaseGone
 
 log = logging.getLogger("lysyme.handlers")
 
-CommandFlow = Callable[[Context, Actor, list[str]], Awaitable[list[Out]]]
-CallbackFlow = Callable[[Context, Actor, str], Awaitable[list[Out]]]
-TextFlow = Callable[[Context, Actor, str], Awaitable[list[Out]]]
 
-COMMANDS: dict[str, CommandFlow] = {}
-CALLBACKS: dict[str, tuple[str, CallbackFlow]] = {}  # prefix → (command whose role it needs, flow)
-TEXT_MODES: dict[str, tuple[str, TextFlow]] = {}
-
-
-def command(name: str) -> Callable[[CommandFlow], CommandFlow]:
-    def register(func: CommandFlow) -> CommandFlow:
-        COMMANDS[name] = func
-        return func
-
-    return register
+def routes(application: Application) -> Routes:  # type: ignore[type-arg]
+    """The dispatch tables the composition root built for this Application (bot/app.py)."""
+    table: Routes = application.bot_data["routes"]
+    return table
 
 
 def core(application: Application) -> Context:  # type: ignore[type-arg]
@@ -291,7 +282,7 @@ async def on_command(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> 
     name = name.lower()
     if addressee and addressee.lower() != (app_context.bot.username or "").lower():
         return  # /command@other_bot in a group: not ours to answer
-    flow = COMMANDS.get(name)
+    flow = routes(app_context.application).commands.get(name)
     if flow is None:
         # Gated by the command's role even when no flow serves it (yet): a refusal never
         # depends on what is routed.
@@ -310,7 +301,7 @@ async def on_callback(update: Update, app_context: ContextTypes.DEFAULT_TYPE) ->
         return
     data = query.data if isinstance(query.data, str) else ""
     prefix = data.split(":", 1)[0]
-    route = CALLBACKS.get(prefix)
+    route = routes(app_context.application).callbacks.get(prefix)
     if route is None:
         ctx = core(app_context.application)
         actor = await actor_for(ctx, update)
@@ -330,10 +321,12 @@ async def on_text(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     text = message.text or ""
 
+    text_modes = routes(app_context.application).text_modes
+
     async def route(ctx: Context, actor: Actor) -> list[Out]:
         session = await chat_session(ctx.db, actor)  # read by the gate with the user
         mode = session.mode if session else "screen"
-        _, flow = TEXT_MODES.get(mode, TEXT_MODES["screen"])
+        _, flow = text_modes.get(mode, text_modes["screen"])
         if not text.strip():
             return [Out(t(ctx.language(actor), "error.not_understood"))]
         return await flow(ctx, actor, text)
@@ -344,8 +337,8 @@ async def on_text(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> Non
     if actor is None:
         return
     command = "screen"
-    if actor.session is not None and actor.session.mode in TEXT_MODES:
-        command = TEXT_MODES[actor.session.mode][0]
+    if actor.session is not None and actor.session.mode in text_modes:
+        command = text_modes[actor.session.mode][0]
     await _run(update, app_context, command, route, actor)
 
 

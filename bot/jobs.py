@@ -51,7 +51,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import health, reminder_delivery
+from bot import health, reminder_delivery, routing
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import short_names, verdict_sentences
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
@@ -983,7 +983,7 @@ SENDER_KEY = "reminder_sender"
 
 
 async def start_sender(application: Any, ctx: Context) -> None:
-    """STARTUP_HOOKS: start the sender (SHUTDOWN_HOOKS run in post_stop, while the bot's HTTP
+    """Start hook: start the sender (stop hooks run in post_stop, while the bot's HTTP
     client is still open, so the sender can finish the message in flight)."""
     sender = ReminderSender(ctx, telegram_send(application.bot))
     application.bot_data[SENDER_KEY] = sender
@@ -991,19 +991,16 @@ async def start_sender(application: Any, ctx: Context) -> None:
 
 
 async def stop_sender(application: Any, ctx: Context | None) -> None:
-    """SHUTDOWN_HOOKS: drain and stop the sender (idempotent)."""
+    """Stop hook: drain and stop the sender (idempotent)."""
     sender: ReminderSender | None = application.bot_data.pop(SENDER_KEY, None)
     if sender is not None:
         await sender.stop()
 
 
-def install() -> None:
-    """Add the sender to the Application's start-up and shutdown hooks (idempotent)."""
-    from bot import app, handlers
-
+FEATURE = routing.Feature(
+    "reminder sender",
     # The pause notice's button: admins only (/users is the admins' command).
-    handlers.CALLBACKS["k"] = ("users", confirm_clock)
-    if start_sender not in app.STARTUP_HOOKS:
-        app.STARTUP_HOOKS.append(start_sender)
-    if stop_sender not in app.SHUTDOWN_HOOKS:
-        app.SHUTDOWN_HOOKS.append(stop_sender)
+    callbacks=(routing.Callback("k", "users", confirm_clock),),
+    on_start=(start_sender,),
+    on_stop=(stop_sender,),
+)

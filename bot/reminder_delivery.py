@@ -31,6 +31,7 @@ from telegram import Message as TelegramMessage
 from telegram.error import TimedOut
 from telegram.ext import AIORateLimiter, Defaults
 
+from bot import routing
 from bot.common import Actor, Context, Out
 from bot.texts import t
 from conversations.escalation import quiet_hours
@@ -192,7 +193,7 @@ BOT_USERNAME_META = "bot_username"
 
 
 async def remember_username(application: Any, ctx: Context) -> None:
-    """STARTUP_HOOKS: the bot's username, for the deep links of team notices."""
+    """Start hook: the bot's username, for the deep links of team notices."""
     username = getattr(application.bot, "username", None)
     if not username:
         return
@@ -200,11 +201,8 @@ async def remember_username(application: Any, ctx: Context) -> None:
         await store.set_meta(conn, BOT_USERNAME_META, str(username))
 
 
-def install() -> None:
-    from bot import app
-
-    if remember_username not in app.STARTUP_HOOKS:
-        app.STARTUP_HOOKS.insert(0, remember_username)
+#: Its start hook comes first (bot/app.py): team notices sent at start need the username.
+FEATURE = routing.Feature("telegram policy", on_start=(remember_username,))
 
 
 __all__ = ["SILENT", "Recipient"]

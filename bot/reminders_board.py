@@ -21,6 +21,7 @@ import aiosqlite
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
+from bot import routing
 from bot.common import Context
 from bot.texts import t
 from conversations.schedule import MORNING
@@ -143,10 +144,4 @@ async def stop_board(application: Any, ctx: Context | None) -> None:
         await keeper.stop()
 
 
-def install() -> None:
-    from bot import app
-
-    if start_board not in app.STARTUP_HOOKS:
-        app.STARTUP_HOOKS.append(start_board)
-    if stop_board not in app.SHUTDOWN_HOOKS:
-        app.SHUTDOWN_HOOKS.append(stop_board)
+FEATURE = routing.Feature("morning board", on_start=(start_board,), on_stop=(stop_board,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import routing
 from bot.common import Actor, Context, Out, parse_id
 from bot.flows.screening import audit, begin
 from bot.handlers import help_text
@@ -82,3 +83,14 @@ async def removeuser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         await append_audit(conn, audit(actor.user_id, "user_removed", now, field=str(telegram_id),
                                        old_value=",".join(sorted(removed))))  # fmt: skip
     return [Out(t(lang, "users.removed", user_id=telegram_id))]
+
+
+FEATURE = routing.Feature(
+    "basic",
+    commands=(
+        routing.Command("help", start),
+        routing.Command("language", language),
+        routing.Command("adduser", adduser),
+        routing.Command("removeuser", removeuser),
+    ),
+)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot import outcomes
+from bot import outcomes, routing
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import criterion_short_name, verdict_sentences
 from bot.exports.fields import criterion_name
@@ -1571,29 +1571,15 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
 # --- registration ---------------------------------------------------------------------------
 
 
-def register() -> None:
-    """Fill the routing table (roles are in bot.common.COMMAND_ROLES; the gate enforces them)."""
-    from bot import handlers
-
-    handlers.COMMANDS.update(
-        {
-            "status": status,
-            "patient": patient,
-            "correct": correct,
-            "export": export,
-            "stats": stats,
-        }
-    )
-    # Format buttons of /export: the same role as the command.
-    handlers.CALLBACKS.update({"xf": ("export", export_choice)})
-
-
-def _install() -> None:
-    """Importing this module wires it into the composition root (as bot.flows.injection)."""
-    from bot import app
-
-    if register not in app.EXTENSIONS:
-        app.EXTENSIONS.append(register)
-
-
-_install()
+FEATURE = routing.Feature(
+    "coordinator views",
+    commands=(
+        routing.Command("status", status),
+        routing.Command("patient", patient),
+        routing.Command("correct", correct),
+        routing.Command("export", export),
+        routing.Command("stats", stats),
+    ),
+    # The format buttons of /export: the same role as the command.
+    callbacks=(routing.Callback("xf", "export", export_choice),),
+)

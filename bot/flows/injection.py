@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot import handlers, outcomes
+from bot import outcomes, routing
 from bot.common import Actor, Button, Context, Out, parse_id
 from bot.criteria import criterion_short_name, verdict_lines, verdict_sentences
 from bot.flows.screening import SCREEN_MODE, begin, load, question_text, record_answer
@@ -832,37 +832,25 @@ async def _record_follow_up(
 # --- registration ---------------------------------------------------------------------------
 
 
-def register() -> None:
-    """Routing tables; also installs the reminder sender's start-up and shutdown hooks."""
-    from bot import jobs
-
-    handlers.COMMANDS.update({"d0": d0, "withdraw": withdraw, "update": update})
-    handlers.CALLBACKS.update(
-        {
-            "d": ("d0", d0_button),
-            "w": ("withdraw", withdraw_button),
-            "u": ("update", update_button),
-            # Follow-ups go to clinicians and coordinators: /status has exactly those roles.
-            "f": ("status", follow_up_button),
-        }
-    )
-    handlers.TEXT_MODES.update(
-        {
-            D0_REASON_MODE: ("d0", d0_reason_text),
-            D0_CONFIRM_MODE: ("d0", d0_confirm_text),
-            UPDATE_MODE: ("update", update_text),
-            WITHDRAW_CONFIRM_MODE: ("withdraw", withdraw_confirm_text),
-            FU_DATE_MODE: ("status", fu_date_text),
-        }
-    )
-    jobs.install()
-
-
-def _install() -> None:
-    from bot import app
-
-    if register not in app.EXTENSIONS:
-        app.EXTENSIONS.append(register)
-
-
-_install()
+FEATURE = routing.Feature(
+    "injection",
+    commands=(
+        routing.Command("d0", d0),
+        routing.Command("withdraw", withdraw),
+        routing.Command("update", update),
+    ),
+    callbacks=(
+        routing.Callback("d", "d0", d0_button),
+        routing.Callback("w", "withdraw", withdraw_button),
+        routing.Callback("u", "update", update_button),
+        # Follow-ups go to clinicians and coordinators: /status has exactly those roles.
+        routing.Callback("f", "status", follow_up_button),
+    ),
+    text_modes=(
+        routing.TextMode(D0_REASON_MODE, "d0", d0_reason_text),
+        routing.TextMode(D0_CONFIRM_MODE, "d0", d0_confirm_text),
+        routing.TextMode(UPDATE_MODE, "update", update_text),
+        routing.TextMode(WITHDRAW_CONFIRM_MODE, "withdraw", withdraw_confirm_text),
+        routing.TextMode(FU_DATE_MODE, "status", fu_date_text),
+    ),
+)

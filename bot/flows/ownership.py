@@ -23,7 +23,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot import handlers, jobs
+from bot import jobs, routing
 from bot.common import Actor, Button, Context, Out
 from bot.flows.screening import SCREEN_MODE, begin
 from bot.present import local_time, time_left
@@ -481,23 +481,12 @@ class UrgentMessage(jobs.Message):
 # --- registration ---------------------------------------------------------------------------
 
 
-def register() -> None:
-    from bot import reminder_delivery, reminders_board
-
+FEATURE = routing.Feature(
+    "ownership",
     # /start's role (any listed user) and allowed in groups: the team presses these there.
-    handlers.CALLBACKS[PREFIX] = ("start", ownership_button)
-    handlers.TEXT_MODES.update(
-        {PLAN_MODE: ("withdraw", plan_text), NOT_INJECTING_MODE: ("withdraw", not_injecting_text)}
-    )
-    reminder_delivery.install()
-    reminders_board.install()
-
-
-def _install() -> None:
-    from bot import app
-
-    if register not in app.EXTENSIONS:
-        app.EXTENSIONS.append(register)
-
-
-_install()
+    callbacks=(routing.Callback(PREFIX, "start", ownership_button),),
+    text_modes=(
+        routing.TextMode(PLAN_MODE, "withdraw", plan_text),
+        routing.TextMode(NOT_INJECTING_MODE, "withdraw", not_injecting_text),
+    ),
+)

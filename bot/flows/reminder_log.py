@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import handlers
+from bot import routing
 from bot.common import Actor, Context, Out, allowed, group_pointer
 from bot.criteria import short_names
 from bot.flows import basic
@@ -205,15 +205,11 @@ async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     return [Out("\n".join(lines)), *outs[1:]]
 
 
-def register() -> None:
-    handlers.COMMANDS.update({"reminders": reminders, "start": start, "users": users})
-
-
-def _install() -> None:
-    from bot import app
-
-    if register not in app.EXTENSIONS:
-        app.EXTENSIONS.append(register)
-
-
-_install()
+FEATURE = routing.Feature(
+    "reminder log",
+    commands=(
+        routing.Command("reminders", reminders),
+        routing.Command("start", start),
+        routing.Command("users", users),
+    ),
+)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot import outcomes
+from bot import outcomes, routing
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_session, parse_id
 from bot.criteria import criterion_question, criterion_short_name, verdict_sentences
 from bot.present import answer_text, echo_text, error_text
@@ -763,3 +763,40 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 
 def d0_window_label(lang: str) -> str:
     return t(lang, f"q.{D0_WINDOW}")
+
+
+# --- routes (bot/routing.py; the composition root, bot/app.py, builds the tables) ------------
+
+
+async def _back_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    parts = data.split(":")
+    return await back(ctx, actor, parts[2] if len(parts) == 3 else "")
+
+
+async def _back_command(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    return await back(ctx, actor)
+
+
+async def _cancel_command(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    return await cancel(ctx, actor)
+
+
+FEATURE = routing.Feature(
+    "screening",
+    commands=(
+        routing.Command("screen", screen),
+        routing.Command("back", _back_command),
+        routing.Command("cancel", _cancel_command),
+        routing.Command("resume", resume),
+    ),
+    # A button's screening must be this chat's session (`session_bound`).
+    callbacks=(
+        routing.Callback("a", "screen", session_bound(answer_button)),
+        routing.Callback("b", "back", session_bound(_back_button)),
+        routing.Callback("x", "screen", session_bound(exclusion_button)),
+        routing.Callback("s", "screen", session_bound(summary_button)),
+        routing.Callback("e", "screen", session_bound(summary_button)),
+        routing.Callback("m", "screen", session_bound(outcomes.scorten_button)),
+    ),
+    text_modes=(routing.TextMode(SCREEN_MODE, "screen", answer_text_message),),
+)

@@ -16,7 +16,7 @@ import pytest
 
 from bot import app as bot_app
 from bot import backups
-from bot.app import open_context, register_flows
+from bot.app import open_context
 from bot.backups import BackupScheduler, due_at_start, newest_backup, run_backup
 from bot.common import Context
 from storage.audit import verify_chain
@@ -202,16 +202,14 @@ async def test_an_unexpected_error_is_named_not_dumped(
 
 
 async def test_hooks_start_and_stop_with_the_application(tmp_path: Path) -> None:
-    register_flows()
-    assert bot_app.STARTUP_HOOKS.count(backups.start) == 1
-    register_flows()  # idempotent
-    assert bot_app.STARTUP_HOOKS.count(backups.start) == 1
-    assert bot_app.SHUTDOWN_HOOKS.count(backups.stop) == 1
+    table = bot_app.routes()
+    assert table.on_start.count(backups.start) == 1
+    assert table.on_stop.count(backups.stop) == 1
     folder = tmp_path / "backups"
     async with Harness.started(tmp_path / "bot.sqlite3", LYSYME_BACKUP_DIR=str(folder)) as bot:
         assert "lysyme.backup_task" in bot.app.bot_data
         ctx: Context = bot.ctx
-        await backups.stop(bot.app, ctx)  # what SHUTDOWN_HOOKS does: the start backup is whole
+        await backups.stop(bot.app, ctx)  # what the stop hooks do: the start backup is whole
         assert "lysyme.backup_task" not in bot.app.bot_data
         files = sorted(folder.iterdir())
         assert [f.name for f in files] == [
