@@ -2563,6 +2563,21 @@ class FakeTelegram:
         what += f" (after_index={after_index})"
         return await self._in_server_loop(self._wait_here(check, timeout, what))
 
+    async def wait_for_poll(
+        self,
+        after_index: int = 0,
+        timeout: float = 20.0,  # noqa: ASYNC109
+    ) -> Call:
+        """First getUpdates request with index >= ``after_index`` to *arrive* (answered or
+        still waiting): the bot is polling.  Waiting for the answer instead would cost the
+        whole long-poll timeout when nothing is queued."""
+
+        def check() -> Call | None:
+            return next((c for c in self.calls("getUpdates") if c.index >= after_index), None)
+
+        what = f"a getUpdates request (after_index={after_index})"
+        return await self._in_server_loop(self._wait_here(check, timeout, what))
+
     async def wait_for_message(
         self,
         chat_id: int,

@@ -150,7 +150,7 @@ def _start(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
     mark = tg.mark()
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=workdir, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    tg.run_sync(tg.wait_for_call("getUpdates", after_index=mark, timeout=20))
+    tg.run_sync(tg.wait_for_poll(after_index=mark))
     return process
 
 
