@@ -161,6 +161,12 @@ def test_kill_9_then_restart_sends_no_duplicate(tmp_path: Path) -> None:
         process = _start(tg, tmp_path)
         try:
             tg.run_sync(tg.wait_for_message(TEAM_CHAT, contains="HMN-001", timeout=15))
+            # Kill only once the notice is recorded as sent: between Telegram's 200 and that
+            # commit is the one window where a crash repeats a message (bot/jobs.py). A later
+            # write answered by the bot waits behind that commit on the database's write lock.
+            mark = tg.mark()
+            tg.send_text(ADMIN, f"/adduser {CLINICIAN} clinician", language_code="en")
+            tg.run_sync(tg.wait_for_message(ADMIN, contains=str(CLINICIAN), after_index=mark))
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
