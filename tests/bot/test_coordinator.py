@@ -670,9 +670,3 @@ async def test_roles_of_the_coordinator_commands(ctx: Context) -> None:
     assert refusal == "Your role does not allow /export."
     unknown = Actor(user_id=999, chat_id=999, private=True, user=None)
     assert "HMN" not in refuse(ctx, unknown, "export")[0].text
-
-
-def test_register_fills_the_routing_table() -> None:
-    coordinator.register()
-    for name in ("status", "patient", "correct", "export", "stats"):
-        assert handlers.COMMANDS[name] is getattr(coordinator, name)

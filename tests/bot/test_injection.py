@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bot import handlers
 from bot.common import Actor, Out
 from bot.flows import injection
 from storage import screenings as store
@@ -421,15 +420,3 @@ async def test_follow_up_callbacks_are_checked_against_the_database(env: Env) ->
     for data in (f"f:{s.id}:reepithelialisation_d7:yes", f"f:{s.id}:unknown:yes",
                  f"f:{s.id}:vital_status_d30:maybe", "f:999:vital_status_d30:alive", "f:x"):  # fmt: skip
         assert (await injection.follow_up_button(env.ctx, who(), data))[0].toast, data
-
-
-def test_register_fills_the_routing_tables() -> None:
-    from bot import app, jobs
-
-    injection.register()
-    assert handlers.COMMANDS["d0"] is injection.d0
-    assert {"d", "u", "f"} <= set(handlers.CALLBACKS)
-    assert handlers.CALLBACKS["f"][0] == "status"  # clinicians and coordinators
-    assert {"d0_reason", "update", "fu_date"} <= set(handlers.TEXT_MODES)
-    assert injection.register in app.EXTENSIONS
-    assert jobs.start_sender in app.STARTUP_HOOKS and jobs.stop_sender in app.SHUTDOWN_HOOKS

@@ -10,8 +10,6 @@ from typing import Any
 
 import openpyxl
 
-from bot import app as app_module
-from bot.flows import coordinator
 from tests.e2e.conftest import (
     CLINICIAN,
     COORDINATOR,
@@ -26,18 +24,7 @@ from tests.e2e.fake_telegram import FakeTelegram
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def wire_coordinator_views() -> None:
-    """The composition root calls every `EXTENSIONS` entry: make sure ours is one, and that
-    the reminder sender (which delivers the team's outcome-change notice) runs."""
-    from bot import jobs
-
-    if coordinator.register not in app_module.EXTENSIONS:
-        app_module.EXTENSIONS.append(coordinator.register)
-    jobs.install()
-
-
 async def test_coordinator_views_after_a_screening(tg: FakeTelegram, start_bot: Any) -> None:
-    wire_coordinator_views()
     await start_bot()
     await add_user(tg, CLINICIAN, "clinician")
     await add_user(tg, COORDINATOR, "coordinator")
