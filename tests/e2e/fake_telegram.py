@@ -81,9 +81,12 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
+import tornado.httpserver
+import tornado.httputil
+import tornado.netutil
+import tornado.web
 
 __all__ = [
     "BOT_BLOCKED",
@@ -137,8 +140,6 @@ _STRING_PARAMS: Final = frozenset(
 )  # fmt: skip
 _COMMAND_RE: Final = re.compile(r"[a-z0-9_]{1,32}")
 _BOT_COMMAND_ENTITY_RE: Final = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
-_API_PATH_RE: Final = re.compile(r"/bot([^/]*)/([^/]*)/?")
-_MAX_HEADER_BYTES: Final = 64 * 1024
 _PNG: Final = b"\x89PNG\r\n\x1a\n"
 
 
@@ -268,10 +269,6 @@ class _ClientGone(Exception):
     """The client closed the connection while its long poll was waiting."""
 
 
-class _BadHttpRequest(Exception):
-    """A request this minimal HTTP/1.1 parser cannot read: answered 400, connection closed."""
-
-
 @dataclass(frozen=True)
 class _Described:
     """A successful result carrying a ``description`` (setWebhook and friends)."""
@@ -296,14 +293,6 @@ class _Fault:
     parameters: JSONDict | None
     remaining: int | None
     chat_id: int | str | None
-
-
-@dataclass
-class _HttpRequest:
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: bytes
 
 
 def _bad(message: str) -> _ApiError:
@@ -561,190 +550,60 @@ def _format_text(
 # ---- images ---------------------------------------------------------------------------------
 
 
-# ---- HTTP -----------------------------------------------------------------------------------
-
-_BOUNDARY_RE: Final = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
-_HTTPX_FORM_UNESCAPE_RE: Final = re.compile(r"%(22|[01][0-9A-F])|\\(\\)")
-
-
-def _disposition_param(header: str, key: str) -> str | None:
-    match = re.search(rf'(?:^|;)\s*{key}="((?:[^"\\]|\\.)*)"', header, re.IGNORECASE)
-    if match is None:
-        match = re.search(rf"(?:^|;)\s*{key}=([^;\s]+)", header, re.IGNORECASE)
-    if match is None:
-        return None
-    return _HTTPX_FORM_UNESCAPE_RE.sub(
-        lambda m: chr(int(m.group(1), 16)) if m.group(1) else "\\", match.group(1)
-    )
-
-
-def _parse_multipart(
-    body: bytes, content_type: str
-) -> tuple[JSONDict, dict[str, tuple[str, bytes]], dict[str, str]]:
-    match = _BOUNDARY_RE.search(content_type)
-    if match is None:
-        raise _bad("multipart boundary is missing")
-    boundary = (match.group(1) or match.group(2)).encode("latin-1")
-    params: JSONDict = {}
-    files: dict[str, tuple[str, bytes]] = {}
-    types: dict[str, str] = {}
-    for chunk in (b"\r\n" + body).split(b"\r\n--" + boundary)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, sep, content = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        headers: dict[str, str] = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        disposition = headers.get("content-disposition", "")
-        name = _disposition_param(disposition, "name")
-        if name is None:
-            continue
-        filename = _disposition_param(disposition, "filename")
-        if filename is not None:
-            files[name] = (filename, content)
-            types[name] = headers.get("content-type", "application/octet-stream")
-        else:
-            params[name] = _decode_form_value(name, content.decode("utf-8", "replace"))
-    return params, files, types
+# ---- HTTP (tornado, installed with python-telegram-bot[webhooks]) ---------------------------
 
 
 def _parse_params(
-    request: _HttpRequest, query: str
+    request: tornado.httputil.HTTPServerRequest,
 ) -> tuple[JSONDict, dict[str, tuple[str, bytes]], dict[str, str]]:
-    params: JSONDict = {
-        k: _decode_form_value(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
-    }
-    if not request.body:
-        return params, {}, {}
-    content_type = request.headers.get("content-type", "")
-    mime = content_type.split(";")[0].strip().lower()
-    if mime == "application/json":
+    """Query, url-encoded, multipart or JSON parameters (PTB sends JSON-encoded form values)."""
+    if request.headers.get("Content-Type", "").split(";")[0].strip().lower() == "application/json":
         try:
-            data = json.loads(request.body)
+            data = json.loads(request.body or b"{}")
         except ValueError:
             raise _bad("can't parse JSON body") from None
         if not isinstance(data, dict):
             raise _bad("JSON body must be an object")
-        params.update(data)
-        return params, {}, {}
-    if mime == "multipart/form-data":
-        form, files, types = _parse_multipart(request.body, content_type)
-        params.update(form)
-        return params, files, types
-    body = request.body.decode("utf-8", "replace")
-    params.update({k: _decode_form_value(k, v) for k, v in parse_qsl(body, keep_blank_values=True)})
-    return params, {}, {}
+        return data, {}, {}
+    params: JSONDict = {}
+    for source in (request.query_arguments, request.body_arguments):
+        for key, values in source.items():
+            params[key] = _decode_form_value(key, values[-1].decode("utf-8", "replace"))
+    files = {name: (parts[0].filename, parts[0].body) for name, parts in request.files.items()}
+    types = {name: parts[0].content_type for name, parts in request.files.items()}
+    return params, files, types
 
 
-class _Connection:
-    """Buffered reading of HTTP/1.1 requests from one keep-alive connection."""
+class _ApiHandler(tornado.web.RequestHandler):
+    """``/bot<token>/<method>``: one recorded Call each; a long poll waits in the handler."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.buffer = bytearray()
+    def initialize(self, fake: FakeTelegram) -> None:
+        self.fake = fake
+        self.gone = asyncio.Event()  # the client closed the connection (a long poll's end)
 
-    async def _fill(self) -> bool:
-        try:
-            chunk = await self.reader.read(65536)
-        except ConnectionError:
-            return False
-        self.buffer += chunk
-        return bool(chunk)
+    def on_connection_close(self) -> None:
+        self.gone.set()
 
-    async def _read_exact(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            if not await self._fill():
-                raise _BadHttpRequest("truncated body")
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
+    def compute_etag(self) -> None:
+        return None
 
-    async def _read_line(self) -> bytes:
-        while (index := self.buffer.find(b"\r\n")) < 0:
-            if len(self.buffer) > _MAX_HEADER_BYTES or not await self._fill():
-                raise _BadHttpRequest("bad chunked body")
-        line = bytes(self.buffer[:index])
-        del self.buffer[: index + 2]
-        return line
+    async def post(self, token: str, name: str) -> None:
+        answer = await self.fake._respond(token, name, self.request, self.gone)
+        if answer is None:
+            return  # the client went away
+        status, payload = answer
+        self.set_status(status, reason=_reason(status))
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(payload, ensure_ascii=False))
 
-    async def _read_chunked(self) -> bytes:
-        body = bytearray()
-        while True:
-            try:
-                size = int(bytes((await self._read_line()).split(b";")[0]).strip(), 16)
-            except ValueError:
-                raise _BadHttpRequest("bad chunk size") from None
-            if size == 0:
-                await self._skip_trailers()
-                return bytes(body)
-            body += await self._read_exact(size)
-            await self._read_exact(2)
-
-    async def read_request(self) -> _HttpRequest | None:
-        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
-            if len(self.buffer) > _MAX_HEADER_BYTES:
-                raise _BadHttpRequest("headers too large")
-            if not await self._fill():
-                if self.buffer.strip():
-                    raise _BadHttpRequest("truncated headers")
-                return None
-        head = bytes(self.buffer[:end]).decode("latin-1")
-        del self.buffer[: end + 4]
-        request_line, *header_lines = head.split("\r\n")
-        parts = request_line.split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            raise _BadHttpRequest(f"bad request line {request_line!r}")
-        headers: dict[str, str] = {}
-        for line in header_lines:
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise _BadHttpRequest(f"bad header line {line!r}")
-            headers[name.strip().lower()] = value.strip()
-        if headers.get("expect", "").lower() == "100-continue":
-            self.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            body = await self._read_chunked()
-        else:
-            try:
-                length = int(headers.get("content-length") or 0)
-            except ValueError:
-                raise _BadHttpRequest("bad Content-Length") from None
-            body = await self._read_exact(length)
-        if parts[2] == "HTTP/1.0" and "connection" not in headers:
-            headers["connection"] = "close"
-        return _HttpRequest(parts[0].upper(), parts[1], headers, body)
-
-    async def _skip_trailers(self) -> None:
-        """Read the trailer lines after the last chunk, up to the empty line that ends them."""
-        line = await self._read_line()
-        while line:
-            line = await self._read_line()
-
-    async def wait_disconnect(self) -> None:
-        """Return once the peer has closed the connection (data received meanwhile is kept)."""
-        receiving = await self._fill()
-        while receiving:
-            receiving = await self._fill()
-
-    def write_response(
-        self, status: int, body: bytes, content_type: str, *, keep_alive: bool
-    ) -> None:
-        head = (
-            f"HTTP/1.1 {status} {_reason(status)}\r\n"
-            "Server: fake-telegram\r\n"
-            f"Content-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
-        )
-        self.writer.write(head.encode("latin-1") + body)
+    get = post
 
 
-def _json_body(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False).encode()
+class _NotFound(tornado.web.RequestHandler):
+    def prepare(self) -> None:
+        self.set_status(404)
+        self.set_header("Content-Type", "application/json")
+        self.finish({"ok": False, "error_code": 404, "description": "Not Found"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -784,8 +643,7 @@ class FakeTelegram:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread_id: int | None = None
         self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
-        self._conn_tasks: set[asyncio.Task[Any]] = set()
+        self._server: tornado.httpserver.HTTPServer | None = None
         self._event = asyncio.Event()
 
         self._calls: list[Call] = []
@@ -856,10 +714,15 @@ class FakeTelegram:
         self._loop = asyncio.get_running_loop()
         self._loop_thread_id = threading.get_ident()
         self._event = asyncio.Event()
-        self._server = await asyncio.start_server(
-            self._serve_connection, self.host, self._requested_port
+        routes = tornado.web.Application(
+            [(r"/bot([^/]*)/([^/]*)/?", _ApiHandler, {"fake": self})],
+            default_handler_class=_NotFound,
+            log_function=lambda handler: None,  # the test's failure message lists the calls
         )
-        self._port = int(self._server.sockets[0].getsockname()[1])
+        sockets = tornado.netutil.bind_sockets(self._requested_port, self.host)
+        self._server = tornado.httpserver.HTTPServer(routes)
+        self._server.add_sockets(sockets)
+        self._port = int(sockets[0].getsockname()[1])
         return self
 
     async def stop(self) -> None:
@@ -867,13 +730,8 @@ class FakeTelegram:
         server, self._server = self._server, None
         if server is None:
             return
-        server.close()
-        tasks = list(self._conn_tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
+        server.stop()
+        await server.close_all_connections()  # ends waiting long polls (as "client gone")
         self._fire()
         self._loop = None
         self._loop_thread_id = None
@@ -994,54 +852,17 @@ class FakeTelegram:
 
     # ---- HTTP -------------------------------------------------------------------------------
 
-    async def _serve_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._conn_tasks.add(task)
-        conn = _Connection(reader, writer)
-        try:
-            while True:
-                request = await conn.read_request()
-                if request is None:
-                    break
-                keep_alive = request.headers.get("connection", "").lower() != "close"
-                response = await self._respond(request, conn)
-                if response is None:
-                    break
-                status, body, content_type = response
-                conn.write_response(status, body, content_type, keep_alive=keep_alive)
-                await writer.drain()
-                if not keep_alive:
-                    break
-        except _BadHttpRequest as exc:
-            payload = {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}
-            with contextlib.suppress(ConnectionError):
-                conn.write_response(400, _json_body(payload), "application/json", keep_alive=False)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            # The client went away, or stop() cancelled this leaf task: ending normally keeps
-            # asyncio's stream protocol from logging the cancellation as an error (Python 3.11).
-            return
-        finally:
-            if task is not None:
-                self._conn_tasks.discard(task)
-            writer.close()
-
     async def _respond(
-        self, request: _HttpRequest, conn: _Connection
-    ) -> tuple[int, bytes, str] | None:
-        url = urlsplit(request.target)
-        path = unquote(url.path)
-        match = _API_PATH_RE.fullmatch(path)
-        if match is None:
-            not_found = {"ok": False, "error_code": 404, "description": "Not Found"}
-            return 404, _json_body(not_found), "application/json"
-        token, name = match.groups()
+        self,
+        token: str,
+        name: str,
+        request: tornado.httputil.HTTPServerRequest,
+        gone: asyncio.Event,
+    ) -> tuple[int, JSONDict] | None:
+        """Record the call and answer it: ``(status, JSON body)``, None if the client left."""
         parse_error: _ApiError | None = None
         try:
-            params, files, types = _parse_params(request, url.query)
+            params, files, types = _parse_params(request)
         except _ApiError as exc:
             params, files, types, parse_error = {}, {}, {}, exc
         method = self._canonical.get(name.lower(), name)
@@ -1067,7 +888,7 @@ class FakeTelegram:
         self._notify()
         if not call.done:
             try:
-                self._finish(call, await self._get_updates(call, conn))
+                self._finish(call, await self._get_updates(call, gone))
             except _ApiError as exc:
                 self._fail(call, exc)
             except _ClientGone:
@@ -1077,7 +898,7 @@ class FakeTelegram:
                 return None
             self._notify()
         assert call.status is not None and call.response is not None
-        return call.status, _json_body(call.response), "application/json"
+        return call.status, call.response
 
     def _finish(self, call: Call, result: Any) -> None:
         if isinstance(result, _Described):
@@ -1161,7 +982,7 @@ class FakeTelegram:
             self._last_activity = time.monotonic()
         return [copy.deepcopy(p.data) for p in batch]
 
-    async def _get_updates(self, call: Call, conn: _Connection) -> list[JSONDict]:
+    async def _get_updates(self, call: Call, gone: asyncio.Event) -> list[JSONDict]:
         params = call.params
         with self._lock:
             if self._webhook is not None:
@@ -1176,7 +997,7 @@ class FakeTelegram:
         self._notify()  # a newer getUpdates terminates the older one with 409
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        disconnect = asyncio.ensure_future(conn.wait_disconnect())
+        disconnect = asyncio.ensure_future(gone.wait())
         try:
             while True:
                 event = self._event
@@ -1199,7 +1020,6 @@ class FakeTelegram:
                     raise _ClientGone
         finally:
             disconnect.cancel()
-            await asyncio.wait({disconnect})  # the reader must be free before the next request
             with self._lock:
                 self._active_polls -= 1
 

@@ -361,6 +361,20 @@ async def test_newer_get_updates_terminates_older(bot: Bot, tg: FakeTelegram) ->
         await first
 
 
+async def test_a_long_poll_whose_client_leaves_ends_at_once(tg: FakeTelegram) -> None:
+    """What a kill -9 of a polling bot looks like: the waiting getUpdates ends, marked 499."""
+    async with httpx.AsyncClient() as client:
+        poll = asyncio.create_task(
+            client.post(f"{tg.base_url}{tg.token}/getUpdates", data={"timeout": "30"})
+        )
+        await tg.wait_for_poll()
+        assert tg.is_polling
+        poll.cancel()
+    await tg.wait_for(lambda: tg.calls("getUpdates")[0].done, timeout=3)
+    assert tg.calls("getUpdates")[0].status == 499
+    assert not tg.is_polling
+
+
 async def test_commands_menu_chat_and_misc(bot: Bot, tg: FakeTelegram) -> None:
     await bot.set_my_commands([BotCommand("start", "Démarrer"), BotCommand("aide", "Aide")])
     admin_scope = BotCommandScopeChat(42)
