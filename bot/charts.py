@@ -151,8 +151,9 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
                                                         color="#444444"))  # fmt: skip
         top = max([chart.target or 0, *(max(v, default=0) for _, v in chart.series)]) or 1
         if chart.days:
+            days = np.asarray(chart.days, dtype="datetime64[D]")  # dates, as matplotlib types them
             for (label, values), colour in zip(chart.series, colours, strict=False):
-                ax.step(np.asarray(chart.days, dtype="datetime64[D]"), list(values), where="post", color=colour, lw=2.2,
+                ax.step(days, list(values), where="post", color=colour, lw=2.2,
                         label=f"{label} ({values[-1] if values else 0})")  # fmt: skip
             locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
             ax.xaxis.set_major_locator(locator)
