@@ -137,6 +137,8 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
     """Cumulative screened / eligible / injected patients per day, with the enrolment target
     as a dashed line. PNG 1000 × 600 px, and SVG. No data: an empty, labelled frame."""
     import matplotlib.dates as mdates
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     colours = ("#4a6fa5", "#e69f00", "#2e8b57")
     with _CHART_LOCK:
@@ -149,15 +151,17 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
                                                         color="#444444"))  # fmt: skip
         top = max([chart.target or 0, *(max(v, default=0) for _, v in chart.series)]) or 1
         if chart.days:
+            days = np.asarray(chart.days, dtype="datetime64[D]")  # dates, as matplotlib types them
             for (label, values), colour in zip(chart.series, colours, strict=False):
-                ax.step(list(chart.days), list(values), where="post", color=colour, lw=2.2,
+                ax.step(days, list(values), where="post", color=colour, lw=2.2,
                         label=f"{label} ({values[-1] if values else 0})")  # fmt: skip
             locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%d/%m/%Y"))
             if len(chart.days) == 1:
                 day = chart.days[0]
-                ax.set_xlim(day - dt.timedelta(days=1), day + dt.timedelta(days=1))
+                ax.set_xlim(mdates.date2num(day - dt.timedelta(days=1)),
+                            mdates.date2num(day + dt.timedelta(days=1)))  # fmt: skip
         else:
             ax.text(0.5, 0.5, chart.empty_label, transform=ax.transAxes,
                     **_text(ha="center", va="center", fontsize=14, color="#777777"))  # fmt: skip
@@ -166,7 +170,9 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
             ax.axhline(chart.target, color="#c0504d", ls="--", lw=1.5,
                        label=f"{chart.target_label} ({chart.target})")  # fmt: skip
         ax.set_ylim(0, top * 1.15 + 0.5)
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        y_locator = ax.yaxis.get_major_locator()
+        if isinstance(y_locator, MaxNLocator):  # the default AutoLocator: whole counts only
+            y_locator.set_params(integer=True)
         if chart.y_label:
             ax.set_ylabel(chart.y_label, **_text(fontsize=11))
         for side in ("top", "right"):

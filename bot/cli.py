@@ -67,7 +67,8 @@ def build_parser() -> _Parser:
     check.set_defaults(handler=cmd_check)
     for name, module_attr, helptext in _LAZY_COMMANDS:
         command = sub.add_parser(name, help=helptext)
-        _ARGUMENTS.get(name, lambda _p: None)(command)
+        if (add_arguments := _ARGUMENTS.get(name)) is not None:
+            add_arguments(command)
         command.set_defaults(handler=_lazy(module_attr))
     return parser
 
@@ -102,7 +103,8 @@ _LAZY_COMMANDS: list[tuple[str, str, str]] = [
         "screening log into DIR (CSV + XLSX, or --format xlsx,csv,redcap,odm)",
     ),
 ]
-_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+# Each adds its command's arguments (what `add_argument` returns is not used).
+_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], object]] = {
     "backup": lambda p: p.add_argument("path", help="backup file or folder"),
     "stats": lambda p: p.add_argument("dir", help="existing folder to write the charts into"),
     "export": lambda p: (

@@ -211,7 +211,11 @@ def _xlsx_text(text: str) -> str:
     return neutralise_formula(_XML_ILLEGAL.sub("\ufffd", text))[:_XLSX_MAX_TEXT]
 
 
-def _xlsx_value(value: object, zone: ZoneInfo) -> tuple[object, str | None]:
+#: What an openpyxl cell stores (naive datetimes: local wall time, see _xlsx_value).
+XlsxValue = bool | int | float | decimal.Decimal | str | dt.datetime | dt.date | None
+
+
+def _xlsx_value(value: object, zone: ZoneInfo) -> tuple[XlsxValue, str | None]:
     """The value openpyxl should store and its number format (``None``: General / text)."""
     if isinstance(value, enum.Enum):
         value = value.value
@@ -372,7 +376,7 @@ def render_xlsx(
     stamp_utc = stamp_utc.replace(tzinfo=None, microsecond=0)
 
     workbook = Workbook()
-    workbook.remove(workbook.active)
+    workbook.remove(workbook.worksheets[0])  # the default empty sheet
     for table, name in zip(tables, _sheet_names([t.name for t in tables]), strict=True):
         _fill_sheet(workbook.create_sheet(title=name), table, zone)
     workbook.active = 0

@@ -49,7 +49,7 @@ def start(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    tg.run_sync(tg.wait_for_call("getUpdates", after_index=mark, timeout=30))
+    tg.run_sync(tg.wait_for_poll(after_index=mark))
     return process
 
 

@@ -73,6 +73,8 @@ def test_dockerfile_says_what_production_needs() -> None:
     assert "--no-cache-dir" in installs[0] and "[dev]" not in installs[0]
 
 
+# A real pip install (~30 s): its own CI step in .ci/run, deselected by the default run.
+@pytest.mark.deploy
 def test_dockerfile_install_steps_succeed_in_a_clean_venv(tmp_path: Path) -> None:
     """What `docker build` runs, without Docker: the files the Dockerfile copies, its
     `pip install` line, in a fresh virtual environment; then the image's commands start."""

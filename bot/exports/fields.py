@@ -132,7 +132,10 @@ def _criteria_choices(lang: str, ids: Iterable[str]) -> tuple[Choice, ...]:
 
 def catalogue(lang: str) -> list[Field]:
     """Every exported field, form by form (the REDCap dictionary's rows after record_id)."""
-    label = lambda key, fallback: _text(lang, key, fallback)  # noqa: E731
+
+    def label(key: str, fallback: str) -> str:
+        return _text(lang, key, fallback)
+
     fields = [
         Field("protocol_version", "screening", "text", label("exp.col.protocol_version",
               "Protocol version"), "protocol_version"),
@@ -238,24 +241,42 @@ def severity(values: Mapping[str, str]) -> Scorten | None:
 class ScreeningRecord(Protocol):
     """What the exports read of a screening (storage's Screening has these attributes)."""
 
-    id: int
-    number: str
-    site: str
-    sequence: int
-    rescreen_of: str | None
-    protocol_version: str
-    clinician_id: int
-    created_at: dt.datetime
-    closed_at: dt.datetime | None
-    status: str
-    outcome: str | None
-    reasons: tuple[str, ...]
-    dose_cells: int | None
-    d0_deadline: dt.datetime | None
-    injected_at: dt.datetime | None
-    injected_by: int | None
-    d0_override_reason: str | None
-    withdrawn_reason: str | None
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def site(self) -> str: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def rescreen_of(self) -> str | None: ...
+    @property
+    def protocol_version(self) -> str: ...
+    @property
+    def clinician_id(self) -> int: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def closed_at(self) -> dt.datetime | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def outcome(self) -> str | None: ...
+    @property
+    def reasons(self) -> tuple[str, ...]: ...
+    @property
+    def dose_cells(self) -> int | None: ...
+    @property
+    def d0_deadline(self) -> dt.datetime | None: ...
+    @property
+    def injected_at(self) -> dt.datetime | None: ...
+    @property
+    def injected_by(self) -> int | None: ...
+    @property
+    def d0_override_reason(self) -> str | None: ...
+    @property
+    def withdrawn_reason(self) -> str | None: ...
 
 
 def _answer(question_id: str, stored: str | None) -> object:

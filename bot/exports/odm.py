@@ -39,16 +39,26 @@ NAVIGATION = frozenset({"back", "change", "resume", "screening_opened"})
 
 
 class TrailRowLike(Protocol):
-    id: int
-    at: dt.datetime
-    actor: str
-    screening: str
-    action: str
-    field: str | None
-    old_value: str | None
-    new_value: str | None
-    reason: str | None
-    hash: str
+    @property
+    def id(self) -> int: ...
+    @property
+    def at(self) -> dt.datetime: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def screening(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def field(self) -> str | None: ...
+    @property
+    def old_value(self) -> str | None: ...
+    @property
+    def new_value(self) -> str | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def hash(self) -> str: ...
 
 
 def _e(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:

@@ -1418,10 +1418,11 @@ def mortality(screenings: list[Screening], values: dict[int, dict[str, str]]) ->
     """Observed D30 deaths vs SCORTEN's prediction, per patient (their chosen screening)."""
     followed = observed = complete = 0
     expected = 0.0
+    by_number = {s.number: s for s in screenings}  # the core groups without storage ids
     for patient in consort.group_patients(screenings):
-        s = patient.chosen
-        if s is None:
+        if patient.chosen is None:
             continue
+        s = by_number[patient.chosen.number]
         own = values.get(s.id, {})
         vital = queries.json_value(own.get(queries.FOLLOW_UP_PREFIX + "vital_status_d30"))
         if vital not in ("dead", "alive"):

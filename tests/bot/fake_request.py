@@ -11,7 +11,6 @@ plausible JSON and recorded; updates are built with `Update.de_json` and fed to
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -27,36 +26,27 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
 from bot.settings import Settings
+from tests.conftest import (  # noqa: F401 - ELIGIBLE_MALE, FakeClock, T0 re-exported
+    ADMIN,
+    ELIGIBLE_MALE,
+    T0,
+    TEAM_CHAT,
+    FakeClock,
+    make_settings,
+)
 from tests.e2e.fake_telegram import QUERY_INVALID, _ApiError, _format_text
-from tests.screening_data import ELIGIBLE_MALE  # noqa: F401 - re-exported to the tests
 
 TOKEN = "424242:FAKE-token-for-tests-AAAAAAAAAAAAAAAA"
 BOT_ID = 424242
 BOT_USERNAME = "lysyme_test_bot"
 
-ADMIN = 1001
 CLINICIAN = 2002
 CLINICIAN_2 = 2003
 COORDINATOR = 3003
 STRANGER = 9009
-TEAM_CHAT = -100500
 GROUP_CHAT = -100777
 
-T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 _SENT = frozenset({"sendMessage", "editMessageText", "sendDocument", "sendPhoto"})
-
-
-class FakeClock:
-    """Time that moves only when the test says so."""
-
-    def __init__(self, start: dt.datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 @dataclass
@@ -229,16 +219,8 @@ class FakeRequest(BaseRequest):
 
 
 def settings_for(db_path: Path, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "LYSYME_DATABASE": str(db_path),
-        "LYSYME_ADMIN_IDS": str(ADMIN),
-        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
-        "LYSYME_LANGUAGE": "en",
-        "LYSYME_TIMEZONE": "Europe/Paris",
-    }
-    values.update(extra)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    """The shared test settings, with this harness's token."""
+    return make_settings(db_path, **{"TELEGRAM_BOT_TOKEN": TOKEN, **extra})
 
 
 class Harness:

@@ -28,6 +28,7 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.db import Database, fetch_all, fetch_one
 from storage.screenings import Screening
+from tests.conftest import FakeClock
 from tests.conversations.support import NOW, eligible_answers
 
 CLINICIAN = 101
@@ -36,21 +37,13 @@ COORDINATOR = 202
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-async def ctx(tmp_path: Path, clock: Clock) -> AsyncIterator[Context]:
+async def ctx(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Context]:
     settings = load_settings(
         LYSYME_DATABASE=str(tmp_path / "t.sqlite3"),
         LYSYME_LANGUAGE="en",
@@ -193,7 +186,7 @@ async def test_status_with_nobody_open(ctx: Context) -> None:
     assert text == "No open patient."
 
 
-async def test_status_says_when_a_deadline_has_passed(ctx: Context, clock: Clock) -> None:
+async def test_status_says_when_a_deadline_has_passed(ctx: Context, clock: FakeClock) -> None:
     await screen(ctx, ELIGIBLE)
     clock.now = NOW + dt.timedelta(days=3)
     text = await text_of(await coordinator.status(ctx, await actor(ctx, CLINICIAN), []))
@@ -278,7 +271,7 @@ async def test_a_long_record_is_split_under_telegram_limit(ctx: Context) -> None
 # --- /correct -------------------------------------------------------------------------------
 
 
-async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Clock) -> None:
+async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: FakeClock) -> None:
     await screen(ctx, ELIGIBLE, by=OTHER_CLINICIAN)
     await update(ctx, "HMN-001", last_actor_id=CLINICIAN)  # a shift change since
     coordinator_actor = await actor(ctx, COORDINATOR)
@@ -429,7 +422,7 @@ async def test_correct_a_scorten_value(ctx: Context) -> None:
 
 
 async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation(
-    ctx: Context, clock: Clock
+    ctx: Context, clock: FakeClock
 ) -> None:
     s = await screen(ctx, ELIGIBLE)
     injected = dt.datetime(2026, 11, 22, 9, 0, tzinfo=ctx.zone)

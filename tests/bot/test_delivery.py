@@ -19,7 +19,7 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.db import fetch_all
 from tests.bot.fake_request import CLINICIAN, TEAM_CHAT, Harness, answer_all
-from tests.screening_data import ELIGIBLE_MALE
+from tests.conftest import ELIGIBLE_MALE
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

@@ -21,6 +21,7 @@ from bot.backups import run_backup
 from bot.common import Context
 from bot.polling import UpdatePoller
 from storage.backup import backup_database
+from tests.conftest import eligible_script
 from tests.e2e.conftest import (
     ADMIN,
     CLINICIAN,
@@ -33,7 +34,6 @@ from tests.e2e.conftest import (
     stop_app,
 )
 from tests.e2e.fake_telegram import FakeTelegram
-from tests.screening_data import eligible_script
 
 TOKEN = "7654321:AAH-privacy-SECRET_token-0123456789abcdef"
 

@@ -13,7 +13,8 @@ from bot.flows import coordinator
 from conversations import versions
 from conversations.versions import LYSYME_1_0
 from tests.bot import test_coordinator as base
-from tests.bot.test_coordinator import COORDINATOR, ELIGIBLE, Clock, actor, get, screen, text_of
+from tests.bot.test_coordinator import COORDINATOR, ELIGIBLE, actor, get, screen, text_of
+from tests.conftest import FakeClock
 from tests.conversations.support import NOW, eligible_answers
 
 #: Test-only amendment, in force from 22/11/2026: the upper age limit moves from 75 to 80.
@@ -30,7 +31,7 @@ def amended(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_1_0_screening_is_re_evaluated_under_1_0_after_1_1(
-    ctx: Context, clock: Clock, amended: None
+    ctx: Context, clock: FakeClock, amended: None
 ) -> None:
     opened = await screen(ctx, ELIGIBLE)  # 21/11/2026: LYSYME 1.0 in force
     assert opened.protocol_version == "LYSYME 1.0"
@@ -58,7 +59,7 @@ async def test_a_1_0_screening_is_re_evaluated_under_1_0_after_1_1(
 
 
 async def test_status_tags_a_screening_judged_under_an_older_version(
-    ctx: Context, clock: Clock, amended: None
+    ctx: Context, clock: FakeClock, amended: None
 ) -> None:
     await screen(ctx, ELIGIBLE)
     clock.now = NOW + dt.timedelta(days=1)

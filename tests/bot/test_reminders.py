@@ -25,7 +25,7 @@ from bot import jobs
 from bot.app import open_context
 from bot.common import Actor, Button, Context
 from bot.outcomes import close_screening
-from bot.settings import load_settings
+from bot.settings import Settings
 from conversations.answers import to_json
 from conversations.eligibility import evaluate
 from conversations.schedule import d0_window_steps
@@ -34,7 +34,8 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.db import Database, fetch_all
 from storage.screenings import Screening
-from tests.conversations.support import eligible_answers
+from tests.conftest import FakeClock, make_settings
+from tests.conversations.support import eligible_answers, local
 
 # PTB 22 warns when a test builds RetryAfter(int); the sender itself reads it quietly.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -48,22 +49,7 @@ COORDINATOR = 201
 ADMIN = 301
 
 
-def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0):
-    return dt.datetime(year, month, day, hour, minute, second, tzinfo=PARIS)
-
-
-class Clock:
-    """The injected clock: tests move it, nothing sleeps."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def set(self, now: dt.datetime) -> dt.datetime:
-        self.now = now
-        return now
+Clock = FakeClock  # the name other suites import from here
 
 
 @dataclass
@@ -103,17 +89,14 @@ class FakeSend:
         self.sent.clear()
 
 
-def settings_for(path: Path, **extra: Any):
-    values: dict[str, Any] = {
-        "LYSYME_DATABASE": str(path),
+def settings_for(path: Path, **extra: Any) -> Settings:
+    """The shared test settings, with this suite's team chat and admin."""
+    values = {
         "LYSYME_TEAM_CHAT_ID": TEAM,
-        "LYSYME_TIMEZONE": "Europe/Paris",
-        "LYSYME_LANGUAGE": "en",
         "LYSYME_ADMIN_IDS": str(ADMIN),
         "LYSYME_SITE_CODE": "HMN",
     }
-    values.update(extra)
-    return load_settings(**values)
+    return make_settings(path, **{**values, **extra})
 
 
 @dataclass

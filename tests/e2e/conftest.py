@@ -4,7 +4,6 @@ the fake Bot API server over HTTP on 127.0.0.1, with a temp-file database and a 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,32 +13,18 @@ import pytest
 from bot.app import build_application
 from bot.polling import UpdatePoller
 from bot.settings import Settings
+from tests.conftest import (  # noqa: F401 - ELIGIBLE_MALE, FakeClock re-exported to the tests
+    ADMIN,
+    ELIGIBLE_MALE,
+    TEAM_CHAT,
+    FakeClock,
+    make_settings,
+)
 from tests.e2e.fake_telegram import FakeTelegram
-from tests.screening_data import ELIGIBLE_MALE  # noqa: F401 - re-exported to the tests
 
-ADMIN = 1001
 CLINICIAN = 2002
 CLINICIAN_2 = 2003
 COORDINATOR = 3003
-TEAM_CHAT = -100500
-
-
-class FakeClock:
-    """Time that moves only when the test says so."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC))
 
 
 @pytest.fixture
@@ -49,17 +34,9 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 
 
 def settings_for(tg: FakeTelegram, db_path: Path, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "TELEGRAM_BOT_TOKEN": tg.token,
-        "TELEGRAM_API_BASE_URL": tg.base_url,
-        "LYSYME_DATABASE": str(db_path),
-        "LYSYME_ADMIN_IDS": str(ADMIN),
-        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
-        "LYSYME_LANGUAGE": "en",
-        "LYSYME_TIMEZONE": "Europe/Paris",
-    }
-    values.update(extra)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    """The shared test settings, pointed at the fake Bot API server."""
+    values = {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url, **extra}
+    return make_settings(db_path, **values)
 
 
 StartBot = Callable[..., Awaitable[Any]]

@@ -138,7 +138,7 @@ def test_a_database_deleted_or_replaced_under_the_bot_pauses_it(
     database = tmp_path / "bot.sqlite3"
     process = bot_process(tg, tmp_path)
     try:
-        tg.run_sync(tg.wait_for_call("getUpdates", timeout=30))
+        tg.run_sync(tg.wait_for_poll())
         mark = tg.mark()
         tg.send_text(ADMIN, "/adduser 7001 clinician", language_code="en")
         tg.run_sync(tg.wait_for_message(ADMIN, contains="7001", after_index=mark, timeout=10))

@@ -44,7 +44,7 @@ def start_bot(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    tg.run_sync(tg.wait_for_call("getUpdates", after_index=mark, timeout=20))
+    tg.run_sync(tg.wait_for_poll(after_index=mark))
     return process
 
 

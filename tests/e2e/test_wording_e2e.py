@@ -4,6 +4,7 @@ never reading an answer value, /withdraw asking first. The clock: 21/11/2026 10:
 
 from __future__ import annotations
 
+from tests.conftest import eligible_script
 from tests.e2e.conftest import (
     CLINICIAN,
     COORDINATOR,
@@ -14,7 +15,6 @@ from tests.e2e.conftest import (
     answer_all,
 )
 from tests.e2e.fake_telegram import FakeTelegram
-from tests.screening_data import eligible_script
 
 
 def sent_texts(tg: FakeTelegram) -> str:
