@@ -20,8 +20,10 @@ from bot.common import COMMAND_ROLES, Actor, Context, Out
 CommandFlow = Callable[[Context, Actor, list[str]], Awaitable[list[Out]]]
 CallbackFlow = Callable[[Context, Actor, str], Awaitable[list[Out]]]
 TextFlow = Callable[[Context, Actor, str], Awaitable[list[Out]]]
-#: A start or stop hook: `await hook(application, ctx)` (ctx is None if start-up failed).
-Hook = Callable[[Any, Context | None], Awaitable[None]]
+#: `await hook(application, ctx)` once the bot's context is open.
+StartHook = Callable[[Any, Context], Awaitable[None]]
+#: `await hook(application, ctx)` at stop (ctx is None if start-up failed).
+StopHook = Callable[[Any, Context | None], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,8 @@ class Feature:
     commands: tuple[Command, ...] = ()
     callbacks: tuple[Callback, ...] = ()
     text_modes: tuple[TextMode, ...] = ()
-    on_start: tuple[Hook, ...] = ()
-    on_stop: tuple[Hook, ...] = ()
+    on_start: tuple[StartHook, ...] = ()
+    on_stop: tuple[StopHook, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,8 @@ class Routes:
     commands: Mapping[str, CommandFlow]
     callbacks: Mapping[str, tuple[str, CallbackFlow]]  # prefix → (command whose role, flow)
     text_modes: Mapping[str, tuple[str, TextFlow]]  # mode → (command whose role, flow)
-    on_start: tuple[Hook, ...]
-    on_stop: tuple[Hook, ...]
+    on_start: tuple[StartHook, ...]
+    on_stop: tuple[StopHook, ...]
 
 
 class RoutingError(ValueError):
@@ -73,8 +75,8 @@ def build_routes(features: Iterable[Feature]) -> Routes:
     commands: dict[str, CommandFlow] = {}
     callbacks: dict[str, tuple[str, CallbackFlow]] = {}
     text_modes: dict[str, tuple[str, TextFlow]] = {}
-    on_start: list[Hook] = []
-    on_stop: list[Hook] = []
+    on_start: list[StartHook] = []
+    on_stop: list[StopHook] = []
     owner: dict[str, str] = {}
 
     def claim(key: str, feature: Feature) -> None:
