@@ -35,6 +35,7 @@ from bot import (
     handlers,
     health,
     jobs,
+    records,
     reminder_delivery,
     reminders_board,
 )
@@ -286,8 +287,6 @@ async def _set_menus(application: Application, ctx: Context) -> None:  # type: i
 async def _offer_resume(application: Application, ctx: Context) -> None:  # type: ignore[type-arg]
     """After a restart, every interrupted screening's clinician gets its current question back
     (a reply lost in the crash is never a dead end)."""
-    from bot.flows import screening
-
     async with ctx.db.transaction() as conn:
         open_sessions = await store.open_screening_sessions(conn)
     for session, screening_row in open_sessions:
@@ -295,7 +294,7 @@ async def _offer_resume(application: Application, ctx: Context) -> None:  # type
             user = await user_store.get_user(conn, session.user_id)
             if user is None:
                 continue
-            loaded = await screening.load(conn, screening_row)
+            loaded = await records.load(conn, screening_row)
         lang = ctx.language_of(user)
         prompt = screening.current_prompt(lang, loaded, ctx)
         text = t(lang, "screen.resumed_after_restart", number=screening_row.number)

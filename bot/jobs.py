@@ -56,6 +56,7 @@ from bot.common import Actor, Button, Context, Out
 from bot.criteria import short_names, verdict_sentences
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
 from bot.present import local_time, time_left
+from bot.records import abandon, begin, load
 from bot.texts import Raw, t
 from conversations import schedule
 from conversations.reminder_kinds import Recipient, ReminderKind
@@ -598,7 +599,6 @@ async def prepare(
 
 async def _answers(conn: aiosqlite.Connection, s: Screening) -> dict[str, Any]:
     """The current answers, for the private messages that state a value and its rule."""
-    from bot.flows.screening import load
     from conversations.flow import without_inapplicable
 
     return without_inapplicable((await load(conn, s)).answers)
@@ -647,8 +647,6 @@ async def _d0_window(
     if row.step == "outcome" and row.recipient != outbox.TEAM:
         # The clinician's result, held for the reply that closed the screening and released
         # because that reply was not delivered (429, network, a crash): the result itself.
-        from bot.flows.screening import load
-
         answers = (await load(conn, s)).answers
         return Message(lambda lang: (recorded_result(lang, s, answers, now, ctx), []))
 
@@ -781,8 +779,6 @@ async def _repeat(
 async def _idle_pass(ctx: Context, now: dt.datetime) -> int:
     """A screening left unanswered: its clinician is reminded once after 2 h; after 24 h it is
     abandoned (audited). Both messages go through the outbox like any reminder."""
-    from bot.flows.screening import abandon
-
     async with ctx.db.transaction() as conn:
         stale = await store.idle_screenings(
             conn, now - schedule.IDLE_REMINDER_AFTER, now - schedule.ABANDON_AFTER
@@ -850,8 +846,6 @@ async def clock_check(ctx: Context, now: dt.datetime) -> bool:
 async def confirm_clock(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`k:clock`, an admin's tap on the pause notice: the time is right; sending resumes and
     catches up (only the latest overdue step of each reminder, marked late)."""
-    from bot.flows.screening import begin
-
     lang = ctx.language(actor)
     now = ctx.now()
     async with ctx.db.transaction() as conn:

@@ -16,6 +16,7 @@ from bot.common import Actor, Button, Context, Out, parse_id
 from bot.criteria import short_names, verdict_lines
 from bot.present import classification, deadline_line, dose_line, error_text, number_text, time_left
 from bot.present import local_time as fmt_local
+from bot.records import begin, load
 from bot.texts import Raw, t
 from conversations import schedule, versions
 from conversations.answers import AnswerError, to_json
@@ -233,7 +234,6 @@ async def reevaluate(
     outcome changes, the team is told (through the outbox). Returns (old outcome, evaluation).
     """
     from bot.flows import ownership
-    from bot.flows.screening import load
     from conversations.eligibility import evaluate
     from conversations.flow import without_inapplicable
 
@@ -450,8 +450,6 @@ async def store_measure(
     """Store one SCORTEN value with its audit row, inside the caller's write transaction
     (`screening` read in it), and move to the next measure or the SCORTEN result; `echo`
     (what was understood) comes first."""
-    from bot.flows.screening import begin
-
     lang = ctx.language(actor)
     now = ctx.now()
     await begin(conn, actor, now)
@@ -493,7 +491,6 @@ async def scorten_values(conn: aiosqlite.Connection, screening_id: int) -> dict[
 
 
 async def scorten_summary(conn: aiosqlite.Connection, lang: str, screening: Screening) -> str:
-    from bot.flows.screening import load
     from conversations.scorten import scorten
 
     loaded = await load(conn, screening)

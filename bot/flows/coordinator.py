@@ -40,8 +40,8 @@ from bot import outcomes, routing
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import criterion_short_name, verdict_sentences
 from bot.exports.fields import criterion_name
-from bot.flows.screening import begin, load, record_answer
 from bot.present import answer_text, classification, dose_line, error_text, local_time, time_left
+from bot.records import begin, load, record_answer
 from bot.reports import Table, render_csv, render_xlsx
 from bot.settings import Settings
 from bot.texts import t

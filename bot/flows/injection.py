@@ -33,8 +33,9 @@ import aiosqlite
 from bot import outcomes, routing
 from bot.common import Actor, Button, Context, Out, parse_id
 from bot.criteria import criterion_short_name, verdict_lines, verdict_sentences
-from bot.flows.screening import SCREEN_MODE, begin, load, question_text, record_answer
+from bot.flows.screening import SCREEN_MODE, question_text
 from bot.present import answer_text, error_text, local_time, number_text
+from bot.records import begin, load, record_answer
 from bot.texts import t
 from conversations import flow, schedule
 from conversations.answers import TYPED_MAX_YEAR, TYPED_MIN_YEAR, AnswerError, parse_text

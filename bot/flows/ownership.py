@@ -25,8 +25,9 @@ import aiosqlite
 
 from bot import jobs, routing
 from bot.common import Actor, Button, Context, Out
-from bot.flows.screening import SCREEN_MODE, begin
+from bot.flows.screening import SCREEN_MODE
 from bot.present import local_time, time_left
+from bot.records import begin
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import Audience, EscalationStep, LoopState, PlanError

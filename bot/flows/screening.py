@@ -17,15 +17,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from bot import outcomes, routing
-from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_session, parse_id
+from bot.common import Actor, Button, Context, Out, chat_session, parse_id
 from bot.criteria import criterion_question, criterion_short_name, verdict_sentences
 from bot.present import answer_text, echo_text, error_text
+from bot.records import (
+    Loaded,
+    abandon,
+    audit,
+    begin,
+    load,
+    load_by_id,
+    record_answer,
+)
 from bot.texts import t
 from conversations import flow, versions
 from conversations.answers import AnswerError, from_json, parse_text, to_json
@@ -40,48 +48,10 @@ from conversations.protocol import (
 )
 from conversations.windows import local_today
 from storage import screenings as store
-from storage.audit import AuditEntry, append_audit
+from storage.audit import append_audit
 from storage.screenings import Screening
 
 SCREEN_MODE = "screen"
-
-
-@dataclass
-class Loaded:
-    screening: Screening
-    answers: dict[str, AnswerValue]
-
-
-async def load(conn: aiosqlite.Connection, screening: Screening) -> Loaded:
-    raw = await store.current_answers(conn, screening.id)
-    answers = {qid: from_json(qid, value) for qid, value in raw.items() if qid in BY_ID}
-    return Loaded(screening, answers)
-
-
-async def load_by_id(conn: aiosqlite.Connection, screening_id: int) -> Loaded | None:
-    """The screening and its current answers in one query (the answer path's hot read)."""
-    found = await store.get_with_answers(conn, screening_id)
-    if found is None:
-        return None
-    screening, raw = found
-    answers = {qid: from_json(qid, value) for qid, value in raw.items() if qid in BY_ID}
-    return Loaded(screening, answers)
-
-
-def audit(
-    actor: str | int,
-    action: str,
-    now: dt.datetime,
-    screening: str | None = None,
-    **fields: str | None,
-) -> AuditEntry:
-    return AuditEntry(at=now, actor=str(actor), action=action, screening=screening, **fields)
-
-
-async def begin(conn: aiosqlite.Connection, actor: Actor, now: dt.datetime) -> None:
-    """First statement of a write transaction acting on an update: drop a re-delivery."""
-    if actor.update_id is not None and not await store.claim_update(conn, actor.update_id, now):
-        raise DuplicateUpdate
 
 
 # --- asking -------------------------------------------------------------------------------
@@ -354,20 +324,6 @@ async def cancel(ctx: Context, actor: Actor) -> list[Out]:
     return [Out(t(lang, "screen.cancelled", number=screening.number))]
 
 
-async def abandon(
-    conn: aiosqlite.Connection, screening: Screening, actor: str, now: dt.datetime, reason: str
-) -> None:
-    await store.update_screening(
-        conn, screening.id, now, status=store.ABANDONED, stage="done", cursor=None,
-        proposed=None, closed_at=now,
-    )  # fmt: skip
-    await append_audit(
-        conn,
-        audit(actor, "status", now, screening.number, field="status",
-              old_value=screening.status, new_value=store.ABANDONED, reason=reason),
-    )  # fmt: skip
-
-
 async def resume(
     ctx: Context, actor: Actor, args: list[str], *, restarted: bool = False
 ) -> list[Out]:
@@ -613,43 +569,6 @@ def _iso_date(raw: str, today: dt.date) -> dt.date | None:
     if shown is None or not (today - dt.timedelta(days=2) <= shown <= today):
         return None
     return shown
-
-
-async def record_answer(
-    conn: aiosqlite.Connection,
-    actor: Actor,
-    screening: Screening,
-    before: dict[str, AnswerValue],
-    after: dict[str, AnswerValue],
-    question_id: str,
-    now: dt.datetime,
-    source: str = "screening",
-    reason: str | None = None,
-) -> None:
-    """One new answer row and its audit row; answers that stopped applying are withdrawn."""
-    new = after[question_id]
-    await store.add_answer(
-        conn, screening.id, question_id, to_json(new), by=actor.user_id, now=now,
-        source=source, reason=reason,
-    )  # fmt: skip
-    old = before.get(question_id)
-    entries = [
-        audit(actor.user_id, "answer" if source == "screening" else source, now,
-              screening.number, field=question_id,
-              old_value=None if old is None else to_json(old), new_value=to_json(new),
-              reason=reason)
-    ]  # fmt: skip
-    for gone in sorted(set(before) - set(after)):
-        await store.add_answer(
-            conn, screening.id, gone, None, by=actor.user_id, now=now, source="not_applicable"
-        )
-        entries.append(
-            audit(actor.user_id, "answer_withdrawn", now, screening.number, field=gone,
-                  old_value=to_json(before[gone]), reason="no longer applies")
-        )  # fmt: skip
-    from storage.audit import append_audit_many
-
-    await append_audit_many(conn, entries)
 
 
 async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
