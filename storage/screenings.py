@@ -16,17 +16,19 @@ from typing import Any
 import aiosqlite
 
 from conversations import versions
+from conversations.lifecycle import Status
 from storage.db import fetch_all, fetch_one
 from storage.timefmt import maybe_from_db, to_db
 from storage.users import User, roles_from_text
 
-#: Statuses (where a screening is) — DESIGN.md "Lifecycle".
-IN_SCREENING = "in_screening"
-SCREENED = "screened"
-INJECTED = "injected"
-WITHDRAWN = "withdrawn"
-WINDOW_MISSED = "window_missed"
-ABANDONED = "abandoned"
+#: Statuses (where a screening is) — DESIGN.md "Lifecycle"; the closed set is the core's
+#: `Status` (its members are the stored strings).
+IN_SCREENING = Status.IN_SCREENING
+SCREENED = Status.SCREENED
+INJECTED = Status.INJECTED
+WITHDRAWN = Status.WITHDRAWN
+WINDOW_MISSED = Status.WINDOW_MISSED
+ABANDONED = Status.ABANDONED
 OPEN_STATUSES = (IN_SCREENING, SCREENED)
 
 
