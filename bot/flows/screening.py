@@ -20,8 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-import aiosqlite
-
 from bot import outcomes
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, chat_session, parse_id
 from bot.criteria import criterion_question, criterion_short_name, verdict_sentences
@@ -41,6 +39,7 @@ from conversations.protocol import (
 from conversations.windows import local_today
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit
+from storage.connection import Connection
 from storage.screenings import Screening
 
 SCREEN_MODE = "screen"
@@ -52,13 +51,13 @@ class Loaded:
     answers: dict[str, AnswerValue]
 
 
-async def load(conn: aiosqlite.Connection, screening: Screening) -> Loaded:
+async def load(conn: Connection, screening: Screening) -> Loaded:
     raw = await store.current_answers(conn, screening.id)
     answers = {qid: from_json(qid, value) for qid, value in raw.items() if qid in BY_ID}
     return Loaded(screening, answers)
 
 
-async def load_by_id(conn: aiosqlite.Connection, screening_id: int) -> Loaded | None:
+async def load_by_id(conn: Connection, screening_id: int) -> Loaded | None:
     """The screening and its current answers in one query (the answer path's hot read)."""
     found = await store.get_with_answers(conn, screening_id)
     if found is None:
@@ -78,7 +77,7 @@ def audit(
     return AuditEntry(at=now, actor=str(actor), action=action, screening=screening, **fields)
 
 
-async def begin(conn: aiosqlite.Connection, actor: Actor, now: dt.datetime) -> None:
+async def begin(conn: Connection, actor: Actor, now: dt.datetime) -> None:
     """First statement of a write transaction acting on an update: drop a re-delivery."""
     if actor.update_id is not None and not await store.claim_update(conn, actor.update_id, now):
         raise DuplicateUpdate
@@ -261,7 +260,7 @@ async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     now = ctx.now()
     rescreen_of = args[0].upper() if args else None
 
-    async def body(conn: aiosqlite.Connection) -> Screening | None:  # one hop: `Database.run`
+    async def body(conn: Connection) -> Screening | None:  # one hop: `Database.run`
         await begin(conn, actor, now)
         if rescreen_of is not None and await store.get_by_number(conn, rescreen_of) is None:
             return None
@@ -295,7 +294,7 @@ async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 
 
 async def _session_screening(
-    conn: aiosqlite.Connection, actor: Actor
+    conn: Connection, actor: Actor
 ) -> tuple[store.Session | None, Screening | None]:
     session = await store.get_session(conn, actor.user_id, actor.chat_id)
     if session is None or session.screening_id is None:
@@ -355,7 +354,7 @@ async def cancel(ctx: Context, actor: Actor) -> list[Out]:
 
 
 async def abandon(
-    conn: aiosqlite.Connection, screening: Screening, actor: str, now: dt.datetime, reason: str
+    conn: Connection, screening: Screening, actor: str, now: dt.datetime, reason: str
 ) -> None:
     await store.update_screening(
         conn, screening.id, now, status=store.ABANDONED, stage="done", cursor=None,
@@ -426,7 +425,7 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
     lang = ctx.language(actor)
     now = ctx.now()
 
-    async def body(conn: aiosqlite.Connection) -> list[Out] | Loaded | None:
+    async def body(conn: Connection) -> list[Out] | Loaded | None:
         session = await store.get_session(conn, actor.user_id, actor.chat_id)
         if session is None or session.screening_id is None:
             return None
@@ -490,7 +489,7 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     screening_id, question_id, raw = int(parts[1]), parts[2], parts[3]
     now = ctx.now()
 
-    async def body(conn: aiosqlite.Connection) -> list[Out]:  # one hop: `Database.run`
+    async def body(conn: Connection) -> list[Out]:  # one hop: `Database.run`
         loaded = await load_by_id(conn, screening_id)
         if loaded is None:
             return [Out("", toast=t(lang, "screen.stale"))]
@@ -534,7 +533,7 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 
 
 async def _take_over(
-    conn: aiosqlite.Connection, actor: Actor, screening: Screening, now: dt.datetime
+    conn: Connection, actor: Actor, screening: Screening, now: dt.datetime
 ) -> None:
     """A tap on another clinician's screening (shift change) makes it this user's session."""
     session = await store.get_session(conn, actor.user_id, actor.chat_id)
@@ -543,7 +542,7 @@ async def _take_over(
 
 
 async def _apply(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     loaded: Loaded,
@@ -616,7 +615,7 @@ def _iso_date(raw: str, today: dt.date) -> dt.date | None:
 
 
 async def record_answer(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     actor: Actor,
     screening: Screening,
     before: dict[str, AnswerValue],
@@ -705,7 +704,7 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     now = ctx.now()
     closed = False  # the screening was closed: reminders queued
 
-    async def body(conn: aiosqlite.Connection) -> list[Out]:  # one hop: `Database.run`
+    async def body(conn: Connection) -> list[Out]:  # one hop: `Database.run`
         nonlocal closed
         await begin(conn, actor, now)
         screening = await store.get_by_id(conn, int(parts[1]))
