@@ -72,14 +72,14 @@ class _Executed:
     (`async with conn.execute(...) as cursor:`, closed on exit)."""
 
     def __init__(self, running: Coroutine[Any, Any, Cursor]) -> None:
-        self._running = running
+        self._pending = running
         self._cursor: Cursor | None = None
 
     def __await__(self) -> Generator[Any, None, Cursor]:
-        return self._running.__await__()
+        return self._pending.__await__()
 
     async def __aenter__(self) -> Cursor:
-        self._cursor = await self._running
+        self._cursor = await self._pending
         return self._cursor
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -108,9 +108,9 @@ class Connection:
         return await loop.run_in_executor(self.thread, functools.partial(function, *args))
 
     def execute(self, sql: str, parameters: Parameters = ()) -> _Executed:
-        return _Executed(self._execute(sql, parameters))
+        return _Executed(self._executed_cursor(sql, parameters))
 
-    async def _execute(self, sql: str, parameters: Parameters) -> Cursor:
+    async def _executed_cursor(self, sql: str, parameters: Parameters) -> Cursor:
         return Cursor(await self.call(self.raw.execute, sql, parameters), self)
 
     async def execute_fetchall(self, sql: str, parameters: Parameters = ()) -> list[Any]:
