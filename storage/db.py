@@ -1,9 +1,12 @@
-"""The SQLite database: opening it durably, numbered migrations, and write transactions.
+"""The SQLite database: opening it durably, numbered migrations, write transactions, reads.
 
 The database is the single source of truth. WAL journal with `synchronous=FULL`: a
 transaction the bot has committed (and then acknowledged to a user) survives a crash and a
 power cut. Writes are serialised by one asyncio lock and run as `BEGIN IMMEDIATE`
-transactions, so a transaction never fails half-way on a busy database.
+transactions, so a transaction never fails half-way on a busy database. Reads use read-only
+connections of their own: a WAL snapshot, never a row a writer has not committed, and never
+the write lock. Every connection is a plain `sqlite3.Connection` on a thread this module
+owns (storage/connection.py).
 """
 
 from __future__ import annotations
@@ -246,17 +249,21 @@ class Database:
             reader = await self._open_reader()
         try:
             await reader.execute("BEGIN")  # deferred: the snapshot starts at the first read
-            try:
-                yield reader
-            finally:
-                await reader.execute("COMMIT")
         except BaseException:
             await reader.call(reader.raw.close)
             raise
-        if len(self._idle_readers) < _IDLE_READERS:
-            self._idle_readers.append(reader)
-        else:
-            await reader.call(reader.raw.close)
+        try:
+            yield reader
+        finally:
+            try:
+                await reader.execute("COMMIT")  # ends the snapshot (nothing to commit)
+            except BaseException:
+                await reader.call(reader.raw.close)
+                raise
+            if self._reader is not None and len(self._idle_readers) < _IDLE_READERS:
+                self._idle_readers.append(reader)
+            else:  # closed meanwhile, or more readers idle than reads usually overlap
+                await reader.call(reader.raw.close)
 
     def _writer_or_closed(self) -> Connection:
         if self._writer is None:
