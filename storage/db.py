@@ -16,19 +16,13 @@ import contextlib
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Coroutine,
-)
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from storage import anchor as anchors
 from storage.audit import AUDIT_STATEMENTS
-from storage.connection import Connection
+from storage.connection import Connection, DatabaseThread
 
 Migration = Callable[[Connection], Awaitable[None]]
 T = TypeVar("T")
@@ -186,8 +180,8 @@ class Database:
         self._write_lock = asyncio.Lock()
         # One thread each: a sqlite3 connection stays on the thread that created it (default
         # check_same_thread), and a thread runs one statement at a time.
-        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="lysyme-db-write")
-        self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="lysyme-db-read")
+        self._write_thread = DatabaseThread("lysyme-db-write")
+        self._read_thread = DatabaseThread("lysyme-db-read")
         self._writer: Connection | None = None
         self._reader: Connection | None = None  # autocommit, shared (`conn`)
         self._idle_readers: list[Connection] = []  # for `read()` snapshots
@@ -208,9 +202,8 @@ class Database:
             anchors.check(path)
         _create_private(path)
         db = cls(path)
-        loop = asyncio.get_running_loop()
         try:
-            raw = await loop.run_in_executor(db._write_thread, _open_writer, path)
+            raw = await db._write_thread.call(_open_writer, path)
             db._writer = Connection(raw, db._write_thread)
             _tighten(path)  # the -wal and -shm exist now
             status = os.stat(path)
@@ -226,8 +219,7 @@ class Database:
         return db
 
     async def _open_reader(self) -> Connection:
-        loop = asyncio.get_running_loop()
-        raw = await loop.run_in_executor(self._read_thread, _open_reader, self.path)
+        raw = await self._read_thread.call(_open_reader, self.path)
         return Connection(raw, self._read_thread)
 
     @property
@@ -334,8 +326,8 @@ class Database:
                 with contextlib.suppress(sqlite3.Error):
                     await writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 await writer.call(writer.raw.close)
-        self._read_thread.shutdown(wait=False)
-        self._write_thread.shutdown(wait=False)
+        self._read_thread.stop()
+        self._write_thread.stop()
 
     async def schema_version(self) -> int:
         rows = await self._writer_or_closed().execute_fetchall("PRAGMA user_version")
