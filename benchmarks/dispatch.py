@@ -67,21 +67,24 @@ from bot.app import build_application
 from bot.settings import Settings
 from storage import users as user_store
 from storage.audit import verify_chain
+from storage.connection import Connection
 
 TOKEN = "123456:BENCH"
 
-#: Hops to the aiosqlite thread (each `await` on the connection is one: put a job on its queue,
-#: wake the thread, wake the event loop back). Counted for `db_hops_per_answer`.
+#: Hops to a database thread (each call on a `storage.connection.Connection` outside
+#: `Database.run`, and each `Database.run`, is one: submit a job to the thread, wake it, wake
+#: the event loop back). Counted for `db_hops_per_answer`.
 HOPS = [0]
-_execute = aiosqlite.Connection._execute
+_call = Connection.call
 
 
-async def _counted_execute(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    HOPS[0] += 1
-    return await _execute(self, fn, *args, **kwargs)
+async def _counted_call(self: Connection, function: Any, *args: Any) -> Any:
+    if self.thread is not None:
+        HOPS[0] += 1
+    return await _call(self, function, *args)
 
 
-aiosqlite.Connection._execute = _counted_execute  # type: ignore[method-assign]
+Connection.call = _counted_call  # type: ignore[method-assign]
 
 
 def bench_settings(database: Path) -> Settings:
@@ -160,15 +163,16 @@ async def screening_round(clinicians: int, workdir: Path, profile: bool = False)
 async def check_outcome(ctx: Any, clinicians: int, request: InstantRequest) -> None:
     """The benchmark measures the real thing: every screening closed eligible, every answer
     stored, the audit chain intact."""
-    async with ctx.db.conn.execute(
-        "SELECT status, outcome, stage, COUNT(*) FROM screenings GROUP BY 1, 2, 3"
-    ) as cursor:
-        rows = [tuple(r) for r in await cursor.fetchall()]
-    assert rows == [("screened", "eligible", "done", clinicians)], rows
-    async with ctx.db.conn.execute("SELECT COUNT(*) FROM answers") as cursor:
-        row = await cursor.fetchone()
-    assert row is not None and row[0] == clinicians * 27, row[0]
-    result = await verify_chain(ctx.db.conn)
+    async with ctx.db.read() as conn:
+        async with conn.execute(
+            "SELECT status, outcome, stage, COUNT(*) FROM screenings GROUP BY 1, 2, 3"
+        ) as cursor:
+            rows = [tuple(r) for r in await cursor.fetchall()]
+        assert rows == [("screened", "eligible", "done", clinicians)], rows
+        async with conn.execute("SELECT COUNT(*) FROM answers") as cursor:
+            row = await cursor.fetchone()
+        assert row is not None and row[0] == clinicians * 27, row[0]
+        result = await verify_chain(conn)
     assert result.ok, result.problem
     for user_id in range(FIRST_CLINICIAN, FIRST_CLINICIAN + clinicians):
         assert "SCORTEN" in request.last_text.get(user_id, ""), request.last_text.get(user_id)

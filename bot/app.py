@@ -172,7 +172,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     application.bot_data["ctx"] = ctx
-    result = await verify_incremental(ctx.db.conn)
+    async with ctx.db.transaction() as conn:  # its checkpoint is a write
+        result = await verify_incremental(conn)
     if not result.ok:
         log.error("audit trail verification failed: %s", result.problem)
         await _tell_admins(application, ctx, "audit.broken", problem=result.problem or "")

@@ -31,6 +31,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.common import Context, Out
 from storage import reminders as outbox
 from storage import screenings as store
+from storage.connection import Connection
 
 log = logging.getLogger("lysyme.delivery")
 
@@ -83,12 +84,16 @@ async def delivered(ctx: Context, out: Out, message_id: int | None) -> None:
     """Telegram accepted `out` (as message `message_id`): record what it delivered."""
     if out.delivers is None and (out.shows is None or out.prompt_for is None):
         return
+    now = ctx.now()
+
+    async def record(conn: Connection) -> None:  # after every prompt: one hop, `Database.run`
+        if out.shows is not None and out.prompt_for is not None:
+            await store.record_shown(conn, out.prompt_for, out.shows, message_id)
+        if out.delivers is not None:
+            await outbox.mark_delivered(conn, out.delivers, now)
+
     try:
-        async with ctx.db.transaction() as conn:
-            if out.shows is not None and out.prompt_for is not None:
-                await store.record_shown(conn, out.prompt_for, out.shows, message_id)
-            if out.delivers is not None:
-                await outbox.mark_delivered(conn, out.delivers, ctx.now())
+        await ctx.db.run(record)
     except sqlite3.Error as exc:
         # The message is out; not recording it means at worst the question is shown again
         # when the clinician types, and the held result is sent once more after a restart.

@@ -37,7 +37,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiosqlite
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -64,6 +63,7 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
+from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening
 from storage.timefmt import from_db, to_db
@@ -298,7 +298,7 @@ def catch_up(claimed: Sequence[Reminder]) -> tuple[list[Reminder], list[Reminder
     return [r for r in claimed if r.id in keep], [r for r in claimed if r.id not in keep]
 
 
-async def _screening(conn: aiosqlite.Connection, row: Reminder) -> Screening | None:
+async def _screening(conn: Connection, row: Reminder) -> Screening | None:
     return await store.get_by_id(conn, row.screening_id) if row.screening_id is not None else None
 
 
@@ -406,7 +406,7 @@ async def _deliver_row(
 
 
 async def _record_sent(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     row: Reminder,
     now: dt.datetime,
@@ -427,7 +427,7 @@ async def _record_sent(
 
 
 async def _skip(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     row: Reminder,
     screening: Screening | None,
     reason: str,
@@ -488,13 +488,13 @@ async def _migrated(
     result.retried += 1
 
 
-async def _tell_admins(conn: aiosqlite.Connection, step: str, now: dt.datetime) -> None:
+async def _tell_admins(conn: Connection, step: str, now: dt.datetime) -> None:
     """Through the outbox too: durable, retried, and never sent twice."""
     admins = await user_store.users_with_role(conn, "admin")
     await outbox.schedule(conn, None, ADMIN, step, now, [outbox.user_recipient(a) for a in admins])
 
 
-async def team_chat_id(conn: aiosqlite.Connection, ctx: Context) -> int | None:
+async def team_chat_id(conn: Connection, ctx: Context) -> int | None:
     """The migrated id kept in the database wins over LYSYME_TEAM_CHAT_ID."""
     kept = await store.get_meta(conn, TEAM_CHAT_META)
     if kept:
@@ -503,7 +503,7 @@ async def team_chat_id(conn: aiosqlite.Connection, ctx: Context) -> int | None:
 
 
 async def resolve(
-    conn: aiosqlite.Connection, ctx: Context, row: Reminder, screening: Screening | None
+    conn: Connection, ctx: Context, row: Reminder, screening: Screening | None
 ) -> tuple[int, str] | Skip:
     """(chat id, language) of a symbolic recipient. Patient data only ever goes to the team
     chat or to a user who is still listed."""
@@ -537,7 +537,7 @@ async def resolve(
 
 
 async def prepare(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     row: Reminder,
     s: Screening | None,
@@ -597,7 +597,7 @@ async def prepare(
     return Skip(f"unknown kind {row.kind}")
 
 
-async def _answers(conn: aiosqlite.Connection, s: Screening) -> dict[str, Any]:
+async def _answers(conn: Connection, s: Screening) -> dict[str, Any]:
     """The current answers, for the private messages that state a value and its rule."""
     from conversations.flow import without_inapplicable
 
@@ -619,7 +619,7 @@ def _deadline_line(lang: str, s: Screening, now: dt.datetime, ctx: Context) -> s
 
 
 async def _d0_window(
-    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime
+    conn: Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime
 ) -> Decision:
     if s.injected_at is not None:
         return Skip("injected")
@@ -691,9 +691,7 @@ def _outcome_change(
     return Message(render)
 
 
-async def _follow_up(
-    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening
-) -> Decision:
+async def _follow_up(conn: Connection, ctx: Context, row: Reminder, s: Screening) -> Decision:
     from bot.flows import injection
 
     if s.status != store.INJECTED or s.injected_at is None:
@@ -745,9 +743,7 @@ def _admin_text(lang: str, step: str) -> str:
     return step
 
 
-async def _repeat(
-    conn: aiosqlite.Connection, ctx: Context, row: Reminder, now: dt.datetime
-) -> None:
+async def _repeat(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> None:
     """Daily kinds plan their next morning once this one is done (sent or failed), while
     still relevant — and only if that recipient has nothing scheduled already."""
     if row.kind not in (PENDING, FOLLOW_UP) or row.screening_id is None:

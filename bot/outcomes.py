@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import aiosqlite
-
 from bot.common import Actor, Button, Context, Out, parse_id
 from bot.criteria import short_names, verdict_lines
 from bot.present import classification, deadline_line, dose_line, error_text, number_text, time_left
@@ -34,6 +32,7 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
+from storage.connection import Connection
 from storage.screenings import Screening
 
 LAST_ACTOR = "last_actor"
@@ -106,7 +105,7 @@ def team_notice(
 
 
 async def close_screening(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     screening: Screening,
@@ -161,7 +160,7 @@ def recorded_result(
 
 
 async def schedule_after_screening(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     screening: Screening,
     clinician_id: int,
@@ -207,7 +206,7 @@ async def schedule_after_screening(
     return held
 
 
-async def consent_recipients(conn: aiosqlite.Connection, clinician_id: int) -> list[str]:
+async def consent_recipients(conn: Connection, clinician_id: int) -> list[str]:
     """Who is reminded to seek the patient's own consent: the screening clinician and the
     coordinators, privately — never the team group (who signed is an answer)."""
     coordinators = await user_store.users_with_role(conn, "coordinator")
@@ -221,7 +220,7 @@ WINDOW_KINDS = ("d0_window", "pending", "bsa_expiry")
 
 
 async def reevaluate(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: str,
     screening: Screening,
@@ -291,7 +290,7 @@ async def reevaluate(
 
 
 async def _replan_due(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     screening: Screening,
     evaluation: Evaluation,
@@ -404,7 +403,7 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if not valid or parse_id(parts[1]) is None or parts[2] not in MEASURE_BY_ID:
         return [Out("", toast=t(lang, "screen.stale"))]
 
-    async def body(conn: aiosqlite.Connection) -> list[Out]:
+    async def body(conn: Connection) -> list[Out]:
         screening = await store.get_by_id(conn, int(parts[1]))
         if screening is None or screening.stage != "scorten":
             return [Out("", toast=t(lang, "screen.stale"))]
@@ -438,7 +437,7 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 
 
 async def store_measure(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     screening: Screening | None,
@@ -477,7 +476,7 @@ async def store_measure(
     return [*shown, Out(await scorten_summary(conn, lang, screening))]
 
 
-async def scorten_values(conn: aiosqlite.Connection, screening_id: int) -> dict[str, float | None]:
+async def scorten_values(conn: Connection, screening_id: int) -> dict[str, float | None]:
     import json
 
     raw = await store.current_answers(conn, screening_id)
@@ -490,7 +489,7 @@ async def scorten_values(conn: aiosqlite.Connection, screening_id: int) -> dict[
     return values
 
 
-async def scorten_summary(conn: aiosqlite.Connection, lang: str, screening: Screening) -> str:
+async def scorten_summary(conn: Connection, lang: str, screening: Screening) -> str:
     from conversations.scorten import scorten
 
     loaded = await load(conn, screening)

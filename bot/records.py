@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import aiosqlite
-
 from bot.common import Actor, DuplicateUpdate
 from conversations.answers import from_json, to_json
 from conversations.protocol import BY_ID, AnswerValue
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit, append_audit_many
+from storage.connection import Connection
 from storage.screenings import Screening
 
 
@@ -26,13 +25,13 @@ class Loaded:
     answers: dict[str, AnswerValue]
 
 
-async def load(conn: aiosqlite.Connection, screening: Screening) -> Loaded:
+async def load(conn: Connection, screening: Screening) -> Loaded:
     raw = await store.current_answers(conn, screening.id)
     answers = {qid: from_json(qid, value) for qid, value in raw.items() if qid in BY_ID}
     return Loaded(screening, answers)
 
 
-async def load_by_id(conn: aiosqlite.Connection, screening_id: int) -> Loaded | None:
+async def load_by_id(conn: Connection, screening_id: int) -> Loaded | None:
     """The screening and its current answers in one query (the answer path's hot read)."""
     found = await store.get_with_answers(conn, screening_id)
     if found is None:
@@ -52,14 +51,14 @@ def audit(
     return AuditEntry(at=now, actor=str(actor), action=action, screening=screening, **fields)
 
 
-async def begin(conn: aiosqlite.Connection, actor: Actor, now: dt.datetime) -> None:
+async def begin(conn: Connection, actor: Actor, now: dt.datetime) -> None:
     """First statement of a write transaction acting on an update: drop a re-delivery."""
     if actor.update_id is not None and not await store.claim_update(conn, actor.update_id, now):
         raise DuplicateUpdate
 
 
 async def abandon(
-    conn: aiosqlite.Connection, screening: Screening, actor: str, now: dt.datetime, reason: str
+    conn: Connection, screening: Screening, actor: str, now: dt.datetime, reason: str
 ) -> None:
     await store.update_screening(
         conn, screening.id, now, status=store.ABANDONED, stage="done", cursor=None,
@@ -73,7 +72,7 @@ async def abandon(
 
 
 async def record_answer(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     actor: Actor,
     screening: Screening,
     before: dict[str, AnswerValue],

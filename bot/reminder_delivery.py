@@ -25,7 +25,6 @@ import logging
 from contextvars import ContextVar
 from typing import Any
 
-import aiosqlite
 import httpx
 from telegram import Message as TelegramMessage
 from telegram.error import TimedOut
@@ -41,6 +40,7 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
+from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening
 
@@ -80,7 +80,7 @@ def message_id_of(sent: object) -> int | None:
     return sent if isinstance(sent, int) and not isinstance(sent, bool) else None
 
 
-async def after_sent(conn: aiosqlite.Connection, row: Reminder, chat_id: int, sent: object) -> None:
+async def after_sent(conn: Connection, row: Reminder, chat_id: int, sent: object) -> None:
     """Keep which message the row became; a private chat that works is reachable again."""
     message_id = message_id_of(sent)
     if message_id is not None:
@@ -99,7 +99,7 @@ def fate_unknown(exc: TimedOut) -> bool:
 
 
 async def mark_unknown(
-    conn: aiosqlite.Connection, row: Reminder, screening: Screening | None, now: dt.datetime
+    conn: Connection, row: Reminder, screening: Screening | None, now: dt.datetime
 ) -> None:
     await own_store.mark_unknown(conn, row.id, "timed out after the request left: maybe delivered")
     await append_audit(conn, AuditEntry(now, "system", "reminder_unknown",
@@ -112,7 +112,7 @@ async def mark_unknown(
 
 
 async def on_refused(
-    conn: aiosqlite.Connection, row: Reminder, chat_id: int, why: str, now: dt.datetime
+    conn: Connection, row: Reminder, chat_id: int, why: str, now: dt.datetime
 ) -> None:
     """A private chat refused a message: the user is unreachable (audited), and this
     reminder is written again now, to be rerouted (team group and coordinators)."""
@@ -129,7 +129,7 @@ async def on_refused(
 
 
 async def reroute(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     row: Reminder,
     screening: Screening | None,
@@ -165,7 +165,7 @@ async def reroute(
     return team, ctx.settings.language or "fr"
 
 
-async def resolve_owner(conn: aiosqlite.Connection, screening: Screening | None) -> int | None:
+async def resolve_owner(conn: Connection, screening: Screening | None) -> int | None:
     """The `owner` recipient: who pressed "I'm on it", else the screening clinician."""
     if screening is None:
         return None

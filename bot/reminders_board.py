@@ -17,7 +17,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiosqlite
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
@@ -28,6 +27,7 @@ from conversations.schedule import MORNING
 from storage import ownership as own_store
 from storage import queries
 from storage import screenings as store
+from storage.connection import Connection
 
 log = logging.getLogger("lysyme.board")
 
@@ -36,7 +36,7 @@ Post = Callable[[int, str], Awaitable[int]]  # (chat, text) → message id
 Edit = Callable[[int, int, str], Awaitable[None]]  # (chat, message id, text)
 
 
-async def render(conn: aiosqlite.Connection, ctx: Context, now: dt.datetime) -> tuple[str, str]:
+async def render(conn: Connection, ctx: Context, now: dt.datetime) -> tuple[str, str]:
     """(text, what it says without the clock-dependent parts): the board is edited only when
     the second one changes, not every minute because "time left" moved."""
     from bot.flows.reminder_log import board_line

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
+from storage.connection import Connection
 
 __all__ = [
     "ANCHOR_SUFFIX",
@@ -165,8 +165,8 @@ class Head:
     audit_head: str
 
 
-async def read_head_of(conn: aiosqlite.Connection) -> Head:
-    """`read_head` for an aiosqlite connection (exports; the caller's transaction)."""
+async def read_head_of(conn: Connection) -> Head:
+    """`read_head` through a storage connection (exports; the caller's transaction)."""
     rows = await conn.execute_fetchall("SELECT value FROM meta WHERE key=?", (DATABASE_ID_KEY,))
     database_id = next((str(row[0]) for row in rows), None)
     last = await conn.execute_fetchall("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")

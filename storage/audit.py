@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import aiosqlite
+from storage.connection import Connection
 
 __all__ = [
     "APPEND_ONLY_MESSAGE",
@@ -199,7 +199,7 @@ def compute_hash(row_id: int, entry: AuditEntry, prev_hash: str) -> str:
 
 
 async def _fetch(
-    conn: aiosqlite.Connection, sql: str, parameters: Sequence[object] = ()
+    conn: Connection, sql: str, parameters: Sequence[object] = ()
 ) -> list[tuple[Any, ...]]:
     """Plain tuples whatever row factory the caller's connection uses."""
     cursor = await conn.cursor()
@@ -211,7 +211,7 @@ async def _fetch(
         await cursor.close()
 
 
-async def append_audit(conn: aiosqlite.Connection, entry: AuditEntry) -> int:
+async def append_audit(conn: Connection, entry: AuditEntry) -> int:
     """Append one row to the trail and return its id.
 
     Runs inside the caller's write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so the row
@@ -221,7 +221,7 @@ async def append_audit(conn: aiosqlite.Connection, entry: AuditEntry) -> int:
     return row_id
 
 
-async def append_audit_many(conn: aiosqlite.Connection, entries: Sequence[AuditEntry]) -> list[int]:
+async def append_audit_many(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
     """Append rows in order, each chained to the one before; same transaction rule as above."""
     if not entries:
         return []
@@ -256,7 +256,7 @@ _RAW_COLUMNS: Final = "id, " + ", ".join(
 _SQLITE_CODECS: Final = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
 
 
-async def _codec(conn: aiosqlite.Connection) -> str:
+async def _codec(conn: Connection) -> str:
     rows = await _fetch(conn, "PRAGMA encoding")
     return _SQLITE_CODECS.get(str(rows[0][0]) if rows else "UTF-8", "utf-8")
 
@@ -307,9 +307,7 @@ def _failure(checked: int, last_id: int, bad_id: int, problem: str) -> VerifyRes
     )
 
 
-async def _walk(
-    conn: aiosqlite.Connection, after_id: int, after_hash: str
-) -> tuple[VerifyResult, str]:
+async def _walk(conn: Connection, after_id: int, after_hash: str) -> tuple[VerifyResult, str]:
     """Verify rows after ``after_id`` in id order; also return the last verified hash."""
     if after_id == 0:
         stray = await _fetch(conn, "SELECT id FROM audit WHERE id < 1 ORDER BY id LIMIT 1")
@@ -348,7 +346,7 @@ async def _walk(
 
 
 async def verify_chain(
-    conn: aiosqlite.Connection, after_id: int = 0, after_hash: str | None = None
+    conn: Connection, after_id: int = 0, after_hash: str | None = None
 ) -> VerifyResult:
     """Recompute every hash and link after ``after_id``, streaming; name the first bad row.
 
@@ -372,7 +370,7 @@ async def verify_chain(
     return result
 
 
-async def _read_checkpoint(conn: aiosqlite.Connection) -> tuple[int, str] | None:
+async def _read_checkpoint(conn: Connection) -> tuple[int, str] | None:
     rows = await _fetch(
         conn,
         "SELECT key, value FROM meta WHERE key IN (?, ?)",
@@ -389,7 +387,7 @@ async def _read_checkpoint(conn: aiosqlite.Connection) -> tuple[int, str] | None
     return (parsed, row_hash) if parsed >= 1 else None
 
 
-async def _write_checkpoint(conn: aiosqlite.Connection, row_id: int, row_hash: str) -> None:
+async def _write_checkpoint(conn: Connection, row_id: int, row_hash: str) -> None:
     """Store both keys in one statement: atomic on its own (autocommit), and no BEGIN/COMMIT
     that could collide with, or commit, a transaction another task has open on ``conn``."""
     await conn.execute(
@@ -399,7 +397,7 @@ async def _write_checkpoint(conn: aiosqlite.Connection, row_id: int, row_hash: s
     )
 
 
-async def checkpoint_problem(conn: aiosqlite.Connection) -> str | None:
+async def checkpoint_problem(conn: Connection) -> str | None:
     """Whether the trail still holds the row recorded by the last incremental verification,
     with the same hash (None: it does, or there is no checkpoint yet)."""
     checkpoint = await _read_checkpoint(conn)
@@ -420,13 +418,13 @@ async def checkpoint_problem(conn: aiosqlite.Connection) -> str | None:
     return None
 
 
-async def verify_incremental(conn: aiosqlite.Connection) -> VerifyResult:
+async def verify_incremental(conn: Connection) -> VerifyResult:
     """Verify only the rows added since the last successful run, so start-up stays fast.
 
     The checkpoint (``meta``: ``audit_verified_id``, ``audit_verified_hash``) is advanced by
-    one statement, its own transaction on an ``isolation_level=None`` connection: call this
-    outside a transaction (at start-up, before serving). Inside one, the checkpoint would
-    commit or roll back with it. The checkpoint row itself is
+    one statement: on an ``isolation_level=None`` connection outside a transaction, its own
+    transaction; inside one (the bot's start-up: ``Database.transaction()``, under the write
+    lock), it commits or rolls back with it. The checkpoint row itself is
     re-checked: if it no longer matches its hash, the whole trail is verified from row 1; if
     it is missing, or its hash differs from the one recorded, the trail was truncated or
     rewritten and the result is a failure. Edits of rows *before* the checkpoint are not seen

@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-import aiosqlite
-
 from storage.anchor import ANCHOR_SUFFIX, Anchor, anchor_path, read_head, write_anchor
+from storage.connection import Connection
 
 __all__ = ["BACKUP_NAME_RE", "BackupError", "backup_database", "backup_file_name", "prune_backups"]
 
@@ -66,7 +65,7 @@ def _fsync_directory(folder: Path) -> None:
 
 
 def _open_destination(path: Path) -> sqlite3.Connection:
-    # check_same_thread=False: aiosqlite may drive the copy from its own worker thread.
+    # check_same_thread=False: the connection's database thread may drive the copy.
     target = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False)
     # The file is a throw-away until renamed, so no journal (and no journal file) is needed.
     target.execute("PRAGMA journal_mode = OFF")
@@ -103,7 +102,7 @@ def _copy_file(source: Path, tmp: Path) -> None:
         src.close()
 
 
-async def _source_file(conn: aiosqlite.Connection) -> Path | None:
+async def _source_file(conn: Connection) -> Path | None:
     """The file behind ``conn``'s main database, or None for an in-memory database."""
     cursor = await conn.cursor()
     try:
@@ -117,7 +116,7 @@ async def _source_file(conn: aiosqlite.Connection) -> Path | None:
     return None
 
 
-async def _copy_connection(conn: aiosqlite.Connection, tmp: Path) -> None:
+async def _copy_connection(conn: Connection, tmp: Path) -> None:
     """Copy an in-memory database through its own connection (it has no file to reopen)."""
     if conn.in_transaction:
         raise BackupError("cannot back up an in-memory database inside an open transaction")
@@ -169,9 +168,7 @@ def _head_of(copy: Path) -> tuple[str, int, str] | None:
     return None if database_id is None else (database_id, rows, head)
 
 
-async def backup_database(
-    source: aiosqlite.Connection | str | Path, destination: str | Path
-) -> Path:
+async def backup_database(source: Connection | str | Path, destination: str | Path) -> Path:
     """Copy the live database to ``destination`` (a file, or a folder to name it in); safe
     while the bot writes. Returns the final path of the 0600 copy. Beside it,
     ``<copy>.anchor``: the copy's database id and audit head (storage/anchor.py).
@@ -180,16 +177,16 @@ async def backup_database(
     copy never includes a transaction the caller has not committed yet.
     Raises BackupError if the folder is missing or not writable, or the copy fails.
     """
-    if isinstance(source, aiosqlite.Connection):
-        source_file = await _source_file(source)
+    if isinstance(source, str | Path):
+        source_file: Path | None = Path(source)
     else:
-        source_file = Path(source)
+        source_file = await _source_file(source)
     target, tmp = await asyncio.to_thread(_prepare, source_file, destination)
     try:
         if source_file is not None:
             await asyncio.to_thread(_copy_file, source_file, tmp)
         else:
-            assert isinstance(source, aiosqlite.Connection)
+            assert not isinstance(source, str | Path)
             await _copy_connection(source, tmp)
         await asyncio.to_thread(_install, tmp, target)
     except sqlite3.Error as error:

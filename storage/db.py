@@ -1,9 +1,12 @@
-"""The SQLite database: opening it durably, numbered migrations, and write transactions.
+"""The SQLite database: opening it durably, numbered migrations, write transactions, reads.
 
 The database is the single source of truth. WAL journal with `synchronous=FULL`: a
 transaction the bot has committed (and then acknowledged to a user) survives a crash and a
 power cut. Writes are serialised by one asyncio lock and run as `BEGIN IMMEDIATE`
-transactions, so a transaction never fails half-way on a busy database.
+transactions, so a transaction never fails half-way on a busy database. Reads use read-only
+connections of their own: a WAL snapshot, never a row a writer has not committed, and never
+the write lock. Every connection is a plain `sqlite3.Connection` on a thread this module
+owns (storage/connection.py).
 """
 
 from __future__ import annotations
@@ -12,21 +15,20 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterable
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar, cast
-
-import aiosqlite
 
 from storage import anchor as anchors
 from storage.audit import AUDIT_STATEMENTS
+from storage.connection import Connection, DatabaseThread
 
-Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+Migration = Callable[[Connection], Awaitable[None]]
 T = TypeVar("T")
 
 
-async def _v1_core(conn: aiosqlite.Connection) -> None:
+async def _v1_core(conn: Connection) -> None:
     """Users, screenings, answers (never overwritten), the audit trail."""
     for statement in (
         *AUDIT_STATEMENTS,
@@ -92,7 +94,7 @@ async def _v1_core(conn: aiosqlite.Connection) -> None:
         await conn.execute(statement)
 
 
-async def _v2_reminders(conn: aiosqlite.Connection) -> None:
+async def _v2_reminders(conn: Connection) -> None:
     """The reminder outbox and the record of handled Telegram updates."""
     for statement in (
         """CREATE TABLE reminders(
@@ -120,7 +122,7 @@ async def _v2_reminders(conn: aiosqlite.Connection) -> None:
         await conn.execute(statement)
 
 
-async def _v3_shown_prompt(conn: aiosqlite.Connection) -> None:
+async def _v3_shown_prompt(conn: Connection) -> None:
     """Which prompt of a screening Telegram actually delivered (`screenings.shown`): a typed
     answer is taken only for that question. Screenings open at the upgrade count as shown
     (the previous program did not know; asking again would surprise the clinician)."""
@@ -134,7 +136,7 @@ async def _v3_shown_prompt(conn: aiosqlite.Connection) -> None:
     )
 
 
-async def _v4_protocol_version(conn: aiosqlite.Connection) -> None:
+async def _v4_protocol_version(conn: Connection) -> None:
     """The protocol version each screening is judged under (issue 15). Screenings opened
     before versions were recorded were all judged under the only version there was."""
     await conn.execute(
@@ -142,7 +144,7 @@ async def _v4_protocol_version(conn: aiosqlite.Connection) -> None:
     )
 
 
-async def _v5_ownership(conn: aiosqlite.Connection) -> None:
+async def _v5_ownership(conn: Connection) -> None:
     """Issue 14, in tables of their own (existing rows untouched): who owns a patient in the
     D0 window and its planned injection time; which Telegram message each reminder became,
     who acknowledged it and what cancelled it; users who cannot be reached privately (and
@@ -193,18 +195,32 @@ class DatabaseGone(sqlite3.DatabaseError):
 
 
 class Database:
-    """One connection per process (SQLite serialises writers anyway), one write lock.
+    """The bot's database: one write connection, read-only connections beside it.
 
-    A database opened to write (`migrate=True`, a file) is *anchored* (storage/anchor.py):
-    checked against its anchor file at open, and the anchor moved forward after every commit
-    that appended audit rows. Before every write transaction the path is compared with the
-    file opened (device, inode): a deleted or replaced database refuses writes (DatabaseGone)
-    and `on_gone` is called once."""
+    * Writes: one connection on its own thread (SQLite serialises writers anyway), one asyncio
+      write lock, `BEGIN IMMEDIATE` … `COMMIT` — `transaction()` (one hop per statement) or
+      `run(body)` (the whole transaction in one hop: the hot path).
+    * Reads: `read()` (several statements, one WAL snapshot) and `conn` (autocommit: each
+      statement its own snapshot) use read-only connections (`mode=ro`) on a thread of their
+      own. A read never takes the write lock, never waits for a writer, and never sees
+      uncommitted rows: in WAL mode a reader sees the last commit before its snapshot began.
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self.conn = conn
+    A database opened to write (`migrate=True`) is *anchored* (storage/anchor.py): checked
+    against its anchor file at open, and the anchor moved forward after every commit that
+    appended audit rows. Before every write transaction the path is compared with the file
+    opened (device, inode): a deleted or replaced database refuses writes (DatabaseGone) and
+    `on_gone` is called once."""
+
+    def __init__(self, path: Path) -> None:
         self.path = path
         self._write_lock = asyncio.Lock()
+        # One thread each: a sqlite3 connection stays on the thread that created it (default
+        # check_same_thread), and a thread runs one statement at a time.
+        self._write_thread = DatabaseThread("lysyme-db-write")
+        self._read_thread = DatabaseThread("lysyme-db-read")
+        self._writer: Connection | None = None
+        self._reader: Connection | None = None  # autocommit, shared (`conn`)
+        self._idle_readers: list[Connection] = []  # for `read()` snapshots
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
         self._anchor: anchors.Anchor | None = None  # the last anchor written (anchored only)
         self.gone: str | None = None
@@ -215,36 +231,83 @@ class Database:
         """Open (and, with `migrate`, check against its anchor, migrate and anchor) the
         database. Raises anchors.DatabaseRefused with one line when it must not be used."""
         path = Path(path)
-        in_memory = str(path) == ":memory:"
-        if migrate and not in_memory:
+        if str(path) == ":memory:":
+            # A read-only connection beside the writer needs a file to open.
+            raise anchors.DatabaseRefused("LYSYME_DATABASE must be a file, not :memory:")
+        if migrate:
             anchors.check(path)
         _create_private(path)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=FULL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        db = cls(conn, path)
-        if not in_memory:
+        db = cls(path)
+        try:
+            raw = await db._write_thread.call(_open_writer, path)
+            db._writer = Connection(raw, db._write_thread)
             _tighten(path)  # the -wal and -shm exist now
             status = os.stat(path)
             db._identity = (status.st_dev, status.st_ino)
-        if migrate:
-            await db.migrate()
-            if not in_memory:
+            db._reader = await db._open_reader()
+            db._idle_readers.append(await db._open_reader())  # for `read()`
+            if migrate:
+                await db.migrate()
                 await db._anchor_now()
+        except BaseException:
+            await db.close()
+            raise
         return db
+
+    async def _open_reader(self) -> Connection:
+        raw = await self._read_thread.call(_open_reader, self.path)
+        return Connection(raw, self._read_thread)
+
+    @property
+    def conn(self) -> Connection:
+        """A read-only connection in autocommit mode: each statement sees the database as of
+        the last commit. For several reads that must agree with each other, use `read()`."""
+        if self._reader is None:
+            raise sqlite3.ProgrammingError("the database is closed")
+        return self._reader
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        """A read transaction on a read-only connection: every statement inside sees the same
+        committed state (one WAL snapshot), whatever is written meanwhile. No write lock."""
+        if self._idle_readers:
+            reader = self._idle_readers.pop()
+        else:
+            self._refuse_if_gone()  # a new connection would open whatever the path leads to now
+            reader = await self._open_reader()
+        try:
+            await reader.execute("BEGIN")  # deferred: the snapshot starts at the first read
+        except BaseException:
+            await reader.call(reader.raw.close)
+            raise
+        try:
+            yield reader
+        finally:
+            try:
+                await reader.execute("COMMIT")  # ends the snapshot (nothing to commit)
+            except BaseException:
+                await reader.call(reader.raw.close)
+                raise
+            if self._reader is not None and len(self._idle_readers) < _IDLE_READERS:
+                self._idle_readers.append(reader)
+            else:  # closed meanwhile, or more readers idle than reads usually overlap
+                await reader.call(reader.raw.close)
+
+    def _writer_or_closed(self) -> Connection:
+        if self._writer is None:
+            raise sqlite3.ProgrammingError("the database is closed")
+        return self._writer
 
     async def _anchor_now(self) -> None:
         """Give the database its id if it has none, and write its anchor (at open)."""
         async with self._write_lock:
-            await self.conn.execute(
+            writer = self._writer_or_closed()
+            await writer.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
                 (anchors.DATABASE_ID_KEY, anchors.new_database_id()),
             )
             self._anchor = anchors.read_anchor(anchors.anchor_path(self.path))
-            await self._on_database_thread(self._write_anchor_if_moved)
+            await writer.call(self._write_anchor_if_moved, writer.raw)
 
     def _write_anchor_if_moved(self, raw: sqlite3.Connection) -> None:
         """After a commit, on the database thread, write lock held: move the anchor forward
@@ -284,19 +347,27 @@ class Database:
             raise DatabaseGone(problem)
 
     async def close(self) -> None:
-        """Wait for the transaction in progress, checkpoint the WAL into the database file
-        (TRUNCATE: the -wal file is left empty), and close. SQLite checkpoints by itself when
-        the last connection closes, but not while another process (a backup, the health
-        check) has the file open."""
+        """Close the readers, wait for the transaction in progress, checkpoint the WAL into
+        the database file (TRUNCATE: the -wal file is left empty), and close. SQLite
+        checkpoints by itself when the last connection closes, but not while another process
+        (a backup, the health check) has the file open."""
+        readers = [*self._idle_readers, *([self._reader] if self._reader else [])]
+        self._idle_readers, self._reader = [], None
+        for reader in readers:
+            with contextlib.suppress(sqlite3.Error):
+                await reader.call(reader.raw.close)
         async with self._write_lock:
-            with contextlib.suppress(sqlite3.Error, ValueError):  # ValueError: already closed
-                await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            await self.conn.close()
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    await writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                await writer.call(writer.raw.close)
+        self._read_thread.stop()
+        self._write_thread.stop()
 
     async def schema_version(self) -> int:
-        async with self.conn.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        rows = await self._writer_or_closed().execute_fetchall("PRAGMA user_version")
+        return int(rows[0][0]) if rows else 0
 
     async def migrate(self, target: int = SCHEMA_VERSION) -> tuple[int, int]:
         """Apply pending migrations, each in its own transaction. Returns (from, to)."""
@@ -312,71 +383,72 @@ class Database:
         return start, max(start, target)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception: nothing half-written."""
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception: nothing half-written.
+        One hop to the database thread per statement; the body may await anything."""
         async with self._write_lock:
             self._refuse_if_gone()
-            await self.conn.execute("BEGIN IMMEDIATE")
+            writer = self._writer_or_closed()
+            await writer.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield writer
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await writer.execute("ROLLBACK")
                 raise
             else:
-                await self.conn.execute("COMMIT")
-                await self._after_commit()
+                await writer.execute("COMMIT")
+                if self._anchor is not None:
+                    await writer.call(self._write_anchor_if_moved, writer.raw)
 
-    async def _after_commit(self) -> None:
-        if self._anchor is not None:
-            await self._on_database_thread(self._write_anchor_if_moved)
-
-    async def _on_database_thread(self, job: Callable[[sqlite3.Connection], None]) -> None:
-        """`job(raw connection)` on aiosqlite's thread (the connection is not thread-safe)."""
-        raw = _raw_connection(self.conn)
-        if raw is not None:
-            hop: Callable[..., Awaitable[Any]] = self.conn._execute
-            await hop(job, raw)
-
-    async def run(self, body: Callable[[aiosqlite.Connection], Coroutine[Any, Any, T]]) -> T:
+    async def run(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
         """`body(conn)` as one write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on any
         exception) executed on the database thread in ONE hop, instead of one hop per
         statement as with `transaction()` — for the hot path (every screening answer).
 
-        `body` is an ordinary async function written against the connection API the storage
-        functions use (execute, execute_fetchall, executemany, cursor…), but it runs
-        synchronously on the database thread: it must await nothing except the connection
-        (no asyncio, no Telegram). If it does, it fails with RuntimeError and rolls back.
-        Same durability and atomicity as `transaction()`; the event loop is free meanwhile.
-        """
+        `body` is an ordinary async function written against `Connection` (the storage
+        functions), but it runs synchronously on the database thread: it must await nothing
+        except the connection (no asyncio, no Telegram). If it does, it fails with
+        RuntimeError and rolls back. Same durability and atomicity as `transaction()`; the
+        event loop is free meanwhile."""
         async with self._write_lock:
             self._refuse_if_gone()
-            raw = _raw_connection(self.conn)
-            if raw is None:  # an aiosqlite without the internals relied on: same, slower
-                async with self.transaction() as conn:
-                    return await body(conn)
-            hop: Callable[..., Awaitable[Any]] = self.conn._execute  # one job on its thread
+            writer = self._writer_or_closed()
             after = self._write_anchor_if_moved if self._anchor is not None else None
-            return cast(T, await hop(_run_inline, raw, body, after))
+            return await writer.call(_run_inline, writer.raw, body, after)
 
 
-def _raw_connection(conn: aiosqlite.Connection) -> sqlite3.Connection | None:
-    """The sqlite3 connection aiosqlite drives from its thread (internal to aiosqlite)."""
-    try:
-        raw = conn._conn
-    except (AttributeError, ValueError):
-        return None
-    return raw if isinstance(raw, sqlite3.Connection) and hasattr(conn, "_execute") else None
+#: Read-only connections kept open for `read()` (more are opened when reads overlap).
+_IDLE_READERS = 4
+
+
+def _open_writer(path: Path) -> sqlite3.Connection:
+    """On the write thread: the durable write connection (autocommit; transactions are
+    explicit)."""
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.row_factory = sqlite3.Row
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
+        raw.execute(f"PRAGMA {pragma}")
+    return raw
+
+
+def _open_reader(path: Path) -> sqlite3.Connection:
+    """On the read thread: a connection that cannot write (`mode=ro`)."""
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    raw = sqlite3.connect(uri, uri=True, isolation_level=None)
+    raw.row_factory = sqlite3.Row
+    raw.execute("PRAGMA busy_timeout=5000")  # a WAL reader waits only on a checkpoint's reset
+    return raw
 
 
 def _run_inline(
     raw: sqlite3.Connection,
-    body: Callable[[aiosqlite.Connection], Coroutine[Any, Any, T]],
+    body: Callable[[Connection], Coroutine[Any, Any, T]],
     after_commit: Callable[[sqlite3.Connection], None] | None = None,
 ) -> T:
     """On the database thread: BEGIN IMMEDIATE, drive `body` to completion, COMMIT."""
     raw.execute("BEGIN IMMEDIATE")
     try:
-        coroutine = body(cast(aiosqlite.Connection, _InlineConnection(raw)))
+        coroutine = body(Connection(raw, None))
         try:
             coroutine.send(None)
         except StopIteration as finished:
@@ -392,133 +464,6 @@ def _run_inline(
     if after_commit is not None:
         after_commit(raw)
     return result
-
-
-class _Done:
-    """An awaitable that is already complete (awaiting it never suspends)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self.value
-        yield  # pragma: no cover - makes this a generator that finishes at once
-
-
-class _InlineCursor:
-    """aiosqlite.Cursor's API over a sqlite3 cursor, on the thread that owns it."""
-
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._cursor = cursor
-
-    async def execute(self, sql: str, parameters: Any = ()) -> _InlineCursor:
-        self._cursor.execute(sql, parameters or ())
-        return self
-
-    async def executemany(self, sql: str, parameters: Iterable[Any]) -> _InlineCursor:
-        self._cursor.executemany(sql, parameters)
-        return self
-
-    async def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
-
-    async def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
-
-    async def close(self) -> None:
-        self._cursor.close()
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
-    @property
-    def lastrowid(self) -> int | None:
-        return self._cursor.lastrowid
-
-    @property
-    def description(self) -> Any:
-        return self._cursor.description
-
-    @property
-    def row_factory(self) -> Any:
-        return self._cursor.row_factory
-
-    @row_factory.setter
-    def row_factory(self, factory: Any) -> None:
-        self._cursor.row_factory = factory
-
-    async def __aenter__(self) -> _InlineCursor:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._cursor.close()
-
-
-class _CursorResult:
-    """What `execute` returns: awaited (`await conn.execute(...)`) or entered
-    (`async with conn.execute(...) as cursor`), like aiosqlite's."""
-
-    def __init__(self, cursor: _InlineCursor) -> None:
-        self._cursor = cursor
-
-    def __await__(self) -> Generator[Any, None, _InlineCursor]:
-        return _Done(self._cursor).__await__()
-
-    async def __aenter__(self) -> _InlineCursor:
-        return self._cursor
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._cursor.close()
-
-
-class _InlineConnection:
-    """The subset of aiosqlite.Connection that storage/ uses, run directly on the database
-    thread (inside `Database.run`). Transaction control belongs to `run`."""
-
-    def __init__(self, raw: sqlite3.Connection) -> None:
-        self._raw = raw
-
-    def execute(self, sql: str, parameters: Any = ()) -> _CursorResult:
-        return _CursorResult(_InlineCursor(self._raw.execute(sql, parameters or ())))
-
-    async def execute_fetchall(self, sql: str, parameters: Any = ()) -> list[Any]:
-        return self._raw.execute(sql, parameters or ()).fetchall()
-
-    async def execute_insert(self, sql: str, parameters: Any = ()) -> Any:
-        self._raw.execute(sql, parameters or ())
-        return self._raw.execute("SELECT last_insert_rowid()").fetchone()
-
-    async def executemany(self, sql: str, parameters: Iterable[Any]) -> _InlineCursor:
-        return _InlineCursor(self._raw.executemany(sql, parameters))
-
-    async def cursor(self) -> _InlineCursor:
-        return _InlineCursor(self._raw.cursor())
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._raw.in_transaction
-
-    @property
-    def row_factory(self) -> Any:
-        return self._raw.row_factory
-
-    @property
-    def total_changes(self) -> int:
-        return self._raw.total_changes
-
-    async def commit(self) -> None:
-        raise RuntimeError("Database.run commits when its body returns")
-
-    async def rollback(self) -> None:
-        raise RuntimeError("Database.run rolls back when its body raises")
 
 
 def _create_private(path: Path) -> None:
@@ -546,12 +491,12 @@ def _tighten(path: Path) -> None:
                 os.chmod(file, 0o600)
 
 
-# Each `await` on aiosqlite is one hop to its database thread and back (~40 µs here): a
-# read through a cursor (execute, fetch, close) is three; `execute_fetchall` is one.
+# Each `await` on a `Connection` outside `Database.run` is one hop to its database thread and
+# back: a read through a cursor (execute, fetch, close) is three; `execute_fetchall` is one.
 
 
 async def fetch_one(
-    conn: aiosqlite.Connection, sql: str, params: tuple[object, ...] = ()
+    conn: Connection, sql: str, params: tuple[object, ...] = ()
 ) -> sqlite3.Row | None:
     """The first row (for queries that return at most one), in one hop to the database thread."""
     rows = await conn.execute_fetchall(sql, params)
@@ -562,7 +507,7 @@ async def fetch_one(
 
 
 async def fetch_all(
-    conn: aiosqlite.Connection, sql: str, params: tuple[object, ...] = ()
+    conn: Connection, sql: str, params: tuple[object, ...] = ()
 ) -> list[sqlite3.Row]:
     """Every row, in one hop to the database thread."""
     return list(await conn.execute_fetchall(sql, params))

@@ -8,8 +8,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
+from storage.connection import Connection
 from storage.db import fetch_all, fetch_one
 from storage.timefmt import from_db, maybe_from_db, to_db
 
@@ -23,7 +22,7 @@ class Loop:
     planned_at: dt.datetime | None
 
 
-async def get_loop(conn: aiosqlite.Connection, screening_id: int) -> Loop:
+async def get_loop(conn: Connection, screening_id: int) -> Loop:
     row = await fetch_one(
         conn,
         "SELECT owner_id, acknowledged_at, planned_at FROM ownership WHERE screening_id=?",
@@ -36,9 +35,7 @@ async def get_loop(conn: aiosqlite.Connection, screening_id: int) -> Loop:
     )
 
 
-async def acknowledge(
-    conn: aiosqlite.Connection, screening_id: int, owner_id: int, now: dt.datetime
-) -> None:
+async def acknowledge(conn: Connection, screening_id: int, owner_id: int, now: dt.datetime) -> None:
     await conn.execute(
         "INSERT INTO ownership(screening_id, owner_id, acknowledged_at) VALUES (?,?,?) "
         "ON CONFLICT(screening_id) DO UPDATE SET owner_id=excluded.owner_id, "
@@ -47,9 +44,7 @@ async def acknowledge(
     )
 
 
-async def set_planned(
-    conn: aiosqlite.Connection, screening_id: int, planned_at: dt.datetime
-) -> None:
+async def set_planned(conn: Connection, screening_id: int, planned_at: dt.datetime) -> None:
     await conn.execute(
         "INSERT INTO ownership(screening_id, planned_at) VALUES (?,?) "
         "ON CONFLICT(screening_id) DO UPDATE SET planned_at=excluded.planned_at",
@@ -60,7 +55,7 @@ async def set_planned(
 # --- staff names (the Telegram first name: staff, never patients) ---------------------------
 
 
-async def set_display_name(conn: aiosqlite.Connection, user_id: int, name: str) -> None:
+async def set_display_name(conn: Connection, user_id: int, name: str) -> None:
     await conn.execute(
         "INSERT INTO user_reach(telegram_id, display_name) VALUES (?,?) "
         "ON CONFLICT(telegram_id) DO UPDATE SET display_name=excluded.display_name",
@@ -68,7 +63,7 @@ async def set_display_name(conn: aiosqlite.Connection, user_id: int, name: str) 
     )
 
 
-async def display_names(conn: aiosqlite.Connection, user_ids: Iterable[int]) -> dict[int, str]:
+async def display_names(conn: Connection, user_ids: Iterable[int]) -> dict[int, str]:
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return {}
@@ -84,9 +79,7 @@ async def display_names(conn: aiosqlite.Connection, user_ids: Iterable[int]) -> 
 # --- the Telegram message a reminder became -------------------------------------------------
 
 
-async def record_message(
-    conn: aiosqlite.Connection, reminder_id: int, chat_id: int, message_id: int
-) -> None:
+async def record_message(conn: Connection, reminder_id: int, chat_id: int, message_id: int) -> None:
     await conn.execute(
         "INSERT INTO reminder_notes(reminder_id, message_chat_id, message_id) VALUES (?,?,?) "
         "ON CONFLICT(reminder_id) DO UPDATE SET message_chat_id=excluded.message_chat_id, "
@@ -105,7 +98,7 @@ class SentMessage:
 
 
 async def sent_messages(
-    conn: aiosqlite.Connection, screening_id: int, kind: str, since: dt.datetime | None = None
+    conn: Connection, screening_id: int, kind: str, since: dt.datetime | None = None
 ) -> list[SentMessage]:
     """The messages a screening's reminders of `kind` became (newest first)."""
     sql = (
@@ -124,9 +117,7 @@ async def sent_messages(
     ]
 
 
-async def reminder_of_message(
-    conn: aiosqlite.Connection, chat_id: int, message_id: int
-) -> int | None:
+async def reminder_of_message(conn: Connection, chat_id: int, message_id: int) -> int | None:
     row = await fetch_one(
         conn,
         "SELECT reminder_id FROM reminder_notes WHERE message_chat_id=? AND message_id=?",
@@ -136,7 +127,7 @@ async def reminder_of_message(
 
 
 async def acknowledge_rows(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     screening_id: int,
     kind: str,
     user_id: int,
@@ -156,7 +147,7 @@ async def acknowledge_rows(
     return len(rows)
 
 
-async def _note(conn: aiosqlite.Connection, reminder_id: int, **values: object) -> None:
+async def _note(conn: Connection, reminder_id: int, **values: object) -> None:
     """Set some columns of a reminder's note (created if missing); names are ours, not input."""
     columns = list(values)
     await conn.execute(
@@ -178,7 +169,7 @@ class Scheduled:
     due_at: dt.datetime
 
 
-async def scheduled(conn: aiosqlite.Connection, screening_id: int, kind: str) -> list[Scheduled]:
+async def scheduled(conn: Connection, screening_id: int, kind: str) -> list[Scheduled]:
     rows = await fetch_all(
         conn,
         "SELECT id, step, recipient, due_at FROM reminders "
@@ -188,7 +179,7 @@ async def scheduled(conn: aiosqlite.Connection, screening_id: int, kind: str) ->
     return [Scheduled(r["id"], r["step"], r["recipient"], from_db(r["due_at"])) for r in rows]
 
 
-async def cancel_ids(conn: aiosqlite.Connection, ids: Sequence[int], by: str) -> int:
+async def cancel_ids(conn: Connection, ids: Sequence[int], by: str) -> int:
     if not ids:
         return 0
     rows = await fetch_all(
@@ -202,7 +193,7 @@ async def cancel_ids(conn: aiosqlite.Connection, ids: Sequence[int], by: str) ->
     return len(rows)
 
 
-async def mark_unknown(conn: aiosqlite.Connection, reminder_id: int, error: str) -> None:
+async def mark_unknown(conn: Connection, reminder_id: int, error: str) -> None:
     """The request left and no answer came: maybe delivered. Never retried (no duplicate)."""
     await conn.execute(
         "UPDATE reminders SET state='unknown', last_error=?, attempts=attempts+1 WHERE id=?",
@@ -210,16 +201,14 @@ async def mark_unknown(conn: aiosqlite.Connection, reminder_id: int, error: str)
     )
 
 
-async def note_rerouted(conn: aiosqlite.Connection, reminder_id: int, original: str) -> None:
+async def note_rerouted(conn: Connection, reminder_id: int, original: str) -> None:
     await _note(conn, reminder_id, rerouted_from=original)
 
 
 # --- unreachable users ----------------------------------------------------------------------
 
 
-async def mark_unreachable(
-    conn: aiosqlite.Connection, user_id: int, why: str, now: dt.datetime
-) -> bool:
+async def mark_unreachable(conn: Connection, user_id: int, why: str, now: dt.datetime) -> bool:
     """True when the user was reachable until now (a new episode: the admins are told)."""
     if await is_unreachable(conn, user_id):
         return False
@@ -232,7 +221,7 @@ async def mark_unreachable(
     return True
 
 
-async def clear_unreachable(conn: aiosqlite.Connection, user_id: int) -> bool:
+async def clear_unreachable(conn: Connection, user_id: int) -> bool:
     cursor = await conn.execute(
         "UPDATE user_reach SET unreachable_since=NULL, unreachable_why=NULL "
         "WHERE telegram_id=? AND unreachable_since IS NOT NULL",
@@ -241,7 +230,7 @@ async def clear_unreachable(conn: aiosqlite.Connection, user_id: int) -> bool:
     return cursor.rowcount == 1
 
 
-async def unreachable_users(conn: aiosqlite.Connection) -> dict[int, str]:
+async def unreachable_users(conn: Connection) -> dict[int, str]:
     rows = await fetch_all(
         conn,
         "SELECT r.telegram_id, r.unreachable_why FROM user_reach r "
@@ -251,7 +240,7 @@ async def unreachable_users(conn: aiosqlite.Connection) -> dict[int, str]:
     return {r["telegram_id"]: r["unreachable_why"] or "" for r in rows}
 
 
-async def is_unreachable(conn: aiosqlite.Connection, user_id: int) -> bool:
+async def is_unreachable(conn: Connection, user_id: int) -> bool:
     row = await fetch_one(
         conn, "SELECT unreachable_since FROM user_reach WHERE telegram_id=?", (user_id,)
     )
@@ -279,7 +268,7 @@ class LogRow:
     rerouted_from: str | None
 
 
-async def reminder_log(conn: aiosqlite.Connection, screening_ids: Sequence[int]) -> list[LogRow]:
+async def reminder_log(conn: Connection, screening_ids: Sequence[int]) -> list[LogRow]:
     if not screening_ids:
         return []
     rows = await fetch_all(
@@ -322,14 +311,14 @@ class Board:
     text: str
 
 
-async def get_board(conn: aiosqlite.Connection, day: dt.date) -> Board | None:
+async def get_board(conn: Connection, day: dt.date) -> Board | None:
     row = await fetch_one(conn, "SELECT * FROM boards WHERE day=?", (day.isoformat(),))
     if row is None:
         return None
     return Board(day, row["chat_id"], row["message_id"], row["text"])
 
 
-async def save_board(conn: aiosqlite.Connection, board: Board, now: dt.datetime) -> None:
+async def save_board(conn: Connection, board: Board, now: dt.datetime) -> None:
     await conn.execute(
         "INSERT INTO boards(day, chat_id, message_id, text, updated_at) VALUES (?,?,?,?,?) "
         "ON CONFLICT(day) DO UPDATE SET chat_id=excluded.chat_id, "

@@ -12,9 +12,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
 from storage.audit import parse_timestamp
+from storage.connection import Connection
 from storage.db import fetch_all
 from storage.screenings import IN_SCREENING, SCREENED, Screening
 from storage.timefmt import from_db, to_db
@@ -26,7 +25,7 @@ SCORTEN_PREFIX = "scorten:"
 # --- screenings -----------------------------------------------------------------------------
 
 
-async def open_screenings(conn: aiosqlite.Connection) -> list[Screening]:
+async def open_screenings(conn: Connection) -> list[Screening]:
     """Patients someone still has to act on: in screening, or screened eligible / pending
     with no injection recorded (ordered by number; the view sorts by deadline)."""
     rows = await fetch_all(
@@ -40,7 +39,7 @@ async def open_screenings(conn: aiosqlite.Connection) -> list[Screening]:
     return [Screening.from_row(r) for r in rows]
 
 
-async def all_screenings(conn: aiosqlite.Connection) -> list[Screening]:
+async def all_screenings(conn: Connection) -> list[Screening]:
     rows = await fetch_all(conn, "SELECT * FROM screenings ORDER BY site, sequence")
     return [Screening.from_row(r) for r in rows]
 
@@ -49,7 +48,7 @@ async def all_screenings(conn: aiosqlite.Connection) -> list[Screening]:
 
 
 async def latest_values(
-    conn: aiosqlite.Connection, question_ids: Sequence[str] | None = None
+    conn: Connection, question_ids: Sequence[str] | None = None
 ) -> dict[int, dict[str, str]]:
     """The current value (JSON text) of each answer of every screening, in one query:
     screening id → {question id → value}. Withdrawn answers (value NULL) are absent."""
@@ -85,9 +84,7 @@ class HistoryRow:
     reason: str | None
 
 
-async def answer_history(
-    conn: aiosqlite.Connection, screening_id: int | None = None
-) -> list[HistoryRow]:
+async def answer_history(conn: Connection, screening_id: int | None = None) -> list[HistoryRow]:
     """Every answer row (of one screening, or of all), in screening then entry order."""
     sql = """SELECT a.*, s.number AS number FROM answers a
              JOIN screenings s ON s.id = a.screening_id"""
@@ -139,9 +136,7 @@ class AuditRow:
     reason: str | None
 
 
-async def screening_audit(
-    conn: aiosqlite.Connection, number: str, actions: Sequence[str]
-) -> list[AuditRow]:
+async def screening_audit(conn: Connection, number: str, actions: Sequence[str]) -> list[AuditRow]:
     """The audit rows of one screening with the given actions, oldest first."""
     if not actions:
         return []
@@ -183,7 +178,7 @@ class TrailRow:
     hash: str
 
 
-async def screenings_trail(conn: aiosqlite.Connection) -> list[TrailRow]:
+async def screenings_trail(conn: Connection) -> list[TrailRow]:
     """Every audit row about a screening, oldest first (the exports tie to the chain)."""
     rows = await fetch_all(
         conn,
@@ -210,7 +205,7 @@ async def screenings_trail(conn: aiosqlite.Connection) -> list[TrailRow]:
 # --- reminders ----------------------------------------------------------------------------
 
 
-async def move_reminder(conn: aiosqlite.Connection, reminder_id: int, due: dt.datetime) -> bool:
+async def move_reminder(conn: Connection, reminder_id: int, due: dt.datetime) -> bool:
     """Move a still-scheduled reminder to a new time (a corrected injection time moves its
     follow-ups). False if it was sent, claimed or cancelled meanwhile."""
     cursor = await conn.execute(

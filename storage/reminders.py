@@ -9,11 +9,11 @@ when the message is sent, so a team chat that migrates to a supergroup is follow
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import aiosqlite
-
+from storage.connection import Connection
 from storage.db import fetch_all
 from storage.timefmt import from_db, maybe_from_db, to_db
 
@@ -39,7 +39,7 @@ class Reminder:
     last_error: str | None
 
 
-def _reminder(row: aiosqlite.Row) -> Reminder:
+def _reminder(row: sqlite3.Row) -> Reminder:
     return Reminder(
         row["id"],
         row["screening_id"],
@@ -56,7 +56,7 @@ def _reminder(row: aiosqlite.Row) -> Reminder:
 
 
 async def schedule(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     screening_id: int | None,
     kind: str,
     step: str,
@@ -74,7 +74,7 @@ async def schedule(
 
 
 async def record_sent(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     screening_id: int | None,
     kind: str,
     step: str,
@@ -91,7 +91,7 @@ async def record_sent(
 
 
 async def hold(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     screening_id: int | None,
     kind: str,
     step: str,
@@ -110,7 +110,7 @@ async def hold(
     return int(cursor.lastrowid or 0)
 
 
-async def mark_delivered(conn: aiosqlite.Connection, reminder_id: int, now: dt.datetime) -> bool:
+async def mark_delivered(conn: Connection, reminder_id: int, now: dt.datetime) -> bool:
     """A held row whose reply Telegram accepted: sent (False if no longer held)."""
     cursor = await conn.execute(
         "UPDATE reminders SET state='sent', sent_at=?, attempts=attempts+1, claimed_at=NULL "
@@ -120,9 +120,7 @@ async def mark_delivered(conn: aiosqlite.Connection, reminder_id: int, now: dt.d
     return cursor.rowcount == 1
 
 
-async def release(
-    conn: aiosqlite.Connection, ids: Iterable[int], at: dt.datetime | None = None
-) -> int:
+async def release(conn: Connection, ids: Iterable[int], at: dt.datetime | None = None) -> int:
     """These claimed rows (and only these) go back to the queue, due again at `at` (None:
     as soon as they are due). A sweep releases its own claims, never another's."""
     ids = list(ids)
@@ -138,7 +136,7 @@ async def release(
 
 
 async def cancel(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     screening_id: int,
     kinds: Iterable[str] | None = None,
     *,
@@ -161,7 +159,7 @@ async def cancel(
 
 
 async def has_scheduled(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     screening_id: int,
     kind: str,
     step: str | None = None,
@@ -181,7 +179,7 @@ async def has_scheduled(
 
 
 async def supersede_overdue(
-    conn: aiosqlite.Connection, now: dt.datetime, per_step_kinds: Iterable[str]
+    conn: Connection, now: dt.datetime, per_step_kinds: Iterable[str]
 ) -> list[Reminder]:
     """Catch-up over every overdue row (in the caller's transaction): a row due at *now* for
     which a later row of the same (screening, kind, recipient) is also due is marked skipped
@@ -209,7 +207,7 @@ async def supersede_overdue(
 
 
 async def claim_due(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     now: dt.datetime,
     limit: int = 100,
     *,
@@ -241,31 +239,27 @@ async def claim_due(
     return [_reminder(r) for r in rows]
 
 
-async def mark_sent(
-    conn: aiosqlite.Connection, reminder_id: int, now: dt.datetime, late: bool
-) -> None:
+async def mark_sent(conn: Connection, reminder_id: int, now: dt.datetime, late: bool) -> None:
     await conn.execute(
         "UPDATE reminders SET state='sent', sent_at=?, late=?, attempts=attempts+1 WHERE id=?",
         (to_db(now), int(late), reminder_id),
     )
 
 
-async def mark_skipped(conn: aiosqlite.Connection, reminder_id: int, why: str) -> None:
+async def mark_skipped(conn: Connection, reminder_id: int, why: str) -> None:
     await conn.execute(
         "UPDATE reminders SET state='skipped', last_error=? WHERE id=?", (why, reminder_id)
     )
 
 
-async def mark_failed(conn: aiosqlite.Connection, reminder_id: int, error: str) -> None:
+async def mark_failed(conn: Connection, reminder_id: int, error: str) -> None:
     await conn.execute(
         "UPDATE reminders SET state='failed', last_error=?, attempts=attempts+1 WHERE id=?",
         (error, reminder_id),
     )
 
 
-async def retry_later(
-    conn: aiosqlite.Connection, reminder_id: int, at: dt.datetime, error: str
-) -> None:
+async def retry_later(conn: Connection, reminder_id: int, at: dt.datetime, error: str) -> None:
     await conn.execute(
         "UPDATE reminders SET state='scheduled', next_attempt_at=?, last_error=?, "
         "attempts=attempts+1 WHERE id=?",
@@ -273,7 +267,7 @@ async def retry_later(
     )
 
 
-async def release_claimed(conn: aiosqlite.Connection) -> int:
+async def release_claimed(conn: Connection) -> int:
     """At start and at shutdown: claimed-but-unmarked rows go back to the queue."""
     cursor = await conn.execute(
         "UPDATE reminders SET state='scheduled', claimed_at=NULL "
@@ -282,7 +276,7 @@ async def release_claimed(conn: aiosqlite.Connection) -> int:
     return cursor.rowcount
 
 
-async def for_screening(conn: aiosqlite.Connection, screening_id: int) -> list[Reminder]:
+async def for_screening(conn: Connection, screening_id: int) -> list[Reminder]:
     rows = await fetch_all(
         conn, "SELECT * FROM reminders WHERE screening_id=? ORDER BY due_at, id", (screening_id,)
     )

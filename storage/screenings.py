@@ -13,10 +13,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from conversations import versions
 from conversations.lifecycle import Status
+from storage.connection import Connection
 from storage.db import fetch_all, fetch_one
 from storage.timefmt import maybe_from_db, to_db
 from storage.users import User, roles_from_text
@@ -112,7 +111,7 @@ def prompt_key(stage: str, cursor: str | None) -> str:
 
 
 async def record_shown(
-    conn: aiosqlite.Connection, screening_id: int, shown: str, message_id: int | None
+    conn: Connection, screening_id: int, shown: str, message_id: int | None
 ) -> None:
     """Telegram accepted the prompt `shown` (message `message_id`): typed text now answers it.
     Not `update_screening`: delivery is not activity (`updated_at` stays)."""
@@ -128,7 +127,7 @@ def format_number(site: str, sequence: int) -> str:
 
 
 async def create_screening(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     site: str,
     clinician_id: int,
@@ -174,18 +173,18 @@ async def create_screening(
     return screening
 
 
-async def get_by_id(conn: aiosqlite.Connection, screening_id: int) -> Screening | None:
+async def get_by_id(conn: Connection, screening_id: int) -> Screening | None:
     row = await fetch_one(conn, "SELECT * FROM screenings WHERE id=?", (screening_id,))
     return Screening.from_row(row) if row else None
 
 
-async def get_by_number(conn: aiosqlite.Connection, number: str) -> Screening | None:
+async def get_by_number(conn: Connection, number: str) -> Screening | None:
     row = await fetch_one(conn, "SELECT * FROM screenings WHERE number=?", (number.upper(),))
     return Screening.from_row(row) if row else None
 
 
 async def list_screenings(
-    conn: aiosqlite.Connection, statuses: tuple[str, ...] | None = None
+    conn: Connection, statuses: tuple[str, ...] | None = None
 ) -> list[Screening]:
     if statuses is None:
         rows = await fetch_all(conn, "SELECT * FROM screenings ORDER BY site, sequence")
@@ -200,7 +199,7 @@ async def list_screenings(
 
 
 async def idle_screenings(
-    conn: aiosqlite.Connection, remind_before: dt.datetime, abandon_before: dt.datetime
+    conn: Connection, remind_before: dt.datetime, abandon_before: dt.datetime
 ) -> list[Screening]:
     """Screenings still waiting for an answer that the reminder sender must act on: silent
     since `remind_before` and not yet reminded, or silent since `abandon_before` (to be
@@ -254,7 +253,7 @@ def _db_value(value: Any) -> Any:
 
 
 async def update_screening(
-    conn: aiosqlite.Connection, screening_id: int, now: dt.datetime, **fields: Any
+    conn: Connection, screening_id: int, now: dt.datetime, **fields: Any
 ) -> None:
     unknown = set(fields) - _UPDATABLE
     if unknown:
@@ -280,7 +279,7 @@ class AnswerRow:
 
 
 async def add_answer(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     screening_id: int,
     question_id: str,
     value_json: str | None,
@@ -298,7 +297,7 @@ async def add_answer(
     return int(cursor.lastrowid or 0)
 
 
-async def current_answers(conn: aiosqlite.Connection, screening_id: int) -> dict[str, str]:
+async def current_answers(conn: Connection, screening_id: int) -> dict[str, str]:
     """The latest value of each question (JSON text); withdrawn answers are absent."""
     rows = await fetch_all(
         conn,
@@ -310,7 +309,7 @@ async def current_answers(conn: aiosqlite.Connection, screening_id: int) -> dict
 
 
 async def get_with_answers(
-    conn: aiosqlite.Connection, screening_id: int
+    conn: Connection, screening_id: int
 ) -> tuple[Screening, dict[str, str]] | None:
     """`get_by_id` and `current_answers` in one query: one hop to the database thread instead
     of two on every answer. The answers come back as one JSON object of JSON texts."""
@@ -329,7 +328,7 @@ async def get_with_answers(
     return Screening.from_row(row), answers
 
 
-async def answer_history(conn: aiosqlite.Connection, screening_id: int) -> list[AnswerRow]:
+async def answer_history(conn: Connection, screening_id: int) -> list[AnswerRow]:
     rows = await fetch_all(
         conn,
         "SELECT * FROM answers WHERE screening_id=? ORDER BY id",
@@ -361,7 +360,7 @@ class Session:
     data: dict[str, Any]
 
 
-async def get_session(conn: aiosqlite.Connection, user_id: int, chat_id: int) -> Session | None:
+async def get_session(conn: Connection, user_id: int, chat_id: int) -> Session | None:
     row = await fetch_one(
         conn, "SELECT * FROM sessions WHERE user_id=? AND chat_id=?", (user_id, chat_id)
     )
@@ -377,7 +376,7 @@ async def get_session(conn: aiosqlite.Connection, user_id: int, chat_id: int) ->
 
 
 async def user_and_session(
-    conn: aiosqlite.Connection, user_id: int, chat_id: int
+    conn: Connection, user_id: int, chat_id: int
 ) -> tuple[User | None, Session | None]:
     """The access gate's read on every update, in ONE query (one hop to the database thread):
     the active user (`users.get_user`) and this chat's session (`get_session`). Read afresh
@@ -414,7 +413,7 @@ async def user_and_session(
 
 
 async def set_session(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     user_id: int,
     chat_id: int,
     screening_id: int | None,
@@ -431,17 +430,17 @@ async def set_session(
     )
 
 
-async def clear_session(conn: aiosqlite.Connection, user_id: int, chat_id: int) -> None:
+async def clear_session(conn: Connection, user_id: int, chat_id: int) -> None:
     await conn.execute("DELETE FROM sessions WHERE user_id=? AND chat_id=?", (user_id, chat_id))
 
 
-async def clear_user_sessions(conn: aiosqlite.Connection, user_id: int) -> None:
+async def clear_user_sessions(conn: Connection, user_id: int) -> None:
     """A removed user loses any open session at once."""
     await conn.execute("DELETE FROM sessions WHERE user_id=?", (user_id,))
 
 
 async def open_screening_sessions(
-    conn: aiosqlite.Connection,
+    conn: Connection,
 ) -> list[tuple[Session, Screening]]:
     """Sessions whose screening still waits for an answer (to offer back after a restart)."""
     rows = await fetch_all(
@@ -462,7 +461,7 @@ async def open_screening_sessions(
     ]
 
 
-async def sessions_on(conn: aiosqlite.Connection, screening_id: int) -> list[Session]:
+async def sessions_on(conn: Connection, screening_id: int) -> list[Session]:
     rows = await fetch_all(conn, "SELECT * FROM sessions WHERE screening_id=?", (screening_id,))
     return [
         Session(r["user_id"], r["chat_id"], r["screening_id"], r["mode"], json.loads(r["data"]))
@@ -473,7 +472,7 @@ async def sessions_on(conn: aiosqlite.Connection, screening_id: int) -> list[Ses
 # --- at-least-once delivery from Telegram -------------------------------------------------
 
 
-async def claim_update(conn: aiosqlite.Connection, update_id: int, now: dt.datetime) -> bool:
+async def claim_update(conn: Connection, update_id: int, now: dt.datetime) -> bool:
     """Record an update id inside the transaction that acts on it; False if already handled."""
     cursor = await conn.execute(
         "INSERT OR IGNORE INTO processed_updates(update_id, processed_at) VALUES (?, ?)",
@@ -485,7 +484,7 @@ async def claim_update(conn: aiosqlite.Connection, update_id: int, now: dt.datet
 # --- key/value settings kept in the database (team chat id once migrated, checkpoints) ----
 
 
-async def prune_processed_updates(conn: aiosqlite.Connection, before: dt.datetime) -> int:
+async def prune_processed_updates(conn: Connection, before: dt.datetime) -> int:
     """Forget update ids handled before `before`: Telegram restarts its update ids at random
     after a week without updates, so an old id could collide with a new update."""
     cursor = await conn.execute(
@@ -494,17 +493,17 @@ async def prune_processed_updates(conn: aiosqlite.Connection, before: dt.datetim
     return cursor.rowcount
 
 
-async def delete_meta(conn: aiosqlite.Connection, key: str) -> bool:
+async def delete_meta(conn: Connection, key: str) -> bool:
     cursor = await conn.execute("DELETE FROM meta WHERE key=?", (key,))
     return cursor.rowcount > 0
 
 
-async def get_meta(conn: aiosqlite.Connection, key: str) -> str | None:
+async def get_meta(conn: Connection, key: str) -> str | None:
     row = await fetch_one(conn, "SELECT value FROM meta WHERE key=?", (key,))
     return None if row is None else str(row["value"])
 
 
-async def set_meta(conn: aiosqlite.Connection, key: str, value: str) -> None:
+async def set_meta(conn: Connection, key: str, value: str) -> None:
     await conn.execute(
         "INSERT INTO meta(key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value=excluded.value",

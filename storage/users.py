@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import aiosqlite
-
+from storage.connection import Connection
 from storage.db import fetch_all, fetch_one
 from storage.timefmt import to_db
 
@@ -33,7 +32,7 @@ def _roles_text(roles: frozenset[str] | set[str]) -> str:
     return ",".join(sorted(roles))
 
 
-async def get_user(conn: aiosqlite.Connection, telegram_id: int) -> User | None:
+async def get_user(conn: Connection, telegram_id: int) -> User | None:
     row = await fetch_one(
         conn,
         "SELECT telegram_id, roles, language FROM users WHERE telegram_id=? AND active=1",
@@ -44,19 +43,19 @@ async def get_user(conn: aiosqlite.Connection, telegram_id: int) -> User | None:
     return User(row["telegram_id"], roles_from_text(row["roles"]), row["language"])
 
 
-async def list_users(conn: aiosqlite.Connection) -> list[User]:
+async def list_users(conn: Connection) -> list[User]:
     rows = await fetch_all(
         conn, "SELECT telegram_id, roles, language FROM users WHERE active=1 ORDER BY telegram_id"
     )
     return [User(r["telegram_id"], roles_from_text(r["roles"]), r["language"]) for r in rows]
 
 
-async def users_with_role(conn: aiosqlite.Connection, role: str) -> list[int]:
+async def users_with_role(conn: Connection, role: str) -> list[int]:
     return [u.telegram_id for u in await list_users(conn) if role in u.roles]
 
 
 async def grant_roles(
-    conn: aiosqlite.Connection, telegram_id: int, roles: set[str], by: str, now: dt.datetime
+    conn: Connection, telegram_id: int, roles: set[str], by: str, now: dt.datetime
 ) -> tuple[frozenset[str], frozenset[str]]:
     """Add roles (creating or re-activating the user). Returns (old roles, new roles)."""
     existing = await fetch_one(
@@ -77,7 +76,7 @@ async def grant_roles(
     return old, new
 
 
-async def remove_user(conn: aiosqlite.Connection, telegram_id: int) -> frozenset[str] | None:
+async def remove_user(conn: Connection, telegram_id: int) -> frozenset[str] | None:
     """Deactivate (kept for the audit trail's sake). Returns the roles removed, None if unknown."""
     existing = await get_user(conn, telegram_id)
     if existing is None:
@@ -86,13 +85,11 @@ async def remove_user(conn: aiosqlite.Connection, telegram_id: int) -> frozenset
     return existing.roles
 
 
-async def set_language(conn: aiosqlite.Connection, telegram_id: int, language: str) -> None:
+async def set_language(conn: Connection, telegram_id: int, language: str) -> None:
     await conn.execute("UPDATE users SET language=? WHERE telegram_id=?", (language, telegram_id))
 
 
-async def note_access_request(
-    conn: aiosqlite.Connection, telegram_id: int, now: dt.datetime
-) -> bool:
+async def note_access_request(conn: Connection, telegram_id: int, now: dt.datetime) -> bool:
     """Record a refused user; True when the admins should be told (at most once a day)."""
     row = await fetch_one(
         conn, "SELECT last_notified_at FROM access_requests WHERE telegram_id=?", (telegram_id,)

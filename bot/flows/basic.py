@@ -39,7 +39,7 @@ def _user_id(text: str) -> int | None:
 
 async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
-    async with ctx.db.transaction() as conn:
+    async with ctx.db.read() as conn:
         listed = await user_store.list_users(conn)
     lines = [t(lang, "users.title", count=len(listed))]
     lines += [f"<code>{u.telegram_id}</code> — {', '.join(sorted(u.roles))}" for u in listed]

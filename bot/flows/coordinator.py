@@ -34,8 +34,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiosqlite
-
 from bot import outcomes, routing
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import criterion_short_name, verdict_sentences
@@ -73,6 +71,7 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage.anchor import Head, read_head_of
 from storage.audit import AuditEntry, append_audit, append_audit_many
+from storage.connection import Connection
 from storage.screenings import Screening
 
 #: Longest correction reason accepted: a short reason, never a clinical narrative.
@@ -237,7 +236,7 @@ async def status(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
     coordinator = actor.user is not None and actor.user.has("coordinator")
-    async with ctx.db.transaction() as conn:
+    async with ctx.db.read() as conn:
         rows = await queries.open_screenings(conn)
         values = await queries.latest_values(conn, ("admission_date", "max_bsa_percent"))
         everything = await queries.all_screenings(conn) if coordinator else []
@@ -313,7 +312,7 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         return [Out(t(lang, "pt.usage"))]
     number = args[0].upper()
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
+    async with ctx.db.read() as conn:
         s = await store.get_by_number(conn, number)
         if s is None:
             return [Out(t(lang, "screen.not_found", number=number))]
@@ -599,7 +598,7 @@ async def correct(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 
 
 async def _correct_answer(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     s: Screening,
@@ -642,7 +641,7 @@ async def _correct_answer(
 
 
 async def _reevaluate(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     s: Screening,
@@ -703,7 +702,7 @@ def parse_moment(text: str, now: dt.datetime, ctx: Context, lang: str) -> dt.dat
 
 
 async def _correct_injection(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     s: Screening,
@@ -789,7 +788,7 @@ async def _correct_injection(
 
 
 async def _correct_scorten(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     s: Screening,
@@ -847,7 +846,7 @@ async def _correct_scorten(
 
 
 async def _undo_withdrawal(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     s: Screening,
@@ -1137,7 +1136,7 @@ class ExportData:
     head: Head | None = None  # the audit trail's head at that snapshot (the "about" sheet)
 
 
-async def read_export(conn: aiosqlite.Connection) -> ExportData:
+async def read_export(conn: Connection) -> ExportData:
     return ExportData(
         await queries.all_screenings(conn),
         await queries.latest_values(conn),
@@ -1342,7 +1341,7 @@ async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
 async def _send_export(ctx: Context, actor: Actor, formats: Sequence[str], how: str) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
+    async with ctx.db.read() as conn:
         data = await read_export(conn)
     files = await render_export(data, ctx.settings, lang, now, formats)
     async with ctx.db.transaction() as conn:
@@ -1382,7 +1381,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         db = await Database.open(settings.database)
         try:
             now = dt.datetime.now(dt.UTC)
-            async with db.transaction() as conn:
+            async with db.read() as conn:
                 data = await read_export(conn)
             files = await render_export(data, settings, settings.language or "fr", now, formats)
             async with db.transaction() as conn:
@@ -1498,7 +1497,7 @@ async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     """The CONSORT flow diagram and the recruitment curve, as two photos with their counts."""
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
+    async with ctx.db.read() as conn:
         data = await read_export(conn)
     numbers = consort.funnel(data.screenings)
     counts = consort_of(data)
@@ -1546,7 +1545,7 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
         db = await Database.open(settings.database)
         try:
             now = dt.datetime.now(dt.UTC)
-            async with db.transaction() as conn:
+            async with db.read() as conn:
                 data = await read_export(conn)
             return now, await asyncio.to_thread(stats_charts, lang, data, settings, now)
         finally:

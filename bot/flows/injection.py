@@ -28,8 +28,6 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiosqlite
-
 from bot import outcomes, routing
 from bot.common import Actor, Button, Context, Out, parse_id
 from bot.criteria import criterion_short_name, verdict_lines, verdict_sentences
@@ -47,6 +45,7 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
+from storage.connection import Connection
 from storage.screenings import Screening, Session
 from storage.timefmt import from_db, to_db
 
@@ -80,7 +79,7 @@ def _stale(lang: str, key: str = "screen.stale") -> list[Out]:
 
 
 async def _enter(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     actor: Actor,
     screening_id: int,
     mode: str,
@@ -97,9 +96,7 @@ async def _enter(
                             {**data, "previous": previous})  # fmt: skip
 
 
-async def _leave(
-    conn: aiosqlite.Connection, actor: Actor, session: Session | None, now: dt.datetime
-) -> None:
+async def _leave(conn: Connection, actor: Actor, session: Session | None, now: dt.datetime) -> None:
     previous = session.data.get("previous") if session is not None else None
     if isinstance(previous, dict) and previous.get("screening_id") is not None:
         await store.set_session(conn, actor.user_id, actor.chat_id, int(previous["screening_id"]),
@@ -109,7 +106,7 @@ async def _leave(
 
 
 async def _our_session(
-    conn: aiosqlite.Connection, actor: Actor, modes: tuple[str, ...], screening_id: int | None
+    conn: Connection, actor: Actor, modes: tuple[str, ...], screening_id: int | None
 ) -> Session | None:
     session = await store.get_session(conn, actor.user_id, actor.chat_id)
     if session is None or session.mode not in modes:
@@ -317,7 +314,7 @@ def _raw(text: str) -> str:
 
 
 async def _record_injection(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     s: Screening,
@@ -356,7 +353,7 @@ async def _record_injection(
 
 
 async def _screened(
-    conn: aiosqlite.Connection, lang: str, number: str, wrong_status_key: str
+    conn: Connection, lang: str, number: str, wrong_status_key: str
 ) -> Screening | list[Out]:
     """The screening `number` if its status is `screened`; else the refusal to send."""
     s = await store.get_by_number(conn, number)
@@ -658,9 +655,7 @@ def _not_higher(old: AnswerValue | None, new: AnswerValue) -> bool:
     return isinstance(old, int | float) and isinstance(new, int | float) and new <= old
 
 
-async def _consent_reminder(
-    conn: aiosqlite.Connection, ctx: Context, s: Screening, now: dt.datetime
-) -> None:
+async def _consent_reminder(conn: Connection, ctx: Context, s: Screening, now: dt.datetime) -> None:
     if not await outbox.has_scheduled(conn, s.id, "consent_patient"):
         await outbox.schedule(conn, s.id, "consent_patient", "reminder",
                               schedule.next_morning(now, ctx.zone),
@@ -668,7 +663,7 @@ async def _consent_reminder(
 
 
 async def _result(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     lang: str,
     s: Screening,
@@ -794,7 +789,7 @@ def _fu_answer(lang: str, stored: str) -> str:
 
 
 async def _record_follow_up(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     s: Screening,

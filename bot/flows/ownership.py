@@ -21,8 +21,6 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-import aiosqlite
-
 from bot import jobs, routing
 from bot.common import Actor, Button, Context, Out
 from bot.flows.screening import SCREEN_MODE
@@ -38,6 +36,7 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
+from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening, Session
 
@@ -99,7 +98,7 @@ def ownership_lines(lang: str, loop: own_store.Loop, names: dict[int, str], ctx:
     return "\n".join(lines)
 
 
-async def deep_link(conn: aiosqlite.Connection, number: str) -> str:
+async def deep_link(conn: Connection, number: str) -> str:
     """`https://t.me/<bot>?start=<NUMBER>` once the bot's username is known (kept at start)."""
     username = await store.get_meta(conn, BOT_USERNAME_META)
     return f"https://t.me/{username}?start={number}" if username else ""
@@ -109,7 +108,7 @@ BOT_USERNAME_META = "bot_username"
 
 
 async def decorate(
-    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening, decision: jobs.Decision
+    conn: Connection, ctx: Context, row: Reminder, s: Screening, decision: jobs.Decision
 ) -> jobs.Decision:
     """A D0-window reminder with who owns the patient, the plan, and the three buttons (the
     window-closed message has nothing left to answer)."""
@@ -131,7 +130,7 @@ async def decorate(
 
 
 async def _rendered(
-    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening, lang: str
+    conn: Connection, ctx: Context, row: Reminder, s: Screening, lang: str
 ) -> tuple[str, list[list[Button]]] | None:
     decision = await jobs.prepare(conn, ctx, row, s, ctx.now())
     decision = await decorate(conn, ctx, row, s, decision)
@@ -141,7 +140,7 @@ async def _rendered(
 
 
 async def refreshed_messages(
-    conn: aiosqlite.Connection, ctx: Context, s: Screening, now: dt.datetime
+    conn: Connection, ctx: Context, s: Screening, now: dt.datetime
 ) -> list[Out]:
     """Today's D0-window messages of this patient, re-worded in place (who owns it, the
     plan); once it is no longer open, their buttons go."""
@@ -216,7 +215,7 @@ async def ownership_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 
 
 async def _take(
-    conn: aiosqlite.Connection, ctx: Context, actor: Actor, s: Screening, row: Reminder,
+    conn: Connection, ctx: Context, actor: Actor, s: Screening, row: Reminder,
     now: dt.datetime,
 ) -> list[Out]:  # fmt: skip
     lang = ctx.language(actor)
@@ -227,7 +226,7 @@ async def _take(
 
 
 async def take_ownership(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     user_id: int,
     s: Screening,
@@ -255,7 +254,7 @@ async def take_ownership(
     await cancel_moot(conn, ctx, s, "acknowledgement")
 
 
-async def cancel_moot(conn: aiosqlite.Connection, ctx: Context, s: Screening, by: str) -> int:
+async def cancel_moot(conn: Connection, ctx: Context, s: Screening, by: str) -> int:
     """Cancel (with its cause) every scheduled escalation step that the patient's state now
     answers; the log keeps them."""
     fresh = await store.get_by_id(conn, s.id) or s
@@ -285,7 +284,7 @@ def _private(actor: Actor) -> Actor:
 
 
 async def _enter(
-    conn: aiosqlite.Connection, actor: Actor, screening_id: int, mode: str, now: dt.datetime
+    conn: Connection, actor: Actor, screening_id: int, mode: str, now: dt.datetime
 ) -> None:
     """Ask in the presser's private chat; a screening open there is kept aside and restored."""
     current = await store.get_session(conn, actor.user_id, actor.user_id)
@@ -298,9 +297,7 @@ async def _enter(
                             {"previous": previous})  # fmt: skip
 
 
-async def _leave(
-    conn: aiosqlite.Connection, actor: Actor, session: Session, now: dt.datetime
-) -> None:
+async def _leave(conn: Connection, actor: Actor, session: Session, now: dt.datetime) -> None:
     previous = session.data.get("previous")
     if isinstance(previous, dict) and previous.get("screening_id") is not None:
         await store.set_session(conn, actor.user_id, actor.chat_id, int(previous["screening_id"]),
@@ -309,7 +306,7 @@ async def _leave(
         await store.clear_session(conn, actor.user_id, actor.chat_id)
 
 
-async def _session(conn: aiosqlite.Connection, actor: Actor, mode: str) -> Session | None:
+async def _session(conn: Connection, actor: Actor, mode: str) -> Session | None:
     session = await store.get_session(conn, actor.user_id, actor.chat_id)
     return session if session is not None and session.mode == mode else None
 
@@ -345,7 +342,7 @@ async def plan_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
 
 
 async def record_plan(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     user_id: int,
     s: Screening,
@@ -395,7 +392,7 @@ async def not_injecting_text(ctx: Context, actor: Actor, text: str) -> list[Out]
 # --- escalation rows ------------------------------------------------------------------------
 
 
-async def audience(conn: aiosqlite.Connection, who: Audience) -> list[str]:
+async def audience(conn: Connection, who: Audience) -> list[str]:
     """Symbolic recipients of an escalation step: the owner is resolved when it is sent; the
     coordinators (the admins when there is none) and admins are listed now, one row each."""
     coordinators = await user_store.users_with_role(conn, "coordinator")
@@ -416,7 +413,7 @@ async def audience(conn: aiosqlite.Connection, who: Audience) -> list[str]:
 
 
 async def schedule_window_escalations(
-    conn: aiosqlite.Connection, ctx: Context, screening_id: int, admission: dt.date | None,
+    conn: Connection, ctx: Context, screening_id: int, admission: dt.date | None,
     now: dt.datetime, *, included: bool = True,
 ) -> None:  # fmt: skip
     """(Re)write the window's escalation steps still ahead (screening closed eligible or
@@ -435,7 +432,7 @@ async def schedule_window_escalations(
 
 
 async def escalation_decision(
-    conn: aiosqlite.Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime
+    conn: Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime
 ) -> jobs.Decision:
     """The sender's branch for `escalation` rows: still relevant now? then its message."""
     if s.admission_date is None:

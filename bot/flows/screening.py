@@ -19,8 +19,6 @@ import json
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-import aiosqlite
-
 from bot import outcomes, routing
 from bot.common import Actor, Button, Context, Out, chat_session, parse_id
 from bot.criteria import criterion_question, criterion_short_name, verdict_sentences
@@ -49,6 +47,7 @@ from conversations.protocol import (
 from conversations.windows import local_today
 from storage import screenings as store
 from storage.audit import append_audit
+from storage.connection import Connection
 from storage.screenings import Screening
 
 SCREEN_MODE = "screen"
@@ -231,7 +230,7 @@ async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     now = ctx.now()
     rescreen_of = args[0].upper() if args else None
 
-    async def body(conn: aiosqlite.Connection) -> Screening | None:  # one hop: `Database.run`
+    async def body(conn: Connection) -> Screening | None:  # one hop: `Database.run`
         await begin(conn, actor, now)
         if rescreen_of is not None and await store.get_by_number(conn, rescreen_of) is None:
             return None
@@ -265,7 +264,7 @@ async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 
 
 async def _session_screening(
-    conn: aiosqlite.Connection, actor: Actor
+    conn: Connection, actor: Actor
 ) -> tuple[store.Session | None, Screening | None]:
     session = await store.get_session(conn, actor.user_id, actor.chat_id)
     if session is None or session.screening_id is None:
@@ -382,7 +381,7 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
     lang = ctx.language(actor)
     now = ctx.now()
 
-    async def body(conn: aiosqlite.Connection) -> list[Out] | Loaded | None:
+    async def body(conn: Connection) -> list[Out] | Loaded | None:
         session = await store.get_session(conn, actor.user_id, actor.chat_id)
         if session is None or session.screening_id is None:
             return None
@@ -446,7 +445,7 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     screening_id, question_id, raw = int(parts[1]), parts[2], parts[3]
     now = ctx.now()
 
-    async def body(conn: aiosqlite.Connection) -> list[Out]:  # one hop: `Database.run`
+    async def body(conn: Connection) -> list[Out]:  # one hop: `Database.run`
         loaded = await load_by_id(conn, screening_id)
         if loaded is None:
             return [Out("", toast=t(lang, "screen.stale"))]
@@ -490,7 +489,7 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 
 
 async def _take_over(
-    conn: aiosqlite.Connection, actor: Actor, screening: Screening, now: dt.datetime
+    conn: Connection, actor: Actor, screening: Screening, now: dt.datetime
 ) -> None:
     """A tap on another clinician's screening (shift change) makes it this user's session."""
     session = await store.get_session(conn, actor.user_id, actor.chat_id)
@@ -499,7 +498,7 @@ async def _take_over(
 
 
 async def _apply(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ctx: Context,
     actor: Actor,
     loaded: Loaded,
@@ -624,7 +623,7 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     now = ctx.now()
     closed = False  # the screening was closed: reminders queued
 
-    async def body(conn: aiosqlite.Connection) -> list[Out]:  # one hop: `Database.run`
+    async def body(conn: Connection) -> list[Out]:  # one hop: `Database.run`
         nonlocal closed
         await begin(conn, actor, now)
         screening = await store.get_by_id(conn, int(parts[1]))

@@ -78,7 +78,8 @@ async def test_a_sweep_under_a_held_lock_releases_its_claims_and_sends_each_row_
 ) -> None:
     env = await make_env(tmp_path, local(2026, 11, 20, 10))
     try:
-        await env.ctx.db.conn.execute("PRAGMA busy_timeout=50")  # locked at once, no waiting
+        async with env.ctx.db.transaction() as conn:  # the writer's: locked at once, no waiting
+            await conn.execute("PRAGMA busy_timeout=50")
         for _ in range(3):
             await screen_patient(env.ctx, env.clock.now, ADMISSION)
         send = LockAfterFirstSend(env.path)

@@ -14,12 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, verify_chain
+from storage.connection import Connection
 from storage.db import MIGRATIONS, SCHEMA_VERSION, Database
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
@@ -174,7 +174,7 @@ async def test_run_commits_the_body_and_returns_its_value(tmp_path: Path) -> Non
     db = await Database.open(tmp_path / "run.sqlite3")
     try:
 
-        async def body(conn: aiosqlite.Connection) -> tuple[int, bool]:
+        async def body(conn: Connection) -> tuple[int, bool]:
             await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
             screening = await store.create_screening(
                 conn, site="HMN", clinician_id=CLINICIAN, chat_id=CLINICIAN, now=NOW,
@@ -209,14 +209,14 @@ async def test_run_rolls_back_on_any_exception_and_refuses_foreign_awaits(
     db = await Database.open(tmp_path / "run.sqlite3")
     try:
 
-        async def fails(conn: aiosqlite.Connection) -> None:
+        async def fails(conn: Connection) -> None:
             await store.claim_update(conn, 1, NOW)
             raise LookupError("stop")
 
         with pytest.raises(LookupError, match="stop"):
             await db.run(fails)
 
-        async def sleeps(conn: aiosqlite.Connection) -> None:
+        async def sleeps(conn: Connection) -> None:
             await store.claim_update(conn, 2, NOW)
             await asyncio.sleep(0)  # not the database: would run on the wrong thread
 
@@ -233,7 +233,7 @@ async def test_run_offers_the_connection_api_storage_uses(tmp_path: Path) -> Non
     db = await Database.open(tmp_path / "run.sqlite3")
     try:
 
-        async def body(conn: aiosqlite.Connection) -> list[object]:
+        async def body(conn: Connection) -> list[object]:
             assert conn.in_transaction
             await conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
             await conn.executemany("INSERT INTO t(v) VALUES (?)", [("a",), ("b",)])
