@@ -94,12 +94,12 @@ _LAZY_COMMANDS: list[tuple[str, str, str]] = [
     ("init", "bot.commands:init", "create a new, empty database deliberately (README)"),
     (
         "stats",
-        "bot.flows.coordinator:stats_command",
+        "bot.views.stats:stats_command",
         "CONSORT flow diagram and recruitment curve (PNG + SVG) into DIR",
     ),
     (
         "export",
-        "bot.flows.coordinator:export_command",
+        "bot.views.export:export_command",
         "screening log into DIR (CSV + XLSX, or --format xlsx,csv,redcap,odm)",
     ),
 ]

@@ -135,9 +135,9 @@ async def start(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     if not actor.private:
         return group_pointer(ctx, actor)
     if allowed(actor.user, "patient"):
-        from bot.flows import coordinator
+        from bot.views import patient as patient_view
 
-        return await coordinator.patient(ctx, actor, args[:1])
+        return await patient_view.patient(ctx, actor, args[:1])
     if allowed(actor.user, "status"):
         return await _patient_status(ctx, actor, args[0].upper()[:20])
     return await basic.start(ctx, actor, [])

@@ -17,8 +17,12 @@ import pytest
 
 from bot import handlers, outcomes
 from bot.common import Actor, Context, allowed, refuse
-from bot.flows import coordinator
+from bot.flows import correct as correct_flow
 from bot.settings import load_settings
+from bot.views import export as export_view
+from bot.views import patient as patient_view
+from bot.views import stats as stats_view
+from bot.views import status as status_view
 from conversations.answers import to_json
 from conversations.eligibility import evaluate
 from conversations.flow import without_inapplicable
@@ -160,7 +164,7 @@ async def test_status_lists_open_patients_soonest_deadline_first(ctx: Context) -
     await screen(ctx, ELIGIBLE)  # HMN-005, injected below: not listed
     await update(ctx, "HMN-005", status="injected", injected_at=NOW, injected_by=CLINICIAN)
     await open_screening(ctx, {})  # HMN-006: no admission date yet, last
-    outs = await coordinator.status(ctx, await actor(ctx, COORDINATOR), [])
+    outs = await status_view.status(ctx, await actor(ctx, COORDINATOR), [])
     text = await text_of(outs)
     assert text.splitlines()[0] == (
         "Screened 4 · in screening 2 · pending 1 · eligible awaiting D0 1 · injected 1 · "
@@ -176,20 +180,20 @@ async def test_status_lists_open_patients_soonest_deadline_first(ctx: Context) -
     assert "Current question: Age (activity" in text
     assert "D0: admission date not entered yet" in text
     # A clinician sees the same list without the summary line.
-    clinician_text = await text_of(await coordinator.status(ctx, await actor(ctx, CLINICIAN), []))
+    clinician_text = await text_of(await status_view.status(ctx, await actor(ctx, CLINICIAN), []))
     assert not clinician_text.startswith("Screened")
     assert clinician_text.index("HMN-002") < clinician_text.index("HMN-001")
 
 
 async def test_status_with_nobody_open(ctx: Context) -> None:
-    text = await text_of(await coordinator.status(ctx, await actor(ctx, CLINICIAN), []))
+    text = await text_of(await status_view.status(ctx, await actor(ctx, CLINICIAN), []))
     assert text == "No open patient."
 
 
 async def test_status_says_when_a_deadline_has_passed(ctx: Context, clock: FakeClock) -> None:
     await screen(ctx, ELIGIBLE)
     clock.now = NOW + dt.timedelta(days=3)
-    text = await text_of(await coordinator.status(ctx, await actor(ctx, CLINICIAN), []))
+    text = await text_of(await status_view.status(ctx, await actor(ctx, CLINICIAN), []))
     assert "D0: deadline 23/11/2026 23:59 passed" in text
 
 
@@ -198,7 +202,7 @@ async def test_status_says_when_a_deadline_has_passed(ctx: Context, clock: FakeC
 
 async def test_patient_shows_the_whole_completed_record(ctx: Context) -> None:
     await screen(ctx, ELIGIBLE, scorten=SCORTEN)
-    outs = await coordinator.patient(ctx, await actor(ctx, COORDINATOR), ["hmn-001"])
+    outs = await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["hmn-001"])
     (out,) = outs
     text = out.text
     assert text.startswith("<b>HMN-001</b> · screened · eligible · TEN")
@@ -220,7 +224,7 @@ async def test_patient_shows_the_whole_completed_record(ctx: Context) -> None:
 
 async def test_patient_on_a_pending_screening(ctx: Context) -> None:
     await screen(ctx, eligible_answers(hiv_positive="pending", weight_kg=68.0))
-    text = (await coordinator.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
+    text = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
     assert "<b>HMN-001</b> · screened · pending · TEN" in text
     assert "Pending: HIV serology: result awaited" in text  # value and rule, in words
     assert "136 × 10⁶ cells" in text
@@ -238,20 +242,20 @@ async def test_patient_shows_injection_follow_ups_and_withdrawal(ctx: Context) -
         assert s is not None
         await store.add_answer(conn, s.id, "follow_up:reepithelialisation_d7", '"yes"', by=CLINICIAN,
                                now=NOW, source="follow_up")  # fmt: skip
-    text = (await coordinator.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
+    text = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
     assert "Injection (D0): <b>22/11/2026 09:30</b> by <code>101</code>" in text
     assert "• D7 complete or almost complete re-epithelialisation — on 29/11/2026: Yes" in text
     assert "• D30 vital status — on 22/12/2026: answer awaited" in text
     await screen(ctx, ELIGIBLE)
     await update(ctx, "HMN-002", status="withdrawn", withdrawn_reason="family declined")
-    text = (await coordinator.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-002"]))[0].text
+    text = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-002"]))[0].text
     assert "Withdrawn — reason: family declined" in text
 
 
 async def test_patient_usage_and_unknown_number(ctx: Context) -> None:
     coordinator_actor = await actor(ctx, COORDINATOR)
-    assert (await coordinator.patient(ctx, coordinator_actor, []))[0].text.startswith("Usage")
-    unknown = await coordinator.patient(ctx, coordinator_actor, ["HMN-404"])
+    assert (await patient_view.patient(ctx, coordinator_actor, []))[0].text.startswith("Usage")
+    unknown = await patient_view.patient(ctx, coordinator_actor, ["HMN-404"])
     assert unknown[0].text == "Unknown number: HMN-404."
 
 
@@ -261,7 +265,7 @@ async def test_a_long_record_is_split_under_telegram_limit(ctx: Context) -> None
         for day in range(150):
             due = NOW + dt.timedelta(days=day)
             await outbox.schedule(conn, s.id, "pending", "daily", due, ["last_actor"])
-    text = (await coordinator.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
+    text = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
     chunks = handlers.split_message(text)
     assert len(text) > 4096 and len(chunks) > 1
     assert all(len(chunk) <= 4096 for chunk in chunks)
@@ -276,7 +280,7 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Fa
     await update(ctx, "HMN-001", last_actor_id=CLINICIAN)  # a shift change since
     coordinator_actor = await actor(ctx, COORDINATOR)
     clock.now = NOW + dt.timedelta(hours=2)
-    outs = await coordinator.correct(
+    outs = await correct_flow.correct(
         ctx, coordinator_actor, ["HMN-001", "age", "80", "transcription", "error"]
     )
     text = await text_of(outs)
@@ -305,9 +309,9 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Fa
 
     # The same update delivered twice changes nothing the second time.
     again = await actor(ctx, COORDINATOR)
-    outs = await coordinator.correct(ctx, again, ["HMN-001", "age", "58", "wrong", "patient"])
+    outs = await correct_flow.correct(ctx, again, ["HMN-001", "age", "58", "wrong", "patient"])
     before = await count(ctx, "answers"), await count(ctx, "audit")
-    repeat = await coordinator.correct(ctx, again, ["HMN-001", "age", "58", "wrong", "patient"])
+    repeat = await correct_flow.correct(ctx, again, ["HMN-001", "age", "58", "wrong", "patient"])
     assert "nothing changed" in await text_of(repeat)
     assert (await count(ctx, "answers"), await count(ctx, "audit")) == before
     text = await text_of(outs)
@@ -326,7 +330,7 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Fa
         ("age", "80", "correction", "transcription error"),
         ("age", "58", "correction", "wrong patient"),
     ]
-    record = (await coordinator.patient(ctx, again, ["HMN-001"]))[0].text
+    record = (await patient_view.patient(ctx, again, ["HMN-001"]))[0].text
     assert "↳ 58 years → <b>80 years</b> (correction, <code>202</code>, 21/11/2026 12:00)" in record
     assert "reason: transcription error" in record
     assert "• also: cancelled 14" in record  # the first outcome's window reminders and escalations
@@ -334,7 +338,7 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Fa
 
 async def test_a_correction_that_changes_nothing_in_the_outcome(ctx: Context) -> None:
     await screen(ctx, ELIGIBLE)
-    outs = await coordinator.correct(ctx, await actor(ctx, COORDINATOR),
+    outs = await correct_flow.correct(ctx, await actor(ctx, COORDINATOR),
                                      ["HMN-001", "weight_kg", "72,5", "scale", "error"])  # fmt: skip
     text = await text_of(outs)
     assert "Weight: 70 kg → <b>72.5 kg</b>" in text
@@ -345,7 +349,7 @@ async def test_a_correction_that_changes_nothing_in_the_outcome(ctx: Context) ->
 
 async def test_correcting_sex_withdraws_the_pregnancy_answer(ctx: Context) -> None:
     await screen(ctx, ELIGIBLE)
-    await coordinator.correct(
+    await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "sex", "male", "typo"]
     )
     async with ctx.db.transaction() as conn:
@@ -354,7 +358,7 @@ async def test_correcting_sex_withdraws_the_pregnancy_answer(ctx: Context) -> No
         current = await store.current_answers(conn, s.id)
     assert current["sex"] == '"male"' and "pregnant_or_breastfeeding" not in current
     # Back to female: the pregnancy question is required again, so the outcome is incomplete.
-    outs = await coordinator.correct(ctx, await actor(ctx, COORDINATOR),
+    outs = await correct_flow.correct(ctx, await actor(ctx, COORDINATOR),
                                      ["HMN-001", "sex", "female", "typo"])  # fmt: skip
     text = await text_of(outs)
     assert "Outcome: eligible → <b>incomplete</b>" in text
@@ -389,7 +393,7 @@ async def test_bad_corrections_write_nothing(ctx: Context, args: list[str], expe
     await screen(ctx, ELIGIBLE)
     await open_screening(ctx, {})
     before = [await count(ctx, t) for t in ("answers", "audit", "reminders", "processed_updates")]
-    text = await text_of(await coordinator.correct(ctx, await actor(ctx, COORDINATOR), args))
+    text = await text_of(await correct_flow.correct(ctx, await actor(ctx, COORDINATOR), args))
     assert expected in text
     after = [await count(ctx, t) for t in ("answers", "audit", "reminders", "processed_updates")]
     assert after == before
@@ -398,19 +402,19 @@ async def test_bad_corrections_write_nothing(ctx: Context, args: list[str], expe
 async def test_an_abandoned_screening_is_not_corrected(ctx: Context) -> None:
     await open_screening(ctx, {})
     await update(ctx, "HMN-001", status="abandoned")
-    text = await text_of(await coordinator.correct(ctx, await actor(ctx, COORDINATOR),
+    text = await text_of(await correct_flow.correct(ctx, await actor(ctx, COORDINATOR),
                                                    ["HMN-001", "age", "50", "typo"]))  # fmt: skip
     assert "was abandoned" in text
 
 
 async def test_correct_a_scorten_value(ctx: Context) -> None:
     await screen(ctx, ELIGIBLE, scorten={**SCORTEN, "glucose": None})
-    outs = await coordinator.correct(ctx, await actor(ctx, COORDINATOR),
+    outs = await correct_flow.correct(ctx, await actor(ctx, COORDINATOR),
                                      ["HMN-001", "scorten:glucose", "15,5", "lab", "report"])  # fmt: skip
     text = await text_of(outs)
     assert "SCORTEN · Serum glucose (mmol/L): Not available → <b>15.5 mmol/L</b>" in text
     assert "SCORTEN: <b>5</b>/7 — predicted mortality 85.0 %" in text
-    outs = await coordinator.correct(ctx, await actor(ctx, COORDINATOR),
+    outs = await correct_flow.correct(ctx, await actor(ctx, COORDINATOR),
                                      ["HMN-001", "glucose", "na", "wrong", "sample"])  # fmt: skip
     assert "Partial SCORTEN" in await text_of(outs)
     async with ctx.db.transaction() as conn:
@@ -432,7 +436,7 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
         await outbox.schedule(conn, s.id, "follow_up", "vital_status_d30",
                               dt.datetime(2026, 12, 22, 7, tzinfo=dt.UTC), ["team"])  # fmt: skip
     clock.now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=ctx.zone)
-    outs = await coordinator.correct(
+    outs = await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR),
         ["HMN-001", "injected_at", "24/11/2026", "08:15", "time", "misread"],
     )  # fmt: skip
@@ -449,7 +453,7 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
         deviation = await fetch_all(conn, "SELECT * FROM audit WHERE action='d0_deviation'")
     assert follow_up.due_at == dt.datetime(2026, 12, 24, 8, 0, tzinfo=ctx.zone)
     assert len(deviation) == 1
-    record = (await coordinator.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
+    record = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
     assert "Injected after the deadline (deviation) — reason: time misread" in record
     assert "• Injection (D0):" in record  # listed under the other corrections
     for bad, problem in (
@@ -457,7 +461,7 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
         (["19/11/2026", "13:00"], "cannot be before admission"),
         (["24/11/2026", "25:00"], "I expect a date and a time"),
     ):
-        text = await text_of(await coordinator.correct(
+        text = await text_of(await correct_flow.correct(
             ctx, await actor(ctx, COORDINATOR), ["HMN-001", "injected_at", *bad, "x"]))  # fmt: skip
         assert problem in text
 
@@ -467,7 +471,7 @@ async def test_cancel_a_withdrawal(ctx: Context) -> None:
     async with ctx.db.transaction() as conn:
         await outbox.cancel(conn, s.id)
     await update(ctx, "HMN-001", status="withdrawn", withdrawn_reason="wrong patient")
-    outs = await coordinator.correct(ctx, await actor(ctx, COORDINATOR),
+    outs = await correct_flow.correct(ctx, await actor(ctx, COORDINATOR),
                                      ["HMN-001", "withdrawal", "cancel", "recorded", "by", "mistake"])  # fmt: skip
     text = await text_of(outs)
     assert "withdrawal cancelled, status screened" in text
@@ -504,10 +508,10 @@ async def trial(ctx: Context) -> None:
 
 async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> None:
     await trial(ctx)
-    await coordinator.correct(
+    await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "weight_kg", "71", "scale"]
     )
-    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), ["csv,xlsx"])
+    outs = await export_view.export(ctx, await actor(ctx, COORDINATOR), ["csv,xlsx"])
     outs.sort(key=lambda o: o.document[0] if o.document else "")  # CSV first
     assert [o.document[0] for o in outs if o.document] == [
         "lysyme-screening-log-20261121-1000.csv",
@@ -585,10 +589,10 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
 
 
 async def test_export_of_an_empty_trial(ctx: Context) -> None:
-    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), ["csv"])
+    outs = await export_view.export(ctx, await actor(ctx, COORDINATOR), ["csv"])
     assert outs[0].document is not None
     rows = list(csv.reader(io.StringIO(outs[0].document[1].decode("utf-8"))))
-    assert rows == [list(coordinator.SCREENING_COLUMNS)]
+    assert rows == [list(export_view.SCREENING_COLUMNS)]
 
 
 def test_cli_export_writes_both_files(
@@ -631,7 +635,7 @@ def test_cli_export_writes_both_files(
 
 async def test_stats_sends_a_png_with_the_counts(ctx: Context) -> None:
     await trial(ctx)
-    outs = await coordinator.stats(ctx, await actor(ctx, COORDINATOR), [])
+    outs = await stats_view.stats(ctx, await actor(ctx, COORDINATOR), [])
     out, curve = outs  # the CONSORT flow diagram, then the recruitment curve
     assert out.photo is not None and out.photo.startswith(PNG)
     assert curve.photo is not None and curve.photo.startswith(PNG) and curve.photo != out.photo
@@ -644,14 +648,14 @@ async def test_stats_sends_a_png_with_the_counts(ctx: Context) -> None:
 
 
 async def test_stats_without_patients_is_still_a_picture(ctx: Context) -> None:
-    out, curve = await coordinator.stats(ctx, await actor(ctx, COORDINATOR), [])
+    out, curve = await stats_view.stats(ctx, await actor(ctx, COORDINATOR), [])
     assert out.photo is not None and out.photo.startswith(PNG)
     assert curve.photo is not None and curve.photo.startswith(PNG)
     assert "Screened 0" in out.text and "D30" not in out.text
 
 
 def test_mortality_counts_only_patients_followed_at_d30() -> None:
-    assert coordinator.mortality([], {}) is None
+    assert stats_view.mortality([], {}) is None
 
 
 # --- roles and registration -----------------------------------------------------------------

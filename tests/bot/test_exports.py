@@ -17,8 +17,8 @@ from lxml import etree
 
 from bot.cli import main
 from bot.common import Context
-from bot.flows import coordinator
 from bot.settings import load_settings
+from bot.views import export as export_view
 from storage.audit import verify_chain
 from storage.db import Database, fetch_all
 from tests import redcap_validator
@@ -39,7 +39,7 @@ def odm_schema() -> etree.XMLSchema:
 
 
 async def export_files(ctx: Context, formats: str) -> dict[str, bytes]:
-    outs = await coordinator.export(ctx, await actor(ctx, COORDINATOR), [formats])
+    outs = await export_view.export(ctx, await actor(ctx, COORDINATOR), [formats])
     return {o.document[0]: o.document[1] for o in outs if o.document is not None}
 
 
@@ -169,17 +169,17 @@ async def test_export_offers_the_formats_as_buttons_and_sends_the_chosen_one(
     ctx: Context,
 ) -> None:
     await varied_trial(ctx)
-    (menu,) = await coordinator.export(ctx, await actor(ctx, COORDINATOR), [])
+    (menu,) = await export_view.export(ctx, await actor(ctx, COORDINATOR), [])
     taps = [b.data for row in menu.buttons for b in row]
     assert taps == ["xf:xlsx", "xf:csv", "xf:redcap", "xf:odm"]
     assert next(b.label for row in menu.buttons for b in row) == "XLSX (for people)"
-    outs = await coordinator.export_choice(ctx, await actor(ctx, COORDINATOR), "xf:redcap")
+    outs = await export_view.export_choice(ctx, await actor(ctx, COORDINATOR), "xf:redcap")
     documents = [o for o in outs if o.document is not None]
     assert len(documents) == 2
     assert "data dictionary" in documents[0].text and "to import" in documents[1].text
-    stale = await coordinator.export_choice(ctx, await actor(ctx, COORDINATOR), "xf:pdf")
+    stale = await export_view.export_choice(ctx, await actor(ctx, COORDINATOR), "xf:pdf")
     assert stale[0].toast and not any(o.document for o in stale)
-    refused = await coordinator.export(ctx, await actor(ctx, COORDINATOR), ["pdf"])
+    refused = await export_view.export(ctx, await actor(ctx, COORDINATOR), ["pdf"])
     assert refused[0].text == "Unknown format: pdf. Formats: xlsx, csv, redcap, odm."
 
 

@@ -9,7 +9,9 @@ import datetime as dt
 import pytest
 
 from bot.common import Context
-from bot.flows import coordinator
+from bot.flows import correct as correct_flow
+from bot.views import patient as patient_view
+from bot.views import status as status_view
 from conversations import versions
 from conversations.versions import LYSYME_1_0
 from tests.bot import test_coordinator as base
@@ -37,7 +39,7 @@ async def test_a_1_0_screening_is_re_evaluated_under_1_0_after_1_1(
     assert opened.protocol_version == "LYSYME 1.0"
     clock.now = NOW + dt.timedelta(days=1)  # 22/11: LYSYME 1.1 in force, age limit 80
     boss = await actor(ctx, COORDINATOR)
-    text = await text_of(await coordinator.correct(ctx, boss, ["HMN-001", "age", "78", "typo"]))
+    text = await text_of(await correct_flow.correct(ctx, boss, ["HMN-001", "age", "78", "typo"]))
     boss = await actor(ctx, COORDINATOR)  # each command is a new update
     assert "not eligible" in text  # 78 > 75: the screening's own rules
     s = await get(ctx, "HMN-001")
@@ -48,12 +50,12 @@ async def test_a_1_0_screening_is_re_evaluated_under_1_0_after_1_1(
         ctx, eligible_answers(age=78, admission_date=dt.date(2026, 11, 21)), at=clock.now
     )
     assert later.protocol_version == "LYSYME 1.1" and later.outcome == "eligible"
-    await coordinator.correct(ctx, boss, ["HMN-002", "age", "79", "typo"])
+    await correct_flow.correct(ctx, boss, ["HMN-002", "age", "79", "typo"])
     assert (await get(ctx, "HMN-002")).outcome == "eligible"
 
-    shown = await text_of(await coordinator.patient(ctx, boss, ["HMN-001"]))
+    shown = await text_of(await patient_view.patient(ctx, boss, ["HMN-001"]))
     assert "Protocol: LYSYME 1.0" in shown
-    status = await text_of(await coordinator.status(ctx, boss, []))
+    status = await text_of(await status_view.status(ctx, boss, []))
     assert "Rules in force: LYSYME 1.1 (since 22/11/2026)" in status
     assert "<b>HMN-002</b>" in status  # open: eligible awaiting D0
 
@@ -63,6 +65,6 @@ async def test_status_tags_a_screening_judged_under_an_older_version(
 ) -> None:
     await screen(ctx, ELIGIBLE)
     clock.now = NOW + dt.timedelta(days=1)
-    status = await text_of(await coordinator.status(ctx, await actor(ctx, COORDINATOR), []))
+    status = await text_of(await status_view.status(ctx, await actor(ctx, COORDINATOR), []))
     heading = next(line for line in status.splitlines() if "<b>HMN-001</b>" in line)
     assert heading.endswith(" · LYSYME 1.0")

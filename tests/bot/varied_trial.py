@@ -8,7 +8,7 @@ import datetime as dt
 import json
 
 from bot.common import Context
-from bot.flows import coordinator
+from bot.flows import correct as correct_flow
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit
 from tests.bot.test_coordinator import (
@@ -83,6 +83,6 @@ async def varied_trial(ctx: Context) -> None:
     await screen(ctx, ELIGIBLE)  # HMN-013
     await update(ctx, "HMN-013", outcome="incomplete", reasons=("weight_kg",))
     await screen(ctx, ELIGIBLE, at=NOW + dt.timedelta(days=3))  # HMN-014: past the deadline
-    await coordinator.correct(
+    await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "weight_kg", "71,5", "scale", "error"]
     )

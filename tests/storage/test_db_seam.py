@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from bot.common import Actor, Context
-from bot.flows import coordinator
 from bot.settings import load_settings
+from bot.views import patient as patient_view
+from bot.views import stats as stats_view
+from bot.views import status as status_view
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
@@ -132,9 +134,9 @@ async def test_a_view_answers_while_a_long_write_holds_the_lock(tmp_path: Path) 
         writer = asyncio.create_task(long_write())
         await entered.wait()
         views = [
-            asyncio.create_task(coordinator.status(ctx, actor, [])),
-            asyncio.create_task(coordinator.patient(ctx, actor, [screening.number])),
-            asyncio.create_task(coordinator.stats(ctx, actor, [])),
+            asyncio.create_task(status_view.status(ctx, actor, [])),
+            asyncio.create_task(patient_view.patient(ctx, actor, [screening.number])),
+            asyncio.create_task(stats_view.stats(ctx, actor, [])),
         ]
         try:
             for view in views:

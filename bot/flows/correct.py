@@ -1,0 +1,438 @@
+"""/correct NUMBER id value reason: a coordinator corrects an answer, the injection time, a
+withdrawal or a SCORTEN value after the fact.
+
+Never overwrites: a new answer row (source "correction", with its reason) and an audit row
+old → new, then `bot.outcomes.reevaluate` recomputes outcome, dose, deadline and reminders at
+*now*. Bad input raises `Refused` inside the transaction, so nothing is written at all (not
+even the update id). `withdrawal cancel` undoes a withdrawal recorded by mistake; a corrected
+injection time after the D0 deadline is a protocol deviation (audited `d0_deviation`); a
+SCORTEN value is severity, not eligibility: correcting one does not re-evaluate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from bot import outcomes
+from bot.common import Actor, Context, Out
+from bot.present import answer_text, dose_line, error_text, local_time
+from bot.records import begin, load, record_answer
+from bot.texts import t
+from bot.views.wording import (
+    moment_text,
+    reason_sentences,
+    short_label,
+    stored_text,
+)
+from conversations.answers import AnswerError, normalise, parse_text
+from conversations.flow import without_inapplicable
+from conversations.protocol import (
+    BY_ID,
+)
+from conversations.schedule import FOLLOW_UP_BY_ID, follow_up_due
+from conversations.scorten import (
+    MEASURE_BY_ID,
+    check_measure,
+)
+from conversations.windows import local_today
+from storage import queries
+from storage import reminders as outbox
+from storage import screenings as store
+from storage.audit import AuditEntry, append_audit, append_audit_many
+from storage.connection import Connection
+from storage.screenings import Screening
+
+#: Longest correction reason accepted: a short reason, never a clinical narrative.
+REASON_LIMIT = 200
+WITHDRAWAL_UNDO = frozenset({"cancel", "annuler", "undo"})
+NOT_AVAILABLE = frozenset({"na", "n/a", "nd", "none", "-", "non_disponible", "not_available"})
+
+
+class Refused(Exception):
+    """Raised inside a transaction to roll it back and answer `outs` instead."""
+
+    def __init__(self, outs: list[Out]) -> None:
+        super().__init__("refused")
+        self.outs = outs
+
+    @classmethod
+    def saying(cls, lang: str, key: str, **params: object) -> Refused:
+        """A refusal of one message: the text `key`."""
+        return cls([Out(t(lang, key, **params))])
+
+
+# --- /correct -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Request:
+    number: str
+    field: str
+    value: str
+    reason: str
+
+
+def _parse_request(lang: str, args: list[str]) -> _Request:
+    usage = [Out(t(lang, "cor.usage"))]
+    if len(args) < 3:
+        raise Refused(usage)
+    number, field = args[0].upper(), args[1].lower()
+    if field in MEASURE_BY_ID:  # `urea` for `scorten:urea`
+        field = queries.SCORTEN_PREFIX + field
+    width = 2 if field == "injected_at" else 1
+    value = " ".join(args[2 : 2 + width])
+    reason = " ".join(args[2 + width :]).strip()
+    if field == "withdrawal" and value.lower() not in WITHDRAWAL_UNDO:
+        raise Refused.saying(lang, "cor.withdrawal_value")
+    measure = field.removeprefix(queries.SCORTEN_PREFIX)
+    known = (
+        field in BY_ID
+        or field in ("injected_at", "withdrawal")
+        or (field.startswith(queries.SCORTEN_PREFIX) and measure in MEASURE_BY_ID)
+    )
+    if not known:
+        raise Refused([Out(t(lang, "cor.unknown_id", field=field)), *usage])
+    if len(args) < 2 + width or not reason:
+        raise Refused([Out(t(lang, "cor.no_reason")), *usage])
+    if len(reason) > REASON_LIMIT:
+        raise Refused([Out(t(lang, "cor.reason_too_long", length=len(reason), limit=REASON_LIMIT))])
+    return _Request(number, field, value, reason)
+
+
+def _invalid(lang: str, exc: AnswerError) -> Refused:
+    problem = error_text(lang, exc)
+    return Refused([Out(t(lang, "screen.invalid", problem=problem)), Out(t(lang, "cor.usage"))])
+
+
+async def correct(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    """`/correct NUMBER id value reason`: a correction after the fact, audited, re-evaluated."""
+    lang = ctx.language(actor)
+    now = ctx.now()
+    try:
+        request = _parse_request(lang, args)
+        async with ctx.db.transaction() as conn:
+            s = await store.get_by_number(conn, request.number)
+            if s is None:
+                raise Refused.saying(lang, "screen.not_found", number=request.number)
+            if s.status == store.IN_SCREENING:
+                raise Refused.saying(lang, "cor.in_screening", number=s.number)
+            if s.status == store.ABANDONED:
+                raise Refused.saying(lang, "cor.abandoned", number=s.number)
+            if request.field == "withdrawal":
+                outs = await _undo_withdrawal(conn, ctx, actor, s, request, now)
+            elif request.field == "injected_at":
+                outs = await _correct_injection(conn, ctx, actor, s, request, now)
+            elif request.field.startswith(queries.SCORTEN_PREFIX):
+                outs = await _correct_scorten(conn, ctx, actor, s, request, now)
+            else:
+                outs = await _correct_answer(conn, ctx, actor, s, request, now)
+    except Refused as refused:
+        return refused.outs
+    ctx.wake_sender()
+    return outs
+
+
+async def _correct_answer(
+    conn: Connection,
+    ctx: Context,
+    actor: Actor,
+    s: Screening,
+    request: _Request,
+    now: dt.datetime,
+) -> list[Out]:
+    lang = ctx.language(actor)
+    field = request.field
+    answers = without_inapplicable((await load(conn, s)).answers)
+    if not BY_ID[field].applies(answers):
+        raise Refused.saying(lang, "cor.not_applicable", label=short_label(lang, field))
+    try:
+        value = parse_text(field, request.value, local_today(now, ctx.zone), answers)
+    except AnswerError as exc:
+        raise _invalid(lang, exc) from None
+    old = answers.get(field)
+    if old == value and type(old) is type(value):
+        raise Refused.saying(
+            lang, "cor.same", label=short_label(lang, field), value=answer_text(lang, field, value)
+        )
+    await begin(conn, actor, now)  # valid: drop a re-delivery
+    updated = dict(answers)
+    updated[field] = value
+    updated = without_inapplicable(updated)
+    await record_answer(
+        conn, actor, s, answers, updated, field, now, source="correction", reason=request.reason
+    )
+    lines = [
+        t(
+            lang,
+            "cor.done",
+            number=s.number,
+            label=short_label(lang, field),
+            old=answer_text(lang, field, old),
+            new=answer_text(lang, field, value),
+        )
+    ]
+    lines += await _reevaluate(conn, ctx, actor, s, request.reason, now)
+    return [Out("\n".join(lines))]
+
+
+async def _reevaluate(
+    conn: Connection,
+    ctx: Context,
+    actor: Actor,
+    s: Screening,
+    reason: str,
+    now: dt.datetime,
+) -> list[str]:
+    """Re-apply the rules (bot.outcomes.reevaluate) and word old → new outcome; when it
+    changed, the clinician who screened is told too (the team already is, by reevaluate)."""
+    lang = ctx.language(actor)
+    fresh = await store.get_by_id(conn, s.id)
+    assert fresh is not None
+    old, evaluation = await outcomes.reevaluate(conn, ctx, str(actor.user_id), fresh, now, reason)
+    new = evaluation.outcome.value
+    lines: list[str] = []
+    if old != new:
+        old_text = t(lang, f"outcome.{old}") if old else "—"
+        lines.append(t(lang, "cor.outcome_changed", old=old_text, new=t(lang, f"outcome.{new}")))
+        # reevaluate queues the team's notice for a screened patient awaiting D0 only (an
+        # injected or withdrawn patient's course no longer depends on the outcome).
+        if fresh.status == store.SCREENED:
+            clinician = s.clinician_id
+            if clinician not in (actor.user_id, fresh.last_actor_id):
+                recipients = [outbox.user_recipient(clinician)]
+                await outbox.schedule(conn, s.id, "outcome_change", new, now, recipients)
+            lines.append(t(lang, "cor.told"))
+    else:
+        lines.append(t(lang, "cor.outcome_same", outcome=t(lang, f"outcome.{new}")))
+    key = {"not_eligible": "pt.failed", "pending": "pt.pending", "incomplete": "pt.missing"}
+    answers = (await load(conn, fresh)).answers
+    if evaluation.reasons and new in key:
+        names = reason_sentences(lang, ctx, fresh, new, evaluation.reasons, answers, now)
+        lines.append(t(lang, key[new], names=names))
+    weight = answers.get("weight_kg")
+    changed = evaluation.dose_cells != fresh.dose_cells or old != new
+    if evaluation.dose_cells is not None and isinstance(weight, int | float) and changed:
+        lines.append(dose_line(lang, evaluation.dose_cells, float(weight)))
+    return lines
+
+
+_TIME = re.compile(r"^(?P<h>[0-9]{1,2})[:hH.](?P<m>[0-9]{2})$")
+
+
+def parse_moment(text: str, now: dt.datetime, ctx: Context, lang: str) -> dt.datetime:
+    """`dd/mm/yyyy hh:mm` (any date form the screening accepts), local time, not future."""
+    date_text, _, time_text = normalise(text).partition(" ")
+    match = _TIME.match(time_text)
+    if match is None or int(match["h"]) > 23 or int(match["m"]) > 59:
+        raise Refused.saying(lang, "screen.invalid", problem=t(lang, "cor.bad_moment"))
+    try:
+        day = parse_text("index_date", date_text, local_today(now, ctx.zone))
+    except AnswerError as exc:
+        raise _invalid(lang, exc) from None
+    assert isinstance(day, dt.date)
+    moment = dt.datetime.combine(day, dt.time(int(match["h"]), int(match["m"])), tzinfo=ctx.zone)
+    if moment > now:
+        raise Refused.saying(lang, "screen.invalid", problem=t(lang, "cor.future_moment"))
+    return moment
+
+
+async def _correct_injection(
+    conn: Connection,
+    ctx: Context,
+    actor: Actor,
+    s: Screening,
+    request: _Request,
+    now: dt.datetime,
+) -> list[Out]:
+    lang = ctx.language(actor)
+    if s.injected_at is None:
+        raise Refused.saying(lang, "cor.not_injected", number=s.number)
+    moment = parse_moment(request.value, now, ctx, lang)
+    if s.admission_date is not None and moment.date() < s.admission_date:
+        admission = s.admission_date.strftime("%d/%m/%Y")
+        problem = t(lang, "cor.before_admission", admission=admission)
+        raise Refused.saying(lang, "screen.invalid", problem=problem)
+    if moment == s.injected_at:
+        raise Refused(
+            [
+                Out(
+                    t(
+                        lang,
+                        "cor.same",
+                        label=short_label(lang, "injected_at"),
+                        value=moment_text(moment, ctx),
+                    )
+                )
+            ]
+        )
+    await begin(conn, actor, now)  # valid: drop a re-delivery
+    late = s.d0_deadline is not None and moment > s.d0_deadline
+    fields: dict[str, object] = {"injected_at": moment}
+    if late:
+        fields["d0_override_reason"] = request.reason
+    await store.update_screening(conn, s.id, now, **fields)
+    entries = [
+        AuditEntry(
+            now,
+            str(actor.user_id),
+            "correction",
+            s.number,
+            "injected_at",
+            s.injected_at.astimezone(dt.UTC).isoformat(),
+            moment.astimezone(dt.UTC).isoformat(),
+            request.reason,
+        ),
+    ]
+    if late:
+        entries.append(
+            AuditEntry(
+                now,
+                str(actor.user_id),
+                "d0_deviation",
+                s.number,
+                "d0_override_reason",
+                s.d0_override_reason,
+                request.reason,
+                request.reason,
+            )
+        )
+    await append_audit_many(conn, entries)
+    moved = 0
+    for reminder in await outbox.for_screening(conn, s.id):
+        follow_up = FOLLOW_UP_BY_ID.get(reminder.step)
+        if reminder.kind == "follow_up" and follow_up and reminder.state == "scheduled":
+            moved += await queries.move_reminder(
+                conn, reminder.id, follow_up_due(moment, follow_up, ctx.zone)
+            )
+    lines = [
+        t(
+            lang,
+            "cor.done",
+            number=s.number,
+            label=short_label(lang, "injected_at"),
+            old=moment_text(s.injected_at, ctx),
+            new=moment_text(moment, ctx),
+        )
+    ]
+    if late and s.d0_deadline is not None:
+        lines.append(t(lang, "cor.deviation", deadline=local_time(s.d0_deadline, ctx.zone)))
+    if moved:
+        lines.append(t(lang, "cor.follow_ups_moved", count=moved))
+    lines += await _reevaluate(conn, ctx, actor, s, request.reason, now)
+    return [Out("\n".join(lines))]
+
+
+async def _correct_scorten(
+    conn: Connection,
+    ctx: Context,
+    actor: Actor,
+    s: Screening,
+    request: _Request,
+    now: dt.datetime,
+) -> list[Out]:
+    lang = ctx.language(actor)
+    field = request.field
+    measure = field.removeprefix(queries.SCORTEN_PREFIX)
+    text = normalise(request.value).replace(",", ".")
+    value: float | None = None
+    if text not in NOT_AVAILABLE:
+        try:
+            if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,3})?", text):
+                raise AnswerError(field, "not_a_number")
+            value = check_measure(measure, float(text))
+        except AnswerError as exc:
+            raise _invalid(lang, exc) from None
+    stored = "null" if value is None else repr(value)
+    current = await store.current_answers(conn, s.id)
+    old = current.get(field)
+    if old is not None and queries.json_value(old) == value:
+        raise Refused.saying(
+            lang, "cor.same", label=short_label(lang, field), value=stored_text(lang, field, old)
+        )
+    await begin(conn, actor, now)  # valid: drop a re-delivery
+    await store.add_answer(
+        conn,
+        s.id,
+        field,
+        stored,
+        by=actor.user_id,
+        now=now,
+        source="correction",
+        reason=request.reason,
+    )
+    await append_audit(
+        conn,
+        AuditEntry(
+            now, str(actor.user_id), "correction", s.number, field, old, stored, request.reason
+        ),
+    )
+    lines = [
+        t(
+            lang,
+            "cor.done",
+            number=s.number,
+            label=short_label(lang, field),
+            old=stored_text(lang, field, old),
+            new=stored_text(lang, field, stored),
+        ),
+        await outcomes.scorten_summary(conn, lang, s),
+    ]
+    return [Out("\n".join(lines))]
+
+
+async def _undo_withdrawal(
+    conn: Connection,
+    ctx: Context,
+    actor: Actor,
+    s: Screening,
+    request: _Request,
+    now: dt.datetime,
+) -> list[Out]:
+    lang = ctx.language(actor)
+    if s.status != store.WITHDRAWN:
+        raise Refused(
+            [
+                Out(
+                    t(
+                        lang,
+                        "cor.not_withdrawn",
+                        number=s.number,
+                        status=t(lang, f"status.{s.status}"),
+                    )
+                )
+            ]
+        )
+    await begin(conn, actor, now)  # valid: drop a re-delivery
+    restored = store.INJECTED if s.injected_at is not None else store.SCREENED
+    await store.update_screening(conn, s.id, now, status=restored, withdrawn_reason=None)
+    await append_audit_many(
+        conn,
+        [
+            AuditEntry(
+                now,
+                str(actor.user_id),
+                "correction",
+                s.number,
+                "status",
+                s.status,
+                restored,
+                request.reason,
+            ),
+            AuditEntry(
+                now,
+                str(actor.user_id),
+                "correction",
+                s.number,
+                "withdrawn_reason",
+                s.withdrawn_reason,
+                None,
+                request.reason,
+            ),
+        ],
+    )
+    lines = [
+        t(lang, "cor.withdrawal_cancelled", number=s.number, status=t(lang, f"status.{restored}"))
+    ]
+    lines += await _reevaluate(conn, ctx, actor, s, request.reason, now)
+    return [Out("\n".join(lines))]

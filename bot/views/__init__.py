@@ -1,0 +1,1 @@
+"""The coordinators' read-only views: /status, /patient, the exports and the charts."""

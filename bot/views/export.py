@@ -1,0 +1,546 @@
+"""/export and `lysyme-bot export DIR`: the screening log as files — CSV for machines, XLSX
+for people (CONSORT sheet, values in words), REDCap and CDISC ODM for the sponsor's EDC.
+
+Read in one snapshot, rendered in a worker thread (openpyxl and lxml are CPU-bound; the bot
+keeps answering meanwhile)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.common import Actor, Button, Context, Out
+from bot.exports.fields import criterion_name
+from bot.present import local_time
+from bot.records import begin
+from bot.reports import Table, render_csv, render_xlsx
+from bot.settings import Settings
+from bot.texts import t
+from bot.views.wording import bsa_of, choice_text, reason_label, short_label
+from conversations import consort, versions
+from conversations.answers import from_json
+from conversations.protocol import (
+    BY_ID,
+    QUESTION_IDS,
+    in_question_order,
+)
+from conversations.schedule import FOLLOW_UPS
+from conversations.scorten import (
+    MEASURE_BY_ID,
+    MEASURE_IDS,
+    Scorten,
+    classify,
+    scorten,
+)
+from conversations.windows import local_today
+from storage import queries
+from storage.anchor import Head, read_head_of
+from storage.audit import AuditEntry, append_audit
+from storage.connection import Connection
+from storage.screenings import Screening
+
+# --- /export and `lysyme-bot export DIR` ----------------------------------------------------
+
+BASE_COLUMNS = (
+    "number",
+    "site",
+    "rescreen_of",
+    "protocol_version",
+    "clinician_id",
+    "created_at",
+    "closed_at",
+    "status",
+    "outcome",
+    "failed",
+    "pending",
+    "classification",
+    "dose_cells",
+    "d0_deadline",
+    "injected_at",
+    "injected_by",
+    "d0_override_reason",
+    "withdrawn_reason",
+)
+SCORTEN_COLUMNS = (
+    *(f"scorten_{m}" for m in MEASURE_IDS),
+    "scorten_score",
+    "scorten_missing",
+    "scorten_predicted_mortality",
+)
+FOLLOW_UP_COLUMNS = tuple(f"follow_up_{f.id}" for f in FOLLOW_UPS)
+#: The CSV header: stable machine names (DESIGN.md question ids in protocol order; the
+#: admission date is its question's column, `admission_date`, not repeated).
+SCREENING_COLUMNS = (*BASE_COLUMNS, *QUESTION_IDS, *SCORTEN_COLUMNS, *FOLLOW_UP_COLUMNS)
+ANSWER_COLUMNS = (
+    "number",
+    "question_id",
+    "question",
+    "value",
+    "answered_by",
+    "answered_at",
+    "source",
+    "reason",
+)
+COUNT_COLUMNS = ("group", "item", "label", "count")
+
+
+#: The formats of /export and `lysyme-bot export --format`, in the order the buttons show them.
+FORMATS = ("xlsx", "csv", "redcap", "odm")
+DEFAULT_FORMATS = ("csv", "xlsx")
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    name: str
+    content: bytes
+    what: str  # text key of the one line saying what the file is for
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    files: list[ExportFile]
+    screenings: int
+
+
+class BadFormat(ValueError):
+    """An export format that does not exist (the message names it and the valid ones)."""
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """ "xlsx,csv" / "redcap odm" → the formats, in FORMATS order, each once."""
+    asked = [word for word in re.split(r"[,\s]+", text.strip().lower()) if word]
+    unknown = [word for word in asked if word not in FORMATS]
+    if unknown or not asked:
+        raise BadFormat(unknown[0] if unknown else "")
+    return tuple(f for f in FORMATS if f in asked)
+
+
+def severity(values: dict[str, str]) -> Scorten | None:
+    """The SCORTEN of one screening, or None when no SCORTEN value was ever asked."""
+    if not any(k.startswith(queries.SCORTEN_PREFIX) for k in values):
+        return None
+    measures: dict[str, float | None] = {}
+    for measure in MEASURE_IDS:
+        raw = queries.json_value(values.get(queries.SCORTEN_PREFIX + measure))
+        measures[measure] = float(raw) if isinstance(raw, int | float) else None
+    age = queries.json_value(values.get("age"))
+    return scorten(age if isinstance(age, int) else None, bsa_of(values), measures)
+
+
+def _typed(field: str, stored: str | None) -> object:
+    """A stored value as a typed cell: dates as dates, numbers as numbers."""
+    if stored is None:
+        return None
+    if field in BY_ID:
+        try:
+            return from_json(field, stored)
+        except (ValueError, TypeError):
+            return stored
+    raw = queries.json_value(stored)
+    if isinstance(raw, str):
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _local(moment: dt.datetime | None, ctx_zone: dt.tzinfo) -> dt.datetime | None:
+    return None if moment is None else moment.astimezone(ctx_zone)
+
+
+def _screening_row(
+    s: Screening, values: dict[str, str], zone: dt.tzinfo, lang: str | None
+) -> list[object]:
+    """One row of the log; `lang` None gives the machine words (CSV), else the reader's."""
+    cls = classify(bsa_of(values))
+    score = severity(values)
+    row: list[object] = [
+        s.number,
+        s.site,
+        s.rescreen_of,
+        s.protocol_version,
+        s.clinician_id,
+        _local(s.created_at, zone),
+        _local(s.closed_at, zone),
+        t(lang, f"status.{s.status}") if lang else s.status,
+        (t(lang, f"outcome.{s.outcome}") if lang else s.outcome) if s.outcome else None,
+        _reasons(lang, s.reasons if s.outcome in ("not_eligible", "incomplete") else ()),
+        _reasons(lang, s.reasons if s.outcome == "pending" else ()),
+        (t(lang, f"class.{cls.value}") if lang else cls.value) if cls else None,
+        s.dose_cells,
+        _local(s.d0_deadline, zone),
+        _local(s.injected_at, zone),
+        s.injected_by,
+        s.d0_override_reason,
+        s.withdrawn_reason,
+    ]
+    row += [_for_people(lang, _typed(q, values.get(q))) for q in QUESTION_IDS]
+    row += [
+        _typed(queries.SCORTEN_PREFIX + m, values.get(queries.SCORTEN_PREFIX + m))
+        for m in MEASURE_IDS
+    ]
+    if score is None:
+        row += [None, None, None]
+    elif lang is None:  # machines: the score from the known values, mortality as a fraction
+        mortality = score.predicted_mortality
+        row += [
+            score.score,
+            list(score.missing),
+            None if mortality is None else round(mortality, 4),
+        ]
+    else:  # people: a partial score is a minimum ("≥ 2"), mortality in %
+        mortality = score.predicted_mortality
+        row += [
+            score.score if score.complete else f"≥ {score.score}",
+            "; ".join(_scorten_missing(lang, m) for m in score.missing),
+            None if mortality is None else round(mortality * 100, 1),
+        ]
+    row += [
+        _for_people(lang, _typed(queries.FOLLOW_UP_PREFIX + f.id,
+                                 values.get(queries.FOLLOW_UP_PREFIX + f.id)))
+        for f in FOLLOW_UPS
+    ]  # fmt: skip
+    return row
+
+
+def _reasons(lang: str | None, ids: Sequence[str]) -> list[str] | str:
+    """Criteria ids for machines; their short names, in words, for people."""
+    if lang is None:
+        return list(ids)
+    return "; ".join(criterion_name(lang, i) for i in in_question_order(ids))
+
+
+def _for_people(lang: str | None, value: object) -> object:
+    """A stored answer in the reader's words: yes/no and coded choices translated; dates
+    and numbers stay dates and numbers (real cells)."""
+    if lang is None:
+        return value
+    if isinstance(value, bool):
+        return t(lang, "c.yes" if value else "c.no")
+    if isinstance(value, str):
+        return choice_text(lang, value)
+    return value
+
+
+def _scorten_missing(lang: str, measure: str) -> str:
+    if measure in MEASURE_BY_ID:
+        return short_label(lang, queries.SCORTEN_PREFIX + measure).removeprefix("SCORTEN · ")
+    key = f"exp.scorten.{measure}"
+    return choice_text(lang, measure) if t(lang, key) == key else t(lang, key)
+
+
+def _titles(lang: str, columns: Sequence[str]) -> list[str]:
+    titles = []
+    for column in columns:
+        if column == "scorten_predicted_mortality":
+            titles.append(short_label(lang, column) + " (%)")
+            continue
+        if column in BY_ID:
+            titles.append(t(lang, f"q.{column}"))
+        elif column.startswith("follow_up_"):
+            titles.append(short_label(lang, queries.FOLLOW_UP_PREFIX + column[len("follow_up_") :]))
+        else:
+            titles.append(short_label(lang, column))
+    return titles
+
+
+def _count_rows(lang: str, screenings: list[Screening], target: int) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for name, count in consort.summary_counts(screenings).items():
+        rows.append([t(lang, "exp.group.summary"), name, t(lang, f"exp.cat.{name}"), count])
+    numbers = consort.funnel(screenings)
+    for name, count, label in (
+        ("screened", numbers.screened, t(lang, "stats.screened")),
+        ("eligible", numbers.eligible, t(lang, "exp.funnel.eligible")),
+        ("injected", numbers.injected, t(lang, "stats.injected")),
+    ):
+        rows.append([t(lang, "exp.group.funnel"), name, label, count])
+    for reason, count in sorted(numbers.reasons.items(), key=lambda i: (-i[1], i[0])):
+        rows.append([t(lang, "exp.group.reason"), reason, reason_label(lang, reason), count])
+    rows.append([t(lang, "exp.group.target"), "target_enrolment", t(lang, "exp.target"), target])
+    return rows
+
+
+@dataclass(frozen=True)
+class ExportData:
+    """What the log holds, read in one transaction (a consistent snapshot)."""
+
+    screenings: list[Screening]
+    values: dict[int, dict[str, str]]
+    history: list[queries.HistoryRow]
+    trail: list[queries.TrailRow]
+    head: Head | None = None  # the audit trail's head at that snapshot (the "about" sheet)
+
+
+async def read_export(conn: Connection) -> ExportData:
+    return ExportData(
+        await queries.all_screenings(conn),
+        await queries.latest_values(conn),
+        await queries.answer_history(conn),
+        await queries.screenings_trail(conn),
+        await read_head_of(conn),
+    )
+
+
+def consent_answers(data: ExportData) -> dict[str, str | None]:
+    """Screening number → its current consent answer (for the CONSORT consent stages)."""
+    answers: dict[str, str | None] = {}
+    for s in data.screenings:
+        raw = queries.json_value(data.values.get(s.id, {}).get("consent"))
+        answers[s.number] = raw if isinstance(raw, str) else None
+    return answers
+
+
+def consort_of(data: ExportData) -> consort.Consort:
+    return consort.consort(data.screenings, consent_answers(data))
+
+
+def consort_rows(lang: str, counts: consort.Consort) -> list[list[object]]:
+    """The CONSORT sheet: the stages, the final boxes (every patient in one), and the reasons."""
+    rows: list[list[object]] = []
+    stage_group, box_group = t(lang, "co.group.stage"), t(lang, "co.group.box")
+    for stage in consort.STAGES:
+        rows.append([stage_group, stage, t(lang, f"co.stage.{stage}"), counts.stages[stage]])
+    for box in consort.FINAL_BOXES:
+        rows.append([box_group, box, t(lang, f"co.box.{box}"), counts.boxes[box]])
+    for criterion, n in sorted(counts.criteria.items(), key=lambda i: (-i[1], i[0])):
+        rows.append([t(lang, "co.group.criterion"), criterion, reason_label(lang, criterion), n])
+    for kind in consort.IN_PROGRESS_KINDS:
+        rows.append([t(lang, "co.group.in_progress"), kind, t(lang, f"co.progress.{kind}"),
+                     counts.in_progress[kind]])  # fmt: skip
+    for outcome, n in sorted(counts.withdrawn_after.items()):
+        rows.append([t(lang, "co.group.withdrawn_after"), outcome,
+                     t(lang, f"outcome.{outcome}"), n])  # fmt: skip
+    return rows
+
+
+def extraction_line(lang: str, data: ExportData, settings: Settings, now: dt.datetime) -> str:
+    """Protocol version(s), site(s) and the extraction date and time: on every sheet."""
+    used = sorted({s.protocol_version for s in data.screenings})
+    version = ", ".join(used) or versions.in_force(local_today(now, settings.zone)).name
+    sites = ", ".join(sorted({s.site for s in data.screenings})) or settings.site_code
+    return t(lang, "co.extraction", version=version, site=sites,
+             when=local_time(now, settings.zone))  # fmt: skip
+
+
+def _people_sheets(
+    data: ExportData, settings: Settings, lang: str, now: dt.datetime
+) -> list[Table]:
+    zone = settings.zone
+    screenings, values, history = data.screenings, data.values, data.history
+    caption = extraction_line(lang, data, settings, now)
+    sheets = [
+        Table(
+            name=t(lang, "exp.sheet.screenings"),
+            columns=SCREENING_COLUMNS,
+            titles=_titles(lang, SCREENING_COLUMNS),
+            rows=[_screening_row(s, values.get(s.id, {}), zone, lang) for s in screenings],
+            caption=caption,
+        ),
+        Table(
+            name=t(lang, "exp.sheet.answers"),
+            columns=ANSWER_COLUMNS,
+            titles=_titles(lang, ANSWER_COLUMNS),
+            rows=[
+                [
+                    h.number,
+                    h.question_id,
+                    short_label(lang, h.question_id),
+                    _typed(h.question_id, h.value),
+                    h.answered_by,
+                    h.answered_at.astimezone(zone),
+                    h.source,
+                    h.reason,
+                ]
+                for h in history
+            ],
+            caption=caption,
+        ),
+        Table(
+            name=t(lang, "exp.sheet.counts"),
+            columns=COUNT_COLUMNS,
+            titles=_titles(lang, COUNT_COLUMNS),
+            rows=_count_rows(lang, screenings, settings.target_enrolment),
+            caption=caption,
+        ),
+        Table(
+            name="CONSORT",
+            columns=COUNT_COLUMNS,
+            titles=_titles(lang, COUNT_COLUMNS),
+            rows=consort_rows(lang, consort_of(data)),
+            caption=caption,
+        ),
+    ]
+    if data.head is not None:  # which database, at which audit row, this log was read from
+        sheets.append(
+            Table(
+                name="about",
+                columns=("key", "value"),
+                titles=("key", "value"),
+                rows=[
+                    ("database_id", data.head.database_id or ""),
+                    ("audit_rows", data.head.audit_rows),
+                    ("audit_head", data.head.audit_head),
+                    ("exported_at", now),
+                ],
+                caption=caption,
+            )
+        )
+    return sheets
+
+
+async def render_export(
+    data: ExportData,
+    settings: Settings,
+    lang: str,
+    now: dt.datetime,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+) -> ExportFiles:
+    """The files of the chosen formats, rendered off the event loop and outside any
+    transaction (the write lock is not held while openpyxl or lxml work)."""
+    from bot.exports import odm, redcap
+
+    zone = settings.zone
+    stamp = now.astimezone(zone).strftime("%Y%m%d-%H%M")
+    stem = f"lysyme-screening-log-{stamp}"
+
+    def render() -> list[ExportFile]:
+        files: list[ExportFile] = []
+        for kind in formats:
+            if kind == "csv":
+                table = Table(
+                    name="screenings",
+                    columns=SCREENING_COLUMNS,
+                    titles=SCREENING_COLUMNS,
+                    rows=[_screening_row(s, data.values.get(s.id, {}), zone, None)
+                          for s in data.screenings],
+                )  # fmt: skip
+                files.append(ExportFile(f"{stem}.csv", render_csv(table), "exp.what.csv"))
+            elif kind == "xlsx":
+                workbook = render_xlsx(_people_sheets(data, settings, lang, now),
+                                       timezone=settings.timezone, created=now)  # fmt: skip
+                files.append(ExportFile(f"{stem}.xlsx", workbook, "exp.what.xlsx"))
+            elif kind == "redcap":
+                files.append(
+                    ExportFile(
+                        f"lysyme-redcap-dictionary-{stamp}.csv",
+                        redcap.render_dictionary(lang),
+                        "exp.what.redcap_dictionary",
+                    )
+                )
+                files.append(ExportFile(f"lysyme-redcap-records-{stamp}.csv",
+                                        redcap.render_records(data.screenings, data.values, zone,
+                                                              lang), "exp.what.redcap_records"))  # fmt: skip
+            elif kind == "odm":
+                content = odm.render_odm(data.screenings, data.values, data.trail, zone, lang, now)
+                files.append(ExportFile(f"lysyme-odm-{stamp}.xml", content, "exp.what.odm"))
+        return files
+
+    return ExportFiles(await asyncio.to_thread(render), len(data.screenings))
+
+
+def _export_audit(actor: str, now: dt.datetime, files: ExportFiles, how: str) -> AuditEntry:
+    names = ", ".join(f.name for f in files.files)
+    return AuditEntry(now, actor, "export", None, "screening_log", None,
+                      f"{names} ({files.screenings} screenings)", how)  # fmt: skip
+
+
+def _format_buttons(lang: str) -> list[list[Button]]:
+    return [
+        [Button(t(lang, "exp.button.xlsx"), "xf:xlsx"), Button(t(lang, "exp.button.csv"), "xf:csv")],
+        [Button(t(lang, "exp.button.redcap"), "xf:redcap"), Button(t(lang, "exp.button.odm"), "xf:odm")],
+    ]  # fmt: skip
+
+
+async def export(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    """/export: the formats as buttons; `/export xlsx,csv` sends those at once."""
+    lang = ctx.language(actor)
+    if not args:
+        return [Out(t(lang, "exp.choose"), buttons=_format_buttons(lang))]
+    try:
+        formats = parse_formats(" ".join(args))
+    except BadFormat as exc:
+        return [Out(t(lang, "exp.bad_format", format=str(exc), formats=", ".join(FORMATS)))]
+    return await _send_export(ctx, actor, formats, "/export")
+
+
+async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """A format button of /export (callback data `xf:<format>`, checked against FORMATS)."""
+    lang = ctx.language(actor)
+    chosen = data.split(":", 1)[1] if ":" in data else ""
+    if chosen not in FORMATS:
+        return [Out("", toast=t(lang, "screen.stale"))]
+    outs = await _send_export(ctx, actor, (chosen,), "/export")
+    return [Out("", toast=t(lang, f"exp.button.{chosen}")), *outs]
+
+
+async def _send_export(ctx: Context, actor: Actor, formats: Sequence[str], how: str) -> list[Out]:
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.read() as conn:
+        data = await read_export(conn)
+    files = await render_export(data, ctx.settings, lang, now, formats)
+    async with ctx.db.transaction() as conn:
+        await begin(conn, actor, now)  # a re-delivered /export is neither audited nor sent
+        await append_audit(conn, _export_audit(str(actor.user_id), now, files, how))
+    return [Out(t(lang, f.what, count=files.screenings), document=(f.name, f.content))
+            for f in files.files]  # fmt: skip
+
+
+def write_private(path: Path, content: bytes) -> None:
+    """Health data, even pseudonymised: the files are readable by their owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+
+
+def export_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`lysyme-bot export DIR [--format xlsx,csv,redcap,odm]`: the files into DIR (CSV and
+    XLSX by default); one line on stdout, or one on stderr and exit 2."""
+    target = Path(args.dir)
+    try:
+        formats = parse_formats(args.format) if args.format is not None else DEFAULT_FORMATS
+    except BadFormat as exc:
+        print(f"export: unknown format {str(exc)!r} (formats: {','.join(FORMATS)})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if not target.is_dir():
+        print(f"export: {target} is not a directory", file=sys.stderr)
+        return 2
+    if not Path(settings.database).exists():
+        print(f"export: no database at {settings.database}", file=sys.stderr)
+        return 2
+
+    async def go() -> ExportFiles:
+        from storage.db import Database
+
+        db = await Database.open(settings.database)
+        try:
+            now = dt.datetime.now(dt.UTC)
+            async with db.read() as conn:
+                data = await read_export(conn)
+            files = await render_export(data, settings, settings.language or "fr", now, formats)
+            async with db.transaction() as conn:
+                await append_audit(conn, _export_audit("system", now, files, "lysyme-bot export"))
+            return files
+        finally:
+            await db.close()
+
+    files = asyncio.run(go())
+    try:
+        for file in files.files:
+            write_private(target / file.name, file.content)
+    except OSError as exc:
+        print(f"export: cannot write into {target}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    names = ", ".join(str(target / f.name) for f in files.files)
+    print(f"export: {files.screenings} screenings written to {names}")
+    return 0

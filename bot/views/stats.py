@@ -1,0 +1,194 @@
+"""/stats and `lysyme-bot stats DIR`: the CONSORT flow diagram and the recruitment curve
+(rendered in a worker thread), with observed vs SCORTEN-expected D30 deaths."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.common import Actor, Context, Out
+from bot.present import local_time
+from bot.settings import Settings
+from bot.texts import t
+from bot.views.export import (
+    ExportData,
+    consort_of,
+    extraction_line,
+    read_export,
+    severity,
+    write_private,
+)
+from bot.views.wording import reason_label
+from conversations import consort
+from conversations.windows import local_today
+from storage import queries
+from storage.screenings import Screening
+
+# --- /stats ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mortality:
+    followed: int  # patients with a D30 vital status
+    observed: int  # … dead at D30
+    expected: float  # sum of SCORTEN predicted probabilities (complete scores only)
+    complete: int  # patients whose SCORTEN is complete
+
+
+def mortality(screenings: list[Screening], values: dict[int, dict[str, str]]) -> Mortality | None:
+    """Observed D30 deaths vs SCORTEN's prediction, per patient (their chosen screening)."""
+    followed = observed = complete = 0
+    expected = 0.0
+    by_number = {s.number: s for s in screenings}  # the core groups without storage ids
+    for patient in consort.group_patients(screenings):
+        if patient.chosen is None:
+            continue
+        s = by_number[patient.chosen.number]
+        own = values.get(s.id, {})
+        vital = queries.json_value(own.get(queries.FOLLOW_UP_PREFIX + "vital_status_d30"))
+        if vital not in ("dead", "alive"):
+            continue
+        followed += 1
+        observed += vital == "dead"
+        score = severity(own)
+        if score is not None and score.predicted_mortality is not None:
+            complete += 1
+            expected += score.predicted_mortality
+    return Mortality(followed, observed, expected, complete) if followed else None
+
+
+def _exit_lines(lang: str, counts: consort.Consort, stage: str) -> list[str]:
+    """The side box of a stage: where the patients who stopped there ended, with the criteria
+    not met (each patient once per criterion)."""
+    here = counts.stopped_at.get(stage, {})
+    order = [*consort.FINAL_BOXES, *(f"in_progress:{k}" for k in consort.IN_PROGRESS_KINDS)]
+    lines: list[str] = []
+    for where in order:
+        n = here.get(where, 0)
+        if not n or where == "in_progress":
+            continue
+        if where.startswith("in_progress:"):
+            kind = where.split(":", 1)[1]
+            label = f"{t(lang, 'co.box.in_progress')} — {t(lang, f'co.progress.{kind}')}"
+        else:
+            label = t(lang, f"co.box.{where}")
+        lines.append(f"{label}: {n}")
+        if where == "criteria_not_met":
+            for criterion, k in sorted(counts.criteria.items(), key=lambda i: (-i[1], i[0])):
+                lines.append(f"   · {reason_label(lang, criterion)}: {k}")
+    return lines
+
+
+def stats_charts(
+    lang: str, data: ExportData, settings: Settings, now: dt.datetime
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """The flow diagram and the recruitment curve: (flow PNG, flow SVG, curve PNG, curve SVG).
+    CPU-bound: call it in a worker thread."""
+    from bot.charts import FlowChart, RecruitmentChart, render_flow, render_recruitment
+
+    counts = consort_of(data)
+    subtitle = extraction_line(lang, data, settings, now)
+    flow = FlowChart(
+        title=t(lang, "co.flow_title"),
+        subtitle=subtitle,
+        stages=[(t(lang, f"co.stage.{s}"), counts.stages[s]) for s in consort.STAGES],
+        exits=[_exit_lines(lang, counts, s) for s in consort.STAGES],
+        footer=t(lang, "co.flow_footer"),
+    )
+    points = consort.recruitment(data.screenings, settings.zone, local_today(now, settings.zone))
+    curve = RecruitmentChart(
+        title=t(lang, "co.curve_title"),
+        subtitle=subtitle,
+        days=[p.day for p in points],
+        series=[
+            (t(lang, "co.stage.screened"), [p.screened for p in points]),
+            (t(lang, "co.stage.eligible"), [p.eligible for p in points]),
+            (t(lang, "co.stage.injected"), [p.injected for p in points]),
+        ],
+        target=settings.target_enrolment,
+        target_label=t(lang, "exp.target"),
+        empty_label=t(lang, "co.no_patient"),
+        y_label=t(lang, "co.patients"),
+    )
+    flow_png, flow_svg = render_flow(flow)
+    curve_png, curve_svg = render_recruitment(curve)
+    return flow_png, flow_svg, curve_png, curve_svg
+
+
+async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    """The CONSORT flow diagram and the recruitment curve, as two photos with their counts."""
+    lang = ctx.language(actor)
+    now = ctx.now()
+    async with ctx.db.read() as conn:
+        data = await read_export(conn)
+    numbers = consort.funnel(data.screenings)
+    counts = consort_of(data)
+    deaths = mortality(data.screenings, data.values)
+    caption = t(
+        lang,
+        "stats.caption",
+        screened=numbers.screened,
+        eligible=numbers.eligible,
+        injected=numbers.injected,
+        target=ctx.settings.target_enrolment,
+    )
+    if deaths is not None:
+        caption += "\n" + t(
+            lang,
+            "stats.mortality",
+            observed=deaths.observed,
+            expected=f"{deaths.expected:.1f}",
+            n=deaths.followed,
+            complete=deaths.complete,
+        )
+    boxes = " · ".join(f"{t(lang, f'co.box.{b}')} {counts.boxes[b]}"
+                       for b in consort.FINAL_BOXES)  # fmt: skip
+    caption += "\n" + boxes
+    flow_png, _, curve_png, _ = await asyncio.to_thread(stats_charts, lang, data, ctx.settings, now)
+    curve_caption = t(lang, "co.curve_caption", target=ctx.settings.target_enrolment,
+                      when=local_time(now, ctx.zone))  # fmt: skip
+    return [Out(caption[:1024], photo=flow_png), Out(curve_caption, photo=curve_png)]
+
+
+def stats_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`lysyme-bot stats DIR`: the flow diagram and the recruitment curve as PNG and SVG."""
+    target = Path(args.dir)
+    if not target.is_dir():
+        print(f"stats: {target} is not a directory", file=sys.stderr)
+        return 2
+    if not Path(settings.database).exists():
+        print(f"stats: no database at {settings.database}", file=sys.stderr)
+        return 2
+    lang = settings.language or "fr"
+
+    async def go() -> tuple[dt.datetime, tuple[bytes, bytes, bytes, bytes]]:
+        from storage.db import Database
+
+        db = await Database.open(settings.database)
+        try:
+            now = dt.datetime.now(dt.UTC)
+            async with db.read() as conn:
+                data = await read_export(conn)
+            return now, await asyncio.to_thread(stats_charts, lang, data, settings, now)
+        finally:
+            await db.close()
+
+    now, (flow_png, flow_svg, curve_png, curve_svg) = asyncio.run(go())
+    stamp = now.astimezone(settings.zone).strftime("%Y%m%d-%H%M")
+    written = []
+    try:
+        for name, content in ((f"lysyme-consort-{stamp}.png", flow_png),
+                              (f"lysyme-consort-{stamp}.svg", flow_svg),
+                              (f"lysyme-recruitment-{stamp}.png", curve_png),
+                              (f"lysyme-recruitment-{stamp}.svg", curve_svg)):  # fmt: skip
+            write_private(target / name, content)
+            written.append(str(target / name))
+    except OSError as exc:
+        print(f"stats: cannot write into {target}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"stats: {', '.join(written)}")
+    return 0
