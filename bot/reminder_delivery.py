@@ -79,11 +79,18 @@ def message_id_of(sent: object) -> int | None:
     return sent if isinstance(sent, int) and not isinstance(sent, bool) else None
 
 
-async def after_sent(conn: aiosqlite.Connection, row: Reminder, chat_id: int, sent: object) -> None:
-    """Keep which message the row became; a private chat that works is reachable again."""
+async def after_sent(
+    conn: aiosqlite.Connection, row: Reminder, chat_id: int, sent: object, now: dt.datetime
+) -> None:
+    """Keep which message the row became (the morning board: the one edited that day); a
+    private chat that works is reachable again."""
     message_id = message_id_of(sent)
     if message_id is not None:
         await own_store.record_message(conn, row.id, chat_id, message_id)
+    if row.kind == ReminderKind.BOARD:
+        from bot import reminders_board
+
+        await reminders_board.record_posted(conn, row, chat_id, message_id, now)
     if chat_id > 0:
         await own_store.clear_unreachable(conn, chat_id)
 

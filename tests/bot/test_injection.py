@@ -278,7 +278,9 @@ async def test_update_re_asks_only_the_pending_criteria(env: Env) -> None:
     env.send.clear()
     await env.sweep(local(2026, 11, 22, 8))
     assert not any("still pending" in m.text for m in env.send.sent)
-    assert any("day 2" in m.text for m in env.send.to(TEAM))
+    assert any("day 2" in m.text for m in env.send.sent if m.chat_id != TEAM)
+    (board,) = env.send.to(TEAM)  # the team's 08:00 message: the morning board
+    assert "<b>HMN-001</b> · eligible" in board.text
 
 
 async def test_update_bsa_keeps_the_highest_value_within_the_observation_period(env: Env) -> None:

@@ -52,19 +52,19 @@ async def test_second_clinician_takes_the_patient_from_the_team_message(
     mark = tg.mark()
     clock.now = PARIS_8_AM_22
     await next_sweep(app)
-    day_2 = await tg.wait_for_message(TEAM_CHAT, contains="day 2", after_index=mark)
+    board = await tg.wait_for_message(TEAM_CHAT, contains="Open patients", after_index=mark)
     await tg.wait_for_message(CLINICIAN, contains="day 2", after_index=mark)
-    message_id = day_2.result["message_id"]
+    message_id = board.result["message_id"]
 
     mark = tg.mark()
-    tg.press_button_text(CLINICIAN_2, TEAM_CHAT, message_id, "I'm on it")
+    tg.press_button_text(CLINICIAN_2, TEAM_CHAT, message_id, "✋ HMN-001")
     edit = await tg.wait_for_call(
         "editMessageText", lambda c: c.params.get("message_id") == message_id, after_index=mark
     )
     assert edit.ok
     edited = tg.message(TEAM_CHAT, message_id)
-    assert edited is not None and "Taken by Bruno" in edited["text"]
-    assert tg.find_button(TEAM_CHAT, message_id, "I'm on it")  # still there, for a takeover
+    assert edited is not None and "· Bruno" in edited["text"]
+    assert tg.find_button(TEAM_CHAT, message_id, "✋ HMN-001")  # still there, for a takeover
 
     mark = tg.mark()
     clock.now = PARIS_8_AM_23
@@ -77,7 +77,8 @@ async def test_second_clinician_takes_the_patient_from_the_team_message(
     log = await coordinator.command("/reminders HMN-001", expect="Reminders")
     text = log["text"]
     assert "acknowledged by Bruno" in text
-    assert "D0 window day_2 → team — sent 22/11/2026 08:00" in text
+    assert "D0 window day_2 → team — skipped: on the morning board" in text
+    assert "morning board 2026-11-22 → team — sent 22/11/2026 08:00" in text
     assert "D0 window last_day_morning → owner — sent 23/11/2026 08:00" in text
     # /start HMN-001 (the deep link) shows the coordinator the patient's record.
     record = await coordinator.command("/start HMN-001", expect="HMN-001")
