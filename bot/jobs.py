@@ -355,6 +355,7 @@ async def _deliver_row(
             result.retried += 1
             return
         text, buttons = decision.render(lang)
+        text = await reminder_delivery.for_whom(conn, row, lang) + text  # issue 14: rerouted
         if late:
             text += "\n" + t(lang, "rem.late")
     silent = reminder_delivery.SILENT.set(

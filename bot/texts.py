@@ -1745,6 +1745,7 @@ FR.update(
         "rl.why.on_board": "sur le tableau du matin",
         "rl.why.no_open": "aucun patient en cours",
         "own.for_unreachable": "👤 Pour le Dr {name}, injoignable en privé :",
+        "own.for_unreachable_id": "👤 Pour l'utilisateur {user_id}, injoignable en privé :",
     }
 )
 EN.update(
@@ -1759,5 +1760,6 @@ EN.update(
         "rl.why.on_board": "on the morning board",
         "rl.why.no_open": "no open patient",
         "own.for_unreachable": "👤 For Dr {name}, who cannot be reached privately:",
+        "own.for_unreachable_id": "👤 For user {user_id}, who cannot be reached privately:",
     }
 )

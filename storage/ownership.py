@@ -215,6 +215,13 @@ async def note_rerouted(conn: aiosqlite.Connection, reminder_id: int, original: 
     await _note(conn, reminder_id, rerouted_from=original)
 
 
+async def rerouted_from(conn: aiosqlite.Connection, reminder_id: int) -> str | None:
+    row = await fetch_one(
+        conn, "SELECT rerouted_from FROM reminder_notes WHERE reminder_id=?", (reminder_id,)
+    )
+    return None if row is None else row["rerouted_from"]
+
+
 # --- unreachable users ----------------------------------------------------------------------
 
 
@@ -250,6 +257,18 @@ async def unreachable_users(conn: aiosqlite.Connection) -> dict[int, str]:
         "WHERE r.unreachable_since IS NOT NULL AND u.active=1",
     )
     return {r["telegram_id"]: r["unreachable_why"] or "" for r in rows}
+
+
+async def reach(conn: aiosqlite.Connection, user_id: int) -> tuple[str | None, bool]:
+    """(display name, unreachable) in one read: checked on every update."""
+    row = await fetch_one(
+        conn,
+        "SELECT display_name, unreachable_since FROM user_reach WHERE telegram_id=?",
+        (user_id,),
+    )
+    if row is None:
+        return None, False
+    return row["display_name"], row["unreachable_since"] is not None
 
 
 async def is_unreachable(conn: aiosqlite.Connection, user_id: int) -> bool:

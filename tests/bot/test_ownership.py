@@ -370,31 +370,76 @@ async def test_not_injecting_asks_the_reason_then_withdraws(env: Env) -> None:
 # --- unreachable people, unknown fate -------------------------------------------------------
 
 
-async def test_unreachable_user_is_rerouted_to_the_coordinators_until_they_write(env: Env) -> None:
+FOR_ALICE = "👤 For Dr Alice, who cannot be reached privately:"
+
+
+async def admin_notices(env: Env) -> list[Any]:
+    return [r for r in await reminder_rows(env.ctx) if r["kind"] == "admin"
+            and r["step"].startswith(f"unreachable:{CLINICIAN}:")]  # fmt: skip
+
+
+async def test_unreachable_user_is_rerouted_to_the_team_and_the_coordinators(env: Env) -> None:
     s = await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    from bot import reminder_delivery
+
+    # She used the bot once: her Telegram first name is kept (staff names only).
+    await reminder_delivery.on_activity(env.ctx, person(CLINICIAN), [])
     await env.sweep()
+    env.send.clear()
     env.send.always_fail[CLINICIAN] = Forbidden("Forbidden: bot was blocked by the user")
     await env.sweep(local(2026, 11, 21, 8))
     await env.sweep(local(2026, 11, 21, 8, 0, 5))
     assert (await audit_rows(env.ctx, "user_unreachable"))[0]["field"] == str(CLINICIAN)
-    copies = env.send.to(COORDINATOR)
-    assert len(copies) == 1 and "HMN-001" in copies[0].plain
+    # Her private reminder goes to the team group (beside the board) and to the coordinator,
+    # each saying for whom it was meant.
+    (copy,) = env.send.to(COORDINATOR)
+    assert copy.plain.startswith(FOR_ALICE) and "HMN-001" in copy.plain and "day 1" in copy.plain
+    (team_copy,) = [m for m in env.send.to(TEAM) if not m.plain.startswith("☀️")]
+    assert team_copy.plain.startswith(FOR_ALICE) and "day 1" in team_copy.plain
+    assert "✋ I'm on it" in [b.label for row in team_copy.buttons for b in row]
+    assert len(await admin_notices(env)) == 1  # the admins are told once
     await env.sweep(local(2026, 11, 21, 12))  # (the 10:00 escalation to the coordinator)
+    env.send.clear()
     calls = env.send.calls
     await env.sweep(local(2026, 11, 22, 8))
-    assert env.send.calls == calls + 2  # the team and the coordinator; no try at the clinician
+    # The board, the team's copy and the coordinator's; no try at the clinician any more.
+    assert env.send.calls == calls + 3
+    rerouted = sorted(m.chat_id for m in env.send.sent if m.plain.startswith(FOR_ALICE))
+    assert rerouted == sorted([COORDINATOR, TEAM])
+    assert len(await admin_notices(env)) == 1  # same episode: not told again
+    log = await reminder_log.reminders(env.ctx, person(COORDINATOR), ["HMN-001"])
+    assert "rerouted (recipient unreachable: Alice)" in log[0].text
     users = await reminder_log.users(env.ctx, person(ADMIN), [])
     assert "unreachable privately (bot blocked or removed)" in users[0].text
-    # The clinician writes to the bot privately: reachable again.
-    from bot import reminder_delivery
-
+    # She writes to the bot privately: reachable again; her reminders come to her again.
     replies = await reminder_delivery.on_activity(env.ctx, person(CLINICIAN), [])
     assert "I can write to you here again" in replies[0].text
     del env.send.always_fail[CLINICIAN]
     env.send.clear()
     await env.sweep(local(2026, 11, 23, 8))
-    assert len(env.send.to(CLINICIAN)) == 1
+    (own,) = env.send.to(CLINICIAN)
+    assert not own.plain.startswith(FOR_ALICE)
+    assert [m for m in env.send.sent if m.plain.startswith(FOR_ALICE)] == []
+    # She blocks the bot again: a new episode, the admins are told again.
+    env.send.always_fail[CLINICIAN] = Forbidden("Forbidden: bot was blocked by the user")
+    await env.sweep(local(2026, 11, 23, 13, 30))  # (the planned-time steps need a plan: none)
+    await env.sweep(local(2026, 11, 23, 14))
+    await env.sweep(local(2026, 11, 23, 20))
+    assert len(await admin_notices(env)) == 2
     assert s.number == "HMN-001"
+
+
+async def test_a_private_reminder_with_answer_values_never_goes_to_the_team(env: Env) -> None:
+    await screen_patient(env.ctx, env.clock.now, ADMISSION, hiv_positive="pending")
+    await env.sweep()
+    env.send.always_fail[CLINICIAN] = Forbidden("Forbidden: bot was blocked by the user")
+    await env.sweep(local(2026, 11, 21, 8))
+    await env.sweep(local(2026, 11, 21, 8, 0, 5))
+    pending = [m for m in env.send.sent if "still pending" in m.plain]
+    assert [m.chat_id for m in pending] == [COORDINATOR]  # the coordinator only
+    # (Her first name is not known: the bot never heard from her. Her Telegram id then.)
+    assert pending[0].plain.startswith(f"👤 For user {CLINICIAN}, who cannot be reached")
+    assert not any("still pending" in m.plain for m in env.send.to(TEAM))
 
 
 async def test_a_timeout_after_the_request_left_is_unknown_and_not_resent(env: Env) -> None:

@@ -471,7 +471,10 @@ async def test_a_blocked_bot_is_a_permanent_failure(env: Env) -> None:
     await screen_patient(env.ctx, now, dt.date(2026, 11, 20))
     env.send.always_fail[CLINICIAN] = Forbidden("Forbidden: bot was blocked by the user")
     await env.sweep(local(2026, 11, 21, 8))
-    assert len(env.send.to(TEAM)) == 1  # day 1 (the outcome notice was superseded)
+    # The board (the outcome notice was superseded), and the clinician's day 1 rerouted to
+    # the team group since she cannot be reached (issue 14).
+    board, rerouted = env.send.to(TEAM)
+    assert board.text.startswith("☀️") and "cannot be reached privately" in rerouted.text
     notice = env.send.to(ADMIN)
     assert len(notice) == 1 and "blocked" in notice[0].text
 
