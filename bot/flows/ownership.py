@@ -1,8 +1,10 @@
 """Issue 14: every D0-window reminder has an owner, an answer and an escalation.
 
 - D0-window reminders (team and private) carry three buttons, callback data
-  `o:<screening id>:<reminder id>:t|p|n` (untrusted: the reminder, its screening, its state
-  and the presser's role are checked against the database):
+  `o:<screening id>:<reminder id>:t|p|n`, and so does each patient of the team's morning
+  board (`o:<screening id>:<board row id>:t|p|n`, bot/reminders_board.py) (untrusted: the
+  reminder — of this patient, or a sent board —, its state, the patient being open and the
+  presser's role are checked against the database):
   **t** "I'm on it" — the presser becomes the owner (audited; a takeover says so), today's
   reminders are marked acknowledged, the escalations that no longer mean anything are
   cancelled, and today's team message is edited in place to say who took the patient;
