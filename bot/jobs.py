@@ -264,7 +264,8 @@ async def _sweep(
         result.claimed += len(claimed)
         # System events first: a BSA that expires at 08:00 turns the patient not eligible
         # before that morning's window reminder would call them pending.
-        chosen.sort(key=lambda r: (r.kind != BSA_EXPIRY, r.due_at, r.id))
+        # The morning board last: it shows what the other rows of that morning changed.
+        chosen.sort(key=lambda r: (_order(r.kind), r.due_at, r.id))
         for row in chosen:
             if should_stop():
                 return result  # shutting down: `sweep` releases what is still claimed
@@ -282,6 +283,10 @@ async def _sweep(
                 state.claimed.discard(row.id)
                 result.retried += 1
     return result
+
+
+def _order(kind: str) -> int:
+    return 0 if kind == BSA_EXPIRY else 2 if kind == ReminderKind.BOARD else 1
 
 
 def catch_up(claimed: Sequence[Reminder]) -> tuple[list[Reminder], list[Reminder]]:
@@ -351,6 +356,7 @@ async def _deliver_row(
             result.retried += 1
             return
         text, buttons = decision.render(lang)
+        text = await reminder_delivery.for_whom(conn, row, lang) + text  # issue 14: rerouted
         if late:
             text += "\n" + t(lang, "rem.late")
     silent = reminder_delivery.SILENT.set(
@@ -422,7 +428,7 @@ async def _record_sent(
     await append_audit(conn, _audit(now, "reminder_sent", row, screening,
                                     "late" if late else None))  # fmt: skip
     await _repeat(conn, ctx, row, now)
-    await reminder_delivery.after_sent(conn, row, chat_id, sent)
+    await reminder_delivery.after_sent(conn, row, chat_id, sent, now)
     await store.delete_meta(conn, f"{UNREACHABLE_META}{chat_id}")
 
 
@@ -551,6 +557,10 @@ async def prepare(
         if row.step.startswith("clock_jump "):
             return Message(lambda lang: _clock_jump_text(lang, ctx, row.step))
         return Message(lambda lang: (_admin_text(lang, row.step), []))
+    if row.kind == ReminderKind.BOARD:  # issue 14: the team's morning board
+        from bot import reminders_board
+
+        return await reminders_board.decision(conn, ctx, row, now)
     if s is None:
         return Skip("screening not found")
     if row.kind == D0_WINDOW:
@@ -644,6 +654,14 @@ async def _d0_window(
         return Message(closed)
     if s.status != store.SCREENED:
         return Skip(f"status {s.status}")
+    if row.recipient == outbox.TEAM and row.step in schedule.MORNING_STEPS:
+        # Issue 14: the team's 08:00 message is the morning board, not one per patient.
+        from bot import reminders_board
+
+        day = row.due_at.astimezone(ctx.zone).date()
+        if day == now.astimezone(ctx.zone).date():  # (a row written before the boards were)
+            await reminders_board.ensure_board(conn, ctx, day)
+        return Skip(reminders_board.ON_THE_BOARD)
     if row.step == "outcome" and row.recipient != outbox.TEAM:
         # The clinician's result, held for the reply that closed the screening and released
         # because that reply was not delivered (429, network, a crash): the result itself.

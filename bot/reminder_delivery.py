@@ -14,8 +14,10 @@
   delivered: the row is recorded `unknown`, never retried into a duplicate. A connect or
   pool timeout never reached Telegram: retried.
 - **Unreachable users**: a private send refused (blocked, chat not found) marks the user
-  unreachable; their reminders go to the team group and the coordinators instead, until a
-  send to them works or they write to the bot.
+  unreachable; their reminders go to the team group (when nothing in them is an answer)
+  and to the coordinators instead, headed "For Dr <first name>, who cannot be reached
+  privately", until a send to them works or they write to the bot privately (the admins are
+  told once per such episode).
 """
 
 from __future__ import annotations
@@ -80,11 +82,18 @@ def message_id_of(sent: object) -> int | None:
     return sent if isinstance(sent, int) and not isinstance(sent, bool) else None
 
 
-async def after_sent(conn: Connection, row: Reminder, chat_id: int, sent: object) -> None:
-    """Keep which message the row became; a private chat that works is reachable again."""
+async def after_sent(
+    conn: Connection, row: Reminder, chat_id: int, sent: object, now: dt.datetime
+) -> None:
+    """Keep which message the row became (the morning board: the one edited that day); a
+    private chat that works is reachable again."""
     message_id = message_id_of(sent)
     if message_id is not None:
         await own_store.record_message(conn, row.id, chat_id, message_id)
+    if row.kind == ReminderKind.BOARD:
+        from bot import reminders_board
+
+        await reminders_board.record_posted(conn, row, chat_id, message_id, now)
     if chat_id > 0:
         await own_store.clear_unreachable(conn, chat_id)
 
@@ -128,6 +137,15 @@ async def on_refused(
         await outbox.schedule(conn, row.screening_id, row.kind, row.step, now, [row.recipient])
 
 
+def _team_may_see(row: Reminder) -> bool:
+    """What may go to the team group in an unreachable user's stead: a D0-window reminder or
+    an escalation (numbers, deadlines, owners). Never a message that states an answer (the
+    clinician's result, pending criteria with their values) nor who consented."""
+    if row.kind == ReminderKind.D0_WINDOW:
+        return row.step != "outcome"
+    return row.kind == ReminderKind.ESCALATION
+
+
 async def reroute(
     conn: Connection,
     ctx: Context,
@@ -136,12 +154,14 @@ async def reroute(
     user_id: int,
 ) -> tuple[int, str] | str | None:
     """For an unreachable user: (team chat, language) to send there instead, or the reason
-    to skip (the team has its own copy, or there is no team chat). None: reachable. The
-    coordinators get a copy of a patient reminder (their own rows)."""
+    to skip. None: reachable. The coordinators get a copy of a patient reminder (rows of
+    their own); the team group gets this row too when its content may be shown there. Both
+    say for whom it was meant (`for_whom`)."""
     if not await own_store.is_unreachable(conn, user_id):
         return None
     if screening is None or row.kind == ReminderKind.ADMIN:
         return "recipient unreachable"
+    meant_for = outbox.user_recipient(user_id)
     coordinators = [
         c
         for c in await user_store.users_with_role(conn, "coordinator")
@@ -154,15 +174,27 @@ async def reroute(
             copies.append(recipient)
     ids = await outbox.schedule(conn, screening.id, row.kind, row.step, row.due_at, copies)
     for new_id in ids:
-        await own_store.note_rerouted(conn, new_id, row.recipient)
+        await own_store.note_rerouted(conn, new_id, meant_for)
     from bot import jobs
 
     team = await jobs.team_chat_id(conn, ctx)
-    team_has_it = row.kind in (ReminderKind.D0_WINDOW, ReminderKind.CONSENT_PATIENT)
-    if team is None or team_has_it:
+    if team is None or not _team_may_see(row):
         return "recipient unreachable: rerouted to the coordinators"
-    await own_store.note_rerouted(conn, row.id, row.recipient)
+    await own_store.note_rerouted(conn, row.id, meant_for)
     return team, ctx.settings.language or "fr"
+
+
+async def for_whom(conn: Connection, row: Reminder, lang: str) -> str:
+    """A rerouted reminder's first line: "For Dr Alice, who cannot be reached privately:"
+    (the staff member's Telegram first name, else their id). Empty for the others."""
+    meant_for = await own_store.rerouted_from(conn, row.id)
+    if meant_for is None or not meant_for.startswith("user:"):
+        return ""
+    user_id = int(meant_for[5:])
+    name = (await own_store.display_names(conn, [user_id])).get(user_id)
+    if name is None:
+        return t(lang, "own.for_unreachable_id", user_id=user_id) + "\n"
+    return t(lang, "own.for_unreachable", name=name) + "\n"
 
 
 async def resolve_owner(conn: Connection, screening: Screening | None) -> int | None:
@@ -176,12 +208,23 @@ async def resolve_owner(conn: Connection, screening: Screening | None) -> int | 
 async def on_activity(ctx: Context, actor: Actor, outs: list[Out]) -> list[Out]:
     """An unreachable user writes: in the private chat, they are reachable again; in the
     group, they are asked to open the private chat."""
-    if actor.user is None or not await own_store.is_unreachable(ctx.db.conn, actor.user_id):
+    if actor.user is None:
+        return outs
+    name, unreachable = await own_store.reach(ctx.db.conn, actor.user_id)
+    if actor.first_name and actor.first_name[:64] != name:
+        # Staff's Telegram first name, for "taken by …" and "for Dr …" (never a patient's).
+        async with ctx.db.transaction() as conn:
+            await own_store.set_display_name(conn, actor.user_id, actor.first_name)
+    if not unreachable:
         return outs
     lang = ctx.language(actor)
     if actor.private:
+        from bot.jobs import UNREACHABLE_META
+
         async with ctx.db.transaction() as conn:
             await own_store.clear_unreachable(conn, actor.user_id)
+            # A new episode: the next refusal tells the admins again (once per episode).
+            await store.delete_meta(conn, f"{UNREACHABLE_META}{actor.user_id}")
         return [*outs, Out(t(lang, "own.reachable_again"))]
     async with ctx.db.transaction() as conn:
         username = await store.get_meta(conn, BOT_USERNAME_META)

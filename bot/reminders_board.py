@@ -1,11 +1,22 @@
-"""The team's morning board (issue 14): at 08:00 local, one message in the team group listing
+"""The team's morning board (issue 14): the team group's 08:00 message. One message listing
 every open patient (number, outcome, D0 deadline and time left, owner, plan, names of pending
-criteria), soonest deadline first; edited in place (editMessageText) during the day whenever
-what it says changes (taken, planned, injected, withdrawn, new patient). Its message id is
-kept in the database (`boards`, one row per local day), so a restart edits the same message.
+criteria), soonest deadline first, with each patient's three acknowledgement buttons
+("✋ HMN-001" I'm on it, "🗓 HMN-001" injection planned…, "🚫 HMN-001" not injecting: the
+same `o:` callbacks as the D0 reminders, `o:<screening id>:<board row id>:t|p|n`).
 
-`board_tick(ctx, now, post, edit)` does one check with injected Telegram calls (tests drive it
-on the FakeClock); `BoardKeeper` runs it every `INTERVAL` seconds in production.
+- **Sent once a day, through the outbox.** The board is a row of the reminder outbox (kind
+  `board`, step = the local date, recipient the team), scheduled for 08:00 of each day on
+  which an open patient has a morning step of the D0 window (`schedule_boards`, at most one
+  row a day). So it survives restarts, is caught up after downtime (only the latest day's
+  board, marked late) and is shown in /reminders. The team's own per-patient rows of the
+  08:00 steps are skipped "on the board" (bot/jobs.py); the private ones still go out, and
+  the urgent steps (last day 14:00 and 20:00, window closed) stay separate team messages.
+  Like any reminder, the one message that can be doubled is the one whose 200 OK came back
+  just before a kill -9 (docs/REMINDERS.md).
+- **Edited in place.** Its message id is kept in `boards` (one row a day, with what it says
+  without the clock-dependent parts); pressing a button edits it at once
+  (`refreshed_board`), and `BoardKeeper` edits it every `INTERVAL` seconds when what it says
+  changed (injected, withdrawn, a new patient…), buttons kept.
 """
 
 from __future__ import annotations
@@ -15,80 +26,211 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot import routing
-from bot.common import Context
+from bot.common import Button, Context, Out
 from bot.texts import t
-from conversations.schedule import MORNING
+from conversations import schedule
+from conversations.reminder_kinds import ReminderKind
+from conversations.windows import UTC, at_local
 from storage import ownership as own_store
 from storage import queries
+from storage import reminders as outbox
 from storage import screenings as store
 from storage.connection import Connection
+from storage.reminders import Reminder
+from storage.screenings import Screening
 
 log = logging.getLogger("lysyme.board")
 
 INTERVAL = 20.0  # seconds between checks
-Post = Callable[[int, str], Awaitable[int]]  # (chat, text) → message id
-Edit = Callable[[int, int, str], Awaitable[None]]  # (chat, message id, text)
+Edit = Callable[
+    [int, int, str, list[list[Button]]], Awaitable[None]
+]  # chat, message, text, buttons
+#: Why the team's per-patient 08:00 rows are not sent (kept in the log).
+ON_THE_BOARD = "on the board"
+NOTHING_OPEN = "no open patient"
+#: Telegram takes at most 100 inline buttons (3 per patient) and 4,096 characters: the
+#: soonest deadlines first, the rest counted ("… and 3 more").
+MAX_PATIENTS = 25
+MAX_CHARS = 3500
+#: What the board showed when sent, kept until Telegram accepted it (then in `boards`).
+SHOWN_META = "board_shown:"
 
 
-async def render(conn: Connection, ctx: Context, now: dt.datetime) -> tuple[str, str]:
-    """(text, what it says without the clock-dependent parts): the board is edited only when
-    the second one changes, not every minute because "time left" moved."""
-    from bot.flows.reminder_log import board_line
+@dataclass(frozen=True)
+class Entry:
+    screening: Screening
+    loop: own_store.Loop
+    names: dict[int, str]
 
-    lang = ctx.settings.language or "fr"
-    patients = [s for s in await queries.open_screenings(conn) if s.status == store.SCREENED]
+
+async def entries(conn: Connection, now: dt.datetime) -> list[Entry]:
+    """The open patients whose window is still open, soonest deadline first."""
+    patients = [
+        s
+        for s in await queries.open_screenings(conn)
+        if s.status == store.SCREENED and (s.d0_deadline is None or s.d0_deadline >= now)
+    ]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     patients.sort(key=lambda s: (s.d0_deadline or far, s.sequence))
-    lines, key = [], []
+    found = []
     for s in patients:
         loop = await own_store.get_loop(conn, s.id)
         names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
-        lines.append(board_line(lang, ctx, s, loop, names, now))
-        key.append(
-            f"{s.number}|{s.outcome}|{','.join(s.reasons)}|{loop.owner_id}|{loop.planned_at}"
-        )
+        found.append(Entry(s, loop, names))
+    return found
+
+
+def key_of(found: list[Entry]) -> str:
+    """What the board says without its clock-dependent parts: edited only when this changes,
+    not every minute because "time left" moved."""
+    return "\n".join(
+        f"{e.screening.number}|{e.screening.outcome}|{','.join(e.screening.reasons)}|"
+        f"{e.loop.owner_id}|{e.names.get(e.loop.owner_id or 0)}|{e.loop.planned_at}"
+        for e in found
+    )
+
+
+def buttons_for(lang: str, s: Screening, board_row_id: int) -> list[Button]:
+    from bot.flows.ownership import NOT_INJECTING, PLAN, PREFIX, TAKE
+
+    data = f"{PREFIX}:{s.id}:{board_row_id}"
+    return [
+        Button(t(lang, "board.btn.take", number=s.number), f"{data}:{TAKE}"),
+        Button(t(lang, "board.btn.plan", number=s.number), f"{data}:{PLAN}"),
+        Button(t(lang, "board.btn.not_injecting", number=s.number), f"{data}:{NOT_INJECTING}"),
+    ]
+
+
+def render(
+    lang: str, ctx: Context, found: list[Entry], now: dt.datetime, board_row_id: int | None
+) -> tuple[str, list[list[Button]]]:
+    """The board's text and buttons (no buttons without the board's row: a board posted
+    before the boards were rows of the outbox)."""
+    from bot.flows.reminder_log import board_line
+
     local = now.astimezone(ctx.zone)
     title = t(lang, "board.title", date=local.strftime("%d/%m/%Y"), at=local.strftime("%H:%M"))
-    body = lines or [t(lang, "board.empty")]
-    return "\n".join([title, "", *body]), "\n".join(key)
+    lines: list[str] = []
+    rows: list[list[Button]] = []
+    length = len(title)
+    for position, e in enumerate(found):
+        line = board_line(lang, ctx, e.screening, e.loop, e.names, now)
+        if position >= MAX_PATIENTS or length + len(line) > MAX_CHARS:
+            lines.append(t(lang, "board.more", count=len(found) - position))
+            break
+        lines.append(line)
+        length += len(line) + 1
+        if board_row_id is not None:
+            rows.append(buttons_for(lang, e.screening, board_row_id))
+    if not found:
+        lines.append(t(lang, "board.empty"))
+    footer = ["", t(lang, "board.legend")] if rows else []
+    return "\n".join([title, "", *lines, *footer]), rows
 
 
-async def board_tick(ctx: Context, now: dt.datetime, post: Post, edit: Edit) -> str:
-    """Post today's board at 08:00, or edit it if what it says changed. Returns what it did:
-    "early", "no team chat", "posted", "edited" or "unchanged"."""
-    from bot.jobs import team_chat_id
+# --- the board row in the outbox ------------------------------------------------------------
 
-    local = now.astimezone(ctx.zone)
-    if local.time() < MORNING:
-        return "early"
-    async with ctx.db.transaction() as conn:
-        team = await team_chat_id(conn, ctx)
-        board = await own_store.get_board(conn, local.date())
-        text, key = await render(conn, ctx, now)
-    if team is None:
-        return "no team chat"
+
+async def ensure_board(conn: Connection, ctx: Context, day: dt.date) -> bool:
+    """The board row of that local day, due at 08:00 (at most one a day, whatever its state;
+    none if a board was already posted that day). True if it was written now."""
+    if await own_store.board_row_id(conn, day) is not None:
+        return False
+    if await own_store.get_board(conn, day) is not None:
+        return False
+    due = at_local(day, schedule.MORNING, ctx.zone).astimezone(UTC)
+    await outbox.schedule(conn, None, ReminderKind.BOARD, day.isoformat(), due, [outbox.TEAM])
+    return True
+
+
+async def schedule_boards(
+    conn: Connection, ctx: Context, admission: dt.date, now: dt.datetime
+) -> None:
+    """A board on each morning of this patient's D0 window still ahead."""
+    for step in schedule.future_window_steps(admission, now, ctx.zone):
+        if step.step in schedule.MORNING_STEPS:
+            await ensure_board(conn, ctx, step.due.astimezone(ctx.zone).date())
+
+
+async def decision(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> Any:
+    """The sender's branch for a board row: the board as it is now (what it shows is kept,
+    to be recorded once Telegram accepted it), or skipped when no patient is open."""
+    from bot import jobs
+
+    found = await entries(conn, now)
+    if not found:
+        return jobs.Skip(NOTHING_OPEN)
+    await store.set_meta(conn, f"{SHOWN_META}{row.id}", key_of(found))
+    return jobs.Message(lambda lang: render(lang, ctx, found, now, row.id))
+
+
+async def record_posted(
+    conn: Connection, row: Reminder, chat_id: int, message_id: int | None,
+    now: dt.datetime,
+) -> None:  # fmt: skip
+    """Telegram accepted the board: its message is the one edited that day."""
+    shown = await store.get_meta(conn, f"{SHOWN_META}{row.id}")
+    await store.delete_meta(conn, f"{SHOWN_META}{row.id}")
+    if message_id is None:
+        return
+    day = dt.date.fromisoformat(row.step)
+    await own_store.save_board(conn, own_store.Board(day, chat_id, message_id, shown or ""), now)
+
+
+# --- edited in place ------------------------------------------------------------------------
+
+
+async def _current(
+    conn: Connection, ctx: Context, now: dt.datetime
+) -> tuple[own_store.Board, int | None, list[Entry]] | None:
+    board = await own_store.latest_board(conn, now.astimezone(ctx.zone).date())
     if board is None:
-        message_id = await post(team, text)  # outside any transaction
-        async with ctx.db.transaction() as conn:
-            await own_store.save_board(
-                conn, own_store.Board(local.date(), team, message_id, key), now
-            )
-        return "posted"
+        return None
+    row_id = await own_store.reminder_of_message(conn, board.chat_id, board.message_id)
+    return board, row_id, await entries(conn, now)
+
+
+async def refreshed_board(conn: Connection, ctx: Context, now: dt.datetime) -> list[Out]:
+    """The latest board, re-worded now (a button was pressed): an edit, and what it shows
+    recorded (in the caller's transaction) so the keeper does not edit it again."""
+    current = await _current(conn, ctx, now)
+    if current is None:
+        return []
+    board, row_id, found = current
+    key = key_of(found)
+    if key == board.text:
+        return []
+    text, buttons = render(ctx.settings.language or "fr", ctx, found, now, row_id)
+    await own_store.save_board(conn, own_store.Board(board.day, board.chat_id, board.message_id, key), now)  # fmt: skip
+    return [Out(text, buttons, chat_id=board.chat_id, edit=board.message_id)]
+
+
+async def board_tick(ctx: Context, now: dt.datetime, edit: Edit) -> str:
+    """Edit the latest board if what it says changed. Returns what it did: "no board",
+    "edited" or "unchanged"."""
+    async with ctx.db.transaction() as conn:
+        current = await _current(conn, ctx, now)
+    if current is None:
+        return "no board"
+    board, row_id, found = current
+    key = key_of(found)
     if board.text == key:
         return "unchanged"
+    text, buttons = render(ctx.settings.language or "fr", ctx, found, now, row_id)
     try:
-        await edit(board.chat_id, board.message_id, text)
+        await edit(board.chat_id, board.message_id, text, buttons)
     except BadRequest as exc:
         if "not modified" not in exc.message.lower():
             raise
     async with ctx.db.transaction() as conn:
-        await own_store.save_board(conn, own_store.Board(local.date(), board.chat_id, board.message_id, key), now)  # fmt: skip
+        await own_store.save_board(conn, own_store.Board(board.day, board.chat_id, board.message_id, key), now)  # fmt: skip
     return "edited"
 
 
@@ -99,18 +241,19 @@ class BoardKeeper:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
-    async def _post(self, chat: int, text: str) -> int:
-        message = await self.bot.send_message(chat, text, parse_mode=ParseMode.HTML)
-        return int(message.message_id)
+    async def _edit(
+        self, chat: int, message_id: int, text: str, buttons: list[list[Button]]
+    ) -> None:
+        from bot.handlers import keyboard
 
-    async def _edit(self, chat: int, message_id: int, text: str) -> None:
         await self.bot.edit_message_text(text, chat_id=chat, message_id=message_id,
-                                         parse_mode=ParseMode.HTML)  # fmt: skip
+                                         parse_mode=ParseMode.HTML,
+                                         reply_markup=keyboard(Out(text, buttons)))  # fmt: skip
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                await board_tick(self.ctx, self.ctx.now(), self._post, self._edit)
+                await board_tick(self.ctx, self.ctx.now(), self._edit)
             except TelegramError as exc:
                 log.warning("morning board: %s", exc)
             except Exception:

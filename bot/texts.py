@@ -1731,3 +1731,35 @@ EN.update(
         "start.patient": "{record}",
     }
 )
+
+# Issue 14, second pass: the morning board's buttons, the log's board rows, rerouted reminders.
+FR.update(
+    {
+        "board.btn.take": "✋ {number}",
+        "board.btn.plan": "🗓 {number}",
+        "board.btn.not_injecting": "🚫 {number}",
+        "board.legend": "✋ Je m'en occupe · 🗓 Injection prévue… · 🚫 Pas d'injection",
+        "board.more": "… et {count} autre(s) : /reminders",
+        "rl.kind.board": "tableau du matin",
+        "rl.board": "<b>Tableau du matin</b> (équipe)",
+        "rl.why.on_board": "sur le tableau du matin",
+        "rl.why.no_open": "aucun patient en cours",
+        "own.for_unreachable": "👤 Pour le Dr {name}, injoignable en privé :",
+        "own.for_unreachable_id": "👤 Pour l'utilisateur {user_id}, injoignable en privé :",
+    }
+)
+EN.update(
+    {
+        "board.btn.take": "✋ {number}",
+        "board.btn.plan": "🗓 {number}",
+        "board.btn.not_injecting": "🚫 {number}",
+        "board.legend": "✋ I'm on it · 🗓 Injection planned… · 🚫 Not injecting",
+        "board.more": "… and {count} more: /reminders",
+        "rl.kind.board": "morning board",
+        "rl.board": "<b>Morning board</b> (team)",
+        "rl.why.on_board": "on the morning board",
+        "rl.why.no_open": "no open patient",
+        "own.for_unreachable": "👤 For Dr {name}, who cannot be reached privately:",
+        "own.for_unreachable_id": "👤 For user {user_id}, who cannot be reached privately:",
+    }
+)

@@ -14,6 +14,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from conversations.protocol import BY_ID, Answers, AnswerValue, Kind, Question
@@ -413,3 +414,43 @@ def _question(question_id: str) -> Question:
         return BY_ID[question_id]
     except KeyError:
         raise AnswerError(question_id, "unknown_field") from None
+
+
+# --- a typed date and time (the injection time of /d0, a planned injection time) ------------
+
+# ASCII digits only (a Bengali ৪ is not a 4), four-digit years.
+_WALL_CLOCK = re.compile(
+    r"^(?:(?P<d>[0-9]{1,2})/(?P<m>[0-9]{1,2})(?:/(?P<y>[0-9]{4}))?\s+)?"
+    r"(?P<H>[0-9]{1,2})\s*[:hH]\s*(?P<M>[0-9]{2})$"
+)
+_WALL_CLOCK_ISO = re.compile(
+    r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})[ T](?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})$"
+)
+
+
+@dataclass(frozen=True)
+class WallClock:
+    """A local date and time as typed; `day` None when only a time was typed (the caller
+    says which day that means: today for /d0, the next such time for a plan)."""
+
+    day: dt.date | None
+    time: dt.time
+
+
+def parse_wall_clock(text: str, today: dt.date) -> WallClock | None:
+    """The one parser of a typed date and time: `dd/mm/yyyy hh:mm`, `dd/mm hh:mm` (this
+    year), `yyyy-mm-dd hh:mm`, `hh:mm`, `14h30`; None if it is not a real date and time."""
+    cleaned = " ".join(text.split())
+    match = _WALL_CLOCK.match(cleaned) or _WALL_CLOCK_ISO.match(cleaned)
+    if match is None:
+        return None
+    parts = match.groupdict()
+    year = int(parts["y"]) if parts.get("y") else today.year
+    if not TYPED_MIN_YEAR <= year <= TYPED_MAX_YEAR:
+        return None
+    try:
+        clock = dt.time(int(parts["H"]), int(parts["M"]))
+        day = dt.date(year, int(parts["m"]), int(parts["d"])) if parts.get("d") else None
+    except ValueError:
+        return None
+    return WallClock(day, clock)

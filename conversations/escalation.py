@@ -18,12 +18,12 @@ Everything is pure: times are local wall-clock times turned into UTC with the tr
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, assert_never
 from zoneinfo import ZoneInfo
 
+from conversations.answers import parse_wall_clock
 from conversations.protocol import D0_WINDOW_DAYS
 from conversations.windows import UTC, at_local, d0_deadline
 
@@ -189,10 +189,6 @@ def quiet_hours(moment: dt.datetime, zone: ZoneInfo) -> bool:
 
 # --- the planned injection time, typed by the owner -----------------------------------------
 
-_PLANNED = re.compile(
-    r"^(?:(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?\s+)?(?P<H>\d{1,2})\s*[:hH]\s*(?P<M>\d{2})$"
-)
-
 
 class PlanError(StrEnum):
     """Why a typed planned time is refused (worded by the bot)."""
@@ -206,26 +202,17 @@ def parse_planned_time(
     text: str, now: dt.datetime, zone: ZoneInfo, deadline: dt.datetime | None
 ) -> dt.datetime | PlanError:
     """`14:30` / `14h30` (today, or tomorrow if that time has passed today), `dd/mm hh:mm`,
-    `dd/mm/yyyy hh:mm`: a wall-clock time in the trial zone, in UTC. It must lie ahead of
+    `dd/mm/yyyy hh:mm`, `yyyy-mm-dd hh:mm` (`conversations.answers.parse_wall_clock`, the
+    parser /d0 uses too): a wall-clock time in the trial zone, in UTC. It must lie ahead of
     *now* and within the D0 window (not after *deadline*)."""
-    match = _PLANNED.match(" ".join(text.split()))
-    if match is None:
-        return PlanError.NOT_A_TIME
-    parts = match.groupdict()
     today = now.astimezone(zone).date()
-    try:
-        clock = dt.time(int(parts["H"]), int(parts["M"]))
-        if parts["d"]:
-            year = int(parts["y"]) if parts["y"] else today.year
-            day = dt.date(year, int(parts["m"]), int(parts["d"]))
-        else:
-            day = today
-    except ValueError:
+    typed = parse_wall_clock(text, today)
+    if typed is None:
         return PlanError.NOT_A_TIME
-    planned = at_local(day, clock, zone).astimezone(UTC)
-    if not parts["d"] and planned <= now:
+    planned = at_local(typed.day or today, typed.time, zone).astimezone(UTC)
+    if typed.day is None and planned <= now:
         # "14:30" typed at 16:00 means tomorrow's 14:30.
-        planned = at_local(day + dt.timedelta(days=1), clock, zone).astimezone(UTC)
+        planned = at_local(today + dt.timedelta(days=1), typed.time, zone).astimezone(UTC)
     if planned <= now:
         return PlanError.PAST
     if deadline is not None and planned > deadline:

@@ -32,10 +32,18 @@ class Due:
 WINDOW_CLOSED: Final = "window_closed"
 
 
+def _morning_step(day: int) -> str:
+    return "last_day_morning" if day == D0_WINDOW_DAYS else f"day_{day}"
+
+
+#: The 08:00 steps of the window: for the team, the morning board says them (issue 14).
+MORNING_STEPS: Final = frozenset(_morning_step(day) for day in range(1, D0_WINDOW_DAYS + 1))
+
+
 def d0_window_steps(admission_date: dt.date, zone: ZoneInfo) -> list[Due]:
     steps: list[Due] = []
     for day in range(1, D0_WINDOW_DAYS + 1):
-        name = "last_day_morning" if day == D0_WINDOW_DAYS else f"day_{day}"
+        name = _morning_step(day)
         moment = at_local(admission_date + dt.timedelta(days=day), MORNING, zone)
         steps.append(Due("d0_window", name, moment.astimezone(UTC)))
     last_day = admission_date + dt.timedelta(days=D0_WINDOW_DAYS)

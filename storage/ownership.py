@@ -5,11 +5,13 @@ deliveries, unreachable users, the reminder log and the team's morning board."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from storage.connection import Connection
 from storage.db import fetch_all, fetch_one
+from storage.reminders import Reminder, _reminder
 from storage.timefmt import from_db, maybe_from_db, to_db
 
 
@@ -205,6 +207,13 @@ async def note_rerouted(conn: Connection, reminder_id: int, original: str) -> No
     await _note(conn, reminder_id, rerouted_from=original)
 
 
+async def rerouted_from(conn: Connection, reminder_id: int) -> str | None:
+    row = await fetch_one(
+        conn, "SELECT rerouted_from FROM reminder_notes WHERE reminder_id=?", (reminder_id,)
+    )
+    return None if row is None else row["rerouted_from"]
+
+
 # --- unreachable users ----------------------------------------------------------------------
 
 
@@ -240,6 +249,18 @@ async def unreachable_users(conn: Connection) -> dict[int, str]:
     return {r["telegram_id"]: r["unreachable_why"] or "" for r in rows}
 
 
+async def reach(conn: Connection, user_id: int) -> tuple[str | None, bool]:
+    """(display name, unreachable) in one read: checked on every update."""
+    row = await fetch_one(
+        conn,
+        "SELECT display_name, unreachable_since FROM user_reach WHERE telegram_id=?",
+        (user_id,),
+    )
+    if row is None:
+        return None, False
+    return row["display_name"], row["unreachable_since"] is not None
+
+
 async def is_unreachable(conn: Connection, user_id: int) -> bool:
     row = await fetch_one(
         conn, "SELECT unreachable_since FROM user_reach WHERE telegram_id=?", (user_id,)
@@ -253,7 +274,7 @@ async def is_unreachable(conn: Connection, user_id: int) -> bool:
 @dataclass(frozen=True)
 class LogRow:
     id: int
-    screening_id: int
+    screening_id: int | None  # None: a morning board
     kind: str
     step: str
     recipient: str
@@ -279,25 +300,26 @@ async def reminder_log(conn: Connection, screening_ids: Sequence[int]) -> list[L
         f"ORDER BY r.screening_id, r.due_at, r.id",
         tuple(screening_ids),
     )
-    return [
-        LogRow(
-            r["id"],
-            r["screening_id"],
-            r["kind"],
-            r["step"],
-            r["recipient"],
-            from_db(r["due_at"]),
-            r["state"],
-            maybe_from_db(r["sent_at"]),
-            bool(r["late"]),
-            r["last_error"],
-            r["acknowledged_by"],
-            maybe_from_db(r["acknowledged_at"]),
-            r["cancelled_by"],
-            r["rerouted_from"],
-        )
-        for r in rows
-    ]
+    return [_log_row(r) for r in rows]
+
+
+def _log_row(r: sqlite3.Row) -> LogRow:
+    return LogRow(
+        r["id"],
+        r["screening_id"],
+        r["kind"],
+        r["step"],
+        r["recipient"],
+        from_db(r["due_at"]),
+        r["state"],
+        maybe_from_db(r["sent_at"]),
+        bool(r["late"]),
+        r["last_error"],
+        r["acknowledged_by"],
+        maybe_from_db(r["acknowledged_at"]),
+        r["cancelled_by"],
+        r["rerouted_from"],
+    )
 
 
 # --- the morning board ----------------------------------------------------------------------
@@ -316,6 +338,45 @@ async def get_board(conn: Connection, day: dt.date) -> Board | None:
     if row is None:
         return None
     return Board(day, row["chat_id"], row["message_id"], row["text"])
+
+
+async def latest_board(conn: Connection, day: dt.date) -> Board | None:
+    """The board of that day, else the latest before it (before 08:00, yesterday's)."""
+    row = await fetch_one(
+        conn, "SELECT * FROM boards WHERE day<=? ORDER BY day DESC LIMIT 1", (day.isoformat(),)
+    )
+    if row is None:
+        return None
+    return Board(dt.date.fromisoformat(row["day"]), row["chat_id"], row["message_id"], row["text"])
+
+
+async def board_row_id(conn: Connection, day: dt.date) -> int | None:
+    """The outbox row of that day's board, whatever its state (one a day)."""
+    row = await fetch_one(
+        conn,
+        "SELECT id FROM reminders WHERE kind='board' AND screening_id IS NULL AND step=? "
+        "ORDER BY id LIMIT 1",
+        (day.isoformat(),),
+    )
+    return None if row is None else int(row["id"])
+
+
+async def board_log(conn: Connection, since: dt.datetime) -> list[LogRow]:
+    """The board rows due since `since`, for /reminders."""
+    rows = await fetch_all(
+        conn,
+        "SELECT r.*, n.acknowledged_by, n.acknowledged_at, n.cancelled_by, n.rerouted_from "
+        "FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
+        "WHERE r.kind='board' AND r.screening_id IS NULL AND r.due_at >= ? "
+        "ORDER BY r.due_at, r.id",
+        (to_db(since),),
+    )
+    return [_log_row(r) for r in rows]
+
+
+async def reminder(conn: Connection, reminder_id: int) -> Reminder | None:
+    rows = await fetch_all(conn, "SELECT * FROM reminders WHERE id=?", (reminder_id,))
+    return _reminder(rows[0]) if rows else None
 
 
 async def save_board(conn: Connection, board: Board, now: dt.datetime) -> None:

@@ -36,11 +36,11 @@ from bot.present import answer_text, error_text, local_time, number_text
 from bot.records import begin, load, record_answer
 from bot.texts import t
 from conversations import flow, schedule
-from conversations.answers import TYPED_MAX_YEAR, TYPED_MIN_YEAR, AnswerError, parse_text
+from conversations.answers import AnswerError, parse_text, parse_wall_clock
 from conversations.eligibility import Evaluation, Outcome
 from conversations.protocol import BY_ID, UPDATABLE, AnswerValue, Kind
 from conversations.schedule import FOLLOW_UP_BY_ID, FollowUp
-from conversations.windows import bsa_observation_end, local_today
+from conversations.windows import at_local, bsa_observation_end, local_today
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
@@ -118,33 +118,16 @@ async def _our_session(
 
 # --- /d0 ------------------------------------------------------------------------------------
 
-# ASCII digits only (a Bengali ৪ is not a 4), four-digit years.
-_WHEN = re.compile(
-    r"^(?:(?P<d>[0-9]{1,2})/(?P<m>[0-9]{1,2})(?:/(?P<y>[0-9]{4}))?\s+)?"
-    r"(?P<H>[0-9]{1,2})[:hH](?P<M>[0-9]{2})$"
-)
-_WHEN_ISO = re.compile(
-    r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})[ T](?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})$"
-)
-
 
 def parse_injection_time(text: str, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
-    """`dd/mm/yyyy hh:mm`, `dd/mm hh:mm`, `hh:mm` (today), `yyyy-mm-dd hh:mm`, `14h30`: a
-    wall-clock time in the trial zone; None if it is not one."""
-    cleaned = " ".join(text.split())
-    match = _WHEN.match(cleaned) or _WHEN_ISO.match(cleaned)
-    if match is None:
-        return None
+    """`dd/mm/yyyy hh:mm`, `dd/mm hh:mm`, `hh:mm` (today), `yyyy-mm-dd hh:mm`, `14h30` (the
+    core's one parser, `parse_wall_clock`): a wall-clock time in the trial zone; None if it
+    is not one."""
     today = local_today(now, zone)
-    parts = match.groupdict()
-    year = int(parts["y"]) if parts.get("y") else today.year
-    if not TYPED_MIN_YEAR <= year <= TYPED_MAX_YEAR:
+    typed = parse_wall_clock(text, today)
+    if typed is None:
         return None
-    try:
-        day = dt.date(year, int(parts["m"]), int(parts["d"])) if parts.get("d") else today
-        return dt.datetime.combine(day, dt.time(int(parts["H"]), int(parts["M"])), tzinfo=zone)
-    except ValueError:
-        return None
+    return at_local(typed.day or today, typed.time, zone)
 
 
 def _d0_refusal(lang: str, s: Screening) -> Out | None:

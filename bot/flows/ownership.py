@@ -1,8 +1,10 @@
 """Issue 14: every D0-window reminder has an owner, an answer and an escalation.
 
 - D0-window reminders (team and private) carry three buttons, callback data
-  `o:<screening id>:<reminder id>:t|p|n` (untrusted: the reminder, its screening, its state
-  and the presser's role are checked against the database):
+  `o:<screening id>:<reminder id>:t|p|n`, and so does each patient of the team's morning
+  board (`o:<screening id>:<board row id>:t|p|n`, bot/reminders_board.py) (untrusted: the
+  reminder — of this patient, or a sent board —, its state, the patient being open and the
+  presser's role are checked against the database):
   **t** "I'm on it" — the presser becomes the owner (audited; a takeover says so), today's
   reminders are marked acknowledged, the escalations that no longer mean anything are
   cancelled, and today's team message is edited in place to say who took the patient;
@@ -160,7 +162,9 @@ async def refreshed_messages(
             continue
         text, buttons = rendered
         outs.append(Out(text, buttons, chat_id=message.chat_id, edit=message.message_id))
-    return outs
+    from bot import reminders_board
+
+    return outs + await reminders_board.refreshed_board(conn, ctx, now)
 
 
 # --- the buttons ----------------------------------------------------------------------------
@@ -189,9 +193,13 @@ async def ownership_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
         s = await store.get_by_id(conn, screening_id)
-        rows = {r.id: r for r in await outbox.for_screening(conn, screening_id)} if s else {}
-        row = rows.get(reminder_id)
-        if s is None or row is None or row.kind != ReminderKind.D0_WINDOW or row.state != "sent":
+        row = await own_store.reminder(conn, reminder_id)
+        # A D0-window reminder of this patient, or a morning board (which lists them all).
+        of_this_patient = row is not None and (
+            (row.kind == ReminderKind.D0_WINDOW and row.screening_id == screening_id)
+            or (row.kind == ReminderKind.BOARD and row.screening_id is None)
+        )
+        if s is None or row is None or not of_this_patient or row.state != "sent":
             return _stale(lang)
         if not is_open(s):
             status = t(lang, f"status.{s.status}")
@@ -426,6 +434,9 @@ async def schedule_window_escalations(
     await own_store.cancel_ids(conn, stale, "re-evaluation")
     if not included or admission is None:
         return
+    from bot import reminders_board
+
+    await reminders_board.schedule_boards(conn, ctx, admission, now)  # the team's 08:00 message
     for step in escalation.future_window_plan(admission, now, ctx.zone):
         await outbox.schedule(conn, screening_id, ReminderKind.ESCALATION, step.step, step.due,
                               await audience(conn, step.audience))  # fmt: skip

@@ -46,11 +46,22 @@ def _kind(lang: str, kind: str) -> str:
     return kind if label == key else label
 
 
-def _cancel_cause(lang: str, row: LogRow, s: Screening) -> str:
+#: Reasons a row was not sent that the log words in the reader's language.
+_SKIP_REASONS = {"on the board": "rl.why.on_board", "no open patient": "rl.why.no_open"}
+
+
+def _skip_reason(lang: str, reason: str | None) -> str:
+    key = _SKIP_REASONS.get(reason or "")
+    return t(lang, key) if key else reason or "—"
+
+
+def _cancel_cause(lang: str, row: LogRow, s: Screening | None) -> str:
     """Rows cancelled by code that names its cause carry it; the others are read from what
     happened to the patient (injection, withdrawal, else a re-evaluation)."""
     if row.cancelled_by:
         return row.cancelled_by
+    if s is None:
+        return t(lang, "rl.cancel.other")
     if s.injected_at is not None:
         return t(lang, "rl.cancel.injection")
     if s.status == store.WITHDRAWN:
@@ -58,7 +69,9 @@ def _cancel_cause(lang: str, row: LogRow, s: Screening) -> str:
     return t(lang, "rl.cancel.other")
 
 
-def row_line(lang: str, ctx: Context, row: LogRow, s: Screening, names: dict[int, str]) -> str:
+def row_line(
+    lang: str, ctx: Context, row: LogRow, s: Screening | None, names: dict[int, str]
+) -> str:
     head = f"• {_kind(lang, row.kind)} <code>{row.step}</code> → {_recipient(lang, row.recipient, names)}"
     match row.state:
         case "scheduled":
@@ -71,7 +84,7 @@ def row_line(lang: str, ctx: Context, row: LogRow, s: Screening, names: dict[int
         case "sent":
             state = t(lang, "rl.state.sent", at=_short(row.sent_at, ctx))
         case "skipped":
-            state = t(lang, "rl.state.skipped", why=row.last_error or "—")
+            state = t(lang, "rl.state.skipped", why=_skip_reason(lang, row.last_error))
         case "failed":
             state = t(lang, "rl.state.failed", why=row.last_error or "—")
         case "cancelled":
@@ -105,14 +118,20 @@ async def reminders(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
                 s for s in await queries.open_screenings(conn) if s.status == store.SCREENED
             ]
         rows = await own_store.reminder_log(conn, [s.id for s in patients])
+        # The team's morning boards while these patients were open (issue 14).
+        since = min((s.created_at for s in patients), default=None)
+        boards = await own_store.board_log(conn, since) if since is not None else []
         user_ids = [r.acknowledged_by for r in rows if r.acknowledged_by is not None]
         user_ids += [int(r.recipient[5:]) for r in rows
                      if r.recipient.startswith("user:") and r.recipient[5:].lstrip("-").isdigit()]  # fmt: skip
         names = await own_store.display_names(conn, user_ids)
     if not patients:
         return [Out(t(lang, "rl.no_open"))]
-    lines = [t(lang, "rl.title", count=len(rows))]
-    by_screening: dict[int, list[LogRow]] = {}
+    lines = [t(lang, "rl.title", count=len(rows) + len(boards))]
+    if boards:
+        lines += ["", t(lang, "rl.board")]
+        lines += [row_line(lang, ctx, row, None, names) for row in boards]
+    by_screening: dict[int | None, list[LogRow]] = {}
     for row in rows:
         by_screening.setdefault(row.screening_id, []).append(row)
     for s in patients:

@@ -121,6 +121,46 @@ async def test_d0_with_a_time_in_the_trial_zone(env: Env) -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "expected"),
+    [(["21/11/2026", "09:15"], local(2026, 11, 21, 9, 15)),
+     (["21/11", "9h15"], local(2026, 11, 21, 9, 15)),
+     (["2026-11-21", "09:15"], local(2026, 11, 21, 9, 15)),
+     (["11h30"], local(2026, 11, 22, 11, 30))],
+)  # fmt: skip
+async def test_d0_accepts_the_core_date_and_time_formats(
+    env: Env, typed: list[str], expected: dt.datetime
+) -> None:
+    s = await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    env.clock.set(local(2026, 11, 22, 12))
+    await inject(env, "HMN-001", *typed)
+    assert (await get(env.ctx, s.id)).injected_at == expected
+
+
+@pytest.mark.parametrize("typed", [["21/11/2026", "৯:১৫"], ["31/02/2026", "10:00"], ["25:00"]])
+async def test_d0_refuses_what_the_core_parser_refuses(env: Env, typed: list[str]) -> None:
+    await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    env.clock.set(local(2026, 11, 22, 12))
+    outs = await injection.d0(env.ctx, who(), ["HMN-001", *typed])
+    assert "not recognised" in texts(outs)
+    assert await audit_rows(env.ctx, "injection") == []
+
+
+def test_d0_and_the_planned_time_share_the_core_parser() -> None:
+    from conversations import answers, escalation
+
+    now = local(2026, 11, 21, 9)
+    for typed in ("22/11 09:00", "2026-11-22 09:00", "22/11/2026 9h00"):
+        planned = escalation.parse_planned_time(typed, now, PARIS, None)
+        assert planned == local(2026, 11, 22, 9), typed
+        assert injection.parse_injection_time(typed, now, PARIS) == local(2026, 11, 22, 9)
+    assert (
+        escalation.parse_planned_time("22/11 ৯:০০", now, PARIS, None)
+        is escalation.PlanError.NOT_A_TIME
+    )
+    assert answers.parse_wall_clock("22/11 ৯:০০", now.date()) is None
+
+
+@pytest.mark.parametrize(
     ("overrides", "expected"),
     [
         ({"hiv_positive": "pending"}, "/update HMN-001 first"),
@@ -277,7 +317,9 @@ async def test_update_re_asks_only_the_pending_criteria(env: Env) -> None:
     env.send.clear()
     await env.sweep(local(2026, 11, 22, 8))
     assert not any("still pending" in m.text for m in env.send.sent)
-    assert any("day 2" in m.text for m in env.send.to(TEAM))
+    assert any("day 2" in m.text for m in env.send.sent if m.chat_id != TEAM)
+    (board,) = env.send.to(TEAM)  # the team's 08:00 message: the morning board
+    assert "<b>HMN-001</b> · eligible" in board.text
 
 
 async def test_update_bsa_keeps_the_highest_value_within_the_observation_period(env: Env) -> None:

@@ -139,7 +139,9 @@ async def test_a_correction_just_after_a_step_fell_due_does_not_lose_it(env: Env
         await reevaluate(conn, env.ctx, str(COORDINATOR), current, now, reason="typo")
     await env.sweep(now)
     assert sorted(m.chat_id for m in env.send.sent) == sorted([TEAM, CLINICIAN])
-    assert all("day 1" in m.plain for m in env.send.sent)
+    assert "day 1" in env.send.to(CLINICIAN)[0].plain
+    (board,) = env.send.to(TEAM)  # the team's 08:00 message: the morning board (issue 14)
+    assert board.plain.startswith("☀️") and "HMN-001" in board.plain
     await env.sweep(local(2026, 11, 21, 8, 5))
     assert len(env.send.sent) == 2  # and once only
 
@@ -162,8 +164,11 @@ async def test_150_overdue_rows_send_only_the_latest_step_per_patient_and_recipi
     )
     assert overdue[0]["n"] == 150
     result = await env.sweep(local(2026, 11, 23, 21))
+    # The team's morning board of the last day, late, once (issue 14).
+    (board,) = [m for m in env.send.to(TEAM) if m.plain.startswith("☀️")]
+    assert "sent late" in board.plain and board.plain.count("HMN-") == 15
     for chat in (TEAM, CLINICIAN):
-        messages = env.send.to(chat)
+        messages = [m for m in env.send.to(chat) if m is not board]
         assert len(messages) == 15, [m.plain[:40] for m in messages]
         assert all("closes at midnight" in m.plain and "sent late" in m.plain for m in messages)
         assert len({m.plain.split()[1] for m in messages}) == 15
@@ -172,7 +177,7 @@ async def test_150_overdue_rows_send_only_the_latest_step_per_patient_and_recipi
     for person in (COORDINATOR, ADMIN):
         escalated = env.send.to(person)
         assert len(escalated) == 15 and all("HMN-" in m.plain for m in escalated)
-    assert result.skipped == 120 + 15 * 3
+    assert result.skipped == 120 + 15 * 3 + 2  # (+ the boards of the 21st and the 22nd)
 
 
 async def test_a_clock_jump_pauses_sending_until_the_clock_comes_back_or_an_admin_confirms(
@@ -195,7 +200,8 @@ async def test_a_clock_jump_pauses_sending_until_the_clock_comes_back_or_an_admi
     env.send.clear()
     await sender.round(local(2026, 11, 21, 8, 5))
     assert sorted(m.chat_id for m in env.send.sent) == sorted([TEAM, CLINICIAN])
-    assert all("day 1" in m.plain for m in env.send.sent)
+    assert "day 1" in env.send.to(CLINICIAN)[0].plain
+    assert env.send.to(TEAM)[0].plain.startswith("☀️")  # the morning board (issue 14)
 
     # Another jump, confirmed by an admin (the bot was really down): catch-up resumes.
     env.send.clear()

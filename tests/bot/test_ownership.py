@@ -119,38 +119,119 @@ async def to_day_one_morning(env: Env) -> Any:
 # --- acknowledgement and escalation ---------------------------------------------------------
 
 
-async def test_day_reminders_carry_the_three_buttons_in_both_chats(env: Env) -> None:
-    await to_day_one_morning(env)
-    for chat in (TEAM, CLINICIAN):
-        labels = [b.label for b in buttons_of(env, chat)]
-        assert labels == ["✋ I'm on it", "🗓 Injection planned…", "🚫 Not injecting"], chat
-        assert all(len(b.data.encode()) <= 64 for b in buttons_of(env, chat))
-    assert "Nobody has taken this patient yet" in env.send.to(TEAM)[-1].plain
+def board_message(env: Env) -> Any:
+    """The newest morning board the team group received."""
+    return [m for m in env.send.to(TEAM) if m.plain.startswith("☀️")][-1]
 
 
-async def test_acknowledgement_stops_the_escalation_and_edits_the_team_message(env: Env) -> None:
+async def test_the_team_gets_one_morning_board_not_a_message_per_patient(env: Env) -> None:
+    first = await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    await screen_patient(env.ctx, env.clock.now, ADMISSION, clinician=OTHER_CLINICIAN)
+    await env.sweep()  # the team notices of the two outcomes
+    env.send.clear()
+    await env.sweep(local(2026, 11, 21, 8))
+    (board,) = env.send.to(TEAM)  # one message for the team, not one per patient
+    assert board.plain.startswith("☀️") and "HMN-001" in board.plain and "HMN-002" in board.plain
+    labels = [[b.label for b in row] for row in board.buttons]
+    assert labels == [["✋ HMN-001", "🗓 HMN-001", "🚫 HMN-001"],
+                      ["✋ HMN-002", "🗓 HMN-002", "🚫 HMN-002"]]  # fmt: skip
+    assert "✋ I'm on it · 🗓 Injection planned… · 🚫 Not injecting" in board.plain
+    assert all(len(b.data.encode()) <= 64 for row in board.buttons for b in row)
+    # The private morning reminders stay one per patient, with their three buttons.
+    for chat in (CLINICIAN, OTHER_CLINICIAN):
+        (private,) = env.send.to(chat)
+        assert [b.label for row in private.buttons for b in row] == [
+            "✋ I'm on it", "🗓 Injection planned…", "🚫 Not injecting"]  # fmt: skip
+    # The team's own rows of that step are in the log, "on the board", not sent.
+    (team_row,) = [r for r in await reminder_rows(env.ctx, first.id)
+                   if r["recipient"] == "team" and r["step"] == "day_1"]  # fmt: skip
+    assert (team_row["state"], team_row["last_error"]) == ("skipped", "on the board")
+    (text,) = [
+        o.text for o in await reminder_log.reminders(env.ctx, person(COORDINATOR), ["HMN-001"])
+    ]
+    assert "D0 window <code>day_1</code> → team — skipped: on the morning board" in text
+    assert "morning board <code>2026-11-21</code> → team — sent 21/11/2026 08:00" in text
+
+
+async def test_im_on_it_on_the_board_edits_the_board_and_moves_the_reminders(env: Env) -> None:
     s = await to_day_one_morning(env)
     env.clock.set(local(2026, 11, 21, 9, 15))
-    outs = await press(env, OTHER_CLINICIAN, TEAM, "I'm on it")
-    edits = [o for o in outs if o.edit is not None]
-    team_edit = next(o for o in edits if o.chat_id == TEAM)
-    _, team_message = button(env, TEAM, "I'm on it")
-    assert team_edit.edit == team_message
-    assert "Taken by <b>Bruno</b> (21/11/2026 09:15)" in team_edit.text
-    assert any(b.label == "✋ I'm on it" for row in team_edit.buttons for b in row)  # takeover
+    outs = await press(env, OTHER_CLINICIAN, TEAM, "✋ HMN-001")
+    assert outs[0].toast == "You are on HMN-001. Its reminders now come to you privately."
+    _, board_id = button(env, TEAM, "✋ HMN-001")
+    (board_edit,) = [o for o in outs if o.chat_id == TEAM and o.edit is not None]
+    assert board_edit.edit == board_id  # the board itself, edited in place
+    assert "HMN-001" in board_edit.text and "Bruno" in board_edit.text
+    assert [b.label for b in board_edit.buttons[0]] == ["✋ HMN-001", "🗓 HMN-001", "🚫 HMN-001"]
+    env.send.clear()
+    await env.sweep(local(2026, 11, 21, 10))
+    assert env.send.to(COORDINATOR) == []  # acknowledged: no escalation
+    (day_one,) = [r for r in await escalations(env, s.id) if r["step"] == "unacknowledged_1"]
+    assert day_one["state"] == "cancelled"
+    taken = await audit_rows(env.ctx, "owner_taken")
+    assert [(a["actor"], a["new_value"]) for a in taken] == [(str(OTHER_CLINICIAN),) * 2]
+    # The next morning: the owner gets the private reminder; the team a new board naming him.
+    env.send.clear()
+    await env.sweep(local(2026, 11, 22, 8))
+    assert len(env.send.to(OTHER_CLINICIAN)) == 1 and env.send.to(CLINICIAN) == []
+    (board,) = env.send.to(TEAM)
+    assert "Bruno" in board.plain and board.plain.startswith("☀️")
+
+
+async def test_board_callback_data_is_checked_against_the_database(env: Env) -> None:
+    s = await to_day_one_morning(env)
+    data, message_id = button(env, TEAM, "✋ HMN-001")
+    _, sid, rid, _action = data.split(":")
+    for forged in (f"o:{int(sid) + 1}:{rid}:t", f"o:{sid}:{int(rid) + 99}:t", f"o:{sid}:{rid}:x"):
+        outs = await ownership.ownership_button(
+            env.ctx, person(CLINICIAN, chat_id=TEAM, message_id=message_id), forged
+        )
+        assert outs == [Out("", toast="This reminder is no longer active.")], forged
+    async with env.ctx.db.transaction() as conn:
+        assert (await own_store.get_loop(conn, s.id)).owner_id is None
+
+
+async def test_the_board_is_posted_once_a_day_even_after_downtime(env: Env) -> None:
+    await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    await env.sweep()
+    env.send.clear()
+    # Down all of the 21st, back at 09:30 on the 22nd: that day's board, late, once.
+    await env.sweep(local(2026, 11, 22, 9, 30))
+    for minutes in (1, 30, 240):
+        await env.sweep(local(2026, 11, 22, 9, 30) + dt.timedelta(minutes=minutes))
+    (board,) = env.send.to(TEAM)
+    assert board.plain.startswith("☀️ Open patients — 22/11/2026")
+    assert len(env.send.to(CLINICIAN)) == 1  # the private reminder, latest step only
+    boards = {r["step"]: (r["state"], r["last_error"]) for r in await reminder_rows(env.ctx)
+              if r["kind"] == "board"}  # fmt: skip
+    assert boards == {"2026-11-21": ("skipped", "superseded by a later step"),
+                      "2026-11-22": ("sent", None), "2026-11-23": ("scheduled", None)}  # fmt: skip
+    env.send.clear()
+    await env.sweep(local(2026, 11, 23, 8))
+    assert len([m for m in env.send.to(TEAM) if m.plain.startswith("☀️")]) == 1
+
+
+async def test_urgent_steps_stay_separate_team_messages_with_buttons(env: Env) -> None:
+    await to_day_one_morning(env)
+    await env.sweep(local(2026, 11, 23, 8))
+    env.send.clear()
+    await env.sweep(local(2026, 11, 23, 14))
+    (urgent,) = [m for m in env.send.to(TEAM)]
+    assert "HMN-001" in urgent.plain and "last day" in urgent.plain
+    assert "✋ I'm on it" in [b.label for row in urgent.buttons for b in row]
+
+
+async def test_acknowledgement_on_a_private_reminder_stops_the_escalation(env: Env) -> None:
+    s = await to_day_one_morning(env)
+    env.clock.set(local(2026, 11, 21, 9, 15))
+    outs = await press(env, CLINICIAN, CLINICIAN, "I'm on it")
+    private_edit = next(o for o in outs if o.chat_id == CLINICIAN and o.edit is not None)
+    assert "Taken by <b>Alice</b> (21/11/2026 09:15)" in private_edit.text
     env.send.clear()
     await env.sweep(local(2026, 11, 21, 10))
     assert env.send.to(COORDINATOR) == []
     (day_one,) = [r for r in await escalations(env, s.id) if r["step"] == "unacknowledged_1"]
-    assert day_one["state"] == "cancelled"
     assert (await notes(env))[day_one["id"]]["cancelled_by"] == "acknowledgement"
-    taken = await audit_rows(env.ctx, "owner_taken")
-    assert [(a["actor"], a["new_value"]) for a in taken] == [(str(OTHER_CLINICIAN),) * 2]
-    # From now on the owner gets the private reminders, not the screening clinician.
-    env.send.clear()
-    await env.sweep(local(2026, 11, 22, 8))
-    assert len(env.send.to(OTHER_CLINICIAN)) == 1 and env.send.to(CLINICIAN) == []
-    assert "Taken by Bruno" in env.send.to(TEAM)[-1].plain
 
 
 async def test_no_acknowledgement_escalates_exactly_once(env: Env) -> None:
@@ -179,7 +260,7 @@ async def test_last_day_without_a_plan_is_urgent_for_coordinators_and_admins(env
 
 async def test_ownership_taken_over_is_audited_and_moves_the_private_reminders(env: Env) -> None:
     s = await to_day_one_morning(env)
-    await press(env, CLINICIAN, TEAM, "I'm on it")
+    await press(env, CLINICIAN, TEAM, "✋ HMN-001")
     await press(env, OTHER_CLINICIAN, CLINICIAN, "I'm on it")  # pressed on a forwarded copy
     takeover = await audit_rows(env.ctx, "owner_takeover")
     assert [(a["old_value"], a["new_value"]) for a in takeover] == [
@@ -195,12 +276,12 @@ async def test_ownership_taken_over_is_audited_and_moves_the_private_reminders(e
 
 async def test_callback_data_is_checked_against_the_database(env: Env) -> None:
     s = await to_day_one_morning(env)
-    data, message_id = button(env, TEAM, "I'm on it")
+    data, message_id = button(env, CLINICIAN, "I'm on it")
     _, sid, rid, _action = data.split(":")
     for forged in (f"o:{int(sid) + 1}:{rid}:t", f"o:{sid}:{int(rid) + 99}:t", f"o:{sid}:{rid}:x",
                    "o:1", "o:a:b:t"):  # fmt: skip
         outs = await ownership.ownership_button(
-            env.ctx, person(CLINICIAN, chat_id=TEAM, message_id=message_id), forged
+            env.ctx, person(CLINICIAN, message_id=message_id), forged
         )
         assert outs == [Out("", toast="This reminder is no longer active.")], forged
     outs = await ownership.ownership_button(
@@ -215,7 +296,7 @@ async def test_callback_data_is_checked_against_the_database(env: Env) -> None:
 
 
 async def plan(env: Env, user_id: int, text: str) -> list[Out]:
-    outs = await press(env, user_id, TEAM, "Injection planned")
+    outs = await press(env, user_id, TEAM, "🗓 HMN-001")
     assert any(o.chat_id == user_id and "when is the injection planned" in o.text for o in outs)
     return await ownership.plan_text(env.ctx, person(user_id), text)
 
@@ -226,7 +307,7 @@ async def test_planned_time_reminds_the_owner_then_reports_when_it_passes(env: E
     outs = await plan(env, CLINICIAN, "14:30")
     assert "injection planned for <b>21/11/2026 14:30</b>" in outs[0].text
     team_edit = next(o for o in outs if o.chat_id == TEAM and o.edit is not None)
-    assert "Injection planned: <b>21/11/2026 14:30</b>" in team_edit.text
+    assert "planned 21/11/2026 14:30" in team_edit.text  # the board
     planned = await audit_rows(env.ctx, "d0_planned")
     assert planned[0]["new_value"].startswith("2026-11-21T13:30")
     env.send.clear()
@@ -274,7 +355,7 @@ async def test_a_wrong_planned_time_is_refused_in_words(
 
 async def test_not_injecting_asks_the_reason_then_withdraws(env: Env) -> None:
     s = await to_day_one_morning(env)
-    outs = await press(env, CLINICIAN, TEAM, "Not injecting")
+    outs = await press(env, CLINICIAN, TEAM, "🚫 HMN-001")
     assert any(o.chat_id == CLINICIAN and "type the reason" in o.text for o in outs)
     replies = await ownership.not_injecting_text(env.ctx, person(CLINICIAN), "family refused")
     rows = await reminder_rows(env.ctx, s.id)
@@ -289,31 +370,76 @@ async def test_not_injecting_asks_the_reason_then_withdraws(env: Env) -> None:
 # --- unreachable people, unknown fate -------------------------------------------------------
 
 
-async def test_unreachable_user_is_rerouted_to_the_coordinators_until_they_write(env: Env) -> None:
+FOR_ALICE = "👤 For Dr Alice, who cannot be reached privately:"
+
+
+async def admin_notices(env: Env) -> list[Any]:
+    return [r for r in await reminder_rows(env.ctx) if r["kind"] == "admin"
+            and r["step"].startswith(f"unreachable:{CLINICIAN}:")]  # fmt: skip
+
+
+async def test_unreachable_user_is_rerouted_to_the_team_and_the_coordinators(env: Env) -> None:
     s = await screen_patient(env.ctx, env.clock.now, ADMISSION)
+    from bot import reminder_delivery
+
+    # She used the bot once: her Telegram first name is kept (staff names only).
+    await reminder_delivery.on_activity(env.ctx, person(CLINICIAN), [])
     await env.sweep()
+    env.send.clear()
     env.send.always_fail[CLINICIAN] = Forbidden("Forbidden: bot was blocked by the user")
     await env.sweep(local(2026, 11, 21, 8))
     await env.sweep(local(2026, 11, 21, 8, 0, 5))
     assert (await audit_rows(env.ctx, "user_unreachable"))[0]["field"] == str(CLINICIAN)
-    copies = env.send.to(COORDINATOR)
-    assert len(copies) == 1 and "HMN-001" in copies[0].plain
+    # Her private reminder goes to the team group (beside the board) and to the coordinator,
+    # each saying for whom it was meant.
+    (copy,) = env.send.to(COORDINATOR)
+    assert copy.plain.startswith(FOR_ALICE) and "HMN-001" in copy.plain and "day 1" in copy.plain
+    (team_copy,) = [m for m in env.send.to(TEAM) if not m.plain.startswith("☀️")]
+    assert team_copy.plain.startswith(FOR_ALICE) and "day 1" in team_copy.plain
+    assert "✋ I'm on it" in [b.label for row in team_copy.buttons for b in row]
+    assert len(await admin_notices(env)) == 1  # the admins are told once
     await env.sweep(local(2026, 11, 21, 12))  # (the 10:00 escalation to the coordinator)
+    env.send.clear()
     calls = env.send.calls
     await env.sweep(local(2026, 11, 22, 8))
-    assert env.send.calls == calls + 2  # the team and the coordinator; no try at the clinician
+    # The board, the team's copy and the coordinator's; no try at the clinician any more.
+    assert env.send.calls == calls + 3
+    rerouted = sorted(m.chat_id for m in env.send.sent if m.plain.startswith(FOR_ALICE))
+    assert rerouted == sorted([COORDINATOR, TEAM])
+    assert len(await admin_notices(env)) == 1  # same episode: not told again
+    log = await reminder_log.reminders(env.ctx, person(COORDINATOR), ["HMN-001"])
+    assert "rerouted (recipient unreachable: Alice)" in log[0].text
     users = await reminder_log.users(env.ctx, person(ADMIN), [])
     assert "unreachable privately (bot blocked or removed)" in users[0].text
-    # The clinician writes to the bot privately: reachable again.
-    from bot import reminder_delivery
-
+    # She writes to the bot privately: reachable again; her reminders come to her again.
     replies = await reminder_delivery.on_activity(env.ctx, person(CLINICIAN), [])
     assert "I can write to you here again" in replies[0].text
     del env.send.always_fail[CLINICIAN]
     env.send.clear()
     await env.sweep(local(2026, 11, 23, 8))
-    assert len(env.send.to(CLINICIAN)) == 1
+    (own,) = env.send.to(CLINICIAN)
+    assert not own.plain.startswith(FOR_ALICE)
+    assert [m for m in env.send.sent if m.plain.startswith(FOR_ALICE)] == []
+    # She blocks the bot again: a new episode, the admins are told again.
+    env.send.always_fail[CLINICIAN] = Forbidden("Forbidden: bot was blocked by the user")
+    await env.sweep(local(2026, 11, 23, 13, 30))  # (the planned-time steps need a plan: none)
+    await env.sweep(local(2026, 11, 23, 14))
+    await env.sweep(local(2026, 11, 23, 20))
+    assert len(await admin_notices(env)) == 2
     assert s.number == "HMN-001"
+
+
+async def test_a_private_reminder_with_answer_values_never_goes_to_the_team(env: Env) -> None:
+    await screen_patient(env.ctx, env.clock.now, ADMISSION, hiv_positive="pending")
+    await env.sweep()
+    env.send.always_fail[CLINICIAN] = Forbidden("Forbidden: bot was blocked by the user")
+    await env.sweep(local(2026, 11, 21, 8))
+    await env.sweep(local(2026, 11, 21, 8, 0, 5))
+    pending = [m for m in env.send.sent if "still pending" in m.plain]
+    assert [m.chat_id for m in pending] == [COORDINATOR]  # the coordinator only
+    # (Her first name is not known: the bot never heard from her. Her Telegram id then.)
+    assert pending[0].plain.startswith(f"👤 For user {CLINICIAN}, who cannot be reached")
+    assert not any("still pending" in m.plain for m in env.send.to(TEAM))
 
 
 async def test_a_timeout_after_the_request_left_is_unknown_and_not_resent(env: Env) -> None:
@@ -336,12 +462,16 @@ async def test_a_timeout_after_the_request_left_is_unknown_and_not_resent(env: E
 
 async def test_reminders_lists_every_row_with_its_state(env: Env) -> None:
     await to_day_one_morning(env)
-    await press(env, OTHER_CLINICIAN, TEAM, "I'm on it")
+    await press(env, OTHER_CLINICIAN, TEAM, "✋ HMN-001")
     screen_b = await screen_patient(env.ctx, env.clock.now, ADMISSION)
     (text,) = [o.text for o in await reminder_log.reminders(env.ctx, person(COORDINATOR), [])]
     assert "<b>HMN-001</b>" in text and f"<b>{screen_b.number}</b>" in text
-    assert "D0 window <code>day_1</code> → team — sent 21/11/2026 08:00" in text
-    assert "acknowledged by Bruno 21/11/2026 08:00" in text
+    assert "D0 window <code>day_1</code> → team — skipped: on the morning board" in text
+    assert "morning board <code>2026-11-21</code> → team — sent 21/11/2026 08:00" in text
+    assert (
+        "D0 window <code>day_1</code> → owner — sent 21/11/2026 08:00 — "
+        "acknowledged by Bruno 21/11/2026 08:00" in text
+    )
     assert "escalation <code>unacknowledged_1</code> → Chloé" not in text  # no name known yet
     assert (
         f"escalation <code>unacknowledged_1</code> → {COORDINATOR} — cancelled: acknowledgement"
@@ -353,6 +483,7 @@ async def test_reminders_lists_every_row_with_its_state(env: Env) -> None:
         ["hmn-001"],
     )  # fmt: skip
     assert "prévu 22/11/2026 08:00" in french[0].text
+    assert "pas envoyé : sur le tableau du matin" in french[0].text
     unknown = await reminder_log.reminders(env.ctx, person(COORDINATOR), ["HMN-999"])
     assert unknown[0].text == "HMN-999: unknown number."
 
@@ -388,35 +519,34 @@ async def test_non_urgent_reminders_are_silent_at_night_urgent_ones_ring(env: En
 # --- the morning board ----------------------------------------------------------------------
 
 
-async def test_the_morning_board_is_posted_once_then_edited_in_place(env: Env) -> None:
+async def test_the_morning_board_is_edited_in_place_when_what_it_says_changes(env: Env) -> None:
     from bot.reminders_board import board_tick
 
-    posted: list[tuple[int, str]] = []
-    edited: list[tuple[int, int, str]] = []
+    edited: list[tuple[int, int, str, list[list[Button]]]] = []
 
-    async def post(chat: int, text: str) -> int:
-        posted.append((chat, text))
-        return 900 + len(posted)
-
-    async def edit(chat: int, message_id: int, text: str) -> None:
-        edited.append((chat, message_id, text))
+    async def edit(chat: int, message_id: int, text: str, buttons: list[list[Button]]) -> None:
+        edited.append((chat, message_id, text, buttons))
 
     first = await screen_patient(env.ctx, env.clock.now, ADMISSION)
     second = await screen_patient(env.ctx, env.clock.now, dt.date(2026, 11, 19))  # sooner
     await env.sweep()
-    assert await board_tick(env.ctx, local(2026, 11, 21, 7, 59), post, edit) == "early"
-    assert await board_tick(env.ctx, local(2026, 11, 21, 8), post, edit) == "posted"
-    ((chat, text),) = posted
-    assert chat == TEAM
-    assert text.index(second.number) < text.index(first.number)  # soonest deadline first
-    assert "D0 by 23/11/2026 23:59 (2 d 15 h left) · nobody" in text
-    # Time passing alone does not edit it; taking a patient does — the same message.
-    assert await board_tick(env.ctx, local(2026, 11, 21, 9), post, edit) == "unchanged"
+    assert await board_tick(env.ctx, local(2026, 11, 21, 7, 59), edit) == "no board"
     await env.sweep(local(2026, 11, 21, 8))
-    await press(env, OTHER_CLINICIAN, TEAM, "I'm on it")
-    assert await board_tick(env.ctx, local(2026, 11, 21, 9, 30), post, edit) == "edited"
-    ((chat, message_id, text),) = edited
-    assert (chat, message_id) == (TEAM, 901) and "Bruno" in text
-    assert len(posted) == 1
-    # The next morning: a new board.
-    assert await board_tick(env.ctx, local(2026, 11, 22, 8), post, edit) == "posted"
+    board = board_message(env)
+    assert board.plain.index(second.number) < board.plain.index(first.number)  # soonest first
+    assert "D0 by 23/11/2026 23:59 (2 d 15 h left) · nobody" in board.plain
+    _, board_id = button(env, TEAM, "✋ HMN-001")
+    # Time passing alone does not edit it; a button pressed on it edits it at once.
+    assert await board_tick(env.ctx, local(2026, 11, 21, 9), edit) == "unchanged"
+    await press(env, OTHER_CLINICIAN, TEAM, "✋ HMN-001")
+    assert await board_tick(env.ctx, local(2026, 11, 21, 9, 30), edit) == "unchanged"
+    # A change made elsewhere (a new patient) is edited in by the keeper: the same message.
+    third = await screen_patient(env.ctx, local(2026, 11, 21, 9, 40), dt.date(2026, 11, 21))
+    assert await board_tick(env.ctx, local(2026, 11, 21, 9, 41), edit) == "edited"
+    ((chat, message_id, text, buttons),) = edited
+    assert (chat, message_id) == (TEAM, board_id) and third.number in text and "Bruno" in text
+    assert len(buttons) == 3  # the buttons stay (an edit without them would remove them)
+    assert len([m for m in env.send.to(TEAM) if m.plain.startswith("☀️")]) == 1
+    # The next morning: a new board, sent by the sender (the keeper only edits).
+    await env.sweep(local(2026, 11, 22, 8))
+    assert len([m for m in env.send.to(TEAM) if m.plain.startswith("☀️")]) == 2

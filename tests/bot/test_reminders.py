@@ -28,7 +28,7 @@ from bot.outcomes import close_screening
 from bot.settings import Settings
 from conversations.answers import to_json
 from conversations.eligibility import evaluate
-from conversations.schedule import d0_window_steps
+from conversations.schedule import MORNING_STEPS, d0_window_steps
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
@@ -262,7 +262,11 @@ async def test_each_step_fires_at_its_wall_clock_time_and_not_before(
             assert step.due.astimezone(PARIS).hour in (8, 14, 20)
             assert sorted(m.chat_id for m in window_messages(env)) == sorted([TEAM, CLINICIAN])
             for message in window_messages(env):
-                assert STEP_WORDS[step.step] in message.text
+                # At 08:00 the team's message is the morning board (issue 14).
+                if message.chat_id == TEAM and step.step in MORNING_STEPS:
+                    assert message.text.startswith("☀️") and "HMN-001" in message.text
+                else:
+                    assert STEP_WORDS[step.step] in message.text
                 assert "sent late" not in message.text
             env.send.clear()
         # 08:00 the morning after the deadline: the window is closed, the status says so.
@@ -318,22 +322,26 @@ async def test_catch_up_after_a_two_day_outage_sends_one_late_message_per_kind(e
     # Down from the 20th at 10:00 to the 23rd at 21:00: day 1, day 2, the last day's morning,
     # afternoon and evening are all overdue, and so is the morning's pending reminder.
     result = await env.sweep(local(2026, 11, 23, 21))
-    team = env.send.to(TEAM)
+    boards = [m for m in env.send.to(TEAM) if m.text.startswith("☀️")]
+    team = [m for m in env.send.to(TEAM) if m not in boards]
     clinician = env.send.to(CLINICIAN)
     assert len(team) == 1 and "closes at midnight" in team[0].text
     assert "sent late" in team[0].text
+    # The morning board of the last day, late, once (those of the 21st and 22nd superseded).
+    assert len(boards) == 1 and "23/11/2026" in boards[0].text and "sent late" in boards[0].text
     assert len(clinician) == 2  # the window (evening step) and the pending criteria
     assert any("closes at midnight" in m.text for m in clinician)
     assert any("still pending" in m.text and "/update HMN-001" in m.text for m in clinician)
     # … and the last day's urgent escalation (no plan by 14:00) to the coordinator and admin.
-    assert result.sent == 5 and result.late == 5
+    assert result.sent == 6 and result.late == 6
     rows = await reminder_rows(env.ctx, s.id)
     skipped = [r for r in rows if r["state"] == "skipped" and r["kind"] == "d0_window"]
     assert {r["step"] for r in skipped} == {"day_1", "day_2", "last_day_morning",
                                             "last_day_afternoon"}  # fmt: skip
     assert len(skipped) == 8  # 4 steps × (team, clinician)
-    # + the coordinator's three "unacknowledged by 10:00" steps, superseded by the urgent one.
-    assert len(await audit_rows(env.ctx, "reminder_skipped")) == 11
+    # + the coordinator's three "unacknowledged by 10:00" steps, superseded by the urgent one,
+    # + the boards of the 21st and the 22nd.
+    assert len(await audit_rows(env.ctx, "reminder_skipped")) == 13
     evening = [r for r in rows if r["step"] == "last_day_evening"]
     assert all(r["state"] == "sent" and r["late"] == 1 for r in evening)
     # The daily pending reminder plans the next morning once sent.
@@ -351,7 +359,7 @@ async def test_a_restart_never_resends_and_never_loses(tmp_path: Path) -> None:
     day_1 = env.clock.set(local(2026, 11, 21, 8))
     async with env.ctx.db.transaction() as conn:
         claimed = await outbox.claim_due(conn, day_1)
-    assert {r.step for r in claimed} == {"day_1"}
+    assert {r.step for r in claimed} == {"day_1", "2026-11-21"}  # (the morning board's row)
     await env.ctx.db.close()
 
     # Restart: a new context on the same database (start-up releases claimed rows).
@@ -360,7 +368,8 @@ async def test_a_restart_never_resends_and_never_loses(tmp_path: Path) -> None:
         send = FakeSend()
         await jobs.sweep(ctx, day_1, send)
         assert sorted(m.chat_id for m in send.sent) == sorted([TEAM, CLINICIAN])
-        assert all("day 1" in m.text for m in send.sent)
+        assert "day 1" in send.to(CLINICIAN)[0].text
+        assert send.to(TEAM)[0].text.startswith("☀️")  # the team's 08:00 message: the board
         # A second sweep, and a second "restart", send nothing twice.
         await jobs.sweep(ctx, day_1 + dt.timedelta(minutes=1), send)
         assert len(send.sent) == 2
@@ -370,7 +379,9 @@ async def test_a_restart_never_resends_and_never_loses(tmp_path: Path) -> None:
         assert len(send.sent) == 2
         rows = await reminder_rows(ctx, s.id)
         sent_steps = [r["step"] for r in rows if r["state"] == "sent" and r["recipient"] == "team"]
-        assert sent_steps == ["outcome", "day_1"]
+        assert sent_steps == ["outcome"]  # day 1's team row: "on the board"
+        boards = [r for r in await reminder_rows(ctx) if r["kind"] == "board"]
+        assert [(r["step"], r["state"]) for r in boards][:1] == [("2026-11-21", "sent")]
     finally:
         await ctx.db.close()
 
@@ -443,7 +454,10 @@ async def test_a_blocked_bot_is_a_permanent_failure(env: Env) -> None:
     await screen_patient(env.ctx, now, dt.date(2026, 11, 20))
     env.send.always_fail[CLINICIAN] = Forbidden("Forbidden: bot was blocked by the user")
     await env.sweep(local(2026, 11, 21, 8))
-    assert len(env.send.to(TEAM)) == 1  # day 1 (the outcome notice was superseded)
+    # The board (the outcome notice was superseded), and the clinician's day 1 rerouted to
+    # the team group since she cannot be reached (issue 14).
+    board, rerouted = env.send.to(TEAM)
+    assert board.text.startswith("☀️") and "cannot be reached privately" in rerouted.text
     notice = env.send.to(ADMIN)
     assert len(notice) == 1 and "blocked" in notice[0].text
 

@@ -466,3 +466,35 @@ def test_round_trip_examples(question_id: str, value: object) -> None:
     restored = from_json(question_id, to_json(value))
     assert restored == value
     assert type(restored) is type(value)
+
+
+# --- one date/time parser in the core (/d0's time and the planned injection time) ----------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("21/11/2026 09:15", (dt.date(2026, 11, 21), dt.time(9, 15))),
+        ("21/11 9h15", (dt.date(2026, 11, 21), dt.time(9, 15))),
+        ("2026-11-21 09:15", (dt.date(2026, 11, 21), dt.time(9, 15))),
+        ("2026-11-21T09:15", (dt.date(2026, 11, 21), dt.time(9, 15))),
+        ("14:30", (None, dt.time(14, 30))),
+        ("14h30", (None, dt.time(14, 30))),
+        ("  14 H 30 ", (None, dt.time(14, 30))),
+    ],
+)
+def test_wall_clock_formats(typed: str, expected: tuple[dt.date | None, dt.time]) -> None:
+    from conversations.answers import parse_wall_clock
+
+    parsed = parse_wall_clock(typed, dt.date(2026, 11, 22))
+    assert parsed is not None and (parsed.day, parsed.time) == expected
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["tomorrow", "31/02/2026 10:00", "25:00", "14:60", "21/11/1800 10:00", "১৪:৩০", "21/11", ""],
+)
+def test_wall_clock_refuses_what_is_not_a_date_and_time(typed: str) -> None:
+    from conversations.answers import parse_wall_clock
+
+    assert parse_wall_clock(typed, dt.date(2026, 11, 22)) is None

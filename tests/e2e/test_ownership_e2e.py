@@ -20,10 +20,12 @@ from tests.e2e.conftest import (
     CLINICIAN,
     CLINICIAN_2,
     COORDINATOR,
+    ELIGIBLE_MALE,
     TEAM_CHAT,
     Clinician,
     FakeClock,
     add_user,
+    answer_all,
 )
 from tests.e2e.fake_telegram import BOT_USERNAME, FakeTelegram
 from tests.e2e.test_reminders_e2e import next_sweep, screen_eligible
@@ -52,19 +54,19 @@ async def test_second_clinician_takes_the_patient_from_the_team_message(
     mark = tg.mark()
     clock.now = PARIS_8_AM_22
     await next_sweep(app)
-    day_2 = await tg.wait_for_message(TEAM_CHAT, contains="day 2", after_index=mark)
+    board = await tg.wait_for_message(TEAM_CHAT, contains="Open patients", after_index=mark)
     await tg.wait_for_message(CLINICIAN, contains="day 2", after_index=mark)
-    message_id = day_2.result["message_id"]
+    message_id = board.result["message_id"]
 
     mark = tg.mark()
-    tg.press_button_text(CLINICIAN_2, TEAM_CHAT, message_id, "I'm on it")
+    tg.press_button_text(CLINICIAN_2, TEAM_CHAT, message_id, "✋ HMN-001")
     edit = await tg.wait_for_call(
         "editMessageText", lambda c: c.params.get("message_id") == message_id, after_index=mark
     )
     assert edit.ok
     edited = tg.message(TEAM_CHAT, message_id)
-    assert edited is not None and "Taken by Bruno" in edited["text"]
-    assert tg.find_button(TEAM_CHAT, message_id, "I'm on it")  # still there, for a takeover
+    assert edited is not None and "· Bruno" in edited["text"]
+    assert tg.find_button(TEAM_CHAT, message_id, "✋ HMN-001")  # still there, for a takeover
 
     mark = tg.mark()
     clock.now = PARIS_8_AM_23
@@ -77,7 +79,8 @@ async def test_second_clinician_takes_the_patient_from_the_team_message(
     log = await coordinator.command("/reminders HMN-001", expect="Reminders")
     text = log["text"]
     assert "acknowledged by Bruno" in text
-    assert "D0 window day_2 → team — sent 22/11/2026 08:00" in text
+    assert "D0 window day_2 → team — skipped: on the morning board" in text
+    assert "morning board 2026-11-22 → team — sent 22/11/2026 08:00" in text
     assert "D0 window last_day_morning → owner — sent 23/11/2026 08:00" in text
     # /start HMN-001 (the deep link) shows the coordinator the patient's record.
     record = await coordinator.command("/start HMN-001", expect="HMN-001")
@@ -150,3 +153,98 @@ async def test_a_burst_of_due_reminders_to_one_group_is_paced(
             assert inside <= 20 + 20 * width / SCALED_GROUP_PERIOD + 1, (start, width, inside)
     # So 100 took at least (100 - 20) / 20 periods.
     assert times[-1] - times[0] >= (BURST - 20) / 20 * SCALED_GROUP_PERIOD * 0.9
+
+
+# --- the whole loop, with the morning board (issue 14, second pass) -------------------------
+
+PARIS_10_AM_22 = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+
+
+async def test_the_morning_board_loop_two_clinicians_and_a_coordinator(
+    tg: FakeTelegram, start_bot: Any, clock: FakeClock
+) -> None:
+    """The board is the team's 08:00 message; clinician 2 takes HMN-001 on it (the board is
+    edited in place, the private reminders follow him); HMN-002, taken by nobody, is reported
+    to the coordinator at 10:00, once; /reminders shows every kind of row."""
+    tg.add_user(CLINICIAN, "Alice", language_code="en")
+    tg.add_user(CLINICIAN_2, "Bruno", language_code="en")
+    app = await start_bot()
+    await add_user(tg, CLINICIAN_2, "clinician")
+    await add_user(tg, COORDINATOR, "coordinator")
+    alice = await screen_eligible(tg)  # HMN-001
+    await alice.command("/screen", expect="HMN-002")
+    await answer_all(alice, ELIGIBLE_MALE)
+    await alice.tap("Confirm", expect="all criteria are met")
+    await tg.wait_for_message(TEAM_CHAT, contains="HMN-002")
+
+    # 08:00: one board for the team (both patients, three buttons each), private reminders.
+    mark = tg.mark()
+    clock.now = PARIS_8_AM_22
+    await next_sweep(app)
+    board = await tg.wait_for_message(TEAM_CHAT, contains="Open patients", after_index=mark)
+    await tg.wait_for_message(CLINICIAN, contains="day 2", after_index=mark)
+    await next_sweep(app)
+    team_now = [
+        m for m in tg.sent_messages(TEAM_CHAT)[-5:] if m["message_id"] >= board.result["message_id"]
+    ]
+    assert len(team_now) == 1  # the board only: no message per patient
+    board_id = board.result["message_id"]
+    assert "HMN-001" in board.result["text"] and "HMN-002" in board.result["text"]
+    assert board.params.get("protect_content") is True
+    labels = [b["text"] for row in board.result["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == [
+        "✋ HMN-001",
+        "🗓 HMN-001",
+        "🚫 HMN-001",
+        "✋ HMN-002",
+        "🗓 HMN-002",
+        "🚫 HMN-002",
+    ]
+    assert len([m for m in tg.sent_messages(CLINICIAN)[-4:] if "day 2" in m.get("text", "")]) == 2
+
+    # Clinician 2 takes HMN-001 on the board: the board itself is edited to say so.
+    mark = tg.mark()
+    tg.press_button_text(CLINICIAN_2, TEAM_CHAT, board_id, "✋ HMN-001")
+    edit = await tg.wait_for_call(
+        "editMessageText", lambda c: c.params.get("message_id") == board_id, after_index=mark
+    )
+    assert edit.ok
+    edited = tg.message(TEAM_CHAT, board_id)
+    assert edited is not None
+    line_1 = next(line for line in edited["text"].split("\n") if "HMN-001" in line)
+    line_2 = next(line for line in edited["text"].split("\n") if "HMN-002" in line)
+    assert "Bruno" in line_1 and "nobody" in line_2
+    assert tg.find_button(TEAM_CHAT, board_id, "✋ HMN-002")  # the buttons stay
+
+    # 10:00: HMN-002 was acknowledged by nobody: the coordinator is told privately, once.
+    mark = tg.mark()
+    clock.now = PARIS_10_AM_22
+    await next_sweep(app)
+    await tg.wait_for_message(COORDINATOR, contains="HMN-002", after_index=mark)
+    clock.advance(minutes=5)
+    await next_sweep(app)
+    await next_sweep(app)
+    told = [m["text"] for m in tg.sent_messages(COORDINATOR)]
+    assert len([m for m in told if "HMN-002" in m]) == 1
+    assert not [m for m in told if "HMN-001" in m]  # taken: no escalation
+
+    # The next morning HMN-001's private reminder goes to its owner, no longer to Alice.
+    mark = tg.mark()
+    clock.now = PARIS_8_AM_23
+    await next_sweep(app)
+    await tg.wait_for_message(CLINICIAN_2, contains="HMN-001", after_index=mark)
+    await tg.wait_for_message(CLINICIAN, contains="HMN-002", after_index=mark)
+    await next_sweep(app)
+    new_for_alice = [c.params["text"] for c in tg.calls("sendMessage")[mark:]
+                     if c.params.get("chat_id") == CLINICIAN]  # fmt: skip
+    assert not any("HMN-001" in text for text in new_for_alice)
+
+    # /reminders: the board rows, sent, skipped "on the board", acknowledged and escalated.
+    coordinator = Clinician(tg, COORDINATOR)
+    text = (await coordinator.command("/reminders", expect="Reminders"))["text"]
+    assert "morning board 2026-11-22 → team — sent 22/11/2026 08:00" in text
+    assert "morning board 2026-11-23 → team — sent 23/11/2026 08:00" in text
+    assert "D0 window day_2 → team — skipped: on the morning board" in text
+    assert "D0 window day_2 → owner — sent 22/11/2026 08:00 — acknowledged by Bruno" in text
+    assert f"escalation unacknowledged_2 → {COORDINATOR} — sent 22/11/2026 10:00" in text
+    assert "escalation unacknowledged_2" in text and "cancelled: acknowledgement" in text

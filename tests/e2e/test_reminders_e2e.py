@@ -70,15 +70,17 @@ async def test_team_told_once_and_a_restart_sends_no_duplicate(
     await next_sweep(app)
     assert len(team_messages(tg, "HMN-001")) == 1
 
-    # The next step (08:00 the next morning, local) arrives once, to the team and the clinician.
+    # The next step (08:00 the next morning, local) arrives once: to the clinician, and to
+    # the team on the morning board (issue 14), not as a message of its own.
     mark = tg.mark()
     clock.now = PARIS_8_AM_NEXT_DAY
     await next_sweep(app)
-    day_2 = await tg.wait_for_message(TEAM_CHAT, contains="day 2", after_index=mark)
-    assert "HMN-001" in day_2.result["text"]
+    board = await tg.wait_for_message(TEAM_CHAT, contains="Open patients", after_index=mark)
+    assert "HMN-001" in board.result["text"]
     await tg.wait_for_message(CLINICIAN, contains="day 2", after_index=mark)
     await next_sweep(app)
-    assert len(team_messages(tg, "day 2")) == 1
+    assert len(team_messages(tg, "Open patients")) == 1
+    assert team_messages(tg, "day 2") == []
 
 
 async def test_d0_records_the_injection_and_answers_with_the_follow_up_dates(
