@@ -56,6 +56,7 @@ from bot.criteria import short_names, verdict_sentences
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
 from bot.present import local_time, time_left
 from bot.records import abandon, begin, load
+from bot.reminder_types import Decision, Handled, Message, Skip
 from bot.texts import Raw, t
 from conversations import schedule
 from conversations.reminder_kinds import Recipient, ReminderKind
@@ -104,24 +105,6 @@ INCLUDED = ("eligible", "pending")
 
 
 # --- what a row turns into ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Skip:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Handled:
-    """A system event done inside the preparing transaction: nothing to send."""
-
-
-@dataclass(frozen=True)
-class Message:
-    render: Callable[[str], tuple[str, list[list[Button]]]]  # language → text, buttons
-
-
-Decision = Skip | Handled | Message
 
 
 @dataclass

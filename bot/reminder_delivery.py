@@ -34,6 +34,7 @@ from telegram.ext import AIORateLimiter, Defaults
 
 from bot import routing
 from bot.common import Actor, Context, Out
+from bot.reminder_types import UrgentMessage
 from bot.texts import t
 from conversations.escalation import quiet_hours
 from conversations.reminder_kinds import Recipient, ReminderKind
@@ -71,8 +72,6 @@ def defaults() -> Defaults:
 
 
 def silent_for(decision: Any, now: dt.datetime, ctx: Context) -> bool:
-    from bot.flows.ownership import UrgentMessage
-
     return quiet_hours(now, ctx.zone) and not isinstance(decision, UrgentMessage)
 
 

@@ -34,6 +34,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot import routing
 from bot.common import Button, Context, Out
+from bot.reminder_types import Decision, Message, Skip
 from bot.texts import t
 from conversations import schedule
 from conversations.reminder_kinds import ReminderKind
@@ -159,16 +160,14 @@ async def schedule_boards(
             await ensure_board(conn, ctx, step.due.astimezone(ctx.zone).date())
 
 
-async def decision(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> Any:
+async def decision(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> Decision:
     """The sender's branch for a board row: the board as it is now (what it shows is kept,
     to be recorded once Telegram accepted it), or skipped when no patient is open."""
-    from bot import jobs
-
     found = await entries(conn, now)
     if not found:
-        return jobs.Skip(NOTHING_OPEN)
+        return Skip(NOTHING_OPEN)
     await store.set_meta(conn, f"{SHOWN_META}{row.id}", key_of(found))
-    return jobs.Message(lambda lang: render(lang, ctx, found, now, row.id))
+    return Message(lambda lang: render(lang, ctx, found, now, row.id))
 
 
 async def record_posted(

@@ -28,6 +28,7 @@ from bot.common import Actor, Button, Context, Out
 from bot.flows.screening import SCREEN_MODE
 from bot.present import local_time, time_left
 from bot.records import begin
+from bot.reminder_types import Decision, Message, Skip, UrgentMessage
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import Audience, EscalationStep, LoopState, PlanError
@@ -110,11 +111,11 @@ BOT_USERNAME_META = "bot_username"
 
 
 async def decorate(
-    conn: Connection, ctx: Context, row: Reminder, s: Screening, decision: jobs.Decision
-) -> jobs.Decision:
+    conn: Connection, ctx: Context, row: Reminder, s: Screening, decision: Decision
+) -> Decision:
     """A D0-window reminder with who owns the patient, the plan, and the three buttons (the
     window-closed message has nothing left to answer)."""
-    if not isinstance(decision, jobs.Message) or row.step == schedule.WINDOW_CLOSED:
+    if not isinstance(decision, Message) or row.step == schedule.WINDOW_CLOSED:
         return decision
     loop = await own_store.get_loop(conn, s.id)
     names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
@@ -128,7 +129,7 @@ async def decorate(
             extra.append(t(lang, "own.line.link", url=link))
         return text + "\n" + "\n".join(extra), buttons + d0_buttons(lang, s.id, row.id)
 
-    return jobs.Message(render)
+    return Message(render)
 
 
 async def _rendered(
@@ -136,7 +137,7 @@ async def _rendered(
 ) -> tuple[str, list[list[Button]]] | None:
     decision = await jobs.prepare(conn, ctx, row, s, ctx.now())
     decision = await decorate(conn, ctx, row, s, decision)
-    if not isinstance(decision, jobs.Message):
+    if not isinstance(decision, Message):
         return None
     return decision.render(lang)
 
@@ -444,10 +445,10 @@ async def schedule_window_escalations(
 
 async def escalation_decision(
     conn: Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime
-) -> jobs.Decision:
+) -> Decision:
     """The sender's branch for `escalation` rows: still relevant now? then its message."""
     if s.admission_date is None:
-        return jobs.Skip("no admission date")
+        return Skip("no admission date")
     loop = await own_store.get_loop(conn, s.id)
     state = loop_state(s, loop)
     try:
@@ -456,13 +457,13 @@ async def escalation_decision(
             row.step, row.due_at, state, admission_date=s.admission_date, zone=ctx.zone, now=now
         )
     except ValueError:
-        return jobs.Skip(f"unknown escalation step {row.step}")
+        return Skip(f"unknown escalation step {row.step}")
     if not relevant:
         if state.injected:
-            return jobs.Skip("injected")
+            return Skip("injected")
         if state.closed:
-            return jobs.Skip(f"status {s.status}, outcome {s.outcome}")
-        return jobs.Skip("answered: acknowledged or planned")
+            return Skip(f"status {s.status}, outcome {s.outcome}")
+        return Skip("answered: acknowledged or planned")
     names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
     link = await deep_link(conn, s.number)
 
@@ -478,13 +479,7 @@ async def escalation_decision(
             lines.append(t(lang, "own.line.link", url=link))
         return "\n".join(lines), []
 
-    return (
-        UrgentMessage(render) if kind is EscalationStep.NO_PLAN_LAST_DAY else jobs.Message(render)
-    )
-
-
-class UrgentMessage(jobs.Message):
-    """Sent with sound even in quiet hours (the last day's 14:00 escalation)."""
+    return UrgentMessage(render) if kind is EscalationStep.NO_PLAN_LAST_DAY else Message(render)
 
 
 # --- registration ---------------------------------------------------------------------------

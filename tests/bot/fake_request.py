@@ -244,6 +244,7 @@ class Harness:
         app = build_application(
             settings_for(db_path, **extra), clock=clock, request=request,
             get_updates_request=FakeRequest(),
+            paced=False,  # this fake has no Telegram rate limits to respect
         )  # fmt: skip
         await app.initialize()
         await app.post_init(app)  # type: ignore[misc]
