@@ -35,6 +35,7 @@ from bot import (
     handlers,
     health,
     jobs,
+    markup,
     records,
     reminder_delivery,
     reminders_board,
@@ -307,7 +308,7 @@ async def _offer_resume(application: Application, ctx: Context) -> None:  # type
             await application.bot.send_message(session.chat_id, text, parse_mode=ParseMode.HTML)
             sent = await application.bot.send_message(
                 session.chat_id, prompt.text, parse_mode=ParseMode.HTML,
-                reply_markup=handlers.keyboard(prompt),
+                reply_markup=markup.keyboard(prompt),
             )  # fmt: skip
             await delivery.delivered(ctx, prompt, sent.message_id)
         except TelegramError as exc:

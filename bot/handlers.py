@@ -14,8 +14,6 @@ from functools import partial
 
 from telegram import (
     BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
@@ -37,6 +35,7 @@ from bot.common import (
     refuse,
 )
 from bot.delivery import with_retries
+from bot.markup import keyboard, split_message
 from bot.routing import Routes
 from bot.texts import t
 from storage import screenings as store
@@ -134,37 +133,6 @@ async def render(
             delivered.add(out.delivers)
     if query is not None and not toast_sent:
         await query.answer()
-
-
-def keyboard(out: Out) -> InlineKeyboardMarkup | None:
-    if not out.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in out.buttons]
-    )
-
-
-def split_message(text: str, limit: int = 4096) -> list[str]:
-    """Split at line breaks under Telegram's 4,096-character limit."""
-    if len(text) <= limit:
-        return [text]
-    chunks, current = [], ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 async def _refuse_unknown(

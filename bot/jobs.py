@@ -50,13 +50,22 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import health, reminder_delivery, routing
+from bot import d0_loop, follow_ups, health, reminder_delivery, reminders_board, routing
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import short_names, verdict_sentences
+from bot.markup import keyboard, split_message
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
 from bot.present import local_time, time_left
 from bot.records import abandon, begin, load
-from bot.reminder_types import Decision, Handled, Message, Skip
+from bot.reminder_types import (
+    TEAM_CHAT_META,
+    UNREACHABLE_META,
+    Decision,
+    Handled,
+    Message,
+    Skip,
+    team_chat_id,
+)
 from bot.texts import Raw, t
 from conversations import schedule
 from conversations.reminder_kinds import Recipient, ReminderKind
@@ -83,8 +92,6 @@ CLAIM_LIMIT = 100
 #: migrated chat retried at once), at most this many times.
 MAX_PASSES = 4
 #: Where the team chat id is kept once Telegram told us it migrated to a supergroup.
-TEAM_CHAT_META = "team_chat_id"
-UNREACHABLE_META = "reminder_unreachable:"
 
 # Kinds of reminder rows (stored; the step names of d0_window come from conversations/schedule).
 D0_WINDOW = "d0_window"
@@ -483,14 +490,6 @@ async def _tell_admins(conn: Connection, step: str, now: dt.datetime) -> None:
     await outbox.schedule(conn, None, ADMIN, step, now, [outbox.user_recipient(a) for a in admins])
 
 
-async def team_chat_id(conn: Connection, ctx: Context) -> int | None:
-    """The migrated id kept in the database wins over LYSYME_TEAM_CHAT_ID."""
-    kept = await store.get_meta(conn, TEAM_CHAT_META)
-    if kept:
-        return int(kept)
-    return ctx.settings.team_chat_id
-
-
 async def resolve(
     conn: Connection, ctx: Context, row: Reminder, screening: Screening | None
 ) -> tuple[int, str] | Skip:
@@ -534,22 +533,18 @@ async def prepare(
 ) -> Decision:
     """Re-check the screening's state now (it may have changed since the row was written)
     and decide: skip, handled (system event), or the message to send."""
-    from bot.flows import ownership  # issue 14 (imports this module)
-
     if row.kind == ADMIN:
         if row.step.startswith("clock_jump "):
             return Message(lambda lang: _clock_jump_text(lang, ctx, row.step))
         return Message(lambda lang: (_admin_text(lang, row.step), []))
     if row.kind == ReminderKind.BOARD:  # issue 14: the team's morning board
-        from bot import reminders_board
-
         return await reminders_board.decision(conn, ctx, row, now)
     if s is None:
         return Skip("screening not found")
     if row.kind == D0_WINDOW:
-        return await ownership.decorate(conn, ctx, row, s, await _d0_window(conn, ctx, row, s, now))
+        return await d0_loop.decorate(conn, ctx, row, s, await _d0_window(conn, ctx, row, s, now))
     if row.kind == ReminderKind.ESCALATION:
-        return await ownership.escalation_decision(conn, ctx, row, s, now)
+        return await d0_loop.escalation_decision(conn, ctx, row, s, now)
     if row.kind == OUTCOME_CHANGE:
         return _outcome_change(ctx, row, s, now, await _answers(conn, s))
     if row.kind == PENDING:
@@ -639,8 +634,6 @@ async def _d0_window(
         return Skip(f"status {s.status}")
     if row.recipient == outbox.TEAM and row.step in schedule.MORNING_STEPS:
         # Issue 14: the team's 08:00 message is the morning board, not one per patient.
-        from bot import reminders_board
-
         day = row.due_at.astimezone(ctx.zone).date()
         if day == now.astimezone(ctx.zone).date():  # (a row written before the boards were)
             await reminders_board.ensure_board(conn, ctx, day)
@@ -693,17 +686,15 @@ def _outcome_change(
 
 
 async def _follow_up(conn: Connection, ctx: Context, row: Reminder, s: Screening) -> Decision:
-    from bot.flows import injection
-
     if s.status != store.INJECTED or s.injected_at is None:
         return Skip(f"status {s.status}")
     follow_up = schedule.FOLLOW_UP_BY_ID.get(row.step)
     if follow_up is None:
         return Skip(f"unknown follow-up {row.step}")
-    answer = (await store.current_answers(conn, s.id)).get(injection.follow_up_key(follow_up.id))
-    if injection.follow_up_final(follow_up, answer):
+    answer = (await store.current_answers(conn, s.id)).get(follow_ups.follow_up_key(follow_up.id))
+    if follow_ups.follow_up_final(follow_up, answer):
         return Skip("answered")
-    return Message(lambda lang: injection.follow_up_message(lang, s, follow_up, ctx.zone))
+    return Message(lambda lang: follow_ups.follow_up_message(lang, s, follow_up, ctx.zone))
 
 
 def _idle(row: Reminder, s: Screening) -> Decision:
@@ -759,13 +750,11 @@ async def _repeat(conn: Connection, ctx: Context, row: Reminder, now: dt.datetim
             await outbox.schedule(conn, s.id, PENDING, row.step,
                                   schedule.next_morning(now, ctx.zone), [row.recipient])  # fmt: skip
         return
-    from bot.flows import injection
-
     follow_up = schedule.FOLLOW_UP_BY_ID.get(row.step)
     if follow_up is None or s.status != store.INJECTED:
         return
-    answer = (await store.current_answers(conn, s.id)).get(injection.follow_up_key(follow_up.id))
-    due = injection.follow_up_next_due(follow_up, answer, now, ctx.zone)
+    answer = (await store.current_answers(conn, s.id)).get(follow_ups.follow_up_key(follow_up.id))
+    due = follow_ups.follow_up_next_due(follow_up, answer, now, ctx.zone)
     if due is not None:
         await outbox.schedule(conn, s.id, FOLLOW_UP, row.step, due, [row.recipient])
 
@@ -954,7 +943,6 @@ class ReminderSender:
 
 def telegram_send(bot: Bot) -> Send:
     """The production `send`: HTML, inline keyboard, split under 4,096 characters."""
-    from bot.handlers import keyboard, split_message
 
     async def send(chat_id: int, text: str, buttons: list[list[Button]]) -> int | None:
         chunks = split_message(text)

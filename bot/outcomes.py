@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot import d0_loop, reminders_board
 from bot.common import Actor, Button, Context, Out, parse_id
 from bot.criteria import short_names, verdict_lines
 from bot.present import classification, deadline_line, dose_line, error_text, number_text, time_left
@@ -170,8 +171,6 @@ async def schedule_after_screening(
 ) -> int:
     """The D0-window steps still ahead, the team notice, and the pending-criteria reminders.
     Returns the id of the clinician's first reminder, held for the result reply."""
-    from bot.flows import ownership
-
     clinician = outbox.user_recipient(clinician_id)
     admission = answers.get("admission_date")
     # The result message about to be shown to the clinician is their first reminder: held for
@@ -184,9 +183,11 @@ async def schedule_after_screening(
                 conn, screening.id, step.kind, step.step, step.due, [outbox.TEAM, OWNER]
             )
     # Issue 14: the escalation steps (unacknowledged 08:00, no plan on the last day).
-    await ownership.schedule_window_escalations(
+    await d0_loop.schedule_window_escalations(
         conn, ctx, screening.id, admission if isinstance(admission, dt.date) else None, now
     )
+    if isinstance(admission, dt.date):  # the team's 08:00 message on each day of the window
+        await reminders_board.schedule_boards(conn, ctx, admission, now)
     if evaluation.outcome is Outcome.PENDING:
         await outbox.schedule(
             conn, screening.id, "pending", "daily", schedule.next_morning(now, ctx.zone),
@@ -232,7 +233,6 @@ async def reevaluate(
     reminders from scratch. The D0 window no longer counts once D0 is recorded. When the
     outcome changes, the team is told (through the outbox). Returns (old outcome, evaluation).
     """
-    from bot.flows import ownership
     from conversations.eligibility import evaluate
     from conversations.flow import without_inapplicable
 
@@ -265,10 +265,12 @@ async def reevaluate(
         if r.state == "scheduled" and r.kind in WINDOW_KINDS and r.due_at <= now
     ]  # fmt: skip
     await outbox.cancel(conn, screening.id, WINDOW_KINDS)
-    await ownership.schedule_window_escalations(  # issue 14: rewritten, or none if excluded
+    await d0_loop.schedule_window_escalations(  # issue 14: rewritten, or none if excluded
         conn, ctx, screening.id, admission if isinstance(admission, dt.date) else None, now,
         included=included,
     )  # fmt: skip
+    if included and isinstance(admission, dt.date):
+        await reminders_board.schedule_boards(conn, ctx, admission, now)
     if included:
         await _replan_due(conn, ctx, screening, evaluation, admission, due_unsent, now)
         if isinstance(admission, dt.date):

@@ -34,7 +34,7 @@ from telegram.ext import AIORateLimiter, Defaults
 
 from bot import routing
 from bot.common import Actor, Context, Out
-from bot.reminder_types import UrgentMessage
+from bot.reminder_types import UNREACHABLE_META, UrgentMessage, team_chat_id
 from bot.texts import t
 from conversations.escalation import quiet_hours
 from conversations.reminder_kinds import Recipient, ReminderKind
@@ -174,9 +174,7 @@ async def reroute(
     ids = await outbox.schedule(conn, screening.id, row.kind, row.step, row.due_at, copies)
     for new_id in ids:
         await own_store.note_rerouted(conn, new_id, meant_for)
-    from bot import jobs
-
-    team = await jobs.team_chat_id(conn, ctx)
+    team = await team_chat_id(conn, ctx)
     if team is None or not _team_may_see(row):
         return "recipient unreachable: rerouted to the coordinators"
     await own_store.note_rerouted(conn, row.id, meant_for)
@@ -218,8 +216,6 @@ async def on_activity(ctx: Context, actor: Actor, outs: list[Out]) -> list[Out]:
         return outs
     lang = ctx.language(actor)
     if actor.private:
-        from bot.jobs import UNREACHABLE_META
-
         async with ctx.db.transaction() as conn:
             await own_store.clear_unreachable(conn, actor.user_id)
             # A new episode: the next refusal tells the admins again (once per episode).

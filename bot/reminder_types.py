@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.common import Button
+from bot.common import Button, Context
+from storage import screenings as store
+from storage.connection import Connection
+
+#: The team chat id kept in the database once known (it changes when a group migrates).
+TEAM_CHAT_META = "team_chat_id"
+#: Admins told that a chat is unreachable: once per episode (cleared when a send works).
+UNREACHABLE_META = "reminder_unreachable:"
 
 
 @dataclass(frozen=True)
@@ -31,3 +38,11 @@ class UrgentMessage(Message):
 
 
 Decision = Skip | Handled | Message
+
+
+async def team_chat_id(conn: Connection, ctx: Context) -> int | None:
+    """The migrated id kept in the database wins over LYSYME_TEAM_CHAT_ID."""
+    kept = await store.get_meta(conn, TEAM_CHAT_META)
+    if kept:
+        return int(kept)
+    return ctx.settings.team_chat_id

@@ -34,8 +34,12 @@ from telegram.error import BadRequest, TelegramError
 
 from bot import routing
 from bot.common import Button, Context, Out
+from bot.criteria import short_names
+from bot.d0_loop import NOT_INJECTING, PLAN, PREFIX, TAKE
+from bot.markup import keyboard
+from bot.present import local_time, time_left
 from bot.reminder_types import Decision, Message, Skip
-from bot.texts import t
+from bot.texts import Raw, t
 from conversations import schedule
 from conversations.reminder_kinds import ReminderKind
 from conversations.windows import UTC, at_local
@@ -99,8 +103,6 @@ def key_of(found: list[Entry]) -> str:
 
 
 def buttons_for(lang: str, s: Screening, board_row_id: int) -> list[Button]:
-    from bot.flows.ownership import NOT_INJECTING, PLAN, PREFIX, TAKE
-
     data = f"{PREFIX}:{s.id}:{board_row_id}"
     return [
         Button(t(lang, "board.btn.take", number=s.number), f"{data}:{TAKE}"),
@@ -114,8 +116,6 @@ def render(
 ) -> tuple[str, list[list[Button]]]:
     """The board's text and buttons (no buttons without the board's row: a board posted
     before the boards were rows of the outbox)."""
-    from bot.flows.reminder_log import board_line
-
     local = now.astimezone(ctx.zone)
     title = t(lang, "board.title", date=local.strftime("%d/%m/%Y"), at=local.strftime("%H:%M"))
     lines: list[str] = []
@@ -243,8 +243,6 @@ class BoardKeeper:
     async def _edit(
         self, chat: int, message_id: int, text: str, buttons: list[list[Button]]
     ) -> None:
-        from bot.handlers import keyboard
-
         await self.bot.edit_message_text(text, chat_id=chat, message_id=message_id,
                                          parse_mode=ParseMode.HTML,
                                          reply_markup=keyboard(Out(text, buttons)))  # fmt: skip
@@ -287,3 +285,28 @@ async def stop_board(application: Any, ctx: Context | None) -> None:
 
 
 FEATURE = routing.Feature("morning board", on_start=(start_board,), on_stop=(stop_board,))
+
+
+def board_line(
+    lang: str,
+    ctx: Context,
+    s: Screening,
+    loop: own_store.Loop,
+    names: dict[int, str],
+    now: dt.datetime,
+) -> str:
+    """One patient as the team sees it: number, status, deadline and time left, owner,
+    plan, names of pending criteria (never an answer value)."""
+    owner = t(lang, "board.nobody")
+    if loop.owner_id is not None:
+        owner = names.get(loop.owner_id, str(loop.owner_id))
+    pending = ""
+    if s.outcome == "pending" and s.reasons:
+        pending = t(lang, "team.pending_list", names=short_names(lang, s.reasons))
+    if loop.planned_at is not None:
+        pending = t(lang, "board.planned", at=local_time(loop.planned_at, ctx.zone)) + pending
+    status = t(lang, f"outcome.{s.outcome}") if s.outcome else t(lang, f"status.{s.status}")
+    deadline = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
+    left = time_left(lang, s.d0_deadline, now) if s.d0_deadline else "—"
+    return t(lang, "board.line", number=s.number, status=status, deadline=deadline, left=left,
+             owner=owner, pending=Raw(pending))  # fmt: skip

@@ -32,6 +32,11 @@ from bot import outcomes, routing
 from bot.common import Actor, Button, Context, Out, parse_id
 from bot.criteria import criterion_short_name, verdict_lines, verdict_sentences
 from bot.flows.screening import SCREEN_MODE, question_text
+from bot.follow_ups import (
+    follow_up_final,
+    follow_up_key,
+    follow_up_next_due,
+)
 from bot.present import answer_text, error_text, local_time, number_text
 from bot.records import begin, load, record_answer
 from bot.texts import t
@@ -62,7 +67,6 @@ REASON_LIMIT = 200
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 #: Kinds stopped by the injection (the follow-ups start instead).
 STOPPED_BY_INJECTION = ("d0_window", "pending", "bsa_expiry", "escalation")
-STILL_HOSPITALISED = "still_hospitalised"
 
 
 def _audit(
@@ -659,46 +663,6 @@ async def _result(
 
 
 # --- follow-ups -----------------------------------------------------------------------------
-
-
-def follow_up_key(follow_up_id: str) -> str:
-    """The answer row's question id (not a screening question: `load` ignores it)."""
-    return f"follow_up:{follow_up_id}"
-
-
-def follow_up_final(follow_up: FollowUp, stored: str | None) -> bool:
-    """Answered for good ("still in hospital" is an answer that will change)."""
-    if stored is None:
-        return False
-    return not (follow_up.kind == "date" and json.loads(stored) == STILL_HOSPITALISED)
-
-
-def follow_up_next_due(
-    follow_up: FollowUp, stored: str | None, now: dt.datetime, zone: ZoneInfo
-) -> dt.datetime | None:
-    """When to ask again: tomorrow 08:00 while unanswered, a week later while the patient
-    is still in hospital, never once answered."""
-    if follow_up_final(follow_up, stored):
-        return None
-    if stored is not None:
-        return schedule.discharge_recheck(now, zone)
-    return schedule.next_morning(now, zone)
-
-
-def follow_up_message(
-    lang: str, s: Screening, follow_up: FollowUp, zone: ZoneInfo
-) -> tuple[str, list[list[Button]]]:
-    d0 = s.injected_at.astimezone(zone).strftime("%d/%m/%Y") if s.injected_at else "—"
-    text = "\n".join([
-        t(lang, "fu.header", number=s.number, days=follow_up.days_after_d0, d0=d0),
-        t(lang, f"fu.q.{follow_up.id}"),
-        t(lang, "fu.repeat"),
-    ])  # fmt: skip
-    prefix = f"f:{s.id}:{follow_up.id}"
-    rows = [[Button(t(lang, f"c.{c}"), f"{prefix}:{c}") for c in follow_up.choices]]
-    if follow_up.kind == "date":
-        rows.append([Button(t(lang, "fu.type_date"), f"{prefix}:date")])
-    return text, rows
 
 
 async def follow_up_button(ctx: Context, actor: Actor, data: str) -> list[Out]:

@@ -14,9 +14,9 @@ import datetime as dt
 
 from bot import routing
 from bot.common import Actor, Context, Out, allowed, group_pointer
-from bot.criteria import short_names
 from bot.flows import basic
-from bot.present import local_time, time_left
+from bot.present import local_time
+from bot.reminders_board import board_line
 from bot.texts import t
 from storage import ownership as own_store
 from storage import queries
@@ -172,31 +172,6 @@ async def _patient_status(ctx: Context, actor: Actor, number: str) -> list[Out]:
         loop = await own_store.get_loop(conn, s.id)
         names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
     return [Out(board_line(lang, ctx, s, loop, names, now))]
-
-
-def board_line(
-    lang: str,
-    ctx: Context,
-    s: Screening,
-    loop: own_store.Loop,
-    names: dict[int, str],
-    now: dt.datetime,
-) -> str:
-    """One patient as the team sees it: number, status, deadline and time left, owner,
-    plan, names of pending criteria (never an answer value)."""
-    owner = t(lang, "board.nobody")
-    if loop.owner_id is not None:
-        owner = names.get(loop.owner_id, str(loop.owner_id))
-    pending = ""
-    if s.outcome == "pending" and s.reasons:
-        pending = t(lang, "team.pending_list", names=short_names(lang, s.reasons))
-    if loop.planned_at is not None:
-        pending = t(lang, "board.planned", at=local_time(loop.planned_at, ctx.zone)) + pending
-    status = t(lang, f"outcome.{s.outcome}") if s.outcome else t(lang, f"status.{s.status}")
-    deadline = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
-    left = time_left(lang, s.d0_deadline, now) if s.d0_deadline else "—"
-    return t(lang, "board.line", number=s.number, status=status, deadline=deadline, left=left,
-             owner=owner, pending=_raw(pending))  # fmt: skip
 
 
 def _raw(text: str) -> str:

@@ -15,9 +15,10 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bot import handlers, outcomes
+from bot import outcomes
 from bot.common import Actor, Context, allowed, refuse
 from bot.flows import correct as correct_flow
+from bot.markup import split_message
 from bot.settings import load_settings
 from bot.views import export as export_view
 from bot.views import patient as patient_view
@@ -219,7 +220,7 @@ async def test_patient_shows_the_whole_completed_record(ctx: Context) -> None:
     assert "• d0_window/outcome → user:101: sent 21/11/2026 10:00" in text
     assert "• d0_window/day_2 → team, owner: scheduled 22/11/2026 08:00" in text
     assert all(len(line) < 200 for line in text.splitlines())
-    assert all(len(chunk) <= 4096 for chunk in handlers.split_message(text))
+    assert all(len(chunk) <= 4096 for chunk in split_message(text))
 
 
 async def test_patient_on_a_pending_screening(ctx: Context) -> None:
@@ -266,7 +267,7 @@ async def test_a_long_record_is_split_under_telegram_limit(ctx: Context) -> None
             due = NOW + dt.timedelta(days=day)
             await outbox.schedule(conn, s.id, "pending", "daily", due, ["last_actor"])
     text = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
-    chunks = handlers.split_message(text)
+    chunks = split_message(text)
     assert len(text) > 4096 and len(chunks) > 1
     assert all(len(chunk) <= 4096 for chunk in chunks)
     assert "\n".join(chunks) == text  # split at line breaks, nothing lost
