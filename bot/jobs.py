@@ -35,7 +35,7 @@ import sqlite3
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -68,7 +68,10 @@ from bot.reminder_types import (
 )
 from bot.texts import Raw, t
 from conversations import schedule
+from conversations.lifecycle import Action, PatientFacts, reminder_relevance
+from conversations.lifecycle import Row as RelevanceRow
 from conversations.reminder_kinds import Recipient, ReminderKind
+from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
@@ -531,58 +534,89 @@ async def prepare(
     s: Screening | None,
     now: dt.datetime,
 ) -> Decision:
-    """Re-check the screening's state now (it may have changed since the row was written)
-    and decide: skip, handled (system event), or the message to send."""
-    if row.kind == ADMIN:
+    """Re-check the screening's state now (it may have changed since the row was written):
+    the core decides whether the row still means anything (`reminder_relevance`, one rule per
+    kind), then each kind is worded here — the match over `ReminderKind` is exhaustive, so a
+    new kind without its message fails the type check."""
+    try:
+        kind = ReminderKind(row.kind)
+    except ValueError:
+        return Skip(f"unknown kind {row.kind}")  # a row written by a newer or older program
+    facts = await _facts(conn, kind, row, s)
+    relevance = reminder_relevance(
+        RelevanceRow(kind, row.step, row.recipient, row.due_at), facts, now, ctx.zone
+    )
+    if relevance.action is Action.SKIP:
+        return Skip(relevance.reason)
+    acting = relevance.action is Action.ACT
+    if kind is ReminderKind.ADMIN:
         if row.step.startswith("clock_jump "):
             return Message(lambda lang: _clock_jump_text(lang, ctx, row.step))
         return Message(lambda lang: (_admin_text(lang, row.step), []))
-    if row.kind == ReminderKind.BOARD:  # issue 14: the team's morning board
+    if kind is ReminderKind.BOARD:  # issue 14: the team's morning board
         return await reminders_board.decision(conn, ctx, row, now)
+    assert s is not None  # every other kind is about a screening (the core skipped it)
+    match kind:
+        case ReminderKind.D0_WINDOW:
+            window = await _d0_window(conn, ctx, row, s, now, acting)
+            return await d0_loop.decorate(conn, ctx, row, s, window)
+        case ReminderKind.ESCALATION:
+            return await d0_loop.escalation_decision(conn, ctx, row, s, now)
+        case ReminderKind.OUTCOME_CHANGE:
+            return _outcome_change(ctx, row, s, now, await _answers(conn, s))
+        case ReminderKind.PENDING:
+            # Private (the clinician who last acted): each pending item with its value and rule.
+            answers = await _answers(conn, s)
+            return Message(lambda lang: (t(lang, "rem.pending_daily", number=s.number,
+                                           names=verdict_sentences(lang, s.reasons, answers, now,
+                                                                   ctx.zone)), []))  # fmt: skip
+        case ReminderKind.BSA_EXPIRY:
+            # Re-evaluated at now: a BSA still below 10 % now fails; reevaluate queues the team
+            # notice ("HMN-004 is now not eligible") in this same transaction.
+            await reevaluate(conn, ctx, SYSTEM, s, now, reason="BSA observation period ended")
+            return Handled()
+        case ReminderKind.CONSENT_PATIENT:
+            return Message(lambda lang: (t(lang, "rem.consent_patient", number=s.number), []))
+        case ReminderKind.FOLLOW_UP:
+            follow_up = schedule.FOLLOW_UP_BY_ID[row.step]
+            return Message(lambda lang: follow_ups.follow_up_message(lang, s, follow_up, ctx.zone))
+        case ReminderKind.IDLE:
+            return _idle(row, s)
+        case ReminderKind.NOTICE:
+            return _notice(ctx, row, s)
+        case ReminderKind.ALERT:
+            return Message(lambda lang: (t(lang, "rem.fu_alert", number=s.number,
+                                           rule=t(lang, "fu.sae_rule")), []))  # fmt: skip
+        case _:
+            assert_never(kind)
+
+
+async def _facts(
+    conn: Connection, kind: ReminderKind, row: Reminder, s: Screening | None
+) -> PatientFacts | None:
+    """What the core's decision needs about the patient, read in the sender's transaction."""
     if s is None:
-        return Skip("screening not found")
-    if row.kind == D0_WINDOW:
-        return await d0_loop.decorate(conn, ctx, row, s, await _d0_window(conn, ctx, row, s, now))
-    if row.kind == ReminderKind.ESCALATION:
-        return await d0_loop.escalation_decision(conn, ctx, row, s, now)
-    if row.kind == OUTCOME_CHANGE:
-        return _outcome_change(ctx, row, s, now, await _answers(conn, s))
-    if row.kind == PENDING:
-        if s.status != store.SCREENED or s.outcome != "pending" or s.injected_at is not None:
-            return Skip(f"no longer pending ({s.status}, {s.outcome})")
-        # Private (the clinician who last acted): each pending item with its value and rule.
-        answers = await _answers(conn, s)
-        return Message(lambda lang: (t(lang, "rem.pending_daily", number=s.number,
-                                       names=verdict_sentences(lang, s.reasons, answers, now,
-                                                               ctx.zone)), []))  # fmt: skip
-    if row.kind == BSA_EXPIRY:
-        if (
-            s.status != store.SCREENED
-            or s.outcome != "pending"
-            or s.injected_at is not None
-            or "max_bsa_percent" not in s.reasons
-        ):
-            return Skip("BSA no longer pending")
-        # Re-evaluated at now: a BSA still below 10 % now fails; reevaluate queues the team
-        # notice ("HMN-004 is now not eligible") in this same transaction.
-        await reevaluate(conn, ctx, SYSTEM, s, now, reason="BSA observation period ended")
-        return Handled()
-    if row.kind == CONSENT_PATIENT:
-        if row.recipient == outbox.TEAM:  # rows queued before this rule: who signed is private
-            return Skip("consent reminders go privately, never to the team group")
-        if s.status not in (store.SCREENED, store.INJECTED) or s.outcome not in INCLUDED:
-            return Skip(f"status {s.status}")
-        return Message(lambda lang: (t(lang, "rem.consent_patient", number=s.number), []))
-    if row.kind == FOLLOW_UP:
-        return await _follow_up(conn, ctx, row, s)
-    if row.kind == IDLE:
-        return _idle(row, s)
-    if row.kind == NOTICE:
-        return _notice(ctx, row, s)
-    if row.kind == ALERT:
-        return Message(lambda lang: (t(lang, "rem.fu_alert", number=s.number,
-                                       rule=t(lang, "fu.sae_rule")), []))  # fmt: skip
-    return Skip(f"unknown kind {row.kind}")
+        return None
+    answered = False
+    if kind is ReminderKind.FOLLOW_UP and row.step in schedule.FOLLOW_UP_BY_ID:
+        follow_up = schedule.FOLLOW_UP_BY_ID[row.step]
+        stored = (await store.current_answers(conn, s.id)).get(
+            follow_ups.follow_up_key(follow_up.id)
+        )
+        answered = follow_ups.follow_up_final(follow_up, stored)
+    loop = None
+    if kind is ReminderKind.ESCALATION:
+        loop = d0_loop.loop_state(s, await own_store.get_loop(conn, s.id))
+    return PatientFacts(
+        status=s.status,
+        outcome=s.outcome,
+        reasons=tuple(s.reasons),
+        injected=s.injected_at is not None,
+        idle_reminded=bool(s.idle_reminded),
+        follow_up_answered=answered,
+        loop=loop,
+        admission_date=s.admission_date,
+    )
 
 
 async def _answers(conn: Connection, s: Screening) -> dict[str, Any]:
@@ -607,22 +641,17 @@ def _deadline_line(lang: str, s: Screening, now: dt.datetime, ctx: Context) -> s
 
 
 async def _d0_window(
-    conn: Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime
+    conn: Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime, acting: bool
 ) -> Decision:
-    if s.injected_at is not None:
-        return Skip("injected")
-    if s.outcome not in INCLUDED:
-        return Skip(f"outcome {s.outcome}")
+    """A D0-window step the core found still relevant; `acting`: the window closes now."""
     if row.step == schedule.WINDOW_CLOSED:
-        if s.status == store.SCREENED:
+        if acting:
             # The status changes even if the message then fails: it is a fact about time.
             await store.update_screening(conn, s.id, now, status=store.WINDOW_MISSED)
             await append_audit(conn, AuditEntry(
                 now, SYSTEM, "status", s.number, "status", s.status, store.WINDOW_MISSED,
                 "D0 window closed, no injection recorded"))  # fmt: skip
             await outbox.cancel(conn, s.id, (PENDING, BSA_EXPIRY))
-        elif s.status != store.WINDOW_MISSED:
-            return Skip(f"status {s.status}")
 
         def closed(lang: str) -> tuple[str, list[list[Button]]]:
             deadline = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
@@ -630,8 +659,6 @@ async def _d0_window(
                      status=t(lang, f"status.{store.WINDOW_MISSED}")), []  # fmt: skip
 
         return Message(closed)
-    if s.status != store.SCREENED:
-        return Skip(f"status {s.status}")
     if row.recipient == outbox.TEAM and row.step in schedule.MORNING_STEPS:
         # Issue 14: the team's 08:00 message is the morning board, not one per patient.
         day = row.due_at.astimezone(ctx.zone).date()
@@ -660,12 +687,8 @@ async def _d0_window(
 def _outcome_change(
     ctx: Context, row: Reminder, s: Screening, now: dt.datetime, answers: dict[str, Any]
 ) -> Decision:
-    """ "HMN-004 is now eligible": only if that is still the outcome. The team is never told
+    """ "HMN-004 is now eligible" (the core checked it still is). The team is never told
     which criterion failed (that would reveal an answer); the clinician is."""
-    if s.status != store.SCREENED:
-        return Skip(f"status {s.status}")
-    if s.outcome != row.step:
-        return Skip("outcome changed again")
     to_team = row.recipient == outbox.TEAM
 
     def render(lang: str) -> tuple[str, list[list[Button]]]:
@@ -685,23 +708,9 @@ def _outcome_change(
     return Message(render)
 
 
-async def _follow_up(conn: Connection, ctx: Context, row: Reminder, s: Screening) -> Decision:
-    if s.status != store.INJECTED or s.injected_at is None:
-        return Skip(f"status {s.status}")
-    follow_up = schedule.FOLLOW_UP_BY_ID.get(row.step)
-    if follow_up is None:
-        return Skip(f"unknown follow-up {row.step}")
-    answer = (await store.current_answers(conn, s.id)).get(follow_ups.follow_up_key(follow_up.id))
-    if follow_ups.follow_up_final(follow_up, answer):
-        return Skip("answered")
-    return Message(lambda lang: follow_ups.follow_up_message(lang, s, follow_up, ctx.zone))
-
-
 def _idle(row: Reminder, s: Screening) -> Decision:
     if row.step == "abandoned":
         return Message(lambda lang: (t(lang, "screen.abandoned_idle", number=s.number), []))
-    if s.status != store.IN_SCREENING or not s.idle_reminded:
-        return Skip("answered since")
     return Message(lambda lang: (_text([t(lang, "screen.idle", number=s.number),
                                         t(lang, "rem.idle_resume", number=s.number)]), []))  # fmt: skip
 
@@ -710,9 +719,7 @@ def _notice(ctx: Context, row: Reminder, s: Screening) -> Decision:
     if row.step == "injected" and s.injected_at is not None:
         at = local_time(s.injected_at, ctx.zone)
         return Message(lambda lang: (t(lang, "rem.notice.injected", number=s.number, at=at), []))
-    if row.step == "withdrawn" and s.status == store.WITHDRAWN:
-        return Message(lambda lang: (t(lang, "rem.notice.withdrawn", number=s.number), []))
-    return Skip("no longer true")
+    return Message(lambda lang: (t(lang, "rem.notice.withdrawn", number=s.number), []))
 
 
 def _clock_jump_text(lang: str, ctx: Context, step: str) -> tuple[str, list[list[Button]]]:

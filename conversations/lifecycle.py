@@ -99,6 +99,8 @@ def reminder_relevance(
     """Send, act or skip a reminder that falls due at *now* (`facts` None: no screening)."""
     if row.kind is ReminderKind.ADMIN:
         return SEND  # operational notices (unreachable chat, clock jump) carry no patient
+    if row.kind is ReminderKind.BOARD:
+        return SEND  # the team's morning board: which patients it lists is read when drawn
     if facts is None:
         return skip("screening not found")
     match row.kind:
@@ -144,8 +146,6 @@ def reminder_relevance(
             return skip("no longer true")
         case ReminderKind.ALERT:
             return SEND  # a serious adverse event: told even after a withdrawal
-        case ReminderKind.BOARD:
-            return SEND  # the team's morning board: what it lists is read when it is drawn
         case _:
             assert_never(row.kind)
 
