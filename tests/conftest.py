@@ -5,12 +5,14 @@ of an eligible patient as a clinician gives them through the bot (the core's val
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.settings import Settings
+from tests.e2e.fake_telegram import FakeTelegram
 
 #: Saturday 21 November 2026, 10:00 in Paris: the suites' "now" unless a test says otherwise.
 T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
@@ -89,3 +91,13 @@ def eligible_script(**answers: str) -> list[tuple[str, str]]:
     unknown = set(answers) - {label for label, _ in ELIGIBLE_MALE}
     assert not unknown, unknown
     return [(label, answers.get(label, how)) for label, how in ELIGIBLE_MALE]
+
+
+@pytest.fixture
+def server() -> Iterator[FakeTelegram]:
+    """The fake Bot API in a thread of its own, for tests that start `lysyme-bot` processes."""
+    tg = FakeTelegram.start_in_thread()
+    try:
+        yield tg
+    finally:
+        tg.stop_thread()

@@ -4,40 +4,18 @@ the restart. Real processes against the fake Bot API server."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.e2e.conftest import ADMIN, TEAM_CHAT
+from tests.e2e.conftest import ADMIN, TEAM_CHAT, process_env
 from tests.e2e.fake_telegram import FakeTelegram
 
 
-@pytest.fixture
-def server() -> Iterator[FakeTelegram]:
-    tg = FakeTelegram.start_in_thread()
-    try:
-        yield tg
-    finally:
-        tg.stop_thread()
-
-
 def environment(tg: FakeTelegram, workdir: Path) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(workdir),
-        "TELEGRAM_BOT_TOKEN": tg.token,
-        "TELEGRAM_API_BASE_URL": tg.base_url,
-        "LYSYME_DATABASE": str(workdir / "bot.sqlite3"),
-        "LYSYME_ADMIN_IDS": str(ADMIN),
-        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
-        "LYSYME_LANGUAGE": "en",
-    }
+    return process_env(tg, workdir)
 
 
 def start(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:

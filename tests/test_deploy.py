@@ -247,15 +247,6 @@ def wait_for_poll(tg: FakeTelegram) -> None:
     tg.run_sync(tg.wait_for(polling, timeout=20, what="a pending getUpdates request"))
 
 
-@pytest.fixture
-def server() -> Iterator[FakeTelegram]:
-    tg = FakeTelegram.start_in_thread()
-    try:
-        yield tg
-    finally:
-        tg.stop_thread()
-
-
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_stop_signal_while_polling_exits_0_with_a_clean_database(
     server: FakeTelegram, tmp_path: Path, stop_signal: signal.Signals

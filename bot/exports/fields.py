@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 from bot.criteria import criterion_short_name
 from bot.texts import t
 from conversations.answers import from_json
+from conversations.consort import ScreeningLike
 from conversations.protocol import BY_ID, D0_WINDOW, QUESTIONS, UPDATABLE, Kind
 from conversations.schedule import FOLLOW_UPS
 from conversations.scorten import MEASURE_BY_ID, MEASURE_IDS, Classification, Scorten, classify
@@ -238,19 +239,13 @@ def severity(values: Mapping[str, str]) -> Scorten | None:
                       measures)  # fmt: skip
 
 
-class ScreeningRecord(Protocol):
-    """What the exports read of a screening (storage's Screening has these attributes)."""
+class ScreeningRecord(ScreeningLike, Protocol):
+    """What the exports read of a screening: what the CONSORT counts read (number, site,
+    sequence, re-screen, status, outcome, reasons, injection time), and more. storage's
+    Screening has these attributes."""
 
     @property
     def id(self) -> int: ...
-    @property
-    def number(self) -> str: ...
-    @property
-    def site(self) -> str: ...
-    @property
-    def sequence(self) -> int: ...
-    @property
-    def rescreen_of(self) -> str | None: ...
     @property
     def protocol_version(self) -> str: ...
     @property
@@ -260,17 +255,9 @@ class ScreeningRecord(Protocol):
     @property
     def closed_at(self) -> dt.datetime | None: ...
     @property
-    def status(self) -> str: ...
-    @property
-    def outcome(self) -> str | None: ...
-    @property
-    def reasons(self) -> tuple[str, ...]: ...
-    @property
     def dose_cells(self) -> int | None: ...
     @property
     def d0_deadline(self) -> dt.datetime | None: ...
-    @property
-    def injected_at(self) -> dt.datetime | None: ...
     @property
     def injected_by(self) -> int | None: ...
     @property

@@ -4,6 +4,7 @@ the fake Bot API server over HTTP on 127.0.0.1, with a temp-file database and a 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -132,3 +133,22 @@ async def answer_all(clinician: Clinician, answers: list[tuple[str, str]]) -> No
             await clinician.tap(value)
         else:
             await clinician.type(value)
+
+
+# --- a real `lysyme-bot run` process (the `server` fixture is in tests/conftest.py) ----------
+
+
+def process_env(tg: FakeTelegram, workdir: Path, database: str = "bot.sqlite3",
+                **extra: str) -> dict[str, str]:  # fmt: skip
+    """The environment of a `lysyme-bot run` subprocess: nothing of the caller's but PATH."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "TELEGRAM_BOT_TOKEN": tg.token,
+        "TELEGRAM_API_BASE_URL": tg.base_url,
+        "LYSYME_DATABASE": str(workdir / database),
+        "LYSYME_ADMIN_IDS": str(ADMIN),
+        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
+        "LYSYME_LANGUAGE": "en",
+        **extra,
+    }

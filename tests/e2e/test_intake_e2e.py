@@ -10,37 +10,18 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, TEAM_CHAT
+from tests.e2e.conftest import ADMIN, process_env
 from tests.e2e.fake_telegram import FakeTelegram
 
 NEW_USERS = list(range(7001, 7041))  # 40 updates, one /adduser each
 
 
-@pytest.fixture
-def server() -> Iterator[FakeTelegram]:
-    tg = FakeTelegram.start_in_thread()
-    try:
-        yield tg
-    finally:
-        tg.stop_thread()
-
-
 def bot_process(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(workdir),
-        "TELEGRAM_BOT_TOKEN": tg.token,
-        "TELEGRAM_API_BASE_URL": tg.base_url,
-        "LYSYME_DATABASE": str(workdir / "bot.sqlite3"),
-        "LYSYME_ADMIN_IDS": str(ADMIN),
-        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
-        "LYSYME_LANGUAGE": "en",
-    }
+    env = process_env(tg, workdir)
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"],
         cwd=workdir,

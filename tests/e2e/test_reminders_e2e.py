@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from tests.e2e.conftest import (
     FakeClock,
     add_user,
     answer_all,
+    process_env,
     stop_app,
 )
 from tests.e2e.fake_telegram import FakeTelegram
@@ -139,16 +139,7 @@ def _prepare_database(path: Path) -> None:
 
 
 def _start(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(workdir),
-        "TELEGRAM_BOT_TOKEN": tg.token,
-        "TELEGRAM_API_BASE_URL": tg.base_url,
-        "LYSYME_DATABASE": str(workdir / "lysyme.sqlite3"),
-        "LYSYME_ADMIN_IDS": str(ADMIN),
-        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
-        "LYSYME_LANGUAGE": "en",
-    }
+    env = process_env(tg, workdir, "lysyme.sqlite3")
     mark = tg.mark()
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=workdir, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip

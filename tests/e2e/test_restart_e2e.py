@@ -3,39 +3,17 @@ same screening at the right question, and nothing acknowledged is lost."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.e2e.conftest import ADMIN, CLINICIAN, TEAM_CHAT
+from tests.e2e.conftest import ADMIN, CLINICIAN, process_env
 from tests.e2e.fake_telegram import FakeTelegram
 
 
-@pytest.fixture
-def server() -> Iterator[FakeTelegram]:
-    tg = FakeTelegram.start_in_thread()
-    try:
-        yield tg
-    finally:
-        tg.stop_thread()
-
-
 def start_bot(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(workdir),
-        "TELEGRAM_BOT_TOKEN": tg.token,
-        "TELEGRAM_API_BASE_URL": tg.base_url,
-        "LYSYME_DATABASE": str(workdir / "bot.sqlite3"),
-        "LYSYME_ADMIN_IDS": str(ADMIN),
-        "LYSYME_TEAM_CHAT_ID": str(TEAM_CHAT),
-        "LYSYME_LANGUAGE": "en",
-    }
+    env = process_env(tg, workdir)
     mark = tg.mark()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"],

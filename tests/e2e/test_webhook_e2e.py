@@ -14,24 +14,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.e2e.conftest import ADMIN, TEAM_CHAT
 from tests.e2e.fake_telegram import FakeTelegram
 
 SECRET = "lysyme-webhook-SECRET_42"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeTelegram]:
-    tg = FakeTelegram.start_in_thread()
-    try:
-        yield tg
-    finally:
-        tg.stop_thread()
 
 
 def free_port() -> int:
