@@ -101,9 +101,12 @@ async def screening_round(clinicians: int, workdir: Path, profile: bool = False)
     """N clinicians, each one full screening; returns the figures of this round."""
     request = InstantRequest()
     database = workdir / f"dispatch-{clinicians}-{time.monotonic_ns()}.sqlite3"
+    # Unpaced: this measures the bot's own cost; Telegram's 30 messages/s overall (the rate
+    # limiter of bot/reminder_delivery.py) would cap every figure here at ~11 answers/s.
     app = build_application(
-        bench_settings(database), request=request, get_updates_request=InstantRequest()
-    )
+        bench_settings(database), request=request, get_updates_request=InstantRequest(),
+        paced=False,
+    )  # fmt: skip
     await app.initialize()
     assert app.post_init is not None
     await app.post_init(app)
