@@ -359,3 +359,31 @@ def recruitment(
         ))  # fmt: skip
         day += dt.timedelta(days=1)
     return points
+
+
+@dataclass(frozen=True)
+class Mortality:
+    """Observed D30 deaths against the sum of SCORTEN's predicted probabilities (/stats)."""
+
+    followed: int  # patients with a D30 vital status
+    observed: int  # … dead at D30
+    expected: float  # sum of SCORTEN predicted probabilities (complete scores only)
+    complete: int  # patients whose SCORTEN is complete
+
+
+def d30_mortality(
+    patients: Iterable[tuple[str | None, float | None]],
+) -> Mortality | None:
+    """From each patient's D30 vital status ("alive", "dead" or unknown) and SCORTEN-predicted
+    mortality (None when the score is incomplete: never counted as 0). None: nobody followed."""
+    followed = observed = complete = 0
+    expected = 0.0
+    for vital, predicted in patients:
+        if vital not in ("dead", "alive"):
+            continue
+        followed += 1
+        observed += vital == "dead"
+        if predicted is not None:
+            complete += 1
+            expected += predicted
+    return Mortality(followed, observed, expected, complete) if followed else None

@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from bot.common import Actor, Context, Out
@@ -24,6 +23,7 @@ from bot.views.export import (
 )
 from bot.views.wording import reason_label
 from conversations import consort
+from conversations.consort import Mortality
 from conversations.windows import local_today
 from storage import queries
 from storage.screenings import Screening
@@ -31,34 +31,20 @@ from storage.screenings import Screening
 # --- /stats ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Mortality:
-    followed: int  # patients with a D30 vital status
-    observed: int  # … dead at D30
-    expected: float  # sum of SCORTEN predicted probabilities (complete scores only)
-    complete: int  # patients whose SCORTEN is complete
-
-
 def mortality(screenings: list[Screening], values: dict[int, dict[str, str]]) -> Mortality | None:
-    """Observed D30 deaths vs SCORTEN's prediction, per patient (their chosen screening)."""
-    followed = observed = complete = 0
-    expected = 0.0
+    """Observed D30 deaths vs SCORTEN's prediction, per patient (their chosen screening): the
+    stored values read here, the counting in the core (`consort.d30_mortality`)."""
     by_number = {s.number: s for s in screenings}  # the core groups without storage ids
+    outcomes: list[tuple[str | None, float | None]] = []
     for patient in consort.group_patients(screenings):
         if patient.chosen is None:
             continue
-        s = by_number[patient.chosen.number]
-        own = values.get(s.id, {})
+        own = values.get(by_number[patient.chosen.number].id, {})
         vital = queries.json_value(own.get(queries.FOLLOW_UP_PREFIX + "vital_status_d30"))
-        if vital not in ("dead", "alive"):
-            continue
-        followed += 1
-        observed += vital == "dead"
         score = severity(own)
-        if score is not None and score.predicted_mortality is not None:
-            complete += 1
-            expected += score.predicted_mortality
-    return Mortality(followed, observed, expected, complete) if followed else None
+        predicted = score.predicted_mortality if score is not None else None
+        outcomes.append((vital if isinstance(vital, str) else None, predicted))
+    return consort.d30_mortality(outcomes)
 
 
 def _exit_lines(lang: str, counts: consort.Consort, stage: str) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -124,3 +125,12 @@ def test_every_patient_is_in_exactly_one_final_box(
     stages = [counts.stages[s] for s in consort.STAGES]
     assert stages == sorted(stages, reverse=True)  # a funnel never widens
     assert counts.stages["injected"] == counts.boxes["injected"]
+
+
+def test_d30_mortality_counts_deaths_against_complete_scores_only() -> None:
+    patients = [("dead", 0.324), ("alive", 0.012), ("dead", None), ("unknown", 0.85), (None, 0.5)]
+    result = consort.d30_mortality(patients)
+    assert result is not None
+    assert (result.followed, result.observed, result.complete) == (3, 2, 2)
+    assert result.expected == pytest.approx(0.336)  # a missing score is never counted as 0
+    assert consort.d30_mortality([("unknown", 0.3)]) is None
