@@ -105,15 +105,25 @@ class UpdatePoller:
 
     # --- the loop ----------------------------------------------------------------------------
 
+    async def _delete_webhook(self) -> None:
+        """Remove a webhook left by webhook mode, keeping its pending updates. A failure is
+        not fatal (logged): the next getUpdates says whether the webhook is still there."""
+        try:
+            await self.application.bot.delete_webhook(drop_pending_updates=False)
+        except TelegramError as exc:
+            log.warning("deleteWebhook failed: %s", exc.message)
+
     async def run(self) -> None:
         backoff = FIRST_BACKOFF
         conflict_reported = False
-        webhook_deleted = False
+        # getUpdates is refused (409) while a webhook is set: the webhook is deleted only then,
+        # so a Bot API server without deleteWebhook (self-hosted, emulators) polls as well.
+        webhook_in_the_way = False
         while not self.stop_event.is_set():
             try:
-                if not webhook_deleted:  # getUpdates is refused (409) while a webhook is set
-                    await self.application.bot.delete_webhook(drop_pending_updates=False)
-                    webhook_deleted = True
+                if webhook_in_the_way:
+                    webhook_in_the_way = False
+                    await self._delete_webhook()
                 raw = await self._fetch()
             except _Stopped:
                 break
@@ -130,7 +140,7 @@ class UpdatePoller:
                 if not conflict_reported:
                     log.error("getUpdates refused: %s; retrying with backoff", exc.message)
                     conflict_reported = True
-                webhook_deleted = webhook_deleted and "webhook" not in exc.message.lower()
+                webhook_in_the_way = "webhook" in exc.message.lower()
                 delay, backoff = backoff, min(backoff * 2, MAX_BACKOFF)
             except NetworkError as exc:  # timeouts, refused connections, 5xx
                 log.warning("getUpdates failed: %s; retrying in %.0f s", exc.message, backoff)

@@ -209,3 +209,33 @@ async def test_an_unreadable_update_is_skipped_not_retried_for_ever(tg: FakeTele
         await poller.stop()
         await app.shutdown()
     assert garbage not in handled
+
+
+async def test_the_webhook_is_deleted_only_when_it_is_in_the_way(tg: FakeTelegram) -> None:
+    """Polling starts without deleteWebhook (a Bot API server may not have it); a webhook left
+    by webhook mode (getUpdates refused with 409) is deleted, its pending updates kept."""
+    handled: list[int] = []
+
+    async def recording(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        handled.append(update.update_id)
+
+    app = await application(tg, recording)
+    poller = UpdatePoller(app, timeout=1, sleep=Sleeps())
+    first = tg.send_text(USER, "before any webhook")
+    poller.start()
+    try:
+        await tg.wait_for(lambda: first in handled, timeout=10, what="polling without a webhook")
+        assert "deleteWebhook" not in [c.method for c in tg.calls()]
+    finally:
+        await poller.stop()
+
+    await app.bot.set_webhook("https://example.invalid/hook")
+    second = tg.send_text(USER, "while a webhook was set")
+    poller = UpdatePoller(app, timeout=1, sleep=Sleeps())
+    poller.start()
+    try:
+        await tg.wait_for(lambda: second in handled, timeout=10, what="the webhook removed")
+        assert [c.method for c in tg.calls()].count("deleteWebhook") == 1
+    finally:
+        await poller.stop()
+        await app.shutdown()
