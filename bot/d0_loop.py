@@ -15,6 +15,7 @@ from bot.reminder_types import Decision, Message, Skip, UrgentMessage
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import Audience, EscalationStep, LoopState
+from conversations.lifecycle import INCLUDED
 from conversations.reminder_kinds import Recipient, ReminderKind
 from storage import ownership as own_store
 from storage import reminders as outbox
@@ -27,7 +28,6 @@ from storage.screenings import Screening
 #: Callback data of the D0 buttons: `o:<screening>:<reminder>:t|p|n`.
 PREFIX = "o"
 TAKE, PLAN, NOT_INJECTING = "t", "p", "n"
-INCLUDED = ("eligible", "pending")
 #: Escalation steps of the window itself (the planned-time steps belong to one plan).
 WINDOW_STEPS_PREFIXES = (EscalationStep.UNACKNOWLEDGED.value, EscalationStep.NO_PLAN_LAST_DAY.value)
 

@@ -68,7 +68,7 @@ from bot.reminder_types import (
 )
 from bot.texts import Raw, t
 from conversations import schedule
-from conversations.lifecycle import Action, PatientFacts, reminder_relevance
+from conversations.lifecycle import INCLUDED, Action, PatientFacts, reminder_relevance
 from conversations.lifecycle import Row as RelevanceRow
 from conversations.reminder_kinds import Recipient, ReminderKind
 from storage import ownership as own_store
@@ -96,22 +96,21 @@ CLAIM_LIMIT = 100
 MAX_PASSES = 4
 #: Where the team chat id is kept once Telegram told us it migrated to a supergroup.
 
-# Kinds of reminder rows (stored; the step names of d0_window come from conversations/schedule).
-D0_WINDOW = "d0_window"
-OUTCOME_CHANGE = "outcome_change"
-PENDING = "pending"
-BSA_EXPIRY = "bsa_expiry"
-CONSENT_PATIENT = "consent_patient"
-FOLLOW_UP = "follow_up"
-IDLE = "idle"
-NOTICE = "notice"  # team notices: injection recorded, patient withdrawn
-ALERT = "alert"  # coordinators alerted at once (adverse effect at D0+10)
-ADMIN = "admin"  # admins told: a chat unreachable, the team chat migrated
+# Short names of the reminder kinds (the closed set is the core's `ReminderKind`).
+D0_WINDOW = ReminderKind.D0_WINDOW
+OUTCOME_CHANGE = ReminderKind.OUTCOME_CHANGE
+PENDING = ReminderKind.PENDING
+BSA_EXPIRY = ReminderKind.BSA_EXPIRY
+CONSENT_PATIENT = ReminderKind.CONSENT_PATIENT
+FOLLOW_UP = ReminderKind.FOLLOW_UP
+IDLE = ReminderKind.IDLE
+NOTICE = ReminderKind.NOTICE  # team notices: injection recorded, patient withdrawn
+ALERT = ReminderKind.ALERT  # coordinators alerted at once (adverse effect at D0+10)
+ADMIN = ReminderKind.ADMIN  # admins told: a chat unreachable, the team chat migrated
 
 #: Kinds whose steps are different messages, each sent even after downtime (a follow-up
 #: question, an admin notice); for the others a later step supersedes an earlier one.
 PER_STEP_KINDS = frozenset({FOLLOW_UP, NOTICE, ALERT, ADMIN})
-INCLUDED = ("eligible", "pending")
 
 
 # --- what a row turns into ------------------------------------------------------------------

@@ -73,23 +73,6 @@ async def schedule(
     return ids
 
 
-async def record_sent(
-    conn: Connection,
-    screening_id: int | None,
-    kind: str,
-    step: str,
-    recipient: str,
-    now: dt.datetime,
-) -> int:
-    """A reminder delivered as part of a reply (the outcome message is the first reminder)."""
-    cursor = await conn.execute(
-        "INSERT INTO reminders(screening_id, kind, step, recipient, due_at, state, sent_at, "
-        "attempts) VALUES (?,?,?,?,?,'sent',?,1)",
-        (screening_id, kind, step, recipient, to_db(now), to_db(now)),
-    )
-    return int(cursor.lastrowid or 0)
-
-
 async def hold(
     conn: Connection,
     screening_id: int | None,

@@ -237,16 +237,21 @@ async def d0_reason_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     return [_confirm_prompt(lang, s, at, reason, ctx.zone)]
 
 
+async def _waiting_on(
+    ctx: Context, actor: Actor, mode: str
+) -> tuple[Session | None, Screening | None]:
+    """The chat's session in `mode` (a confirmation waiting for its button) and its patient."""
+    async with ctx.db.read() as conn:
+        session = await _our_session(conn, actor, (mode,), None)
+        if session is None or not session.screening_id:
+            return session, None
+        return session, await store.get_by_id(conn, session.screening_id)
+
+
 async def d0_confirm_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     """Typed text while the confirmation waits for a button: show it again."""
     lang = ctx.language(actor)
-    async with ctx.db.transaction() as conn:
-        session = await _our_session(conn, actor, (D0_CONFIRM_MODE,), None)
-        s = (
-            await store.get_by_id(conn, session.screening_id)
-            if session and session.screening_id
-            else None
-        )
+    session, s = await _waiting_on(ctx, actor, D0_CONFIRM_MODE)
     if session is None or s is None:
         return [Out(t(lang, "d0.stale"))]
     reason = session.data.get("reason")
@@ -432,13 +437,7 @@ async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 async def withdraw_confirm_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     """Text typed while a withdrawal waits for Confirm / Cancel: show the question again."""
     lang = ctx.language(actor)
-    async with ctx.db.transaction() as conn:
-        session = await _our_session(conn, actor, (WITHDRAW_CONFIRM_MODE,), None)
-        s = (
-            await store.get_by_id(conn, session.screening_id)
-            if session and session.screening_id
-            else None
-        )
+    session, s = await _waiting_on(ctx, actor, WITHDRAW_CONFIRM_MODE)
     if session is None or s is None:
         return [Out(t(lang, "wd.stale"))]
     return [_withdraw_prompt(lang, s, str(session.data.get("reason") or ""), ctx)]

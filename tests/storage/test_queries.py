@@ -115,7 +115,8 @@ async def test_move_reminder_only_moves_what_is_still_scheduled(db: Database) ->
     async with db.transaction() as conn:
         (scheduled,) = await outbox.schedule(conn, sid, "follow_up", "vital_status_d30", T0,
                                              ["team"])  # fmt: skip
-        sent = await outbox.record_sent(conn, sid, "follow_up", "discharge_date", "team", T0)
+        sent = await outbox.hold(conn, sid, "follow_up", "discharge_date", "team", T0)
+        await outbox.mark_delivered(conn, sent, T0)
         assert await queries.move_reminder(conn, scheduled, later)
         assert not await queries.move_reminder(conn, sent, later)
         rows = {r.id: r for r in await outbox.for_screening(conn, sid)}
