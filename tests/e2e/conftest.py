@@ -135,6 +135,15 @@ async def answer_all(clinician: Clinician, answers: list[tuple[str, str]]) -> No
             await clinician.type(value)
 
 
+async def screening_opened(tg: FakeTelegram, start_bot: StartBot) -> Clinician:
+    """The bot started, a clinician added, and a first screening (HMN-001) opened."""
+    await start_bot()
+    await add_user(tg, CLINICIAN, "clinician")
+    doc = Clinician(tg, CLINICIAN)
+    await doc.command("/screen", expect="HMN-001")
+    return doc
+
+
 # --- a real `lysyme-bot run` process (the `server` fixture is in tests/conftest.py) ----------
 
 

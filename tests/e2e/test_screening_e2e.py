@@ -11,6 +11,7 @@ from tests.e2e.conftest import (
     Clinician,
     add_user,
     answer_all,
+    screening_opened,
 )
 from tests.e2e.fake_telegram import FakeTelegram
 
@@ -49,10 +50,7 @@ async def test_full_eligible_screening_with_buttons_and_typed_answers(
 async def test_not_eligible_stops_at_first_failure_after_confirmation(
     tg: FakeTelegram, start_bot
 ) -> None:  # type: ignore[no-untyped-def]
-    await start_bot()
-    await add_user(tg, CLINICIAN, "clinician")
-    doc = Clinician(tg, CLINICIAN)
-    await doc.command("/screen", expect="HMN-001")
+    doc = await screening_opened(tg, start_bot)
     await answer_all(doc, ELIGIBLE_MALE[:3])
     await doc.type("77", expect="excludes the patient")
     # A mis-tap is not final: change it, then answer again.
@@ -65,10 +63,7 @@ async def test_not_eligible_stops_at_first_failure_after_confirmation(
 
 
 async def test_typo_is_reasked_and_back_changes_an_answer(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
-    await start_bot()
-    await add_user(tg, CLINICIAN, "clinician")
-    doc = Clinician(tg, CLINICIAN)
-    await doc.command("/screen", expect="HMN-001")
+    doc = await screening_opened(tg, start_bot)
     reply = await doc.type("31/02/2026", expect="expect a date")
     assert "expect a date" in reply
     assert "Date of first symptoms" in doc.prompt()["text"]
@@ -117,10 +112,7 @@ async def test_two_clinicians_screen_at_the_same_time(tg: FakeTelegram, start_bo
 
 
 async def test_duplicate_delivery_changes_nothing(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
-    await start_bot()
-    await add_user(tg, CLINICIAN, "clinician")
-    doc = Clinician(tg, CLINICIAN)
-    await doc.command("/screen", expect="HMN-001")
+    doc = await screening_opened(tg, start_bot)
     mark = tg.mark()
     update_id = tg.send_text(CLINICIAN, "19/11/2026", language_code="en")
     await tg.wait_for_message(CLINICIAN, contains="Date of admission", after_index=mark)
@@ -133,10 +125,7 @@ async def test_duplicate_delivery_changes_nothing(tg: FakeTelegram, start_bot) -
 
 
 async def test_stale_button_is_answered_not_applied(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
-    await start_bot()
-    await add_user(tg, CLINICIAN, "clinician")
-    doc = Clinician(tg, CLINICIAN)
-    await doc.command("/screen", expect="HMN-001")
+    doc = await screening_opened(tg, start_bot)
     await doc.type("19/11/2026")
     admission_prompt = doc.prompt()
     await doc.tap("Yesterday", expect="Confirmed SJS")
@@ -149,10 +138,7 @@ async def test_stale_button_is_answered_not_applied(tg: FakeTelegram, start_bot)
 
 
 async def test_an_edited_old_command_is_not_run_again(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
-    await start_bot()
-    await add_user(tg, CLINICIAN, "clinician")
-    doc = Clinician(tg, CLINICIAN)
-    await doc.command("/screen", expect="HMN-001")
+    await screening_opened(tg, start_bot)
     sender = {"id": CLINICIAN, "is_bot": False, "first_name": "Test", "language_code": "en"}
     mark = tg.mark()
     tg.send_raw_update(

@@ -13,6 +13,7 @@ from tests.e2e.conftest import (
     Clinician,
     add_user,
     answer_all,
+    screening_opened,
 )
 from tests.e2e.fake_telegram import FakeTelegram
 
@@ -66,10 +67,7 @@ async def test_tomorrows_day_month_is_refused_and_typed_dates_echoed_in_french(
 
 
 async def test_an_exclusion_states_the_value_and_the_rule(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
-    await start_bot()
-    await add_user(tg, CLINICIAN, "clinician")
-    doc = Clinician(tg, CLINICIAN)
-    await doc.command("/screen", expect="HMN-001")
+    doc = await screening_opened(tg, start_bot)
     await answer_all(doc, ELIGIBLE_MALE[:3])
     await doc.type("80", expect="excludes the patient")
     prompt = doc.prompt()["text"]
@@ -95,10 +93,7 @@ async def test_an_exclusion_states_the_value_and_the_rule(tg: FakeTelegram, star
 async def test_social_security_exclusion_reads_as_not_affiliated(
     tg: FakeTelegram, start_bot
 ) -> None:  # type: ignore[no-untyped-def]
-    await start_bot()
-    await add_user(tg, CLINICIAN, "clinician")
-    doc = Clinician(tg, CLINICIAN)
-    await doc.command("/screen", expect="HMN-001")
+    doc = await screening_opened(tg, start_bot)
     script = eligible_script(**{"social security": "tap:No"})
     upto = [label for label, _ in script].index("social security") + 1
     await answer_all(doc, script[:upto])
@@ -108,10 +103,7 @@ async def test_social_security_exclusion_reads_as_not_affiliated(
 async def test_pending_hiv_never_reads_positive_in_the_team_group(
     tg: FakeTelegram, start_bot
 ) -> None:  # type: ignore[no-untyped-def]
-    await start_bot()
-    await add_user(tg, CLINICIAN, "clinician")
-    doc = Clinician(tg, CLINICIAN)
-    await doc.command("/screen", expect="HMN-001")
+    doc = await screening_opened(tg, start_bot)
     await answer_all(doc, eligible_script(HIV="tap:Pending"))
     await doc.type("ok", expect="Confirm")  # text at the summary: a hint, buttons again
     assert "Tap “Confirm” to get the result" in sent_texts(tg)
@@ -130,10 +122,7 @@ async def test_pending_hiv_never_reads_positive_in_the_team_group(
 async def test_scorten_asks_which_unit_was_meant_and_takes_a_rate_per_minute(
     tg: FakeTelegram, start_bot
 ) -> None:  # type: ignore[no-untyped-def]
-    await start_bot()
-    await add_user(tg, CLINICIAN, "clinician")
-    doc = Clinician(tg, CLINICIAN)
-    await doc.command("/screen", expect="HMN-001")
+    doc = await screening_opened(tg, start_bot)
     await answer_all(doc, ELIGIBLE_MALE)
     await doc.tap("Confirm", expect="Heart rate")
     await doc.type("120/min", expect="urea")
