@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = Field(
         default="https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL"
     )
-    database: Path = Field(default=Path("lysyme.sqlite3"), alias="LYSYME_DATABASE")
+    #: A SQLite file (the default), or a PostgreSQL URL `postgresql://user:pass@host:5432/db`.
+    database: Path | str = Field(default=Path("lysyme.sqlite3"), alias="LYSYME_DATABASE")
+    #: PostgreSQL: connections per process, the write connection included.
+    database_pool_size: int = Field(default=5, alias="LYSYME_DATABASE_POOL_SIZE", ge=2, le=100)
     team_chat_id: int | None = Field(default=None, alias="LYSYME_TEAM_CHAT_ID")
     admin_ids: Annotated[tuple[int, ...], NoDecode] = Field(default=(), alias="LYSYME_ADMIN_IDS")
     timezone: str = Field(default="Europe/Paris", alias="LYSYME_TIMEZONE")
@@ -51,6 +54,15 @@ class Settings(BaseSettings):
             return (raw,)
         return raw
 
+    @field_validator("database", mode="before")
+    @classmethod
+    def _file_or_url(cls, raw: object) -> object:
+        if isinstance(raw, str) and raw.startswith(("postgresql://", "postgres://")):
+            return raw
+        if isinstance(raw, str | Path):
+            return Path(raw)
+        return raw
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, raw: str) -> str:
@@ -72,6 +84,25 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, raw: object) -> object:
         return None if raw == "" else raw
+
+    @property
+    def on_postgres(self) -> bool:
+        """LYSYME_DATABASE is a PostgreSQL URL (several replicas may share it)."""
+        return isinstance(self.database, str)
+
+    @property
+    def database_label(self) -> str:
+        """LYSYME_DATABASE as messages and logs show it: never a password."""
+        if isinstance(self.database, str):
+            from storage.postgres import redact
+
+            return redact(self.database)
+        return str(self.database)
+
+    @property
+    def database_file(self) -> Path:
+        """The SQLite file (only meaningful when not on PostgreSQL)."""
+        return Path(self.database)
 
     @property
     def zone(self) -> ZoneInfo:

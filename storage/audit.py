@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from storage.connection import Connection
+from storage.connection import Connection, dialect_of
 
 __all__ = [
     "APPEND_ONLY_MESSAGE",
@@ -250,13 +250,32 @@ async def append_audit_many(conn: Connection, entries: Sequence[AuditEntry]) -> 
 
 # The verifier reads text columns as bytes, with their types, and decodes them itself: a
 # tampered row (a BLOB, invalid UTF-8) must be reported as such, not crash the verification.
-_RAW_COLUMNS: Final = "id, " + ", ".join(
-    f"CAST({name} AS BLOB), typeof({name})" for name in _TEXT_COLUMNS
-)
+def _as_bytes(conn: Connection, name: str) -> str:
+    """A text column read as its stored bytes."""
+    if dialect_of(conn) == "postgresql":
+        return f"convert_to({name}, 'UTF8')"
+    return f"CAST({name} AS BLOB)"
+
+
+def _raw_columns(conn: Connection) -> str:
+    """id, then each text column as (bytes, type). PostgreSQL's columns are typed TEXT, so a
+    value there is text or NULL; SQLite's may hold anything, hence typeof()."""
+    if dialect_of(conn) == "postgresql":
+        kinds = [f"CASE WHEN {name} IS NULL THEN 'null' ELSE 'text' END" for name in _TEXT_COLUMNS]
+    else:
+        kinds = [f"typeof({name})" for name in _TEXT_COLUMNS]
+    pairs = (
+        f"{_as_bytes(conn, name)}, {kind}" for name, kind in zip(_TEXT_COLUMNS, kinds, strict=True)
+    )
+    return "id, " + ", ".join(pairs)
+
+
 _SQLITE_CODECS: Final = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
 
 
 async def _codec(conn: Connection) -> str:
+    if dialect_of(conn) == "postgresql":
+        return "utf-8"  # convert_to(…, 'UTF8') above
     rows = await _fetch(conn, "PRAGMA encoding")
     return _SQLITE_CODECS.get(str(rows[0][0]) if rows else "UTF-8", "utf-8")
 
@@ -320,7 +339,7 @@ async def _walk(conn: Connection, after_id: int, after_hash: str) -> tuple[Verif
         # Keyset pages: each batch is a complete statement, so appends meanwhile are harmless.
         batch = await _fetch(
             conn,
-            f"SELECT {_RAW_COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?",
+            f"SELECT {_raw_columns(conn)} FROM audit WHERE id > ? ORDER BY id LIMIT ?",
             (last_id, _BATCH_SIZE),
         )
         for raw in batch:
@@ -361,7 +380,7 @@ async def verify_chain(
             after_hash = GENESIS_HASH
         else:
             start = await _fetch(
-                conn, "SELECT CAST(hash AS BLOB) FROM audit WHERE id = ?", (after_id,)
+                conn, f"SELECT {_as_bytes(conn, 'hash')} FROM audit WHERE id = ?", (after_id,)
             )
             if not start:
                 return _failure(0, after_id, after_id, f"row {after_id} missing")
@@ -404,7 +423,9 @@ async def checkpoint_problem(conn: Connection) -> str | None:
     if checkpoint is None:
         return None
     row_id, row_hash = checkpoint
-    rows = await _fetch(conn, "SELECT CAST(hash AS BLOB) FROM audit WHERE id = ?", (row_id,))
+    rows = await _fetch(
+        conn, f"SELECT {_as_bytes(conn, 'hash')} FROM audit WHERE id = ?", (row_id,)
+    )
     if not rows:
         return (
             f"row {row_id} was verified before (checkpoint) but is now missing:"
@@ -435,7 +456,9 @@ async def verify_incremental(conn: Connection) -> VerifyResult:
         after_id, after_hash = 0, GENESIS_HASH
     else:
         after_id, after_hash = checkpoint
-        raw = await _fetch(conn, f"SELECT {_RAW_COLUMNS} FROM audit WHERE id = ?", (after_id,))
+        raw = await _fetch(
+            conn, f"SELECT {_raw_columns(conn)} FROM audit WHERE id = ?", (after_id,)
+        )
         row, problem = _decode(raw[0], await _codec(conn)) if raw else ((), "missing")
         if problem is not None or _content_problem(row) is not None or row[10] != after_hash:
             full = await verify_chain(conn)

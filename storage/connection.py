@@ -192,9 +192,20 @@ class Connection:
         return self.raw.in_transaction
 
     @property
+    def dialect(self) -> str:
+        """ "sqlite" or "postgresql" (storage/postgres.py `PgRaw`)."""
+        return str(getattr(self.raw, "dialect", "sqlite"))
+
+    @property
     def row_factory(self) -> Any:
         return self.raw.row_factory
 
 
 def _fetchall(raw: sqlite3.Connection, sql: str, parameters: Parameters) -> list[Any]:
     return raw.execute(sql, parameters).fetchall()
+
+
+def dialect_of(conn: object) -> str:
+    """ "sqlite" or "postgresql": a `Connection`'s dialect; any other connection (a plain
+    aiosqlite one in tests and tools) is SQLite."""
+    return str(getattr(conn, "dialect", "sqlite"))

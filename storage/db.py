@@ -11,6 +11,7 @@ owns (storage/connection.py).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import os
@@ -179,6 +180,22 @@ async def _v5_ownership(conn: Connection) -> None:
         await conn.execute(statement)
 
 
+async def _v6_leases(conn: Connection) -> None:
+    """Issue 16, several replicas: who claimed a reminder and until when (a claim of a dead
+    replica is taken over once it has expired), and the named leases (polling, sending) one
+    replica holds at a time."""
+    for statement in (
+        "ALTER TABLE reminders ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE reminders ADD COLUMN claimed_until TEXT",
+        """CREATE TABLE leases(
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            acquired_at TEXT NOT NULL)""",
+    ):
+        await conn.execute(statement)
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
@@ -186,6 +203,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v3_shown_prompt,
     _v4_protocol_version,
     _v5_ownership,
+    _v6_leases,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -194,8 +212,73 @@ class DatabaseGone(sqlite3.DatabaseError):
     """The database file was deleted or replaced under the running bot: no more writes."""
 
 
-class Database:
-    """The bot's database: one write connection, read-only connections beside it.
+class Database(abc.ABC):
+    """The bot's database, whichever the backend: `Database.open(target)` opens SQLite for a
+    file path and PostgreSQL for a `postgresql://` URL (storage/postgres.py). Both give the
+    same API — `conn`, `read()`, `transaction()`, `run(body)`, `migrate()`, `close()` — and
+    the storage functions are written once against `Connection`."""
+
+    #: "sqlite" or "postgresql": for the few statements written differently per backend.
+    dialect = "sqlite"
+    path: Path
+    gone: str | None = None
+    on_gone: Callable[[str], None] | None = None
+
+    @classmethod
+    async def open(cls, path: str | Path, *, migrate: bool = True, pool_size: int = 5) -> Database:
+        """Open (and, with `migrate`, bring up to date) the database at `path`: a SQLite file,
+        or a PostgreSQL URL. Raises anchors.DatabaseRefused with one line when it must not be
+        used."""
+        from storage.postgres import is_postgres_url
+
+        if is_postgres_url(path):
+            from storage.postgres_db import PostgresDatabase
+
+            return await PostgresDatabase.open_url(str(path), migrate=migrate, pool_size=pool_size)
+        return await SqliteDatabase.open_file(Path(path), migrate=migrate)
+
+    @property
+    def label(self) -> str:
+        """How the database is named in logs and messages (never with a password)."""
+        return str(self.path)
+
+    @property
+    @abc.abstractmethod
+    def conn(self) -> Connection:
+        """A read connection in autocommit mode (each statement its own snapshot)."""
+
+    @abc.abstractmethod
+    def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """One read snapshot of committed rows, without the write lock."""
+
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """One write transaction, rolled back on any exception."""
+
+    @abc.abstractmethod
+    async def run(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        """`body(conn)` as one write transaction in one hop to the database thread."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The number of migrations applied."""
+
+    @abc.abstractmethod
+    async def migrate(self, target: int = SCHEMA_VERSION) -> tuple[int, int]:
+        """Apply pending migrations, each in its own transaction. Returns (from, to)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Wait for the transaction in progress and close every connection."""
+
+    def file_problem(self) -> str | None:
+        """Why the database can no longer be written (SQLite: the file was deleted or
+        replaced), or None."""
+        return None
+
+
+class SqliteDatabase(Database):
+    """The SQLite database: one write connection, read-only connections beside it.
 
     * Writes: one connection on its own thread (SQLite serialises writers anyway), one asyncio
       write lock, `BEGIN IMMEDIATE` … `COMMIT` — `transaction()` (one hop per statement) or
@@ -227,10 +310,9 @@ class Database:
         self.on_gone: Callable[[str], None] | None = None
 
     @classmethod
-    async def open(cls, path: str | Path, *, migrate: bool = True) -> Database:
+    async def open_file(cls, path: Path, *, migrate: bool = True) -> SqliteDatabase:
         """Open (and, with `migrate`, check against its anchor, migrate and anchor) the
-        database. Raises anchors.DatabaseRefused with one line when it must not be used."""
-        path = Path(path)
+        database file. Raises anchors.DatabaseRefused with one line when it must not be used."""
         if str(path) == ":memory:":
             # A read-only connection beside the writer needs a file to open.
             raise anchors.DatabaseRefused("LYSYME_DATABASE must be a file, not :memory:")

@@ -13,11 +13,15 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storage.connection import Connection
+from storage.connection import Connection, dialect_of
 from storage.db import fetch_all
+from storage.leases import this_process
 from storage.timefmt import from_db, maybe_from_db, to_db
 
 TEAM = "team"
+#: How long a claim is this process's own. Another process takes a claimed row over only after
+#: that (its claimer died: kill -9, a lost machine); a claim is never taken from the living.
+CLAIM_LEASE = dt.timedelta(minutes=5)
 
 
 def user_recipient(telegram_id: int) -> str:
@@ -66,10 +70,12 @@ async def schedule(
     ids = []
     for recipient in dict.fromkeys(recipients):  # de-duplicated, order kept
         cursor = await conn.execute(
-            "INSERT INTO reminders(screening_id, kind, step, recipient, due_at) VALUES (?,?,?,?,?)",
+            "INSERT INTO reminders(screening_id, kind, step, recipient, due_at) VALUES (?,?,?,?,?) "
+            "RETURNING id",
             (screening_id, kind, step, recipient, to_db(due)),
         )
-        ids.append(int(cursor.lastrowid or 0))
+        (new_id,) = await cursor.fetchone()
+        ids.append(int(new_id))
     return ids
 
 
@@ -86,11 +92,13 @@ async def hold(
     accepted it (`mark_delivered`), or released to the sender if it did not (`release`; a
     crash leaves it claimed and `release_claimed` at the next start does the same)."""
     cursor = await conn.execute(
-        "INSERT INTO reminders(screening_id, kind, step, recipient, due_at, state, claimed_at) "
-        "VALUES (?,?,?,?,?,'claimed',?)",
-        (screening_id, kind, step, recipient, to_db(now), to_db(now)),
-    )
-    return int(cursor.lastrowid or 0)
+        "INSERT INTO reminders(screening_id, kind, step, recipient, due_at, state, claimed_at, "
+        "claimed_by, claimed_until) VALUES (?,?,?,?,?,'claimed',?,?,?) RETURNING id",
+        (screening_id, kind, step, recipient, to_db(now), to_db(now), this_process(),
+         to_db(now + CLAIM_LEASE)),
+    )  # fmt: skip
+    (new_id,) = await cursor.fetchone()
+    return int(new_id)
 
 
 async def mark_delivered(conn: Connection, reminder_id: int, now: dt.datetime) -> bool:
@@ -110,8 +118,8 @@ async def release(conn: Connection, ids: Iterable[int], at: dt.datetime | None =
     if not ids:
         return 0
     cursor = await conn.execute(
-        f"UPDATE reminders SET state='scheduled', claimed_at=NULL, "
-        f"next_attempt_at=COALESCE(?, next_attempt_at) "
+        f"UPDATE reminders SET state='scheduled', claimed_at=NULL, claimed_by=NULL, "
+        f"claimed_until=NULL, next_attempt_at=COALESCE(?, next_attempt_at) "
         f"WHERE state='claimed' AND id IN ({','.join('?' * len(ids))})",
         (to_db(at) if at is not None else None, *ids),
     )
@@ -178,7 +186,7 @@ async def supersede_overdue(
              AND r.due_at <= ? AND r.kind NOT IN ({marks})
              AND EXISTS (
                SELECT 1 FROM reminders l
-               WHERE l.screening_id IS r.screening_id AND l.kind = r.kind
+               WHERE l.screening_id IS NOT DISTINCT FROM r.screening_id AND l.kind = r.kind
                  AND l.recipient = r.recipient AND l.state IN ('scheduled', 'claimed')
                  AND l.due_at <= ? AND (l.due_at > r.due_at OR (l.due_at = r.due_at AND l.id > r.id)))
            ORDER BY r.due_at, r.id""",
@@ -196,9 +204,12 @@ async def claim_due(
     *,
     kinds: Iterable[str] | None = None,
 ) -> list[Reminder]:
-    """Claim what is due (in the caller's transaction). Claimed rows belong to this sweep
-    until marked; a crash leaves them claimed and `release_claimed` puts them back."""
+    """Claim what is due (in the caller's transaction), and what another process claimed and
+    did not mark before its lease ran out (it died). Claimed rows belong to this process until
+    marked; a crash leaves them claimed: `release_claimed` at the next start puts them back
+    (SQLite), or another replica takes them over once the lease has expired (PostgreSQL)."""
     stamp = to_db(now)
+    me = this_process()
     # The redundant `state IN (...)` term repeats the partial index's WHERE clause: SQLite
     # only uses a partial index when the query's terms imply its condition literally, and
     # without it this is a full scan of every reminder ever written.
@@ -207,19 +218,27 @@ async def claim_due(
     rows = await fetch_all(
         conn,
         f"""SELECT * FROM reminders
-           WHERE state IN ('scheduled', 'claimed') AND state='scheduled' AND due_at <= ?
-             AND (next_attempt_at IS NULL OR next_attempt_at <= ?) {kind_filter}
-           ORDER BY due_at, id LIMIT ?""",
-        (stamp, stamp, *(only or ()), limit),
+           WHERE state IN ('scheduled', 'claimed') AND due_at <= ?
+             AND ((state='scheduled' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
+                  OR (state='claimed' AND claimed_by IS DISTINCT FROM ?
+                      AND (claimed_until IS NULL OR claimed_until < ?))) {kind_filter}
+           ORDER BY due_at, id LIMIT ?{_SKIP_LOCKED.get(dialect_of(conn), "")}""",
+        (stamp, stamp, me, stamp, *(only or ()), limit),
     )
     if rows:
         ids = [r["id"] for r in rows]
         await conn.execute(
-            f"UPDATE reminders SET state='claimed', claimed_at=? "
+            f"UPDATE reminders SET state='claimed', claimed_at=?, claimed_by=?, claimed_until=? "
             f"WHERE id IN ({','.join('?' * len(ids))})",
-            (stamp, *ids),
+            (stamp, me, to_db(now + CLAIM_LEASE), *ids),
         )
     return [_reminder(r) for r in rows]
+
+
+#: PostgreSQL: a row another replica is claiming right now is passed over, not waited for.
+#: (Writes also hold the database's write lock, storage/postgres.py; this keeps the claim
+#: correct on its own.)
+_SKIP_LOCKED = {"postgresql": " FOR UPDATE SKIP LOCKED"}
 
 
 async def mark_sent(conn: Connection, reminder_id: int, now: dt.datetime, late: bool) -> None:
@@ -251,11 +270,18 @@ async def retry_later(conn: Connection, reminder_id: int, at: dt.datetime, error
 
 
 async def release_claimed(conn: Connection) -> int:
-    """At start and at shutdown: claimed-but-unmarked rows go back to the queue."""
-    cursor = await conn.execute(
-        "UPDATE reminders SET state='scheduled', claimed_at=NULL "
-        "WHERE state IN ('scheduled', 'claimed') AND state='claimed'"  # partial index, see above
-    )
+    """At start and at shutdown: claimed-but-unmarked rows go back to the queue. On SQLite
+    one process uses the database (its file lock), so every claim is released: a previous
+    run's too. On PostgreSQL only this process's: another replica's claim is its own until
+    its lease expires (`claim_due`)."""
+    sql = (
+        "UPDATE reminders SET state='scheduled', claimed_at=NULL, claimed_by=NULL, "
+        "claimed_until=NULL WHERE state IN ('scheduled', 'claimed') AND state='claimed'"
+    )  # the redundant state term: the partial index, see claim_due
+    if dialect_of(conn) == "sqlite":
+        cursor = await conn.execute(sql)
+    else:
+        cursor = await conn.execute(sql + " AND claimed_by = ?", (this_process(),))
     return cursor.rowcount
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from conversations import versions
 from conversations.lifecycle import Status
-from storage.connection import Connection
+from storage.connection import Connection, dialect_of
 from storage.db import fetch_all, fetch_one
 from storage.timefmt import maybe_from_db, to_db
 from storage.users import User, roles_from_text
@@ -150,7 +150,7 @@ async def create_screening(
         """INSERT INTO screenings(number, site, sequence, rescreen_of, clinician_id,
                last_actor_id, chat_id, status, stage, cursor, created_at, updated_at,
                last_activity_at, protocol_version)
-           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
         (
             format_number(site, sequence),
             site,
@@ -168,7 +168,8 @@ async def create_screening(
             protocol_version,
         ),
     )
-    screening = await get_by_id(conn, int(cursor.lastrowid or 0))
+    (new_id,) = await cursor.fetchone()
+    screening = await get_by_id(conn, int(new_id))
     assert screening is not None
     return screening
 
@@ -291,10 +292,11 @@ async def add_answer(
 ) -> int:
     cursor = await conn.execute(
         """INSERT INTO answers(screening_id, question_id, value, answered_by, answered_at,
-               source, reason) VALUES (?,?,?,?,?,?,?)""",
+               source, reason) VALUES (?,?,?,?,?,?,?) RETURNING id""",
         (screening_id, question_id, value_json, by, to_db(now), source, reason),
     )
-    return int(cursor.lastrowid or 0)
+    (new_id,) = await cursor.fetchone()
+    return int(new_id)
 
 
 async def current_answers(conn: Connection, screening_id: int) -> dict[str, str]:
@@ -313,9 +315,14 @@ async def get_with_answers(
 ) -> tuple[Screening, dict[str, str]] | None:
     """`get_by_id` and `current_answers` in one query: one hop to the database thread instead
     of two on every answer. The answers come back as one JSON object of JSON texts."""
+    aggregate = (
+        "json_object_agg(a.question_id, a.value)::text"
+        if dialect_of(conn) == "postgresql"
+        else "json_group_object(a.question_id, a.value)"
+    )
     row = await fetch_one(
         conn,
-        """SELECT s.*, (SELECT json_group_object(a.question_id, a.value) FROM answers a
+        f"""SELECT s.*, (SELECT {aggregate} FROM answers a
                         WHERE a.id IN (SELECT MAX(id) FROM answers WHERE screening_id = s.id
                                        GROUP BY question_id)
                           AND a.value IS NOT NULL) AS current_answers_json
@@ -475,7 +482,8 @@ async def sessions_on(conn: Connection, screening_id: int) -> list[Session]:
 async def claim_update(conn: Connection, update_id: int, now: dt.datetime) -> bool:
     """Record an update id inside the transaction that acts on it; False if already handled."""
     cursor = await conn.execute(
-        "INSERT OR IGNORE INTO processed_updates(update_id, processed_at) VALUES (?, ?)",
+        "INSERT INTO processed_updates(update_id, processed_at) VALUES (?, ?) "
+        "ON CONFLICT DO NOTHING",
         (update_id, to_db(now)),
     )
     return cursor.rowcount == 1

@@ -1,0 +1,330 @@
+"""PostgreSQL behind the same storage API as SQLite (issue 16): `LYSYME_DATABASE=postgresql://…`.
+
+Why psycopg 3, used synchronously: the storage functions are written against
+`storage.connection.Connection`, whose calls run on a database thread, and `Database.run`
+drives a whole write transaction there in ONE hop. psycopg's synchronous connection slots into
+that model unchanged (a DB-API connection on a thread, like `sqlite3`), so every repository
+keeps one code path and one hop per answer on both backends. asyncpg would have needed a second
+execution model for the same functions. psycopg also binds parameters server-side and ships
+binary wheels (`psycopg[binary]`).
+
+What differs from SQLite lives here and in `storage/postgres_schema.py`:
+
+* SQL is written with `?` placeholders; `translate` turns them into psycopg's `%s` (and a
+  literal `%` into `%%`), outside quoted strings, once per statement text (cached).
+* Rows answer by index and by column name, like `sqlite3.Row` (`Row`).
+* psycopg's errors are raised as the matching `sqlite3` exception classes (`PostgresError`
+  subclasses them), so a caller catches one `sqlite3.Error` whatever the backend.
+* Several replicas write to one database. Every write transaction first takes one
+  transaction-scoped advisory lock (`WRITE_LOCK`): writes are applied one at a time across
+  all replicas, in the same order SQLite's `BEGIN IMMEDIATE` gives one process. That lock is
+  the audit head lock (the chain stays one total order), serialises one screening's answers,
+  and makes "claim this update id" and "claim these reminders" race-free. It is held for one
+  short transaction (no Telegram call ever runs inside one), and the trial's load is a few
+  writes a minute.
+* Reads run in `REPEATABLE READ READ ONLY` transactions: one snapshot of committed rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sqlite3
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from storage.connection import Connection, DatabaseThread, Parameters
+
+if TYPE_CHECKING:
+    import psycopg
+
+T = TypeVar("T")
+
+SCHEMES = ("postgresql://", "postgres://")
+#: The advisory lock every write transaction holds (any constant shared by all replicas).
+WRITE_LOCK = 0x4C5953594D45  # "LYSYME"
+BEGIN_WRITE = (
+    "BEGIN ISOLATION LEVEL READ COMMITTED",
+    f"SELECT pg_advisory_xact_lock({WRITE_LOCK})",
+)
+BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+CONNECT_TIMEOUT = 10
+
+
+def is_postgres_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(SCHEMES)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresError(sqlite3.DatabaseError):
+    """A PostgreSQL error that has no closer sqlite3 class."""
+
+
+class PostgresIntegrityError(sqlite3.IntegrityError):
+    pass
+
+
+class PostgresOperationalError(sqlite3.OperationalError):
+    pass
+
+
+def _translated(exc: Exception) -> sqlite3.Error:
+    import psycopg
+
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, psycopg.errors.IntegrityError):
+        return PostgresIntegrityError(message)
+    if isinstance(exc, psycopg.OperationalError):
+        return PostgresOperationalError(message)
+    return PostgresError(message)
+
+
+def _wrap(function: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> T:
+        import psycopg
+
+        try:
+            return function(*args, **kwargs)
+        except psycopg.Error as exc:
+            raise _translated(exc) from exc
+
+    return call
+
+
+@functools.lru_cache(maxsize=2048)
+def translate(sql: str) -> str:
+    """`?` → `%s` and `%` → `%%`, outside quoted strings and identifiers."""
+    out: list[str] = []
+    quote: str | None = None
+    for char in sql:
+        if quote is not None:
+            out.append("%%" if char == "%" else char)
+            if char == quote:
+                quote = None
+        elif char in ("'", '"'):
+            quote = char
+            out.append(char)
+        elif char == "?":
+            out.append("%s")
+        elif char == "%":
+            out.append("%%")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+class Row(tuple[Any, ...]):
+    """A result row indexed by position or by column name, like `sqlite3.Row`."""
+
+    _columns: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._columns[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._columns)
+
+
+def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
+    description = cursor.description or ()
+    columns = {column.name: index for index, column in reversed(list(enumerate(description)))}
+
+    def make(values: Sequence[Any]) -> Row:
+        row = Row(values)
+        row._columns = columns
+        return row
+
+    return make
+
+
+class PgCursor:
+    """The part of `sqlite3.Cursor` the storage functions use."""
+
+    def __init__(self, raw: psycopg.Cursor[Any]) -> None:
+        self._raw = raw
+        self._plain = False
+
+    @_wrap
+    def execute(self, sql: str, parameters: Parameters = ()) -> PgCursor:
+        self._raw.execute(translate(sql), _params(parameters))
+        return self
+
+    @_wrap
+    def executemany(self, sql: str, parameters: Iterable[Parameters]) -> PgCursor:
+        self._raw.executemany(translate(sql), [_params(p) for p in parameters])
+        return self
+
+    @_wrap
+    def fetchone(self) -> Any:
+        if self._raw.description is None:
+            return None
+        row = self._raw.fetchone()
+        return tuple(row) if self._plain and row is not None else row
+
+    @_wrap
+    def fetchall(self) -> list[Any]:
+        if self._raw.description is None:
+            return []
+        rows = self._raw.fetchall()
+        return [tuple(row) for row in rows] if self._plain else rows
+
+    def close(self) -> None:
+        self._raw.close()
+
+    @property
+    def rowcount(self) -> int:
+        return self._raw.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return None  # PostgreSQL has none: inserts that need the id say RETURNING id
+
+    @property
+    def row_factory(self) -> Any:
+        return None if self._plain else _row_factory
+
+    @row_factory.setter
+    def row_factory(self, factory: Any) -> None:
+        self._plain = factory is None
+
+
+def _params(parameters: Parameters) -> Any:
+    return tuple(parameters) if isinstance(parameters, list) else parameters
+
+
+class PgRaw:
+    """The part of `sqlite3.Connection` the storage functions use, over a psycopg connection
+    in autocommit mode (transactions are explicit, as with SQLite's isolation_level=None)."""
+
+    dialect = "postgresql"
+    row_factory = _row_factory
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self._raw = raw
+
+    def cursor(self) -> PgCursor:
+        return PgCursor(self._raw.cursor(row_factory=_row_factory))
+
+    def execute(self, sql: str, parameters: Parameters = ()) -> PgCursor:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Parameters]) -> PgCursor:
+        return self.cursor().executemany(sql, parameters)
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self._raw.info.transaction_status != TransactionStatus.IDLE
+
+    def close(self) -> None:
+        self._raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+
+@_wrap
+def connect(url: str, *, read_only: bool = False) -> PgRaw:
+    import psycopg
+
+    options = "-c default_transaction_read_only=on" if read_only else None
+    kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT}
+    if options:
+        existing = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("options", [""])[0]
+        kwargs["options"] = f"{existing} {options}".strip()
+    raw = psycopg.connect(url, **kwargs)
+    raw.execute("SET TIME ZONE 'UTC'")
+    return PgRaw(raw)
+
+
+def run_inline(
+    raw: PgRaw,
+    body: Callable[[Connection], Coroutine[Any, Any, T]],
+    begin: Sequence[str],
+) -> T:
+    """On the database thread: BEGIN (and the write lock), drive `body` to completion, COMMIT."""
+    for statement in begin:
+        raw.execute(statement)
+    try:
+        coroutine = body(Connection(raw, None))  # type: ignore[arg-type]
+        try:
+            coroutine.send(None)
+        except StopIteration as finished:
+            result: T = finished.value
+        else:
+            coroutine.close()
+            raise RuntimeError("a Database.run body awaited something other than the database")
+    except BaseException:
+        if raw.in_transaction and not raw.closed:
+            raw.execute("ROLLBACK")
+        raise
+    raw.execute("COMMIT")
+    return result
+
+
+class ConnectionPool:
+    """Connections of one kind (read or write), each on a thread of its own, at most `size`."""
+
+    def __init__(self, url: str, *, read_only: bool, size: int, name: str) -> None:
+        self.url, self.read_only, self.size, self.name = url, read_only, size, name
+        self._idle: list[Connection] = []
+        self._open = 0
+        self.closed = False
+
+    async def _new(self) -> Connection:
+        thread = DatabaseThread(f"{self.name}-{self._open}")
+        try:
+            raw = await thread.call(functools.partial(connect, self.url, read_only=self.read_only))
+        except BaseException:
+            thread.stop()
+            raise
+        self._open += 1
+        return Connection(raw, thread)  # type: ignore[arg-type]
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        if self.closed:
+            raise sqlite3.ProgrammingError("the database is closed")
+        conn = self._idle.pop() if self._idle else await self._new()
+        healthy = False
+        try:
+            yield conn
+            healthy = not is_closed(conn) and not conn.raw.in_transaction
+        finally:
+            if healthy and not self.closed and len(self._idle) < self.size:
+                self._idle.append(conn)
+            else:
+                await close_connection(conn)
+                self._open -= 1
+
+    async def close(self) -> None:
+        self.closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await close_connection(conn)
+
+
+def is_closed(conn: Connection) -> bool:
+    """The server closed this connection (a restart, a failover, an idle timeout)."""
+    return bool(getattr(conn.raw, "closed", False))
+
+
+async def close_connection(conn: Connection) -> None:
+    with contextlib.suppress(Exception):
+        await conn.call(conn.raw.close)
+    if conn.thread is not None:
+        conn.thread.stop()
