@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+from collections.abc import Coroutine
 from typing import Any
 
 from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
@@ -42,6 +43,7 @@ from bot import (
 )
 from bot.common import Clock, Context, commands_for, system_clock
 from bot.flows import basic, coordinator, injection, ownership, reminder_log, screening
+from bot.leadership import Leadership
 from bot.routing import Feature, Routes, build_routes
 from bot.settings import Settings
 from bot.texts import t
@@ -148,7 +150,7 @@ async def _beat_update(update: object, app_context: Any) -> None:
 
 
 async def open_context(settings: Settings, clock: Clock = system_clock) -> Context:
-    db = await Database.open(settings.database)
+    db = await Database.open(settings.database, pool_size=settings.database_pool_size)
     ctx = Context(settings=settings, db=db, clock=clock)
     now = ctx.now()
     async with db.transaction() as conn:
@@ -177,23 +179,40 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     application.bot_data["ctx"] = ctx
+    # One replica leads (polls, sends reminders); on SQLite the only process does.
+    leadership = Leadership(ctx.db, solo=not settings.on_postgres)
+    await leadership.step()  # the first replica leads at once
+    leadership.start()
+    application.bot_data[LEADERSHIP_KEY] = leadership
+    ctx.leads = lambda: leadership.leading
     async with ctx.db.transaction() as conn:  # its checkpoint is a write
         result = await verify_incremental(conn)
     if not result.ok:
         log.error("audit trail verification failed: %s", result.problem)
         await _tell_admins(application, ctx, "audit.broken", problem=result.problem or "")
     await _set_menus(application, ctx)
-    await _offer_resume(application, ctx)
+    if leadership.leading:
+        await _offer_resume(application, ctx)
+    # A standby that takes over offers the open screenings back, as a restart does.
+    leadership.on_lead = lambda: _spawn(application, _offer_resume(application, ctx))
     for hook in handlers.routes(application).on_start:
         await hook(application, ctx)
     _watch_database_file(application, ctx)
     log.info(
-        "started as @%s, database %s, team chat %s, mode %s",
+        "started as @%s, database %s, team chat %s, mode %s, %s",
         application.bot.username,
-        ctx.db.path,  # as configured (relative to the working folder when relative)
+        ctx.db.label,  # as configured (relative to the working folder when relative)
         ctx.settings.team_chat_id if ctx.settings.team_chat_id is not None else "none",
         "webhook" if settings.webhook_url else "polling",
+        leadership.role,
     )
+
+
+LEADERSHIP_KEY = "leadership"
+
+
+def _spawn(application: Application, work: Coroutine[Any, Any, None]) -> None:  # type: ignore[type-arg]
+    application.create_task(work, name="lysyme-takeover")
 
 
 #: Seconds between two looks at the database path (a write looks at it too, at once).
@@ -242,6 +261,9 @@ async def _post_stop(application: Application) -> None:  # type: ignore[type-arg
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
     ctx: Context | None = application.bot_data.get("ctx")
     await _post_stop(application)  # the hooks are idempotent: a no-op after post_stop
+    leadership: Leadership | None = application.bot_data.pop(LEADERSHIP_KEY, None)
+    if leadership is not None:
+        await leadership.stop()  # gives the lease up: a standby takes over at once
     if ctx is not None:
         try:
             async with ctx.db.transaction() as conn:

@@ -23,12 +23,16 @@ log = logging.getLogger("lysyme.run")
 TOKEN_FORMAT = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,100}")
 
 
-def claim_database(command: str, database: Path, *, anchored: bool = True) -> None:
-    """Before a command opens the database to write: its folder exists, no other process
+def claim_database(command: str, database: Path | str, *, anchored: bool = True) -> None:
+    """Before a command opens a SQLite database to write: its folder exists, no other process
     holds it (storage/lock.py, held until this process ends), and (`anchored`) it is the
-    database its anchor knows (storage/anchor.py). Otherwise one line on stderr, exit 2."""
+    database its anchor knows (storage/anchor.py). Otherwise one line on stderr, exit 2.
+    A PostgreSQL database is shared by design (replicas): nothing to claim."""
     from storage.anchor import DatabaseRefused, check
     from storage.lock import DatabaseLocked, acquire
+
+    if isinstance(database, str):
+        return
 
     if not database.parent.is_dir():
         fail(f"{command}: the folder of LYSYME_DATABASE ({database.parent}) does not exist: "
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not TOKEN_FORMAT.fullmatch(token):
         fail("run: TELEGRAM_BOT_TOKEN is malformed (BotFather's tokens look like "
              "123456789:AAE…, digits, a colon, then letters, digits, _ or -)")  # fmt: skip
-    claim_database("run", Path(settings.database))
+    claim_database("run", settings.database)
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application, configure_logging
@@ -115,12 +119,16 @@ def _serve(application: Any, settings: Settings) -> int:
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Apply the pending migrations in place (each in its own transaction); a database newer
     than this program is left alone: exit 2, one line."""
+    from storage.anchor import DatabaseRefused
     from storage.db import SCHEMA_VERSION, Database
 
-    claim_database("migrate", Path(settings.database))
+    claim_database("migrate", settings.database)
 
     async def go() -> tuple[int, int]:
-        db = await Database.open(settings.database, migrate=False)
+        try:
+            db = await Database.open(settings.database, migrate=False)
+        except DatabaseRefused as exc:
+            fail(f"migrate: {exc}")
         try:
             current = await db.schema_version()
             if current > SCHEMA_VERSION:
@@ -131,13 +139,13 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     before, after = asyncio.run(go())
     if before > SCHEMA_VERSION:
-        print(f"migrate: {settings.database}: schema version {before} is newer than this "
+        print(f"migrate: {settings.database_label}: schema version {before} is newer than this "
               f"program's ({SCHEMA_VERSION}); upgrade lysyme-bot first", file=sys.stderr)  # fmt: skip
         return 2
     if before == after:
-        print(f"migrate: {settings.database}: schema version {after}, already up to date")
+        print(f"migrate: {settings.database_label}: schema version {after}, already up to date")
     else:
-        print(f"migrate: {settings.database}: schema version {before} → {after}")
+        print(f"migrate: {settings.database_label}: schema version {before} → {after}")
     return 0
 
 
@@ -151,13 +159,18 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     from storage.audit import checkpoint_problem, verify_chain
     from storage.db import Database
 
+    on_postgres = isinstance(settings.database, str)
     database = Path(settings.database)
-    if not database.exists():
+    if not on_postgres and not database.exists():
         print(f"verify-audit: no database at {settings.database}", file=sys.stderr)
         return 2
 
     async def go() -> int:
-        db = await Database.open(settings.database, migrate=False)
+        try:
+            db = await Database.open(settings.database, migrate=False)
+        except DatabaseRefused as exc:
+            print(f"verify-audit: {exc}", file=sys.stderr)
+            return 2
         try:
             result = await verify_chain(db.conn)
             checkpoint = await checkpoint_problem(db.conn) if result.ok else None
@@ -166,6 +179,8 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
         if not result.ok:
             print(f"verify-audit: first bad row {result.first_bad_id}: {result.problem}")
             return 1
+        if on_postgres:  # no anchor file: a server database cannot be swapped like a file
+            return _verified(result.rows_checked, result.last_id, checkpoint)
         try:
             anchor = read_anchor(anchor_path(database))
         except DatabaseRefused as exc:
@@ -180,18 +195,24 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
             if problem is not None:
                 print(f"verify-audit: anchor: {problem}")
                 return 1
-        if checkpoint is not None:
-            print(f"verify-audit: {checkpoint}")
-            return 1
-        print(f"verify-audit: intact, {result.rows_checked} rows, last row {result.last_id}")
-        return 0
+        return _verified(result.rows_checked, result.last_id, checkpoint)
 
     return asyncio.run(go())
+
+
+def _verified(rows: int, last_id: int, checkpoint: str | None) -> int:
+    if checkpoint is not None:
+        print(f"verify-audit: {checkpoint}")
+        return 1
+    print(f"verify-audit: intact, {rows} rows, last row {last_id}")
+    return 0
 
 
 def backup(args: argparse.Namespace, settings: Settings) -> int:
     from storage.backup import BackupError, backup_database
 
+    if isinstance(settings.database, str):
+        return _pg_dump(args, settings.database)
     if not Path(settings.database).exists():
         print(f"backup: no database at {settings.database}", file=sys.stderr)
         return 2
@@ -204,6 +225,75 @@ def backup(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _init_postgres(args: argparse.Namespace, settings: Settings) -> int:
+    """`init` on PostgreSQL: the schema in an empty database, and its first audit row. A
+    database that already holds a trail is never set aside from here (`--force` included):
+    that is the database administrator's decision, with PostgreSQL's own tools."""
+    from storage.anchor import DatabaseRefused
+    from storage.audit import AuditEntry, append_audit
+    from storage.db import Database, fetch_one
+
+    label = settings.database_label
+
+    async def create() -> bool:
+        db = await Database.open(settings.database)
+        try:
+            async with db.transaction() as conn:
+                row = await fetch_one(conn, "SELECT count(*) FROM audit")
+                if row is not None and int(row[0]) > 0:
+                    return False
+                await append_audit(conn, AuditEntry(dt.datetime.now(dt.UTC), "init",
+                                                    "database_created"))  # fmt: skip
+        finally:
+            await db.close()
+        return True
+
+    try:
+        created = asyncio.run(create())
+    except DatabaseRefused as exc:
+        fail(f"init: {exc}")
+    if not created:
+        fail(f"init: {label} already holds a LYSYME database; on PostgreSQL a new one is a new "
+             "database (createdb), the old one is kept or dropped by its administrator")  # fmt: skip
+    print(f"init: new database {label}")
+    return 0
+
+
+def _pg_dump(args: argparse.Namespace, url: str) -> int:
+    """`lysyme-bot backup PATH` on PostgreSQL: pg_dump (custom format, restorable with
+    pg_restore) into PATH when pg_dump is on PATH; otherwise one line saying so. Never a
+    silent no-op."""
+    import shutil
+    import subprocess
+
+    from storage.backup import backup_file_name
+    from storage.postgres import redact
+
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        print("backup: the database is PostgreSQL: back it up with pg_dump (not found on PATH "
+              f"here), e.g. pg_dump --format=custom '{redact(url)}'", file=sys.stderr)  # fmt: skip
+        return 2
+    target = Path(args.path)
+    if target.is_dir():
+        target = target / backup_file_name().replace(".sqlite3", ".dump")
+    elif not target.parent.is_dir():
+        print(f"backup: backup folder does not exist: {target.parent}", file=sys.stderr)
+        return 2
+    done = subprocess.run(
+        [pg_dump, "--format=custom", f"--file={target}", "--dbname", url],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        problem = (done.stderr.strip().splitlines() or ["failed"])[-1].replace(url, redact(url))
+        print(f"backup: pg_dump: {problem}", file=sys.stderr)
+        target.unlink(missing_ok=True)
+        return 2
+    target.chmod(0o600)
+    print(f"backup: written {target} (pg_dump custom format; restore with pg_restore)")
+    return 0
+
+
 def init(args: argparse.Namespace, settings: Settings) -> int:
     """`lysyme-bot init [--force]`: a new, empty database, deliberately. Without --force it
     refuses when a database or an anchor is already there; with --force the old files are
@@ -213,6 +303,8 @@ def init(args: argparse.Namespace, settings: Settings) -> int:
     from storage.audit import AuditEntry, append_audit
     from storage.db import Database
 
+    if isinstance(settings.database, str):
+        return _init_postgres(args, settings)
     database = Path(settings.database)
     claim_database("init", database, anchored=False)  # init replaces what fails it
     anchor = anchor_path(database)

@@ -103,6 +103,8 @@ class Context:
     db: Database
     clock: Clock = system_clock
     wake_sender: Callable[[], None] = lambda: None  # nudges the reminder sender after a commit
+    #: Whether this process leads (bot/leadership.py): only the leader sends reminders.
+    leads: Callable[[], bool] = lambda: True
 
     @property
     def zone(self) -> ZoneInfo:

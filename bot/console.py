@@ -137,5 +137,5 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     from bot.commands import claim_database
 
     settings = console_settings(settings)
-    claim_database("console", Path(settings.database))
+    claim_database("console", settings.database)
     return asyncio.run(console(settings))

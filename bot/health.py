@@ -53,13 +53,19 @@ log = logging.getLogger("lysyme.health")
 
 SUFFIX = "-health.json"  # beside -wal and -shm; matches .gitignore's *.sqlite3-*
 #: Seconds after which a heartbeat is stale. Names without a limit are informative only.
-LIMITS: dict[str, float] = {"poll": 90.0, "sender": 300.0}
+LIMITS: dict[str, float] = {"poll": 90.0, "sender": 300.0, "lease": 30.0}
+#: What only the leader does (bot/leadership.py): a standby is not expected to beat them.
+LEADER_ONLY = ("poll", "sender")
 #: The file is rewritten at most this often (a beat with a new name is written at once).
 FLUSH_EVERY = 5.0
 PROBE_TIMEOUT = 3.0
 
 
 def heartbeat_path(database: str | Path) -> Path:
+    """Beside the SQLite file; on PostgreSQL (several replicas, each its own working folder,
+    `/data` in the container), `lysyme-health.json` in the working folder."""
+    if isinstance(database, str) and database.startswith(("postgresql://", "postgres://")):
+        return Path.cwd() / f"lysyme{SUFFIX}"
     return Path(f"{database}{SUFFIX}")
 
 
@@ -125,6 +131,12 @@ def configure(path: Path | None, **info: Any) -> None:
 def beat(name: str, now: dt.datetime) -> None:
     """Record that `name` ran at `now` (aware). Cheap: call it on every round."""
     _HEARTBEATS.beat(name, now)
+
+
+def set_role(role: str) -> None:
+    """ "leader" or "standby" (bot/leadership.py), written at once."""
+    _HEARTBEATS.info["role"] = role
+    _HEARTBEATS.flush()
 
 
 def failing(name: str, now: dt.datetime, problem: str) -> None:
@@ -198,8 +210,18 @@ def _age(stamp: str, now: dt.datetime) -> float:
     return (now - dt.datetime.fromisoformat(stamp)).total_seconds()
 
 
-def check_database(database: Path) -> int:
+def check_database(database: Path | str) -> int:
     """The schema version, if the database answers a read-only query."""
+    if isinstance(database, str):
+        from storage.postgres import probe_schema_version
+
+        try:
+            version = probe_schema_version(database, PROBE_TIMEOUT)
+        except sqlite3.Error as exc:
+            raise Unhealthy(f"database does not answer: {exc}") from None
+        if version < 1:
+            raise Unhealthy("database has no schema yet")
+        return version
     if not database.exists():
         raise Unhealthy(f"database {database} not found")
     try:
@@ -212,9 +234,11 @@ def check_database(database: Path) -> int:
 
 
 def check_heartbeats(path: Path, now: dt.datetime, *, polling: bool) -> list[str]:
-    """The ages of the heartbeats that matter, or Unhealthy."""
+    """The ages of the heartbeats that matter, or Unhealthy. A standby replica (role in the
+    file) is not expected to poll or send; it must keep trying for the leader lease."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
+        role = document.get("role")
         recorded: dict[str, str] = dict(document.get("beats") or {})
         stopped_at = document.get("stopped_at")
         failures: dict[str, str] = dict(document.get("failing") or {})
@@ -224,7 +248,8 @@ def check_heartbeats(path: Path, now: dt.datetime, *, polling: bool) -> list[str
         raise Unhealthy(f"the bot stopped at {stopped_at}")
     for name, since in sorted(failures.items()):
         raise Unhealthy(f"{name} failing since {since}")
-    if polling and "poll" not in recorded:
+    standby = role == "standby"
+    if polling and not standby and "poll" not in recorded:
         raise Unhealthy("no getUpdates round recorded yet")
     seen = []
     for name, stamp in sorted(recorded.items()):
@@ -232,10 +257,12 @@ def check_heartbeats(path: Path, now: dt.datetime, *, polling: bool) -> list[str
             age = _age(stamp, now)
         except (TypeError, ValueError):
             raise Unhealthy(f"heartbeat {name}: unreadable time {stamp!r}") from None
-        limit = LIMITS.get(name)
+        limit = None if standby and name in LEADER_ONLY else LIMITS.get(name)
         if limit is not None and age > limit + FLUSH_EVERY:
             raise Unhealthy(f"{name} last ran {age:.0f} s ago (limit {limit:.0f} s)")
         seen.append(f"{name} {max(age, 0):.0f} s ago")
+    if role in ("leader", "standby"):
+        seen.insert(0, str(role))
     return seen
 
 
@@ -256,11 +283,12 @@ def probe_webhook(listen: str, port: int, url: str) -> int:
 def check(settings: Any, now: dt.datetime | None = None) -> str:
     """What is healthy, in one line; raises Unhealthy with one line otherwise."""
     now = now or dt.datetime.now(dt.UTC)
-    database = Path(settings.database)
+    database = settings.database
     version = check_database(database)
     polling = not settings.webhook_url
-    parts = [f"database answers (schema {version})"]
-    parts += check_heartbeats(heartbeat_path(database), now, polling=polling)
+    beats = check_heartbeats(heartbeat_path(database), now, polling=polling)
+    role = [beats.pop(0)] if beats and beats[0] in ("leader", "standby") else []
+    parts = [*role, f"database answers (schema {version})", *beats]
     if not polling:
         status = probe_webhook(settings.webhook_listen, settings.webhook_port, settings.webhook_url)
         parts.append(f"webhook server answers (HTTP {status})")

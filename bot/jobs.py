@@ -911,6 +911,8 @@ class ReminderSender:
         """One round: the clock check, a sweep (only the admins' notices while paused), the
         daily pruning. A database error is recorded for the health check (and raised)."""
         wall = dt.datetime.now(dt.UTC)  # liveness is wall-clock time, not the trial clock
+        if not self.ctx.leads():  # a standby replica: the leader sends (bot/leadership.py)
+            return None
         try:
             running = await clock_check(self.ctx, now)
             result = await sweep(

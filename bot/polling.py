@@ -233,22 +233,50 @@ def _seconds(exc: RetryAfter) -> float:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+async def poll_while_leading(
+    application: Application,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+    leadership: Any | None,
+) -> None:
+    """Poll while this replica leads (bot/leadership.py; None: always), until `stop`. A
+    standby waits; when it becomes the leader it polls from Telegram's first unconfirmed
+    update (those the old leader handled but had not confirmed are dropped by the
+    `processed_updates` record). A leader that loses its lease stops polling at once."""
+    while not stop.is_set():
+        if leadership is not None and not await leadership.wait_until_leading(stop):
+            return
+        poller = UpdatePoller(application)
+        polling = asyncio.create_task(poller.run(), name="lysyme-poller")
+        ending = asyncio.ensure_future(
+            stop.wait() if leadership is None else leadership.wait_until_not_leading(stop)
+        )
+        try:
+            await asyncio.wait({polling, ending}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ending.cancel()
+            poller.stop_event.set()
+            await polling  # finishes the update in hand; FatalPollingError propagates
+        if leadership is None:
+            return
+
+
 async def serve_polling(application: Application) -> None:  # type: ignore[type-arg]
-    """Run `application` with an `UpdatePoller` until SIGTERM / SIGINT (like `run_polling`).
-    Raises InvalidToken from initialize (getMe), FatalPollingError if the token is revoked."""
+    """Run `application` with an `UpdatePoller` until SIGTERM / SIGINT (like `run_polling`),
+    polling only while this replica leads (PostgreSQL replicas: bot/leadership.py). Raises
+    InvalidToken from initialize (getMe), FatalPollingError if the token is revoked."""
     loop = asyncio.get_running_loop()
-    poller = UpdatePoller(application)
+    stop = asyncio.Event()
     for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, poller.stop_event.set)
+        loop.add_signal_handler(sig, stop.set)
     try:
         await application.initialize()
         try:
             if application.post_init:
                 await application.post_init(application)
-            if poller.stop_event.is_set():
+            if stop.is_set():
                 return
             await application.start()
-            await poller.run()
+            await poll_while_leading(application, stop, application.bot_data.get("leadership"))
         finally:
             if application.running:
                 await application.stop()

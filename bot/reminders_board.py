@@ -250,7 +250,8 @@ class BoardKeeper:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                await board_tick(self.ctx, self.ctx.now(), self._edit)
+                if self.ctx.leads():  # the leader keeps the board (bot/leadership.py)
+                    await board_tick(self.ctx, self.ctx.now(), self._edit)
             except TelegramError as exc:
                 log.warning("morning board: %s", exc)
             except Exception:

@@ -1,5 +1,6 @@
-"""Named leases in the database: one process at a time holds "polling" (Telegram allows one
-getUpdates consumer), renewing it every few seconds; when its holder dies, the lease expires
+"""Named leases in the database: one process at a time holds "leader" (it polls Telegram,
+which allows one getUpdates consumer, and sends the reminders: bot/leadership.py), renewing it
+every few seconds; when its holder dies, the lease expires
 and a standby takes it. Each change is one statement inside a write transaction, so two
 replicas asking at the same moment cannot both win.
 
@@ -18,8 +19,6 @@ from dataclasses import dataclass
 from storage.connection import Connection
 from storage.db import fetch_one
 from storage.timefmt import from_db, to_db
-
-POLLING = "polling"
 
 _names: dict[int, str] = {}
 

@@ -328,3 +328,18 @@ async def close_connection(conn: Connection) -> None:
         await conn.call(conn.raw.close)
     if conn.thread is not None:
         conn.thread.stop()
+
+
+@_wrap
+def probe_schema_version(url: str, timeout: float) -> int:
+    """The schema version, read on a connection of its own (the health check, in its own
+    process: it never writes and holds nothing)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
+        conn.execute("SET default_transaction_read_only = on")
+        row = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+        if not row or not row[0]:
+            return 0
+        version = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(version[0] or 0) if version else 0

@@ -515,7 +515,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
     if not target.is_dir():
         print(f"export: {target} is not a directory", file=sys.stderr)
         return 2
-    if not Path(settings.database).exists():
+    if not settings.on_postgres and not Path(settings.database).exists():
         print(f"export: no database at {settings.database}", file=sys.stderr)
         return 2
 
@@ -534,7 +534,13 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.close()
 
-    files = asyncio.run(go())
+    from storage.anchor import DatabaseRefused
+
+    try:
+        files = asyncio.run(go())
+    except DatabaseRefused as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 2
     try:
         for file in files.files:
             write_private(target / file.name, file.content)

@@ -146,7 +146,7 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
     if not target.is_dir():
         print(f"stats: {target} is not a directory", file=sys.stderr)
         return 2
-    if not Path(settings.database).exists():
+    if not settings.on_postgres and not Path(settings.database).exists():
         print(f"stats: no database at {settings.database}", file=sys.stderr)
         return 2
     lang = settings.language or "fr"
@@ -163,7 +163,13 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.close()
 
-    now, (flow_png, flow_svg, curve_png, curve_svg) = asyncio.run(go())
+    from storage.anchor import DatabaseRefused
+
+    try:
+        now, (flow_png, flow_svg, curve_png, curve_svg) = asyncio.run(go())
+    except DatabaseRefused as exc:
+        print(f"stats: {exc}", file=sys.stderr)
+        return 2
     stamp = now.astimezone(settings.zone).strftime("%Y%m%d-%H%M")
     written = []
     try:

@@ -1,0 +1,153 @@
+"""Leader and standby: which replica polls Telegram and runs the background work (issue 16).
+
+Telegram allows one getUpdates consumer, and reminders must leave from one place (Telegram's
+rate limits are per bot: one sender respects them without a shared budget). On PostgreSQL,
+where several replicas share the database, one of them holds the `leader` lease
+(storage/leases.py), renewing it every `RENEW_EVERY` seconds; the others are standbys that try
+to take it at the same pace. When the leader dies (kill -9, a lost machine) its lease expires
+after `LEASE` seconds and a standby takes over: within LEASE + RENEW_EVERY = 20 s. A leader
+that cannot renew (the database unreachable) steps down before its lease can expire, so two
+replicas never poll at once. A clean stop gives the lease up at once.
+
+The leader polls (polling mode), runs the reminder sender and the morning board. In webhook
+mode every replica handles the updates the load balancer gives it; only the leader sends
+reminders. On SQLite one process owns the database (its file lock): it always leads.
+
+Lease times are wall-clock (liveness, like the health check), not the trial clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from bot import health
+from storage import leases
+from storage.db import Database
+
+log = logging.getLogger("lysyme.leadership")
+
+LEASE_NAME = "leader"
+#: How long a lease lasts without renewal, and how often it is renewed (or tried for).
+LEASE = dt.timedelta(seconds=15)
+RENEW_EVERY = 5.0
+#: A leader that has not renewed for this long stops leading (before the lease can expire).
+STEP_DOWN_AFTER = dt.timedelta(seconds=10)
+
+WallClock = Callable[[], dt.datetime]
+
+
+def _wall() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Leadership:
+    """Whether this process leads; `changed` is set at every change (leader ↔ standby)."""
+
+    def __init__(self, db: Database, *, solo: bool, wall: WallClock = _wall) -> None:
+        self.db = db
+        self.solo = solo  # SQLite: the only process, the leader from the start
+        self.wall = wall
+        self.leading = solo
+        self.changed = asyncio.Event()
+        self._renewed_at: dt.datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        #: Called when this process becomes the leader after start (a takeover).
+        self.on_lead: Callable[[], None] = lambda: None
+        health.set_role(self.role)
+
+    @property
+    def role(self) -> str:
+        return "leader" if self.leading else "standby"
+
+    def _set(self, leading: bool) -> None:
+        if leading != self.leading:
+            self.leading = leading
+            log.warning("this replica is now the %s", self.role)
+            health.set_role(self.role)
+            self.changed.set()
+            if leading:
+                self.on_lead()
+
+    async def step(self) -> bool:
+        """Take or renew the lease once; whether this process leads afterwards."""
+        if self.solo:
+            return True
+        now = self.wall()
+        try:
+            async with self.db.transaction() as conn:
+                holds = await leases.acquire(conn, LEASE_NAME, now, LEASE)
+        except Exception as exc:  # the database is unreachable: keep the lease only a while
+            log.warning("leader lease not renewed: %s", exc)
+            if self.leading and (
+                self._renewed_at is None or now - self._renewed_at >= STEP_DOWN_AFTER
+            ):
+                self._set(False)
+            return self.leading
+        if holds:
+            self._renewed_at = now
+        health.beat("lease", now)
+        self._set(holds)
+        return holds
+
+    def start(self) -> None:
+        if not self.solo and self._task is None:
+            self._stop.clear()
+            self._task = asyncio.create_task(self._run(), name="lysyme-leadership")
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            await self.step()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), RENEW_EVERY)
+
+    async def wait_until_leading(self, stop: asyncio.Event) -> bool:
+        """Wait until this process leads (True) or `stop` is set (False)."""
+        while not self.leading:
+            if stop.is_set():
+                return False
+            self.changed.clear()
+            if self.leading:
+                break
+            waiters = {
+                asyncio.ensure_future(self.changed.wait()),
+                asyncio.ensure_future(stop.wait()),
+            }
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        return not stop.is_set()
+
+    async def wait_until_not_leading(self, stop: asyncio.Event) -> None:
+        """Wait until this process stops leading, or `stop` is set."""
+        while self.leading and not stop.is_set():
+            self.changed.clear()
+            if not self.leading:
+                break
+            waiters = {
+                asyncio.ensure_future(self.changed.wait()),
+                asyncio.ensure_future(stop.wait()),
+            }
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def stop(self) -> None:
+        """Stop renewing and give the lease up (a standby takes over at its next try)."""
+        self._stop.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+        if not self.solo and self.leading:
+            with contextlib.suppress(Exception):
+                async with self.db.transaction() as conn:
+                    await leases.release(conn, LEASE_NAME)
+            self._set(False)
