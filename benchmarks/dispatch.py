@@ -22,6 +22,10 @@ In the same run, with the same fake request layer, two floors:
     python benchmarks/dispatch.py            # 3 rounds per N, the median round is reported
     python benchmarks/dispatch.py --quick    # 1 round per N, < 30 s
     python benchmarks/dispatch.py --profile  # cProfile of one N = 100 round, top functions
+    python benchmarks/dispatch.py --postgresql postgresql://postgres@127.0.0.1:5432/postgres
+        # the same rounds on PostgreSQL too (each in a fresh schema), reported beside SQLite's
+        # under "postgresql"; `--postgresql start` runs a throw-away cluster
+        # (scripts/throwaway-postgres) for the run
 
 The last line of stdout is one JSON object of figures.
 """
@@ -30,14 +34,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import datetime as dt
 import io
 import logging
 import pstats
 import statistics
+import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +94,7 @@ async def _counted_call(self: Connection, function: Any, *args: Any) -> Any:
 Connection.call = _counted_call  # type: ignore[method-assign]
 
 
-def bench_settings(database: Path) -> Settings:
+def bench_settings(database: Path | str) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None,
         TELEGRAM_BOT_TOKEN=TOKEN,
@@ -97,10 +104,28 @@ def bench_settings(database: Path) -> Settings:
     )
 
 
-async def screening_round(clinicians: int, workdir: Path, profile: bool = False) -> dict[str, Any]:
-    """N clinicians, each one full screening; returns the figures of this round."""
+def fresh_schema(server: str) -> str:
+    """A new, empty schema on the PostgreSQL server, as a database URL."""
+    import psycopg
+
+    schema = f"bench_{time.monotonic_ns()}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in server else "?"
+    return f"{server}{separator}options=-csearch_path%3D{schema}"
+
+
+async def screening_round(
+    clinicians: int, workdir: Path, profile: bool = False, postgresql: str | None = None
+) -> dict[str, Any]:
+    """N clinicians, each one full screening; returns the figures of this round. On SQLite
+    (a new file), or on PostgreSQL (a new schema on the `postgresql` server)."""
     request = InstantRequest()
-    database = workdir / f"dispatch-{clinicians}-{time.monotonic_ns()}.sqlite3"
+    database: Path | str = (
+        fresh_schema(postgresql)
+        if postgresql
+        else workdir / f"dispatch-{clinicians}-{time.monotonic_ns()}.sqlite3"
+    )
     # Unpaced: this measures the bot's own cost; Telegram's 30 messages/s overall (the rate
     # limiter of bot/reminder_delivery.py) would cap every figure here at ~11 answers/s.
     app = build_application(
@@ -274,7 +299,7 @@ async def floor_round(kind: str, updates: int, users: int, workdir: Path) -> flo
     return updates / elapsed
 
 
-async def main(quick: bool, profile: bool) -> dict[str, Any]:
+async def main(quick: bool, profile: bool, postgresql: str | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
     rounds = 1 if quick else 3
     floor_updates = 1500 if quick else 3000
@@ -287,15 +312,41 @@ async def main(quick: bool, profile: bool) -> dict[str, Any]:
             return figures
         await screening_round(1, workdir)  # warm-up: imports, caches (not reported)
         runs: dict[int, list[dict[str, Any]]] = {n: [] for n in (1, 10, 100)}
+        pg_runs: dict[int, list[dict[str, Any]]] = {n: [] for n in (1, 10, 100)}
         floors: dict[str, list[float]] = {kind: [] for kind in FLOORS}
+        if postgresql:
+            await screening_round(1, workdir, postgresql=postgresql)  # warm-up
         for _ in range(rounds):  # interleaved: a noisy neighbour hits all figures alike
             for clinicians in runs:
                 runs[clinicians].append(await screening_round(clinicians, workdir))
+                if postgresql:
+                    pg_runs[clinicians].append(
+                        await screening_round(clinicians, workdir, postgresql=postgresql)
+                    )
             for kind in FLOORS:
                 floors[kind].append(await floor_round(kind, floor_updates, 100, workdir))
     chosen = {n: _median_round(r) for n, r in runs.items()}
     headline = chosen[100]
     floor = {kind: statistics.median(values) for kind, values in floors.items()}
+    on_postgresql: dict[str, Any] = {}
+    if postgresql:
+        pg_chosen = {n: _median_round(r) for n, r in pg_runs.items()}
+        pg_headline = pg_chosen[100]
+        on_postgresql = {
+            "postgresql": {
+                "answers_per_s": pg_headline["answers_per_s"],
+                "p50_ms": pg_headline["p50_ms"],
+                "p99_ms": pg_headline["p99_ms"],
+                # Against the same SQLite durable floor: what the server round trips cost.
+                "overhead_ratio": round(floor["durable"] / pg_headline["answers_per_s"], 2),
+                "db_hops_per_answer": pg_headline["db_hops_per_answer"],
+                "cpu_ms_per_answer": pg_headline["cpu_ms_per_answer"],
+                "by_clinicians": {
+                    str(n): {k: v for k, v in r.items() if k != "clinicians"}
+                    for n, r in pg_chosen.items()
+                },
+            }
+        }
     return {
         "benchmark": "dispatch",
         "clinicians": 100,
@@ -312,10 +363,23 @@ async def main(quick: bool, profile: bool) -> dict[str, Any]:
         "by_clinicians": {
             str(n): {k: v for k, v in r.items() if k != "clinicians"} for n, r in chosen.items()
         },
+        **on_postgresql,
         "rounds": rounds,
         "quick": quick,
         "machine": machine(),
     }
+
+
+@contextlib.contextmanager
+def throwaway_postgresql() -> Iterator[str]:
+    """A PostgreSQL cluster for this run only (scripts/throwaway-postgres), stopped after."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "throwaway-postgres"
+    folder = tempfile.mkdtemp(prefix="lysyme-bench-pg-")
+    started = subprocess.run([script, "start", folder], capture_output=True, text=True, check=True)
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([script, "stop", folder], capture_output=True, check=False)
 
 
 def _median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -327,5 +391,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one round per N (< 30 s)")
     parser.add_argument("--profile", action="store_true", help="cProfile one N = 100 round")
+    parser.add_argument(
+        "--postgresql",
+        metavar="URL",
+        help="also run every round on this PostgreSQL server ('start': a throw-away cluster)",
+    )
     options = parser.parse_args()
-    emit(asyncio.run(main(options.quick, options.profile)))
+    if options.postgresql == "start":
+        with throwaway_postgresql() as url:
+            emit(asyncio.run(main(options.quick, options.profile, url)))
+    else:
+        emit(asyncio.run(main(options.quick, options.profile, options.postgresql)))
