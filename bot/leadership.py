@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from bot import health
 from storage import leases
+from storage import reminders as outbox
 from storage.db import Database
 
 log = logging.getLogger("lysyme.leadership")
@@ -47,8 +48,11 @@ def _wall() -> dt.datetime:
 class Leadership:
     """Whether this process leads; `changed` is set at every change (leader ↔ standby)."""
 
-    def __init__(self, db: Database, *, solo: bool, wall: WallClock = _wall) -> None:
+    def __init__(
+        self, db: Database, *, solo: bool, wall: WallClock = _wall, holder: str = ""
+    ) -> None:
         self.db = db
+        self.holder = holder or leases.this_process()
         self.solo = solo  # SQLite: the only process, the leader from the start
         self.wall = wall
         self.leading = solo
@@ -80,7 +84,17 @@ class Leadership:
         now = self.wall()
         try:
             async with self.db.transaction() as conn:
-                holds = await leases.acquire(conn, LEASE_NAME, now, LEASE)
+                before = await leases.current_holder(conn, LEASE_NAME)
+                holds = await leases.acquire(conn, LEASE_NAME, now, LEASE, self.holder)
+                taken_from = (
+                    before.holder if before and before.holder != self.holder else None
+                )
+                if holds and taken_from is not None:
+                    # Its lease expired: it is dead (or cut off from the database, where it
+                    # cannot mark anything sent). What it had claimed is sent from here.
+                    released = await outbox.release_claims_of(conn, taken_from)
+                    log.warning("took the lead over from %s (%d reminders it had claimed)",
+                                taken_from, released)  # fmt: skip
         except Exception as exc:  # the database is unreachable: keep the lease only a while
             log.warning("leader lease not renewed: %s", exc)
             if self.leading and (
@@ -149,5 +163,5 @@ class Leadership:
         if not self.solo and self.leading:
             with contextlib.suppress(Exception):
                 async with self.db.transaction() as conn:
-                    await leases.release(conn, LEASE_NAME)
+                    await leases.release(conn, LEASE_NAME, self.holder)
             self._set(False)

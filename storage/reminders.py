@@ -285,6 +285,18 @@ async def release_claimed(conn: Connection) -> int:
     return cursor.rowcount
 
 
+async def release_claims_of(conn: Connection, holder: str) -> int:
+    """A replica that took the leader lease over from `holder` (dead: its lease expired)
+    puts `holder`'s claims back in the queue at once, rather than after their own lease."""
+    cursor = await conn.execute(
+        "UPDATE reminders SET state='scheduled', claimed_at=NULL, claimed_by=NULL, "
+        "claimed_until=NULL WHERE state IN ('scheduled', 'claimed') AND state='claimed' "
+        "AND claimed_by = ?",
+        (holder,),
+    )
+    return cursor.rowcount
+
+
 async def for_screening(conn: Connection, screening_id: int) -> list[Reminder]:
     rows = await fetch_all(
         conn, "SELECT * FROM reminders WHERE screening_id=? ORDER BY due_at, id", (screening_id,)

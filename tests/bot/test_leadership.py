@@ -1,0 +1,182 @@
+"""Leader and standby (bot/leadership.py) on one PostgreSQL database, two `Database` objects
+standing for two replicas; the wall clock is a parameter (no sleeping). SQLite: one process,
+always the leader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from bot import health
+from bot.leadership import LEASE, STEP_DOWN_AFTER, Leadership
+from storage import reminders as outbox
+from storage.db import Database
+from tests.conftest import FakeClock
+
+T0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def shared_url(postgres_server_url: str) -> Iterator[str]:
+    schema = f"lead_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in postgres_server_url else "?"
+    try:
+        yield f"{postgres_server_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+async def replicas(shared_url: str) -> AsyncIterator[tuple[Database, Database]]:
+    first = await Database.open(shared_url)
+    second = await Database.open(shared_url)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.fixture(autouse=True)
+def heartbeats_in_memory() -> Iterator[None]:
+    health.configure(None)
+    yield
+    health.configure(None)
+
+
+async def test_one_replica_leads_the_other_waits_then_takes_over_after_the_lease(
+    replicas: tuple[Database, Database],
+) -> None:
+    wall = FakeClock(T0)
+    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
+    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+    assert await a.step() is True
+    assert await b.step() is False
+    assert (a.role, b.role) == ("leader", "standby")
+
+    wall.advance(seconds=10)  # a renews in time: b keeps waiting
+    assert await a.step() is True
+    wall.advance(seconds=10)
+    assert await b.step() is False
+
+    # a dies (no renewal since T0 + 10 s): once its lease has run out, b leads.
+    wall.set(T0 + dt.timedelta(seconds=10) + LEASE - dt.timedelta(seconds=1))
+    assert await b.step() is False  # not yet: one second left
+    wall.advance(seconds=2)
+    assert await b.step() is True
+    assert await a.step() is False  # a back from the dead finds itself a standby
+    assert a.role == "standby" and b.role == "leader"
+
+
+async def test_the_new_leader_sends_what_the_dead_one_had_claimed(
+    replicas: tuple[Database, Database],
+) -> None:
+    wall = FakeClock(T0)
+    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
+    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+    await a.step()
+    async with replicas[0].transaction() as conn:
+        (row_id,) = await outbox.schedule(conn, None, "board", "2026-11-30", T0, [outbox.TEAM])
+        await conn.execute(
+            "UPDATE reminders SET state='claimed', claimed_by='replica-a', claimed_until=? "
+            "WHERE id=?",
+            ("2026-11-30T09:00:00.000000Z", row_id),
+        )
+    wall.advance(seconds=LEASE.total_seconds() + 1)
+    assert await b.step() is True
+    async with replicas[1].read() as conn:
+        rows = await conn.execute_fetchall(
+            "SELECT state, claimed_by FROM reminders WHERE id=?", (row_id,)
+        )
+    assert tuple(rows[0]) == ("scheduled", None)
+
+
+async def test_a_clean_stop_hands_the_lead_over_at_once(
+    replicas: tuple[Database, Database],
+) -> None:
+    wall = FakeClock(T0)
+    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
+    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+    await a.step()
+    assert await b.step() is False
+    await a.stop()
+    assert await b.step() is True  # no waiting for the lease to expire
+
+
+class _Unreachable:
+    """A database that no longer answers (a network cut between the replica and the server)."""
+
+    def transaction(self) -> Any:
+        raise sqlite3.OperationalError("server closed the connection unexpectedly")
+
+
+async def test_a_leader_cut_off_from_the_database_steps_down_before_its_lease_ends(
+    replicas: tuple[Database, Database],
+) -> None:
+    wall = FakeClock(T0)
+    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
+    assert await a.step() is True
+    a.db = _Unreachable()  # type: ignore[assignment]
+    wall.advance(seconds=5)
+    assert await a.step() is True  # a moment's trouble: still leading (its lease runs)
+    wall.advance(seconds=STEP_DOWN_AFTER.total_seconds())
+    assert await a.step() is False  # stops polling before another replica can take over
+    assert STEP_DOWN_AFTER < LEASE
+
+
+async def test_wait_until_leading_returns_at_the_takeover(
+    replicas: tuple[Database, Database],
+) -> None:
+    import asyncio
+
+    wall = FakeClock(T0)
+    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
+    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+    await a.step()
+    await b.step()
+    stop = asyncio.Event()
+    waiting = asyncio.create_task(b.wait_until_leading(stop))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    wall.advance(seconds=LEASE.total_seconds() + 1)
+    await b.step()
+    assert await asyncio.wait_for(waiting, 5) is True
+
+
+async def test_on_sqlite_the_only_process_leads(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "solo.sqlite3")
+    try:
+        solo = Leadership(db, solo=True)
+        assert solo.leading and await solo.step() is True
+    finally:
+        await db.close()
+
+
+def test_health_says_standby_without_expecting_polls_or_sends(tmp_path: Path) -> None:
+    path = tmp_path / "lysyme-health.json"
+    now = T0
+    path.write_text(
+        json.dumps({"role": "standby", "beats": {"lease": now.isoformat()}}), encoding="utf-8"
+    )
+    seen = health.check_heartbeats(path, now + dt.timedelta(seconds=3), polling=True)
+    assert seen[0] == "standby"
+    # A leader that never polled is not healthy; a standby whose lease tries stopped is not.
+    path.write_text(json.dumps({"role": "leader", "beats": {}}), encoding="utf-8")
+    with pytest.raises(health.Unhealthy, match="getUpdates"):
+        health.check_heartbeats(path, now, polling=True)
+    path.write_text(
+        json.dumps({"role": "standby", "beats": {"lease": now.isoformat()}}), encoding="utf-8"
+    )
+    with pytest.raises(health.Unhealthy, match="lease"):
+        health.check_heartbeats(path, now + dt.timedelta(minutes=2), polling=True)
