@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import datetime as dt
 import errno
+import hashlib
 import logging
 import re
 import secrets
@@ -93,7 +95,7 @@ def _serve(application: Any, settings: Settings) -> int:
         # Served on the URL's own path (a reverse proxy forwards it unchanged). Without a
         # configured secret, a random one per run: Telegram gets it with setWebhook, and a
         # POST without it (anyone who guessed the URL) is refused with 403.
-        secret = settings.webhook_secret or secrets.token_urlsafe(32)
+        secret = settings.webhook_secret or _default_webhook_secret(settings)
         try:
             application.run_webhook(
                 listen=settings.webhook_listen,
@@ -114,6 +116,16 @@ def _serve(application: Any, settings: Settings) -> int:
         # been handled (bot/polling.py), so a kill -9 loses none.
         asyncio.run(serve_polling(application))
     return 0
+
+
+def _default_webhook_secret(settings: Settings) -> str:
+    """Without LYSYME_WEBHOOK_SECRET: a random secret per run; on PostgreSQL, where replicas
+    sit behind one load balancer and each sets the webhook at start, one they all derive from
+    the token (a random one each would refuse the updates meant for the others)."""
+    if not settings.on_postgres or not settings.telegram_bot_token:
+        return secrets.token_urlsafe(32)
+    digest = hashlib.sha256(f"lysyme-webhook:{settings.telegram_bot_token}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -86,9 +86,7 @@ class Leadership:
             async with self.db.transaction() as conn:
                 before = await leases.current_holder(conn, LEASE_NAME)
                 holds = await leases.acquire(conn, LEASE_NAME, now, LEASE, self.holder)
-                taken_from = (
-                    before.holder if before and before.holder != self.holder else None
-                )
+                taken_from = before.holder if before and before.holder != self.holder else None
                 if holds and taken_from is not None:
                     # Its lease expired: it is dead (or cut off from the database, where it
                     # cannot mark anything sent). What it had claimed is sent from here.

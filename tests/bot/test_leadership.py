@@ -180,3 +180,20 @@ def test_health_says_standby_without_expecting_polls_or_sends(tmp_path: Path) ->
     )
     with pytest.raises(health.Unhealthy, match="lease"):
         health.check_heartbeats(path, now + dt.timedelta(minutes=2), polling=True)
+
+
+def test_webhook_replicas_share_one_secret_without_a_configured_one() -> None:
+    """Each webhook replica sets the webhook at start: on PostgreSQL they must agree on its
+    secret, or the load balancer's updates to all but the last one would be refused."""
+    from bot.commands import _default_webhook_secret
+    from tests.conftest import make_settings
+
+    url = "postgresql://bot@db:5432/lysyme"
+    token = {"TELEGRAM_BOT_TOKEN": "123456:ABCdef"}
+    first = _default_webhook_secret(make_settings(url, **token))  # type: ignore[arg-type]
+    second = _default_webhook_secret(make_settings(url, **token))  # type: ignore[arg-type]
+    assert first == second and token["TELEGRAM_BOT_TOKEN"] not in first
+    other_bot = _default_webhook_secret(make_settings(url, TELEGRAM_BOT_TOKEN="654321:XYZ"))  # type: ignore[arg-type]
+    assert other_bot != first
+    sqlite = make_settings(Path("bot.sqlite3"), **token)
+    assert _default_webhook_secret(sqlite) != _default_webhook_secret(sqlite)  # random per run
