@@ -217,6 +217,10 @@ async def start(application: Any, ctx: Context) -> None:
     """Start hook: start the scheduler when LYSYME_BACKUP_DIR is set."""
     if ctx.settings.backup_dir is None or _TASK_KEY in application.bot_data:
         return
+    if ctx.settings.on_postgres:  # the server's own backups (pg_dump, base backups) apply
+        log.warning("LYSYME_BACKUP_DIR is ignored on PostgreSQL: back the database up with "
+                    "pg_dump (`lysyme-bot backup PATH` runs it) or the server's own backups")  # fmt: skip
+        return
 
     async def notify(key: str, **params: str) -> None:
         await tell_admins(application, ctx, key, **params)
