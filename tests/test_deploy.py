@@ -71,6 +71,7 @@ def test_dockerfile_says_what_production_needs() -> None:
     installs = [args for name, args in instructions if name == "RUN" and "pip install" in args]
     assert len(installs) == 1
     assert "--no-cache-dir" in installs[0] and "[dev]" not in installs[0]
+    assert "/tmp/lysyme[postgresql]" in installs[0]  # one image for SQLite and PostgreSQL
 
 
 # A real pip install (~30 s): its own CI step in .ci/run, deselected by the default run.
@@ -127,6 +128,9 @@ def test_dockerfile_install_steps_succeed_in_a_clean_venv(tmp_path: Path) -> Non
     imported = run(str(binaries / "python"), "-c", "import bot.app, bot.health, bot.cli; "
                    "import telegram.ext._utils.webhookhandler")  # fmt: skip
     assert imported.returncode == 0, imported.stderr  # incl. the webhooks extra (tornado)
+    # The postgresql extra: psycopg with the libpq its binary wheel bundles (no apt package).
+    libpq = run(str(binaries / "python"), "-c", "import psycopg; print(psycopg.pq.__impl__)")
+    assert libpq.returncode == 0 and libpq.stdout.strip() == "binary", libpq.stderr
     helped = run(str(binaries / "lysyme-bot"), "--help")
     assert helped.returncode == 0 and "run" in helped.stdout, helped.stderr
     no_dev = run(str(binaries / "python"), "-c", "import pytest")
