@@ -1,5 +1,6 @@
 # LYSYME screening bot: `lysyme-bot run` (long polling, or a webhook when LYSYME_WEBHOOK_URL
-# is set) as an unprivileged user, the database on the /data volume.
+# is set) as an unprivileged user, the database on the /data volume (SQLite, the default) or
+# a PostgreSQL server (LYSYME_DATABASE=postgresql://…; compose.yaml: two replicas + PostgreSQL).
 #   docker build -t lysyme-bot .
 #   docker run -d --name lysyme --env-file lysyme.env -v lysyme-data:/data lysyme-bot
 # Pinned tag; for byte-identical rebuilds pin its digest too (python:3.11.13-slim-bookworm@sha256:…).
@@ -19,12 +20,14 @@ RUN groupadd --system --gid 10001 lysyme \
     && chmod 0700 /data
 
 # Only what the package needs to build; runtime dependencies only (no dev extra), no pip cache,
-# and no source tree left behind once installed.
+# and no source tree left behind once installed. The `postgresql` extra (psycopg 3, its binary
+# wheel bundles libpq: no apt package) lets one image serve LYSYME_DATABASE=postgresql://… too;
+# the SQLite file on /data stays the default.
 COPY pyproject.toml README.md /tmp/lysyme/
 COPY conversations /tmp/lysyme/conversations
 COPY storage /tmp/lysyme/storage
 COPY bot /tmp/lysyme/bot
-RUN pip install --no-cache-dir /tmp/lysyme \
+RUN pip install --no-cache-dir "/tmp/lysyme[postgresql]" \
     && rm -rf /tmp/lysyme
 
 USER 10001:10001

@@ -18,6 +18,7 @@ import sys
 import venv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,6 +72,7 @@ def test_dockerfile_says_what_production_needs() -> None:
     installs = [args for name, args in instructions if name == "RUN" and "pip install" in args]
     assert len(installs) == 1
     assert "--no-cache-dir" in installs[0] and "[dev]" not in installs[0]
+    assert "/tmp/lysyme[postgresql]" in installs[0]  # one image for SQLite and PostgreSQL
 
 
 # A real pip install (~30 s): its own CI step in .ci/run, deselected by the default run.
@@ -127,6 +129,9 @@ def test_dockerfile_install_steps_succeed_in_a_clean_venv(tmp_path: Path) -> Non
     imported = run(str(binaries / "python"), "-c", "import bot.app, bot.health, bot.cli; "
                    "import telegram.ext._utils.webhookhandler")  # fmt: skip
     assert imported.returncode == 0, imported.stderr  # incl. the webhooks extra (tornado)
+    # The postgresql extra: psycopg with the libpq its binary wheel bundles (no apt package).
+    libpq = run(str(binaries / "python"), "-c", "import psycopg; print(psycopg.pq.__impl__)")
+    assert libpq.returncode == 0 and libpq.stdout.strip() == "binary", libpq.stderr
     helped = run(str(binaries / "lysyme-bot"), "--help")
     assert helped.returncode == 0 and "run" in helped.stdout, helped.stderr
     no_dev = run(str(binaries / "python"), "-c", "import pytest")
@@ -134,6 +139,109 @@ def test_dockerfile_install_steps_succeed_in_a_clean_venv(tmp_path: Path) -> Non
     check = run(str(binaries / "python"), "-m", "bot.health")  # the HEALTHCHECK command
     assert check.returncode == 1
     assert check.stdout.count("\n") == 1 and check.stdout.startswith("unhealthy: database")
+
+
+# --- compose.yaml: two replicas and PostgreSQL ---------------------------------------------
+
+COMPOSE = ROOT / "compose.yaml"
+INLINE_COMMENT = re.compile(r"\s+#.*$")  # no value of compose.yaml contains " #"
+
+
+def _scalar(text: str) -> str:
+    text = INLINE_COMMENT.sub("", text).strip()
+    return str(json.loads(text)) if text.startswith('"') else text
+
+
+def read_compose(text: str) -> dict[str, Any]:
+    """The block-style YAML subset compose.yaml is written in (maps, lists of scalars, JSON-like
+    flow lists, double-quoted scalars), read without PyYAML (not a dependency); anything else
+    (anchors, block scalars) is refused rather than misread."""
+    lines = [(len(line) - len(line.lstrip()), line.strip()) for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]  # fmt: skip
+
+    def block(start: int, indent: int) -> tuple[Any, int]:
+        if lines[start][1].startswith("- "):
+            items = []
+            while start < len(lines) and lines[start][0] == indent:
+                items.append(_scalar(lines[start][1][2:]))
+                start += 1
+            return items, start
+        mapping: dict[str, Any] = {}
+        while start < len(lines) and lines[start][0] == indent:
+            key, _, rest = lines[start][1].partition(":")
+            rest = INLINE_COMMENT.sub("", rest).strip()
+            assert not re.match(r"[&*|>]", rest), f"unsupported YAML: {lines[start][1]}"
+            start += 1
+            if rest:
+                mapping[key] = json.loads(rest) if rest.startswith("[") else _scalar(rest)
+            elif start < len(lines) and lines[start][0] > indent:
+                mapping[key], start = block(start, lines[start][0])
+            else:
+                mapping[key] = None
+        return mapping, start
+
+    document, end = block(0, 0)
+    assert end == len(lines), f"compose.yaml read up to {lines[end][1]!r} only"
+    return dict(document)
+
+
+def compose_services() -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """(the whole document, the database service's name, the bot services by name)."""
+    document = read_compose(COMPOSE.read_text(encoding="utf-8"))
+    services = document["services"]
+    (database,) = [name for name, s in services.items() if "postgres" in s.get("image", "")]
+    bots = {name: s for name, s in services.items() if "build" in s}  # built from the Dockerfile
+    return document, database, bots
+
+
+def seconds(duration: str) -> int:
+    match = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert match and duration, duration
+    return int(match[1] or 0) * 60 + int(match[2] or 0)
+
+
+def test_compose_runs_postgresql_15_with_its_data_on_a_named_volume() -> None:
+    document, name, _ = compose_services()
+    db = document["services"][name]
+    assert re.fullmatch(r"postgres:15(\.\d+)?(-[a-z]+)?", db["image"]), db["image"]
+    assert db["restart"] in ("unless-stopped", "always")
+    assert "pg_isready" in db["healthcheck"]["test"]
+    assert db["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD")  # not here
+    (volume,) = db["volumes"]
+    source, _, target = volume.partition(":")
+    assert target.startswith("/var/lib/postgresql/data")
+    assert source in document["volumes"]  # a named volume: `docker compose down` keeps it
+    assert "ports" not in db  # reached by the bots only, not published on the host
+
+
+def test_compose_runs_two_identical_bot_replicas_on_that_postgresql() -> None:
+    _, database, bots = compose_services()
+    assert sum(int(bot.get("deploy", {}).get("replicas", 1)) for bot in bots.values()) == 2
+    for name, bot in bots.items():
+        assert bot["build"] in (".", {"context": "."}), name  # the repository's Dockerfile
+        url = bot["environment"]["LYSYME_DATABASE"]
+        password = r"\$\{POSTGRES_PASSWORD[^}]*\}"  # from .env, never written here
+        assert re.fullmatch(rf"postgresql://\w+:{password}@{database}:5432/\w+", url), url
+        assert bot["depends_on"] == {database: {"condition": "service_healthy"}}, name
+        assert bot["restart"] in ("unless-stopped", "always"), name  # back after a kill -9
+        assert bot["healthcheck"]["test"] == ["CMD", "python", "-m", "bot.health"], name
+        assert seconds(bot["stop_grace_period"]) >= 30, name  # a graceful stop takes ~30 s
+        assert bot["env_file"] == ".env", name  # the token and the ids: not in compose.yaml
+    # Two services are one bot twice: a setting changed in one only would split the replicas.
+    shapes = {json.dumps(bot, sort_keys=True).replace(name, "BOT") for name, bot in bots.items()}
+    assert len(shapes) == 1, "the bot services differ by more than their names"
+
+
+def test_compose_template_names_every_variable_and_holds_no_secret() -> None:
+    compose = COMPOSE.read_text(encoding="utf-8")
+    template = (ROOT / "compose.env.example").read_text(encoding="utf-8")
+    named = set(re.findall(r"^(?:# ?)?(\w+)=", template, re.MULTILINE))  # set or commented out
+    assert set(re.findall(r"\$\{(\w+)", compose)) <= named
+    values = dict(re.findall(r"^(\w+)=(.*)$", template, re.MULTILINE))
+    assert values["POSTGRES_PASSWORD"] == "" and values["TELEGRAM_BOT_TOKEN"] == ""
+    # The filled-in copy, `.env`, is neither committed nor sent to `docker build`.
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+    assert "**/.env" in (ROOT / ".dockerignore").read_text().splitlines()
 
 
 # --- the health check ---------------------------------------------------------------------
