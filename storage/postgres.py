@@ -83,7 +83,9 @@ def _translated(exc: Exception) -> sqlite3.Error:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, psycopg.errors.IntegrityError):
         return PostgresIntegrityError(message)
-    if isinstance(exc, psycopg.OperationalError):
+    # A write on a read-only connection: sqlite3 says OperationalError ("attempt to write a
+    # readonly database"); psycopg files it under InternalError.
+    if isinstance(exc, psycopg.OperationalError | psycopg.errors.ReadOnlySqlTransaction):
         return PostgresOperationalError(message)
     return PostgresError(message)
 
@@ -103,10 +105,14 @@ def _wrap(function: Callable[..., T]) -> Callable[..., T]:
 
 @functools.lru_cache(maxsize=2048)
 def translate(sql: str) -> str:
-    """`?` → `%s` and `%` → `%%`, outside quoted strings and identifiers."""
+    """sqlite3's placeholders in psycopg's spelling, outside quoted strings and identifiers:
+    `?` → `%s`, `:name` → `%(name)s` (not a `::type` cast), and a literal `%` → `%%`."""
     out: list[str] = []
     quote: str | None = None
-    for char in sql:
+    index, size = 0, len(sql)
+    while index < size:
+        char = sql[index]
+        index += 1
         if quote is not None:
             out.append("%%" if char == "%" else char)
             if char == quote:
@@ -118,6 +124,15 @@ def translate(sql: str) -> str:
             out.append("%s")
         elif char == "%":
             out.append("%%")
+        elif char == ":" and index < size and sql[index] == ":":  # a cast: `value::text`
+            out.append("::")
+            index += 1
+        elif char == ":" and index < size and (sql[index].isalpha() or sql[index] == "_"):
+            end = index
+            while end < size and (sql[end].isalnum() or sql[end] == "_"):
+                end += 1
+            out.append(f"%({sql[index:end]})s")
+            index = end
         else:
             out.append(char)
     return "".join(out)
