@@ -1,6 +1,6 @@
-"""The coordinators' views, flows called directly on a real SQLite file with a fixed clock:
-/status, /patient, /correct, /export (read back with csv and openpyxl), /stats, the command
-line's `export DIR`, and the role gate."""
+"""The coordinators' views, flows called directly on a real database (a SQLite file, a
+PostgreSQL schema) with a fixed clock: /status, /patient, /correct, /export (read back with
+csv and openpyxl), /stats, the command line's `export DIR` (SQLite), and the role gate."""
 
 from __future__ import annotations
 
@@ -48,9 +48,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def ctx(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Context]:
+async def ctx(database_target: Path | str, clock: FakeClock) -> AsyncIterator[Context]:
     settings = load_settings(
-        LYSYME_DATABASE=str(tmp_path / "t.sqlite3"),
+        LYSYME_DATABASE=str(database_target),
         LYSYME_LANGUAGE="en",
         LYSYME_TEAM_CHAT_ID="-100",
         LYSYME_TARGET_ENROLMENT="15",

@@ -51,9 +51,9 @@ PATIENT_DATA = ("HMN-001", "54", "19/11/2026", "2026-11-19")
 
 
 @pytest.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
+async def bot(database_target: Path | str) -> AsyncIterator[Harness]:
     """A bot with a clinician and a coordinator, and one screening under way (HMN-001)."""
-    async with Harness.started(tmp_path / "bot.sqlite3") as harness:
+    async with Harness.started(database_target) as harness:
         await harness.add_user(CLINICIAN, "clinician")
         await harness.add_user(CLINICIAN_2, "clinician")
         await harness.add_user(COORDINATOR, "coordinator")

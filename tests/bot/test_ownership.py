@@ -61,8 +61,8 @@ class IdSend(FakeSend):
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    environment = await make_env(tmp_path, local(2026, 11, 20, 10))
+async def env(database_target: Path | str) -> AsyncIterator[Env]:
+    environment = await make_env(database_target, local(2026, 11, 20, 10))
     environment.send = IdSend()
     yield environment
     await environment.ctx.db.close()
