@@ -198,5 +198,11 @@ def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         yield url
 
 
+#: A test whose statements its neighbours already run on both backends, and which checks words,
+#: routing or formatting: run on SQLite alone (`database_target` given one parameter). The
+#: suite's time is spent on what differs between the backends.
+sqlite_only = pytest.mark.parametrize("database_target", ["sqlite"], indirect=True)
+
+
 def is_postgres(target: Path | str) -> bool:
     return is_postgres_url(target)

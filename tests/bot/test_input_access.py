@@ -18,6 +18,7 @@ from storage import screenings as store
 from storage.db import fetch_all
 from storage.timefmt import to_db
 from tests.bot.fake_request import ADMIN, CLINICIAN, ELIGIBLE_MALE, Harness, answer_all
+from tests.conftest import sqlite_only
 
 
 @pytest.fixture
@@ -62,6 +63,7 @@ async def test_a_reason_typed_with_a_nul_character_is_recorded_without_it(bot: H
     assert withdrawn.withdrawn_reason == "family declined"
 
 
+@sqlite_only
 @pytest.mark.parametrize("value", ["9999999999999999999", "-5", "-1001234", "0", "²", "١٢"])
 async def test_adduser_refuses_ids_that_cannot_be_a_telegram_user(bot: Harness, value: str) -> None:
     users = await count(bot, "users")

@@ -37,6 +37,7 @@ from tests.bot.test_reminders import (
     reminder_rows,
     screen_patient,
 )
+from tests.conftest import sqlite_only
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -338,6 +339,7 @@ async def test_a_new_plan_cancels_the_old_plan_steps(env: Env) -> None:
     assert env.send.sent == []  # the old plan says nothing any more
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [("tomorrow", "is not a time"), ("21/11 08:00", "has passed"),

@@ -36,7 +36,7 @@ from storage.audit import (
     verify_incremental,
 )
 from storage.connection import Connection, DatabaseThread, dialect_of
-from tests.conftest import is_postgres
+from tests.conftest import is_postgres, sqlite_only
 
 T0 = datetime(2026, 11, 24, 23, 10, 5, 123456, tzinfo=UTC)
 TRIGGERS = ("audit_append_only_insert", "audit_append_only_update", "audit_append_only_delete")
@@ -198,6 +198,7 @@ async def test_append_needs_the_callers_transaction(db: aiosqlite.Connection) ->
     assert await rows(db) == []
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
