@@ -241,11 +241,19 @@ async def on_error(update: object, app_context: ContextTypes.DEFAULT_TYPE) -> No
     await answer_failure(update, app_context, app_context.error)
 
 
+def typed(text: str | None) -> str:
+    """A message's text without U+0000: no keyboard types it, and PostgreSQL's text columns
+    cannot store it (a reason with one would fail as a database error). Removed before
+    anything reads the text, so both backends see the same words."""
+    return (text or "").replace("\x00", "")
+
+
 async def on_command(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    if message is None or not message.text or not message.text.split():
+    text = typed(message.text if message is not None else None)
+    if not text.split():
         return  # (a command entity over blank text comes only from a forged client)
-    head, *args = message.text.split()
+    head, *args = text.split()
     name, _, addressee = head[1:].partition("@")
     name = name.lower()
     if addressee and addressee.lower() != (app_context.bot.username or "").lower():
@@ -287,7 +295,7 @@ async def on_text(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> Non
     message = update.effective_message
     if message is None:
         return
-    text = message.text or ""
+    text = typed(message.text)
 
     text_modes = routes(app_context.application).text_modes
 

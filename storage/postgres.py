@@ -16,8 +16,8 @@ What differs from SQLite lives here and in `storage/postgres_schema.py`:
 * psycopg's errors are raised as the matching `sqlite3` exception classes (`PostgresError`
   subclasses them), so a caller catches one `sqlite3.Error` whatever the backend.
 * Several replicas write to one database. Every write transaction first takes one
-  transaction-scoped advisory lock (`WRITE_LOCK`): writes are applied one at a time across
-  all replicas, in the same order SQLite's `BEGIN IMMEDIATE` gives one process. That lock is
+  transaction-scoped advisory lock (`WRITE_LOCK`, one per schema): writes are applied one at
+  a time across all replicas, in the same order SQLite's `BEGIN IMMEDIATE` gives one process. That lock is
   the audit head lock (the chain stays one total order), serialises one screening's answers,
   and makes "claim this update id" and "claim these reminders" race-free. It is held for one
   short transaction (no Telegram call ever runs inside one), and the trial's load is a few
@@ -44,9 +44,12 @@ T = TypeVar("T")
 SCHEMES = ("postgresql://", "postgres://")
 #: The advisory lock every write transaction holds (any constant shared by all replicas).
 WRITE_LOCK = 0x4C5953594D45  # "LYSYME"
+#: One lock per schema (advisory locks are per database): the replicas of one trial share it,
+#: two trials kept in two schemas of one database (or two test runs) do not wait for each other.
+WRITE_LOCK_KEY = f"{WRITE_LOCK} + coalesce(hashtext(current_schema()), 0)"
 BEGIN_WRITE = (
     "BEGIN ISOLATION LEVEL READ COMMITTED",
-    f"SELECT pg_advisory_xact_lock({WRITE_LOCK})",
+    f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})",
 )
 BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 CONNECT_TIMEOUT = 10
@@ -83,7 +86,9 @@ def _translated(exc: Exception) -> sqlite3.Error:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, psycopg.errors.IntegrityError):
         return PostgresIntegrityError(message)
-    if isinstance(exc, psycopg.OperationalError):
+    # A write on a read-only connection: sqlite3 says OperationalError ("attempt to write a
+    # readonly database"); psycopg files it under InternalError.
+    if isinstance(exc, psycopg.OperationalError | psycopg.errors.ReadOnlySqlTransaction):
         return PostgresOperationalError(message)
     return PostgresError(message)
 
@@ -103,10 +108,14 @@ def _wrap(function: Callable[..., T]) -> Callable[..., T]:
 
 @functools.lru_cache(maxsize=2048)
 def translate(sql: str) -> str:
-    """`?` → `%s` and `%` → `%%`, outside quoted strings and identifiers."""
+    """sqlite3's placeholders in psycopg's spelling, outside quoted strings and identifiers:
+    `?` → `%s`, `:name` → `%(name)s` (not a `::type` cast), and a literal `%` → `%%`."""
     out: list[str] = []
     quote: str | None = None
-    for char in sql:
+    index, size = 0, len(sql)
+    while index < size:
+        char = sql[index]
+        index += 1
         if quote is not None:
             out.append("%%" if char == "%" else char)
             if char == quote:
@@ -118,6 +127,15 @@ def translate(sql: str) -> str:
             out.append("%s")
         elif char == "%":
             out.append("%%")
+        elif char == ":" and index < size and sql[index] == ":":  # a cast: `value::text`
+            out.append("::")
+            index += 1
+        elif char == ":" and index < size and (sql[index].isalpha() or sql[index] == "_"):
+            end = index
+            while end < size and (sql[end].isalnum() or sql[end] == "_"):
+                end += 1
+            out.append(f"%({sql[index:end]})s")
+            index = end
         else:
             out.append(char)
     return "".join(out)
@@ -251,14 +269,26 @@ def connect(url: str, *, read_only: bool = False) -> PgRaw:
     return PgRaw(raw)
 
 
+def begin_on(raw: PgRaw, begin: Sequence[str]) -> None:
+    """BEGIN and what follows it (the write lock). If one of them fails (the lock not granted
+    within `lock_timeout`, the server gone), the transaction already begun is rolled back:
+    left aborted, it would refuse every later statement on this connection."""
+    try:
+        for statement in begin:
+            raw.execute(statement)
+    except BaseException:
+        if not raw.closed and raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
+
+
 def run_inline(
     raw: PgRaw,
     body: Callable[[Connection], Coroutine[Any, Any, T]],
     begin: Sequence[str],
 ) -> T:
     """On the database thread: BEGIN (and the write lock), drive `body` to completion, COMMIT."""
-    for statement in begin:
-        raw.execute(statement)
+    begin_on(raw, begin)
     try:
         coroutine = body(Connection(raw, None))  # type: ignore[arg-type]
         try:

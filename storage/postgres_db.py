@@ -1,7 +1,7 @@
 """The PostgreSQL database (issue 16): the `Database` API of storage/db.py over psycopg 3.
 
 * Writes: one write connection per process (one asyncio write lock, as with SQLite); every
-  write transaction takes the cluster-wide advisory write lock first (storage/postgres.py),
+  write transaction takes the advisory write lock (of its schema) first (storage/postgres.py),
   so replicas write one at a time, in one order.
 * Reads: a pool of read-only connections (`LYSYME_DATABASE_POOL_SIZE` in all, the writer
   included); `read()` is one REPEATABLE READ snapshot, `conn` one autocommit statement each.
@@ -27,6 +27,7 @@ from storage.postgres import (
     BEGIN_READ,
     BEGIN_WRITE,
     ConnectionPool,
+    begin_on,
     close_connection,
     is_closed,
     redact,
@@ -105,8 +106,7 @@ class PostgresDatabase(Database):
     async def transaction(self) -> AsyncIterator[Connection]:
         async with self._write_lock:
             writer = await self._live_writer()
-            for statement in BEGIN_WRITE:
-                await writer.execute(statement)
+            await writer.call(begin_on, writer.raw, BEGIN_WRITE)
             try:
                 yield writer
             except BaseException:

@@ -4,7 +4,13 @@ of an eligible patient as a clinician gives them through the bot (the core's val
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import secrets
+import subprocess
+import tempfile
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +18,7 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
+from storage.postgres import is_postgres_url
 from tests.e2e.fake_telegram import FakeTelegram
 
 #: Saturday 21 November 2026, 10:00 in Paris: the suites' "now" unless a test says otherwise.
@@ -44,7 +51,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def make_settings(db_path: Path, **extra: Any) -> Settings:
+def make_settings(db_path: Path | str, **extra: Any) -> Settings:
     """Settings of a test bot: English, Paris, `ADMIN`, `TEAM_CHAT`; no .env file is read."""
     values: dict[str, Any] = {
         "LYSYME_DATABASE": str(db_path),
@@ -101,3 +108,101 @@ def server() -> Iterator[FakeTelegram]:
         yield tg
     finally:
         tg.stop_thread()
+
+
+# --- the two database backends (issue 16) ------------------------------------------------------
+
+#: A PostgreSQL server the tests may use (CI starts one with scripts/throwaway-postgres and sets
+#: this); without it, each xdist worker starts its own throw-away cluster.
+POSTGRES_ENV = "LYSYME_TEST_POSTGRESQL"
+THROWAWAY_POSTGRES = Path(__file__).resolve().parents[1] / "scripts" / "throwaway-postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """The URL of a PostgreSQL server (superuser, trust): `LYSYME_TEST_POSTGRESQL`, or a
+    throw-away cluster started for this test process and stopped at its end."""
+    given = os.environ.get(POSTGRES_ENV, "").strip()
+    if given:
+        yield given
+        return
+    # mkdtemp, not tmp_path_factory: as root, the cluster belongs to the `postgres` user, who
+    # must be able to enter the folder (pytest's base folder is closed to others).
+    folder = tempfile.mkdtemp(prefix="lysyme-pg-")
+    try:
+        started = subprocess.run(
+            [str(THROWAWAY_POSTGRES), "start", folder],
+            capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        started = subprocess.CompletedProcess([], 2, "", str(exc))
+    if started.returncode != 0:
+        subprocess.run([str(THROWAWAY_POSTGRES), "stop", folder], capture_output=True)
+        why = (started.stderr.strip().splitlines() or ["no message"])[-1]
+        pytest.fail(
+            f"no PostgreSQL server for the tests ({why}): install PostgreSQL 15, or set "
+            f"{POSTGRES_ENV}=postgresql://…",
+            pytrace=False,
+        )
+    try:
+        yield started.stdout.strip()
+    finally:
+        subprocess.run([str(THROWAWAY_POSTGRES), "stop", folder], capture_output=True)
+
+
+def url_with_schema(server: str, schema: str) -> str:
+    """`server` with every connection's search_path set to `schema` (libpq's `options`)."""
+    parts = urllib.parse.urlsplit(server)
+    query = urllib.parse.parse_qsl(parts.query)
+    query = [(key, value) for key, value in query if key != "options"]
+    query.append(("options", f"-csearch_path={schema}"))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+@contextlib.contextmanager
+def private_schema(server: str) -> Iterator[str]:
+    """A fresh, empty schema of its own on `server` (a URL that selects it), dropped after."""
+    import psycopg
+
+    schema = f"t_{secrets.token_hex(8)}"
+    try:
+        with psycopg.connect(server, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.OperationalError as exc:
+        first = (str(exc).strip().splitlines() or ["no message"])[0]
+        pytest.fail(f"the PostgreSQL server for the tests cannot be used: {first}", pytrace=False)
+    try:
+        yield url_with_schema(server, schema)
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute("SET lock_timeout = '20s'")  # a connection left open: fail, not hang
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_target(postgres_server_url: str) -> Iterator[str]:
+    """A URL for a fresh, empty PostgreSQL schema of this test's own."""
+    with private_schema(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    """Where a test's database lives, once per backend: a SQLite file (a Path), or a fresh
+    PostgreSQL schema (a `postgresql://` URL string). What `Database.open` and
+    `LYSYME_DATABASE` accept. The PostgreSQL case is never skipped: without a server, it fails."""
+    if request.param == "sqlite":
+        yield tmp_path / "test.sqlite3"
+        return
+    with private_schema(request.getfixturevalue("postgres_server_url")) as url:
+        yield url
+
+
+#: A test whose statements its neighbours already run on both backends, and which checks words,
+#: routing or formatting: run on SQLite alone (`database_target` given one parameter). The
+#: suite's time is spent on what differs between the backends.
+sqlite_only = pytest.mark.parametrize("database_target", ["sqlite"], indirect=True)
+
+
+def is_postgres(target: Path | str) -> bool:
+    return is_postgres_url(target)

@@ -218,7 +218,7 @@ class FakeRequest(BaseRequest):
         return True
 
 
-def settings_for(db_path: Path, **extra: Any) -> Settings:
+def settings_for(db_path: Path | str, **extra: Any) -> Settings:
     """The shared test settings, with this harness's token."""
     return make_settings(db_path, **{"TELEGRAM_BOT_TOKEN": TOKEN, **extra})
 
@@ -237,7 +237,7 @@ class Harness:
     @classmethod
     @contextlib.asynccontextmanager
     async def started(
-        cls, db_path: Path, clock: FakeClock | None = None, **extra: Any
+        cls, db_path: Path | str, clock: FakeClock | None = None, **extra: Any
     ) -> AsyncIterator[Harness]:
         clock = clock or FakeClock()
         request = FakeRequest()

@@ -10,9 +10,11 @@ from bot.console import console
 from bot.settings import Settings
 
 
-async def test_a_plain_number_is_an_answer_and_slash_number_a_button(tmp_path: Path) -> None:
+async def test_a_plain_number_is_an_answer_and_slash_number_a_button(
+    database_target: Path | str,
+) -> None:
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, LYSYME_DATABASE=str(tmp_path / "demo.sqlite3"), LYSYME_LANGUAGE="en"
+        _env_file=None, LYSYME_DATABASE=str(database_target), LYSYME_LANGUAGE="en"
     )
     typed = "/screen\nyesterday\n/1\n/1\n54\n/2\n1\n/9\n/cancel\n"
     out = io.StringIO()

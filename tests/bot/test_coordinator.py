@@ -1,6 +1,6 @@
-"""The coordinators' views, flows called directly on a real SQLite file with a fixed clock:
-/status, /patient, /correct, /export (read back with csv and openpyxl), /stats, the command
-line's `export DIR`, and the role gate."""
+"""The coordinators' views, flows called directly on a real database (a SQLite file, a
+PostgreSQL schema) with a fixed clock: /status, /patient, /correct, /export (read back with
+csv and openpyxl), /stats, the command line's `export DIR` (SQLite), and the role gate."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.db import Database, fetch_all, fetch_one
 from storage.screenings import Screening
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, sqlite_only
 from tests.conversations.support import NOW, eligible_answers
 
 CLINICIAN = 101
@@ -48,9 +48,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def ctx(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Context]:
+async def ctx(database_target: Path | str, clock: FakeClock) -> AsyncIterator[Context]:
     settings = load_settings(
-        LYSYME_DATABASE=str(tmp_path / "t.sqlite3"),
+        LYSYME_DATABASE=str(database_target),
         LYSYME_LANGUAGE="en",
         LYSYME_TEAM_CHAT_ID="-100",
         LYSYME_TARGET_ENROLMENT="15",
@@ -253,6 +253,7 @@ async def test_patient_shows_injection_follow_ups_and_withdrawal(ctx: Context) -
     assert "Withdrawn — reason: family declined" in text
 
 
+@sqlite_only
 async def test_patient_usage_and_unknown_number(ctx: Context) -> None:
     coordinator_actor = await actor(ctx, COORDINATOR)
     assert (await patient_view.patient(ctx, coordinator_actor, []))[0].text.startswith("Usage")
@@ -260,6 +261,7 @@ async def test_patient_usage_and_unknown_number(ctx: Context) -> None:
     assert unknown[0].text == "Unknown number: HMN-404."
 
 
+@sqlite_only
 async def test_a_long_record_is_split_under_telegram_limit(ctx: Context) -> None:
     s = await screen(ctx, ELIGIBLE)
     async with ctx.db.transaction() as conn:
@@ -366,6 +368,7 @@ async def test_correcting_sex_withdraws_the_pregnancy_answer(ctx: Context) -> No
     assert "Missing answers: Pregnancy / breastfeeding status" in text
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -634,6 +637,7 @@ def test_cli_export_writes_both_files(
 # --- /stats ---------------------------------------------------------------------------------
 
 
+@sqlite_only
 async def test_stats_sends_a_png_with_the_counts(ctx: Context) -> None:
     await trial(ctx)
     outs = await stats_view.stats(ctx, await actor(ctx, COORDINATOR), [])
@@ -648,6 +652,7 @@ async def test_stats_sends_a_png_with_the_counts(ctx: Context) -> None:
     assert "complete SCORTEN for 1" in out.text
 
 
+@sqlite_only
 async def test_stats_without_patients_is_still_a_picture(ctx: Context) -> None:
     out, curve = await stats_view.stats(ctx, await actor(ctx, COORDINATOR), [])
     assert out.photo is not None and out.photo.startswith(PNG)
@@ -662,6 +667,7 @@ def test_mortality_counts_only_patients_followed_at_d30() -> None:
 # --- roles and registration -----------------------------------------------------------------
 
 
+@sqlite_only
 async def test_roles_of_the_coordinator_commands(ctx: Context) -> None:
     clinician = (await actor(ctx, CLINICIAN)).user
     coordinator_user = (await actor(ctx, COORDINATOR)).user

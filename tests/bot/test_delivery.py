@@ -40,8 +40,8 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, waits: list[float]) -> AsyncIterator[Harness]:
-    async with Harness.started(tmp_path / "bot.sqlite3") as harness:
+async def bot(database_target: Path | str, waits: list[float]) -> AsyncIterator[Harness]:
+    async with Harness.started(database_target) as harness:
         await harness.add_user(CLINICIAN, "clinician")
         yield harness
 
@@ -170,11 +170,11 @@ async def test_the_result_delivered_with_the_reply_is_not_sent_again(bot: Harnes
 
 
 async def test_a_crash_before_the_result_reply_then_a_restart_delivers_it_once(
-    tmp_path: Path,
+    database_target: Path | str,
 ) -> None:
     """kill -9 between the commit that closes the screening and the reply: the flow ran (its
     transaction committed), the reply never left. The next start sends the result."""
-    path = tmp_path / "bot.sqlite3"
+    path = database_target
     async with Harness.started(path) as first:
         await first.add_user(CLINICIAN, "clinician")
         await first.text(CLINICIAN, "/screen")

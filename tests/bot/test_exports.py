@@ -25,6 +25,7 @@ from tests import redcap_validator
 from tests.bot import test_coordinator as base
 from tests.bot.test_coordinator import COORDINATOR, actor
 from tests.bot.varied_trial import VARIED, varied_trial
+from tests.conftest import sqlite_only
 from tests.conversations.support import NOW
 
 ctx = base.ctx  # the coordinators' suite's fixtures: a real database, a fixed clock
@@ -43,6 +44,7 @@ async def export_files(ctx: Context, formats: str) -> dict[str, bytes]:
     return {o.document[0]: o.document[1] for o in outs if o.document is not None}
 
 
+@sqlite_only
 async def test_redcap_files_pass_the_redcap_rules(ctx: Context) -> None:
     await varied_trial(ctx)
     files = await export_files(ctx, "redcap")
@@ -160,11 +162,13 @@ async def test_odm_validates_against_the_official_schema_and_ties_to_the_chain(
     ]
 
 
+@sqlite_only
 async def test_odm_of_an_empty_trial_is_still_valid(ctx: Context) -> None:
     (content,) = (await export_files(ctx, "odm")).values()
     assert odm_schema().validate(etree.fromstring(content))
 
 
+@sqlite_only
 async def test_export_offers_the_formats_as_buttons_and_sends_the_chosen_one(
     ctx: Context,
 ) -> None:
@@ -216,6 +220,7 @@ def test_cli_export_formats(
         assert "unknown format" in printed.err and "Traceback" not in printed.err
 
 
+@sqlite_only
 async def test_xlsx_for_people_has_a_consort_sheet_and_words(ctx: Context) -> None:
     import openpyxl
 

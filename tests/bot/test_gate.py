@@ -20,6 +20,7 @@ from tests.bot.fake_request import (
     STRANGER,
     Harness,
 )
+from tests.conftest import sqlite_only
 
 # DESIGN.md "Commands and roles", written out independently of the bot's own tables.
 ANYONE_LISTED = {"clinician", "coordinator", "admin"}
@@ -51,9 +52,9 @@ PATIENT_DATA = ("HMN-001", "54", "19/11/2026", "2026-11-19")
 
 
 @pytest.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
+async def bot(database_target: Path | str) -> AsyncIterator[Harness]:
     """A bot with a clinician and a coordinator, and one screening under way (HMN-001)."""
-    async with Harness.started(tmp_path / "bot.sqlite3") as harness:
+    async with Harness.started(database_target) as harness:
         await harness.add_user(CLINICIAN, "clinician")
         await harness.add_user(CLINICIAN_2, "clinician")
         await harness.add_user(COORDINATOR, "coordinator")
@@ -77,6 +78,7 @@ async def reply_to(bot: Harness, user_id: int, text: str, chat_id: int | None = 
     return bot.texts(chat_id if chat_id is not None else user_id, mark)
 
 
+@sqlite_only
 @pytest.mark.parametrize("role", ["clinician", "coordinator", "admin"])
 async def test_build_application_routes_every_command_of_the_roles_table(
     bot: Harness, role: str
@@ -106,6 +108,7 @@ async def test_build_application_routes_every_command_of_the_roles_table(
     assert (replies == [refused_for_role("cancel")]) is (role == "coordinator"), replies
 
 
+@sqlite_only
 async def test_help_lists_only_the_commands_a_role_may_use(bot: Harness) -> None:
     for role, user_id in USERS.items():
         (help_text,) = await reply_to(bot, user_id, "/help")
@@ -132,6 +135,7 @@ async def test_unknown_user_gets_one_refusal_with_their_id_and_nothing_else(bot:
     assert len([x for x in bot.texts(ADMIN, mark) if f"/adduser {STRANGER}" in x]) == 2
 
 
+@sqlite_only
 async def test_patient_data_commands_in_a_group_point_to_the_private_chat(bot: Harness) -> None:
     pointer = t("en", "access.private_only", bot="@")
     before = await answers_snapshot(bot)
@@ -156,6 +160,7 @@ async def test_patient_data_commands_in_a_group_point_to_the_private_chat(bot: H
     assert "/screen" in help_text
 
 
+@sqlite_only
 async def test_commands_for_another_bot_are_not_answered(bot: Harness) -> None:
     for text in ("/start@other_bot", "/screen@other_bot", "/status@OtherBot x"):
         assert await reply_to(bot, CLINICIAN, text, chat_id=GROUP_CHAT) == []

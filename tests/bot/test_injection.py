@@ -30,14 +30,15 @@ from tests.bot.test_reminders import (
     reminder_rows,
     screen_patient,
 )
+from tests.conftest import sqlite_only
 
 ADMISSION = dt.date(2026, 11, 20)
 _updates = count(1000)
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    environment = await make_env(tmp_path, local(2026, 11, 20, 10))
+async def env(database_target: Path | str) -> AsyncIterator[Env]:
+    environment = await make_env(database_target, local(2026, 11, 20, 10))
     yield environment
     await environment.ctx.db.close()
 
@@ -120,6 +121,7 @@ async def test_d0_with_a_time_in_the_trial_zone(env: Env) -> None:
     assert injection.parse_injection_time("31/02/2026 10:00", local(2026, 11, 22), PARIS) is None
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [(["21/11/2026", "09:15"], local(2026, 11, 21, 9, 15)),
@@ -136,6 +138,7 @@ async def test_d0_accepts_the_core_date_and_time_formats(
     assert (await get(env.ctx, s.id)).injected_at == expected
 
 
+@sqlite_only
 @pytest.mark.parametrize("typed", [["21/11/2026", "৯:১৫"], ["31/02/2026", "10:00"], ["25:00"]])
 async def test_d0_refuses_what_the_core_parser_refuses(env: Env, typed: list[str]) -> None:
     await screen_patient(env.ctx, env.clock.now, ADMISSION)

@@ -4,7 +4,7 @@ it; catch-up is per (screening, kind, recipient) whatever the claim batches; a c
 jumps forward pauses sending until an admin confirms; unreachable chats are reported once per
 episode; the health check fails while the sender's writes fail.
 
-Real temp-file SQLite, an injected clock, the fake `send` of test_reminders.py.
+Both backends (`database_target`), an injected clock, the fake `send` of test_reminders.py.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from telegram.error import BadRequest
@@ -22,6 +23,7 @@ from bot.common import Button
 from bot.outcomes import reevaluate
 from storage import screenings as store
 from storage.db import fetch_all
+from storage.postgres import WRITE_LOCK_KEY
 from tests.bot.test_reminders import (
     ADMIN,
     CLINICIAN,
@@ -35,6 +37,7 @@ from tests.bot.test_reminders import (
     make_env,
     screen_patient,
 )
+from tests.conftest import is_postgres
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -42,8 +45,8 @@ ADMISSION = dt.date(2026, 11, 20)
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    environment = await make_env(tmp_path, local(2026, 11, 20, 10))
+async def env(database_target: Path | str) -> AsyncIterator[Env]:
+    environment = await make_env(database_target, local(2026, 11, 20, 10))
     yield environment
     await environment.ctx.db.close()
 
@@ -56,30 +59,46 @@ async def states(env: Env) -> dict[str, int]:
 
 
 class LockAfterFirstSend(FakeSend):
-    """Another process takes the database's write lock (BEGIN IMMEDIATE) right after the first
-    message was accepted, and keeps it until `unlock()`."""
+    """Another process takes the database's write lock right after the first message was
+    accepted, and keeps it until `unlock()`: SQLite's (BEGIN IMMEDIATE on the file), or
+    PostgreSQL's (the advisory lock every replica's write transaction takes)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, target: Path | str) -> None:
         super().__init__()
-        self.other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        self.target = target
+        self.locked: Any = None
+
+    def lock(self) -> None:
+        if is_postgres(self.target):
+            import psycopg
+
+            self.locked = psycopg.connect(str(self.target), autocommit=True)
+            self.locked.execute("BEGIN")
+            self.locked.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+        else:
+            self.locked = sqlite3.connect(self.target, timeout=0, isolation_level=None)
+            self.locked.execute("BEGIN IMMEDIATE")
 
     async def __call__(self, chat_id: int, text: str, buttons: list[list[Button]]) -> None:
         await super().__call__(chat_id, text, buttons)
         if len(self.sent) == 1:
-            self.other.execute("BEGIN IMMEDIATE")
+            self.lock()
 
     def unlock(self) -> None:
-        self.other.execute("ROLLBACK")
-        self.other.close()
+        self.locked.execute("ROLLBACK")
+        self.locked.close()
 
 
 async def test_a_sweep_under_a_held_lock_releases_its_claims_and_sends_each_row_once(
-    tmp_path: Path,
+    database_target: Path | str, tmp_path: Path
 ) -> None:
-    env = await make_env(tmp_path, local(2026, 11, 20, 10))
+    env = await make_env(database_target, local(2026, 11, 20, 10))
     try:
         async with env.ctx.db.transaction() as conn:  # the writer's: locked at once, no waiting
-            await conn.execute("PRAGMA busy_timeout=50")
+            if is_postgres(database_target):
+                await conn.execute("SET lock_timeout = '50ms'")  # (kept after the commit)
+            else:
+                await conn.execute("PRAGMA busy_timeout=50")
         for _ in range(3):
             await screen_patient(env.ctx, env.clock.now, ADMISSION)
         send = LockAfterFirstSend(env.path)

@@ -37,6 +37,7 @@ from tests.bot.test_reminders import (
     reminder_rows,
     screen_patient,
 )
+from tests.conftest import sqlite_only
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -61,8 +62,8 @@ class IdSend(FakeSend):
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    environment = await make_env(tmp_path, local(2026, 11, 20, 10))
+async def env(database_target: Path | str) -> AsyncIterator[Env]:
+    environment = await make_env(database_target, local(2026, 11, 20, 10))
     environment.send = IdSend()
     yield environment
     await environment.ctx.db.close()
@@ -338,6 +339,7 @@ async def test_a_new_plan_cancels_the_old_plan_steps(env: Env) -> None:
     assert env.send.sent == []  # the old plan says nothing any more
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [("tomorrow", "is not a time"), ("21/11 08:00", "has passed"),

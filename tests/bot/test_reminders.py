@@ -1,8 +1,9 @@
 """The reminder sender (bot/jobs.py): wall-clock times across DST, catch-up after downtime,
 restarts, Telegram errors, BSA expiry and idle screenings.
 
-Real temp-file SQLite database, an injected clock (no sleeping) and a fake `send` that
-records what would have gone to Telegram. The helpers here are shared with test_injection.py
+A real database on each backend (a temp-file SQLite database, a private PostgreSQL schema:
+`database_target`), an injected clock (no sleeping) and a fake `send` that records what would
+have gone to Telegram. The helpers here are shared with test_injection.py
 and the e2e test.
 """
 
@@ -89,7 +90,7 @@ class FakeSend:
         self.sent.clear()
 
 
-def settings_for(path: Path, **extra: Any) -> Settings:
+def settings_for(path: Path | str, **extra: Any) -> Settings:
     """The shared test settings, with this suite's team chat and admin."""
     values = {
         "LYSYME_TEAM_CHAT_ID": TEAM,
@@ -104,7 +105,7 @@ class Env:
     ctx: Context
     clock: Clock
     send: FakeSend
-    path: Path
+    path: Path | str  # the SQLite file, or the PostgreSQL URL
 
     async def sweep(self, now: dt.datetime | None = None) -> jobs.SweepResult:
         if now is not None:
@@ -112,9 +113,9 @@ class Env:
         return await jobs.sweep(self.ctx, self.clock.now, self.send)
 
 
-async def make_env(tmp_path: Path, start: dt.datetime) -> Env:
+async def make_env(path: Path | str, start: dt.datetime) -> Env:
+    """A context on the database `path` (a SQLite file or a PostgreSQL URL: `database_target`)."""
     clock = Clock(start)
-    path = tmp_path / "lysyme.sqlite3"
     db = await Database.open(path)
     ctx = Context(settings=settings_for(path), db=db, clock=clock)
     async with db.transaction() as conn:
@@ -126,8 +127,8 @@ async def make_env(tmp_path: Path, start: dt.datetime) -> Env:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    environment = await make_env(tmp_path, local(2026, 11, 20, 10))
+async def env(database_target: Path | str) -> AsyncIterator[Env]:
+    environment = await make_env(database_target, local(2026, 11, 20, 10))
     yield environment
     await environment.ctx.db.close()
 
@@ -238,10 +239,10 @@ STEP_WORDS = {
     ],
 )  # fmt: skip
 async def test_each_step_fires_at_its_wall_clock_time_and_not_before(
-    tmp_path: Path, admission: dt.date, expected_utc: list[str]
+    database_target: Path | str, admission: dt.date, expected_utc: list[str]
 ) -> None:
     start = dt.datetime.combine(admission, dt.time(10), tzinfo=PARIS)
-    env = await make_env(tmp_path, start)
+    env = await make_env(database_target, start)
     try:
         s = await screen_patient(env.ctx, start, admission)
         # The screening's end: the team is told at once; the clinician already saw the result.
@@ -349,8 +350,8 @@ async def test_catch_up_after_a_two_day_outage_sends_one_late_message_per_kind(e
     assert len(pending) == 1 and pending[0]["due_at"].startswith("2026-11-24T07:00")
 
 
-async def test_a_restart_never_resends_and_never_loses(tmp_path: Path) -> None:
-    env = await make_env(tmp_path, local(2026, 11, 20, 10))
+async def test_a_restart_never_resends_and_never_loses(database_target: Path | str) -> None:
+    env = await make_env(database_target, local(2026, 11, 20, 10))
     s = await screen_patient(env.ctx, env.clock.now, dt.date(2026, 11, 20))
     await env.sweep()
     assert len(env.send.to(TEAM)) == 1
@@ -480,8 +481,8 @@ async def test_a_migrated_team_chat_is_followed(env: Env) -> None:
     assert len(env.send.to(new_id)) == 2 and env.send.to(TEAM) == []
 
 
-async def test_no_team_chat_configured_skips_team_rows(tmp_path: Path) -> None:
-    env = await make_env(tmp_path, local(2026, 11, 20, 10))
+async def test_no_team_chat_configured_skips_team_rows(database_target: Path | str) -> None:
+    env = await make_env(database_target, local(2026, 11, 20, 10))
     env.ctx.settings = settings_for(env.path, LYSYME_TEAM_CHAT_ID="")
     try:
         await screen_patient(env.ctx, env.clock.now, dt.date(2026, 11, 20))

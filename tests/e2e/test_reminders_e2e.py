@@ -128,7 +128,7 @@ def _prepare_database(path: Path) -> None:
 
     async def go() -> None:
         now = dt.datetime.now(dt.UTC)
-        env = await make_env(path.parent, now)
+        env = await make_env(path, now)
         try:
             local_today = now.astimezone(env.ctx.zone).date()
             await screen_patient(env.ctx, now, local_today)

@@ -1,4 +1,8 @@
-"""The audit trail: append-only in the database, and any tampering named by the hash chain."""
+"""The audit trail: append-only in the database, and any tampering named by the hash chain.
+
+The chain's SQL runs on both backends (`db`: a SQLite file through an independent driver, or
+a private PostgreSQL schema through storage's own connection); what only SQLite can store
+(BLOBs, text of another type) is tried on SQLite alone (`sqlite_db`)."""
 
 import asyncio
 import itertools
@@ -16,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from storage import postgres, postgres_schema
 from storage.audit import (
     AUDIT_DDL,
     AUDIT_STATEMENTS,
@@ -30,6 +35,8 @@ from storage.audit import (
     verify_chain,
     verify_incremental,
 )
+from storage.connection import Connection, DatabaseThread, dialect_of
+from tests.conftest import is_postgres, sqlite_only
 
 T0 = datetime(2026, 11, 24, 23, 10, 5, 123456, tzinfo=UTC)
 TRIGGERS = ("audit_append_only_insert", "audit_append_only_update", "audit_append_only_delete")
@@ -47,10 +54,42 @@ async def open_db(path: Path, *, create: bool = True) -> aiosqlite.Connection:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
     conn = await open_db(tmp_path / "audit.sqlite3")
     yield conn
     await conn.close()
+
+
+async def open_postgres(url: str) -> Connection:
+    """The audit table, its append-only trigger and `meta` (schema version 1), on storage's own
+    PostgreSQL connection (autocommit, like the SQLite one above)."""
+    thread = DatabaseThread("audit-test-pg")
+    raw = await thread.call(postgres.connect, url)
+    conn = Connection(raw, thread)  # type: ignore[arg-type]
+    await postgres_schema.MIGRATIONS[0](conn)
+    return conn
+
+
+@pytest.fixture
+async def db(database_target: Path | str) -> AsyncIterator[Any]:
+    """An autocommit connection to a database holding the audit table: SQLite or PostgreSQL."""
+    if is_postgres(database_target):
+        conn = await open_postgres(str(database_target))
+        yield conn
+        await postgres.close_connection(conn)
+    else:
+        sqlite = await open_db(Path(database_target))
+        yield sqlite
+        await sqlite.close()
+
+
+def on_postgres(db: object) -> bool:
+    return dialect_of(db) == "postgresql"
+
+
+async def begin(db: Any) -> None:
+    """The write transaction the storage layer opens around an append."""
+    await db.execute("BEGIN" if on_postgres(db) else "BEGIN IMMEDIATE")
 
 
 def entry(n: int, **changes: Any) -> AuditEntry:
@@ -68,7 +107,7 @@ def entry(n: int, **changes: Any) -> AuditEntry:
 
 async def append(db: aiosqlite.Connection, entries: Sequence[AuditEntry]) -> list[int]:
     """What the storage layer does: the audit rows commit with the change they record."""
-    await db.execute("BEGIN IMMEDIATE")
+    await begin(db)
     ids = await append_audit_many(db, entries)
     await db.execute("COMMIT")
     return ids
@@ -84,9 +123,21 @@ async def rows(db: aiosqlite.Connection) -> list[tuple[Any, ...]]:
 
 
 async def drop_triggers(db: aiosqlite.Connection) -> None:
-    """What someone with the database file and the sqlite3 shell can do."""
+    """What someone with the database file and the sqlite3 shell (or the PostgreSQL table's
+    owner) can do."""
+    if on_postgres(db):
+        await db.execute("ALTER TABLE audit DISABLE TRIGGER USER")
+        return
     for name in TRIGGERS:
         await db.execute(f"DROP TRIGGER {name}")
+
+
+async def restore_triggers(db: aiosqlite.Connection) -> None:
+    if on_postgres(db):
+        await db.execute("ALTER TABLE audit ENABLE TRIGGER USER")
+        return
+    for trigger in AUDIT_STATEMENTS[2:5]:
+        await db.execute(trigger)
 
 
 async def row_hash(db: aiosqlite.Connection, row_id: int) -> str:
@@ -124,7 +175,7 @@ async def test_append_then_verify(db: aiosqlite.Connection) -> None:
 
 
 async def test_append_audit_single_returns_id(db: aiosqlite.Connection) -> None:
-    await db.execute("BEGIN IMMEDIATE")
+    await begin(db)
     assert await append_audit(db, entry(1, actor="system", action="reminder_sent")) == 1
     assert await append_audit(db, entry(2)) == 2
     await db.execute("COMMIT")
@@ -132,7 +183,7 @@ async def test_append_audit_single_returns_id(db: aiosqlite.Connection) -> None:
 
 
 async def test_rows_roll_back_with_the_callers_transaction(db: aiosqlite.Connection) -> None:
-    await db.execute("BEGIN IMMEDIATE")
+    await begin(db)
     await append_audit(db, entry(1))
     await db.execute("ROLLBACK")
     assert await rows(db) == []
@@ -147,6 +198,7 @@ async def test_append_needs_the_callers_transaction(db: aiosqlite.Connection) ->
     assert await rows(db) == []
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
@@ -160,7 +212,7 @@ async def test_append_needs_the_callers_transaction(db: aiosqlite.Connection) ->
 async def test_bad_entries_are_refused_before_writing(
     db: aiosqlite.Connection, changes: dict[str, Any], error: type[Exception]
 ) -> None:
-    await db.execute("BEGIN IMMEDIATE")
+    await begin(db)
     with pytest.raises(error):
         await append_audit_many(db, [entry(1), entry(2, **changes)])
     await db.execute("COMMIT")
@@ -207,8 +259,14 @@ async def test_replace_and_out_of_chain_inserts_are_refused(db: aiosqlite.Connec
     original = await rows(db)
     forged = list(original[1])
     forged[7] = "forged"
+    replace_row = (
+        "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (id) DO UPDATE SET new_value = excluded.new_value"
+        if on_postgres(db)
+        else "INSERT OR REPLACE INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    )
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        await db.execute("INSERT OR REPLACE INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)", forged)
+        await db.execute(replace_row, forged)
     wrong_id = [10, *original[2][1:9], original[2][10], "x"]
     wrong_link = [4, *original[2][1:9], GENESIS_HASH, "x"]
     for values in (wrong_id, wrong_link):
@@ -264,8 +322,10 @@ async def test_any_edited_column_is_detected(
     ],
 )
 async def test_malformed_values_are_reported_not_crashed_on(
-    db: aiosqlite.Connection, expression: str, problem: str
+    sqlite_db: aiosqlite.Connection, expression: str, problem: str
 ) -> None:
+    """SQLite stores whatever it is given in a TEXT column; PostgreSQL's are typed."""
+    db = sqlite_db
     await append_n(db, 3)
     await verify_incremental(db)
     await drop_triggers(db)
@@ -373,7 +433,10 @@ async def test_inserted_row_is_detected(db: aiosqlite.Connection) -> None:
 async def test_row_with_id_below_one_is_detected(db: aiosqlite.Connection) -> None:
     await append_n(db, 2)
     await drop_triggers(db)
-    await db.execute("PRAGMA ignore_check_constraints = ON")
+    if on_postgres(db):
+        await db.execute("ALTER TABLE audit DROP CONSTRAINT audit_id_check")
+    else:
+        await db.execute("PRAGMA ignore_check_constraints = ON")
     await db.execute(
         "INSERT INTO audit SELECT 0, at, actor, screening, action, field, old_value,"
         " new_value, reason, prev_hash, hash FROM audit WHERE id = 1"
@@ -443,7 +506,7 @@ async def test_incremental_checkpoint_is_one_autocommit_statement(
 ) -> None:
     """No BEGIN/COMMIT of its own: inside a caller's transaction it rolls back with it."""
     await append_n(db, 2)
-    await db.execute("BEGIN IMMEDIATE")
+    await begin(db)
     assert (await verify_incremental(db)).ok
     assert db.in_transaction  # not committed behind the caller's back
     await db.execute("ROLLBACK")
@@ -516,8 +579,7 @@ async def test_incremental_detects_a_consistently_rewritten_tail(
     await verify_incremental(db)
     await drop_triggers(db)
     await db.execute("DELETE FROM audit WHERE id >= 4")
-    for trigger in AUDIT_STATEMENTS[2:5]:  # the forger re-creates the triggers, even
-        await db.execute(trigger)
+    await restore_triggers(db)  # the forger re-creates the triggers, even
     await append(db, [entry(n, new_value="rewritten") for n in (4, 5, 6)])
 
     assert (await verify_chain(db)).ok  # every hash recomputed: the chain is consistent
@@ -536,7 +598,10 @@ async def test_unreadable_checkpoint_means_verify_everything(db: aiosqlite.Conne
     assert (await checkpoint(db))["audit_verified_id"] == "3"
 
 
-async def test_row_factory_of_the_caller_does_not_matter(db: aiosqlite.Connection) -> None:
+async def test_row_factory_of_the_caller_does_not_matter(
+    sqlite_db: aiosqlite.Connection,
+) -> None:
+    db = sqlite_db
     db.row_factory = aiosqlite.Row
     await append_n(db, 3)
     assert (await verify_incremental(db)).rows_checked == 3

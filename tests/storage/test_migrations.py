@@ -21,14 +21,15 @@ from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, verify_chain
 from storage.connection import Connection
 from storage.db import MIGRATIONS, SCHEMA_VERSION, Database
+from tests.conftest import is_postgres
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 CLINICIAN = 2002
 
 
-async def make_old_database(path: Path, version: int) -> None:
+async def make_old_database(target: Path | str, version: int) -> None:
     """A database at schema `version` (MIGRATIONS[:version]) with a screening in progress."""
-    db = await Database.open(path, migrate=False)
+    db = await Database.open(target, migrate=False)
     try:
         await db.migrate(target=version)
         async with db.transaction() as conn:
@@ -42,10 +43,10 @@ async def make_old_database(path: Path, version: int) -> None:
                 """INSERT INTO screenings(number, site, sequence, clinician_id, last_actor_id,
                        chat_id, status, stage, cursor, created_at, updated_at, last_activity_at)
                    VALUES ('HMN-001', 'HMN', 1, ?, ?, ?, 'in_screening', 'question',
-                           'index_date', ?, ?, ?)""",
+                           'index_date', ?, ?, ?) RETURNING id""",
                 (CLINICIAN, CLINICIAN, CLINICIAN, stamp, stamp, stamp),
             )
-            screening_id = int(cursor.lastrowid or 0)
+            (screening_id,) = await cursor.fetchone()
             await store.set_session(conn, CLINICIAN, CLINICIAN, screening_id, "screen", NOW)
             for question, value in (("index_date", '"2026-11-19"'), ("age", "54")):
                 await store.add_answer(conn, screening_id, question, value, by=CLINICIAN,
@@ -56,9 +57,13 @@ async def make_old_database(path: Path, version: int) -> None:
         await db.close()
 
 
-def snapshot(path: Path, tables: list[str] | None = None) -> dict[str, list[tuple[object, ...]]]:
-    with sqlite3.connect(path) as conn:
-        names = tables or [
+def snapshot(target: Path | str) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows in insertion order, and the schema version, read around the program
+    (sqlite3 on the file; psycopg on the schema)."""
+    if is_postgres(target):
+        return _postgres_snapshot(str(target))
+    with sqlite3.connect(target) as conn:
+        names = [
             r[0]
             for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
@@ -70,11 +75,42 @@ def snapshot(path: Path, tables: list[str] | None = None) -> dict[str, list[tupl
     return contents
 
 
-def lysyme_bot(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _postgres_snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        names = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "current_schema() AND table_type = 'BASE TABLE' AND table_name <> 'schema_version'"
+            )
+        ]
+        # No rowid: every table's first column is its key, or (sessions) the first of it.
+        contents = {n: conn.execute(f"SELECT * FROM {n} ORDER BY 1, 2").fetchall() for n in names}
+        version = conn.execute("SELECT count(*), max(version) FROM schema_version").fetchone()
+        assert version is not None and version[0] == version[1]  # each applied once
+        contents["user_version"] = [(version[1],)]
+    return contents
+
+
+def _scalar_rows(target: Path | str, sql: str) -> list[tuple[object, ...]]:
+    if is_postgres(target):
+        import psycopg
+
+        with psycopg.connect(str(target)) as pg:
+            return [tuple(r) for r in pg.execute(sql).fetchall()]
+    with sqlite3.connect(target) as conn:
+        rows = [tuple(r) for r in conn.execute(sql).fetchall()]
+    conn.close()
+    return rows
+
+
+def lysyme_bot(database: Path | str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ.get("PATH", ""), "LYSYME_DATABASE": str(database)}
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
-        cwd=database.parent,
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
@@ -83,49 +119,85 @@ def lysyme_bot(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+async def migrate_in_process(target: Path | str) -> tuple[int, int]:
+    """What `lysyme-bot migrate` does, in this process: (from, to)."""
+    db = await Database.open(target, migrate=False)
+    try:
+        return await db.migrate()
+    finally:
+        await db.close()
+
+
+async def verified_rows(target: Path | str) -> int:
+    """What `lysyme-bot verify-audit` checks first, in this process: the chain from row 1."""
+    db = await Database.open(target, migrate=False)
+    try:
+        result = await verify_chain(db.conn)
+        assert result.ok, result.problem
+        return result.rows_checked
+    finally:
+        await db.close()
+
+
+def upgrade(database: Path | str, folder: Path, start: int) -> None:
+    """`lysyme-bot migrate` on SQLite. On PostgreSQL, the same upgrade in this process: the
+    command line's migrate and verify-audit take a URL in another change (issue 16)."""
+    if is_postgres(database):
+        assert asyncio.run(migrate_in_process(database)) == (start, SCHEMA_VERSION)
+        return
+    upgraded = lysyme_bot(database, folder, "migrate")
+    assert upgraded.returncode == 0, upgraded.stderr
+    if start == SCHEMA_VERSION:
+        assert upgraded.stdout.strip().endswith(
+            f"schema version {SCHEMA_VERSION}, already up to date"
+        )
+    else:
+        assert upgraded.stdout.strip().endswith(f"schema version {start} → {SCHEMA_VERSION}")
+    assert upgraded.stderr == ""
+
+
 @pytest.mark.parametrize("start", range(1, SCHEMA_VERSION))
-def test_migrate_upgrades_an_older_database_in_place(tmp_path: Path, start: int) -> None:
-    database = tmp_path / "old.sqlite3"
+def test_migrate_upgrades_an_older_database_in_place(
+    database_target: Path | str, tmp_path: Path, start: int
+) -> None:
+    database = database_target
     asyncio.run(make_old_database(database, start))
     before = snapshot(database)
     assert before["user_version"] == [(start,)]
     assert len(MIGRATIONS) == SCHEMA_VERSION > start
 
-    upgraded = lysyme_bot(database, "migrate")
-    assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip().endswith(f"schema version {start} → {SCHEMA_VERSION}")
-    assert upgraded.stderr == ""
-
+    upgrade(database, tmp_path, start)
     after = snapshot(database)
     assert after["user_version"] == [(SCHEMA_VERSION,)]
     for table, rows in before.items():
         if table != "user_version":
             # Every row intact; columns added by later versions come after the old ones.
             assert [row[: len(old)] for row, old in zip(after[table], rows, strict=True)] == rows
-    assert {"reminders", "processed_updates"} <= set(after)  # what later versions add
-    with sqlite3.connect(database) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        # Screenings opened before versions were recorded were judged under LYSYME 1.0.
-        assert conn.execute("SELECT protocol_version FROM screenings").fetchall() == [
-            ("LYSYME 1.0",)
-        ]
-    conn.close()
-    verified = lysyme_bot(database, "verify-audit")
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "intact, 3 rows" in verified.stdout
+    assert {"reminders", "processed_updates", "leases"} <= set(after)  # what later versions add
+    # Screenings opened before versions were recorded were judged under LYSYME 1.0.
+    assert _scalar_rows(database, "SELECT protocol_version FROM screenings") == [("LYSYME 1.0",)]
+    if is_postgres(database):
+        assert asyncio.run(verified_rows(database)) == 3
+    else:
+        with sqlite3.connect(database) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        conn.close()
+        verified = lysyme_bot(database, tmp_path, "verify-audit")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "intact, 3 rows" in verified.stdout
 
-    again = lysyme_bot(database, "migrate")
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.strip().endswith(f"schema version {SCHEMA_VERSION}, already up to date")
+    upgrade(database, tmp_path, SCHEMA_VERSION)  # again
     assert snapshot(database) == after  # a no-op
 
 
-def test_the_upgraded_database_works_for_the_program(tmp_path: Path) -> None:
+def test_the_upgraded_database_works_for_the_program(
+    database_target: Path | str, tmp_path: Path
+) -> None:
     """After the upgrade the storage layer reads the old screening and writes new rows."""
-    database = tmp_path / "old.sqlite3"
+    database = database_target
     asyncio.run(make_old_database(database, 1))
-    assert lysyme_bot(database, "migrate").returncode == 0
+    upgrade(database, tmp_path, 1)
 
     async def use() -> None:
         db = await Database.open(database)
@@ -149,19 +221,32 @@ def test_the_upgraded_database_works_for_the_program(tmp_path: Path) -> None:
     asyncio.run(use())
 
 
-def test_a_database_newer_than_the_program_is_refused_and_left_alone(tmp_path: Path) -> None:
-    database = tmp_path / "new.sqlite3"
+def test_a_database_newer_than_the_program_is_refused_and_left_alone(
+    database_target: Path | str, tmp_path: Path
+) -> None:
+    database = database_target
     asyncio.run(make_old_database(database, SCHEMA_VERSION))
-    with sqlite3.connect(database) as conn:
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
-    conn.close()
+    newer = SCHEMA_VERSION + 1
+    if is_postgres(database):
+        import psycopg
+
+        with psycopg.connect(str(database)) as pg:
+            pg.execute("INSERT INTO schema_version(version) VALUES (%s)", (newer,))
+    else:
+        with sqlite3.connect(database) as conn:
+            conn.execute(f"PRAGMA user_version={newer}")
+        conn.close()
     before = snapshot(database)
 
-    refused = lysyme_bot(database, "migrate")
-    assert refused.returncode == 2
-    assert refused.stdout == ""
-    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
-    assert f"schema version {SCHEMA_VERSION + 1} is newer" in refused.stderr
+    if is_postgres(database):  # in this process (see `upgrade`)
+        with pytest.raises(RuntimeError, match=f"schema version {newer} is newer"):
+            asyncio.run(migrate_in_process(database))
+    else:
+        refused = lysyme_bot(database, tmp_path, "migrate")
+        assert refused.returncode == 2
+        assert refused.stdout == ""
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+        assert f"schema version {newer} is newer" in refused.stderr
     assert snapshot(database) == before
 
 
@@ -170,8 +255,8 @@ def test_a_database_newer_than_the_program_is_refused_and_left_alone(tmp_path: P
 # through `run` as through `transaction()`, on an upgraded database as on a new one.)
 
 
-async def test_run_commits_the_body_and_returns_its_value(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "run.sqlite3")
+async def test_run_commits_the_body_and_returns_its_value(database_target: Path | str) -> None:
+    db = await Database.open(database_target)
     try:
 
         async def body(conn: Connection) -> tuple[int, bool]:
@@ -204,9 +289,9 @@ async def test_run_commits_the_body_and_returns_its_value(tmp_path: Path) -> Non
 
 
 async def test_run_rolls_back_on_any_exception_and_refuses_foreign_awaits(
-    tmp_path: Path,
+    database_target: Path | str,
 ) -> None:
-    db = await Database.open(tmp_path / "run.sqlite3")
+    db = await Database.open(database_target)
     try:
 
         async def fails(conn: Connection) -> None:
@@ -229,13 +314,15 @@ async def test_run_rolls_back_on_any_exception_and_refuses_foreign_awaits(
         await db.close()
 
 
-async def test_run_offers_the_connection_api_storage_uses(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "run.sqlite3")
+async def test_run_offers_the_connection_api_storage_uses(database_target: Path | str) -> None:
+    db = await Database.open(database_target)
+    postgres = is_postgres(database_target)
     try:
 
         async def body(conn: Connection) -> list[object]:
             assert conn.in_transaction
-            await conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+            key = "id BIGINT GENERATED BY DEFAULT AS IDENTITY" if postgres else "id INTEGER"
+            await conn.execute(f"CREATE TABLE t({key} PRIMARY KEY, v TEXT)")
             await conn.executemany("INSERT INTO t(v) VALUES (?)", [("a",), ("b",)])
             inserted = await conn.execute("INSERT INTO t(v) VALUES (:v)", {"v": "c"})
             seen: list[object] = [inserted.lastrowid, inserted.rowcount]
@@ -250,6 +337,15 @@ async def test_run_offers_the_connection_api_storage_uses(tmp_path: Path) -> Non
             seen.append([tuple(r) for r in await conn.execute_fetchall("SELECT id FROM t")])
             return seen
 
-        assert await db.run(body) == [3, 1, "a", ["b", "c"], [(3,)], [(1,), (2,), (3,)]]
+        # PostgreSQL has no last row id: inserts that need theirs say RETURNING id.
+        last_id = None if postgres else 3
+        assert await db.run(body) == [last_id, 1, "a", ["b", "c"], [(3,)], [(1,), (2,), (3,)]]
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
+            async with db.read() as conn:
+                await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", NOW)
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
+            await db.conn.execute("DELETE FROM users")
+        async with db.read() as conn:  # the failed read gave its connection back cleanly
+            assert await user_store.list_users(conn) == []
     finally:
         await db.close()

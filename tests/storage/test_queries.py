@@ -1,5 +1,6 @@
-"""storage.queries: the read models behind /status, /patient, /export and /stats, on a real
-SQLite file, and the pure patient / funnel arithmetic (a re-screen is the same patient)."""
+"""storage.queries: the read models behind /status, /patient, /export and /stats, on both
+backends (a SQLite file, a PostgreSQL schema), and the pure patient / funnel arithmetic (a
+re-screen is the same patient)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "q.sqlite3")
+async def db(database_target: Path | str) -> AsyncIterator[Database]:
+    database = await Database.open(database_target)
     yield database
     await database.close()
 
