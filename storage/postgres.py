@@ -229,14 +229,40 @@ class PgRaw:
     dialect = "postgresql"
     row_factory = _row_factory
 
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+    def __init__(
+        self,
+        raw: psycopg.Connection[Any],
+        reconnect: Callable[[], psycopg.Connection[Any]] | None = None,
+        *,
+        autocommit_reads: bool = False,
+    ) -> None:
         self._raw = raw
+        #: How to open the connection again once the server closed it (a restart, a
+        #: failover): at the next BEGIN (`begin_on`), or — `autocommit_reads`, the shared
+        #: read connection, which never opens a transaction — at any statement, a read that
+        #: found it closed being asked once more. Never in the middle of a transaction.
+        self._reconnect = reconnect
+        self._autocommit_reads = autocommit_reads
+
+    def reopen_if_closed(self) -> bool:
+        """Open the connection again if the server closed it (and we know how)."""
+        if self._reconnect is None or not self._raw.closed:
+            return False
+        self._raw = _wrap(self._reconnect)()
+        return True
 
     def cursor(self) -> PgCursor:
+        if self._autocommit_reads:
+            self.reopen_if_closed()
         return PgCursor(self._raw.cursor(row_factory=_row_factory))
 
     def execute(self, sql: str, parameters: Parameters = ()) -> PgCursor:
-        return self.cursor().execute(sql, parameters)
+        try:
+            return self.cursor().execute(sql, parameters)
+        except sqlite3.OperationalError:
+            if not self._autocommit_reads or not self.reopen_if_closed():
+                raise
+            return self.cursor().execute(sql, parameters)  # a read: safe to ask again
 
     def executemany(self, sql: str, parameters: Iterable[Parameters]) -> PgCursor:
         return self.cursor().executemany(sql, parameters)
@@ -255,8 +281,14 @@ class PgRaw:
         return self._raw.closed
 
 
-@_wrap
-def connect(url: str, *, read_only: bool = False) -> PgRaw:
+#: Writes wait at most this long for the write lock (a replica frozen mid-transaction must
+#: not stop the others: they answer "try again" as with a busy SQLite file), and a session
+#: left idle inside a transaction (a process frozen or cut off) is ended by the server,
+#: which releases its locks. No transaction of the bot waits on anything but the database.
+WRITE_SESSION = ("SET lock_timeout = '15s'", "SET idle_in_transaction_session_timeout = '60s'")
+
+
+def _open(url: str, read_only: bool) -> psycopg.Connection[Any]:
     import psycopg
 
     options = "-c default_transaction_read_only=on" if read_only else None
@@ -266,15 +298,34 @@ def connect(url: str, *, read_only: bool = False) -> PgRaw:
         kwargs["options"] = f"{existing} {options}".strip()
     raw = psycopg.connect(url, **kwargs)
     raw.execute("SET TIME ZONE 'UTC'")
-    return PgRaw(raw)
+    if not read_only:
+        for setting in WRITE_SESSION:
+            raw.execute(setting)
+    return raw
+
+
+@_wrap
+def connect(url: str, *, read_only: bool = False, reconnecting: bool = False) -> PgRaw:
+    """A connection in autocommit mode, opened again at its next BEGIN once the server closed
+    it; `reconnecting`: at any statement (the shared autocommit read connection)."""
+    reconnect = functools.partial(_open, url, read_only)
+    return PgRaw(_open(url, read_only), reconnect, autocommit_reads=reconnecting)
 
 
 def begin_on(raw: PgRaw, begin: Sequence[str]) -> None:
     """BEGIN and what follows it (the write lock). If one of them fails (the lock not granted
     within `lock_timeout`, the server gone), the transaction already begun is rolled back:
-    left aborted, it would refuse every later statement on this connection."""
+    left aborted, it would refuse every later statement on this connection. A connection the
+    server closed since the last transaction is opened again first (nothing was begun yet)."""
+    raw.reopen_if_closed()
     try:
-        for statement in begin:
+        try:
+            raw.execute(begin[0])
+        except sqlite3.OperationalError:
+            if not raw.reopen_if_closed():  # closed under us while idle: begin on a new one
+                raise
+            raw.execute(begin[0])
+        for statement in begin[1:]:
             raw.execute(statement)
     except BaseException:
         if not raw.closed and raw.in_transaction:
@@ -315,10 +366,14 @@ class ConnectionPool:
         self._open = 0
         self.closed = False
 
-    async def _new(self) -> Connection:
+    async def _new(self, *, reconnecting: bool = False) -> Connection:
         thread = DatabaseThread(f"{self.name}-{self._open}")
         try:
-            raw = await thread.call(functools.partial(connect, self.url, read_only=self.read_only))
+            raw = await thread.call(
+                functools.partial(
+                    connect, self.url, read_only=self.read_only, reconnecting=reconnecting
+                )
+            )
         except BaseException:
             thread.stop()
             raise

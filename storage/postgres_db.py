@@ -65,7 +65,7 @@ class PostgresDatabase(Database):
         db = cls(url, pool_size)
         try:
             db._writer = await db._writes._new()
-            db._reader = await db._reads._new()
+            db._reader = await db._reads._new(reconnecting=True)
             if migrate:
                 await db.migrate()
                 async with db.transaction() as conn:
@@ -90,7 +90,7 @@ class PostgresDatabase(Database):
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         async with self._reads.connection() as reader:
-            await reader.execute(BEGIN_READ)
+            await reader.call(begin_on, reader.raw, (BEGIN_READ,))
             try:
                 yield reader
             finally:

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from bot import health
@@ -25,22 +23,9 @@ T0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def shared_url(postgres_server_url: str) -> Iterator[str]:
-    schema = f"lead_{secrets.token_hex(4)}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in postgres_server_url else "?"
-    try:
-        yield f"{postgres_server_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture
-async def replicas(shared_url: str) -> AsyncIterator[tuple[Database, Database]]:
-    first = await Database.open(shared_url)
-    second = await Database.open(shared_url)
+async def replicas(postgres_target: str) -> AsyncIterator[tuple[Database, Database]]:
+    first = await Database.open(postgres_target)
+    second = await Database.open(postgres_target)
     try:
         yield first, second
     finally:

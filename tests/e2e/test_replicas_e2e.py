@@ -9,16 +9,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import psycopg
-import pytest
 
 from tests.e2e.conftest import ADMIN, CLINICIAN, ELIGIBLE_MALE, TEAM_CHAT, process_env
 from tests.e2e.fake_telegram import FakeTelegram
@@ -26,20 +21,6 @@ from tests.e2e.test_restart_e2e import say, tap
 
 #: The standby must lead within this many seconds of the leader's death (the issue's bound).
 TAKEOVER_LIMIT = 30.0
-
-
-@pytest.fixture
-def shared_database(postgres_server_url: str) -> Iterator[str]:
-    """A private schema on the test server, as the URL both replicas are given."""
-    schema = f"e2e_{secrets.token_hex(4)}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in postgres_server_url else "?"
-    try:
-        yield f"{postgres_server_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _replica(tg: FakeTelegram, workdir: Path, url: str) -> subprocess.Popen[bytes]:
@@ -126,10 +107,10 @@ def _answer(tg: FakeTelegram, label_and_how: tuple[str, str], expect: str) -> No
 
 
 def test_kill_9_of_the_leader_the_standby_finishes_the_screening(
-    server: FakeTelegram, tmp_path: Path, shared_database: str
+    server: FakeTelegram, tmp_path: Path, postgres_target: str
 ) -> None:
     tg = server
-    url = shared_database
+    url = postgres_target
     _seed_due_reminder(url)
     leader_dir, standby_dir = tmp_path / "replica-a", tmp_path / "replica-b"
     mark = tg.mark()

@@ -27,6 +27,8 @@ from storage.audit import AuditEntry, append_audit, verify_chain
 from storage.connection import Connection
 from storage.db import SCHEMA_VERSION, Database, fetch_all
 from storage.timefmt import to_db
+
+LEADER_LEASE = "leader"  # bot/leadership.py's lease; any name behaves alike here
 from tests.conftest import T0
 
 T = TypeVar("T")
@@ -271,10 +273,10 @@ async def test_a_lease_has_one_holder_at_a_time_and_is_taken_over_once_expired(
     first, second = replicas
 
     async def acquire(replica: Database, holder: str, now: dt.datetime) -> bool:
-        return await replica.run(body(leases.acquire, leases.POLLING, now, LEASE, holder))
+        return await replica.run(body(leases.acquire, LEADER_LEASE, now, LEASE, holder))
 
     async def holder() -> leases.Lease | None:
-        return await leases.current_holder(first.conn, leases.POLLING)
+        return await leases.current_holder(first.conn, LEADER_LEASE)
 
     # Both ask for the free lease at the same moment: one gets it.
     won = await asyncio.gather(acquire(first, "a", T0), acquire(second, "b", T0))
@@ -300,8 +302,8 @@ async def test_a_lease_has_one_holder_at_a_time_and_is_taken_over_once_expired(
     assert taken is not None and taken.holder == loser and taken.acquired_at == after
 
     # Released (a clean stop): the other may take it at once; only the holder releases.
-    assert not await replica_of[winner].run(body(leases.release, leases.POLLING, winner))
-    assert await replica_of[loser].run(body(leases.release, leases.POLLING, loser))
+    assert not await replica_of[winner].run(body(leases.release, LEADER_LEASE, winner))
+    assert await replica_of[loser].run(body(leases.release, LEADER_LEASE, loser))
     assert await holder() is None
     assert await acquire(replica_of[winner], winner, after + dt.timedelta(seconds=2))
 

@@ -1,0 +1,50 @@
+"""PostgreSQL: a server that closes the bot's connections (a restart, a failover, an
+administrator's pg_terminate_backend) costs nothing but new connections — the next read, the
+next read snapshot and the next write all work, and no transaction is half-applied."""
+
+from __future__ import annotations
+
+import psycopg
+
+from storage import screenings
+from storage.db import Database, fetch_one
+
+
+async def _backend_pids(db: Database) -> list[int]:
+    pids = []
+    row = await fetch_one(db.conn, "SELECT pg_backend_pid()")
+    pids.append(int(row[0]) if row else 0)
+    async with db.read() as conn:
+        row = await fetch_one(conn, "SELECT pg_backend_pid()")
+        pids.append(int(row[0]) if row else 0)
+    async with db.transaction() as conn:
+        row = await fetch_one(conn, "SELECT pg_backend_pid()")
+        pids.append(int(row[0]) if row else 0)
+    return pids
+
+
+def _terminate(server: str, pids: list[int]) -> None:
+    with psycopg.connect(server, autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+async def test_connections_closed_by_the_server_are_opened_again(
+    postgres_server_url: str, postgres_target: str
+) -> None:
+    db = await Database.open(postgres_target)
+    try:
+        async with db.transaction() as conn:
+            await screenings.set_meta(conn, "before", "1")
+        before = await _backend_pids(db)
+        _terminate(postgres_server_url, before)
+
+        assert await screenings.get_meta(db.conn, "before") == "1"  # the shared reader
+        async with db.read() as conn:  # a pooled read snapshot
+            assert await screenings.get_meta(conn, "before") == "1"
+        async with db.transaction() as conn:  # the writer, at its next BEGIN
+            await screenings.set_meta(conn, "after", "2")
+        assert await screenings.get_meta(db.conn, "after") == "2"
+        assert set(await _backend_pids(db)).isdisjoint(before)  # all new connections
+    finally:
+        await db.close()
