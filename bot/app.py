@@ -180,7 +180,11 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     )
     application.bot_data["ctx"] = ctx
     # One replica leads (polls, sends reminders); on SQLite the only process does.
-    leadership = Leadership(ctx.db, solo=not settings.on_postgres)
+    leadership = Leadership(
+        ctx.db,
+        solo=not settings.on_postgres,
+        lease=dt.timedelta(seconds=settings.leader_lease_seconds),
+    )
     await leadership.step()  # the first replica leads at once
     leadership.start()
     application.bot_data[LEADERSHIP_KEY] = leadership

@@ -3,9 +3,9 @@
 Telegram allows one getUpdates consumer, and reminders must leave from one place (Telegram's
 rate limits are per bot: one sender respects them without a shared budget). On PostgreSQL,
 where several replicas share the database, one of them holds the `leader` lease
-(storage/leases.py), renewing it every `RENEW_EVERY` seconds; the others are standbys that try
-to take it at the same pace. When the leader dies (kill -9, a lost machine) its lease expires
-after `LEASE` seconds and a standby takes over: within LEASE + RENEW_EVERY = 20 s. A leader
+(storage/leases.py), renewing it every 5 s; the others are standbys that try to take it at the
+same pace. When the leader dies (kill -9, a lost machine) its lease expires after 15 s and a
+standby takes over: within 20 s (LYSYME_LEADER_LEASE_SECONDS scales all three). A leader
 that cannot renew (the database unreachable) steps down before its lease can expire, so two
 replicas never poll at once. A clean stop gives the lease up at once.
 
@@ -32,11 +32,13 @@ from storage.db import Database
 log = logging.getLogger("lysyme.leadership")
 
 LEASE_NAME = "leader"
-#: How long a lease lasts without renewal, and how often it is renewed (or tried for).
+#: How long a lease lasts without renewal (LYSYME_LEADER_LEASE_SECONDS, 3–20 s), how often it
+#: is renewed or tried for (a third of it), and after how long without renewal a leader steps
+#: down (two thirds: before the lease can expire). A standby takes over within 4/3 of the
+#: lease after the leader's death: 20 s by default, under 30 s whatever the setting.
 LEASE = dt.timedelta(seconds=15)
-RENEW_EVERY = 5.0
-#: A leader that has not renewed for this long stops leading (before the lease can expire).
-STEP_DOWN_AFTER = dt.timedelta(seconds=10)
+RENEW_EVERY = LEASE.total_seconds() / 3
+STEP_DOWN_AFTER = LEASE * 2 / 3
 
 WallClock = Callable[[], dt.datetime]
 
@@ -49,9 +51,18 @@ class Leadership:
     """Whether this process leads; `changed` is set at every change (leader ↔ standby)."""
 
     def __init__(
-        self, db: Database, *, solo: bool, wall: WallClock = _wall, holder: str = ""
+        self,
+        db: Database,
+        *,
+        solo: bool,
+        wall: WallClock = _wall,
+        holder: str = "",
+        lease: dt.timedelta = LEASE,
     ) -> None:
         self.db = db
+        self.lease = lease
+        self.renew_every = lease.total_seconds() / 3
+        self.step_down_after = lease * 2 / 3
         self.holder = holder or leases.this_process()
         self.solo = solo  # SQLite: the only process, the leader from the start
         self.wall = wall
@@ -85,7 +96,7 @@ class Leadership:
         try:
             async with self.db.transaction() as conn:
                 before = await leases.current_holder(conn, LEASE_NAME)
-                holds = await leases.acquire(conn, LEASE_NAME, now, LEASE, self.holder)
+                holds = await leases.acquire(conn, LEASE_NAME, now, self.lease, self.holder)
                 taken_from = before.holder if before and before.holder != self.holder else None
                 if holds and taken_from is not None:
                     # Its lease expired: it is dead (or cut off from the database, where it
@@ -96,7 +107,7 @@ class Leadership:
         except Exception as exc:  # the database is unreachable: keep the lease only a while
             log.warning("leader lease not renewed: %s", exc)
             if self.leading and (
-                self._renewed_at is None or now - self._renewed_at >= STEP_DOWN_AFTER
+                self._renewed_at is None or now - self._renewed_at >= self.step_down_after
             ):
                 self._set(False)
             return self.leading
@@ -115,7 +126,7 @@ class Leadership:
         while not self._stop.is_set():
             await self.step()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), RENEW_EVERY)
+                await asyncio.wait_for(self._stop.wait(), self.renew_every)
 
     async def wait_until_leading(self, stop: asyncio.Event) -> bool:
         """Wait until this process leads (True) or `stop` is set (False)."""

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     database: Path | str = Field(default=Path("lysyme.sqlite3"), alias="LYSYME_DATABASE")
     #: PostgreSQL: connections per process, the write connection included.
     database_pool_size: int = Field(default=5, alias="LYSYME_DATABASE_POOL_SIZE", ge=2, le=100)
+    #: PostgreSQL replicas: how long the leader's lease lasts unrenewed (bot/leadership.py).
+    #: Shorter: a faster takeover; longer: more patience with a slow database.
+    leader_lease_seconds: float = Field(
+        default=15.0, alias="LYSYME_LEADER_LEASE_SECONDS", ge=3.0, le=20.0
+    )
     team_chat_id: int | None = Field(default=None, alias="LYSYME_TEAM_CHAT_ID")
     admin_ids: Annotated[tuple[int, ...], NoDecode] = Field(default=(), alias="LYSYME_ADMIN_IDS")
     timezone: str = Field(default="Europe/Paris", alias="LYSYME_TIMEZONE")

@@ -182,3 +182,19 @@ def test_webhook_replicas_share_one_secret_without_a_configured_one() -> None:
     assert other_bot != first
     sqlite = make_settings(Path("bot.sqlite3"), **token)
     assert _default_webhook_secret(sqlite) != _default_webhook_secret(sqlite)  # random per run
+
+
+def test_the_lease_setting_keeps_the_takeover_under_30_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("LYSYME_LEADER_LEASE_SECONDS", "20")  # the longest allowed
+    longest = load_settings(_env_file=None).leader_lease_seconds
+    lead = Leadership(None, solo=True, lease=dt.timedelta(seconds=longest))  # type: ignore[arg-type]
+    # a dead leader's last renewal, then its whole lease, then one try of the standby at most
+    assert lead.lease.total_seconds() + lead.renew_every < 30
+    assert lead.step_down_after < lead.lease  # it stops polling before anyone may start
+    monkeypatch.setenv("LYSYME_LEADER_LEASE_SECONDS", "25")
+    with pytest.raises(SettingsError, match=r"^LYSYME_LEADER_LEASE_SECONDS: "):
+        load_settings(_env_file=None)

@@ -27,9 +27,9 @@ from storage.audit import AuditEntry, append_audit, verify_chain
 from storage.connection import Connection
 from storage.db import SCHEMA_VERSION, Database, fetch_all
 from storage.timefmt import to_db
+from tests.conftest import T0
 
 LEADER_LEASE = "leader"  # bot/leadership.py's lease; any name behaves alike here
-from tests.conftest import T0
 
 T = TypeVar("T")
 CLINICIAN = 2002
