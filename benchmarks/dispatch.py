@@ -303,7 +303,8 @@ async def main(quick: bool, profile: bool, postgresql: str | None = None) -> dic
     logging.basicConfig(level=logging.WARNING)
     rounds = 1 if quick else 3
     floor_updates = 1500 if quick else 3000
-    with tempfile.TemporaryDirectory(prefix="lysyme-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lysyme-bench-") as tmp, contextlib.chdir(tmp):
+        # (chdir: a bot on PostgreSQL writes its heartbeat file in the working folder)
         workdir = Path(tmp)
         if profile:
             await screening_round(10, workdir)  # warm-up

@@ -130,29 +130,18 @@ class Leadership:
 
     async def wait_until_leading(self, stop: asyncio.Event) -> bool:
         """Wait until this process leads (True) or `stop` is set (False)."""
-        while not self.leading:
-            if stop.is_set():
-                return False
-            self.changed.clear()
-            if self.leading:
-                break
-            waiters = {
-                asyncio.ensure_future(self.changed.wait()),
-                asyncio.ensure_future(stop.wait()),
-            }
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
-        return not stop.is_set()
+        await self._wait_while(lambda: not self.leading, stop)
+        return self.leading and not stop.is_set()
 
     async def wait_until_not_leading(self, stop: asyncio.Event) -> None:
         """Wait until this process stops leading, or `stop` is set."""
-        while self.leading and not stop.is_set():
+        await self._wait_while(lambda: self.leading, stop)
+
+    async def _wait_while(self, condition: Callable[[], bool], stop: asyncio.Event) -> None:
+        while condition() and not stop.is_set():
             self.changed.clear()
-            if not self.leading:
-                break
+            if not condition():  # changed between the test and the clear
+                return
             waiters = {
                 asyncio.ensure_future(self.changed.wait()),
                 asyncio.ensure_future(stop.wait()),

@@ -271,6 +271,14 @@ class Database(abc.ABC):
     async def close(self) -> None:
         """Wait for the transaction in progress and close every connection."""
 
+    @staticmethod
+    def refuse_newer(version: int) -> None:
+        """A database migrated by a newer program is never touched by this one."""
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database schema version {version} is newer than this program ({SCHEMA_VERSION})"
+            )
+
     def file_problem(self) -> str | None:
         """Why the database can no longer be written (SQLite: the file was deleted or
         replaced), or None."""
@@ -454,10 +462,7 @@ class SqliteDatabase(Database):
     async def migrate(self, target: int = SCHEMA_VERSION) -> tuple[int, int]:
         """Apply pending migrations, each in its own transaction. Returns (from, to)."""
         start = await self.schema_version()
-        if start > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"database schema version {start} is newer than this program ({SCHEMA_VERSION})"
-            )
+        self.refuse_newer(start)
         for version in range(start, target):
             async with self.transaction() as conn:
                 await MIGRATIONS[version](conn)

@@ -143,10 +143,7 @@ class PostgresDatabase(Database):
 
     async def migrate(self, target: int = SCHEMA_VERSION) -> tuple[int, int]:
         start = await self.schema_version()
-        if start > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"database schema version {start} is newer than this program ({SCHEMA_VERSION})"
-            )
+        self.refuse_newer(start)
         for version in range(start, target):
             async with self.transaction() as conn:  # under the write lock: one replica at a time
                 await conn.execute(

@@ -194,6 +194,9 @@ def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     if request.param == "sqlite":
         yield tmp_path / "test.sqlite3"
         return
+    # A bot on PostgreSQL keeps its heartbeat file in the working folder (bot/health.py):
+    # the test's own, not the checkout's.
+    request.getfixturevalue("monkeypatch").chdir(tmp_path)
     with private_schema(request.getfixturevalue("postgres_server_url")) as url:
         yield url
 

@@ -5,6 +5,8 @@ the fake Bot API server over HTTP on 127.0.0.1, with a temp-file database and a 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -161,3 +163,14 @@ def process_env(tg: FakeTelegram, workdir: Path, database: str = "bot.sqlite3",
         "LYSYME_LANGUAGE": "en",
         **extra,
     }
+
+
+def run_process(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
+    """`lysyme-bot run` as a process of its own (stderr kept for the test to read)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

@@ -14,21 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, process_env
+from tests.e2e.conftest import ADMIN, process_env, run_process
 from tests.e2e.fake_telegram import FakeTelegram
 
 NEW_USERS = list(range(7001, 7041))  # 40 updates, one /adduser each
 
 
 def bot_process(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
-    env = process_env(tg, workdir)
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    return run_process(process_env(tg, workdir), workdir)
 
 
 def replies_per_user(tg: FakeTelegram) -> collections.Counter[int]:

@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from tests.e2e.conftest import (
     add_user,
     answer_all,
     process_env,
+    run_process,
     stop_app,
 )
 from tests.e2e.fake_telegram import FakeTelegram
@@ -141,8 +141,7 @@ def _prepare_database(path: Path) -> None:
 def _start(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
     env = process_env(tg, workdir, "lysyme.sqlite3")
     mark = tg.mark()
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=workdir, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    process = run_process(env, workdir)
     tg.run_sync(tg.wait_for_poll(after_index=mark))
     return process
 

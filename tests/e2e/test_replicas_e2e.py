@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN, CLINICIAN, ELIGIBLE_MALE, TEAM_CHAT, process_env
+from tests.e2e.conftest import ADMIN, CLINICIAN, ELIGIBLE_MALE, TEAM_CHAT, process_env, run_process
 from tests.e2e.fake_telegram import FakeTelegram
 from tests.e2e.test_restart_e2e import say, tap
 
@@ -28,13 +28,7 @@ def _replica(tg: FakeTelegram, workdir: Path, url: str) -> subprocess.Popen[byte
     # A 3 s lease (the shortest allowed): the takeover happens within 4 s instead of 20 s.
     env = process_env(tg, workdir, LYSYME_DATABASE=url, LYSYME_DATABASE_POOL_SIZE="3",
                       LYSYME_LEADER_LEASE_SECONDS="3")  # fmt: skip
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    return run_process(env, workdir)
 
 
 def _role(workdir: Path) -> str | None:

@@ -6,23 +6,16 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN, CLINICIAN, process_env
+from tests.e2e.conftest import ADMIN, CLINICIAN, process_env, run_process
 from tests.e2e.fake_telegram import FakeTelegram
 
 
 def start_bot(tg: FakeTelegram, workdir: Path) -> subprocess.Popen[bytes]:
     env = process_env(tg, workdir)
     mark = tg.mark()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = run_process(env, workdir)
     tg.run_sync(tg.wait_for_poll(after_index=mark))
     return process
 
