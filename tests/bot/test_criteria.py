@@ -1,14 +1,18 @@
-"""One vocabulary per criterion (bot/criteria.py + bot/texts.py): every verdict sentence in
+"""One vocabulary per criterion (bot/criteria.py + bot/texts/): every verdict sentence in
 both languages, failing and pending, with the value and the rule; short names that never read
-as a result; the FR/EN catalogue parity over the whole of bot/texts.py."""
+as a result; the FR/EN catalogue parity, module by module over the whole of bot/texts/."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import pkgutil
 import string
+from types import ModuleType
 
 import pytest
 
+import bot.texts
 from bot.criteria import (
     criterion_question,
     criterion_short_name,
@@ -17,7 +21,7 @@ from bot.criteria import (
     verdict_sentences,
 )
 from bot.present import echo_text, error_text, number_text
-from bot.texts import EN, FR
+from bot.texts import EN, FR, MODULES, assemble
 from conversations.answers import AnswerError, parse_text
 from conversations.eligibility import EXCLUDING_WHEN_TRUE, Verdict, evaluate
 from conversations.protocol import D0_WINDOW, QUESTION_IDS
@@ -169,6 +173,40 @@ def test_french_and_english_catalogues_have_the_same_keys_and_placeholders() -> 
     assert set(FR) == set(EN), set(FR) ^ set(EN)
     different = {k for k in FR if _placeholders(FR[k]) != _placeholders(EN[k])}
     assert not different, different
+
+
+def _text_modules() -> list[ModuleType]:
+    """Every module of the bot/texts/ package, found on disk (not from its own list)."""
+    return [
+        importlib.import_module(f"bot.texts.{info.name}")
+        for info in pkgutil.iter_modules(bot.texts.__path__)
+    ]
+
+
+@pytest.mark.parametrize("module", _text_modules(), ids=lambda module: module.__name__)
+def test_each_texts_module_defines_the_same_keys_in_french_and_english(
+    module: ModuleType,
+) -> None:
+    assert module.FR, module.__name__
+    assert set(module.FR) == set(module.EN), set(module.FR) ^ set(module.EN)
+    different = {k for k in module.FR if _placeholders(module.FR[k]) != _placeholders(module.EN[k])}
+    assert not different, different
+
+
+def test_every_texts_module_is_in_the_catalogue() -> None:
+    # A module left out of MODULES would have its texts missing from t(): shown as raw keys.
+    assert {m.__name__ for m in _text_modules()} == {m.__name__ for m in MODULES}
+    assert len(FR) == sum(len(m.FR) for m in MODULES)
+
+
+def test_a_key_defined_by_two_modules_stops_the_import() -> None:
+    first = ModuleType("bot.texts.first")
+    first.FR = {"x.shared": "un", "x.own": "deux"}  # type: ignore[attr-defined]
+    second = ModuleType("bot.texts.second")
+    second.FR = {"x.shared": "autre"}  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match=r"'x\.shared'.*bot\.texts\.first.*bot\.texts\.second"):
+        assemble((first, second), "FR")
+    assert assemble((first,), "FR") == {"x.shared": "un", "x.own": "deux"}
 
 
 def test_every_verdict_template_has_both_languages() -> None:

@@ -1,0 +1,81 @@
+"""/correct (bot/flows/correct.py): a correction with its reason, and what it changed."""
+
+from __future__ import annotations
+
+FR: dict[str, str] = {
+    "cor.usage": (
+        "Usage : /correct HMN-001 id valeur motif\n"
+        "• id : un critère (age, weight_kg, consent…), valeur comme au dépistage "
+        "(dates : 21/11/2026, hier…)\n"
+        "• scorten:heart_rate|urea|bicarbonate|glucose : en mmol/L (ou /min), "
+        "ou « na » si non disponible\n"
+        "• injected_at : jj/mm/aaaa hh:mm\n"
+        "• withdrawal cancel : annule un retrait enregistré par erreur\n"
+        "Le motif est obligatoire (sans donnée identifiante)."
+    ),
+    "cor.unknown_id": "Identifiant inconnu : {field}.",
+    "cor.no_reason": "Le motif de la correction est obligatoire (sans donnée identifiante).",
+    "cor.reason_too_long": "Motif trop long ({length} caractères, {limit} au plus).",
+    "cor.in_screening": (
+        "{number} est encore en cours de dépistage : terminez-le (/resume {number})."
+    ),
+    "cor.abandoned": "{number} a été abandonné : dépistez à nouveau avec /screen {number}.",
+    "cor.not_applicable": "« {label} » ne s'applique pas à ce patient.",
+    "cor.same": "« {label} » vaut déjà {value} : rien n'est modifié.",
+    "cor.not_injected": "{number} : aucune injection enregistrée (voir /d0).",
+    "cor.not_withdrawn": "{number} n'est pas retiré ({status}).",
+    "cor.withdrawal_value": (
+        "withdrawal : seule la valeur « cancel » est possible (pour retirer : /withdraw)."
+    ),
+    "cor.bad_moment": "j'attends une date et une heure : 22/11/2026 10:30",
+    "cor.future_moment": "l'injection ne peut pas être dans le futur",
+    "cor.before_admission": "l'injection ne peut pas précéder l'admission ({admission})",
+    "cor.done": "✏️ <b>{number}</b> — {label} : {old} → <b>{new}</b> (correction enregistrée).",
+    "cor.outcome_changed": "Résultat : {old} → <b>{new}</b>",
+    "cor.outcome_same": "Résultat inchangé : {outcome}",
+    "cor.deviation": (
+        "⚠️ Injection après la date limite J0 ({deadline}) : déviation au protocole, "
+        "enregistrée avec ce motif."
+    ),
+    "cor.withdrawal_cancelled": "↩️ <b>{number}</b> : retrait annulé, statut {status}.",
+    "cor.follow_ups_moved": "Suivis recalés sur la nouvelle date de J0 : {count}.",
+    "cor.told": "L'équipe et le clinicien sont prévenus du changement de résultat.",
+}
+
+EN: dict[str, str] = {
+    "cor.usage": (
+        "Usage: /correct HMN-001 id value reason\n"
+        "• id: a criterion (age, weight_kg, consent…), value as in the screening "
+        "(dates: 21/11/2026, yesterday…)\n"
+        "• scorten:heart_rate|urea|bicarbonate|glucose: in mmol/L (or /min), "
+        "or “na” if not available\n"
+        "• injected_at: dd/mm/yyyy hh:mm\n"
+        "• withdrawal cancel: undoes a withdrawal recorded by mistake\n"
+        "The reason is required (no identifying details)."
+    ),
+    "cor.unknown_id": "Unknown id: {field}.",
+    "cor.no_reason": "The reason for the correction is required (no identifying details).",
+    "cor.reason_too_long": "Reason too long ({length} characters, at most {limit}).",
+    "cor.in_screening": "{number} is still in screening: finish it first (/resume {number}).",
+    "cor.abandoned": "{number} was abandoned: screen again with /screen {number}.",
+    "cor.not_applicable": "“{label}” does not apply to this patient.",
+    "cor.same": "“{label}” is already {value}: nothing changed.",
+    "cor.not_injected": "{number}: no injection recorded (see /d0).",
+    "cor.not_withdrawn": "{number} is not withdrawn ({status}).",
+    "cor.withdrawal_value": (
+        "withdrawal: the only value is “cancel” (to withdraw a patient: /withdraw)."
+    ),
+    "cor.bad_moment": "I expect a date and a time: 22/11/2026 10:30",
+    "cor.future_moment": "the injection cannot be in the future",
+    "cor.before_admission": "the injection cannot be before admission ({admission})",
+    "cor.done": "✏️ <b>{number}</b> — {label}: {old} → <b>{new}</b> (correction recorded).",
+    "cor.outcome_changed": "Outcome: {old} → <b>{new}</b>",
+    "cor.outcome_same": "Outcome unchanged: {outcome}",
+    "cor.deviation": (
+        "⚠️ Injection after the D0 deadline ({deadline}): protocol deviation, recorded "
+        "with this reason."
+    ),
+    "cor.withdrawal_cancelled": "↩️ <b>{number}</b>: withdrawal cancelled, status {status}.",
+    "cor.follow_ups_moved": "Follow-ups moved to the new D0 date: {count}.",
+    "cor.told": "The team and the clinician are told of the new outcome.",
+}
