@@ -1,6 +1,6 @@
 """One vocabulary per criterion, used by every message, list, chart and export.
 
-The catalogue: the words live in bot/texts.py, once per language and per criterion —
+The catalogue: the words live in bot/texts/ (criteria.py there), once per language and per criterion —
 `q.<id>` the question (the protocol's label, without options: those are buttons), `n.<id>`
 the short name for lists (never reads as a result: "Sérologie VIH", not "… positive"),
 `v.<id>.failed` / `v.<id>.pending` the verdict stated with the value and the rule. The
@@ -8,7 +8,7 @@ numbers and dates of the rule come from the core (`conversations.eligibility.fin
 "18 to 75" is written once, in conversations/protocol.py.
 
 Why the words are not in the core: the core is language-neutral (the `check` command and the
-exports' machine columns use ids); every language's words are in one catalogue, bot/texts.py,
+exports' machine columns use ids); every language's words are in one catalogue, bot/texts/,
 whose French and English keys are tested for parity.
 
 Public functions — the only way the bot names a criterion:
