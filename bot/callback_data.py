@@ -7,8 +7,8 @@ words, a question id of the protocol, a short token, a decimal number, a fixed w
 is a frozen dataclass. `encode(value)` builds the data of a button and refuses, with
 `CallbackDataError`, a value that would not come back as itself or data over 64 bytes.
 `decode(data)` (or `FAMILY.decode(data)`) returns the typed value, or None for anything that
-is not exactly such data (wrong field count, a non-digit or zero id, an unknown word, too long,
-empty): the flow then refuses it as a stale button. What a value means (the screening's state,
+is not exactly what `encode` writes (wrong field count, a non-digit, zero or `01` id, an
+unknown word, too long, empty): the flow then refuses it as a stale button. What a value means (the screening's state,
 the question's choices) is still checked by the flow against the database.
 
 The strings are those the bot has always sent (`a:12:ward:icu`, `o:3:41:t`, `k:clock` …): a
@@ -97,13 +97,14 @@ def _token(text: str) -> str | None:
 
 
 def _decimal(text: str) -> float | None:
-    """ASCII digits with at most one point (`14.0`, `.5`): never `1e9`, `nan` or `inf`."""
+    """ASCII digits with at most one point, as Python writes a float (`14.0`, `0.4`): never
+    `1e-05`, `nan` or `inf` (encode refuses those)."""
     if not _DECIMAL.fullmatch(text) or not any(c.isdigit() for c in text):
         return None
     return float(text)
 
 
-#: A database id: a positive integer in ASCII digits, no leading zero needed, at most 64-bit.
+#: A database id: a positive integer in ASCII digits without a leading zero, at most 64-bit.
 ID: Final = Field("positive id", parse_id)
 QUESTION: Final = words(QUESTION_IDS, "question id")
 MEASURE: Final = words(MEASURE_IDS, "SCORTEN measure")
@@ -323,7 +324,7 @@ class Family(Generic[V]):
         values: list[object] = []
         for field, text in zip(self.fields, parts[1:], strict=True):
             parsed = field.parse(text)
-            if parsed is None:
+            if parsed is None or str(parsed) != text:  # only what `encode` writes: no `01`
                 return None
             if field.carries_value:
                 values.append(parsed)
