@@ -301,7 +301,8 @@ class Family(Generic[V]):
             name = next(attributes).name
             item = getattr(value, name)
             text = str(item)
-            if field.parse(text) != item:  # what would not come back as itself
+            parsed = field.parse(text)
+            if parsed is None or parsed != item or str(parsed) != text:  # would not come back
                 raise CallbackDataError(
                     f"{self.value_type.__name__}.{name}={item!r} is not a {field.what}"
                 )

@@ -114,10 +114,10 @@ def test_every_button_is_the_string_the_bot_sent_before(sid: int, rid: int) -> N
     ]
     for measure in MEASURE_IDS:
         for action in ("na", "gl", "mm"):
-            legacy.append((cd.Scorten(sid, measure, action), f"m:{sid}:{measure}:{action}"))  # type: ignore[arg-type]
+            legacy.append((cd.Scorten(sid, measure, action), f"m:{sid}:{measure}:{action}"))
         for number in (0.4, 14.0, 2.523, 120.0, 0.06):
             for code in ("gl", "mm"):
-                legacy.append((cd.ScortenUnit(sid, measure, code, number),  # type: ignore[arg-type]
+                legacy.append((cd.ScortenUnit(sid, measure, code, number),
                                f"m:{sid}:{measure}:v:{code}:{number!r}"))  # fmt: skip
     for follow_up in FOLLOW_UPS:
         for value in [*follow_up.choices, *(["date"] if follow_up.kind == "date" else [])]:
@@ -127,9 +127,9 @@ def test_every_button_is_the_string_the_bot_sent_before(sid: int, rid: int) -> N
         legacy.append((cd.ExportFormat(name), f"xf:{name}"))
     for action in ("t", "p", "n"):
         legacy.append((cd.Ownership(sid, rid, action), f"o:{sid}:{rid}:{action}"))  # type: ignore[arg-type]
-    for value, old in legacy:
-        assert cd.encode(value) == old
-        assert cd.decode(old) == value  # a button already in a chat still works
+    for button, old in legacy:
+        assert cd.encode(button) == old
+        assert cd.decode(old) == button  # a button already in a chat still works
     assert {cd.prefix_of(old) for _, old in legacy} == set(Prefix)
 
 
@@ -142,7 +142,7 @@ def test_the_jobs_clock_button_and_the_ownership_words_are_unchanged() -> None:
 
 # --- forged and malformed data ----------------------------------------------------------------
 
-VALID = {
+VALID: dict[Family[Any], str] = {
     cd.ANSWER: "a:12:ward:icu",
     cd.BACK: "b:12:ward",
     cd.EXCLUSION: "x:12:ok",
@@ -182,8 +182,9 @@ def _kind(field: cd.Field) -> str:
 def test_the_valid_examples_decode() -> None:
     assert set(VALID) == set(cd.CODEC.families)
     for family, data in VALID.items():
-        assert family.decode(data) is not None, data
-        assert cd.encode(family.decode(data)) == data
+        decoded = family.decode(data)
+        assert decoded is not None, data
+        assert cd.encode(decoded) == data
 
 
 @pytest.mark.parametrize("family", list(VALID), ids=lambda f: f.value_type.__name__)
@@ -275,6 +276,7 @@ def test_every_button_the_bot_makes_fits_even_with_the_largest_ids() -> None:
         cd.ScortenUnit(1, "urea", "gl", 1e-05),  # Python writes it with an exponent
         cd.ScortenUnit(1, "urea", "gl", float("nan")),
         cd.ScortenUnit(1, "urea", "gl", -1.0),
+        cd.ScortenUnit(1, "urea", "gl", 14),  # an int: "14" would come back as 14.0
         cd.Ownership(1, 2, "x"),  # type: ignore[arg-type]
         cd.FollowUpAnswer(1, "unknown", "yes"),
     ],
