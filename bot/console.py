@@ -18,6 +18,7 @@ from typing import TextIO
 
 from bot import delivery
 from bot.app import open_context, routes
+from bot.callback_data import prefix_of
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, allowed
 from bot.routing import Routes
 from bot.settings import Settings
@@ -99,7 +100,8 @@ async def _dispatch(
         if not 1 <= int(chosen[1]) <= len(buttons):
             return [Out(f"? /1 … /{len(buttons)}" if buttons else "?")]
         data = buttons[int(chosen[1]) - 1].data
-        route = table.callbacks.get(data.split(":", 1)[0])
+        prefix = prefix_of(data)
+        route = table.callbacks.get(prefix) if prefix else None
         if route is None:
             return []
         return await route[1](ctx, actor, data)

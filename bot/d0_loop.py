@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from bot import callback_data as cd
+from bot.callback_data import NOT_INJECTING, PLAN, TAKE
 from bot.common import Button, Context
 from bot.present import local_time, time_left
 from bot.reminder_types import Decision, Message, Skip, UrgentMessage
@@ -25,9 +27,6 @@ from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening
 
-#: Callback data of the D0 buttons: `o:<screening>:<reminder>:t|p|n`.
-PREFIX = "o"
-TAKE, PLAN, NOT_INJECTING = "t", "p", "n"
 #: Escalation steps of the window itself (the planned-time steps belong to one plan).
 WINDOW_STEPS_PREFIXES = (EscalationStep.UNACKNOWLEDGED.value, EscalationStep.NO_PLAN_LAST_DAY.value)
 
@@ -50,12 +49,16 @@ def team_language(ctx: Context) -> str:
 
 
 def d0_buttons(lang: str, screening_id: int, reminder_id: int) -> list[list[Button]]:
-    data = f"{PREFIX}:{screening_id}:{reminder_id}"
+    """The D0 ownership buttons (bot/callback_data.py `Ownership`)."""
+
+    def data(action: cd.OwnershipAction) -> str:
+        return cd.encode(cd.Ownership(screening_id, reminder_id, action))
+
     return [
-        [Button(t(lang, "own.btn.take"), f"{data}:{TAKE}")],
+        [Button(t(lang, "own.btn.take"), data(TAKE))],
         [
-            Button(t(lang, "own.btn.plan"), f"{data}:{PLAN}"),
-            Button(t(lang, "own.btn.not_injecting"), f"{data}:{NOT_INJECTING}"),
+            Button(t(lang, "own.btn.plan"), data(PLAN)),
+            Button(t(lang, "own.btn.not_injecting"), data(NOT_INJECTING)),
         ],
     ]
 

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 
+from bot import callback_data as cd
 from bot.common import Button
 from bot.texts import t
 from conversations import schedule
@@ -51,8 +52,11 @@ def follow_up_message(
         t(lang, f"fu.q.{follow_up.id}"),
         t(lang, "fu.repeat"),
     ])  # fmt: skip
-    prefix = f"f:{s.id}:{follow_up.id}"
-    rows = [[Button(t(lang, f"c.{c}"), f"{prefix}:{c}") for c in follow_up.choices]]
+
+    def answer(value: str) -> str:
+        return cd.encode(cd.FollowUpAnswer(s.id, follow_up.id, value))
+
+    rows = [[Button(t(lang, f"c.{c}"), answer(c)) for c in follow_up.choices]]
     if follow_up.kind == "date":
-        rows.append([Button(t(lang, "fu.type_date"), f"{prefix}:date")])
+        rows.append([Button(t(lang, "fu.type_date"), answer("date"))])
     return text, rows

@@ -21,6 +21,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import delivery, reminder_delivery
+from bot.callback_data import prefix_of
 from bot.common import (
     COMMAND_ROLES,
     PRIVATE_ONLY,
@@ -276,8 +277,8 @@ async def on_callback(update: Update, app_context: ContextTypes.DEFAULT_TYPE) ->
     if query is None:
         return
     data = query.data if isinstance(query.data, str) else ""
-    prefix = data.split(":", 1)[0]
-    route = routes(app_context.application).callbacks.get(prefix)
+    prefix = prefix_of(data)
+    route = routes(app_context.application).callbacks.get(prefix) if prefix else None
     if route is None:
         ctx = core(app_context.application)
         actor = await actor_for(ctx, update)

@@ -50,7 +50,9 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import callback_data as cd
 from bot import d0_loop, follow_ups, health, reminder_delivery, reminders_board, routing
+from bot.callback_data import Prefix
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import short_names, verdict_sentences
 from bot.markup import keyboard, split_message
@@ -804,7 +806,7 @@ STAMP_EVERY = dt.timedelta(minutes=1)
 #: updates); pruned once a day.
 KEEP_UPDATES = dt.timedelta(days=8)
 PRUNE_EVERY = dt.timedelta(days=1)
-CLOCK_CONFIRM_DATA = "k:clock"
+CLOCK_CONFIRM_DATA = cd.encode(cd.ClockConfirm())
 
 
 async def clock_check(ctx: Context, now: dt.datetime) -> bool:
@@ -843,7 +845,7 @@ async def confirm_clock(ctx: Context, actor: Actor, data: str) -> list[Out]:
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
         paused = await store.get_meta(conn, PAUSED_META)
-        if data != CLOCK_CONFIRM_DATA or paused is None:
+        if cd.CLOCK_CONFIRM.decode(data) is None or paused is None:
             return [Out("", toast=t(lang, "rem.admin.clock_nothing"))]
         await store.delete_meta(conn, PAUSED_META)
         await store.set_meta(conn, LAST_ROUND_META, to_db(now))
@@ -987,7 +989,7 @@ async def stop_sender(application: Any, ctx: Context | None) -> None:
 FEATURE = routing.Feature(
     "reminder sender",
     # The pause notice's button: admins only (/users is the admins' command).
-    callbacks=(routing.Callback("k", "users", confirm_clock),),
+    callbacks=(routing.Callback(Prefix.CLOCK, "users", confirm_clock),),
     on_start=(start_sender,),
     on_stop=(stop_sender,),
 )

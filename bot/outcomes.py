@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot import callback_data as cd
 from bot import d0_loop, reminders_board
-from bot.common import Actor, Button, Context, Out, parse_id
+from bot.common import Actor, Button, Context, Out
 from bot.criteria import short_names, verdict_lines
 from bot.present import classification, deadline_line, dose_line, error_text, number_text, time_left
 from bot.present import local_time as fmt_local
@@ -339,14 +340,23 @@ def parse_cursor(cursor: str | None) -> tuple[str, str]:
 
 def scorten_prompt(lang: str, screening: Screening, cursor: str, _unit: str = "") -> Out:
     measure, unit = parse_cursor(cursor)
-    rows = [[Button(t(lang, "c.not_available"), f"m:{screening.id}:{measure}:na")]]
+    rows = [
+        [Button(t(lang, "c.not_available"), cd.encode(cd.Scorten(screening.id, measure, "na")))]
+    ]
     for other in MEASURE_BY_ID[measure].units:
         if other.value != unit:
-            code = "gl" if other is Unit.G_L else "mm"
+            switch = cd.Scorten(screening.id, measure, _unit_code(other))
             rows.insert(0, [Button(t(lang, "scorten.switch_unit", unit=other.value),
-                                   f"m:{screening.id}:{measure}:{code}")])  # fmt: skip
+                                   cd.encode(switch))])  # fmt: skip
     text = f"<b>{screening.number}</b> · SCORTEN\n" + t(lang, f"scorten.{measure}", unit=unit)
     return Out(text, rows, prompt_for=screening.id, shows=store.prompt_key("scorten", measure))
+
+
+def _unit_code(unit: Unit) -> cd.UnitCode:
+    return "gl" if unit is Unit.G_L else "mm"
+
+
+_UNITS: dict[cd.UnitCode, Unit] = {"gl": Unit.G_L, "mm": Unit.MMOL_L}
 
 
 def parse_measure_text(
@@ -385,12 +395,10 @@ def which_unit_prompt(lang: str, screening: Screening, reading: Reading) -> Out:
     assert reading.ask_unit is not None
     buttons = []
     for unit in (reading.unit, reading.ask_unit):
-        code = "gl" if unit is Unit.G_L else "mm"
         label = t(lang, "scorten.unit_button", number=number_text(lang, reading.number),
                   unit=unit.value)  # fmt: skip
-        buttons.append(
-            Button(label, f"m:{screening.id}:{reading.measure}:v:{code}:{reading.number!r}")
-        )
+        meant = cd.ScortenUnit(screening.id, reading.measure, _unit_code(unit), reading.number)
+        buttons.append(Button(label, cd.encode(meant)))
     text = t(lang, "scorten.which_unit", typed=number_text(lang, reading.number),
              unit=reading.unit.value, name=t(lang, f"scorten.short.{reading.measure}").lower())  # fmt: skip
     return Out(text, [buttons], prompt_for=screening.id)
@@ -400,39 +408,33 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`m:<screening id>:<measure>:na|gl|mm`, or `m:<id>:<measure>:v:gl|mm:<number>` (the unit
     meant for a value that was implausible in the unit shown) — one write transaction."""
     lang = ctx.language(actor)
-    parts = data.split(":")
-    valid = len(parts) == 4 or (len(parts) == 6 and parts[3] == "v")
-    if not valid or parse_id(parts[1]) is None or parts[2] not in MEASURE_BY_ID:
+    button = cd.decode(data)
+    if not isinstance(button, cd.Scorten | cd.ScortenUnit):
         return [Out("", toast=t(lang, "screen.stale"))]
 
     async def body(conn: Connection) -> list[Out]:
-        screening = await store.get_by_id(conn, int(parts[1]))
+        screening = await store.get_by_id(conn, button.screening_id)
         if screening is None or screening.stage != "scorten":
             return [Out("", toast=t(lang, "screen.stale"))]
         measure, _ = parse_cursor(screening.cursor)
-        if measure != parts[2]:
+        if measure != button.measure:
             return [Out("", toast=t(lang, "screen.stale"))]
-        if len(parts) == 6:
-            unit = Unit.G_L if parts[4] == "gl" else Unit.MMOL_L if parts[4] == "mm" else None
+        if isinstance(button, cd.ScortenUnit):
+            unit = _UNITS[button.unit]
             try:
-                number = float(parts[5]) if parts[5].replace(".", "", 1).isdigit() else None
-                if unit is None or number is None or not parts[5].isascii():
-                    return [Out("", toast=t(lang, "screen.stale"))]
-                reading = reading_in(measure, number, unit)
+                reading = reading_in(measure, button.number, unit)
             except AnswerError as exc:
                 return [Out(t(lang, "screen.invalid", problem=error_text(lang, exc))),
                         scorten_prompt(lang, screening, screening.cursor or "")]  # fmt: skip
             return await store_measure(conn, ctx, actor, screening, measure, reading.value,
                                        entered_text(reading), measure_echo(lang, reading))  # fmt: skip
-        if parts[3] in ("gl", "mm"):
-            unit = Unit.G_L if parts[3] == "gl" else Unit.MMOL_L
+        if button.action != "na":
+            unit = _UNITS[button.action]
             if unit not in MEASURE_BY_ID[measure].units:
                 return [Out("", toast=t(lang, "screen.stale"))]
             await store.update_screening(conn, screening.id, ctx.now(),
                                          cursor=_cursor(measure, unit.value))  # fmt: skip
             return [scorten_prompt(lang, screening, _cursor(measure, unit.value))]
-        if parts[3] != "na":
-            return [Out("", toast=t(lang, "screen.stale"))]
         return await store_measure(conn, ctx, actor, screening, measure, None, "not available")
 
     return await ctx.db.run(body)

@@ -32,10 +32,11 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
+from bot import callback_data as cd
 from bot import routing
+from bot.callback_data import NOT_INJECTING, PLAN, TAKE
 from bot.common import Button, Context, Out
 from bot.criteria import short_names
-from bot.d0_loop import NOT_INJECTING, PLAN, PREFIX, TAKE
 from bot.markup import keyboard
 from bot.present import local_time, time_left
 from bot.reminder_types import Decision, Message, Skip
@@ -103,11 +104,13 @@ def key_of(found: list[Entry]) -> str:
 
 
 def buttons_for(lang: str, s: Screening, board_row_id: int) -> list[Button]:
-    data = f"{PREFIX}:{s.id}:{board_row_id}"
+    def data(action: cd.OwnershipAction) -> str:
+        return cd.encode(cd.Ownership(s.id, board_row_id, action))
+
     return [
-        Button(t(lang, "board.btn.take", number=s.number), f"{data}:{TAKE}"),
-        Button(t(lang, "board.btn.plan", number=s.number), f"{data}:{PLAN}"),
-        Button(t(lang, "board.btn.not_injecting", number=s.number), f"{data}:{NOT_INJECTING}"),
+        Button(t(lang, "board.btn.take", number=s.number), data(TAKE)),
+        Button(t(lang, "board.btn.plan", number=s.number), data(PLAN)),
+        Button(t(lang, "board.btn.not_injecting", number=s.number), data(NOT_INJECTING)),
     ]
 
 

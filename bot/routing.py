@@ -2,9 +2,9 @@
 composition root (bot/app.py) builds from them.
 
 A feature module (bot/flows/*, the reminder sender, the backups…) exports one `Feature`: its
-commands, its callback-data prefixes and the text modes of its sessions (each with the
-command whose role it needs: the access gate in bot/handlers.py checks it), and its start and
-stop hooks. Nothing registers itself on import: `build_routes` is called once, by the
+commands, its callback-data prefixes (bot/callback_data.py `Prefix`) and the text modes of
+its sessions (each with the command whose role it needs: the access gate in bot/handlers.py
+checks it), and its start and stop hooks. Nothing registers itself on import: `build_routes` is called once, by the
 composition root, with the list of features, and refuses a prefix, command or mode claimed
 twice, or a command without a role in `bot.common.COMMAND_ROLES` (DESIGN.md's roles table).
 """
@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.callback_data import Prefix
 from bot.common import COMMAND_ROLES, Actor, Context, Out
 
 CommandFlow = Callable[[Context, Actor, list[str]], Awaitable[list[Out]]]
@@ -34,7 +35,7 @@ class Command:
 
 @dataclass(frozen=True)
 class Callback:
-    prefix: str  # the callback data up to its first ':'
+    prefix: Prefix  # the callback data up to its first ':' (bot/callback_data.py)
     needs: str  # the command whose role a user needs to press it
     flow: CallbackFlow
 
@@ -61,7 +62,7 @@ class Routes:
     """The dispatch tables of one Application (or of the console)."""
 
     commands: Mapping[str, CommandFlow]
-    callbacks: Mapping[str, tuple[str, CallbackFlow]]  # prefix → (command whose role, flow)
+    callbacks: Mapping[Prefix, tuple[str, CallbackFlow]]  # prefix → (command whose role, flow)
     text_modes: Mapping[str, tuple[str, TextFlow]]  # mode → (command whose role, flow)
     on_start: tuple[StartHook, ...]
     on_stop: tuple[StopHook, ...]
@@ -73,7 +74,7 @@ class RoutingError(ValueError):
 
 def build_routes(features: Iterable[Feature]) -> Routes:
     commands: dict[str, CommandFlow] = {}
-    callbacks: dict[str, tuple[str, CallbackFlow]] = {}
+    callbacks: dict[Prefix, tuple[str, CallbackFlow]] = {}
     text_modes: dict[str, tuple[str, TextFlow]] = {}
     on_start: list[StartHook] = []
     on_stop: list[StopHook] = []

@@ -4,6 +4,7 @@ live in bot/views/, the correction flow in bot/flows/correct.py)."""
 from __future__ import annotations
 
 from bot import routing
+from bot.callback_data import Prefix
 from bot.flows.correct import correct
 from bot.views.export import export, export_choice
 from bot.views.patient import patient
@@ -20,5 +21,5 @@ FEATURE = routing.Feature(
         routing.Command("stats", stats),
     ),
     # The format buttons of /export: the same role as the command.
-    callbacks=(routing.Callback("xf", "export", export_choice),),
+    callbacks=(routing.Callback(Prefix.EXPORT, "export", export_choice),),
 )

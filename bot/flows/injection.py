@@ -28,8 +28,10 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import callback_data as cd
 from bot import outcomes, routing
-from bot.common import Actor, Button, Context, Out, parse_id
+from bot.callback_data import Prefix
+from bot.common import Actor, Button, Context, Out
 from bot.criteria import criterion_short_name, verdict_lines, verdict_sentences
 from bot.flows.screening import SCREEN_MODE, question_text
 from bot.follow_ups import (
@@ -160,9 +162,11 @@ def _confirm_prompt(
         )
     if reason:
         lines.append(t(lang, "d0.override_line", reason=reason))
+    confirm = Button(t(lang, "d0.yes"), cd.encode(cd.D0Confirm(s.id, "ok")))
+    cancel = Button(t(lang, "d0.no"), cd.encode(cd.D0Confirm(s.id, "no")))
     return Out(
         "\n".join(lines),
-        [[Button(t(lang, "d0.yes"), f"d:{s.id}:ok"), Button(t(lang, "d0.no"), f"d:{s.id}:no")]],
+        [[confirm, cancel]],
         prompt_for=s.id,
     )
 
@@ -197,7 +201,8 @@ async def d0(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             await _enter(conn, actor, s.id, D0_REASON_MODE, now, {"at": to_db(at)})
             text = t(lang, "d0.late", number=s.number, at=local_time(at, ctx.zone),
                      deadline=local_time(s.d0_deadline, ctx.zone))  # fmt: skip
-            return [Out(text, [[Button(t(lang, "d0.no"), f"d:{s.id}:no")]], prompt_for=s.id)]
+            cancel = Button(t(lang, "d0.no"), cd.encode(cd.D0Confirm(s.id, "no")))
+            return [Out(text, [[cancel]], prompt_for=s.id)]
         await _enter(conn, actor, s.id, D0_CONFIRM_MODE, now, {"at": to_db(at)})
     return [_confirm_prompt(lang, s, at, None, ctx.zone)]
 
@@ -262,17 +267,17 @@ async def d0_confirm_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
 async def d0_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`d:<screening id>:ok|no` — checked against the session and the screening's state."""
     lang = ctx.language(actor)
-    parts = data.split(":")
-    if len(parts) != 3 or parse_id(parts[1]) is None or parts[2] not in ("ok", "no"):
+    button = cd.D0_CONFIRM.decode(data)
+    if button is None:
         return _stale(lang, "d0.stale")
-    screening_id = int(parts[1])
+    screening_id = button.screening_id
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
         session = await _our_session(conn, actor, (D0_CONFIRM_MODE, D0_REASON_MODE), screening_id)
         if session is None or "at" not in session.data:
             return _stale(lang, "d0.stale")
-        if parts[2] == "no":
+        if button.action == "no":
             await _leave(conn, actor, session, now)
             return [Out(t(lang, "d0.cancelled"), edit=actor.message_id)]
         s = await store.get_by_id(conn, screening_id)
@@ -369,7 +374,10 @@ def _withdraw_prompt(lang: str, s: Screening, reason: str, ctx: Context) -> Out:
     text = t(lang, "wd.confirm", number=s.number, status=t(lang, f"status.{s.status}"),
              outcome=outcome, deadline=deadline, reason=reason)  # fmt: skip
     buttons = [
-        [Button(t(lang, "wd.yes"), f"w:{s.id}:ok"), Button(t(lang, "wd.no"), f"w:{s.id}:no")]
+        [
+            Button(t(lang, "wd.yes"), cd.encode(cd.WithdrawConfirm(s.id, "ok"))),
+            Button(t(lang, "wd.no"), cd.encode(cd.WithdrawConfirm(s.id, "no"))),
+        ]
     ]
     return Out(text, buttons, prompt_for=s.id)
 
@@ -398,12 +406,10 @@ async def withdraw(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`w:<screening id>:ok|no` — the withdrawal asked for in this chat, checked again."""
     lang = ctx.language(actor)
-    parts = data.split(":")
-    if len(parts) != 3 or not parts[1].isascii() or not parts[1].isdigit() or parts[2] not in (
-        "ok", "no"
-    ):  # fmt: skip
+    button = cd.WITHDRAW_CONFIRM.decode(data)
+    if button is None:
         return _stale(lang, "wd.stale")
-    screening_id = int(parts[1])
+    screening_id = button.screening_id
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
@@ -415,7 +421,7 @@ async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         await _leave(conn, actor, session, now)
         if s is None:
             return _stale(lang, "wd.stale")
-        if parts[2] == "no":
+        if button.action == "no":
             return [Out(t(lang, "wd.cancelled", number=s.number), edit=actor.message_id)]
         if s.status != store.SCREENED or not reason:
             status = t(lang, f"status.{s.status}")
@@ -462,8 +468,11 @@ def update_prompt(
     q = BY_ID[question_id]
     rows: list[list[Button]] = []
     if q.kind is Kind.CHOICE:
-        rows.append([Button(t(lang, f"c.{c}"), f"u:{s.id}:{question_id}:{c}") for c in q.choices])
-    rows.append([Button(t(lang, "upd.skip"), f"u:{s.id}:{question_id}:skip")])
+        rows.append([Button(t(lang, f"c.{c}"), cd.encode(cd.UpdateAnswer(s.id, question_id, c)))
+                     for c in q.choices])  # fmt: skip
+    rows.append(
+        [Button(t(lang, "upd.skip"), cd.encode(cd.UpdateAnswer(s.id, question_id, "skip")))]
+    )
     return Out("\n".join(lines), rows, prompt_for=s.id)
 
 
@@ -496,17 +505,16 @@ async def update_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`u:<screening id>:<question id>:<value>[:c]` (c: the excluding answer is confirmed;
     value `skip` leaves it unchanged, `ask` shows the question again)."""
     lang = ctx.language(actor)
-    parts = data.split(":")
-    if len(parts) not in (4, 5) or parse_id(parts[1]) is None or parts[2] not in BY_ID:
+    button = cd.decode(data)
+    if not isinstance(button, cd.UpdateAnswer | cd.UpdateConfirm):
         return _stale(lang, "upd.stale")
-    if len(parts) == 5 and parts[4] != "c":
-        return _stale(lang, "upd.stale")
-    screening_id, question_id, raw = int(parts[1]), parts[2], parts[3]
+    question_id, raw = button.question_id, button.value
     q = BY_ID[question_id]
     if raw not in ("skip", "ask") and (q.kind is not Kind.CHOICE or raw not in q.choices):
         return _stale(lang, "upd.stale")
-    return await _update_step(ctx, actor, screening_id, question_id, raw, confirmed=len(parts) == 5,
-                              edit=actor.message_id)  # fmt: skip
+    confirmed = isinstance(button, cd.UpdateConfirm)
+    return await _update_step(ctx, actor, button.screening_id, question_id, raw,
+                              confirmed=confirmed, edit=actor.message_id)  # fmt: skip
 
 
 async def update_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
@@ -585,10 +593,16 @@ async def _update_step(
                 # A failing answer is confirmed before it excludes anyone (DESIGN.md).
                 reasons = verdict_lines(lang, (question_id,), updated, now, ctx.zone)
                 text = t(lang, "screen.exclusion", reasons=reasons)
-                raw = value if isinstance(value, str) else ""
-                buttons = [[Button(t(lang, "screen.confirm_exclusion"),
-                                   f"u:{s.id}:{question_id}:{raw}:c"),
-                            Button(t(lang, "screen.change_answer"), f"u:{s.id}:{question_id}:ask")]]  # fmt: skip
+                # Only a choice fails here (a BSA below the threshold is pending while its
+                # observation lasts; a closed one was refused above): it travels in the
+                # button. Were anything else to fail, only "change the answer" is offered.
+                change = cd.UpdateAnswer(s.id, question_id, "ask")
+                buttons = [[Button(t(lang, "screen.change_answer"), cd.encode(change))]]
+                if isinstance(value, str):
+                    confirm = cd.UpdateConfirm(s.id, question_id, value)
+                    buttons[0].insert(
+                        0, Button(t(lang, "screen.confirm_exclusion"), cd.encode(confirm))
+                    )
                 return [Out(text, buttons, prompt_for=s.id)]
             await record_answer(conn, actor, s, answers, updated, question_id, now, source="update")
             await store.update_screening(conn, s.id, now, last_actor_id=actor.user_id)
@@ -667,17 +681,17 @@ async def _result(
 async def follow_up_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`f:<screening id>:<follow-up id>:<value>` (value `date`: the date will be typed)."""
     lang = ctx.language(actor)
-    parts = data.split(":")
-    if len(parts) != 4 or parse_id(parts[1]) is None or parts[2] not in FOLLOW_UP_BY_ID:
+    button = cd.FOLLOW_UP_ANSWER.decode(data)
+    if button is None:
         return _stale(lang, "fu.stale")
-    follow_up = FOLLOW_UP_BY_ID[parts[2]]
-    value = parts[3]
+    follow_up = FOLLOW_UP_BY_ID[button.follow_up_id]
+    value = button.value
     if value not in follow_up.choices and not (follow_up.kind == "date" and value == "date"):
         return _stale(lang, "fu.stale")
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
-        s = await store.get_by_id(conn, int(parts[1]))
+        s = await store.get_by_id(conn, button.screening_id)
         if s is None or s.status != store.INJECTED or s.injected_at is None:
             return _stale(lang, "fu.stale")
         stored = (await store.current_answers(conn, s.id)).get(follow_up_key(follow_up.id))
@@ -782,11 +796,11 @@ FEATURE = routing.Feature(
         routing.Command("update", update),
     ),
     callbacks=(
-        routing.Callback("d", "d0", d0_button),
-        routing.Callback("w", "withdraw", withdraw_button),
-        routing.Callback("u", "update", update_button),
+        routing.Callback(Prefix.D0, "d0", d0_button),
+        routing.Callback(Prefix.WITHDRAW, "withdraw", withdraw_button),
+        routing.Callback(Prefix.UPDATE, "update", update_button),
         # Follow-ups go to clinicians and coordinators: /status has exactly those roles.
-        routing.Callback("f", "status", follow_up_button),
+        routing.Callback(Prefix.FOLLOW_UP, "status", follow_up_button),
     ),
     text_modes=(
         routing.TextMode(D0_REASON_MODE, "d0", d0_reason_text),

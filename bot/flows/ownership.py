@@ -23,13 +23,11 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
+from bot import callback_data as cd
 from bot import jobs, routing
+from bot.callback_data import PLAN, TAKE, Prefix
 from bot.common import Actor, Button, Context, Out
 from bot.d0_loop import (
-    NOT_INJECTING,
-    PLAN,
-    PREFIX,
-    TAKE,
     WINDOW_STEPS_PREFIXES,
     audience,
     decorate,
@@ -113,18 +111,13 @@ def _stale(lang: str) -> list[Out]:
 async def ownership_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`o:<screening id>:<reminder id>:t|p|n`."""
     lang = ctx.language(actor)
-    parts = data.split(":")
-    if (
-        len(parts) != 4
-        or not parts[1].isdigit()
-        or not parts[2].isdigit()
-        or parts[3] not in (TAKE, PLAN, NOT_INJECTING)
-    ):
+    button = cd.OWNERSHIP.decode(data)
+    if button is None:
         return _stale(lang)
     # Routed with /start's role (any listed user, groups allowed): the role is checked here.
     if actor.user is None or not actor.user.has("clinician"):
         return [Out("", toast=t(lang, "own.role"))]
-    screening_id, reminder_id, action = int(parts[1]), int(parts[2]), parts[3]
+    screening_id, reminder_id, action = button.screening_id, button.reminder_id, button.action
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
@@ -342,7 +335,7 @@ async def not_injecting_text(ctx: Context, actor: Actor, text: str) -> list[Out]
 FEATURE = routing.Feature(
     "ownership",
     # /start's role (any listed user) and allowed in groups: the team presses these there.
-    callbacks=(routing.Callback(PREFIX, "start", ownership_button),),
+    callbacks=(routing.Callback(Prefix.OWNERSHIP, "start", ownership_button),),
     text_modes=(
         routing.TextMode(PLAN_MODE, "withdraw", plan_text),
         routing.TextMode(NOT_INJECTING_MODE, "withdraw", not_injecting_text),

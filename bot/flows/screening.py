@@ -19,8 +19,10 @@ import json
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from bot import callback_data as cd
 from bot import outcomes, routing
-from bot.common import Actor, Button, Context, Out, chat_session, parse_id
+from bot.callback_data import Prefix
+from bot.common import Actor, Button, Context, Out, chat_session
 from bot.criteria import criterion_question, criterion_short_name, verdict_sentences
 from bot.present import answer_text, echo_text, error_text
 from bot.records import (
@@ -108,7 +110,8 @@ def answer_buttons(
     q = BY_ID[question_id]
 
     def button(value: str, label: str | None = None) -> Button:
-        return Button(label or t(lang, f"c.{value}"), f"a:{screening_id}:{question_id}:{value}")
+        data = cd.encode(cd.Answer(screening_id, question_id, value))
+        return Button(label or t(lang, f"c.{value}"), data)
 
     rows: list[list[Button]] = []
     if q.kind is Kind.BOOLEAN:
@@ -133,7 +136,7 @@ def answer_buttons(
         keep = t(lang, "screen.keep", value=answer_text(lang, question_id, current))
         rows.append([button("keep", keep)])
     if question_id != QUESTIONS[0].id:
-        rows.append([Button(t(lang, "screen.back"), f"b:{screening_id}:{question_id}")])
+        rows.append([Button(t(lang, "screen.back"), cd.encode(cd.Back(screening_id, question_id)))])
     return rows
 
 
@@ -149,8 +152,8 @@ def summary(lang: str, loaded: Loaded) -> Out:
     return Out(
         t(lang, "screen.summary", number=s.number, lines=_raw("\n".join(lines))),
         [
-            [Button(t(lang, "screen.confirm"), f"s:{s.id}:ok")],
-            [Button(t(lang, "screen.edit"), f"s:{s.id}:edit")],
+            [Button(t(lang, "screen.confirm"), cd.encode(cd.Summary(s.id, "ok")))],
+            [Button(t(lang, "screen.edit"), cd.encode(cd.Summary(s.id, "edit")))],
         ],
         prompt_for=s.id,
     )
@@ -188,12 +191,14 @@ def exclusion_prompt(
         from bot.criteria import short_names
 
         reasons = short_names(lang, failed)
+    confirm = cd.encode(cd.Exclusion(screening.id, "ok"))
+    change = cd.encode(cd.Exclusion(screening.id, "chg"))
     return Out(
         t(lang, "screen.exclusion", reasons=reasons),
         [
             [
-                Button(t(lang, "screen.confirm_exclusion"), f"x:{screening.id}:ok"),
-                Button(t(lang, "screen.change_answer"), f"x:{screening.id}:chg"),
+                Button(t(lang, "screen.confirm_exclusion"), confirm),
+                Button(t(lang, "screen.change_answer"), change),
             ]
         ],
         prompt_for=screening.id,
@@ -357,13 +362,13 @@ async def resume(
 def session_bound(
     flow: Callable[[Context, Actor, str], Awaitable[list[Out]]],
 ) -> Callable[[Context, Actor, str], Awaitable[list[Out]]]:
-    """A conversation button (`<prefix>:<screening id>:…`) acts only on the screening this
-    user's chat is on: forged data naming another screening (or another user's button) is
-    refused without effect and shows nothing. A shift change goes through /resume NUMBER."""
+    """A conversation button (`cd.SESSION_BUTTONS`) acts only on the screening this user's
+    chat is on: forged data naming another screening (or another user's button) is refused
+    without effect and shows nothing. A shift change goes through /resume NUMBER."""
 
     async def guarded(ctx: Context, actor: Actor, data: str) -> list[Out]:
-        parts = data.split(":")
-        screening_id = parse_id(parts[1]) if len(parts) >= 3 else None
+        button = cd.decode(data)
+        screening_id = button.screening_id if isinstance(button, cd.SESSION_BUTTONS) else None
         session = await chat_session(ctx.db, actor)  # read by the gate with the user
         if screening_id is None or session is None or session.screening_id != screening_id:
             return [Out("", toast=t(ctx.language(actor), "screen.stale"))]
@@ -439,10 +444,10 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`a:<screening id>:<question id>:<value>` — checked against the database, in the same
     write transaction that stores the answer (nobody can answer in between)."""
     lang = ctx.language(actor)
-    parts = data.split(":")
-    if len(parts) != 4 or parse_id(parts[1]) is None or parts[2] not in BY_ID:
+    button = cd.ANSWER.decode(data)
+    if button is None:
         return [Out("", toast=t(lang, "screen.stale"))]
-    screening_id, question_id, raw = int(parts[1]), parts[2], parts[3]
+    screening_id, question_id, raw = button.screening_id, button.question_id, button.value
     now = ctx.now()
 
     async def body(conn: Connection) -> list[Out]:  # one hop: `Database.run`
@@ -573,13 +578,13 @@ def _iso_date(raw: str, today: dt.date) -> dt.date | None:
 async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`x:<screening id>:ok|chg` — confirm the excluding answer, or change it."""
     lang = ctx.language(actor)
-    parts = data.split(":")
-    if len(parts) != 3 or parse_id(parts[1]) is None or parts[2] not in ("ok", "chg"):
+    button = cd.EXCLUSION.decode(data)
+    if button is None:
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)
-        screening = await store.get_by_id(conn, int(parts[1]))
+        screening = await store.get_by_id(conn, button.screening_id)
         if (
             screening is None
             or screening.status != store.IN_SCREENING
@@ -590,7 +595,7 @@ async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         proposed = json.loads(screening.proposed)
         question_id = str(proposed["question"])
         loaded = await load(conn, screening)
-        if parts[2] == "chg":
+        if button.action == "chg":
             await store.update_screening(
                 conn, screening.id, now, stage="question", cursor=question_id, proposed=None,
                 last_actor_id=actor.user_id, last_activity_at=now,
@@ -617,8 +622,8 @@ async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """`s:<screening id>:ok|edit` on the summary; `e:<screening id>:<question id>` to change."""
     lang = ctx.language(actor)
-    parts = data.split(":")
-    if len(parts) != 3 or parse_id(parts[1]) is None:
+    button = cd.decode(data)
+    if not isinstance(button, cd.Summary | cd.Edit):
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
     closed = False  # the screening was closed: reminders queued
@@ -626,34 +631,31 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     async def body(conn: Connection) -> list[Out]:  # one hop: `Database.run`
         nonlocal closed
         await begin(conn, actor, now)
-        screening = await store.get_by_id(conn, int(parts[1]))
+        screening = await store.get_by_id(conn, button.screening_id)
         if screening is None or screening.status != store.IN_SCREENING:
             return [Out("", toast=t(lang, "screen.stale"))]
         loaded = await load(conn, screening)
-        kind, action = parts[0], parts[2]
-        if kind == "e":
-            if action not in BY_ID or action not in loaded.answers or screening.stage not in (
-                "summary", "question"
-            ):  # fmt: skip
+        if isinstance(button, cd.Edit):
+            question_id = button.question_id
+            if question_id not in loaded.answers or screening.stage not in ("summary", "question"):
                 return [Out("", toast=t(lang, "screen.stale"))]
             await store.update_screening(
-                conn, screening.id, now, stage="question", cursor=action,
+                conn, screening.id, now, stage="question", cursor=question_id,
                 last_actor_id=actor.user_id, last_activity_at=now,
             )  # fmt: skip
             await append_audit(conn, audit(actor.user_id, "change", now, screening.number,
-                                           field=action))  # fmt: skip
-            return [ask(lang, loaded, action, today=local_today(now, ctx.zone))]
+                                           field=question_id))  # fmt: skip
+            return [ask(lang, loaded, question_id, today=local_today(now, ctx.zone))]
         if screening.stage != "summary":
             return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded, ctx)]
-        if action == "edit":
+        if button.action == "edit":
             rows = [
-                [Button(criterion_short_name(lang, q.id)[:60], f"e:{screening.id}:{q.id}")]
+                [Button(criterion_short_name(lang, q.id)[:60],
+                        cd.encode(cd.Edit(screening.id, q.id)))]
                 for q in applicable_questions(loaded.answers)
                 if q.id in loaded.answers
-            ]
+            ]  # fmt: skip
             return [Out(t(lang, "screen.pick_question"), rows, prompt_for=screening.id)]
-        if action != "ok":
-            return [Out("", toast=t(lang, "screen.stale"))]
         evaluation = evaluate(loaded.answers, now, ctx.zone, version=_version(loaded))
         if evaluation.outcome is Outcome.INCOMPLETE:
             following = flow.next_question(loaded.answers) or QUESTIONS[0].id
@@ -687,8 +689,10 @@ def d0_window_label(lang: str) -> str:
 
 
 async def _back_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
-    parts = data.split(":")
-    return await back(ctx, actor, parts[2] if len(parts) == 3 else "")
+    button = cd.BACK.decode(data)
+    if button is None:
+        return [Out("", toast=t(ctx.language(actor), "screen.stale"))]
+    return await back(ctx, actor, button.question_id)
 
 
 async def _back_command(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
@@ -709,12 +713,12 @@ FEATURE = routing.Feature(
     ),
     # A button's screening must be this chat's session (`session_bound`).
     callbacks=(
-        routing.Callback("a", "screen", session_bound(answer_button)),
-        routing.Callback("b", "back", session_bound(_back_button)),
-        routing.Callback("x", "screen", session_bound(exclusion_button)),
-        routing.Callback("s", "screen", session_bound(summary_button)),
-        routing.Callback("e", "screen", session_bound(summary_button)),
-        routing.Callback("m", "screen", session_bound(outcomes.scorten_button)),
+        routing.Callback(Prefix.ANSWER, "screen", session_bound(answer_button)),
+        routing.Callback(Prefix.BACK, "back", session_bound(_back_button)),
+        routing.Callback(Prefix.EXCLUSION, "screen", session_bound(exclusion_button)),
+        routing.Callback(Prefix.SUMMARY, "screen", session_bound(summary_button)),
+        routing.Callback(Prefix.EDIT, "screen", session_bound(summary_button)),
+        routing.Callback(Prefix.SCORTEN, "screen", session_bound(outcomes.scorten_button)),
     ),
     text_modes=(routing.TextMode(SCREEN_MODE, "screen", answer_text_message),),
 )

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import callback_data as cd
 from bot.common import Actor, Button, Context, Out
 from bot.exports.fields import criterion_name
 from bot.present import local_time
@@ -455,9 +456,15 @@ def _export_audit(actor: str, now: dt.datetime, files: ExportFiles, how: str) ->
 
 def _format_buttons(lang: str) -> list[list[Button]]:
     return [
-        [Button(t(lang, "exp.button.xlsx"), "xf:xlsx"), Button(t(lang, "exp.button.csv"), "xf:csv")],
-        [Button(t(lang, "exp.button.redcap"), "xf:redcap"), Button(t(lang, "exp.button.odm"), "xf:odm")],
+        [Button(t(lang, "exp.button.xlsx"), _format_data("xlsx")),
+         Button(t(lang, "exp.button.csv"), _format_data("csv"))],
+        [Button(t(lang, "exp.button.redcap"), _format_data("redcap")),
+         Button(t(lang, "exp.button.odm"), _format_data("odm"))],
     ]  # fmt: skip
+
+
+def _format_data(format_name: str) -> str:
+    return cd.encode(cd.ExportFormat(format_name))
 
 
 async def export(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
@@ -475,7 +482,8 @@ async def export(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
     """A format button of /export (callback data `xf:<format>`, checked against FORMATS)."""
     lang = ctx.language(actor)
-    chosen = data.split(":", 1)[1] if ":" in data else ""
+    button = cd.EXPORT_FORMAT.decode(data)
+    chosen = button.format if button is not None else ""
     if chosen not in FORMATS:
         return [Out("", toast=t(lang, "screen.stale"))]
     outs = await _send_export(ctx, actor, (chosen,), "/export")
