@@ -549,6 +549,8 @@ async def prepare(
     )
     if relevance.action is Action.SKIP:
         return Skip(relevance.reason)
+    if relevance.action is Action.BOARD:
+        return await reminders_board.listed_on_the_board(conn, ctx, row, now, relevance.reason)
     acting = relevance.action is Action.ACT
     if kind is ReminderKind.ADMIN:
         if row.step.startswith("clock_jump "):
@@ -660,12 +662,6 @@ async def _d0_window(
                      status=t(lang, f"status.{store.WINDOW_MISSED}")), []  # fmt: skip
 
         return Message(closed)
-    if row.recipient == outbox.TEAM and row.step in schedule.MORNING_STEPS:
-        # Issue 14: the team's 08:00 message is the morning board, not one per patient.
-        day = row.due_at.astimezone(ctx.zone).date()
-        if day == now.astimezone(ctx.zone).date():  # (a row written before the boards were)
-            await reminders_board.ensure_board(conn, ctx, day)
-        return Skip(reminders_board.ON_THE_BOARD)
     if row.step == "outcome" and row.recipient != outbox.TEAM:
         # The clinician's result, held for the reply that closed the screening and released
         # because that reply was not delivered (429, network, a crash): the result itself.

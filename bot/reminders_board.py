@@ -58,8 +58,6 @@ INTERVAL = 20.0  # seconds between checks
 Edit = Callable[
     [int, int, str, list[list[Button]]], Awaitable[None]
 ]  # chat, message, text, buttons
-#: Why the team's per-patient 08:00 rows are not sent (kept in the log).
-ON_THE_BOARD = "on the board"
 NOTHING_OPEN = "no open patient"
 #: Telegram takes at most 100 inline buttons (3 per patient) and 4,096 characters: the
 #: soonest deadlines first, the rest counted ("… and 3 more").
@@ -152,6 +150,17 @@ async def ensure_board(conn: Connection, ctx: Context, day: dt.date) -> bool:
     due = at_local(day, schedule.MORNING, ctx.zone).astimezone(UTC)
     await outbox.schedule(conn, None, ReminderKind.BOARD, day.isoformat(), due, [outbox.TEAM])
     return True
+
+
+async def listed_on_the_board(
+    conn: Connection, ctx: Context, row: Reminder, now: dt.datetime, reason: str
+) -> Skip:
+    """A team 08:00 row the core put on the board (`Action.BOARD`): not sent on its own; the
+    board of that day is made sure of (a row written before the boards were has none)."""
+    day = row.due_at.astimezone(ctx.zone).date()
+    if day == now.astimezone(ctx.zone).date():
+        await ensure_board(conn, ctx, day)
+    return Skip(reason)
 
 
 async def schedule_boards(

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from conversations import escalation
 from conversations.reminder_kinds import Recipient, ReminderKind
-from conversations.schedule import FOLLOW_UP_BY_ID, WINDOW_CLOSED
+from conversations.schedule import FOLLOW_UP_BY_ID, MORNING_STEPS, WINDOW_CLOSED
 
 
 class Status(StrEnum):
@@ -51,6 +51,7 @@ class Action(StrEnum):
     SEND = "send"  # a message to its recipient
     ACT = "act"  # a system event to carry out (then, for the window's close, a message too)
     SKIP = "skip"  # nothing: `reason` says why (kept in the outbox log)
+    BOARD = "board"  # not a message of its own: the team's morning board lists the patient
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Relevance:
 
 SEND: Final = Relevance(Action.SEND)
 ACT: Final = Relevance(Action.ACT)
+ON_THE_BOARD: Final = Relevance(Action.BOARD, "on the board")
 
 
 def skip(reason: str) -> Relevance:
@@ -165,7 +167,11 @@ def _d0_window(row: Row, facts: PatientFacts) -> Relevance:
         if facts.status == Status.WINDOW_MISSED:
             return SEND
         return skip(f"status {facts.status}")
-    return SEND if facts.status == Status.SCREENED else skip(f"status {facts.status}")
+    if facts.status != Status.SCREENED:
+        return skip(f"status {facts.status}")
+    if row.recipient == Recipient.TEAM and row.step in MORNING_STEPS:
+        return ON_THE_BOARD  # issue 14: the team's 08:00 message is the board, not one each
+    return SEND
 
 
 def _escalation(row: Row, facts: PatientFacts, now: dt.datetime, zone: ZoneInfo) -> Relevance:

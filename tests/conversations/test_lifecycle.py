@@ -52,7 +52,7 @@ def test_every_kind_has_a_rule_and_none_fails_on_a_missing_screening() -> None:
 
 
 def test_d0_window_reminders_stop_at_the_injection_and_the_window_close_acts_once() -> None:
-    assert decide(ReminderKind.D0_WINDOW, ELIGIBLE) is Action.SEND
+    assert decide(ReminderKind.D0_WINDOW, ELIGIBLE, recipient="user:7") is Action.SEND
     assert decide(ReminderKind.D0_WINDOW, INJECTED) is Action.SKIP
     assert decide(ReminderKind.D0_WINDOW, WITHDRAWN) is Action.SKIP
     assert decide(ReminderKind.D0_WINDOW, ELIGIBLE, step="window_closed") is Action.ACT
@@ -61,6 +61,18 @@ def test_d0_window_reminders_stop_at_the_injection_and_the_window_close_acts_onc
     excluded = PatientFacts(status="screened", outcome="not_eligible", reasons=("age",),
                             injected=False)  # fmt: skip
     assert decide(ReminderKind.D0_WINDOW, excluded) is Action.SKIP
+
+
+def test_the_teams_morning_steps_go_on_the_board_the_clinicians_are_sent() -> None:
+    for morning in ("day_1", "day_2", "last_day_morning"):
+        assert decide(ReminderKind.D0_WINDOW, ELIGIBLE, step=morning) is Action.BOARD
+        assert (
+            decide(ReminderKind.D0_WINDOW, ELIGIBLE, step=morning, recipient="user:7")
+            is Action.SEND
+        )
+    assert decide(ReminderKind.D0_WINDOW, ELIGIBLE, step="last_day_evening") is Action.SEND
+    # An injected patient is off the board too: the step is skipped, not listed.
+    assert decide(ReminderKind.D0_WINDOW, INJECTED, step="day_1") is Action.SKIP
 
 
 def test_pending_and_bsa_expiry_only_while_pending() -> None:
