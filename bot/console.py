@@ -136,8 +136,13 @@ def console_settings(settings: Settings) -> Settings:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli import fail
     from bot.commands import claim_database
+    from storage.anchor import DatabaseRefused
 
     settings = console_settings(settings)
     claim_database("console", settings.database)
-    return asyncio.run(console(settings))
+    try:
+        return asyncio.run(console(settings))
+    except DatabaseRefused as exc:  # e.g. a PostgreSQL server that does not answer
+        fail(f"console: {exc}")

@@ -217,6 +217,8 @@ def check_database(database: Path | str) -> int:
 
         try:
             version = probe_schema_version(database, PROBE_TIMEOUT)
+        except ImportError:
+            raise Unhealthy("the PostgreSQL driver (psycopg) is not installed") from None
         except sqlite3.Error as exc:
             raise Unhealthy(f"database does not answer: {exc}") from None
         if version < 1:

@@ -62,6 +62,13 @@ class PostgresDatabase(Database):
     async def open_url(
         cls, url: str, *, migrate: bool = True, pool_size: int = 5
     ) -> PostgresDatabase:
+        try:
+            import psycopg  # noqa: F401  (the optional extra)
+        except ImportError:
+            raise anchors.DatabaseRefused(
+                "LYSYME_DATABASE is a PostgreSQL URL but the PostgreSQL driver is not "
+                "installed: pip install 'lysyme-bot[postgresql]'"
+            ) from None
         db = cls(url, pool_size)
         try:
             db._writer = await db._writes._new()

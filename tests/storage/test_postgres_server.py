@@ -1,12 +1,16 @@
-"""PostgreSQL: a server that closes the bot's connections (a restart, a failover, an
+"""PostgreSQL: without its driver, a URL is refused in one line; a server that closes the bot's connections (a restart, a failover, an
 administrator's pg_terminate_backend) costs nothing but new connections — the next read, the
 next read snapshot and the next write all work, and no transaction is half-applied."""
 
 from __future__ import annotations
 
+import sys
+
 import psycopg
+import pytest
 
 from storage import screenings
+from storage.anchor import DatabaseRefused
 from storage.db import Database, fetch_one
 
 
@@ -48,3 +52,11 @@ async def test_connections_closed_by_the_server_are_opened_again(
         assert set(await _backend_pids(db)).isdisjoint(before)  # all new connections
     finally:
         await db.close()
+
+
+async def test_without_the_driver_a_postgresql_url_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` raises ImportError
+    with pytest.raises(DatabaseRefused, match=r"pip install 'lysyme-bot\[postgresql\]'"):
+        await Database.open("postgresql://bot@db.example:5432/lysyme")
