@@ -33,6 +33,18 @@ async def replicas(postgres_target: str) -> AsyncIterator[tuple[Database, Databa
         await second.close()
 
 
+Pair = tuple[FakeClock, Leadership, Leadership]
+
+
+@pytest.fixture
+def pair(replicas: tuple[Database, Database]) -> Pair:
+    """Two replicas' leaderships on one wall clock: "replica-a" and "replica-b"."""
+    wall = FakeClock(T0)
+    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
+    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+    return wall, a, b
+
+
 @pytest.fixture(autouse=True)
 def heartbeats_in_memory() -> Iterator[None]:
     health.configure(None)
@@ -41,11 +53,9 @@ def heartbeats_in_memory() -> Iterator[None]:
 
 
 async def test_one_replica_leads_the_other_waits_then_takes_over_after_the_lease(
-    replicas: tuple[Database, Database],
+    pair: Pair,
 ) -> None:
-    wall = FakeClock(T0)
-    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
-    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+    wall, a, b = pair
     assert await a.step() is True
     assert await b.step() is False
     assert (a.role, b.role) == ("leader", "standby")
@@ -65,11 +75,9 @@ async def test_one_replica_leads_the_other_waits_then_takes_over_after_the_lease
 
 
 async def test_the_new_leader_sends_what_the_dead_one_had_claimed(
-    replicas: tuple[Database, Database],
+    pair: Pair, replicas: tuple[Database, Database]
 ) -> None:
-    wall = FakeClock(T0)
-    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
-    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+    wall, a, b = pair
     await a.step()
     async with replicas[0].transaction() as conn:
         (row_id,) = await outbox.schedule(conn, None, "board", "2026-11-30", T0, [outbox.TEAM])
@@ -87,12 +95,8 @@ async def test_the_new_leader_sends_what_the_dead_one_had_claimed(
     assert tuple(rows[0]) == ("scheduled", None)
 
 
-async def test_a_clean_stop_hands_the_lead_over_at_once(
-    replicas: tuple[Database, Database],
-) -> None:
-    wall = FakeClock(T0)
-    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
-    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+async def test_a_clean_stop_hands_the_lead_over_at_once(pair: Pair) -> None:
+    _, a, b = pair
     await a.step()
     assert await b.step() is False
     await a.stop()
