@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     #: A SQLite file (the default), or a PostgreSQL URL `postgresql://user:pass@host:5432/db`.
     database: Path | str = Field(default=Path("lysyme.sqlite3"), alias="LYSYME_DATABASE")
     #: PostgreSQL: connections per process, the write connection included.
-    database_pool_size: int = Field(default=5, alias="LYSYME_DATABASE_POOL_SIZE", ge=2, le=100)
+    database_pool_size: int = Field(default=5, alias="LYSYME_DATABASE_POOL_SIZE", ge=3, le=100)
     #: PostgreSQL replicas: how long the leader's lease lasts unrenewed (bot/leadership.py).
     #: Shorter: a faster takeover; longer: more patience with a slow database.
     leader_lease_seconds: float = Field(

@@ -27,8 +27,10 @@ What differs from SQLite lives here and in `storage/postgres_schema.py`:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import logging
 import sqlite3
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     import psycopg
 
 T = TypeVar("T")
+log = logging.getLogger("lysyme.storage")
 
 SCHEMES = ("postgresql://", "postgres://")
 #: The advisory lock every write transaction holds (any constant shared by all replicas).
@@ -357,13 +360,20 @@ def run_inline(
     return result
 
 
+#: How long a read waits for a pooled connection before it opens one beyond the pool's size
+#: (rather than wait for ever: a read that needs a second one while holding the last).
+POOL_WAIT = 10.0
+
+
 class ConnectionPool:
-    """Connections of one kind (read or write), each on a thread of its own, at most `size`."""
+    """Connections of one kind (read or write), each on a thread of its own: at most `size`
+    in use at once (a caller waits for one to be given back, `POOL_WAIT` at most)."""
 
     def __init__(self, url: str, *, read_only: bool, size: int, name: str) -> None:
         self.url, self.read_only, self.size, self.name = url, read_only, size, name
         self._idle: list[Connection] = []
         self._open = 0
+        self._slots = asyncio.Semaphore(size)
         self.closed = False
 
     async def _new(self, *, reconnecting: bool = False) -> Connection:
@@ -384,17 +394,28 @@ class ConnectionPool:
     async def connection(self) -> AsyncIterator[Connection]:
         if self.closed:
             raise sqlite3.ProgrammingError("the database is closed")
-        conn = self._idle.pop() if self._idle else await self._new()
-        healthy = False
         try:
-            yield conn
-            healthy = not is_closed(conn) and not conn.raw.in_transaction
+            await asyncio.wait_for(self._slots.acquire(), POOL_WAIT)
+            slot = True
+        except TimeoutError:
+            log.warning("%s: all %d connections busy for %.0f s; opening one more",
+                        self.name, self.size, POOL_WAIT)  # fmt: skip
+            slot = False
+        try:
+            conn = self._idle.pop() if self._idle else await self._new()
+            healthy = False
+            try:
+                yield conn
+                healthy = not is_closed(conn) and not conn.raw.in_transaction
+            finally:
+                if healthy and not self.closed and len(self._idle) < self.size:
+                    self._idle.append(conn)
+                else:
+                    await close_connection(conn)
+                    self._open -= 1
         finally:
-            if healthy and not self.closed and len(self._idle) < self.size:
-                self._idle.append(conn)
-            else:
-                await close_connection(conn)
-                self._open -= 1
+            if slot:
+                self._slots.release()
 
     async def close(self) -> None:
         self.closed = True

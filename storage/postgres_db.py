@@ -3,8 +3,9 @@
 * Writes: one write connection per process (one asyncio write lock, as with SQLite); every
   write transaction takes the advisory write lock (of its schema) first (storage/postgres.py),
   so replicas write one at a time, in one order.
-* Reads: a pool of read-only connections (`LYSYME_DATABASE_POOL_SIZE` in all, the writer
-  included); `read()` is one REPEATABLE READ snapshot, `conn` one autocommit statement each.
+* Reads: read-only connections (`LYSYME_DATABASE_POOL_SIZE` in all, the writer and the shared
+  reader included); `read()` is one REPEATABLE READ snapshot, `conn` one autocommit statement
+  each.
 * Migrations: the same numbers as SQLite's, recorded in `schema_version`; each runs under the
   write lock and re-reads the version first, so replicas starting together migrate once.
 * No anchor file and no file watch: a server database is not a file that can be swapped under
@@ -46,8 +47,10 @@ class PostgresDatabase(Database):
         self.path = Path(redact(url))  # what messages print; never the password
         self._write_lock = asyncio.Lock()
         self._writes = ConnectionPool(url, read_only=False, size=1, name="lysyme-pg-write")
+        # The pool size counts every connection: the writer, the shared reader (`conn`), and
+        # the read snapshots (`read()`).
         self._reads = ConnectionPool(
-            url, read_only=True, size=max(1, pool_size - 1), name="lysyme-pg-read"
+            url, read_only=True, size=max(1, pool_size - 2), name="lysyme-pg-read"
         )
         self._writer: Connection | None = None
         self._reader: Connection | None = None

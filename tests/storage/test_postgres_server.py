@@ -4,6 +4,7 @@ next read snapshot and the next write all work, and no transaction is half-appli
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import psycopg
@@ -60,3 +61,28 @@ async def test_without_the_driver_a_postgresql_url_is_refused_in_one_line(
     monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` raises ImportError
     with pytest.raises(DatabaseRefused, match=r"pip install 'lysyme-bot\[postgresql\]'"):
         await Database.open("postgresql://bot@db.example:5432/lysyme")
+
+
+async def test_read_snapshots_never_use_more_connections_than_the_pool_size(
+    postgres_target: str,
+) -> None:
+    """LYSYME_DATABASE_POOL_SIZE counts every connection of the process: 20 overlapping read
+    snapshots share what is left after the writer and the shared reader."""
+    db = await Database.open(postgres_target, pool_size=4)
+    busy = 0
+    most = 0
+
+    async def one_read() -> None:
+        nonlocal busy, most
+        async with db.read() as conn:
+            busy += 1
+            most = max(most, busy)
+            await fetch_one(conn, "SELECT 1")
+            await asyncio.sleep(0)  # let the other reads ask for a connection meanwhile
+            busy -= 1
+
+    try:
+        await asyncio.gather(*(one_read() for _ in range(20)))
+        assert most == 2  # 4 − the writer − the shared reader
+    finally:
+        await db.close()
