@@ -73,7 +73,8 @@ class Leadership:
         self._stop = asyncio.Event()
         #: Called when this process becomes the leader after start (a takeover).
         self.on_lead: Callable[[], None] = lambda: None
-        health.set_role(self.role)
+        if not solo:  # on SQLite the only process: the health check says nothing of roles
+            health.set_role(self.role)
 
     @property
     def role(self) -> str:
