@@ -4,6 +4,7 @@ the fake Bot API server over HTTP on 127.0.0.1, with a temp-file database and a 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -163,6 +164,17 @@ def process_env(tg: FakeTelegram, workdir: Path, database: str = "bot.sqlite3",
         "LYSYME_LANGUAGE": "en",
         **extra,
     }
+
+
+def replica_role(workdir: Path) -> str | None:
+    """ "leader" or "standby", as a replica on PostgreSQL records it in the heartbeat file of
+    its working folder (bot/health.py), or None before it has."""
+    try:
+        document = json.loads((workdir / "lysyme-health.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    role = document.get("role")
+    return str(role) if role else None
 
 
 def run_process(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:

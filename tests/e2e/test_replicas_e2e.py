@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN, CLINICIAN, ELIGIBLE_MALE, TEAM_CHAT, process_env, run_process
+from tests.e2e.conftest import (
+    ADMIN,
+    CLINICIAN,
+    ELIGIBLE_MALE,
+    TEAM_CHAT,
+    process_env,
+    replica_role,
+    run_process,
+)
 from tests.e2e.fake_telegram import FakeTelegram
 from tests.e2e.test_restart_e2e import say, tap
 
@@ -31,18 +38,9 @@ def _replica(tg: FakeTelegram, workdir: Path, url: str) -> subprocess.Popen[byte
     return run_process(env, workdir)
 
 
-def _role(workdir: Path) -> str | None:
-    try:
-        document = json.loads((workdir / "lysyme-health.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    role = document.get("role")
-    return str(role) if role else None
-
-
-def _wait_for_role(workdir: Path, role: str, timeout: float) -> float:
+def _wait_forreplica_role(workdir: Path, role: str, timeout: float) -> float:
     started = time.monotonic()
-    while _role(workdir) != role:
+    while replica_role(workdir) != role:
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{workdir.name} did not become {role} within {timeout:.0f} s")
         time.sleep(0.1)
@@ -114,9 +112,9 @@ def test_kill_9_of_the_leader_the_standby_finishes_the_screening(
     standby: subprocess.Popen[bytes] | None = None
     try:
         tg.run_sync(tg.wait_for_poll(after_index=mark, timeout=30))
-        _wait_for_role(leader_dir, "leader", timeout=10)
+        _wait_forreplica_role(leader_dir, "leader", timeout=10)
         standby = _replica(tg, standby_dir, url)
-        _wait_for_role(standby_dir, "standby", timeout=30)
+        _wait_forreplica_role(standby_dir, "standby", timeout=30)
 
         # The seeded notice goes out once, from the leader.
         tg.run_sync(tg.wait_for_message(TEAM_CHAT, contains="HMN-001", timeout=15))
@@ -133,7 +131,7 @@ def test_kill_9_of_the_leader_the_standby_finishes_the_screening(
         leader.send_signal(signal.SIGKILL)
         leader.wait(timeout=10)
         assert leader.returncode == -signal.SIGKILL
-        took = _wait_for_role(standby_dir, "leader", timeout=TAKEOVER_LIMIT)
+        took = _wait_forreplica_role(standby_dir, "leader", timeout=TAKEOVER_LIMIT)
         assert took <= TAKEOVER_LIMIT
 
         # The same screening goes on with the new leader, at the question it was on.

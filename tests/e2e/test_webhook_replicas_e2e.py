@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.server
 import itertools
-import json
 import signal
 import socket
 import subprocess
@@ -27,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ADMIN, ELIGIBLE_MALE, TEAM_CHAT
-from tests.e2e.conftest import CLINICIAN, process_env, run_process
+from tests.e2e.conftest import CLINICIAN, process_env, replica_role, run_process
 from tests.e2e.fake_telegram import FakeTelegram
 from tests.e2e.test_webhook_e2e import say, tap, wait_for_port
 
@@ -111,21 +110,14 @@ def free_ports(count: int) -> list[int]:
         return [int(probe.getsockname()[1]) for probe in probes]
 
 
-def _role(workdir: Path) -> str | None:
-    try:
-        document = json.loads((workdir / "lysyme-health.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    role = document.get("role")
-    return str(role) if role else None
-
-
 def _wait_for_roles(workdirs: list[Path], timeout: float = 10.0) -> dict[str, Path]:
     """Once one replica leads and the other stands by: role -> its folder."""
     deadline = time.monotonic() + timeout
-    while (roles := {_role(w): w for w in workdirs}).keys() != {"leader", "standby"}:
+    while (roles := {replica_role(w): w for w in workdirs}).keys() != {"leader", "standby"}:
         if time.monotonic() > deadline:
-            raise AssertionError(f"roles after {timeout:.0f} s: {[_role(w) for w in workdirs]}")
+            raise AssertionError(
+                f"roles after {timeout:.0f} s: {[replica_role(w) for w in workdirs]}"
+            )
         time.sleep(0.05)  # waiting for the lease, bounded by the deadline
     return {str(role): workdir for role, workdir in roles.items()}
 
