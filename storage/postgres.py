@@ -76,11 +76,12 @@ class PostgresError(sqlite3.DatabaseError):
 
 
 class PostgresIntegrityError(sqlite3.IntegrityError):
-    pass
+    """A constraint refused the statement (unique key, foreign key, the audit trigger)."""
 
 
 class PostgresOperationalError(sqlite3.OperationalError):
-    pass
+    """The server is unreachable or closed the connection, a lock timed out, a write was
+    tried on a read-only connection: worth trying again, as a busy SQLite file is."""
 
 
 def _translated(exc: Exception) -> sqlite3.Error:
