@@ -33,6 +33,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
+def no_database(command: str, settings: Settings) -> bool:
+    """A command that reads an existing database: True (and one line on stderr) when the
+    SQLite file is not there. A PostgreSQL URL is checked by connecting to it."""
+    if settings.on_postgres or Path(settings.database).exists():
+        return False
+    print(f"{command}: no database at {settings.database}", file=sys.stderr)
+    return True
+
+
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.file)
     try:

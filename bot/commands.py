@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.cli import fail
+from bot.cli import fail, no_database
 from bot.settings import Settings
 
 log = logging.getLogger("lysyme.run")
@@ -171,11 +171,10 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     from storage.audit import checkpoint_problem, verify_chain
     from storage.db import Database
 
-    on_postgres = isinstance(settings.database, str)
-    database = Path(settings.database)
-    if not on_postgres and not database.exists():
-        print(f"verify-audit: no database at {settings.database}", file=sys.stderr)
+    if no_database("verify-audit", settings):
         return 2
+    on_postgres = settings.on_postgres
+    database = Path(settings.database)
 
     async def go() -> int:
         try:
@@ -225,8 +224,7 @@ def backup(args: argparse.Namespace, settings: Settings) -> int:
 
     if isinstance(settings.database, str):
         return _pg_dump(args, settings.database)
-    if not Path(settings.database).exists():
-        print(f"backup: no database at {settings.database}", file=sys.stderr)
+    if no_database("backup", settings):
         return 2
     try:
         path = asyncio.run(backup_database(settings.database, args.path))

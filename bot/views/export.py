@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import callback_data as cd
+from bot.cli import no_database
 from bot.common import Actor, Button, Context, Out
 from bot.exports.fields import criterion_name
 from bot.present import local_time
@@ -523,8 +524,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
     if not target.is_dir():
         print(f"export: {target} is not a directory", file=sys.stderr)
         return 2
-    if not settings.on_postgres and not Path(settings.database).exists():
-        print(f"export: no database at {settings.database}", file=sys.stderr)
+    if no_database("export", settings):
         return 2
 
     async def go() -> ExportFiles:

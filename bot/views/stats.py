@@ -9,6 +9,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from bot.cli import no_database
 from bot.common import Actor, Context, Out
 from bot.present import local_time
 from bot.settings import Settings
@@ -146,8 +147,7 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
     if not target.is_dir():
         print(f"stats: {target} is not a directory", file=sys.stderr)
         return 2
-    if not settings.on_postgres and not Path(settings.database).exists():
-        print(f"stats: no database at {settings.database}", file=sys.stderr)
+    if no_database("stats", settings):
         return 2
     lang = settings.language or "fr"
 
