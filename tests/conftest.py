@@ -10,14 +10,17 @@ import os
 import secrets
 import subprocess
 import tempfile
+import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.settings import Settings
+from storage import reminders as outbox
+from storage.db import Database
 from storage.postgres import is_postgres_url
 from tests.e2e.fake_telegram import FakeTelegram
 
@@ -209,3 +212,20 @@ sqlite_only = pytest.mark.parametrize("database_target", ["sqlite"], indirect=Tr
 
 def is_postgres(target: Path | str) -> bool:
     return is_postgres_url(target)
+
+
+@pytest.fixture
+async def replicas(
+    postgres_target: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Database, Database]]:
+    """Two replicas of the bot on one schema. Both run in this process: each is told apart in
+    claims by its write connection's thread (one per replica), as two processes would be by
+    their names."""
+    monkeypatch.setattr(outbox, "this_process", lambda: f"replica-{threading.get_ident()}")
+    first = await Database.open(postgres_target)
+    second = await Database.open(postgres_target)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +20,6 @@ from storage.db import Database
 from tests.conftest import FakeClock
 
 T0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def replicas(postgres_target: str) -> AsyncIterator[tuple[Database, Database]]:
-    first = await Database.open(postgres_target)
-    second = await Database.open(postgres_target)
-    try:
-        yield first, second
-    finally:
-        await first.close()
-        await second.close()
 
 
 Pair = tuple[FakeClock, Leadership, Leadership]

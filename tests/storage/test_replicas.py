@@ -14,11 +14,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-
-import pytest
 
 from storage import leases, postgres
 from storage import reminders as outbox
@@ -34,23 +31,6 @@ LEADER_LEASE = "leader"  # bot/leadership.py's lease; any name behaves alike her
 T = TypeVar("T")
 CLINICIAN = 2002
 LEASE = dt.timedelta(seconds=30)
-
-
-@pytest.fixture
-async def replicas(
-    postgres_target: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[Database, Database]]:
-    """Two replicas of the bot on one schema. Both run in this process: each is told apart in
-    claims by its write connection's thread (one per replica), as two processes would be by
-    their names."""
-    monkeypatch.setattr(outbox, "this_process", lambda: f"replica-{threading.get_ident()}")
-    first = await Database.open(postgres_target)
-    second = await Database.open(postgres_target)
-    try:
-        yield first, second
-    finally:
-        await first.close()
-        await second.close()
 
 
 async def name_of(replica: Database) -> str:
