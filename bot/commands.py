@@ -240,8 +240,8 @@ def _init_postgres(args: argparse.Namespace, settings: Settings) -> int:
     database that already holds a trail is never set aside from here (`--force` included):
     that is the database administrator's decision, with PostgreSQL's own tools."""
     from storage.anchor import DatabaseRefused
-    from storage.audit import AuditEntry, append_audit
-    from storage.db import Database, fetch_one
+    from storage.audit import AuditEntry, append_audit, has_rows
+    from storage.db import Database
 
     label = settings.database_label
 
@@ -249,8 +249,7 @@ def _init_postgres(args: argparse.Namespace, settings: Settings) -> int:
         db = await Database.open(settings.database)
         try:
             async with db.transaction() as conn:
-                row = await fetch_one(conn, "SELECT count(*) FROM audit")
-                if row is not None and int(row[0]) > 0:
+                if await has_rows(conn):
                     return False
                 await append_audit(conn, AuditEntry(dt.datetime.now(dt.UTC), "init",
                                                     "database_created"))  # fmt: skip

@@ -33,6 +33,7 @@ __all__ = [
     "checkpoint_problem",
     "compute_hash",
     "format_timestamp",
+    "has_rows",
     "parse_timestamp",
     "verify_chain",
     "verify_incremental",
@@ -209,6 +210,12 @@ async def _fetch(
         return [tuple(row) for row in await cursor.fetchall()]
     finally:
         await cursor.close()
+
+
+async def has_rows(conn: Connection) -> bool:
+    """Whether the trail holds any row (a database already in use)."""
+    rows = await _fetch(conn, "SELECT 1 FROM audit LIMIT 1")
+    return bool(rows)
 
 
 async def append_audit(conn: Connection, entry: AuditEntry) -> int:

@@ -5,7 +5,10 @@ next read snapshot and the next write all work, and no transaction is half-appli
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -86,3 +89,20 @@ async def test_read_snapshots_never_use_more_connections_than_the_pool_size(
         assert most == 2  # 4 − the writer − the shared reader
     finally:
         await db.close()
+
+
+def test_init_on_postgresql_creates_once_and_never_sets_a_database_aside(
+    postgres_target: str, tmp_path: Path
+) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "LYSYME_DATABASE": postgres_target}  # fmt: skip
+
+    def init(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot.cli", "init", *extra], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    first = init()
+    assert first.returncode == 0 and first.stdout.startswith("init: new database postgresql://")
+    for again in (init(), init("--force")):
+        assert again.returncode == 2 and again.stdout == ""
+        assert again.stderr.count("\n") == 1 and "already holds a LYSYME database" in again.stderr
