@@ -105,11 +105,6 @@ class Settings(BaseSettings):
         return str(self.database)
 
     @property
-    def database_file(self) -> Path:
-        """The SQLite file (only meaningful when not on PostgreSQL)."""
-        return Path(self.database)
-
-    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
