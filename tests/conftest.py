@@ -15,6 +15,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,6 +27,22 @@ from tests.e2e.fake_telegram import FakeTelegram
 
 #: Saturday 21 November 2026, 10:00 in Paris: the suites' "now" unless a test says otherwise.
 T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
+
+#: The trial's time zone in the test settings (`make_settings`).
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def day(offset: int = 0, *, of: dt.datetime = T0) -> str:
+    """A date as a clinician types it (dd/mm/yyyy): `offset` days after the local date of `of`,
+    the clock of the bot under test (the suites' `T0` unless given). Tests never type a literal
+    date: a bot on the real clock would refuse it once the calendar moved on."""
+    return (of.astimezone(PARIS).date() + dt.timedelta(days=offset)).strftime("%d/%m/%Y")
+
+
+def real_now() -> dt.datetime:
+    """The real clock, for tests that start `lysyme-bot` processes (they run on it)."""
+    return dt.datetime.now(dt.UTC)
+
 
 #: Who runs a test bot, unless a test says otherwise (DESIGN.md roles).
 ADMIN = 1001
@@ -67,10 +84,14 @@ def make_settings(db_path: Path | str, **extra: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-#: A whole eligible screening (male patient), as a clinician answers it: (a fragment of the
-#: question the bot shows, "tap:<button label>" or "type:<text>").
-ELIGIBLE_MALE: list[tuple[str, str]] = [
-    ("Date of first symptoms", "type:19/11/2026"),
+def eligible_male(now: dt.datetime = T0) -> list[tuple[str, str]]:
+    """A whole eligible screening (male patient), as a clinician answers it on a bot whose clock
+    reads `now`: (a fragment of the question the bot shows, "tap:<button label>" or
+    "type:<text>"). First symptoms two days before, admission yesterday."""
+    return [("Date of first symptoms", f"type:{day(-2, of=now)}"), *_ELIGIBLE_MALE_AFTER_INDEX]
+
+
+_ELIGIBLE_MALE_AFTER_INDEX: list[tuple[str, str]] = [
     ("Date of admission", "tap:Yesterday"),
     ("Confirmed SJS", "tap:Yes"),
     ("Age (years)", "type:54"),
@@ -94,6 +115,9 @@ ELIGIBLE_MALE: list[tuple[str, str]] = [
     ("Who signed", "tap:The patient"),
     ("Weight (kg)", "type:68"),
 ]
+
+#: `eligible_male` on the suites' injected clock (`T0`).
+ELIGIBLE_MALE = eligible_male()
 
 
 def eligible_script(**answers: str) -> list[tuple[str, str]]:

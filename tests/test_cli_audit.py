@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.fake_request import CLINICIAN, ELIGIBLE_MALE, Harness, answer_all
+from tests.conftest import day
 
 
 def lysyme_bot(*args: str, database: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -44,7 +45,7 @@ async def screened_db(tmp_path: Path) -> Path:
         await bot.tap(CLINICIAN, "Confirm")
         assert "all criteria are met" in " ".join(bot.texts(CLINICIAN))
         await bot.text(CLINICIAN, "/screen")
-        await bot.text(CLINICIAN, "19/11/2026")
+        await bot.text(CLINICIAN, day(-2))
         await bot.text(CLINICIAN, "/cancel")
     return path
 

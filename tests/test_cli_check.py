@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.conftest import day
+
 PARIS = ZoneInfo("Europe/Paris")
 REPO = Path(__file__).resolve().parents[1]
 
@@ -124,7 +126,7 @@ INVALID: dict[str, tuple[str | None, str]] = {
     "index_in_future": (doc(index_date="2026-12-02"), "index_date"),
     "admission_in_future": (doc(admission_date="2026-12-02"), "admission_date"),
     "admission_before_index": (doc(admission_date="2026-11-26"), "admission_date"),
-    "date_french_format": (doc(index_date="27/11/2026"), "index_date"),
+    "date_french_format": (doc(index_date=day(6)), "index_date"),
     "date_impossible": (doc(index_date="2026-02-30"), "index_date"),
     "date_as_number": (doc(index_date=20261127), "index_date"),
     "answers_not_object": (json.dumps({"answers": ["age", 58], "now": NOW}), "answers"),

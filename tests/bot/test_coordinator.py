@@ -33,7 +33,7 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.db import Database, fetch_all, fetch_one
 from storage.screenings import Screening
-from tests.conftest import FakeClock, sqlite_only
+from tests.conftest import FakeClock, day, sqlite_only
 from tests.conversations.support import NOW, eligible_answers
 
 CLINICIAN = 101
@@ -380,12 +380,12 @@ async def test_correcting_sex_withdraws_the_pregnancy_answer(ctx: Context) -> No
         (["HMN-001", "scorten:age", "50", "typo"], "Unknown id: scorten:age."),
         (["HMN-001", "age", "eighty", "typo"], "I expect a number"),
         (["HMN-001", "age", "130", "typo"], "between 0 and 120"),
-        (["HMN-001", "admission_date", "01/12/2026", "typo"], "cannot be in the future"),
-        (["HMN-001", "admission_date", "01/11/2026", "typo"], "cannot be before the index date"),
+        (["HMN-001", "admission_date", day(10), "typo"], "cannot be in the future"),
+        (["HMN-001", "admission_date", day(-20), "typo"], "cannot be before the index date"),
         (["HMN-001", "age", "58", "typo"], "is already 58 years: nothing changed"),
         (["HMN-001", "scorten:urea", "999", "typo"], "between 0.1 and 150"),
         (["HMN-001", "scorten:urea", "abc", "typo"], "I expect a number"),
-        (["HMN-001", "injected_at", "22/11/2026", "10:00", "typo"], "no injection recorded"),
+        (["HMN-001", "injected_at", day(1), "10:00", "typo"], "no injection recorded"),
         (["HMN-001", "withdrawal", "cancel", "typo"], "is not withdrawn"),
         (["HMN-001", "withdrawal", "yes", "typo"], "the only value is “cancel”"),
         (["HMN-404", "age", "80", "typo"], "Unknown number: HMN-404."),
@@ -442,7 +442,7 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
     clock.now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=ctx.zone)
     outs = await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR),
-        ["HMN-001", "injected_at", "24/11/2026", "08:15", "time", "misread"],
+        ["HMN-001", "injected_at", day(3), "08:15", "time", "misread"],
     )  # fmt: skip
     text = await text_of(outs)
     assert "Injection (D0): 22/11/2026 09:00 → <b>24/11/2026 08:15</b>" in text
@@ -461,9 +461,9 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
     assert "Injected after the deadline (deviation) — reason: time misread" in record
     assert "• Injection (D0):" in record  # listed under the other corrections
     for bad, problem in (
-        (["25/11/2026", "13:00"], "cannot be in the future"),
-        (["19/11/2026", "13:00"], "cannot be before admission"),
-        (["24/11/2026", "25:00"], "I expect a date and a time"),
+        ([day(4), "13:00"], "cannot be in the future"),
+        ([day(-2), "13:00"], "cannot be before admission"),
+        ([day(3), "25:00"], "I expect a date and a time"),
     ):
         text = await text_of(await correct_flow.correct(
             ctx, await actor(ctx, COORDINATOR), ["HMN-001", "injected_at", *bad, "x"]))  # fmt: skip

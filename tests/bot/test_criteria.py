@@ -25,6 +25,7 @@ from bot.texts import EN, FR, MODULES, assemble
 from conversations.answers import AnswerError, parse_text
 from conversations.eligibility import EXCLUDING_WHEN_TRUE, Verdict, evaluate
 from conversations.protocol import D0_WINDOW, QUESTION_IDS
+from tests.conftest import day
 from tests.conversations.support import NOW, PARIS, eligible_answers
 
 #: Each criterion failing: (answer overrides, now, French sentence, English sentence).
@@ -37,8 +38,8 @@ FAILING: dict[str, tuple[dict[str, object], dt.datetime, str, str]] = {
         "Admission 12 days after the index date (at most 10)"),
     D0_WINDOW: ({"index_date": dt.date(2026, 11, 22), "admission_date": dt.date(2026, 11, 24)},
                 dt.datetime(2026, 11, 29, 10, tzinfo=PARIS),
-                "Fenêtre J0 close le 27/11/2026 à 23:59",
-                "D0 window closed on 27/11/2026 at 23:59"),
+                f"Fenêtre J0 close le {day(6)} à 23:59",
+                f"D0 window closed on {day(6)} at 23:59"),
     "diagnosis_confirmed": ({"diagnosis_confirmed": False}, NOW, "Diagnostic non confirmé",
                             "Diagnosis not confirmed"),
     "ward": ({"ward": "other"}, NOW, "Service : autre (dermatologie ou réanimation requis)",
@@ -71,8 +72,8 @@ FAILING: dict[str, tuple[dict[str, object], dt.datetime, str, str]] = {
 #: Each criterion that can be pending: (overrides, French, English).
 PENDING: dict[str, tuple[dict[str, object], str, str]] = {
     "max_bsa_percent": ({"max_bsa_percent": 8.5},
-                        "SC décollée maximale 8,5 % (&lt; 10 %) : en observation jusqu'au 28/11/2026",
-                        "Highest detached BSA 8.5 % (&lt; 10 %): observed until 28/11/2026"),
+                        f"SC décollée maximale 8,5 % (&lt; 10 %) : en observation jusqu'au {day(7)}",
+                        f"Highest detached BSA 8.5 % (&lt; 10 %): observed until {day(7)}"),
     "pregnant_or_breastfeeding": ({"pregnant_or_breastfeeding": "pending"},
                                   "Test de grossesse : résultat attendu",
                                   "Pregnancy test: result awaited"),

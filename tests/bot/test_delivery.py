@@ -19,7 +19,7 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.db import fetch_all
 from tests.bot.fake_request import CLINICIAN, TEAM_CHAT, Harness, answer_all
-from tests.conftest import ELIGIBLE_MALE
+from tests.conftest import ELIGIBLE_MALE, day
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -68,10 +68,10 @@ async def test_a_429_on_the_reply_is_waited_for_and_the_next_question_shown(
 ) -> None:
     await bot.text(CLINICIAN, "/screen")
     bot.request.fail_next("sendMessage", 429, retry_after=3, chat_id=CLINICIAN)
-    await bot.text(CLINICIAN, "19/11/2026")
+    await bot.text(CLINICIAN, day(-2))
     assert waits == [3.0]
     assert "Date of admission" in bot.prompt_text(CLINICIAN)
-    await bot.text(CLINICIAN, "20/11/2026")
+    await bot.text(CLINICIAN, day(-1))
     assert (await answers(bot))["admission_date"] == '"2026-11-20"'
 
 
@@ -80,13 +80,13 @@ async def test_a_network_error_on_the_reply_is_retried_a_400_is_not(
 ) -> None:
     await bot.text(CLINICIAN, "/screen")
     bot.request.fail_next("sendMessage", 502, count=2, chat_id=CLINICIAN)
-    await bot.text(CLINICIAN, "19/11/2026")
+    await bot.text(CLINICIAN, day(-2))
     assert waits == list(delivery.NETWORK_BACKOFF[:2])
     assert "Date of admission" in bot.prompt_text(CLINICIAN)
     waits.clear()
     mark = bot.mark()
     bot.request.fail_next("sendMessage", 400, description="Bad Request: chat not found")
-    await bot.text(CLINICIAN, "20/11/2026")
+    await bot.text(CLINICIAN, day(-1))
     assert waits == [] and len(bot.calls("sendMessage", mark)) == 1
 
 
@@ -98,19 +98,19 @@ async def test_a_retyped_answer_after_a_lost_reply_is_not_stored_for_the_next_qu
     await bot.text(CLINICIAN, "/screen")
     bot.request.fail_next("sendMessage", 429, count=delivery.REPLY_ATTEMPTS, chat_id=CLINICIAN)
     mark = bot.mark()
-    await bot.text(CLINICIAN, "19/11/2026")
+    await bot.text(CLINICIAN, day(-2))
     assert received(bot, CLINICIAN, mark) == []  # nothing reached the clinician
     assert len(waits) == delivery.REPLY_ATTEMPTS - 1
     assert await answers(bot) == {"index_date": '"2026-11-19"'}
 
     mark = bot.mark()
-    await bot.text(CLINICIAN, "19/11/2026")  # meant for the symptom date, seen last
+    await bot.text(CLINICIAN, day(-2))  # meant for the symptom date, seen last
     recorded, question = received(bot, CLINICIAN, mark)
     assert "previous answer was recorded" in recorded and "19/11/2026" in recorded
     assert "Date of admission" in question
     assert "admission_date" not in await answers(bot)
 
-    await bot.text(CLINICIAN, "20/11/2026")  # now shown: this is its answer
+    await bot.text(CLINICIAN, day(-1))  # now shown: this is its answer
     assert (await answers(bot))["admission_date"] == '"2026-11-20"'
     assert "Confirmed SJS" in bot.prompt_text(CLINICIAN)
 
@@ -120,9 +120,9 @@ async def test_a_flood_wait_longer_than_the_bound_is_not_waited_for(
 ) -> None:
     await bot.text(CLINICIAN, "/screen")
     bot.request.fail_next("sendMessage", 429, retry_after=600, chat_id=CLINICIAN)
-    await bot.text(CLINICIAN, "19/11/2026")
+    await bot.text(CLINICIAN, day(-2))
     assert waits == []
-    await bot.text(CLINICIAN, "20/11/2026")
+    await bot.text(CLINICIAN, day(-1))
     assert "admission_date" not in await answers(bot)
     assert "Date of admission" in bot.prompt_text(CLINICIAN)
 

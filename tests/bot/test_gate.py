@@ -20,7 +20,7 @@ from tests.bot.fake_request import (
     STRANGER,
     Harness,
 )
-from tests.conftest import sqlite_only
+from tests.conftest import day, sqlite_only
 
 # DESIGN.md "Commands and roles", written out independently of the bot's own tables.
 ANYONE_LISTED = {"clinician", "coordinator", "admin"}
@@ -48,7 +48,7 @@ EXPECTED: dict[str, set[str]] = {
 #: DESIGN.md: "Commands that show patient data work in private chats only".
 PRIVATE_ONLY = set(EXPECTED) - {"start", "help", "language"}
 USERS = {"clinician": CLINICIAN, "coordinator": COORDINATOR, "admin": ADMIN}
-PATIENT_DATA = ("HMN-001", "54", "19/11/2026", "2026-11-19")
+PATIENT_DATA = ("HMN-001", "54", day(-2), "2026-11-19")
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ async def bot(database_target: Path | str) -> AsyncIterator[Harness]:
         await harness.add_user(CLINICIAN_2, "clinician")
         await harness.add_user(COORDINATOR, "coordinator")
         await harness.text(CLINICIAN, "/screen")
-        await harness.text(CLINICIAN, "19/11/2026")
+        await harness.text(CLINICIAN, day(-2))
         await harness.tap(CLINICIAN, "Yesterday")
         await harness.tap(CLINICIAN, "Yes")
         await harness.text(CLINICIAN, "54")
@@ -121,7 +121,7 @@ async def test_unknown_user_gets_one_refusal_with_their_id_and_nothing_else(bot:
     for command in [*EXPECTED, "nonsense"]:
         replies = await reply_to(bot, STRANGER, f"/{command} HMN-001")
         assert replies == [t("en", "access.unknown", user_id=STRANGER)], (command, replies)
-    for text in ("hello", "54", "19/11/2026"):
+    for text in ("hello", "54", day(-2)):
         replies = await reply_to(bot, STRANGER, text)
         assert replies == [t("en", "access.unknown", user_id=STRANGER)]
     everything = " ".join(bot.texts(STRANGER, mark))

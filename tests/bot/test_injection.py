@@ -30,7 +30,7 @@ from tests.bot.test_reminders import (
     reminder_rows,
     screen_patient,
 )
-from tests.conftest import sqlite_only
+from tests.conftest import day, sqlite_only
 
 ADMISSION = dt.date(2026, 11, 20)
 _updates = count(1000)
@@ -82,7 +82,7 @@ async def test_d0_asks_the_investigator_to_confirm_then_records_and_schedules(en
     assert s.status == store.INJECTED and s.injected_at == at and s.injected_by == CLINICIAN
     reply = texts(outs)
     # D0 = 21/11: D0+7, D0+10, D0+30 (vital status and discharge date).
-    for date in ("28/11/2026", "01/12/2026", "21/12/2026"):
+    for date in (day(7), day(10), day(30)):
         assert date in reply
     rows = await reminder_rows(env.ctx, s.id)
     assert not [
@@ -112,7 +112,7 @@ async def test_d0_asks_the_investigator_to_confirm_then_records_and_schedules(en
 async def test_d0_with_a_time_in_the_trial_zone(env: Env) -> None:
     s = await screen_patient(env.ctx, env.clock.now, ADMISSION)
     env.clock.set(local(2026, 11, 22, 12))
-    await inject(env, "HMN-001", "21/11/2026", "09:15")
+    await inject(env, "HMN-001", day(0), "09:15")
     s = await get(env.ctx, s.id)
     assert s.injected_at == local(2026, 11, 21, 9, 15)
     assert injection.parse_injection_time("14h30", local(2026, 11, 22, 16), PARIS) == local(
@@ -124,7 +124,7 @@ async def test_d0_with_a_time_in_the_trial_zone(env: Env) -> None:
 @sqlite_only
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [(["21/11/2026", "09:15"], local(2026, 11, 21, 9, 15)),
+    [([day(0), "09:15"], local(2026, 11, 21, 9, 15)),
      (["21/11", "9h15"], local(2026, 11, 21, 9, 15)),
      (["2026-11-21", "09:15"], local(2026, 11, 21, 9, 15)),
      (["11h30"], local(2026, 11, 22, 11, 30))],
@@ -139,7 +139,7 @@ async def test_d0_accepts_the_core_date_and_time_formats(
 
 
 @sqlite_only
-@pytest.mark.parametrize("typed", [["21/11/2026", "৯:১৫"], ["31/02/2026", "10:00"], ["25:00"]])
+@pytest.mark.parametrize("typed", [[day(0), "৯:১৫"], ["31/02/2026", "10:00"], ["25:00"]])
 async def test_d0_refuses_what_the_core_parser_refuses(env: Env, typed: list[str]) -> None:
     await screen_patient(env.ctx, env.clock.now, ADMISSION)
     env.clock.set(local(2026, 11, 22, 12))
@@ -152,7 +152,7 @@ def test_d0_and_the_planned_time_share_the_core_parser() -> None:
     from conversations import answers, escalation
 
     now = local(2026, 11, 21, 9)
-    for typed in ("22/11 09:00", "2026-11-22 09:00", "22/11/2026 9h00"):
+    for typed in ("22/11 09:00", "2026-11-22 09:00", f"{day(1)} 9h00"):
         planned = escalation.parse_planned_time(typed, now, PARIS, None)
         assert planned == local(2026, 11, 22, 9), typed
         assert injection.parse_injection_time(typed, now, PARIS) == local(2026, 11, 22, 9)
@@ -182,9 +182,9 @@ async def test_d0_refusals(env: Env) -> None:
     assert "Usage" in texts(await injection.d0(env.ctx, who(), []))
     assert "Unknown number" in texts(await injection.d0(env.ctx, who(), ["HMN-404"]))
     assert "not recognised" in texts(await injection.d0(env.ctx, who(), ["HMN-001", "tomorrow"]))
-    future = await injection.d0(env.ctx, who(), ["HMN-001", "20/11/2026", "18:00"])
+    future = await injection.d0(env.ctx, who(), ["HMN-001", day(-1), "18:00"])
     assert "future" in texts(future)
-    before = await injection.d0(env.ctx, who(), ["HMN-001", "19/11/2026", "09:00"])
+    before = await injection.d0(env.ctx, who(), ["HMN-001", day(-2), "09:00"])
     assert "before admission" in texts(before)
     await inject(env)
     again = await injection.d0(env.ctx, who(), ["HMN-001"])
@@ -272,8 +272,8 @@ async def test_withdraw_stops_every_reminder(env: Env) -> None:
     (notice,) = env.send.to(TEAM)
     assert "withdrawn" in notice.text and "family" not in notice.text  # the reason stays private
     env.send.clear()
-    for day in range(21, 30):
-        await env.sweep(local(2026, 11, day, 8))
+    for date in range(21, 30):
+        await env.sweep(local(2026, 11, date, 8))
     assert env.send.sent == []
     again = await injection.withdraw(env.ctx, who(), ["HMN-001", "again"])
     assert "cannot be withdrawn" in texts(again)
@@ -447,16 +447,16 @@ async def test_the_discharge_date_is_typed_or_still_in_hospital(env: Env) -> Non
     env.clock.set(local(2026, 12, 28, 9))
     (ask,) = await injection.follow_up_button(env.ctx, who(), data[1])
     assert "type the discharge date" in ask.text
-    bad = await injection.fu_date_text(env.ctx, who(), "20/11/2026")
+    bad = await injection.fu_date_text(env.ctx, who(), day(-1))
     assert "before D0" in texts(bad)
-    outs = await injection.fu_date_text(env.ctx, who(), "27/12/2026")
+    outs = await injection.fu_date_text(env.ctx, who(), day(36))
     assert "27/12/2026" in texts(outs)
     async with env.ctx.db.transaction() as conn:
         answers = await store.current_answers(conn, sid)
     assert json.loads(answers["follow_up:discharge_date"]) == "2026-12-27"
     env.send.clear()
-    for day in range(29, 32):
-        await env.sweep(local(2026, 12, day, 8))
+    for date in range(29, 32):
+        await env.sweep(local(2026, 12, date, 8))
     assert not [m for m in env.send.sent if "discharge" in m.text]
 
 

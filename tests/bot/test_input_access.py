@@ -18,7 +18,7 @@ from storage import screenings as store
 from storage.db import fetch_all
 from storage.timefmt import to_db
 from tests.bot.fake_request import ADMIN, CLINICIAN, ELIGIBLE_MALE, Harness, answer_all
-from tests.conftest import sqlite_only
+from tests.conftest import day, sqlite_only
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ async def test_a_database_error_in_the_access_check_answers_the_user(
         raise sqlite3.OperationalError("database is locked")
 
     monkeypatch.setattr(store, "user_and_session", locked)
-    for send in (bot.text(CLINICIAN, "19/11/2026"), bot.text(CLINICIAN, "/status")):
+    for send in (bot.text(CLINICIAN, day(-2)), bot.text(CLINICIAN, "/status")):
         mark = bot.mark()
         await send
         assert bot.texts(CLINICIAN, mark) == [t("en", "error.temporary")]
@@ -110,11 +110,11 @@ async def test_a_database_error_in_a_flow_answers_and_writes_nothing(
 
     monkeypatch.setattr(store, "add_answer", full)
     mark = bot.mark()
-    await bot.text(CLINICIAN, "19/11/2026")
+    await bot.text(CLINICIAN, day(-2))
     assert bot.texts(CLINICIAN, mark) == [t("en", "error.temporary")]
     assert (await count(bot, "answers"), await count(bot, "audit")) == (answers, audit)
     monkeypatch.undo()
-    await bot.text(CLINICIAN, "19/11/2026")  # the retry works, the question moves on
+    await bot.text(CLINICIAN, day(-2))  # the retry works, the question moves on
     assert "Date of admission" in bot.prompt_text(CLINICIAN)
 
 

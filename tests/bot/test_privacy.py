@@ -21,7 +21,7 @@ from bot.backups import run_backup
 from bot.common import Context
 from bot.polling import UpdatePoller
 from storage.backup import backup_database
-from tests.conftest import eligible_script
+from tests.conftest import day, eligible_script
 from tests.e2e.conftest import (
     ADMIN,
     CLINICIAN,
@@ -49,7 +49,7 @@ SCREENING = eligible_script(
 HEART_RATE = "131"
 #: Every form in which those answers (and what is computed from them) could show up.
 VALUES = [
-    "19/11/2026", "2026-11-19", "20/11/2026", "2026-11-20", "63", "37,5", "37.5", "71,4",
+    day(-2), "2026-11-19", day(-1), "2026-11-20", "63", "37,5", "37.5", "71,4",
     "71.4", HEART_RATE, "142800000", "142.8", "Dermatology", "dermatology",
 ]  # fmt: skip
 SECRETS = [TOKEN, TOKEN.split(":", 1)[1]]

@@ -17,12 +17,14 @@ import pytest
 from bot.app import build_application
 from bot.polling import UpdatePoller
 from bot.settings import Settings
-from tests.conftest import (  # noqa: F401 - ELIGIBLE_MALE, FakeClock re-exported to the tests
+from tests.conftest import (  # noqa: F401 - re-exported to the tests
     ADMIN,
     ELIGIBLE_MALE,
     TEAM_CHAT,
     FakeClock,
+    eligible_male,
     make_settings,
+    real_now,
 )
 from tests.e2e.fake_telegram import FakeTelegram
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.flows import injection  # noqa: F401  (registers /d0, /update, /withdraw and the sender)
+from tests.conftest import day
 from tests.e2e.conftest import (
     ADMIN,
     CLINICIAN,
@@ -94,7 +95,7 @@ async def test_d0_records_the_injection_and_answers_with_the_follow_up_dates(
     await doc.tap("investigator confirms", expect="injection recorded")
     reply = doc.last_text()
     # D0 = 21/11/2026 (10:00 Paris): D0+7, D0+10, D0+30.
-    for date in ("28/11/2026", "01/12/2026", "21/12/2026"):
+    for date in (day(7), day(10), day(30)):
         assert date in reply
     await tg.wait_for_message(TEAM_CHAT, contains="injection (D0) recorded")
     # D0+7 at 08:00: the question with buttons, to the injector and the coordinator.

@@ -17,9 +17,10 @@ from pathlib import Path
 from tests.e2e.conftest import (
     ADMIN,
     CLINICIAN,
-    ELIGIBLE_MALE,
     TEAM_CHAT,
+    eligible_male,
     process_env,
+    real_now,
     replica_role,
     run_process,
 )
@@ -121,9 +122,10 @@ def test_kill_9_of_the_leader_the_standby_finishes_the_screening(
 
         say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
         say(tg, CLINICIAN, "/screen", expect="Date of first symptoms")
-        labels = [label for label, _ in ELIGIBLE_MALE]
+        script = eligible_male(real_now())  # the bots run on the real clock
+        labels = [label for label, _ in script]
         for index in range(4):  # first symptoms, admission, SJS, age
-            _answer(tg, ELIGIBLE_MALE[index], expect=labels[index + 1])
+            _answer(tg, script[index], expect=labels[index + 1])
         # (asked once the leader's long polls have returned: a poll round is on record)
         _health(tg, standby_dir, url, expect="healthy: standby")
         _health(tg, leader_dir, url, expect="healthy: leader")
@@ -135,9 +137,9 @@ def test_kill_9_of_the_leader_the_standby_finishes_the_screening(
         assert took <= TAKEOVER_LIMIT
 
         # The same screening goes on with the new leader, at the question it was on.
-        for index in range(4, len(ELIGIBLE_MALE)):
+        for index in range(4, len(script)):
             following = labels[index + 1] if index + 1 < len(labels) else "summary"
-            _answer(tg, ELIGIBLE_MALE[index], expect=following)
+            _answer(tg, script[index], expect=following)
         tap(tg, CLINICIAN, "Confirm", expect="all criteria are met")
         tg.run_sync(tg.wait_for_message(TEAM_CHAT, contains="HMN-002", timeout=15))
         _health(tg, standby_dir, url, expect="healthy: leader")

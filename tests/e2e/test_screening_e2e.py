@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.conftest import day
 from tests.e2e.conftest import (
     ADMIN,
     CLINICIAN,
@@ -67,7 +68,7 @@ async def test_typo_is_reasked_and_back_changes_an_answer(tg: FakeTelegram, star
     reply = await doc.type("31/02/2026", expect="expect a date")
     assert "expect a date" in reply
     assert "Date of first symptoms" in doc.prompt()["text"]
-    await doc.type("19/11/2026")
+    await doc.type(day(-2))
     await doc.tap("Yesterday")
     await doc.tap("Yes")
     await doc.type("fifty", expect="expect a number")
@@ -114,7 +115,7 @@ async def test_two_clinicians_screen_at_the_same_time(tg: FakeTelegram, start_bo
 async def test_duplicate_delivery_changes_nothing(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
     doc = await screening_opened(tg, start_bot)
     mark = tg.mark()
-    update_id = tg.send_text(CLINICIAN, "19/11/2026", language_code="en")
+    update_id = tg.send_text(CLINICIAN, day(-2), language_code="en")
     await tg.wait_for_message(CLINICIAN, contains="Date of admission", after_index=mark)
     await tg.wait_until_idle(quiet=0.05)
     tg.duplicate_update(update_id)
@@ -126,7 +127,7 @@ async def test_duplicate_delivery_changes_nothing(tg: FakeTelegram, start_bot) -
 
 async def test_stale_button_is_answered_not_applied(tg: FakeTelegram, start_bot) -> None:  # type: ignore[no-untyped-def]
     doc = await screening_opened(tg, start_bot)
-    await doc.type("19/11/2026")
+    await doc.type(day(-2))
     admission_prompt = doc.prompt()
     await doc.tap("Yesterday", expect="Confirmed SJS")
     mark = tg.mark()

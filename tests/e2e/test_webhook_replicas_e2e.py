@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN, ELIGIBLE_MALE, TEAM_CHAT
+from tests.conftest import ADMIN, TEAM_CHAT, eligible_male, real_now
 from tests.e2e.conftest import CLINICIAN, process_env, replica_role, run_process
 from tests.e2e.fake_telegram import FakeTelegram
 from tests.e2e.test_webhook_e2e import say, tap, wait_for_port
@@ -162,8 +162,9 @@ def test_two_webhook_replicas_behind_a_round_robin_load_balancer(
 
             say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
             assert "HMN-001" in say(tg, CLINICIAN, "/screen", expect="Date of first symptoms")
-            labels = [label for label, _ in ELIGIBLE_MALE]
-            for index, (_, how) in enumerate(ELIGIBLE_MALE):
+            script = eligible_male(real_now())  # the bots run on the real clock
+            labels = [label for label, _ in script]
+            for index, (_, how) in enumerate(script):
                 _answer(tg, how, expect=labels[index + 1] if index + 1 < len(labels) else "summary")
             tap(tg, CLINICIAN, "Confirm", expect="all criteria are met")
             tg.run_sync(tg.wait_for_message(TEAM_CHAT, contains="HMN-001", timeout=15))
