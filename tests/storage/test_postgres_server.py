@@ -74,18 +74,27 @@ async def test_read_snapshots_never_use_more_connections_than_the_pool_size(
     db = await Database.open(postgres_target, pool_size=4)
     busy = 0
     most = 0
+    backends: set[int] = set()
+    two_in = (
+        asyncio.Event()
+    )  # a barrier: the first two reads hold their connection till both are in
 
     async def one_read() -> None:
         nonlocal busy, most
         async with db.read() as conn:
             busy += 1
             most = max(most, busy)
-            await fetch_one(conn, "SELECT 1")
-            await asyncio.sleep(0)  # let the other reads ask for a connection meanwhile
+            if busy == 2:
+                two_in.set()
+            (pid,) = await fetch_one(conn, "SELECT pg_backend_pid()")
+            backends.add(pid)
+            await asyncio.wait_for(two_in.wait(), timeout=10)
             busy -= 1
 
     try:
         await asyncio.gather(*(one_read() for _ in range(20)))
+        # Two at once, never a third: 4 − the writer − the shared reader.
+        assert len(backends) <= 2
         assert most == 2  # 4 − the writer − the shared reader
     finally:
         await db.close()
