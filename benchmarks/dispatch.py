@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from common import (
+from support.common import (
     BOT_USER,
     FIRST_CLINICIAN,
     InstantRequest,

@@ -10,6 +10,7 @@ Telegram's own limits then bound the wall-clock time: 20 messages/min in one gro
 ~30/s overall (AIORateLimiter): printed as `paced_seconds` for this burst.
 
     python benchmarks/sender.py [--patients N]
+    python benchmarks/sender.py --quick    # 100 patients, < 30 s
 
 The last line of stdout is one JSON object of figures.
 """
@@ -37,7 +38,7 @@ from tests.bot.test_reminders import TEAM, FakeSend, local, make_env, screen_pat
 async def run(patients: int) -> dict[str, float | int]:
     with tempfile.TemporaryDirectory() as folder:
         start = local(2026, 11, 20, 10)
-        env = await make_env(Path(folder), start)
+        env = await make_env(Path(folder) / "bench.sqlite3", start)
         try:
             for _ in range(patients):
                 await screen_patient(env.ctx, start, dt.date(2026, 11, 20))
@@ -60,6 +61,7 @@ async def run(patients: int) -> dict[str, float | int]:
         team / reminder_delivery.GROUP_PER_MINUTE * 60, sent / reminder_delivery.OVERALL_PER_SECOND
     )  # the group limit dominates
     return {
+        "benchmark": "sender",
         "patients": patients,
         "reminders_sent": sent,
         "seconds": round(elapsed, 3),
@@ -71,11 +73,13 @@ async def run(patients: int) -> dict[str, float | int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--patients", type=int, default=1000)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=None, help="1,000 unless --quick")
+    parser.add_argument("--quick", action="store_true", help="100 patients (< 30 s)")
     args = parser.parse_args()
-    figures = asyncio.run(run(args.patients))
-    print(json.dumps(figures))
+    patients = args.patients or (100 if args.quick else 1000)
+    figures = asyncio.run(run(patients))
+    print(json.dumps({**figures, "quick": args.quick}))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, emit, machine
+from support.common import ROOT, emit, machine
 
 from tests.e2e.fake_telegram import FakeTelegram
 

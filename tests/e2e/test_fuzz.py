@@ -13,7 +13,7 @@ Then: no exception escaped (error handler, `handler failed` logs, replies Telegr
 refused), the database is consistent (integrity, foreign keys, cursors, every stored answer
 decodes, every screening answer has its audit row) and the audit chain verifies.
 
-`LYSYME_FUZZ_UPDATES` (default 3,000) and `LYSYME_FUZZ_SEED` choose the run.
+`LYSYME_FUZZ_UPDATES` (500 by default, for the edit–test loop; 3,000 in CI: .ci/run) and `LYSYME_FUZZ_SEED` choose the run.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from tests.bot.fake_request import (
 )
 from tests.conftest import day
 
-UPDATES = int(os.environ.get("LYSYME_FUZZ_UPDATES", "3000"))
+UPDATES = int(os.environ.get("LYSYME_FUZZ_UPDATES", "500"))
 SEED = int(os.environ.get("LYSYME_FUZZ_SEED", "20261121"))
 _QUERY_REFUSED = re.compile(r"reply failed for update (\d+): Query is too old")
 INVESTIGATOR = 4004  # clinician and coordinator
@@ -562,8 +562,10 @@ async def test_random_updates_never_crash_and_leave_a_consistent_database(
     assert not rejected, (context, [(c.method, c.error, str(c.params)[:300]) for c in rejected[:5]])
     assert verified.ok, (context, verified.problem)
     counts = check_database(db_path)
-    # The run reached deep into the conversation, or it tested little.
-    assert counts["screenings"] >= 10 and counts["answers"] >= 100, counts
+    # The run reached deep into the conversation, or it tested little (10 screenings and 100
+    # answers for CI's 3,000 updates, in proportion for fewer).
+    assert counts["screenings"] >= max(2, UPDATES // 300), counts
+    assert counts["answers"] >= UPDATES // 30, counts
     assert any(key.split("/")[1] != "-" for key in counts if "/" in key), counts  # outcomes
     print(
         f"\nfuzz: {fuzzer.processed} updates (seed {SEED}) → {api_calls} Bot API calls, "

@@ -1,0 +1,1 @@
+"""What the benchmarks share (not a benchmark itself: every benchmarks/*.py is one)."""
