@@ -79,10 +79,9 @@ def routes() -> Routes:
 
 def configure_logging(level: int = logging.INFO) -> None:
     """Ids and actions only: httpx logs URLs (with the token) at INFO, PTB's DEBUG logs whole
-    updates (answers), aiosqlite's DEBUG logs every statement with its parameters (answers)
-    — all kept at WARNING."""
+    updates (answers) — both kept at WARNING."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiosqlite"):
+    for noisy in ("httpx", "httpcore", "telegram"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -2,8 +2,8 @@
 curve, as PNG (for /stats) and SVG (for slides), from plain data already worded by the caller.
 
 matplotlib with the Agg backend and the object-oriented API (no pyplot, no global state),
-imported lazily; renders are serialised by the lock of bot.reports (matplotlib is not
-thread-safe and the bot renders in a worker thread, `asyncio.to_thread`). Deterministic: no
+imported lazily; renders are serialised by one lock (matplotlib is not thread-safe and
+ the bot renders in a worker thread, `asyncio.to_thread`). Deterministic: no
 software or date metadata in the files.
 """
 
@@ -12,16 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import textwrap
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from bot.reports import _CHART_LOCK
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+# Matplotlib (font cache, text layout cache) is not guaranteed thread-safe even with the
+# object-oriented API; the bot renders in a worker thread, so renders are serialised.
+_CHART_LOCK = threading.Lock()
 _DPI = 100
 _MAIN = "#dce6f2"
 _MAIN_EDGE = "#4a6fa5"

@@ -37,7 +37,6 @@ LEASE_NAME = "leader"
 #: down (two thirds: before the lease can expire). A standby takes over within 4/3 of the
 #: lease after the leader's death: 20 s by default, under 30 s whatever the setting.
 LEASE = dt.timedelta(seconds=15)
-RENEW_EVERY = LEASE.total_seconds() / 3
 STEP_DOWN_AFTER = LEASE * 2 / 3
 
 WallClock = Callable[[], dt.datetime]

@@ -13,9 +13,8 @@ import datetime as dt
 from bot import callback_data as cd
 from bot import d0_loop, reminders_board
 from bot.common import Actor, Button, Context, Out
-from bot.criteria import short_names, verdict_lines
-from bot.present import classification, deadline_line, dose_line, error_text, number_text, time_left
-from bot.present import local_time as fmt_local
+from bot.criteria import verdict_lines
+from bot.present import classification, deadline_line, dose_line, error_text, number_text
 from bot.records import begin, load
 from bot.texts import Raw, t
 from conversations import schedule, versions
@@ -87,23 +86,6 @@ def reason_lines(
         text = verdict_lines(lang, evaluation.pending, answers, now, ctx.zone,
                              verdict=Verdict.PENDING)  # fmt: skip
     return text
-
-
-def team_notice(
-    lang: str, number: str, outcome: str, pending: tuple[str, ...], deadline: dt.datetime | None,
-    now: dt.datetime, ctx: Context,
-) -> str:  # fmt: skip
-    # Short names only ("Sérologie VIH"): the team group never reads an answer value.
-    names = t(lang, "team.pending_list", names=short_names(lang, pending)) if pending else ""
-    return t(
-        lang,
-        "team.outcome",
-        number=number,
-        outcome=t(lang, f"outcome.{outcome}"),
-        pending=Raw(names),
-        deadline=fmt_local(deadline, ctx.zone) if deadline else "—",
-        left=time_left(lang, deadline, now) if deadline else "—",
-    )
 
 
 async def close_screening(

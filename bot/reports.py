@@ -1,12 +1,10 @@
-"""File renderers for the coordinators: the screening log (CSV, XLSX) and the /stats chart (PNG).
+"""File renderers for the coordinators: the screening log as CSV and XLSX.
 
 Pure functions: they take plain Python data (no database, no Telegram, no clock) and return
 bytes, ready to be sent as a document or a photo, or written by ``lysyme-bot export DIR``.
 
 * :func:`render_csv` — one :class:`Table` as UTF-8 CSV (no BOM), for machines.
 * :func:`render_xlsx` — several tables as an Excel workbook, one sheet each, for people.
-* :func:`render_funnel_png` — the CONSORT-style funnel (screened → eligible → injected), the
-  reasons for non-inclusion and, optionally, observed vs SCORTEN-expected D30 deaths.
 
 Cell values
     ``None``, ``str``, ``int``, ``float``, ``bool``, ``datetime.date``, aware
@@ -20,9 +18,8 @@ Spreadsheet formula injection
     never evaluates text that came from a user (e.g. a withdrawal reason). Numbers, booleans and
     dates are never prefixed (``-3`` stays the number ``-3``); the text ``"-3"`` is prefixed.
 
-Heavy imports are lazy: ``openpyxl`` is imported by :func:`render_xlsx`, ``matplotlib`` by
-:func:`render_funnel_png` (Agg backend, object-oriented API, no ``pyplot``), so importing this
-module costs nothing at bot start-up.
+Heavy imports are lazy: ``openpyxl`` is imported by :func:`render_xlsx`, so importing this
+module costs nothing at bot start-up. The charts are bot/charts.py's.
 """
 
 from __future__ import annotations
@@ -35,26 +32,21 @@ import io
 import math
 import os
 import re
-import textwrap
-import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from _typeshed import SizedBuffer, StrPath
-    from matplotlib.axes import Axes
     from openpyxl.worksheet.worksheet import Worksheet
 
 __all__ = [
-    "FunnelCounts",
     "Table",
     "neutralise_formula",
     "render_csv",
-    "render_funnel_png",
     "render_xlsx",
 ]
 
@@ -77,17 +69,6 @@ _XLSX_DATE_FORMAT = "yyyy-mm-dd"
 _XLSX_DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 _XLSX_FALLBACK_CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # earliest date a zip entry can carry
-
-_CHART_SIZE_IN = (10.0, 7.0)
-_CHART_DPI = 100  # 1000 x 700 px
-_CHART_MAX_REASONS = 15  # the rest are summed into one "… (+n)" bar
-_CHART_COLOURS = ("#4a6fa5", "#6b9bd1", "#2e8b57")
-_CHART_REASON_COLOUR = "#c0504d"
-_CHART_OTHER_COLOUR = "#d9a3a1"
-_CHART_MORTALITY_COLOURS = ("#444444", "#a0a0a0")
-# Matplotlib (font cache, text layout cache) is not guaranteed thread-safe even with the
-# object-oriented API; the bot renders in a worker thread, so renders are serialised.
-_CHART_LOCK = threading.Lock()
 
 
 # --------------------------------------------------------------------------- data
@@ -115,35 +96,6 @@ class Table:
                     f"table {self.name!r}: row {number} has {len(row)} values, "
                     f"expected {len(self.columns)}"
                 )
-
-
-@dataclass(frozen=True)
-class FunnelCounts:
-    """What the /stats chart shows; every text is already translated by the caller."""
-
-    screened: int  # distinct patients screened (re-screens counted once)
-    eligible: int  # eligible or pending at screening
-    injected: int
-    reasons: Sequence[tuple[str, int]]  # (translated non-inclusion reason, count), any order
-    title: str  # e.g. "LYSYME — inclusion funnel"
-    caption: str  # e.g. "screened 12 · eligible 5 · injected 3 · target 15"
-    labels: tuple[str, str, str] = ("screened", "eligible", "injected")
-    reasons_title: str = "Reasons for non-inclusion"
-    mortality: tuple[int, float] | None = None  # (observed D30 deaths, sum of SCORTEN risks)
-    mortality_labels: tuple[str, str] = ("observed D30 deaths", "expected (SCORTEN)")
-
-    def __post_init__(self) -> None:
-        counts = {"screened": self.screened, "eligible": self.eligible, "injected": self.injected}
-        for name, value in counts.items():
-            if value < 0:
-                raise ValueError(f"{name} must not be negative, got {value}")
-        for label, count in self.reasons:
-            if count < 0:
-                raise ValueError(f"reason {label!r}: count must not be negative, got {count}")
-        if self.mortality is not None:
-            observed, expected = self.mortality
-            if observed < 0 or not math.isfinite(expected) or expected < 0:
-                raise ValueError(f"mortality must be non-negative, got {self.mortality}")
 
 
 # --------------------------------------------------------------------------- shared
@@ -388,172 +340,4 @@ def render_xlsx(
     # ExcelWriter is what openpyxl.save_workbook uses, minus its "modified = now".
     archive = _FixedTimeZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
     ExcelWriter(workbook, archive).save()  # closes the archive
-    return buffer.getvalue()
-
-
-# --------------------------------------------------------------------------- PNG
-
-
-def _wrap(text: str, width: int, max_lines: int) -> str:
-    lines = textwrap.wrap(text, width=width, max_lines=max_lines, placeholder=" …")
-    return "\n".join(lines)
-
-
-def _top_reasons(reasons: Sequence[tuple[str, int]]) -> tuple[list[tuple[str, int]], bool]:
-    """Non-zero reasons by decreasing count (then label), and whether the last bar sums the rest.
-
-    At most 15 bars: beyond that, the 14 largest and one "… (+n)" bar summing the n others.
-    """
-    ranked = sorted(((label, count) for label, count in reasons if count > 0), key=_reason_key)
-    if len(ranked) <= _CHART_MAX_REASONS:
-        return ranked, False
-    kept, rest = ranked[: _CHART_MAX_REASONS - 1], ranked[_CHART_MAX_REASONS - 1 :]
-    return [*kept, (f"… (+{len(rest)})", sum(count for _, count in rest))], True
-
-
-def _reason_key(item: tuple[str, int]) -> tuple[int, str]:
-    return (-item[1], item[0])
-
-
-def _text_kwargs(**kwargs: Any) -> dict[str, Any]:
-    # parse_math=False: a "$" in a translated label must not start TeX math.
-    return {"parse_math": False, **kwargs}
-
-
-def _draw_funnel(ax: Axes, counts: FunnelCounts) -> None:
-    values = (counts.screened, counts.eligible, counts.injected)
-    top = max(values)
-    positions = range(len(values))
-    bars = ax.bar(positions, values, color=_CHART_COLOURS, width=0.65)
-    ax.set_ylim(0, top * 1.12 if top else 1)
-    for bar, value in zip(bars, values, strict=True):
-        x = bar.get_x() + bar.get_width() / 2
-        if top and value >= 0.15 * top:  # inside the bar, white on colour
-            ax.text(
-                x,
-                value / 2,
-                str(value),
-                **_text_kwargs(ha="center", va="center", color="white", fontsize=20, weight="bold"),
-            )
-        else:  # too short: just above it
-            ax.text(
-                x,
-                value + (top or 1) * 0.02,
-                str(value),
-                **_text_kwargs(
-                    ha="center", va="bottom", color="#222222", fontsize=16, weight="bold"
-                ),
-            )
-    ax.set_xticks(
-        list(positions),
-        labels=[_wrap(label, 16, 2) for label in counts.labels],
-        **_text_kwargs(fontsize=11),
-    )
-    ax.set_yticks([])
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
-
-
-def _draw_reasons(ax: Axes, counts: FunnelCounts) -> None:
-    ax.set_title(counts.reasons_title, **_text_kwargs(fontsize=12))
-    reasons, grouped = _top_reasons(counts.reasons)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    if not reasons:
-        for side in ("left", "bottom"):
-            ax.spines[side].set_visible(False)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.text(0.5, 0.5, "—", **_text_kwargs(ha="center", va="center", fontsize=24))
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        return
-    crowded = len(reasons) > 8
-    fontsize = 8 if crowded else 10
-    positions = list(range(len(reasons)))
-    values = [count for _, count in reasons]
-    top = max(values)
-    colours = [_CHART_REASON_COLOUR] * len(reasons)
-    if grouped:
-        colours[-1] = _CHART_OTHER_COLOUR  # the summed "… (+n)" bar
-    ax.barh(positions, values, color=colours, height=0.7)
-    ax.set_yticks(
-        positions,
-        labels=[_wrap(label, 30 if crowded else 34, 2) for label, _ in reasons],
-        **_text_kwargs(fontsize=fontsize),
-    )
-    # Largest first (inverted axis); at least 6 slots so that 1 or 2 bars are not fat slabs.
-    ax.set_ylim(max(len(reasons), 6) - 0.5, -0.5)
-    ax.set_xlim(0, top * 1.15)
-    ax.set_xticks([])
-    ax.tick_params(axis="y", length=0)
-    for side in ("left", "bottom"):
-        ax.spines[side].set_visible(False)
-    for position, value in zip(positions, values, strict=True):
-        ax.text(
-            value + top * 0.015,
-            position,
-            str(value),
-            **_text_kwargs(ha="left", va="center", fontsize=fontsize + 1),
-        )
-
-
-def _draw_mortality(ax: Axes, counts: FunnelCounts) -> None:
-    assert counts.mortality is not None
-    observed, expected = counts.mortality
-    values = (float(observed), float(expected))
-    texts = (str(observed), f"{expected:.1f}")
-    top = max(values) or 1.0
-    ax.barh((0, 1), values, color=_CHART_MORTALITY_COLOURS, height=0.6)
-    ax.set_yticks(
-        (0, 1),
-        labels=[_wrap(label, 24, 2) for label in counts.mortality_labels],
-        **_text_kwargs(fontsize=9),
-    )
-    ax.invert_yaxis()
-    ax.set_xlim(0, top * 1.25)
-    ax.set_xticks([])
-    for side in ("top", "right", "bottom"):
-        ax.spines[side].set_visible(False)
-    for position, (value, text) in enumerate(zip(values, texts, strict=True)):
-        ax.text(
-            value + top * 0.02,
-            position,
-            text,
-            **_text_kwargs(ha="left", va="center", fontsize=10),
-        )
-
-
-def render_funnel_png(counts: FunnelCounts) -> bytes:
-    """The /stats chart as PNG bytes, 1000 x 700 px.
-
-    Left: the funnel (screened → eligible → injected) with each count written on its bar, and
-    under it, when ``counts.mortality`` is given, observed D30 deaths vs the sum of SCORTEN
-    probabilities. Right: the reasons for non-inclusion, largest first (15 bars at most: the
-    smaller ones are summed into a "… (+n)" bar; long labels wrapped). Title above, caption
-    below. Zero patients and zero reasons give a valid, empty chart (the caption says why).
-    Deterministic: same input, same bytes (no software/time metadata in the PNG).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    with _CHART_LOCK:
-        figure = Figure(figsize=_CHART_SIZE_IN, dpi=_CHART_DPI, layout="constrained")
-        FigureCanvasAgg(figure)
-        figure.suptitle(counts.title, **_text_kwargs(fontsize=15, fontweight="bold"))
-        figure.supxlabel(_wrap(counts.caption, 110, 3), **_text_kwargs(fontsize=11))
-        if counts.mortality is None:
-            grid = figure.add_gridspec(1, 2, width_ratios=(1.0, 1.3))
-            funnel_ax = figure.add_subplot(grid[0, 0])
-        else:
-            grid = figure.add_gridspec(2, 2, width_ratios=(1.0, 1.3), height_ratios=(3.2, 1.0))
-            funnel_ax = figure.add_subplot(grid[0, 0])
-            _draw_mortality(figure.add_subplot(grid[1, 0]), counts)
-        _draw_funnel(funnel_ax, counts)
-        _draw_reasons(figure.add_subplot(grid[:, 1]), counts)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=_CHART_DPI, metadata={"Software": None})
     return buffer.getvalue()

@@ -398,17 +398,6 @@ def from_json(question_id: str, stored: str) -> AnswerValue:
     return str(raw)
 
 
-def display_value(value: AnswerValue) -> str:
-    """Language-neutral rendering for exports and audit rows."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def _question(question_id: str) -> Question:
     try:
         return BY_ID[question_id]

@@ -107,19 +107,6 @@ def apply_answer(
     return updated, step_after(updated, question_id, now, zone, version)
 
 
-def excluding_answer(
-    answers: Answers,
-    question_id: str,
-    value: AnswerValue,
-    now: dt.datetime,
-    zone: ZoneInfo,
-    version: ProtocolVersion | None = None,
-) -> bool:
-    """Whether giving this answer would exclude the patient (so it must be confirmed first)."""
-    _, step = apply_answer(answers, question_id, value, now, zone, version)
-    return step.move is Move.CONFIRM_EXCLUSION
-
-
 def first_question() -> str:
     return QUESTIONS[0].id
 

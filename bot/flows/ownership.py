@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from typing import Any
 
 from bot import callback_data as cd
@@ -214,10 +213,6 @@ def _relevant(step: str, due: dt.datetime, state: LoopState, s: Screening, ctx: 
 
 
 # --- sessions: the private chat waits for a time or a reason --------------------------------
-
-
-def _private(actor: Actor) -> Actor:
-    return replace(actor, chat_id=actor.user_id, private=True)
 
 
 async def _enter(

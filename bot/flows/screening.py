@@ -40,7 +40,6 @@ from conversations.answers import AnswerError, from_json, parse_text, to_json
 from conversations.eligibility import Outcome, evaluate
 from conversations.protocol import (
     BY_ID,
-    D0_WINDOW,
     QUESTIONS,
     AnswerValue,
     Kind,
@@ -679,10 +678,6 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if closed:
         ctx.wake_sender()
     return outs
-
-
-def d0_window_label(lang: str) -> str:
-    return t(lang, f"q.{D0_WINDOW}")
 
 
 # --- routes (bot/routing.py; the composition root, bot/app.py, builds the tables) ------------

@@ -172,7 +172,6 @@ async def test_a_whole_screening_leaks_no_answer_and_no_token(
 def test_production_logging_silences_the_libraries_that_print_data(
     production_logging: None,
 ) -> None:
-    """httpx logs URLs (token), PTB's DEBUG prints whole updates, aiosqlite's DEBUG prints
-    every SQL statement with its parameters (answers)."""
-    for name in ("httpx", "httpcore", "telegram", "telegram.ext", "aiosqlite"):
+    """httpx logs URLs (token), PTB's DEBUG prints whole updates (answers)."""
+    for name in ("httpx", "httpcore", "telegram", "telegram.ext"):
         assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING, name

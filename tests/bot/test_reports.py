@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import struct
 import subprocess
 import sys
 import zipfile
@@ -19,17 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.reports import (
-    FunnelCounts,
     Table,
-    _top_reasons,
     neutralise_formula,
     render_csv,
-    render_funnel_png,
     render_xlsx,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 COLUMNS = ("number", "status", "outcome", "bsa", "age", "consent", "admitted", "d0", "reasons")
 TITLES = ("N° de dépistage", "Statut", "Résultat", "SCD (%)", "Âge", "Consentement", "Admission")
@@ -331,84 +326,6 @@ def test_xlsx_is_deterministic() -> None:
 def test_xlsx_needs_a_table() -> None:
     with pytest.raises(ValueError, match="at least one table"):
         render_xlsx([])
-
-
-# --------------------------------------------------------------------------- PNG
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data.startswith(PNG_SIGNATURE)
-    length, kind = struct.unpack(">I4s", data[8:16])
-    assert kind == b"IHDR" and length == 13
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
-def forty_reasons() -> FunnelCounts:
-    reasons = [
-        (f"Motif n° {i} — sérologie VIH positive, consentement refusé ($5 {{x}}) {'é' * i}", i % 7)
-        for i in range(40)
-    ]
-    return FunnelCounts(
-        screened=120,
-        eligible=37,
-        injected=12,
-        reasons=reasons,
-        title="LYSYME — entonnoir d'inclusion",
-        caption="dépistés 120 · éligibles 37 · injectés 12 · objectif 15",
-        labels=("dépistés", "éligibles", "injectés"),
-        reasons_title="Motifs de non-inclusion",
-        mortality=(2, 3.41),
-        mortality_labels=("décès J30 observés", "attendus (SCORTEN)"),
-    )
-
-
-def test_png_with_zero_patients() -> None:
-    counts = FunnelCounts(
-        0, 0, 0, [], title="LYSYME — inclusion funnel", caption="no screening yet"
-    )
-    assert png_size(render_funnel_png(counts)) == (1000, 700)
-
-
-def test_png_with_forty_reasons_and_mortality() -> None:
-    from PIL import Image
-
-    data = render_funnel_png(forty_reasons())
-    assert png_size(data) == (1000, 700)
-    with Image.open(io.BytesIO(data)) as image:
-        assert image.size == (1000, 700)
-        assert image.format == "PNG"
-
-
-def test_png_is_deterministic_and_carries_no_software_tag() -> None:
-    counts = FunnelCounts(
-        12,
-        5,
-        3,
-        [("âge < 18", 3), ("SCD < 10 %", 4)],
-        title="LYSYME",
-        caption="screened 12 · eligible 5 · injected 3 · target 15",
-    )
-    data = render_funnel_png(counts)
-    assert render_funnel_png(counts) == data
-    assert b"matplotlib" not in data
-
-
-def test_top_reasons_keeps_fifteen_bars_and_sums_the_rest() -> None:
-    reasons = [(f"r{i:02d}", i) for i in range(40)]  # r00 has count 0: dropped
-    bars, grouped = _top_reasons(reasons)
-    assert grouped and len(bars) == 15
-    assert bars[:3] == [("r39", 39), ("r38", 38), ("r37", 37)]
-    assert bars[-1] == ("… (+25)", sum(range(1, 26)))
-    assert sum(count for _, count in bars) == sum(range(40))
-    assert _top_reasons([("b", 2), ("a", 2), ("z", 0)]) == ([("a", 2), ("b", 2)], False)
-
-
-def test_funnel_counts_reject_negative_values() -> None:
-    with pytest.raises(ValueError, match="injected"):
-        FunnelCounts(1, 1, -1, [], title="t", caption="c")
-    with pytest.raises(ValueError, match="reason"):
-        FunnelCounts(1, 1, 1, [("x", -2)], title="t", caption="c")
 
 
 def test_import_is_cheap() -> None:

@@ -5,9 +5,9 @@ The bot under test (python-telegram-bot's real ``Application``/``Bot``, in-proce
 
     Bot(token, base_url=tg.base_url)   # requests arrive as POST /bot<token>/<method>
 
-Only the standard library is used for the server (``asyncio.start_server`` plus a minimal
-HTTP/1.1 parser with keep-alive, Content-Length and chunked bodies); ``httpx`` is used only to
-POST updates to a bot's webhook.
+The server runs on tornado (installed with python-telegram-bot[webhooks], whose webhook server
+it is): its HTTP/1.1 server handles keep-alive, Content-Length and chunked bodies; ``httpx`` is
+used only to POST updates to a bot's webhook.
 
 Two ways to run it
 ------------------
