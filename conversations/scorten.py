@@ -158,10 +158,6 @@ class Scorten:
         """Only for a complete score: a partial one would understate the risk."""
         return mortality(self.score) if self.complete else None
 
-    @property
-    def maximum_score(self) -> int:
-        return self.score + len(self.missing)
-
 
 def mortality(score: int) -> float:
     """Predicted mortality = 1 / (1 + e^−(−4.448 + 1.237 × score))."""
