@@ -22,27 +22,40 @@ class Loop:
     owner_id: int | None
     acknowledged_at: dt.datetime | None
     planned_at: dt.datetime | None
+    #: When the current owner took the patient (issue 26: kept when they plan or press again).
+    taken_at: dt.datetime | None = None
 
 
 async def get_loop(conn: Connection, screening_id: int) -> Loop:
     row = await fetch_one(
         conn,
-        "SELECT owner_id, acknowledged_at, planned_at FROM ownership WHERE screening_id=?",
+        "SELECT owner_id, acknowledged_at, planned_at, taken_at FROM ownership "
+        "WHERE screening_id=?",
         (screening_id,),
     )
     if row is None:
         return Loop(None, None, None)
     return Loop(
-        row["owner_id"], maybe_from_db(row["acknowledged_at"]), maybe_from_db(row["planned_at"])
+        row["owner_id"],
+        maybe_from_db(row["acknowledged_at"]),
+        maybe_from_db(row["planned_at"]),
+        maybe_from_db(row["taken_at"]),
     )
 
 
-async def acknowledge(conn: Connection, screening_id: int, owner_id: int, now: dt.datetime) -> None:
+async def acknowledge(
+    conn: Connection,
+    screening_id: int,
+    owner_id: int,
+    now: dt.datetime,
+    taken_at: dt.datetime | None = None,
+) -> None:
+    """The owner acknowledged at *now*; `taken_at`: when they took the patient (default now)."""
     await conn.execute(
-        "INSERT INTO ownership(screening_id, owner_id, acknowledged_at) VALUES (?,?,?) "
+        "INSERT INTO ownership(screening_id, owner_id, acknowledged_at, taken_at) VALUES (?,?,?,?) "
         "ON CONFLICT(screening_id) DO UPDATE SET owner_id=excluded.owner_id, "
-        "acknowledged_at=excluded.acknowledged_at",
-        (screening_id, owner_id, to_db(now)),
+        "acknowledged_at=excluded.acknowledged_at, taken_at=excluded.taken_at",
+        (screening_id, owner_id, to_db(now), to_db(taken_at or now)),
     )
 
 

@@ -30,7 +30,6 @@ from bot.common import Actor, Button, Context, Out
 from bot.d0_loop import (
     WINDOW_STEPS_PREFIXES,
     audience,
-    decorate,
     is_open,
     loop_state,
     team_language,
@@ -68,8 +67,9 @@ def _audit(actor: int | str, action: str, now: dt.datetime, number: str, **field
 async def _rendered(
     conn: Connection, ctx: Context, row: Reminder, s: Screening, lang: str
 ) -> tuple[str, list[list[Button]]] | None:
+    # `prepare` draws the whole message from the patient's facts now (owner, plan, link,
+    # buttons included: `decorate`), never from the text it had.
     decision = await jobs.prepare(conn, ctx, row, s, ctx.now())
-    decision = await decorate(conn, ctx, row, s, decision)
     if not isinstance(decision, Message):
         return None
     return decision.render(lang)
@@ -174,7 +174,10 @@ async def take_ownership(
     """The user owns the patient from now (audited, a takeover named as such); today's D0
     reminders are acknowledged and the escalations this answers are cancelled."""
     loop = await own_store.get_loop(conn, s.id)
-    await own_store.acknowledge(conn, s.id, user_id, now)
+    taken = escalation.taken_since(
+        loop.owner_id, loop.taken_at or loop.acknowledged_at, user_id, now
+    )
+    await own_store.acknowledge(conn, s.id, user_id, now, taken)
     midnight = at_local(now.astimezone(ctx.zone).date(), dt.time(0), ctx.zone)
     await own_store.acknowledge_rows(
         conn, s.id, ReminderKind.D0_WINDOW, user_id, now, min(since, midnight)
