@@ -15,7 +15,7 @@ from bot import callback_data as cd
 from bot.callback_data import NOT_INJECTING, PLAN, TAKE
 from bot.common import Button, Context
 from bot.present import local_time, time_left
-from bot.reminder_types import Decision, Message, Skip, UrgentMessage
+from bot.reminder_types import Decision, Message, Skip
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import Audience, EscalationStep, LoopState
@@ -233,4 +233,4 @@ async def escalation_decision(
             lines.append(t(lang, "own.line.link", url=link))
         return "\n".join(lines), []
 
-    return UrgentMessage(render) if kind is EscalationStep.NO_PLAN_LAST_DAY else Message(render)
+    return Message(render)  # loud or silent: the core's table (conversations/loudness.py)

@@ -354,7 +354,7 @@ async def _deliver_row(
         if late:
             text += "\n" + t(lang, "rem.late")
     silent = reminder_delivery.SILENT.set(
-        reminder_delivery.silent_for(decision, now, ctx)
+        reminder_delivery.silent_for(row, now, ctx)
     )  # issue 14: quiet hours
     try:
         sent = await send(chat_id, text, buttons)
