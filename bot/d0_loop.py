@@ -20,7 +20,7 @@ from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import Audience, EscalationStep, LoopState
 from conversations.lifecycle import INCLUDED
-from conversations.reminder_kinds import Recipient, ReminderKind
+from conversations.reminder_kinds import Cause, Recipient, ReminderKind
 from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
@@ -189,7 +189,7 @@ async def schedule_window_escalations(
         for r in await own_store.scheduled(conn, screening_id, ReminderKind.ESCALATION)
         if r.step.startswith(WINDOW_STEPS_PREFIXES)
     ]
-    await own_store.cancel_ids(conn, stale, "re-evaluation")
+    await own_store.cancel_ids(conn, stale, Cause.REEVALUATION)
     if not included or admission is None:
         return
     for step in escalation.future_window_plan(admission, now, ctx.zone):

@@ -41,7 +41,7 @@ from bot.reminder_types import Message
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import LoopState, PlanError
-from conversations.reminder_kinds import ReminderKind
+from conversations.reminder_kinds import Cause, ReminderKind
 from conversations.windows import at_local
 from storage import ownership as own_store
 from storage import reminders as outbox
@@ -191,7 +191,7 @@ async def take_ownership(
         await append_audit(conn, _audit(user_id, "acknowledged", now, s.number,
                                         field="acknowledged_at", new_value=now.isoformat(),
                                         reason=how))  # fmt: skip
-    await cancel_moot(conn, ctx, s, "acknowledgement")
+    await cancel_moot(conn, ctx, s, Cause.ACKNOWLEDGEMENT)
 
 
 async def cancel_moot(conn: Connection, ctx: Context, s: Screening, by: str) -> int:
@@ -301,7 +301,7 @@ async def record_plan(
         for r in await own_store.scheduled(conn, s.id, ReminderKind.ESCALATION)
         if not r.step.startswith(WINDOW_STEPS_PREFIXES)
     ]
-    await own_store.cancel_ids(conn, old_plan, "re-planned")
+    await own_store.cancel_ids(conn, old_plan, Cause.REPLANNED)
     await take_ownership(conn, ctx, user_id, s, now, now, how="injection planned")
     for step in escalation.planned_injection_plan(planned, now):
         await outbox.schedule(conn, s.id, ReminderKind.ESCALATION, step.step, step.due,

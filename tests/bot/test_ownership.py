@@ -476,7 +476,7 @@ async def test_reminders_lists_every_row_with_its_state(env: Env) -> None:
     )
     assert "escalation <code>unacknowledged_1</code> → Chloé" not in text  # no name known yet
     assert (
-        f"escalation <code>unacknowledged_1</code> → {COORDINATOR} — cancelled: acknowledgement"
+        f"escalation <code>unacknowledged_1</code> → {COORDINATOR} — cancelled: acknowledged"
         in text
     )
     assert "<code>day_2</code> → owner — scheduled 22/11/2026 08:00" in text
