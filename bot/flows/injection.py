@@ -784,7 +784,9 @@ async def _record_follow_up(
     await store.add_answer(conn, s.id, key, stored, by=actor.user_id, now=now, source="follow_up")
     await append_audit(conn, _audit(actor.user_id, "follow_up", now, s.number, field=key,
                                     old_value=old, new_value=stored))  # fmt: skip
-    await own_store.cancel_scheduled(conn, s.id, Cause.ANSWERED, ("follow_up",), steps=(follow_up.id,))
+    await own_store.cancel_scheduled(
+        conn, s.id, Cause.ANSWERED, ("follow_up",), steps=(follow_up.id,)
+    )
     coordinators = await user_store.users_with_role(conn, "coordinator")
     out = [Out(t(lang, "fu.recorded", number=s.number, question=t(lang, f"fu.q.{follow_up.id}"),
                  answer=_fu_answer(lang, stored)))]  # fmt: skip
