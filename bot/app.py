@@ -47,6 +47,7 @@ from bot.leadership import Leadership
 from bot.routing import Feature, Routes, build_routes
 from bot.settings import Settings
 from bot.texts import t
+from conversations import loudness
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
@@ -329,11 +330,14 @@ async def _offer_resume(application: Application, ctx: Context) -> None:  # type
         lang = ctx.language_of(user)
         prompt = screening.current_prompt(lang, loaded, ctx)
         text = t(lang, "screen.resumed_after_restart", number=screening_row.number)
+        # Nobody must act on it at night: silent then (DESIGN.md "Loud or silent").
+        quiet = loudness.silent_notice(loudness.Notice.RESTART, ctx.now(), ctx.zone)
         try:
-            await application.bot.send_message(session.chat_id, text, parse_mode=ParseMode.HTML)
+            await application.bot.send_message(session.chat_id, text, parse_mode=ParseMode.HTML,
+                                               disable_notification=quiet)  # fmt: skip
             sent = await application.bot.send_message(
                 session.chat_id, prompt.text, parse_mode=ParseMode.HTML,
-                reply_markup=markup.keyboard(prompt),
+                reply_markup=markup.keyboard(prompt), disable_notification=quiet,
             )  # fmt: skip
             await delivery.delivered(ctx, prompt, sent.message_id)
         except TelegramError as exc:

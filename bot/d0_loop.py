@@ -7,18 +7,20 @@ handled by the flow in bot/flows/ownership.py; the rules are the core's
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot import callback_data as cd
 from bot.callback_data import NOT_INJECTING, PLAN, TAKE
 from bot.common import Button, Context
 from bot.present import local_time, time_left
-from bot.reminder_types import Decision, Message, Skip, UrgentMessage
+from bot.reminder_types import Decision, Message, Skip
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import Audience, EscalationStep, LoopState
 from conversations.lifecycle import INCLUDED
-from conversations.reminder_kinds import Recipient, ReminderKind
+from conversations.reminder_kinds import Cause, Recipient, ReminderKind
 from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
@@ -48,32 +50,74 @@ def team_language(ctx: Context) -> str:
     return ctx.settings.language or "fr"
 
 
-def d0_buttons(lang: str, screening_id: int, reminder_id: int) -> list[list[Button]]:
-    """The D0 ownership buttons (bot/callback_data.py `Ownership`)."""
+def d0_buttons(lang: str, screening_id: int, reminder_id: int) -> list[Button]:
+    """The D0 ownership buttons, one row (bot/callback_data.py `Ownership`)."""
 
     def data(action: cd.OwnershipAction) -> str:
         return cd.encode(cd.Ownership(screening_id, reminder_id, action))
 
     return [
-        [Button(t(lang, "own.btn.take"), data(TAKE))],
-        [
-            Button(t(lang, "own.btn.plan"), data(PLAN)),
-            Button(t(lang, "own.btn.not_injecting"), data(NOT_INJECTING)),
-        ],
+        Button(t(lang, "own.btn.take"), data(TAKE)),
+        Button(t(lang, "own.btn.plan"), data(PLAN)),
+        Button(t(lang, "own.btn.not_injecting"), data(NOT_INJECTING)),
     ]
 
 
-def ownership_lines(lang: str, loop: own_store.Loop, names: dict[int, str], ctx: Context) -> str:
-    lines = []
+@dataclass(frozen=True)
+class OwnerFacts:
+    """What a D0 notice says about who is on the patient, read afresh each time it is drawn
+    (issue 26: a notice is never its previous text plus new lines)."""
+
+    owner: str | None  # the owner's name (their Telegram id if unknown); None: nobody
+    taken_at: dt.datetime | None  # when the current owner took the patient
+    planned_at: dt.datetime | None
+    injected_at: dt.datetime | None = None
+    link: str = ""  # the deep link to the patient (team notices), or ""
+
+
+def owner_facts(
+    loop: own_store.Loop, names: dict[int, str], s: Screening | None = None, link: str = ""
+) -> OwnerFacts:
+    owner = None
     if loop.owner_id is not None:
-        who = names.get(loop.owner_id) or str(loop.owner_id)
-        at = local_time(loop.acknowledged_at, ctx.zone) if loop.acknowledged_at else "—"
-        lines.append(t(lang, "own.line.owner", name=who, at=at))
+        owner = names.get(loop.owner_id) or str(loop.owner_id)
+    return OwnerFacts(
+        owner=owner,
+        taken_at=loop.taken_at or loop.acknowledged_at,  # (a take recorded before issue 26)
+        planned_at=loop.planned_at,
+        injected_at=s.injected_at if s is not None else None,
+        link=link,
+    )
+
+
+def owner_lines(lang: str, facts: OwnerFacts, zone: ZoneInfo) -> list[str]:
+    """One owner line (with the time of the take), then the plan or the injection."""
+    if facts.owner is not None:
+        at = local_time(facts.taken_at, zone) if facts.taken_at else "—"
+        lines = [t(lang, "own.line.owner", name=facts.owner, at=at)]
     else:
-        lines.append(t(lang, "own.line.nobody"))
-    if loop.planned_at is not None:
-        lines.append(t(lang, "own.line.planned", at=local_time(loop.planned_at, ctx.zone)))
-    return "\n".join(lines)
+        lines = [t(lang, "own.line.nobody")]
+    if facts.injected_at is not None:
+        lines.append(t(lang, "own.line.injected", at=local_time(facts.injected_at, zone)))
+    elif facts.planned_at is not None:
+        lines.append(t(lang, "own.line.planned", at=local_time(facts.planned_at, zone)))
+    return lines
+
+
+def render_notice(
+    lang: str, zone: ZoneInfo, body: str, facts: OwnerFacts, buttons: list[Button]
+) -> tuple[str, list[list[Button]]]:
+    """A D0 notice drawn from facts: its body, one owner line, the plan, one link, and one
+    row of buttons (none once the patient is injected: nothing left to answer)."""
+    lines = [body, *owner_lines(lang, facts, zone)]
+    if facts.link:
+        lines.append(t(lang, "own.line.link", url=facts.link))
+    rows = [buttons] if buttons and facts.injected_at is None else []
+    return "\n".join(lines), rows
+
+
+def ownership_lines(lang: str, loop: own_store.Loop, names: dict[int, str], ctx: Context) -> str:
+    return "\n".join(owner_lines(lang, owner_facts(loop, names), ctx.zone))
 
 
 async def deep_link(conn: Connection, number: str) -> str:
@@ -85,26 +129,33 @@ async def deep_link(conn: Connection, number: str) -> str:
 BOT_USERNAME_META = "bot_username"
 
 
+class D0Notice(Message):
+    """A D0-window message that already carries its owner line, link and buttons."""
+
+
 async def decorate(
     conn: Connection, ctx: Context, row: Reminder, s: Screening, decision: Decision
 ) -> Decision:
-    """A D0-window reminder with who owns the patient, the plan, and the three buttons (the
-    window-closed message has nothing left to answer)."""
-    if not isinstance(decision, Message) or row.step == schedule.WINDOW_CLOSED:
+    """A D0-window reminder with who owns the patient, the plan, the link and the buttons,
+    drawn from the facts read now (the window-closed message has nothing left to answer).
+    Its body is the undecorated message's text; a notice already decorated is returned as
+    it is (the lines are never added twice)."""
+    if isinstance(decision, D0Notice) or not isinstance(decision, Message):
+        return decision
+    if row.step == schedule.WINDOW_CLOSED:
         return decision
     loop = await own_store.get_loop(conn, s.id)
     names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
     link = await deep_link(conn, s.number) if row.recipient == outbox.TEAM else ""
+    facts = owner_facts(loop, names, s, link)
     inner = decision.render
 
     def render(lang: str) -> tuple[str, list[list[Button]]]:
-        text, buttons = inner(lang)
-        extra = [ownership_lines(lang, loop, names, ctx)]
-        if link:
-            extra.append(t(lang, "own.line.link", url=link))
-        return text + "\n" + "\n".join(extra), buttons + d0_buttons(lang, s.id, row.id)
+        body, own_rows = inner(lang)
+        text, rows = render_notice(lang, ctx.zone, body, facts, d0_buttons(lang, s.id, row.id))
+        return text, own_rows + rows
 
-    return Message(render)
+    return D0Notice(render)
 
 
 async def audience(conn: Connection, who: Audience) -> list[str]:
@@ -138,7 +189,7 @@ async def schedule_window_escalations(
         for r in await own_store.scheduled(conn, screening_id, ReminderKind.ESCALATION)
         if r.step.startswith(WINDOW_STEPS_PREFIXES)
     ]
-    await own_store.cancel_ids(conn, stale, "re-evaluation")
+    await own_store.cancel_ids(conn, stale, Cause.REEVALUATION)
     if not included or admission is None:
         return
     for step in escalation.future_window_plan(admission, now, ctx.zone):
@@ -182,4 +233,4 @@ async def escalation_decision(
             lines.append(t(lang, "own.line.link", url=link))
         return "\n".join(lines), []
 
-    return UrgentMessage(render) if kind is EscalationStep.NO_PLAN_LAST_DAY else Message(render)
+    return Message(render)  # loud or silent: the core's table (conversations/loudness.py)

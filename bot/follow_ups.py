@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot import callback_data as cd
 from bot.common import Button
+from bot.present import local_time
 from bot.texts import t
 from conversations import schedule
 from conversations.schedule import FollowUp
@@ -41,6 +42,20 @@ def follow_up_next_due(
     if stored is not None:
         return schedule.discharge_recheck(now, zone)
     return schedule.next_morning(now, zone)
+
+
+def answered_message(
+    lang: str, s: Screening, follow_up: FollowUp, zone: ZoneInfo, answer: str, who: str,
+    at: dt.datetime,
+) -> str:  # fmt: skip
+    """A copy of the question once answered: the question, the answer, who gave it and when
+    (sent without buttons: nothing left to answer)."""
+    d0 = s.injected_at.astimezone(zone).strftime("%d/%m/%Y") if s.injected_at else "—"
+    return "\n".join([
+        t(lang, "fu.header", number=s.number, days=follow_up.days_after_d0, d0=d0),
+        t(lang, f"fu.q.{follow_up.id}"),
+        t(lang, "fu.answered", answer=answer, who=who, at=local_time(at, zone)),
+    ])  # fmt: skip
 
 
 def follow_up_message(

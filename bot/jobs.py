@@ -72,7 +72,7 @@ from bot.texts import Raw, t
 from conversations import schedule
 from conversations.lifecycle import INCLUDED, Action, PatientFacts, reminder_relevance
 from conversations.lifecycle import Row as RelevanceRow
-from conversations.reminder_kinds import Recipient, ReminderKind
+from conversations.reminder_kinds import Cause, Recipient, ReminderKind
 from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
@@ -354,7 +354,7 @@ async def _deliver_row(
         if late:
             text += "\n" + t(lang, "rem.late")
     silent = reminder_delivery.SILENT.set(
-        reminder_delivery.silent_for(decision, now, ctx)
+        reminder_delivery.silent_for(row, now, ctx)
     )  # issue 14: quiet hours
     try:
         sent = await send(chat_id, text, buttons)
@@ -654,7 +654,7 @@ async def _d0_window(
             await append_audit(conn, AuditEntry(
                 now, SYSTEM, "status", s.number, "status", s.status, store.WINDOW_MISSED,
                 "D0 window closed, no injection recorded"))  # fmt: skip
-            await outbox.cancel(conn, s.id, (PENDING, BSA_EXPIRY))
+            await own_store.cancel_scheduled(conn, s.id, Cause.WINDOW_CLOSED, (PENDING, BSA_EXPIRY))
 
         def closed(lang: str) -> tuple[str, list[list[Button]]]:
             deadline = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
@@ -778,7 +778,7 @@ async def _idle_pass(ctx: Context, now: dt.datetime) -> int:
                 await abandon(conn, s, SYSTEM, now, reason="24 h without an answer")
                 for session in await store.sessions_on(conn, s.id):
                     await store.clear_session(conn, session.user_id, session.chat_id)
-                await outbox.cancel(conn, s.id, (IDLE,))
+                await own_store.cancel_scheduled(conn, s.id, Cause.ABANDONED, (IDLE,))
                 await outbox.schedule(conn, s.id, IDLE, "abandoned", now, [LAST_ACTOR])
             else:
                 await store.update_screening(conn, s.id, now, idle_reminded=True)

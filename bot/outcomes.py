@@ -21,6 +21,7 @@ from conversations import schedule, versions
 from conversations.answers import AnswerError, to_json
 from conversations.eligibility import Evaluation, Outcome, Verdict
 from conversations.protocol import AnswerValue
+from conversations.reminder_kinds import Cause
 from conversations.scorten import (
     MEASURE_BY_ID,
     MEASURE_IDS,
@@ -29,6 +30,7 @@ from conversations.scorten import (
     read_measure,
     reading_in,
 )
+from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
@@ -247,7 +249,7 @@ async def reevaluate(
         r for r in await outbox.for_screening(conn, screening.id)
         if r.state == "scheduled" and r.kind in WINDOW_KINDS and r.due_at <= now
     ]  # fmt: skip
-    await outbox.cancel(conn, screening.id, WINDOW_KINDS)
+    await own_store.cancel_scheduled(conn, screening.id, Cause.REEVALUATION, WINDOW_KINDS)
     await d0_loop.schedule_window_escalations(  # issue 14: rewritten, or none if excluded
         conn, ctx, screening.id, admission if isinstance(admission, dt.date) else None, now,
         included=included,

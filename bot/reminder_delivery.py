@@ -6,7 +6,8 @@
 - **protect_content**: on by default for every message the bot sends (`Defaults`): all of them
   may carry a screening number.
 - **Quiet hours**: a non-urgent reminder sent 22:00–07:00 local is silent
-  (`disable_notification`); urgent escalations ring. The sender says which through
+  (`disable_notification`); urgent steps ring, even sent late by a catch-up (the core's
+  table: conversations/loudness.py). The sender says which through
   `SILENT` (a context variable, so the `send(chat_id, text, buttons)` signature stays).
 - **Which message it became**: the sender records the message id of each reminder (to edit
   the team's message in place when someone takes the patient).
@@ -34,8 +35,9 @@ from telegram.ext import AIORateLimiter, Defaults
 
 from bot import routing
 from bot.common import Actor, Context, Out
-from bot.reminder_types import UNREACHABLE_META, UrgentMessage, team_chat_id
+from bot.reminder_types import UNREACHABLE_META, team_chat_id
 from bot.texts import t
+from conversations import loudness
 from conversations.escalation import quiet_hours
 from conversations.reminder_kinds import Recipient, ReminderKind
 from storage import ownership as own_store
@@ -71,8 +73,14 @@ def defaults() -> Defaults:
     return Defaults(protect_content=True)
 
 
-def silent_for(decision: Any, now: dt.datetime, ctx: Context) -> bool:
-    return quiet_hours(now, ctx.zone) and not isinstance(decision, UrgentMessage)
+def silent_for(row: Reminder, now: dt.datetime, ctx: Context) -> bool:
+    """The core decides from the row's kind and step (conversations/loudness.py): an urgent
+    step rings whenever it is sent, late at night included."""
+    try:
+        kind = ReminderKind(row.kind)
+    except ValueError:
+        return quiet_hours(now, ctx.zone)
+    return loudness.silent(kind, row.step, now, ctx.zone)
 
 
 def message_id_of(sent: object) -> int | None:

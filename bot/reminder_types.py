@@ -1,7 +1,7 @@
 """What a due reminder row turns into, shared by the sender (bot/jobs.py) and the modules that
 prepare kinds of reminders (bot/d0 loop in bot/flows/ownership.py, the morning board): skip it
 (why), a system event done inside the preparing transaction, or a message to render in the
-recipient's language — urgent ones ring even in quiet hours."""
+recipient's language (whether it rings is the core's: conversations/loudness.py)."""
 
 from __future__ import annotations
 
@@ -31,10 +31,6 @@ class Handled:
 @dataclass(frozen=True)
 class Message:
     render: Callable[[str], tuple[str, list[list[Button]]]]  # language → text, buttons
-
-
-class UrgentMessage(Message):
-    """Sent with sound even in quiet hours (the last day's 14:00 escalation)."""
 
 
 Decision = Skip | Handled | Message

@@ -96,7 +96,8 @@ def key_of(found: list[Entry]) -> str:
     not every minute because "time left" moved."""
     return "\n".join(
         f"{e.screening.number}|{e.screening.outcome}|{','.join(e.screening.reasons)}|"
-        f"{e.loop.owner_id}|{e.names.get(e.loop.owner_id or 0)}|{e.loop.planned_at}"
+        f"{e.loop.owner_id}|{e.names.get(e.loop.owner_id or 0)}|{e.loop.taken_at}|"
+        f"{e.loop.planned_at}"
         for e in found
     )
 
@@ -312,7 +313,9 @@ def board_line(
     plan, names of pending criteria (never an answer value)."""
     owner = t(lang, "board.nobody")
     if loop.owner_id is not None:
-        owner = names.get(loop.owner_id, str(loop.owner_id))
+        taken = loop.taken_at or loop.acknowledged_at
+        owner = t(lang, "board.owner", name=names.get(loop.owner_id, str(loop.owner_id)),
+                  at=local_time(taken, ctx.zone) if taken else "—")  # fmt: skip
     pending = ""
     if s.outcome == "pending" and s.reasons:
         pending = t(lang, "team.pending_list", names=short_names(lang, s.reasons))

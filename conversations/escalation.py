@@ -76,6 +76,17 @@ class LoopState:
     closed: bool  # withdrawn, window missed, not eligible, abandoned
 
 
+def taken_since(
+    owner: int | None, taken_at: dt.datetime | None, new_owner: int, now: dt.datetime
+) -> dt.datetime:
+    """When *new_owner* took the patient, as of an "I'm on it" or a plan at *now*: the owner
+    who acts again (a plan, a second press) keeps the time of their take; anyone else takes
+    the patient now."""
+    if owner == new_owner and taken_at is not None:
+        return taken_at
+    return now
+
+
 def unacknowledged_step(day: int) -> str:
     return f"{EscalationStep.UNACKNOWLEDGED}_{day}"
 

@@ -35,3 +35,16 @@ class Recipient(StrEnum):
     SYSTEM = "system"
     #: The patient's owner ("I'm on it"), else the screening clinician.
     OWNER = "owner"
+
+
+class Cause(StrEnum):
+    """Why a reminder still to be sent was cancelled: stored with the row (the log words it)."""
+
+    INJECTED = "injection recorded"
+    WITHDRAWN = "withdrawn"
+    ANSWERED = "answered"  # the follow-up question was answered
+    WINDOW_CLOSED = "window closed"  # the D0 window closed with no injection
+    ABANDONED = "abandoned"  # a screening left unanswered for 24 h
+    REEVALUATION = "re-evaluation"  # the outcome was evaluated again
+    ACKNOWLEDGEMENT = "acknowledgement"  # "I'm on it" (or a plan) answered an escalation
+    REPLANNED = "re-planned"  # a new planned time replaced the old one's steps

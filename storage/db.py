@@ -196,6 +196,18 @@ async def _v6_leases(conn: Connection) -> None:
         await conn.execute(statement)
 
 
+async def _v7_taken_and_answered(conn: Connection) -> None:
+    """Issue 26: when the current owner took the patient (kept when a plan is added; the
+    latest acknowledgement stays in `acknowledged_at`), and who answered a follow-up question
+    a reminder asked, and when (every copy of it then reads as answered)."""
+    for statement in (
+        "ALTER TABLE ownership ADD COLUMN taken_at TEXT",
+        "ALTER TABLE reminder_notes ADD COLUMN answered_by INTEGER",
+        "ALTER TABLE reminder_notes ADD COLUMN answered_at TEXT",
+    ):
+        await conn.execute(statement)
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
@@ -204,6 +216,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v4_protocol_version,
     _v5_ownership,
     _v6_leases,
+    _v7_taken_and_answered,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -22,27 +22,40 @@ class Loop:
     owner_id: int | None
     acknowledged_at: dt.datetime | None
     planned_at: dt.datetime | None
+    #: When the current owner took the patient (issue 26: kept when they plan or press again).
+    taken_at: dt.datetime | None = None
 
 
 async def get_loop(conn: Connection, screening_id: int) -> Loop:
     row = await fetch_one(
         conn,
-        "SELECT owner_id, acknowledged_at, planned_at FROM ownership WHERE screening_id=?",
+        "SELECT owner_id, acknowledged_at, planned_at, taken_at FROM ownership "
+        "WHERE screening_id=?",
         (screening_id,),
     )
     if row is None:
         return Loop(None, None, None)
     return Loop(
-        row["owner_id"], maybe_from_db(row["acknowledged_at"]), maybe_from_db(row["planned_at"])
+        row["owner_id"],
+        maybe_from_db(row["acknowledged_at"]),
+        maybe_from_db(row["planned_at"]),
+        maybe_from_db(row["taken_at"]),
     )
 
 
-async def acknowledge(conn: Connection, screening_id: int, owner_id: int, now: dt.datetime) -> None:
+async def acknowledge(
+    conn: Connection,
+    screening_id: int,
+    owner_id: int,
+    now: dt.datetime,
+    taken_at: dt.datetime | None = None,
+) -> None:
+    """The owner acknowledged at *now*; `taken_at`: when they took the patient (default now)."""
     await conn.execute(
-        "INSERT INTO ownership(screening_id, owner_id, acknowledged_at) VALUES (?,?,?) "
+        "INSERT INTO ownership(screening_id, owner_id, acknowledged_at, taken_at) VALUES (?,?,?,?) "
         "ON CONFLICT(screening_id) DO UPDATE SET owner_id=excluded.owner_id, "
-        "acknowledged_at=excluded.acknowledged_at",
-        (screening_id, owner_id, to_db(now)),
+        "acknowledged_at=excluded.acknowledged_at, taken_at=excluded.taken_at",
+        (screening_id, owner_id, to_db(now), to_db(taken_at or now)),
     )
 
 
@@ -191,8 +204,47 @@ async def cancel_ids(conn: Connection, ids: Sequence[int], by: str) -> int:
     )
     for row in rows:
         await conn.execute("UPDATE reminders SET state='cancelled' WHERE id=?", (row["id"],))
-        await _note(conn, row["id"], cancelled_by=by)
+        await _note(conn, row["id"], cancelled_by=str(by))  # (a StrEnum: its text)
     return len(rows)
+
+
+async def cancel_scheduled(
+    conn: Connection,
+    screening_id: int,
+    by: str,
+    kinds: Iterable[str] | None = None,
+    *,
+    steps: Iterable[str] | None = None,
+) -> int:
+    """Cancel what is still to be sent for a screening (all kinds, or these; all steps, or
+    these), each row keeping its cause (`by`) for the log."""
+    sql = "SELECT id FROM reminders WHERE screening_id=? AND state='scheduled'"
+    params: list[object] = [screening_id]
+    for column, values in (("kind", kinds), ("step", steps)):
+        chosen = list(values) if values is not None else []
+        if chosen:
+            sql += f" AND {column} IN ({','.join('?' * len(chosen))})"
+            params.extend(chosen)
+    rows = await fetch_all(conn, sql, tuple(params))
+    return await cancel_ids(conn, [r["id"] for r in rows], by)
+
+
+async def mark_answered(
+    conn: Connection, reminder_ids: Sequence[int], by: int, at: dt.datetime
+) -> list[int]:
+    """The question these sent reminders asked was answered (by whom, when), for the log and
+    their copies. Returns those not answered until now (an earlier answer is kept)."""
+    marked = []
+    for reminder_id in reminder_ids:
+        cursor = await conn.execute(
+            "INSERT INTO reminder_notes(reminder_id, answered_by, answered_at) VALUES (?,?,?) "
+            "ON CONFLICT(reminder_id) DO UPDATE SET answered_by=excluded.answered_by, "
+            "answered_at=excluded.answered_at WHERE reminder_notes.answered_at IS NULL",
+            (reminder_id, by, to_db(at)),
+        )
+        if cursor.rowcount == 1:
+            marked.append(reminder_id)
+    return marked
 
 
 async def mark_unknown(conn: Connection, reminder_id: int, error: str) -> None:
@@ -287,6 +339,8 @@ class LogRow:
     acknowledged_at: dt.datetime | None
     cancelled_by: str | None
     rerouted_from: str | None
+    answered_by: int | None = None
+    answered_at: dt.datetime | None = None
 
 
 async def reminder_log(conn: Connection, screening_ids: Sequence[int]) -> list[LogRow]:
@@ -294,8 +348,8 @@ async def reminder_log(conn: Connection, screening_ids: Sequence[int]) -> list[L
         return []
     rows = await fetch_all(
         conn,
-        f"SELECT r.*, n.acknowledged_by, n.acknowledged_at, n.cancelled_by, n.rerouted_from "
-        f"FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
+        f"SELECT r.*, n.acknowledged_by, n.acknowledged_at, n.cancelled_by, n.rerouted_from, "
+        f"n.answered_by, n.answered_at FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
         f"WHERE r.screening_id IN ({','.join('?' * len(screening_ids))}) "
         f"ORDER BY r.screening_id, r.due_at, r.id",
         tuple(screening_ids),
@@ -319,6 +373,8 @@ def _log_row(r: sqlite3.Row) -> LogRow:
         maybe_from_db(r["acknowledged_at"]),
         r["cancelled_by"],
         r["rerouted_from"],
+        r["answered_by"],
+        maybe_from_db(r["answered_at"]),
     )
 
 
@@ -365,8 +421,8 @@ async def board_log(conn: Connection, since: dt.datetime) -> list[LogRow]:
     """The board rows due since `since`, for /reminders."""
     rows = await fetch_all(
         conn,
-        "SELECT r.*, n.acknowledged_by, n.acknowledged_at, n.cancelled_by, n.rerouted_from "
-        "FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
+        "SELECT r.*, n.acknowledged_by, n.acknowledged_at, n.cancelled_by, n.rerouted_from, "
+        "n.answered_by, n.answered_at FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
         "WHERE r.kind='board' AND r.screening_id IS NULL AND r.due_at >= ? "
         "ORDER BY r.due_at, r.id",
         (to_db(since),),

@@ -206,6 +206,14 @@ async def _v6_leases(conn: Connection) -> None:
     ))  # fmt: skip
 
 
+async def _v7_taken_and_answered(conn: Connection) -> None:
+    await _statements(conn, (
+        f"ALTER TABLE ownership ADD COLUMN taken_at {TEXT}",
+        "ALTER TABLE reminder_notes ADD COLUMN answered_by BIGINT",
+        f"ALTER TABLE reminder_notes ADD COLUMN answered_at {TEXT}",
+    ))  # fmt: skip
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N] — the same N as SQLite's.
 MIGRATIONS: Final[tuple[PgMigration, ...]] = (
     _v1_core,
@@ -214,4 +222,5 @@ MIGRATIONS: Final[tuple[PgMigration, ...]] = (
     _v4_protocol_version,
     _v5_ownership,
     _v6_leases,
+    _v7_taken_and_answered,
 )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,7 @@ from bot.common import Actor, Button, Context, Out
 from bot.criteria import criterion_short_name, verdict_lines, verdict_sentences
 from bot.flows.screening import SCREEN_MODE, question_text
 from bot.follow_ups import (
+    answered_message,
     follow_up_final,
     follow_up_key,
     follow_up_next_due,
@@ -46,8 +48,10 @@ from conversations import flow, schedule
 from conversations.answers import AnswerError, parse_text, parse_wall_clock
 from conversations.eligibility import Evaluation, Outcome
 from conversations.protocol import BY_ID, UPDATABLE, AnswerValue, Kind
+from conversations.reminder_kinds import Cause, ReminderKind
 from conversations.schedule import FOLLOW_UP_BY_ID, FollowUp
 from conversations.windows import at_local, bsa_observation_end, local_today
+from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
@@ -324,7 +328,7 @@ async def _record_injection(
         conn, s.id, now, status=store.INJECTED, injected_at=at, injected_by=actor.user_id,
         d0_override_reason=override, last_actor_id=actor.user_id,
     )  # fmt: skip
-    await outbox.cancel(conn, s.id, STOPPED_BY_INJECTION)
+    await own_store.cancel_scheduled(conn, s.id, Cause.INJECTED, STOPPED_BY_INJECTION)
     coordinators = await user_store.users_with_role(conn, "coordinator")
     recipients = [outbox.user_recipient(actor.user_id)]
     recipients += [outbox.user_recipient(c) for c in coordinators]
@@ -431,7 +435,7 @@ async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             conn, s.id, now, status=store.WITHDRAWN, withdrawn_reason=reason,
             last_actor_id=actor.user_id, stage="done", cursor=None,
         )  # fmt: skip
-        await outbox.cancel(conn, s.id)
+        await own_store.cancel_scheduled(conn, s.id, Cause.WITHDRAWN)
         await outbox.schedule(conn, s.id, "notice", "withdrawn", now, [outbox.TEAM])
         await append_audit(conn, _audit(actor.user_id, "withdrawal", now, s.number, field="status",
                                         old_value=s.status, new_value=store.WITHDRAWN,
@@ -696,14 +700,27 @@ async def follow_up_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             return _stale(lang, "fu.stale")
         stored = (await store.current_answers(conn, s.id)).get(follow_up_key(follow_up.id))
         if follow_up_final(follow_up, stored):
+            # Pressed on another copy afterwards: nothing changes; that copy shows the answer.
             assert stored is not None
-            return [Out("", toast=t(lang, "fu.already", answer=_fu_answer(lang, stored)))]
+            toast = Out("", toast=t(lang, "fu.already", answer=_fu_answer(lang, stored)))
+            view = await _answered_view(conn, ctx, s, follow_up)
+            if view is None or actor.message_id is None:
+                return [toast]
+            return [toast, Out(view(lang), edit=actor.message_id)]
         if value == "date":
             await _enter(conn, actor, s.id, FU_DATE_MODE, now, {"follow_up": follow_up.id})
             return [Out(t(lang, "fu.ask_date", number=s.number))]
         outs = await _record_follow_up(conn, ctx, actor, s, follow_up, value, stored, now)
+        copies = await answered_copies(conn, ctx, s, follow_up)
+        view = await _answered_view(conn, ctx, s, follow_up)
     ctx.wake_sender()
-    return [Out(outs[0].text, edit=actor.message_id), *outs[1:]]
+    # The pressed copy, then every other copy of the question, edited to show the answer.
+    mine = [c for c in copies if (c.chat_id, c.edit) == (actor.chat_id, actor.message_id)]
+    others = [c for c in copies if c not in mine]
+    if not mine and actor.message_id is not None:
+        text = view(lang) if view is not None else outs[0].text
+        mine = [Out(text, edit=actor.message_id)]
+    return [*mine, *others, *outs[1:]]
 
 
 async def fu_date_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
@@ -736,6 +753,7 @@ async def fu_date_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
             problem = t(lang, "fu.before_d0", d0=d0_day.strftime("%d/%m/%Y"))
             return [Out(t(lang, "fu.invalid", problem=problem))]
         outs = await _record_follow_up(conn, ctx, actor, s, follow_up, day.isoformat(), stored, now)
+        outs += await answered_copies(conn, ctx, s, follow_up)
         await _leave(conn, actor, session, now)
     ctx.wake_sender()
     return outs
@@ -766,7 +784,9 @@ async def _record_follow_up(
     await store.add_answer(conn, s.id, key, stored, by=actor.user_id, now=now, source="follow_up")
     await append_audit(conn, _audit(actor.user_id, "follow_up", now, s.number, field=key,
                                     old_value=old, new_value=stored))  # fmt: skip
-    await outbox.cancel(conn, s.id, ("follow_up",), steps=(follow_up.id,))
+    await own_store.cancel_scheduled(
+        conn, s.id, Cause.ANSWERED, ("follow_up",), steps=(follow_up.id,)
+    )
     coordinators = await user_store.users_with_role(conn, "coordinator")
     out = [Out(t(lang, "fu.recorded", number=s.number, question=t(lang, f"fu.q.{follow_up.id}"),
                  answer=_fu_answer(lang, stored)))]  # fmt: skip
@@ -783,6 +803,59 @@ async def _record_follow_up(
         await append_audit(conn, _audit("system", "alert", now, s.number, field=key,
                                         reason="coordinators alerted: adverse effect"))  # fmt: skip
     return out
+
+
+async def _answered_view(
+    conn: Connection, ctx: Context, s: Screening, follow_up: FollowUp
+) -> Callable[[str], str] | None:
+    """The answered question in a given language (answer, who gave it, when), from the
+    latest answer row; None if it has none."""
+    key = follow_up_key(follow_up.id)
+    rows = [r for r in await store.answer_history(conn, s.id) if r.question_id == key]
+    if not rows or rows[-1].value is None:
+        return None
+    latest = rows[-1]
+    value: str = rows[-1].value
+    who = (await own_store.display_names(conn, [latest.answered_by])).get(latest.answered_by)
+
+    def view(lang: str) -> str:
+        name = who or t(lang, "fu.who_id", id=latest.answered_by)
+        return answered_message(lang, s, follow_up, ctx.zone, _fu_answer(lang, value), name,
+                                latest.answered_at)  # fmt: skip
+
+    return view
+
+
+async def answered_copies(
+    conn: Connection, ctx: Context, s: Screening, follow_up: FollowUp
+) -> list[Out]:
+    """Every copy of the question sent so far and not answered yet (the injecting
+    clinician's, the coordinators', each day's), noted answered (who, when: the log) and
+    edited to show the answer, in its reader's language, without buttons."""
+    view = await _answered_view(conn, ctx, s, follow_up)
+    if view is None:
+        return []
+    key = follow_up_key(follow_up.id)
+    latest = [r for r in await store.answer_history(conn, s.id) if r.question_id == key][-1]
+    copies = [
+        m
+        for m in await own_store.sent_messages(conn, s.id, ReminderKind.FOLLOW_UP)
+        if m.step == follow_up.id
+    ]
+    marked = set(
+        await own_store.mark_answered(
+            conn, [m.reminder_id for m in copies], latest.answered_by, latest.answered_at
+        )
+    )
+    outs = []
+    for copy in copies:
+        if copy.reminder_id not in marked:
+            continue  # answered before (still in hospital, a week ago): it says so already
+        lang: str = ctx.settings.language or "fr"
+        if copy.chat_id > 0:
+            lang = ctx.language_of(await user_store.get_user(conn, copy.chat_id))
+        outs.append(Out(view(lang), chat_id=copy.chat_id, edit=copy.message_id))
+    return outs
 
 
 # --- registration ---------------------------------------------------------------------------

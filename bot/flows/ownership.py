@@ -29,7 +29,6 @@ from bot.common import Actor, Button, Context, Out
 from bot.d0_loop import (
     WINDOW_STEPS_PREFIXES,
     audience,
-    decorate,
     is_open,
     loop_state,
     team_language,
@@ -41,7 +40,7 @@ from bot.reminder_types import Message
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import LoopState, PlanError
-from conversations.reminder_kinds import ReminderKind
+from conversations.reminder_kinds import Cause, ReminderKind
 from conversations.windows import at_local
 from storage import ownership as own_store
 from storage import reminders as outbox
@@ -67,8 +66,9 @@ def _audit(actor: int | str, action: str, now: dt.datetime, number: str, **field
 async def _rendered(
     conn: Connection, ctx: Context, row: Reminder, s: Screening, lang: str
 ) -> tuple[str, list[list[Button]]] | None:
+    # `prepare` draws the whole message from the patient's facts now (owner, plan, link,
+    # buttons included: `decorate`), never from the text it had.
     decision = await jobs.prepare(conn, ctx, row, s, ctx.now())
-    decision = await decorate(conn, ctx, row, s, decision)
     if not isinstance(decision, Message):
         return None
     return decision.render(lang)
@@ -173,7 +173,10 @@ async def take_ownership(
     """The user owns the patient from now (audited, a takeover named as such); today's D0
     reminders are acknowledged and the escalations this answers are cancelled."""
     loop = await own_store.get_loop(conn, s.id)
-    await own_store.acknowledge(conn, s.id, user_id, now)
+    taken = escalation.taken_since(
+        loop.owner_id, loop.taken_at or loop.acknowledged_at, user_id, now
+    )
+    await own_store.acknowledge(conn, s.id, user_id, now, taken)
     midnight = at_local(now.astimezone(ctx.zone).date(), dt.time(0), ctx.zone)
     await own_store.acknowledge_rows(
         conn, s.id, ReminderKind.D0_WINDOW, user_id, now, min(since, midnight)
@@ -187,7 +190,7 @@ async def take_ownership(
         await append_audit(conn, _audit(user_id, "acknowledged", now, s.number,
                                         field="acknowledged_at", new_value=now.isoformat(),
                                         reason=how))  # fmt: skip
-    await cancel_moot(conn, ctx, s, "acknowledgement")
+    await cancel_moot(conn, ctx, s, Cause.ACKNOWLEDGEMENT)
 
 
 async def cancel_moot(conn: Connection, ctx: Context, s: Screening, by: str) -> int:
@@ -293,7 +296,7 @@ async def record_plan(
         for r in await own_store.scheduled(conn, s.id, ReminderKind.ESCALATION)
         if not r.step.startswith(WINDOW_STEPS_PREFIXES)
     ]
-    await own_store.cancel_ids(conn, old_plan, "re-planned")
+    await own_store.cancel_ids(conn, old_plan, Cause.REPLANNED)
     await take_ownership(conn, ctx, user_id, s, now, now, how="injection planned")
     for step in escalation.planned_injection_plan(planned, now):
         await outbox.schedule(conn, s.id, ReminderKind.ESCALATION, step.step, step.due,

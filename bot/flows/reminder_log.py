@@ -2,8 +2,9 @@
 deep link of team notices), and `/users` showing who cannot be reached privately.
 
 `/reminders` lists every reminder row of one patient or of every open patient with its
-state, nothing hidden: scheduled (when), sent (when, late or not), acknowledged (who, when),
-skipped (why), failed (why), cancelled (by what), unknown (a timeout after the request left).
+state, nothing hidden: scheduled (when), sent (when, late or not), answered and acknowledged
+(who, when), skipped (why), failed (why), cancelled (by what: `Cause`), unknown (a timeout
+after the request left).
 Escalations are the rows of kind "escalation". The renderer splits the text under 4,096
 characters (bot/handlers.py `split_message`).
 """
@@ -18,6 +19,7 @@ from bot.flows import basic
 from bot.present import local_time
 from bot.reminders_board import board_line
 from bot.texts import t
+from conversations.reminder_kinds import Cause
 from storage import ownership as own_store
 from storage import queries
 from storage import screenings as store
@@ -47,7 +49,24 @@ def _kind(lang: str, kind: str) -> str:
 
 
 #: Reasons a row was not sent that the log words in the reader's language.
-_SKIP_REASONS = {"on the board": "rl.why.on_board", "no open patient": "rl.why.no_open"}
+_SKIP_REASONS = {
+    "on the board": "rl.why.on_board",
+    "no open patient": "rl.why.no_open",
+    "superseded by a later step": "rl.why.superseded",  # issue 26: each way a row ends
+    "answered": "rl.cancel.answered",
+    "injected": "rl.cancel.injection",
+}
+#: Issue 26: the cause a cancelled row keeps (`Cause`), in the reader's language.
+_CANCEL_CAUSES = {
+    Cause.INJECTED: "rl.cancel.injection",
+    Cause.WITHDRAWN: "rl.cancel.withdrawal",
+    Cause.ANSWERED: "rl.cancel.answered",
+    Cause.WINDOW_CLOSED: "rl.cancel.window_closed",
+    Cause.ABANDONED: "rl.cancel.abandoned",
+    Cause.REEVALUATION: "rl.cancel.other",
+    Cause.ACKNOWLEDGEMENT: "rl.cancel.acknowledgement",
+    Cause.REPLANNED: "rl.cancel.replanned",
+}
 
 
 def _skip_reason(lang: str, reason: str | None) -> str:
@@ -58,6 +77,8 @@ def _skip_reason(lang: str, reason: str | None) -> str:
 def _cancel_cause(lang: str, row: LogRow, s: Screening | None) -> str:
     """Rows cancelled by code that names its cause carry it; the others are read from what
     happened to the patient (injection, withdrawal, else a re-evaluation)."""
+    if row.cancelled_by in _CANCEL_CAUSES:
+        return t(lang, _CANCEL_CAUSES[Cause(row.cancelled_by)])
     if row.cancelled_by:
         return row.cancelled_by
     if s is None:
@@ -94,6 +115,9 @@ def row_line(
         case other:
             state = other
     parts = [head, state]
+    if row.answered_by is not None:
+        who = names.get(row.answered_by, str(row.answered_by))
+        parts.append(t(lang, "rl.state.answered", who=who, at=_short(row.answered_at, ctx)))
     if row.acknowledged_by is not None:
         who = names.get(row.acknowledged_by, str(row.acknowledged_by))
         parts.append(t(lang, "rl.state.acknowledged", who=who, at=_short(row.acknowledged_at, ctx)))
@@ -122,6 +146,7 @@ async def reminders(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         since = min((s.created_at for s in patients), default=None)
         boards = await own_store.board_log(conn, since) if since is not None else []
         user_ids = [r.acknowledged_by for r in rows if r.acknowledged_by is not None]
+        user_ids += [r.answered_by for r in rows if r.answered_by is not None]
         user_ids += [int(r.recipient[5:]) for r in rows
                      if r.recipient.startswith("user:") and r.recipient[5:].lstrip("-").isdigit()]  # fmt: skip
         names = await own_store.display_names(conn, user_ids)

@@ -84,6 +84,8 @@ FR: dict[str, str] = {
         "<b>{number}</b> · tapez la date de sortie (21/11/2026, 21/11, aujourd'hui, hier)."
     ),
     "fu.recorded": "✓ <b>{number}</b> · {question} {answer}",
+    "fu.answered": "✅ Répondu : <b>{answer}</b> — {who}, {at}",
+    "fu.who_id": "utilisateur {id}",
     "fu.already": "Déjà enregistré : {answer}. Une correction passe par /correct.",
     "fu.still_hospitalised": "Noté : toujours hospitalisé. Nouveau rappel dans 7 jours.",
     "fu.stale": "Ce suivi n'est plus actif.",
@@ -169,6 +171,8 @@ EN: dict[str, str] = {
     "fu.type_date": "Type the discharge date",
     "fu.ask_date": "<b>{number}</b> · type the discharge date (21/11/2026, 21/11, today, yesterday).",
     "fu.recorded": "✓ <b>{number}</b> · {question} {answer}",
+    "fu.answered": "✅ Answered: <b>{answer}</b> — {who}, {at}",
+    "fu.who_id": "user {id}",
     "fu.already": "Already recorded: {answer}. Corrections go through /correct.",
     "fu.still_hospitalised": "Noted: still in hospital. Next reminder in 7 days.",
     "fu.stale": "This follow-up is no longer active.",

@@ -476,7 +476,7 @@ async def test_reminders_lists_every_row_with_its_state(env: Env) -> None:
     )
     assert "escalation <code>unacknowledged_1</code> → Chloé" not in text  # no name known yet
     assert (
-        f"escalation <code>unacknowledged_1</code> → {COORDINATOR} — cancelled: acknowledgement"
+        f"escalation <code>unacknowledged_1</code> → {COORDINATOR} — cancelled: acknowledged"
         in text
     )
     assert "<code>day_2</code> → owner — scheduled 22/11/2026 08:00" in text
@@ -513,9 +513,14 @@ async def test_non_urgent_reminders_are_silent_at_night_urgent_ones_ring(env: En
     env.clock.set(local(2026, 11, 23, 23))
     await jobs.sweep(env.ctx, env.clock.now, recording)
     urgent = [quiet for _, text, quiet in silent if "URGENT" in text]
-    others = [quiet for _, text, quiet in silent if "URGENT" not in text]
+    evening = [quiet for _, text, quiet in silent
+               if "last day" in text and "☀️" not in text and "URGENT" not in text]  # fmt: skip
+    others = [quiet for _, text, quiet in silent
+              if "URGENT" not in text and ("last day" not in text or "☀️" in text)]  # fmt: skip
     assert urgent == [False, False]  # coordinator and admin: with sound
-    assert others and all(others)  # the window reminders: silent
+    # Issue 26: the last day's 20:00 step (team and owner), late, rings too.
+    assert evening == [False, False]
+    assert others and all(others)  # the morning board, caught up: silent
 
 
 # --- the morning board ----------------------------------------------------------------------

@@ -247,4 +247,4 @@ async def test_the_morning_board_loop_two_clinicians_and_a_coordinator(
     assert "D0 window day_2 → team — skipped: on the morning board" in text
     assert "D0 window day_2 → owner — sent 22/11/2026 08:00 — acknowledged by Bruno" in text
     assert f"escalation unacknowledged_2 → {COORDINATOR} — sent 22/11/2026 10:00" in text
-    assert "escalation unacknowledged_2" in text and "cancelled: acknowledgement" in text
+    assert "escalation unacknowledged_2" in text and "cancelled: acknowledged" in text

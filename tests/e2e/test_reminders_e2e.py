@@ -116,7 +116,8 @@ async def test_d0_records_the_injection_and_answers_with_the_follow_up_dates(
     message_id = question.result["message_id"]
     mark = tg.mark()
     tg.press_button_text(COORDINATOR, COORDINATOR, message_id, "Yes")
-    await tg.wait_for_message(COORDINATOR, contains="✓", after_index=mark, include_edits=True)
+    await tg.wait_for_message(COORDINATOR, contains="Answered", after_index=mark,
+                              include_edits=True)  # fmt: skip
     assert tg.inline_keyboard(COORDINATOR, message_id) == []
 
 
