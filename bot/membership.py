@@ -166,9 +166,10 @@ async def lapse_due(ctx: Context, now: dt.datetime, send: Send) -> int:
                 continue
             await screening_store.clear_user_sessions(conn, person.telegram_id)
             until = day_text(person.until_day) if person.until_day else None
+            ended = person.access_until.isoformat() if person.access_until else None
             await append_audit(conn, AuditEntry(now, SYSTEM, "access_lapsed", None,
                                                 str(person.telegram_id),
-                                                ",".join(sorted(person.roles)), None,
+                                                ",".join(sorted(person.roles)), ended,
                                                 f"end date {until}" if until else None))  # fmt: skip
             if await m_store.open_work_of(conn, person.telegram_id):
                 coordinators = [c for c in await user_store.users_with_role(conn, "coordinator")

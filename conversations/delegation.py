@@ -8,7 +8,8 @@ Membership rows (storage and flows write them; actor = who did it, field = the p
 `user_added` (old → new roles; the actor granted the new ones), `user_joined` (the person
 opened an invitation: old → new roles, reason `invitation:<id>`; granted by whoever made the
 invitation, from its `invitation_created` row), `user_removed` (old = the roles removed),
-`access_lapsed` (the system ended them at the end date), `access_until` (old → new last day).
+`access_lapsed` (the system ended them at the end date; new value: that instant, ISO),
+`access_until` (old → new last day).
 
 An act is any other row whose actor is a Telegram id. Each is counted in one period of its
 actor that covers its time: the role the act needs when the person held it (`ACT_ROLE`),
@@ -79,9 +80,14 @@ class Period:
     until: dt.date | None = None  # the last day of access planned (None: no end date)
     invitation: int | None = None  # the invitation it came through
     acts: Counter[str] = field(default_factory=Counter)
+    #: The trail rows that opened and closed it: the trail's order is the truth (two rows may
+    #: share an instant), so an act belongs to a period by its row number.
+    start_row: int = 0
+    end_row: int | None = None
 
-    def covers(self, at: dt.datetime) -> bool:
-        return self.start <= at and (self.end is None or at < self.end)
+    def covers(self, act: TrailAct) -> bool:
+        """The act was done while this period was open (after the grant, before the end)."""
+        return self.start_row <= act.id and (self.end_row is None or act.id < self.end_row)
 
 
 @dataclass
@@ -106,6 +112,14 @@ def _day(text: str | None) -> dt.date | None:
         return None
 
 
+def _instant(text: str | None) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
 def _invitation_id(text: str | None) -> int | None:
     prefix = "invitation:"
     if text and text.startswith(prefix) and text[len(prefix) :].isdigit():
@@ -125,7 +139,11 @@ def derive(trail: Iterable[TrailAct]) -> DelegationLog:
         for role in roles:
             period = open_periods.pop((person, role), None)
             if period is not None:
-                period.end, period.removed_by, period.lapsed = act.at, act.actor, lapsed
+                # A lapse ended the access at its end date (new value), a little before
+                # the sender wrote the row.
+                end = _instant(act.new_value) if lapsed else None
+                period.end, period.removed_by, period.lapsed = end or act.at, act.actor, lapsed
+                period.end_row = act.id
 
     for act in trail:
         person = _person(act)
@@ -142,7 +160,7 @@ def derive(trail: Iterable[TrailAct]) -> DelegationLog:
                 if (person, role) in open_periods:
                     continue
                 period = Period(person, role, act.at, granted_by, until=until_of.get(person),
-                                invitation=invitation)  # fmt: skip
+                                invitation=invitation, start_row=act.id)  # fmt: skip
                 open_periods[(person, role)] = period
                 periods.append(period)
         elif act.action in (REMOVED, LAPSED) and person is not None:
@@ -165,7 +183,7 @@ def derive(trail: Iterable[TrailAct]) -> DelegationLog:
 def _count(act: TrailAct, periods: Sequence[Period]) -> bool:
     """Count `act` in the best period of its actor that covers it; False if none does."""
     actor = int(act.actor)
-    covering = [p for p in periods if p.person == actor and p.covers(act.at)]
+    covering = [p for p in periods if p.person == actor and p.covers(act)]
     if not covering:
         return False
     needed = ACT_ROLE.get(act.action, "clinician")

@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from conversations.delegation import TrailAct
+from storage.audit import parse_timestamp
 from storage.connection import Connection
 from storage.db import fetch_all, fetch_one
 from storage.timefmt import from_db, maybe_from_db, to_db
@@ -266,3 +268,36 @@ async def open_work_of(conn: Connection, telegram_id: int) -> list[tuple[str, st
         (telegram_id, telegram_id, telegram_id),
     )
     return [(r["number"], r["status"]) for r in rows]
+
+
+# --- the delegation log's sources ------------------------------------------------------------
+
+
+async def trail_acts(conn: Connection) -> list[TrailAct]:
+    """Every row of the audit trail, in order, as the delegation log reads it."""
+    rows = await fetch_all(
+        conn,
+        "SELECT id, at, actor, action, field, old_value, new_value, reason FROM audit ORDER BY id",
+    )
+    return [
+        TrailAct(r["id"], parse_timestamp(r["at"]), r["actor"], r["action"], r["field"],
+                 r["old_value"], r["new_value"], r["reason"])
+        for r in rows
+    ]  # fmt: skip
+
+
+async def names(conn: Connection) -> dict[int, str]:
+    """Everyone ever listed: "Name @username" as Telegram gave them, else their first name."""
+    rows = await fetch_all(
+        conn,
+        """SELECT u.telegram_id, u.full_name, u.username, r.display_name FROM users u
+           LEFT JOIN user_reach r ON r.telegram_id = u.telegram_id""",
+    )
+    found: dict[int, str] = {}
+    for r in rows:
+        parts = [r["full_name"] or r["display_name"] or "",
+                 f"@{r['username']}" if r["username"] else ""]  # fmt: skip
+        name = " ".join(p for p in parts if p)
+        if name:
+            found[int(r["telegram_id"])] = name
+    return found

@@ -6,16 +6,23 @@ lapse), /users, and every bad input answered in one line with nothing changed.""
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
+import io
 import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
+from bot.cli import main
 from bot.texts import t
+from bot.views import export as export_view
+from conversations import membership as rules
+from conversations.delegation import NOT_ACTS, derive
 from conversations.membership import hash_token
 from conversations.windows import local_today
 from storage import membership as m_store
@@ -338,3 +345,72 @@ async def test_users_shows_roles_since_until_and_who_granted(bot: Harness) -> No
     assert "no end date" in lines[str(CLINICIAN)]
     assert t("en", "mb.by_settings") in lines[str(ADMIN)]
     assert "1 pending invitation(s)" in text
+
+
+# --- the delegation log -----------------------------------------------------------------------
+
+
+async def test_the_delegation_log_agrees_with_the_trail(bot: Harness, tmp_path: Path) -> None:
+    """Replay the trail of a semester: every act falls inside an access period of its actor,
+    and the log's periods are the grants, removals and lapses that happened."""
+    last_day = today(bot) + dt.timedelta(days=2)
+    payload = await invite(bot, f"clinician until {ddmmyyyy(last_day)}")
+    await start(bot, RESIDENT, payload)
+    await bot.text(RESIDENT, "/screen")
+    await bot.text(ADMIN, f"/adduser {CLINICIAN} coordinator")
+    await bot.text(CLINICIAN, "/export csv")
+    await start(bot, SECOND, payload)  # refused: an attempt, not an act of a member
+    await bot.text(ADMIN, f"/removeuser {CLINICIAN}")
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0, 5), bot.ctx.zone)
+    await live_until(bot, end.astimezone(dt.UTC))
+    await sweep(bot)
+
+    async with bot.ctx.db.read() as conn:
+        acts = await m_store.trail_acts(conn)
+    log = derive(acts)
+    assert log.orphans == []
+    for act in acts:
+        if act.actor.isdigit() and act.action not in NOT_ACTS:
+            assert any(p.person == int(act.actor) and p.covers(act) for p in log.periods), act
+    by = {(p.person, p.role): p for p in log.periods}
+    resident = by[(RESIDENT, "clinician")]
+    assert resident.granted_by == str(ADMIN) and resident.lapsed and resident.until == last_day
+    assert resident.end == rules.end_of_local_day(last_day, bot.ctx.zone)
+    assert resident.acts["screening_opened"] == 1
+    coordinator = by[(CLINICIAN, "coordinator")]
+    assert coordinator.removed_by == str(ADMIN) and coordinator.acts["export"] == 1
+    assert (SECOND, "clinician") not in by
+
+    # The monitor's files: the CSV of `export --format delegation` and the XLSX's sheet.
+    data = await export_view.read_export(bot.ctx.db.conn)
+    files = await export_view.render_export(data, bot.ctx.settings, "fr", bot.clock(),
+                                            ("delegation", "xlsx"))  # fmt: skip
+    csv_file, xlsx_file = files.files
+    rows = list(csv.DictReader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    mine = [r for r in rows if r["Identifiant Telegram"] == str(RESIDENT)]
+    assert len(mine) == 1 and mine[0]["Rôle"] == "clinicien"
+    assert mine[0]["Retiré par"] == t("fr", "dl.lapsed")
+    assert mine[0]["Accordé par"].endswith(f"({ADMIN})") or mine[0]["Accordé par"] == str(ADMIN)
+    workbook = openpyxl.load_workbook(io.BytesIO(xlsx_file.content))
+    sheet = workbook[t("fr", "dl.sheet")]
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert any(row[0] == RESIDENT and row[2] == "clinicien" for row in values)
+
+
+async def test_cli_export_format_delegation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "cli.sqlite3"
+    async with Harness.started(database) as harness:
+        await harness.text(ADMIN, f"/adduser {RESIDENT} clinician")
+    monkeypatch.setenv("LYSYME_DATABASE", str(database))
+    monkeypatch.setenv("LYSYME_LANGUAGE", "en")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert await asyncio.to_thread(main, ["export", str(out), "--format", "delegation"]) == 0
+    (written,) = list(out.iterdir())
+    assert written.name.startswith("lysyme-delegation-log-") and written.suffix == ".csv"
+    assert oct(written.stat().st_mode & 0o777) == "0o600"
+    rows = list(csv.DictReader(io.StringIO(written.read_text(encoding="utf-8-sig"))))
+    assert {(r["Telegram id"], r["Role"]) for r in rows} == {
+        (str(ADMIN), "admin"), (str(RESIDENT), "clinician")}  # fmt: skip
