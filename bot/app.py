@@ -42,7 +42,15 @@ from bot import (
     reminders_board,
 )
 from bot.common import Clock, Context, commands_for, system_clock
-from bot.flows import basic, coordinator, injection, ownership, reminder_log, screening
+from bot.flows import (
+    basic,
+    coordinator,
+    injection,
+    membership,
+    ownership,
+    reminder_log,
+    screening,
+)
 from bot.leadership import Leadership
 from bot.routing import Feature, Routes, build_routes
 from bot.settings import Settings
@@ -62,6 +70,7 @@ log = logging.getLogger("lysyme.app")
 FEATURES: tuple[Feature, ...] = (
     reminder_delivery.FEATURE,
     basic.FEATURE,
+    membership.FEATURE,
     screening.FEATURE,
     injection.FEATURE,
     coordinator.FEATURE,
@@ -136,6 +145,10 @@ def build_application(
             handlers.on_text,
         ),
         group=0,
+    )
+    # Someone chosen with the contact picker of /adduser (issue 24).
+    application.add_handler(
+        MessageHandler(filters.StatusUpdate.USERS_SHARED, handlers.on_users_shared), group=0
     )
     # Anything else in a private chat (stickers, photos, edited messages…): a polite word.
     application.add_handler(MessageHandler(filters.ALL, handlers.on_other), group=0)

@@ -56,6 +56,8 @@ class Prefix(StrEnum):
     EXPORT = "xf"
     OWNERSHIP = "o"
     CLOCK = "k"
+    INVITATION = "iv"
+    ACCESS = "ax"
 
 
 # --- fields -----------------------------------------------------------------------------------
@@ -254,10 +256,26 @@ class ClockConfirm:
     """`k:clock` — an admin confirms the clock after the sender paused on a jump."""
 
 
+@dataclass(frozen=True)
+class InvitationRevoke:
+    """`iv:<invitation>:rv` — an admin revokes a pending invitation (issue 24)."""
+
+    invitation_id: int
+
+
+@dataclass(frozen=True)
+class AccessExtend:
+    """`ax:<telegram id>:<yyyy-mm-dd>` — extend by 6 months the access ending that day (the
+    day travels so that a reminder of an end date changed since is refused as stale)."""
+
+    telegram_id: int
+    day: str
+
+
 CallbackValue = (
     Answer | Back | Exclusion | Summary | Edit | Scorten | ScortenUnit | D0Confirm
     | WithdrawConfirm | UpdateAnswer | UpdateConfirm | FollowUpAnswer | ExportFormat
-    | Ownership | ClockConfirm
+    | Ownership | ClockConfirm | InvitationRevoke | AccessExtend
 )  # fmt: skip
 
 #: The buttons of a screening in progress: they act only on the chat's own screening
@@ -409,11 +427,13 @@ EXPORT_FORMAT: Final = Family(Prefix.EXPORT, ExportFormat, (TOKEN,))
 OWNERSHIP: Final = Family(Prefix.OWNERSHIP, Ownership, (ID, ID, words(get_args(OwnershipAction))))
 CLOCK_CONFIRM: Final = Family(Prefix.CLOCK, ClockConfirm, (constant("clock"),))
 
+INVITATION_REVOKE: Final = Family(Prefix.INVITATION, InvitationRevoke, (ID, constant("rv")))
+ACCESS_EXTEND: Final = Family(Prefix.ACCESS, AccessExtend, (ID, TOKEN))
 CODEC: Final = Codec(
     (
         ANSWER, BACK, EXCLUSION, SUMMARY, EDIT, SCORTEN, SCORTEN_UNIT, D0_CONFIRM,
         WITHDRAW_CONFIRM, UPDATE_ANSWER, UPDATE_CONFIRM, FOLLOW_UP_ANSWER, EXPORT_FORMAT,
-        OWNERSHIP, CLOCK_CONFIRM,
+        OWNERSHIP, CLOCK_CONFIRM, INVITATION_REVOKE, ACCESS_EXTEND,
     )
 )  # fmt: skip
 

@@ -109,7 +109,7 @@ _LAZY_COMMANDS: list[tuple[str, str, str]] = [
     (
         "export",
         "bot.views.export:export_command",
-        "screening log into DIR (CSV + XLSX, or --format xlsx,csv,redcap,odm)",
+        "screening log into DIR (CSV + XLSX, or --format xlsx,csv,redcap,odm,delegation)",
     ),
 ]
 # Each adds its command's arguments (what `add_argument` returns is not used).
@@ -118,7 +118,9 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], object]] = {
     "stats": lambda p: p.add_argument("dir", help="existing folder to write the charts into"),
     "export": lambda p: (
         p.add_argument("dir", help="existing folder to write the files into"),
-        p.add_argument("--format", help="any of xlsx,csv,redcap,odm (default: csv,xlsx)"),
+        p.add_argument(
+            "--format", help="any of xlsx,csv,redcap,odm,delegation (default: csv,xlsx)"
+        ),
     ),
     "init": lambda p: p.add_argument(
         "--force", action="store_true", help="set an existing database and anchor aside first"

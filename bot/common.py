@@ -52,6 +52,11 @@ class Out:
     document: tuple[str, bytes] | None = None  # (file name, content)
     photo: bytes | None = None
     toast: str | None = None  # short answer to a button tap (answerCallbackQuery)
+    #: Telegram's contact picker under the message instead of inline buttons (issue 24):
+    #: (label, request id) per button, one per row; the choice comes back as users_shared.
+    pickers: list[tuple[str, int]] = field(default_factory=list)
+    #: Take the reply keyboard away (after a contact was picked).
+    drop_keyboard: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class Actor:
     session: Session | None = None
     session_read: bool = False
     first_name: str | None = None  # staff's Telegram first name ("taken by …"; issue 14)
+    full_name: str | None = None  # first and last name, as Telegram gives them (issue 24)
+    username: str | None = None  # @username without the @, if any (issue 24)
 
 
 async def chat_session(db: Database, actor: Actor) -> Session | None:
@@ -150,6 +157,7 @@ COMMAND_ROLES: dict[str, str | tuple[str, ...] | None] = {
     "users": "admin",
     "adduser": "admin",
     "removeuser": "admin",
+    "invite": "admin",
     "reminders": "coordinator",
 }
 

@@ -36,7 +36,7 @@ from bot.common import (
     refuse,
 )
 from bot.delivery import with_retries
-from bot.markup import keyboard, split_message
+from bot.markup import keyboard, reply_markup, split_message
 from bot.routing import Routes
 from bot.texts import t
 from storage import screenings as store
@@ -63,7 +63,7 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
         return None
     # A plain read (no write transaction), ONE hop to the database thread on every update:
     # the user and this chat's session together, read afresh (never cached).
-    listed, session = await store.user_and_session(ctx.db.conn, user.id, chat.id)
+    listed, session = await store.user_and_session(ctx.db.conn, user.id, chat.id, ctx.now())
     message = update.callback_query.message if update.callback_query else None
     return Actor(
         user_id=user.id,
@@ -76,6 +76,8 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
         session=session,
         session_read=True,
         first_name=user.first_name,
+        full_name=user.full_name,
+        username=user.username,
     )
 
 
@@ -127,7 +129,7 @@ async def render(
             last = position == len(chunks) - 1
             sent = await with_retries(partial(bot.send_message, chat_id, chunk,
                                               parse_mode=ParseMode.HTML,
-                                              reply_markup=markup if last else None))  # fmt: skip
+                                              reply_markup=reply_markup(out) if last else None))  # fmt: skip
             message_id = sent.message_id
         await delivery.delivered(ctx, out, message_id)
         if out.delivers is not None and delivered is not None:
@@ -159,9 +161,12 @@ async def _run(
     command_name: str,
     call: Callable[[Context, Actor], Awaitable[list[Out]]],
     actor: Actor | None = None,
+    *,
+    open_to_all: bool = False,
 ) -> None:
     """The one gate every command, button and message goes through (`actor`: already read
-    by `actor_for` for this update)."""
+    by `actor_for` for this update). `open_to_all`: a deep link anyone may open (an
+    invitation): the flow checks everything itself."""
     ctx = core(app_context.application)
     if actor is None:
         try:
@@ -172,7 +177,9 @@ async def _run(
     if actor is None:
         return
     try:
-        if actor.user is None:
+        if open_to_all:
+            outs = await call(ctx, actor)
+        elif actor.user is None:
             outs = await _refuse_unknown(ctx, actor, app_context)
         elif not allowed(actor.user, command_name):
             outs = refuse(ctx, actor, command_name)
@@ -259,7 +266,13 @@ async def on_command(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> 
     name = name.lower()
     if addressee and addressee.lower() != (app_context.bot.username or "").lower():
         return  # /command@other_bot in a group: not ours to answer
-    flow = routes(app_context.application).commands.get(name)
+    table = routes(app_context.application)
+    link = table.deep_link(args[0]) if name == "start" and args else None
+    if link is not None:  # an invitation link: opened by someone not listed yet (issue 24)
+        await _run(update, app_context, name, lambda ctx, actor: link(ctx, actor, args[:1]),
+                   open_to_all=True)  # fmt: skip
+        return
+    flow = table.commands.get(name)
     if flow is None:
         # Gated by the command's role even when no flow serves it (yet): a refusal never
         # depends on what is routed.
@@ -317,6 +330,23 @@ async def on_text(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> Non
     if actor.session is not None and actor.session.mode in text_modes:
         command = text_modes[actor.session.mode][0]
     await _run(update, app_context, command, route, actor)
+
+
+async def on_users_shared(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Someone chosen with Telegram's contact picker (`/adduser` without an id, issue 24)."""
+    message = update.effective_message
+    shared = message.users_shared if message is not None else None
+    route = routes(app_context.application).shared_users
+    if shared is None or route is None:
+        await on_other(update, app_context)
+        return
+    people = [
+        (u.user_id, " ".join(n for n in (u.first_name, u.last_name) if n) or None, u.username)
+        for u in shared.users
+    ]
+    request_id = shared.request_id
+    await _run(update, app_context, route.needs,
+               lambda ctx, actor: route.flow(ctx, actor, request_id, people))  # fmt: skip
 
 
 async def on_other(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> None:

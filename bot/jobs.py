@@ -51,7 +51,15 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import callback_data as cd
-from bot import d0_loop, follow_ups, health, reminder_delivery, reminders_board, routing
+from bot import (
+    d0_loop,
+    follow_ups,
+    health,
+    membership,
+    reminder_delivery,
+    reminders_board,
+    routing,
+)
 from bot.callback_data import Prefix
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import short_names, verdict_sentences
@@ -130,6 +138,7 @@ class SweepResult:
     retried: int = 0
     system: int = 0
     idle: int = 0
+    lapsed: int = 0
 
 
 def _text(lines: Sequence[str]) -> str:
@@ -235,6 +244,7 @@ async def _sweep(
     result = SweepResult()
     if kinds is None:
         result.idle = await _idle_pass(ctx, now)
+        result.lapsed = await membership.lapse_due(ctx, now, send)  # issue 24: end dates
     throttled: dict[int, dt.datetime] = {}  # chat → flood-control wait, within this sweep
     for _ in range(MAX_PASSES):
         async with ctx.db.transaction() as conn:
@@ -553,6 +563,8 @@ async def prepare(
         return await reminders_board.listed_on_the_board(conn, ctx, row, now, relevance.reason)
     acting = relevance.action is Action.ACT
     if kind is ReminderKind.ADMIN:
+        if membership.is_membership_step(row.step):  # issue 24: joined, ends soon, lapsed
+            return await membership.decision(conn, ctx, row, now)
         if row.step.startswith("clock_jump "):
             return Message(lambda lang: _clock_jump_text(lang, ctx, row.step))
         return Message(lambda lang: (_admin_text(lang, row.step), []))
@@ -924,7 +936,7 @@ class ReminderSender:
             health.failing("database", wall, f"{type(exc).__name__}: {exc}")
             raise
         health.recovered("database")
-        if result.claimed or result.idle:
+        if result.claimed or result.idle or result.lapsed:
             log.info("reminders: %s", result)
         health.beat("sender", wall)
         return result

@@ -208,6 +208,37 @@ async def _v7_taken_and_answered(conn: Connection) -> None:
         await conn.execute(statement)
 
 
+async def _v8_membership(conn: Connection) -> None:
+    """Issue 24, team membership: each access's end (the instant it lapses and the local day
+    shown), who the person is on Telegram (name, username), whether they were told of a
+    lapse; invitations (the token's SHA-256 only, never the token); refused attempts per id."""
+    for statement in (
+        "ALTER TABLE users ADD COLUMN access_until TEXT",
+        "ALTER TABLE users ADD COLUMN until_day TEXT",
+        "ALTER TABLE users ADD COLUMN full_name TEXT",
+        "ALTER TABLE users ADD COLUMN username TEXT",
+        "ALTER TABLE users ADD COLUMN lapse_notice TEXT",
+        "CREATE INDEX users_by_access_until ON users(access_until) WHERE active = 1",
+        """CREATE TABLE invitations(
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            roles TEXT NOT NULL,
+            until_day TEXT,
+            created_by INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_by INTEGER,
+            used_at TEXT,
+            revoked_by INTEGER,
+            revoked_at TEXT)""",
+        """CREATE TABLE invitation_attempts(
+            telegram_id INTEGER PRIMARY KEY,
+            window_start TEXT NOT NULL,
+            attempts INTEGER NOT NULL)""",
+    ):
+        await conn.execute(statement)
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
@@ -217,6 +248,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v5_ownership,
     _v6_leases,
     _v7_taken_and_answered,
+    _v8_membership,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

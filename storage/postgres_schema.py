@@ -214,6 +214,33 @@ async def _v7_taken_and_answered(conn: Connection) -> None:
     ))  # fmt: skip
 
 
+async def _v8_membership(conn: Connection) -> None:
+    await _statements(conn, (
+        f"ALTER TABLE users ADD COLUMN access_until {TEXT}",
+        f"ALTER TABLE users ADD COLUMN until_day {TEXT}",
+        f"ALTER TABLE users ADD COLUMN full_name {TEXT}",
+        f"ALTER TABLE users ADD COLUMN username {TEXT}",
+        f"ALTER TABLE users ADD COLUMN lapse_notice {TEXT}",
+        "CREATE INDEX users_by_access_until ON users(access_until) WHERE active = 1",
+        f"""CREATE TABLE invitations(
+            id {ID},
+            token_hash {TEXT} NOT NULL UNIQUE,
+            roles {TEXT} NOT NULL,
+            until_day {TEXT},
+            created_by BIGINT NOT NULL,
+            created_at {TEXT} NOT NULL,
+            expires_at {TEXT} NOT NULL,
+            used_by BIGINT,
+            used_at {TEXT},
+            revoked_by BIGINT,
+            revoked_at {TEXT})""",
+        f"""CREATE TABLE invitation_attempts(
+            telegram_id BIGINT PRIMARY KEY,
+            window_start {TEXT} NOT NULL,
+            attempts INTEGER NOT NULL)""",
+    ))  # fmt: skip
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N] — the same N as SQLite's.
 MIGRATIONS: Final[tuple[PgMigration, ...]] = (
     _v1_core,
@@ -223,4 +250,5 @@ MIGRATIONS: Final[tuple[PgMigration, ...]] = (
     _v5_ownership,
     _v6_leases,
     _v7_taken_and_answered,
+    _v8_membership,
 )

@@ -383,11 +383,14 @@ async def get_session(conn: Connection, user_id: int, chat_id: int) -> Session |
 
 
 async def user_and_session(
-    conn: Connection, user_id: int, chat_id: int
+    conn: Connection, user_id: int, chat_id: int, now: dt.datetime | None = None
 ) -> tuple[User | None, Session | None]:
     """The access gate's read on every update, in ONE query (one hop to the database thread):
     the active user (`users.get_user`) and this chat's session (`get_session`). Read afresh
-    for each update — nothing is cached: a removed user is refused at their next update."""
+    for each update — nothing is cached: a removed user is refused at their next update, and
+    (with `now`) an access whose end date has passed is refused even before the sender has
+    recorded the lapse (issue 24)."""
+    ends = to_db(now) if now is not None else ""
     row = await fetch_one(
         conn,
         """SELECT u.telegram_id AS u_id, u.roles AS u_roles, u.language AS u_language,
@@ -395,8 +398,9 @@ async def user_and_session(
                   x.mode AS x_mode, x.data AS x_data
            FROM (SELECT ? AS uid, ? AS cid) k
            LEFT JOIN users u ON u.telegram_id = k.uid AND u.active = 1
+                AND (u.access_until IS NULL OR u.access_until > ?)
            LEFT JOIN sessions x ON x.user_id = k.uid AND x.chat_id = k.cid""",
-        (user_id, chat_id),
+        (user_id, chat_id, ends),
     )
     if row is None:  # pragma: no cover - the constant row always comes back
         return None, None

@@ -68,10 +68,15 @@ async def grant_roles(
             "INSERT INTO users(telegram_id, roles, added_by, added_at) VALUES (?,?,?,?)",
             (telegram_id, _roles_text(new), by, to_db(now)),
         )
-    else:
+    elif existing["active"]:
         await conn.execute(
-            "UPDATE users SET roles=?, active=1 WHERE telegram_id=?",
-            (_roles_text(new), telegram_id),
+            "UPDATE users SET roles=? WHERE telegram_id=?", (_roles_text(new), telegram_id)
+        )
+    else:  # back after a removal or a lapse: a new access, since now, granted by `by`
+        await conn.execute(
+            "UPDATE users SET roles=?, active=1, added_by=?, added_at=?, access_until=NULL, "
+            "until_day=NULL, lapse_notice=NULL WHERE telegram_id=?",
+            (_roles_text(new), by, to_db(now), telegram_id),
         )
     return old, new
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from bot import routing
 from bot.common import Actor, Context, Out, parse_id
+from bot.flows import membership
 from bot.handlers import help_text
 from bot.records import audit, begin
 from bot.texts import t
 from storage import screenings as screening_store
 from storage import users as user_store
 from storage.audit import append_audit
-from storage.users import ROLES
 
 
 async def start(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
@@ -38,30 +38,14 @@ def _user_id(text: str) -> int | None:
 
 
 async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
-    lang = ctx.language(actor)
-    async with ctx.db.read() as conn:
-        listed = await user_store.list_users(conn)
-    lines = [t(lang, "users.title", count=len(listed))]
-    lines += [f"<code>{u.telegram_id}</code> — {', '.join(sorted(u.roles))}" for u in listed]
-    return [Out("\n".join(lines))]
+    """Each person's roles, since when, until when, granted by whom (bot/flows/membership.py)."""
+    return await membership.users(ctx, actor, args)
 
 
 async def adduser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
-    lang = ctx.language(actor)
-    telegram_id = _user_id(args[0]) if args else None
-    roles = {r.lower() for r in args[1:]}
-    if args and telegram_id is None:
-        return [Out(t(lang, "users.bad_id", value=args[0][:40]))]
-    if telegram_id is None or not roles or not roles <= set(ROLES):
-        return [Out(t(lang, "users.usage_add", roles=", ".join(ROLES)))]
-    now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        old, new = await user_store.grant_roles(conn, telegram_id, roles, str(actor.user_id), now)
-        await append_audit(conn, audit(actor.user_id, "user_added", now, field=str(telegram_id),
-                                       old_value=",".join(sorted(old)) or None,
-                                       new_value=",".join(sorted(new))))  # fmt: skip
-    return [Out(t(lang, "users.added", user_id=telegram_id, roles=", ".join(sorted(new))))]
+    """`/adduser ID role [until dd/mm/yyyy]`, or without an id the contact picker
+    (bot/flows/membership.py)."""
+    return await membership.adduser(ctx, actor, args)
 
 
 async def removeuser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:

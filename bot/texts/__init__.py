@@ -23,6 +23,7 @@ from bot.texts import (
     criteria,
     export,
     injection,
+    membership,
     ops,
     ownership,
     patient,
@@ -49,6 +50,7 @@ MODULES: tuple[ModuleType, ...] = (
     export,
     stats,
     ops,
+    membership,
 )
 
 

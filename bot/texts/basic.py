@@ -41,7 +41,7 @@ FR: dict[str, str] = {
     "cmd.export": "registre de dépistage (CSV + XLSX)",
     "cmd.stats": "graphique d'inclusion",
     "cmd.users": "utilisateurs",
-    "cmd.adduser": "ajouter : /adduser ID rôle",
+    "cmd.adduser": "ajouter : /adduser ID rôle [until jj/mm/aaaa], sans ID : choisir un contact",
     "cmd.removeuser": "retirer : /removeuser ID",
     "cmd.reminders": "rappels et leur état : /reminders [HMN-001]",
     # /language
@@ -56,7 +56,10 @@ FR: dict[str, str] = {
     ),
     # /adduser /removeuser /users
     "users.title": "{count} utilisateur(s) :",
-    "users.usage_add": "Usage : /adduser ID rôle [rôle…] — rôles : {roles}",
+    "users.usage_add": (
+        "Usage : /adduser ID rôle [rôle…] [until jj/mm/aaaa], ou /adduser rôle pour choisir "
+        "la personne dans vos contacts — rôles : {roles}"
+    ),
     "users.usage_remove": "Usage : /removeuser ID",
     "users.added": "Utilisateur {user_id} : {roles}.",
     "users.removed": "Utilisateur {user_id} retiré : son accès cesse immédiatement.",
@@ -104,7 +107,7 @@ EN: dict[str, str] = {
     "cmd.export": "screening log (CSV + XLSX)",
     "cmd.stats": "inclusion chart",
     "cmd.users": "users",
-    "cmd.adduser": "add: /adduser ID role",
+    "cmd.adduser": "add: /adduser ID role [until dd/mm/yyyy], without ID: pick a contact",
     "cmd.removeuser": "remove: /removeuser ID",
     "cmd.reminders": "reminders and their state: /reminders [HMN-001]",
     # /language
@@ -119,7 +122,10 @@ EN: dict[str, str] = {
     ),
     # /adduser /removeuser /users
     "users.title": "{count} user(s):",
-    "users.usage_add": "Usage: /adduser ID role [role…] — roles: {roles}",
+    "users.usage_add": (
+        "Usage: /adduser ID role [role…] [until dd/mm/yyyy], or /adduser role to pick the "
+        "person from your contacts — roles: {roles}"
+    ),
     "users.usage_remove": "Usage: /removeuser ID",
     "users.added": "User {user_id}: {roles}.",
     "users.removed": "User {user_id} removed: their access ends now.",

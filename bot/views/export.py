@@ -13,12 +13,13 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import callback_data as cd
 from bot.cli import no_database
 from bot.common import Actor, Button, Context, Out
+from bot.exports.delegation import delegation_table
 from bot.exports.fields import criterion_name
 from bot.present import local_time
 from bot.records import begin
@@ -28,6 +29,7 @@ from bot.texts import t
 from bot.views.wording import bsa_of, choice_text, reason_label, short_label
 from conversations import consort, versions
 from conversations.answers import from_json
+from conversations.delegation import TrailAct
 from conversations.protocol import (
     BY_ID,
     QUESTION_IDS,
@@ -42,6 +44,7 @@ from conversations.scorten import (
     scorten,
 )
 from conversations.windows import local_today
+from storage import membership as m_store
 from storage import queries
 from storage.anchor import Head, read_head_of
 from storage.audit import AuditEntry, append_audit
@@ -94,7 +97,7 @@ COUNT_COLUMNS = ("group", "item", "label", "count")
 
 
 #: The formats of /export and `lysyme-bot export --format`, in the order the buttons show them.
-FORMATS = ("xlsx", "csv", "redcap", "odm")
+FORMATS = ("xlsx", "csv", "redcap", "odm", "delegation")
 DEFAULT_FORMATS = ("csv", "xlsx")
 
 
@@ -280,6 +283,9 @@ class ExportData:
     history: list[queries.HistoryRow]
     trail: list[queries.TrailRow]
     head: Head | None = None  # the audit trail's head at that snapshot (the "about" sheet)
+    # Issue 24: the whole audit trail and everyone's name, for the delegation log.
+    acts: list[TrailAct] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
 
 
 async def read_export(conn: Connection) -> ExportData:
@@ -289,6 +295,8 @@ async def read_export(conn: Connection) -> ExportData:
         await queries.answer_history(conn),
         await queries.screenings_trail(conn),
         await read_head_of(conn),
+        await m_store.trail_acts(conn),
+        await m_store.names(conn),
     )
 
 
@@ -381,6 +389,7 @@ def _people_sheets(
             caption=caption,
         ),
     ]
+    sheets.append(delegation_table(lang, data.acts, data.names, zone, caption))  # issue 24
     if data.head is not None:  # which database, at which audit row, this log was read from
         sheets.append(
             Table(
@@ -441,6 +450,10 @@ async def render_export(
                 files.append(ExportFile(f"lysyme-redcap-records-{stamp}.csv",
                                         redcap.render_records(data.screenings, data.values, zone,
                                                               lang), "exp.what.redcap_records"))  # fmt: skip
+            elif kind == "delegation":  # issue 24: in the reader's language
+                table = delegation_table(lang, data.acts, data.names, zone)
+                files.append(ExportFile(f"lysyme-delegation-log-{stamp}.csv", render_csv(table),
+                                        "exp.what.delegation"))  # fmt: skip
             elif kind == "odm":
                 content = odm.render_odm(data.screenings, data.values, data.trail, zone, lang, now)
                 files.append(ExportFile(f"lysyme-odm-{stamp}.xml", content, "exp.what.odm"))
@@ -461,6 +474,7 @@ def _format_buttons(lang: str) -> list[list[Button]]:
          Button(t(lang, "exp.button.csv"), _format_data("csv"))],
         [Button(t(lang, "exp.button.redcap"), _format_data("redcap")),
          Button(t(lang, "exp.button.odm"), _format_data("odm"))],
+        [Button(t(lang, "exp.button.delegation"), _format_data("delegation"))],
     ]  # fmt: skip
 
 
@@ -512,7 +526,7 @@ def write_private(path: Path, content: bytes) -> None:
 
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`lysyme-bot export DIR [--format xlsx,csv,redcap,odm]`: the files into DIR (CSV and
+    """`lysyme-bot export DIR [--format xlsx,csv,redcap,odm,delegation]`: the files into DIR (CSV and
     XLSX by default); one line on stdout, or one on stderr and exit 2."""
     target = Path(args.dir)
     try:

@@ -201,7 +201,11 @@ class FakeRequest(BaseRequest):
                     "can_read_all_group_messages": False, "supports_inline_queries": False}  # fmt: skip
         if name in ("sendMessage", "editMessageText"):
             content: dict[str, Any] = {"text": str(params.get("text", ""))}
-            if "reply_markup" in params:
+            markup = params.get("reply_markup")
+            markup = json.loads(markup) if isinstance(markup, str) else markup
+            # As Telegram: a sent message shows only an inline keyboard (a reply keyboard,
+            # such as the contact picker, sits under the input field, not in the message).
+            if isinstance(markup, dict) and "inline_keyboard" in markup:
                 content["reply_markup"] = params["reply_markup"]
             return self._message(params, **content)
         if name == "sendDocument":

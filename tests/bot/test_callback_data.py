@@ -127,6 +127,8 @@ def test_every_button_is_the_string_the_bot_sent_before(sid: int, rid: int) -> N
         legacy.append((cd.ExportFormat(name), f"xf:{name}"))
     for action in ("t", "p", "n"):
         legacy.append((cd.Ownership(sid, rid, action), f"o:{sid}:{rid}:{action}"))  # type: ignore[arg-type]
+    legacy.append((cd.InvitationRevoke(sid), f"iv:{sid}:rv"))  # issue 24
+    legacy.append((cd.AccessExtend(rid, "2027-05-31"), f"ax:{rid}:2027-05-31"))
     for button, old in legacy:
         assert cd.encode(button) == old
         assert cd.decode(old) == button  # a button already in a chat still works
@@ -158,6 +160,8 @@ VALID: dict[Family[Any], str] = {
     cd.EXPORT_FORMAT: "xf:redcap",
     cd.OWNERSHIP: "o:12:41:t",
     cd.CLOCK_CONFIRM: "k:clock",
+    cd.INVITATION_REVOKE: "iv:7:rv",
+    cd.ACCESS_EXTEND: "ax:2002:2027-05-31",
 }
 
 #: Per family, each field replaced by values it must refuse.

@@ -546,7 +546,7 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
     assert fifth["status"] == "abandoned" and fifth["outcome"] == ""
 
     book = openpyxl.load_workbook(io.BytesIO(outs[1].document[1]))
-    assert book.sheetnames == ["Screenings", "Answers", "Counts", "CONSORT", "about"]
+    assert book.sheetnames == ["Screenings", "Answers", "Counts", "CONSORT", "Delegation", "about"]
     for name in book.sheetnames:  # protocol version, site and extraction time on every sheet
         assert book[name]["A1"].value == "LYSYME 1.0 · site HMN · extracted 21/11/2026 10:00"
     sheet = book["Screenings"]
@@ -627,7 +627,14 @@ def test_cli_export_writes_both_files(
     assert len(files) == 2 and files[0].endswith(".csv") and files[1].endswith(".xlsx")
     assert all((out_dir / f).stat().st_mode & 0o077 == 0 for f in files)
     book = openpyxl.load_workbook(out_dir / files[1])
-    assert book.sheetnames == ["Dépistages", "Réponses", "Effectifs", "CONSORT", "about"]
+    assert book.sheetnames == [
+        "Dépistages",
+        "Réponses",
+        "Effectifs",
+        "CONSORT",
+        "Délégation",
+        "about",
+    ]
     assert main(["export", str(tmp_path / "missing")]) == 2
     printed = capsys.readouterr()
     assert printed.out == "" and len(printed.err.strip().splitlines()) == 1

@@ -175,7 +175,7 @@ async def test_export_offers_the_formats_as_buttons_and_sends_the_chosen_one(
     await varied_trial(ctx)
     (menu,) = await export_view.export(ctx, await actor(ctx, COORDINATOR), [])
     taps = [b.data for row in menu.buttons for b in row]
-    assert taps == ["xf:xlsx", "xf:csv", "xf:redcap", "xf:odm"]
+    assert taps == ["xf:xlsx", "xf:csv", "xf:redcap", "xf:odm", "xf:delegation"]
     assert next(b.label for row in menu.buttons for b in row) == "XLSX (for people)"
     outs = await export_view.export_choice(ctx, await actor(ctx, COORDINATOR), "xf:redcap")
     documents = [o for o in outs if o.document is not None]
@@ -184,7 +184,7 @@ async def test_export_offers_the_formats_as_buttons_and_sends_the_chosen_one(
     stale = await export_view.export_choice(ctx, await actor(ctx, COORDINATOR), "xf:pdf")
     assert stale[0].toast and not any(o.document for o in stale)
     refused = await export_view.export(ctx, await actor(ctx, COORDINATOR), ["pdf"])
-    assert refused[0].text == "Unknown format: pdf. Formats: xlsx, csv, redcap, odm."
+    assert refused[0].text == "Unknown format: pdf. Formats: xlsx, csv, redcap, odm, delegation."
 
 
 def test_cli_export_formats(

@@ -43,6 +43,7 @@ EXPECTED: dict[str, set[str]] = {
     "users": {"admin"},
     "adduser": {"admin"},
     "removeuser": {"admin"},
+    "invite": {"admin"},
     "reminders": {"coordinator", "admin"},
 }
 #: DESIGN.md: "Commands that show patient data work in private chats only".

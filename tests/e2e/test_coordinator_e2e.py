@@ -59,7 +59,7 @@ async def test_coordinator_views_after_a_screening(tg: FakeTelegram, start_bot: 
 
     menu = await coord.command("/export", expect="Which format")
     labels = [b["text"] for row in menu["reply_markup"]["inline_keyboard"] for b in row]
-    assert labels == ["XLSX (for people)", "CSV", "REDCap", "CDISC ODM"]
+    assert labels == ["XLSX (for people)", "CSV", "REDCap", "CDISC ODM", "Delegation log"]
     mark = tg.mark()
     await coord.tap("CSV")
     first = await tg.wait_for_call("sendDocument", after_index=mark, timeout=20)
@@ -80,7 +80,7 @@ async def test_coordinator_views_after_a_screening(tg: FakeTelegram, start_bot: 
     )
     assert row["admission_date"] == "2026-11-20" and row["scorten_score"] == "4"
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes))
-    assert book.sheetnames == ["Screenings", "Answers", "Counts", "CONSORT", "about"]
+    assert book.sheetnames == ["Screenings", "Answers", "Counts", "CONSORT", "Delegation", "about"]
     about = {key.value: value.value for key, value in book["about"].iter_rows(min_row=3)}
     assert len(about["audit_head"]) == 64 and about["audit_rows"] > 0  # the trail it was read at
     reasons = [
