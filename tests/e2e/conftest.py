@@ -4,6 +4,7 @@ the fake Bot API server over HTTP on 127.0.0.1, with a temp-file database and a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -109,8 +110,21 @@ class Clinician:
                 return current
         raise AssertionError("no message with buttons")
 
+    async def next_prompt(self, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """`prompt()`, once the bot has shown one: on a busy machine its buttons may come a
+        little after the last reply that `type`/`tap` waited for."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                return self.prompt()
+            except AssertionError:
+                if loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(0.02)  # polls the fake server's record; no clock is involved
+
     async def tap(self, label: str, expect: str | None = None) -> None:
-        message = self.prompt()
+        message = await self.next_prompt()
         mark = self.tg.mark()
         self.tg.press_button_text(self.user_id, self.user_id, message["message_id"], label)
         await self.tg.wait_for_call("answerCallbackQuery", after_index=mark)
