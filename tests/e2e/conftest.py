@@ -166,11 +166,24 @@ async def screening_opened(tg: FakeTelegram, start_bot: StartBot) -> Clinician:
 # --- a real `lysyme-bot run` process (the `server` fixture is in tests/conftest.py) ----------
 
 
+#: libfaketime's settings: a suite run with the date moved (issue 20) moves its bots' too.
+_CLOCK_VARIABLES = ("LD_PRELOAD", "FAKETIME", "DONT_FAKE_MONOTONIC", "FAKETIME_NO_CACHE")
+
+
+def same_clock() -> dict[str, str]:
+    """The variables that give a subprocess the test's own clock: under libfaketime (the suite
+    run a year ahead, on 29/02/2028 …) the bot must read the date the test computed its typed
+    dates from. Empty on a normal run."""
+    return {name: os.environ[name] for name in _CLOCK_VARIABLES if name in os.environ}
+
+
 def process_env(tg: FakeTelegram, workdir: Path, database: str = "bot.sqlite3",
                 **extra: str) -> dict[str, str]:  # fmt: skip
-    """The environment of a `lysyme-bot run` subprocess: nothing of the caller's but PATH."""
+    """The environment of a `lysyme-bot run` subprocess: nothing of the caller's but PATH and
+    the clock (`same_clock`)."""
     return {
         "PATH": os.environ.get("PATH", ""),
+        **same_clock(),
         "HOME": str(workdir),
         "TELEGRAM_BOT_TOKEN": tg.token,
         "TELEGRAM_API_BASE_URL": tg.base_url,
