@@ -716,6 +716,8 @@ def _notice(ctx: Context, row: Reminder, s: Screening) -> Decision:
     if row.step == "injected" and s.injected_at is not None:
         at = local_time(s.injected_at, ctx.zone)
         return Message(lambda lang: (t(lang, "rem.notice.injected", number=s.number, at=at), []))
+    if row.step == "reopened":
+        return Message(lambda lang: (t(lang, "rem.notice.reopened", number=s.number), []))
     return Message(lambda lang: (t(lang, "rem.notice.withdrawn", number=s.number), []))
 
 

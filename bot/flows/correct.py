@@ -192,12 +192,15 @@ async def _reevaluate(
     old, evaluation = await outcomes.reevaluate(conn, ctx, str(actor.user_id), fresh, now, reason)
     new = evaluation.outcome.value
     lines: list[str] = []
+    after = await store.get_by_id(conn, s.id)
+    assert after is not None
+    reopened = fresh.status == store.SCREENED and after.status == store.IN_SCREENING
     if old != new:
         old_text = t(lang, f"outcome.{old}") if old else "—"
         lines.append(t(lang, "cor.outcome_changed", old=old_text, new=t(lang, f"outcome.{new}")))
         # reevaluate queues the team's notice for a screened patient awaiting D0 only (an
         # injected or withdrawn patient's course no longer depends on the outcome).
-        if fresh.status == store.SCREENED:
+        if fresh.status == store.SCREENED and not reopened:
             clinician = s.clinician_id
             if clinician not in (actor.user_id, fresh.last_actor_id):
                 recipients = [outbox.user_recipient(clinician)]
@@ -210,6 +213,9 @@ async def _reevaluate(
     if evaluation.reasons and new in key:
         names = reason_sentences(lang, ctx, fresh, new, evaluation.reasons, answers, now)
         lines.append(t(lang, key[new], names=names))
+    if reopened:
+        # Never a dead end: the questions never asked are asked by /resume, in order.
+        lines.append(t(lang, "cor.reopened", number=s.number, count=len(evaluation.missing)))
     weight = answers.get("weight_kg")
     changed = evaluation.dose_cells != fresh.dose_cells or old != new
     if evaluation.dose_cells is not None and isinstance(weight, int | float) and changed:

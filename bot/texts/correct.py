@@ -40,6 +40,11 @@ FR: dict[str, str] = {
     "cor.withdrawal_cancelled": "↩️ <b>{number}</b> : retrait annulé, statut {status}.",
     "cor.follow_ups_moved": "Suivis recalés sur la nouvelle date de J0 : {count}.",
     "cor.told": "L'équipe et le clinicien sont prévenus du changement de résultat.",
+    "cor.reopened": (
+        "↩️ Le dépistage de {number} est rouvert (en cours, résultat incomplet) : "
+        "{count} question(s) n'ont jamais été posées. Le clinicien du dépistage et les "
+        "coordinateurs sont prévenus. Pour les poser : /resume {number}"
+    ),
 }
 
 EN: dict[str, str] = {
@@ -78,4 +83,9 @@ EN: dict[str, str] = {
     "cor.withdrawal_cancelled": "↩️ <b>{number}</b>: withdrawal cancelled, status {status}.",
     "cor.follow_ups_moved": "Follow-ups moved to the new D0 date: {count}.",
     "cor.told": "The team and the clinician are told of the new outcome.",
+    "cor.reopened": (
+        "↩️ The screening of {number} is open again (in screening, outcome incomplete): "
+        "{count} question(s) were never asked. The screening clinician and the coordinators "
+        "are told. To ask them: /resume {number}"
+    ),
 }
