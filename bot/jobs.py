@@ -57,7 +57,7 @@ from bot.common import Actor, Button, Context, Out
 from bot.criteria import short_names, verdict_sentences
 from bot.markup import keyboard, split_message
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
-from bot.present import local_time, time_left
+from bot.present import dose_deviation_line, local_time, time_left
 from bot.records import abandon, begin, load
 from bot.reminder_types import (
     TEAM_CHAT_META,
@@ -586,6 +586,11 @@ async def prepare(
         case ReminderKind.IDLE:
             return _idle(row, s)
         case ReminderKind.NOTICE:
+            if row.step == "dose_deviation":  # private, to the coordinators: dose numbers
+                values = await store.current_answers(conn, s.id)
+                return Message(lambda lang: (_text([
+                    t(lang, "rem.notice.dose_deviation", number=s.number),
+                    dose_deviation_line(lang, values)]), []))  # fmt: skip
             return _notice(ctx, row, s)
         case ReminderKind.ALERT:
             return Message(lambda lang: (t(lang, "rem.fu_alert", number=s.number,

@@ -145,6 +145,8 @@ def reminder_relevance(
                 return SEND
             if row.step == "withdrawn" and facts.status == Status.WITHDRAWN:
                 return SEND
+            if row.step == "dose_deviation" and facts.injected:
+                return SEND  # a corrected weight puts the dose given > 10 % off 2 × 10⁶/kg
             if row.step == "reopened" and facts.status == Status.IN_SCREENING:
                 return SEND  # a correction left questions unasked: /resume NUMBER
             return skip("no longer true")

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 from bot import outcomes
 from bot.common import Actor, Context, Out
-from bot.present import answer_text, dose_line, error_text, local_time
+from bot.present import (
+    answer_text,
+    dose_deviation_line,
+    dose_line,
+    error_text,
+    local_time,
+    number_text,
+)
 from bot.records import begin, load, record_answer
 from bot.texts import t
 from bot.views.wording import (
@@ -39,6 +46,7 @@ from conversations.windows import local_today
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
+from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
 from storage.connection import Connection
 from storage.screenings import Screening
@@ -173,7 +181,25 @@ async def _correct_answer(
         )
     ]
     lines += await _reevaluate(conn, ctx, actor, s, request.reason, now)
+    if s.injected_at is not None and field == "weight_kg":
+        lines += await _dose_deviation(conn, actor, s, now, lang)
     return [Out("\n".join(lines))]
+
+
+async def _dose_deviation(
+    conn: Connection, actor: Actor, s: Screening, now: dt.datetime, lang: str
+) -> list[str]:
+    """The dose given at D0 stays what it was; against 2 × 10⁶/kg of the corrected weight it
+    may now be a dose deviation: said in the reply, and the other coordinators are told."""
+    deviation = dose_deviation_line(lang, await store.current_answers(conn, s.id))
+    if not deviation:
+        return []
+    others = [c for c in await user_store.users_with_role(conn, "coordinator")
+              if c != actor.user_id]  # fmt: skip
+    if others:
+        recipients = [outbox.user_recipient(c) for c in others]
+        await outbox.schedule(conn, s.id, "notice", "dose_deviation", now, recipients)
+    return [deviation]
 
 
 async def _reevaluate(
@@ -219,7 +245,11 @@ async def _reevaluate(
     weight = answers.get("weight_kg")
     changed = evaluation.dose_cells != fresh.dose_cells or old != new
     if evaluation.dose_cells is not None and isinstance(weight, int | float) and changed:
-        lines.append(dose_line(lang, evaluation.dose_cells, float(weight)))
+        if fresh.injected_at is None:
+            lines.append(dose_line(lang, evaluation.dose_cells, float(weight)))
+        else:  # the dose given is a D0 fact: only the planned dose follows the weight
+            millions = number_text(lang, evaluation.dose_cells / 1_000_000)
+            lines.append(t(lang, "pt.planned_dose", millions=millions))
     return lines
 
 

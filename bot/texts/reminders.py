@@ -37,6 +37,7 @@ FR: dict[str, str] = {
         "Les rappels de la fenêtre J0 s'arrêtent."
     ),
     "rem.notice.withdrawn": "<b>{number}</b> : patient retiré. Les rappels s'arrêtent.",
+    "rem.notice.dose_deviation": "⚠️ <b>{number}</b> : écart de dose après correction.",
     "rem.notice.reopened": (
         "↩️ <b>{number}</b> : une correction a levé le critère qui arrêtait le dépistage ; "
         "des questions n'ont jamais été posées. Le dépistage est rouvert (en cours, "
@@ -127,6 +128,7 @@ EN: dict[str, str] = {
         "💉 <b>{number}</b>: injection (D0) recorded on {at}. D0 window reminders stop."
     ),
     "rem.notice.withdrawn": "<b>{number}</b>: patient withdrawn. Reminders stop.",
+    "rem.notice.dose_deviation": "⚠️ <b>{number}</b>: dose deviation after a correction.",
     "rem.notice.reopened": (
         "↩️ <b>{number}</b>: a correction lifted the criterion that stopped the screening; "
         "some questions were never asked. The screening is open again (in screening, "

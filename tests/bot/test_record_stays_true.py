@@ -9,8 +9,12 @@ import datetime as dt
 from bot.common import Context
 from bot.flows import correct as correct_flow
 from bot.flows import screening as screening_flow
+from bot.exports import fields
+from bot.views import export as export_view
+from bot.views import patient as patient_view
 from bot.views import status as status_view
 from storage import reminders as outbox
+from storage import users as user_store
 from storage.db import fetch_all
 from tests.bot.test_coordinator import (
     CLINICIAN,
@@ -69,3 +73,69 @@ async def test_a_corrected_exclusion_reopens_the_screening(ctx: Context, clock: 
     clinician = await actor(ctx, CLINICIAN)
     outs = await screening_flow.resume(ctx, clinician, ["HMN-001"])
     assert "question 11/24\nActive hepatitis B or C" in await text_of(outs)
+
+
+# --- D0 facts --------------------------------------------------------------------------------
+
+
+async def inject(ctx: Context, number: str = "HMN-001") -> None:
+    from bot.flows import injection
+
+    clinician = await actor(ctx, CLINICIAN)
+    await injection.d0(ctx, clinician, [number])
+    s = await get(ctx, number)
+    await injection.d0_button(ctx, await actor(ctx, CLINICIAN), f"d:{s.id}:ok")
+    assert (await get(ctx, number)).status == "injected"
+
+
+async def test_the_dose_given_at_d0_is_a_fact_a_weight_correction_never_rewrites(
+    ctx: Context, clock: FakeClock
+) -> None:
+    await screen(ctx, {**ELIGIBLE, "weight_kg": 72.5})
+    clock.now = NOW + dt.timedelta(hours=1)
+    await inject(ctx)
+    async with ctx.db.transaction() as conn:
+        audit = await fetch_all(conn, "SELECT field, new_value FROM audit WHERE action='d0_fact'")
+    assert {r["field"]: r["new_value"] for r in audit} == {
+        "d0:weight_kg": "72.5",
+        "d0:dose_cells": "145000000",
+        "d0:confirmed_by": str(CLINICIAN),
+        "d0:protocol_version": '"LYSYME 1.0"',
+    }
+    coordinator = await actor(ctx, COORDINATOR)
+    text = await text_of(await correct_flow.correct(
+        ctx, coordinator, ["HMN-001", "weight_kg", "75,5", "scale"]
+    ))  # fmt: skip
+    assert "Planned dose at the current weight: 151 × 10⁶ cells" in text
+    assert "deviation" not in text  # 145 vs 151: 4 %, within 10 %
+    record = await text_of(await patient_view.patient(ctx, coordinator, ["HMN-001"]))
+    assert "Dose given at D0: <b>145 × 10⁶ cells</b> (weight used 72.5 kg)" in record
+    assert f"eligibility confirmed by <code>{CLINICIAN}</code>, protocol LYSYME 1.0" in record
+    assert "Dose deviation" not in record
+
+    async with ctx.db.transaction() as conn:  # a second coordinator, to be told
+        await user_store.grant_roles(conn, 203, {"coordinator"}, "test", NOW)
+    # 82 kg: 164 × 10⁶ expected, 145 given — 11.6 % below: a dose deviation, everywhere.
+    text = await text_of(await correct_flow.correct(
+        ctx, await actor(ctx, COORDINATOR), ["HMN-001", "weight_kg", "82", "rechecked"]
+    ))  # fmt: skip
+    assert "⚠️ Dose deviation: 145 × 10⁶ cells given, 164 × 10⁶ expected" in text
+    assert "-11.6 %" in text
+    record = await text_of(await patient_view.patient(ctx, coordinator, ["HMN-001"]))
+    assert "Dose given at D0: <b>145 × 10⁶ cells</b>" in record
+    assert "⚠️ Dose deviation" in record
+    s = await get(ctx, "HMN-001")
+    async with ctx.db.transaction() as conn:
+        data = await export_view.read_export(conn)
+        reminders = await outbox.for_screening(conn, s.id)
+    row = dict(zip(export_view.SCREENING_COLUMNS,
+                   export_view._screening_row(s, data.values[s.id], ctx.zone, None), strict=True))  # fmt: skip
+    assert (row["d0_weight_kg"], row["dose_given_cells"], row["d0_confirmed_by"]) == (
+        72.5, 145_000_000, CLINICIAN
+    )  # fmt: skip
+    assert (row["dose_deviation_pct"], row["dose_deviation"]) == (-11.6, True)
+    redcap = fields.record(s, data.values[s.id])
+    assert (redcap["dose_given_cells"], redcap["dose_deviation"]) == (145_000_000, True)
+    # The coordinators' notice (the coordinator who corrected has the reply).
+    notices = [r for r in reminders if (r.kind, r.step) == ("notice", "dose_deviation")]
+    assert [r.recipient for r in notices] == ["user:203"]
