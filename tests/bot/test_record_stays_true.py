@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.common import Context
+from bot.exports import fields
 from bot.flows import correct as correct_flow
 from bot.flows import screening as screening_flow
-from bot.exports import fields
 from bot.views import export as export_view
 from bot.views import patient as patient_view
 from bot.views import status as status_view
