@@ -37,6 +37,25 @@ def _user_id(text: str) -> int | None:
     return parse_id(text)
 
 
+#: Roles as people type them, in French and English (accents and case aside).
+ROLE_WORDS: dict[str, str] = {
+    "clinician": "clinician", "clinicien": "clinician", "clinicienne": "clinician",
+    "coordinator": "coordinator", "coordinateur": "coordinator", "coordinatrice": "coordinator",
+    "admin": "admin", "administrator": "admin", "administrateur": "admin",
+    "administratrice": "admin",
+}  # fmt: skip
+
+
+def role_of(word: str) -> str | None:
+    """The role a typed word names (`coordinateur` → `coordinator`), or None."""
+    import unicodedata
+
+    folded = "".join(
+        ch for ch in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(ch)
+    )
+    return ROLE_WORDS.get(folded)
+
+
 async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     async with ctx.db.read() as conn:
@@ -49,11 +68,11 @@ async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 async def adduser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     telegram_id = _user_id(args[0]) if args else None
-    roles = {r.lower() for r in args[1:]}
+    roles = {role_of(r) or r for r in args[1:]}
     if args and telegram_id is None:
         return [Out(t(lang, "users.bad_id", value=args[0][:40]))]
     if telegram_id is None or not roles or not roles <= set(ROLES):
-        return [Out(t(lang, "users.usage_add", roles=", ".join(ROLES)))]
+        return [Out(t(lang, "users.usage_add", roles=t(lang, "users.role_names")))]
     now = ctx.now()
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)

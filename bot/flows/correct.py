@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from bot import outcomes
@@ -25,7 +26,7 @@ from bot.present import (
     number_text,
 )
 from bot.records import begin, load, record_answer
-from bot.texts import t
+from bot.texts import LANGUAGES, t
 from bot.views.wording import (
     moment_text,
     reason_sentences,
@@ -36,12 +37,16 @@ from conversations.answers import AnswerError, normalise, parse_text
 from conversations.flow import without_inapplicable
 from conversations.protocol import (
     BY_ID,
+    QUESTION_IDS,
 )
 from conversations.schedule import FOLLOW_UP_BY_ID, follow_up_due
 from conversations.scorten import (
     MEASURE_BY_ID,
+    MEASURE_IDS,
     check_measure,
+    read_measure,
 )
+from conversations.typed import value_length
 from conversations.windows import local_today
 from storage import queries
 from storage import reminders as outbox
@@ -81,27 +86,83 @@ class _Request:
     reason: str
 
 
+def _fold(text: str) -> str:
+    """A name as typed or shown, compared without case, accents or a parenthesis."""
+    text = re.sub(r"\([^)]*\)", " ", text)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(text.lower().replace("’", "'").split())
+
+
+#: Everything /correct can correct, by id.
+_CORRECTABLE = (
+    *QUESTION_IDS,
+    *(queries.SCORTEN_PREFIX + m for m in MEASURE_IDS),
+    "injected_at",
+    "withdrawal",
+)
+
+
+def _display_name(lang: str, field: str) -> str:
+    if field == "withdrawal":
+        return t(lang, "cor.name.withdrawal")
+    if field.startswith(queries.SCORTEN_PREFIX):
+        return "SCORTEN " + t(lang, f"scorten.short.{field.removeprefix(queries.SCORTEN_PREFIX)}")
+    return short_label(lang, field)
+
+
+def field_names(lang: str) -> dict[str, str]:
+    """Folded name → id: the ids, and the labels in the user's language first, then in the
+    other one (`poids`, `Poids`, `weight_kg` all name the weight)."""
+    names: dict[str, str] = {}
+    for language in (lang, *(other for other in LANGUAGES if other != lang)):
+        for field in _CORRECTABLE:
+            for name in (_display_name(language, field), short_label(language, field)):
+                names.setdefault(_fold(name), field)
+            if field.startswith(queries.SCORTEN_PREFIX):
+                measure = field.removeprefix(queries.SCORTEN_PREFIX)
+                names.setdefault(_fold(t(language, f"scorten.short.{measure}")), field)
+    for field in _CORRECTABLE:
+        names[field] = field
+        if field.startswith(queries.SCORTEN_PREFIX):
+            names[field.removeprefix(queries.SCORTEN_PREFIX)] = field  # `urea`
+    return names
+
+
+def _resolve(lang: str, words: list[str]) -> tuple[str, int] | None:
+    """The field named by the first words (a label may have several), and how many it took;
+    at least one word is left for the value."""
+    names = field_names(lang)
+    for length in range(min(len(words) - 1, 6), 0, -1):
+        field = names.get(_fold(" ".join(words[:length])))
+        if field is not None:
+            return field, length
+    return None
+
+
+def _valid_names(lang: str) -> str:
+    return ", ".join(f"{_display_name(lang, f)} ({f})" for f in _CORRECTABLE)
+
+
 def _parse_request(lang: str, args: list[str]) -> _Request:
     usage = [Out(t(lang, "cor.usage"))]
     if len(args) < 3:
         raise Refused(usage)
-    number, field = args[0].upper(), args[1].lower()
-    if field in MEASURE_BY_ID:  # `urea` for `scorten:urea`
-        field = queries.SCORTEN_PREFIX + field
-    width = 2 if field == "injected_at" else 1
-    value = " ".join(args[2 : 2 + width])
-    reason = " ".join(args[2 + width :]).strip()
+    number = args[0].upper()
+    resolved = _resolve(lang, args[1:])
+    if resolved is None:
+        raise Refused(
+            [Out(t(lang, "cor.unknown_id", field=args[1], names=_valid_names(lang))), *usage]
+        )
+    field, used = resolved
+    rest = args[1 + used :]
+    # The value and, when one follows, its unit ("2,6 g/L"): never part of the reason.
+    width = 2 if field == "injected_at" else value_length(field, rest)
+    value = " ".join(rest[:width])
+    reason = " ".join(rest[width:]).strip()
     if field == "withdrawal" and value.lower() not in WITHDRAWAL_UNDO:
         raise Refused.saying(lang, "cor.withdrawal_value")
-    measure = field.removeprefix(queries.SCORTEN_PREFIX)
-    known = (
-        field in BY_ID
-        or field in ("injected_at", "withdrawal")
-        or (field.startswith(queries.SCORTEN_PREFIX) and measure in MEASURE_BY_ID)
-    )
-    if not known:
-        raise Refused([Out(t(lang, "cor.unknown_id", field=field)), *usage])
-    if len(args) < 2 + width or not reason:
+    if len(rest) < width or not reason:
         raise Refused([Out(t(lang, "cor.no_reason")), *usage])
     if len(reason) > REASON_LIMIT:
         raise Refused([Out(t(lang, "cor.reason_too_long", length=len(reason), limit=REASON_LIMIT))])
@@ -370,13 +431,21 @@ async def _correct_scorten(
     lang = ctx.language(actor)
     field = request.field
     measure = field.removeprefix(queries.SCORTEN_PREFIX)
-    text = normalise(request.value).replace(",", ".")
+    text = normalise(request.value)
     value: float | None = None
     if text not in NOT_AVAILABLE:
+        # The question's own parser: decimal comma, a unit typed or not, and the plausibility
+        # question when the number fits the other unit better (nothing is written then).
         try:
-            if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,3})?", text):
-                raise AnswerError(field, "not_a_number")
-            value = check_measure(measure, float(text))
+            reading = read_measure(measure, text, MEASURE_BY_ID[measure].units[0])
+            if reading.ask_unit is not None:
+                raise Refused.saying(
+                    lang, "cor.which_unit", number=request.number,
+                    typed=number_text(lang, reading.number), unit=reading.unit.value,
+                    other=reading.ask_unit.value, measure=measure,
+                    name=t(lang, f"scorten.short.{measure}").lower(),
+                )  # fmt: skip
+            value = check_measure(measure, reading.value)
         except AnswerError as exc:
             raise _invalid(lang, exc) from None
     stored = "null" if value is None else repr(value)

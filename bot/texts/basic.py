@@ -57,6 +57,7 @@ FR: dict[str, str] = {
     # /adduser /removeuser /users
     "users.title": "{count} utilisateur(s) :",
     "users.usage_add": "Usage : /adduser ID rôle [rôle…] — rôles : {roles}",
+    "users.role_names": "clinicien (clinician), coordinateur (coordinator), administrateur (admin)",
     "users.usage_remove": "Usage : /removeuser ID",
     "users.added": "Utilisateur {user_id} : {roles}.",
     "users.removed": "Utilisateur {user_id} retiré : son accès cesse immédiatement.",
@@ -120,6 +121,7 @@ EN: dict[str, str] = {
     # /adduser /removeuser /users
     "users.title": "{count} user(s):",
     "users.usage_add": "Usage: /adduser ID role [role…] — roles: {roles}",
+    "users.role_names": "clinician, coordinator, admin",
     "users.usage_remove": "Usage: /removeuser ID",
     "users.added": "User {user_id}: {roles}.",
     "users.removed": "User {user_id} removed: their access ends now.",

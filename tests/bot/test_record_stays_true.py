@@ -22,6 +22,7 @@ from tests.bot.test_coordinator import (
     ELIGIBLE,
     actor,
     clock,
+    count,
     ctx,
     get,
     screen,
@@ -139,3 +140,59 @@ async def test_the_dose_given_at_d0_is_a_fact_a_weight_correction_never_rewrites
     # The coordinators' notice (the coordinator who corrected has the reply).
     notices = [r for r in reminders if (r.kind, r.step) == ("notice", "dose_deviation")]
     assert [r.recipient for r in notices] == ["user:203"]
+
+
+# --- /correct reads like the question -------------------------------------------------------
+
+
+async def test_correct_reads_a_unit_and_asks_when_the_unit_is_implausible(ctx: Context) -> None:
+    await screen(ctx, ELIGIBLE, scorten={"heart_rate": 125.0, "urea": 12.0,
+                                         "bicarbonate": 18.0, "glucose": 16.0})  # fmt: skip
+    before = await count(ctx, "audit")
+    text = await text_of(await correct_flow.correct(
+        ctx, await actor(ctx, COORDINATOR), ["HMN-001", "glucose", "2,6", "check"]
+    ))  # fmt: skip
+    assert "2.6 mmol/L is not plausible for glucose, 2.6 g/L is: nothing changed" in text
+    assert await count(ctx, "audit") == before
+    text = await text_of(await correct_flow.correct(
+        ctx, await actor(ctx, COORDINATOR), ["HMN-001", "scorten:glucose", "2,6", "g/L", "vérif"]
+    ))  # fmt: skip
+    assert "16 mmol/L → <b>14.43 mmol/L</b>" in text
+    async with ctx.db.transaction() as conn:
+        row = await fetch_all(conn, "SELECT new_value, reason FROM audit WHERE action='correction'")
+    assert [(r["new_value"], r["reason"]) for r in row] == [("14.43", "vérif")]
+
+
+async def test_correct_names_a_criterion_by_its_label_in_either_language(ctx: Context) -> None:
+    await screen(ctx, ELIGIBLE)
+    for words in (["poids", "75", "erreur"], ["Poids", "76", "kg", "erreur"],
+                  ["weight_kg", "77,5", "scale"], ["Weight", "78", "scale"]):  # fmt: skip
+        text = await text_of(await correct_flow.correct(
+            ctx, await actor(ctx, COORDINATOR), ["HMN-001", *words]
+        ))  # fmt: skip
+        assert "— Weight:" in text, words
+    s = await get(ctx, "HMN-001")
+    assert s.dose_cells == 156_000_000  # 78 kg
+    text = await text_of(await correct_flow.correct(
+        ctx, await actor(ctx, COORDINATOR), ["HMN-001", "Sérologie", "VIH", "non", "vérifié"]
+    ))  # fmt: skip
+    assert "HIV serology" in text and "nothing changed" in text  # a two-word label
+    text = await text_of(await correct_flow.correct(
+        ctx, await actor(ctx, COORDINATOR), ["HMN-001", "taille", "170", "erreur"]
+    ))  # fmt: skip
+    assert "Unknown name: taille. Valid names (label or id):" in text
+    assert "Weight (weight_kg)" in text and "SCORTEN Glucose (scorten:glucose)" in text
+
+
+async def test_adduser_accepts_roles_in_french(ctx: Context) -> None:
+    from bot.flows import basic
+
+    async with ctx.db.transaction() as conn:
+        await user_store.grant_roles(conn, 900, {"admin"}, "test", NOW)
+    admin = await actor(ctx, 900)
+    for word, role in (("coordinateur", "coordinator"), ("Clinicien", "clinician"),
+                       ("administrateur", "admin"), ("coordinatrice", "coordinator")):  # fmt: skip
+        text = await text_of(await basic.adduser(ctx, await actor(ctx, 900), ["12345", word]))
+        assert role in text, word
+    refused = await text_of(await basic.adduser(ctx, admin, ["12345", "chef"]))
+    assert "clinician, coordinator, admin" in refused
