@@ -56,6 +56,7 @@ class Prefix(StrEnum):
     EXPORT = "xf"
     OWNERSHIP = "o"
     CLOCK = "k"
+    SCREEN_CHOICE = "n"
 
 
 # --- fields -----------------------------------------------------------------------------------
@@ -124,6 +125,7 @@ ScortenAction = Literal["na", "gl", "mm"]
 UnitCode = Literal["gl", "mm"]  # g/L, mmol/L
 ConfirmAction = Literal["ok", "no"]
 OwnershipAction = Literal["t", "p", "n"]
+ScreenChoiceAction = Literal["go", "new"]
 TAKE: Final[OwnershipAction] = "t"  # "I'm on it"
 PLAN: Final[OwnershipAction] = "p"  # "Injection planned…"
 NOT_INJECTING: Final[OwnershipAction] = "n"  # "Not injecting"
@@ -144,6 +146,15 @@ class Back:
 
     screening_id: int
     question_id: str
+
+
+@dataclass(frozen=True)
+class ScreenChoice:
+    """`n:<screening>:go|new` — /screen while this user has a screening open: continue it, or
+    open a new number (nothing is opened until one is tapped)."""
+
+    screening_id: int
+    action: ScreenChoiceAction
 
 
 @dataclass(frozen=True)
@@ -257,7 +268,7 @@ class ClockConfirm:
 CallbackValue = (
     Answer | Back | Exclusion | Summary | Edit | Scorten | ScortenUnit | D0Confirm
     | WithdrawConfirm | UpdateAnswer | UpdateConfirm | FollowUpAnswer | ExportFormat
-    | Ownership | ClockConfirm
+    | Ownership | ClockConfirm | ScreenChoice
 )  # fmt: skip
 
 #: The buttons of a screening in progress: they act only on the chat's own screening
@@ -408,12 +419,15 @@ FOLLOW_UP_ANSWER: Final = Family(Prefix.FOLLOW_UP, FollowUpAnswer, (ID, FOLLOW_U
 EXPORT_FORMAT: Final = Family(Prefix.EXPORT, ExportFormat, (TOKEN,))
 OWNERSHIP: Final = Family(Prefix.OWNERSHIP, Ownership, (ID, ID, words(get_args(OwnershipAction))))
 CLOCK_CONFIRM: Final = Family(Prefix.CLOCK, ClockConfirm, (constant("clock"),))
+SCREEN_CHOICE: Final = Family(
+    Prefix.SCREEN_CHOICE, ScreenChoice, (ID, words(get_args(ScreenChoiceAction)))
+)
 
 CODEC: Final = Codec(
     (
         ANSWER, BACK, EXCLUSION, SUMMARY, EDIT, SCORTEN, SCORTEN_UNIT, D0_CONFIRM,
         WITHDRAW_CONFIRM, UPDATE_ANSWER, UPDATE_CONFIRM, FOLLOW_UP_ANSWER, EXPORT_FORMAT,
-        OWNERSHIP, CLOCK_CONFIRM,
+        OWNERSHIP, CLOCK_CONFIRM, SCREEN_CHOICE,
     )
 )  # fmt: skip
 

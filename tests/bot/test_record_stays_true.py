@@ -196,3 +196,26 @@ async def test_adduser_accepts_roles_in_french(ctx: Context) -> None:
         assert role in text, word
     refused = await text_of(await basic.adduser(ctx, admin, ["12345", "chef"]))
     assert "clinician, coordinator, admin" in refused
+
+
+# --- /screen asks first ----------------------------------------------------------------------
+
+
+async def test_screen_with_a_screening_open_asks_first_and_opens_nothing(ctx: Context) -> None:
+    from bot import callback_data as cd
+
+    opened = await screening_flow.screen(ctx, await actor(ctx, CLINICIAN), [])
+    assert "HMN-001" in await text_of(opened)
+    asked = await screening_flow.screen(ctx, await actor(ctx, CLINICIAN), [])
+    assert "You have a screening open: <b>HMN-001</b>" in asked[0].text
+    buttons = [b.data for row in asked[0].buttons for b in row]
+    assert await count(ctx, "screenings") == 1  # nothing opened yet
+    go = next(d for d in buttons if cd.decode(d) == cd.ScreenChoice(1, "go"))
+    outs = await screening_flow.screen_choice(ctx, await actor(ctx, CLINICIAN), go)
+    assert "Resuming screening <b>HMN-001</b>" in await text_of(outs)
+    assert await count(ctx, "screenings") == 1
+    new = next(d for d in buttons if cd.decode(d) == cd.ScreenChoice(1, "new"))
+    outs = await screening_flow.screen_choice(ctx, await actor(ctx, CLINICIAN), new)
+    assert "HMN-002" in await text_of(outs)
+    assert await count(ctx, "screenings") == 2
+    assert (await get(ctx, "HMN-001")).status == "in_screening"  # kept, still resumable
