@@ -25,6 +25,7 @@ from conversations.protocol import BY_ID, D0_WINDOW, QUESTIONS, UPDATABLE, Kind
 from conversations.schedule import FOLLOW_UPS
 from conversations.scorten import MEASURE_BY_ID, MEASURE_IDS, Classification, Scorten, classify
 from conversations.scorten import scorten as scorten_of
+from conversations.standing import standing
 
 FieldKind = Literal["text", "notes", "radio", "yesno", "checkbox"]
 Validation = Literal["", "date_ymd", "datetime_ymd", "integer", "number"]
@@ -296,9 +297,9 @@ def record(s: ScreeningRecord, values: Mapping[str, str]) -> dict[str, object]:
         "created_at": s.created_at,
         "closed_at": s.closed_at,
         "status": s.status,
-        "outcome": s.outcome if s.status != "in_screening" else None,
-        "failed": set(s.reasons) if s.outcome in ("not_eligible", "incomplete") else set(),
-        "pending": set(s.reasons) if s.outcome == "pending" else set(),
+        "outcome": standing(s).outcome,
+        "failed": set(standing(s).failed),  # never a missing answer
+        "pending": set(standing(s).pending),
         "dose_cells": s.dose_cells,
         "d0_deadline": s.d0_deadline,
         "injected_at": s.injected_at,
@@ -306,8 +307,6 @@ def record(s: ScreeningRecord, values: Mapping[str, str]) -> dict[str, object]:
         "d0_override_reason": s.d0_override_reason,
         "withdrawn_reason": s.withdrawn_reason,
     }
-    if s.outcome == "incomplete":
-        out["failed"] = set()  # missing answers are not failed criteria
     facts = read_facts(values)
     weight = _number(json_value(values.get("weight_kg")))
     gap = None if facts is None else dose_deviation(facts.dose_given_cells, weight)

@@ -41,6 +41,7 @@ from conversations.scorten import (
     classify,
     scorten,
 )
+from conversations.standing import standing
 from conversations.windows import local_today
 from storage import queries
 from storage.anchor import Head, read_head_of
@@ -179,8 +180,8 @@ def _screening_row(
         _local(s.closed_at, zone),
         t(lang, f"status.{s.status}") if lang else s.status,
         (t(lang, f"outcome.{s.outcome}") if lang else s.outcome) if s.outcome else None,
-        _reasons(lang, s.reasons if s.outcome in ("not_eligible", "incomplete") else ()),
-        _reasons(lang, s.reasons if s.outcome == "pending" else ()),
+        _reasons(lang, standing(s).failed),  # never a missing answer
+        _reasons(lang, standing(s).pending),
         (t(lang, f"class.{cls.value}") if lang else cls.value) if cls else None,
         s.dose_cells,
         _local(s.d0_deadline, zone),
@@ -283,8 +284,8 @@ def _count_rows(lang: str, screenings: list[Screening], target: int) -> list[lis
     for name, count in consort.summary_counts(screenings).items():
         rows.append([t(lang, "exp.group.summary"), name, t(lang, f"exp.cat.{name}"), count])
     numbers = consort.funnel(screenings)
-    for name, count, label in (
-        ("screened", numbers.screened, t(lang, "stats.screened")),
+    for name, count, label in (  # the same count as the summary's: the same words
+        ("screened", numbers.screened, t(lang, "exp.cat.screened")),
         ("eligible", numbers.eligible, t(lang, "exp.funnel.eligible")),
         ("injected", numbers.injected, t(lang, "stats.injected")),
     ):

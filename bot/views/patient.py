@@ -31,6 +31,7 @@ from conversations.schedule import FOLLOW_UPS, follow_up_due
 from conversations.scorten import (
     MEASURE_IDS,
 )
+from conversations.standing import standing
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
@@ -113,13 +114,14 @@ def _course_lines(
         lines.append(t(lang, "screen.rescreen_of", number=s.rescreen_of))
     if rescreens:
         lines.append(t(lang, "pt.rescreened_as", numbers=", ".join(rescreens)))
-    if s.outcome and s.status != store.IN_SCREENING:
-        lines.append(t(lang, "pt.outcome", outcome=t(lang, f"outcome.{s.outcome}")))
+    where = standing(s)  # the one reading every view shares
+    if where.outcome:
+        lines.append(t(lang, "pt.outcome", outcome=t(lang, f"outcome.{where.outcome}")))
         key = {"not_eligible": "pt.failed", "pending": "pt.pending", "incomplete": "pt.missing"}
-        if s.reasons and s.outcome in key:
-            names = reason_sentences(lang, ctx, s, s.outcome, s.reasons,
+        if where.reasons and where.outcome in key:
+            names = reason_sentences(lang, ctx, s, where.outcome, where.reasons,
                                       typed_answers(current), now)  # fmt: skip
-            lines.append(t(lang, key[s.outcome], names=names))
+            lines.append(t(lang, key[where.outcome], names=names))
     weight = queries.json_value(current.get("weight_kg"))
     if s.dose_cells is not None and isinstance(weight, int | float):
         if read_facts(current) is None:

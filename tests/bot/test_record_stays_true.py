@@ -219,3 +219,30 @@ async def test_screen_with_a_screening_open_asks_first_and_opens_nothing(ctx: Co
     assert "HMN-002" in await text_of(outs)
     assert await count(ctx, "screenings") == 2
     assert (await get(ctx, "HMN-001")).status == "in_screening"  # kept, still resumable
+
+
+async def test_every_view_reads_a_reopened_screening_the_same_way(ctx: Context) -> None:
+    from conversations import consort
+
+    await screen(ctx, UP_TO_HIV)
+    await correct_flow.correct(
+        ctx, await actor(ctx, COORDINATOR), ["HMN-001", "hiv_positive", "no", "typo"]
+    )
+    s = await get(ctx, "HMN-001")
+    async with ctx.db.transaction() as conn:
+        data = await export_view.read_export(conn)
+    row = dict(zip(export_view.SCREENING_COLUMNS,
+                   export_view._screening_row(s, data.values[s.id], ctx.zone, None), strict=True))  # fmt: skip
+    assert (row["status"], row["outcome"], row["failed"], row["pending"]) == (
+        "in_screening", "incomplete", [], []
+    )  # fmt: skip
+    assert fields.record(s, data.values[s.id])["failed"] == set()
+    counts = consort.funnel(data.screenings)
+    assert counts.reasons == {}  # no reason for non-inclusion: the screening is open again
+    assert consort.summary_counts(data.screenings)["not_eligible"] == 0
+    assert consort_of_boxes(data) == "in_progress"
+
+
+def consort_of_boxes(data: export_view.ExportData) -> str:
+    counts = export_view.consort_of(data)
+    return next(box for box, n in counts.boxes.items() if n)
