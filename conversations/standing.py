@@ -61,6 +61,4 @@ def _category(s: Recorded) -> str:
         return "pending"
     if s.outcome == "eligible":
         return "eligible"
-    if s.outcome == "incomplete":
-        return "in_screening"  # questions still to ask: never "not eligible"
     return "not_eligible"
