@@ -303,6 +303,28 @@ class RecordMachine(RuleBasedStateMachine):
         words = f"/correct {number} {name} {self._words(value)} {reason}"
         self.run(self.desk.command(COORDINATOR, words))
 
+    @rule(number=numbers(), reason=st.sampled_from(("erreur de saisie", "vérif")))
+    def correct_the_failing_answer(self, number: str, reason: str) -> None:
+        """/correct of the answer that excluded the patient, to what an eligible patient
+        answers: the questions never asked make it incomplete — reopened, never a dead end."""
+        self._step()
+        self.run(self._correct_failing(number, reason))
+
+    async def _correct_failing(self, number: str, reason: str) -> None:
+        from storage import screenings as store
+
+        async with self.ctx.db.read() as conn:
+            s = await store.get_by_number(conn, number)
+        if s is None or s.outcome != "not_eligible" or not s.reasons:
+            return
+        question = s.reasons[0]
+        if question not in ELIGIBLE_PLAN:
+            return
+        value = ELIGIBLE_PLAN[question][1]
+        await self.desk.command(
+            COORDINATOR, f"/correct {number} {question} {self._words(value)} {reason}"
+        )
+
     @rule(user=st.sampled_from(CLINICIANS), number=numbers(), confirm=st.booleans())
     def withdraw(self, user: int, number: str, confirm: bool) -> None:
         self._step()
