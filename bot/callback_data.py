@@ -58,6 +58,7 @@ class Prefix(StrEnum):
     CLOCK = "k"
     INVITATION = "iv"
     ACCESS = "ax"
+    SCREEN_CHOICE = "n"
 
 
 # --- fields -----------------------------------------------------------------------------------
@@ -126,6 +127,7 @@ ScortenAction = Literal["na", "gl", "mm"]
 UnitCode = Literal["gl", "mm"]  # g/L, mmol/L
 ConfirmAction = Literal["ok", "no"]
 OwnershipAction = Literal["t", "p", "n"]
+ScreenChoiceAction = Literal["go", "new"]
 TAKE: Final[OwnershipAction] = "t"  # "I'm on it"
 PLAN: Final[OwnershipAction] = "p"  # "Injection planned…"
 NOT_INJECTING: Final[OwnershipAction] = "n"  # "Not injecting"
@@ -146,6 +148,15 @@ class Back:
 
     screening_id: int
     question_id: str
+
+
+@dataclass(frozen=True)
+class ScreenChoice:
+    """`n:<screening>:go|new` — /screen while this user has a screening open: continue it, or
+    open a new number (nothing is opened until one is tapped)."""
+
+    screening_id: int
+    action: ScreenChoiceAction
 
 
 @dataclass(frozen=True)
@@ -275,7 +286,7 @@ class AccessExtend:
 CallbackValue = (
     Answer | Back | Exclusion | Summary | Edit | Scorten | ScortenUnit | D0Confirm
     | WithdrawConfirm | UpdateAnswer | UpdateConfirm | FollowUpAnswer | ExportFormat
-    | Ownership | ClockConfirm | InvitationRevoke | AccessExtend
+    | Ownership | ClockConfirm | InvitationRevoke | AccessExtend | ScreenChoice
 )  # fmt: skip
 
 #: The buttons of a screening in progress: they act only on the chat's own screening
@@ -426,6 +437,9 @@ FOLLOW_UP_ANSWER: Final = Family(Prefix.FOLLOW_UP, FollowUpAnswer, (ID, FOLLOW_U
 EXPORT_FORMAT: Final = Family(Prefix.EXPORT, ExportFormat, (TOKEN,))
 OWNERSHIP: Final = Family(Prefix.OWNERSHIP, Ownership, (ID, ID, words(get_args(OwnershipAction))))
 CLOCK_CONFIRM: Final = Family(Prefix.CLOCK, ClockConfirm, (constant("clock"),))
+SCREEN_CHOICE: Final = Family(
+    Prefix.SCREEN_CHOICE, ScreenChoice, (ID, words(get_args(ScreenChoiceAction)))
+)
 
 INVITATION_REVOKE: Final = Family(Prefix.INVITATION, InvitationRevoke, (ID, constant("rv")))
 ACCESS_EXTEND: Final = Family(Prefix.ACCESS, AccessExtend, (ID, TOKEN))
@@ -433,7 +447,7 @@ CODEC: Final = Codec(
     (
         ANSWER, BACK, EXCLUSION, SUMMARY, EDIT, SCORTEN, SCORTEN_UNIT, D0_CONFIRM,
         WITHDRAW_CONFIRM, UPDATE_ANSWER, UPDATE_CONFIRM, FOLLOW_UP_ANSWER, EXPORT_FORMAT,
-        OWNERSHIP, CLOCK_CONFIRM, INVITATION_REVOKE, ACCESS_EXTEND,
+        OWNERSHIP, CLOCK_CONFIRM, INVITATION_REVOKE, ACCESS_EXTEND, SCREEN_CHOICE,
     )
 )  # fmt: skip
 

@@ -65,7 +65,7 @@ from bot.common import Actor, Button, Context, Out
 from bot.criteria import short_names, verdict_sentences
 from bot.markup import keyboard, split_message
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
-from bot.present import local_time, time_left
+from bot.present import dose_deviation_line, local_time, time_left
 from bot.records import abandon, begin, load
 from bot.reminder_types import (
     TEAM_CHAT_META,
@@ -598,6 +598,11 @@ async def prepare(
         case ReminderKind.IDLE:
             return _idle(row, s)
         case ReminderKind.NOTICE:
+            if row.step == "dose_deviation":  # private, to the coordinators: dose numbers
+                values = await store.current_answers(conn, s.id)
+                return Message(lambda lang: (_text([
+                    t(lang, "rem.notice.dose_deviation", number=s.number),
+                    dose_deviation_line(lang, values)]), []))  # fmt: skip
             return _notice(ctx, row, s)
         case ReminderKind.ALERT:
             return Message(lambda lang: (t(lang, "rem.fu_alert", number=s.number,
@@ -728,6 +733,8 @@ def _notice(ctx: Context, row: Reminder, s: Screening) -> Decision:
     if row.step == "injected" and s.injected_at is not None:
         at = local_time(s.injected_at, ctx.zone)
         return Message(lambda lang: (t(lang, "rem.notice.injected", number=s.number, at=at), []))
+    if row.step == "reopened":
+        return Message(lambda lang: (t(lang, "rem.notice.reopened", number=s.number), []))
     return Message(lambda lang: (t(lang, "rem.notice.withdrawn", number=s.number), []))
 
 

@@ -243,6 +243,10 @@ async def reevaluate(
             AuditEntry(now, actor, "outcome", screening.number, "outcome", old,
                        evaluation.outcome.value, reason or ",".join(reasons) or None),
         )  # fmt: skip
+    incomplete = evaluation.outcome is Outcome.INCOMPLETE
+    if incomplete and screening.status == store.SCREENED and not injected:
+        await reopen(conn, ctx, actor, screening, answers, now, reason)
+        return old, evaluation
     if injected or screening.status != store.SCREENED:
         return old, evaluation
     due_unsent = [
@@ -274,6 +278,41 @@ async def reevaluate(
         await outbox.schedule(conn, screening.id, "outcome_change", evaluation.outcome.value,
                               now, [outbox.TEAM, outbox.user_recipient(screening.last_actor_id)])  # fmt: skip
     return old, evaluation
+
+
+async def reopen(
+    conn: Connection,
+    ctx: Context,
+    actor: str,
+    screening: Screening,
+    answers: dict[str, AnswerValue],
+    now: dt.datetime,
+    reason: str | None,
+) -> None:
+    """A closed screening whose answers no longer decide anything (a correction removed the
+    only failing answer: the questions after it were never asked) is open again — status in
+    screening, outcome incomplete, on its first unanswered question — never a dead end.
+    Its window reminders stop; the screening clinician and the coordinators are told (privately,
+    with the /resume command)."""
+    from conversations.flow import next_question
+
+    cursor = next_question(answers)
+    await store.update_screening(
+        conn, screening.id, now, status=store.IN_SCREENING, stage="question", cursor=cursor,
+        proposed=None, closed_at=None, dose_cells=None, last_activity_at=now,
+        idle_reminded=False,
+    )  # fmt: skip
+    await append_audit(
+        conn,
+        AuditEntry(now, actor, "reopened", screening.number, "status", screening.status,
+                   store.IN_SCREENING, reason),
+    )  # fmt: skip
+    await outbox.cancel(conn, screening.id, (*WINDOW_KINDS, "consent_patient"))
+    await d0_loop.schedule_window_escalations(
+        conn, ctx, screening.id, None, now, included=False
+    )  # no escalation for a screening in progress
+    recipients = await consent_recipients(conn, screening.clinician_id)
+    await outbox.schedule(conn, screening.id, "notice", "reopened", now, recipients)
 
 
 async def _replan_due(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.texts import t
+from conversations import d0
 from conversations.answers import AnswerError
 from conversations.protocol import BY_ID, AnswerValue, Kind
 from conversations.scorten import classify
@@ -107,3 +109,36 @@ def classification(lang: str, bsa: AnswerValue | None) -> str | None:
         return None
     cls = classify(float(bsa))
     return None if cls is None else t(lang, f"class.{cls.value}")
+
+
+def dose_deviation_line(lang: str, values: Mapping[str, str]) -> str:
+    """ "⚠️ Dose deviation: …" when the dose given is more than 10 % away from 2 × 10⁶/kg of
+    the current weight; "" otherwise."""
+    facts = d0.read_facts(values)
+    current = _json(values.get("weight_kg"))
+    if facts is None or not isinstance(current, int | float) or isinstance(current, bool):
+        return ""
+    if not d0.is_dose_deviation(facts.dose_given_cells, float(current)):
+        return ""
+    gap = d0.dose_deviation(facts.dose_given_cells, float(current))
+    assert gap is not None and facts.dose_given_cells is not None
+    expected = d0.expected_dose(float(current))
+    return t(
+        lang, "pt.dose_deviation",
+        given=number_text(lang, facts.dose_given_cells / 1_000_000),
+        expected=number_text(lang, expected / 1_000_000),
+        weight=number_text(lang, float(current)),
+        gap=("+" if gap > 0 else "") + number_text(lang, gap * 100, 1),
+    )  # fmt: skip
+
+
+def _json(stored: str | None) -> object:
+    import json
+
+    if stored is None:
+        return None
+    try:
+        value: object = json.loads(stored)
+    except ValueError:
+        return None
+    return value

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from conversations.standing import standing
+
 # Statuses and outcomes (DESIGN.md "Lifecycle"), as storage writes them.
 IN_SCREENING: Final = "in_screening"
 SCREENED: Final = "screened"
@@ -133,16 +135,9 @@ def group_patients(screenings: Iterable[ScreeningLike]) -> list[Patient]:
 
 
 def category(screening: ScreeningLike) -> str:
-    """Where one screening stands, in the words of the summary line (CATEGORIES)."""
-    if screening.status == INJECTED or screening.injected_at is not None:
-        return "injected"
-    if screening.status in (IN_SCREENING, WITHDRAWN, WINDOW_MISSED, ABANDONED):
-        return screening.status
-    if screening.outcome == "pending":
-        return "pending"
-    if screening.outcome == "eligible":
-        return "eligible"
-    return "not_eligible"
+    """Where one screening stands, in the words of the summary line (CATEGORIES): the one
+    reading of `conversations.standing`."""
+    return standing(screening).category
 
 
 def summary_counts(screenings: Sequence[ScreeningLike]) -> dict[str, int]:
@@ -192,7 +187,7 @@ def funnel(screenings: Sequence[ScreeningLike]) -> Funnel:
         elif kind in STATUS_REASONS:
             reasons[kind] += 1
         elif kind == "not_eligible":
-            reasons.update(s.reasons or ("unknown",))
+            reasons.update(standing(s).failed or ("unknown",))
     return Funnel(screened, eligible, injected, dict(reasons))
 
 

@@ -145,6 +145,10 @@ def reminder_relevance(
                 return SEND
             if row.step == "withdrawn" and facts.status == Status.WITHDRAWN:
                 return SEND
+            if row.step == "dose_deviation" and facts.injected:
+                return SEND  # a corrected weight puts the dose given > 10 % off 2 × 10⁶/kg
+            if row.step == "reopened" and facts.status == Status.IN_SCREENING:
+                return SEND  # a correction left questions unasked: /resume NUMBER
             return skip("no longer true")
         case ReminderKind.ALERT:
             return SEND  # a serious adverse event: told even after a withdrawal
@@ -188,3 +192,51 @@ def _escalation(row: Row, facts: PatientFacts, now: dt.datetime, zone: ZoneInfo)
     except ValueError:
         return skip(f"unknown escalation step {row.step}")
     return SEND if relevant else skip("answered: acknowledged, planned or past the deadline")
+
+
+# --- never a dead end (DESIGN.md "After day one the record stays true") ---------------------
+
+
+@dataclass(frozen=True)
+class Moves:
+    """What moves a (status, outcome) pair on: the commands (or events) that do, and whether
+    the pair is final (nothing is expected any more; a correction after the fact may still
+    change it, and a re-screen links a new screening to the patient)."""
+
+    commands: tuple[str, ...]
+    final: bool = False
+
+
+#: Every (status, outcome) pair the product can reach, with what moves it on. docs/LIFECYCLE.md
+#: shows this table (a test checks the two agree); the stateful test checks that every pair it
+#: reaches is here. `screened` with outcome `incomplete` is not in it: a correction that leaves
+#: questions unasked reopens the screening instead (`in_screening`, `incomplete`).
+LIFECYCLE: Final[dict[tuple[Status, str | None], Moves]] = {
+    (Status.IN_SCREENING, None): Moves(("answer", "/back", "/cancel", "/resume NUMBER")),
+    (Status.IN_SCREENING, "incomplete"): Moves(("/resume NUMBER", "answer", "/cancel")),
+    (Status.SCREENED, "eligible"): Moves(("/d0 NUMBER", "/withdraw NUMBER", "D0 deadline")),
+    (Status.SCREENED, "pending"): Moves(("/update NUMBER", "/withdraw NUMBER", "D0 deadline")),
+    (Status.SCREENED, "not_eligible"): Moves(("/correct NUMBER", "/screen NUMBER"), final=True),
+    (Status.INJECTED, "eligible"): Moves(("follow-up answers",), final=True),
+    (Status.INJECTED, "pending"): Moves(("follow-up answers",), final=True),
+    (Status.INJECTED, "not_eligible"): Moves(("follow-up answers",), final=True),
+    (Status.INJECTED, "incomplete"): Moves(("follow-up answers", "/correct NUMBER"), final=True),
+    (Status.WITHDRAWN, "eligible"): Moves(("/correct NUMBER withdrawal cancel",), final=True),
+    (Status.WITHDRAWN, "pending"): Moves(("/correct NUMBER withdrawal cancel",), final=True),
+    (Status.WITHDRAWN, "not_eligible"): Moves(("/correct NUMBER withdrawal cancel",), final=True),
+    (Status.WITHDRAWN, "incomplete"): Moves(("/correct NUMBER withdrawal cancel",), final=True),
+    (Status.WINDOW_MISSED, "eligible"): Moves(("/screen NUMBER",), final=True),
+    (Status.WINDOW_MISSED, "pending"): Moves(("/screen NUMBER",), final=True),
+    (Status.WINDOW_MISSED, "not_eligible"): Moves(("/screen NUMBER",), final=True),
+    (Status.WINDOW_MISSED, "incomplete"): Moves(("/screen NUMBER",), final=True),
+    (Status.ABANDONED, None): Moves(("/screen NUMBER",), final=True),
+    (Status.ABANDONED, "incomplete"): Moves(("/screen NUMBER",), final=True),
+}
+
+
+def moves(status: str, outcome: str | None) -> Moves | None:
+    """What moves this pair on; None: a pair the product must never reach (a dead end)."""
+    try:
+        return LIFECYCLE.get((Status(status), outcome))
+    except ValueError:
+        return None

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from conversations.replay import Record, replay
 from storage.audit import parse_timestamp
 from storage.connection import Connection
 from storage.db import fetch_all
@@ -200,6 +201,22 @@ async def screenings_trail(conn: Connection) -> list[TrailRow]:
         )
         for r in rows
     ]
+
+
+async def replayed_records(conn: Connection) -> dict[str, Record]:
+    """Each screening's current answers, status, outcome and D0 facts rebuilt from the audit
+    trail alone (`conversations.replay`): screening number → record."""
+    return replay(await screenings_trail(conn))
+
+
+async def stored_records(conn: Connection) -> dict[str, Record]:
+    """The same as stored (the screenings and their latest answer rows), to compare with
+    `replayed_records`: screening number → record."""
+    values = await latest_values(conn)
+    return {
+        s.number: Record(s.status, s.outcome, dict(values.get(s.id, {})))
+        for s in await all_screenings(conn)
+    }
 
 
 # --- reminders ----------------------------------------------------------------------------

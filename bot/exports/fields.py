@@ -20,10 +20,12 @@ from bot.criteria import criterion_short_name
 from bot.texts import t
 from conversations.answers import from_json
 from conversations.consort import ScreeningLike
+from conversations.d0 import dose_deviation, is_dose_deviation, read_facts
 from conversations.protocol import BY_ID, D0_WINDOW, QUESTIONS, UPDATABLE, Kind
 from conversations.schedule import FOLLOW_UPS
 from conversations.scorten import MEASURE_BY_ID, MEASURE_IDS, Classification, Scorten, classify
 from conversations.scorten import scorten as scorten_of
+from conversations.standing import standing
 
 FieldKind = Literal["text", "notes", "radio", "yesno", "checkbox"]
 Validation = Literal["", "date_ymd", "datetime_ymd", "integer", "number"]
@@ -172,6 +174,17 @@ def catalogue(lang: str) -> list[Field]:
               "Override reason"), "d0_override_reason", identifier=True),
         Field("withdrawn_reason", "injection", "notes", label("exp.col.withdrawn_reason",
               "Withdrawal reason"), "withdrawn_reason", identifier=True),
+        Field("d0_weight_kg", "injection", "text", label("exp.col.d0_weight_kg",
+              "Weight used at D0"), "d0_weight_kg", validation="number", minimum="30",
+              maximum="250", note="kg"),
+        Field("dose_given_cells", "injection", "text", label("exp.col.dose_given_cells",
+              "Dose given"), "dose_given_cells", validation="integer", minimum="0"),
+        Field("d0_confirmed_by", "injection", "text", label("exp.col.d0_confirmed_by",
+              "Eligibility confirmed by"), "d0_confirmed_by", validation="integer"),
+        Field("dose_deviation", "injection", "yesno", label("exp.col.dose_deviation",
+              "Dose deviation"), "dose_deviation"),
+        Field("dose_deviation_pct", "injection", "text", label("exp.col.dose_deviation_pct",
+              "Dose deviation (%)"), "dose_deviation_pct", validation="number", note="%"),
     ]  # fmt: skip
     for measure_id in MEASURE_IDS:
         measure = MEASURE_BY_ID[measure_id]
@@ -284,9 +297,9 @@ def record(s: ScreeningRecord, values: Mapping[str, str]) -> dict[str, object]:
         "created_at": s.created_at,
         "closed_at": s.closed_at,
         "status": s.status,
-        "outcome": s.outcome if s.status != "in_screening" else None,
-        "failed": set(s.reasons) if s.outcome in ("not_eligible", "incomplete") else set(),
-        "pending": set(s.reasons) if s.outcome == "pending" else set(),
+        "outcome": standing(s).outcome,
+        "failed": set(standing(s).failed),  # never a missing answer
+        "pending": set(standing(s).pending),
         "dose_cells": s.dose_cells,
         "d0_deadline": s.d0_deadline,
         "injected_at": s.injected_at,
@@ -294,8 +307,17 @@ def record(s: ScreeningRecord, values: Mapping[str, str]) -> dict[str, object]:
         "d0_override_reason": s.d0_override_reason,
         "withdrawn_reason": s.withdrawn_reason,
     }
-    if s.outcome == "incomplete":
-        out["failed"] = set()  # missing answers are not failed criteria
+    facts = read_facts(values)
+    weight = _number(json_value(values.get("weight_kg")))
+    gap = None if facts is None else dose_deviation(facts.dose_given_cells, weight)
+    out["d0_weight_kg"] = None if facts is None else facts.weight_kg
+    out["dose_given_cells"] = None if facts is None else facts.dose_given_cells
+    out["d0_confirmed_by"] = None if facts is None else facts.confirmed_by
+    out["dose_deviation_pct"] = None if gap is None else round(gap * 100, 1)
+    out["dose_deviation"] = (
+        None if facts is None or gap is None
+        else is_dose_deviation(facts.dose_given_cells, weight)
+    )  # fmt: skip
     for q in QUESTIONS:
         out[q.id] = _answer(q.id, values.get(q.id))
     cls = classify(_number(json_value(values.get("max_bsa_percent"))))

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from bot import outcomes
 from bot.common import Actor, Context, Out
-from bot.present import answer_text, dose_line, error_text, local_time
+from bot.present import (
+    answer_text,
+    dose_deviation_line,
+    dose_line,
+    error_text,
+    local_time,
+    number_text,
+)
 from bot.records import begin, load, record_answer
-from bot.texts import t
+from bot.texts import LANGUAGES, t
 from bot.views.wording import (
     moment_text,
     reason_sentences,
@@ -29,16 +37,21 @@ from conversations.answers import AnswerError, normalise, parse_text
 from conversations.flow import without_inapplicable
 from conversations.protocol import (
     BY_ID,
+    QUESTION_IDS,
 )
 from conversations.schedule import FOLLOW_UP_BY_ID, follow_up_due
 from conversations.scorten import (
     MEASURE_BY_ID,
+    MEASURE_IDS,
     check_measure,
+    read_measure,
 )
+from conversations.typed import value_length
 from conversations.windows import local_today
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
+from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
 from storage.connection import Connection
 from storage.screenings import Screening
@@ -73,27 +86,83 @@ class _Request:
     reason: str
 
 
+def _fold(text: str) -> str:
+    """A name as typed or shown, compared without case, accents or a parenthesis."""
+    text = re.sub(r"\([^)]*\)", " ", text)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(text.lower().replace("’", "'").split())
+
+
+#: Everything /correct can correct, by id.
+_CORRECTABLE = (
+    *QUESTION_IDS,
+    *(queries.SCORTEN_PREFIX + m for m in MEASURE_IDS),
+    "injected_at",
+    "withdrawal",
+)
+
+
+def _display_name(lang: str, field: str) -> str:
+    if field == "withdrawal":
+        return t(lang, "cor.name.withdrawal")
+    if field.startswith(queries.SCORTEN_PREFIX):
+        return "SCORTEN " + t(lang, f"scorten.short.{field.removeprefix(queries.SCORTEN_PREFIX)}")
+    return short_label(lang, field)
+
+
+def field_names(lang: str) -> dict[str, str]:
+    """Folded name → id: the ids, and the labels in the user's language first, then in the
+    other one (`poids`, `Poids`, `weight_kg` all name the weight)."""
+    names: dict[str, str] = {}
+    for language in (lang, *(other for other in LANGUAGES if other != lang)):
+        for field in _CORRECTABLE:
+            for name in (_display_name(language, field), short_label(language, field)):
+                names.setdefault(_fold(name), field)
+            if field.startswith(queries.SCORTEN_PREFIX):
+                measure = field.removeprefix(queries.SCORTEN_PREFIX)
+                names.setdefault(_fold(t(language, f"scorten.short.{measure}")), field)
+    for field in _CORRECTABLE:
+        names[field] = field
+        if field.startswith(queries.SCORTEN_PREFIX):
+            names[field.removeprefix(queries.SCORTEN_PREFIX)] = field  # `urea`
+    return names
+
+
+def _resolve(lang: str, words: list[str]) -> tuple[str, int] | None:
+    """The field named by the first words (a label may have several), and how many it took;
+    at least one word is left for the value."""
+    names = field_names(lang)
+    for length in range(min(len(words) - 1, 6), 0, -1):
+        field = names.get(_fold(" ".join(words[:length])))
+        if field is not None:
+            return field, length
+    return None
+
+
+def _valid_names(lang: str) -> str:
+    return ", ".join(f"{_display_name(lang, f)} ({f})" for f in _CORRECTABLE)
+
+
 def _parse_request(lang: str, args: list[str]) -> _Request:
     usage = [Out(t(lang, "cor.usage"))]
     if len(args) < 3:
         raise Refused(usage)
-    number, field = args[0].upper(), args[1].lower()
-    if field in MEASURE_BY_ID:  # `urea` for `scorten:urea`
-        field = queries.SCORTEN_PREFIX + field
-    width = 2 if field == "injected_at" else 1
-    value = " ".join(args[2 : 2 + width])
-    reason = " ".join(args[2 + width :]).strip()
+    number = args[0].upper()
+    resolved = _resolve(lang, args[1:])
+    if resolved is None:
+        raise Refused(
+            [Out(t(lang, "cor.unknown_id", field=args[1], names=_valid_names(lang))), *usage]
+        )
+    field, used = resolved
+    rest = args[1 + used :]
+    # The value and, when one follows, its unit ("2,6 g/L"): never part of the reason.
+    width = 2 if field == "injected_at" else value_length(field, rest)
+    value = " ".join(rest[:width])
+    reason = " ".join(rest[width:]).strip()
     if field == "withdrawal" and value.lower() not in WITHDRAWAL_UNDO:
         raise Refused.saying(lang, "cor.withdrawal_value")
-    measure = field.removeprefix(queries.SCORTEN_PREFIX)
-    known = (
-        field in BY_ID
-        or field in ("injected_at", "withdrawal")
-        or (field.startswith(queries.SCORTEN_PREFIX) and measure in MEASURE_BY_ID)
-    )
-    if not known:
-        raise Refused([Out(t(lang, "cor.unknown_id", field=field)), *usage])
-    if len(args) < 2 + width or not reason:
+    if len(rest) < width or not reason:
         raise Refused([Out(t(lang, "cor.no_reason")), *usage])
     if len(reason) > REASON_LIMIT:
         raise Refused([Out(t(lang, "cor.reason_too_long", length=len(reason), limit=REASON_LIMIT))])
@@ -173,7 +242,25 @@ async def _correct_answer(
         )
     ]
     lines += await _reevaluate(conn, ctx, actor, s, request.reason, now)
+    if s.injected_at is not None and field == "weight_kg":
+        lines += await _dose_deviation(conn, actor, s, now, lang)
     return [Out("\n".join(lines))]
+
+
+async def _dose_deviation(
+    conn: Connection, actor: Actor, s: Screening, now: dt.datetime, lang: str
+) -> list[str]:
+    """The dose given at D0 stays what it was; against 2 × 10⁶/kg of the corrected weight it
+    may now be a dose deviation: said in the reply, and the other coordinators are told."""
+    deviation = dose_deviation_line(lang, await store.current_answers(conn, s.id))
+    if not deviation:
+        return []
+    others = [c for c in await user_store.users_with_role(conn, "coordinator")
+              if c != actor.user_id]  # fmt: skip
+    if others:
+        recipients = [outbox.user_recipient(c) for c in others]
+        await outbox.schedule(conn, s.id, "notice", "dose_deviation", now, recipients)
+    return [deviation]
 
 
 async def _reevaluate(
@@ -192,12 +279,15 @@ async def _reevaluate(
     old, evaluation = await outcomes.reevaluate(conn, ctx, str(actor.user_id), fresh, now, reason)
     new = evaluation.outcome.value
     lines: list[str] = []
+    after = await store.get_by_id(conn, s.id)
+    assert after is not None
+    reopened = fresh.status == store.SCREENED and after.status == store.IN_SCREENING
     if old != new:
         old_text = t(lang, f"outcome.{old}") if old else "—"
         lines.append(t(lang, "cor.outcome_changed", old=old_text, new=t(lang, f"outcome.{new}")))
         # reevaluate queues the team's notice for a screened patient awaiting D0 only (an
         # injected or withdrawn patient's course no longer depends on the outcome).
-        if fresh.status == store.SCREENED:
+        if fresh.status == store.SCREENED and not reopened:
             clinician = s.clinician_id
             if clinician not in (actor.user_id, fresh.last_actor_id):
                 recipients = [outbox.user_recipient(clinician)]
@@ -210,10 +300,17 @@ async def _reevaluate(
     if evaluation.reasons and new in key:
         names = reason_sentences(lang, ctx, fresh, new, evaluation.reasons, answers, now)
         lines.append(t(lang, key[new], names=names))
+    if reopened:
+        # Never a dead end: the questions never asked are asked by /resume, in order.
+        lines.append(t(lang, "cor.reopened", number=s.number, count=len(evaluation.missing)))
     weight = answers.get("weight_kg")
     changed = evaluation.dose_cells != fresh.dose_cells or old != new
     if evaluation.dose_cells is not None and isinstance(weight, int | float) and changed:
-        lines.append(dose_line(lang, evaluation.dose_cells, float(weight)))
+        if fresh.injected_at is None:
+            lines.append(dose_line(lang, evaluation.dose_cells, float(weight)))
+        else:  # the dose given is a D0 fact: only the planned dose follows the weight
+            millions = number_text(lang, evaluation.dose_cells / 1_000_000)
+            lines.append(t(lang, "pt.planned_dose", millions=millions))
     return lines
 
 
@@ -334,13 +431,21 @@ async def _correct_scorten(
     lang = ctx.language(actor)
     field = request.field
     measure = field.removeprefix(queries.SCORTEN_PREFIX)
-    text = normalise(request.value).replace(",", ".")
+    text = normalise(request.value)
     value: float | None = None
     if text not in NOT_AVAILABLE:
+        # The question's own parser: decimal comma, a unit typed or not, and the plausibility
+        # question when the number fits the other unit better (nothing is written then).
         try:
-            if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,3})?", text):
-                raise AnswerError(field, "not_a_number")
-            value = check_measure(measure, float(text))
+            reading = read_measure(measure, text, MEASURE_BY_ID[measure].units[0])
+            if reading.ask_unit is not None:
+                raise Refused.saying(
+                    lang, "cor.which_unit", number=request.number,
+                    typed=number_text(lang, reading.number), unit=reading.unit.value,
+                    other=reading.ask_unit.value, measure=measure,
+                    name=t(lang, f"scorten.short.{measure}").lower(),
+                )  # fmt: skip
+            value = check_measure(measure, reading.value)
         except AnswerError as exc:
             raise _invalid(lang, exc) from None
     stored = "null" if value is None else repr(value)

@@ -44,6 +44,7 @@ from bot.follow_ups import (
 from bot.present import answer_text, error_text, local_time, number_text
 from bot.records import begin, load, record_answer
 from bot.texts import t
+from conversations import d0 as d0_facts
 from conversations import flow, schedule
 from conversations.answers import AnswerError, parse_text, parse_wall_clock
 from conversations.eligibility import Evaluation, Outcome
@@ -52,6 +53,7 @@ from conversations.reminder_kinds import Cause, ReminderKind
 from conversations.schedule import FOLLOW_UP_BY_ID, FollowUp
 from conversations.windows import at_local, bsa_observation_end, local_today
 from storage import ownership as own_store
+from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
@@ -342,6 +344,18 @@ async def _record_injection(
         _audit(actor.user_id, "status", now, s.number, field="status", old_value=s.status,
                new_value=store.INJECTED, reason="investigator confirmed eligibility"),
     ]  # fmt: skip
+    # What was done at D0 is a fact: the weight used, the dose given, who confirmed
+    # eligibility, under which protocol version — never rewritten by a later correction.
+    weight = queries.json_value((await store.current_answers(conn, s.id)).get("weight_kg"))
+    facts = d0_facts.facts_at_d0(
+        float(weight) if isinstance(weight, int | float) else None,
+        s.dose_cells, actor.user_id, s.protocol_version,
+    )  # fmt: skip
+    for fact_id, stored in facts.stored().items():
+        await store.add_answer(conn, s.id, fact_id, stored, by=actor.user_id, now=now,
+                               source="d0")  # fmt: skip
+        entries.append(_audit(actor.user_id, "d0_fact", now, s.number, field=fact_id,
+                              new_value=stored))  # fmt: skip
     if override is not None and s.d0_deadline is not None:
         entries.append(_audit(actor.user_id, "protocol_deviation", now, s.number,
                               field="d0_window", old_value=s.d0_deadline.isoformat(),

@@ -230,6 +230,59 @@ def current_prompt(lang: str, loaded: Loaded, ctx: Context | None = None) -> Out
 
 
 async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
+    """`/screen`: while this user has a screening open, ask first (continue it / open a new
+    number) — nothing is opened until a button is tapped. Else open a new number."""
+    lang = ctx.language(actor)
+    if not args:
+        async with ctx.db.read() as conn:
+            open_one = await _open_screening_of(conn, actor)
+        if open_one is not None:
+            go = cd.encode(cd.ScreenChoice(open_one.id, "go"))
+            new = cd.encode(cd.ScreenChoice(open_one.id, "new"))
+            return [
+                Out(
+                    t(lang, "screen.ask_first", number=open_one.number),
+                    [
+                        [Button(t(lang, "screen.continue", number=open_one.number), go)],
+                        [Button(t(lang, "screen.open_new"), new)],
+                    ],
+                )
+            ]
+    return await _open_new(ctx, actor, args)
+
+
+async def _open_screening_of(conn: Connection, actor: Actor) -> Screening | None:
+    """The screening this user has open: the one their chat is on, else the latest one still
+    in screening that they last acted on."""
+    _, on_chat = await _session_screening(conn, actor)
+    if on_chat is not None and on_chat.status == store.IN_SCREENING:
+        return on_chat
+    mine = [
+        s for s in await store.list_screenings(conn, (store.IN_SCREENING,))
+        if s.last_actor_id == actor.user_id
+    ]  # fmt: skip
+    return max(mine, key=lambda s: s.last_activity_at) if mine else None
+
+
+async def screen_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
+    """`n:<screening>:go|new`, the answer to "you have HMN-004 open": continue it (as
+    /resume) or open a new number."""
+    lang = ctx.language(actor)
+    button = cd.SCREEN_CHOICE.decode(data)
+    if button is None:
+        return [Out("", toast=t(lang, "screen.stale"))]
+    async with ctx.db.read() as conn:
+        s = await store.get_by_id(conn, button.screening_id)
+    if s is None:
+        return [Out("", toast=t(lang, "screen.stale"))]
+    if button.action == "go":
+        chosen = t(lang, "screen.continue", number=s.number)
+        return [Out(chosen + " ✓", edit=actor.message_id), *await resume(ctx, actor, [s.number])]
+    chosen = t(lang, "screen.open_new")
+    return [Out(chosen + " ✓", edit=actor.message_id), *await _open_new(ctx, actor, [])]
+
+
+async def _open_new(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
     rescreen_of = args[0].upper() if args else None
@@ -714,6 +767,7 @@ FEATURE = routing.Feature(
         routing.Callback(Prefix.SUMMARY, "screen", session_bound(summary_button)),
         routing.Callback(Prefix.EDIT, "screen", session_bound(summary_button)),
         routing.Callback(Prefix.SCORTEN, "screen", session_bound(outcomes.scorten_button)),
+        routing.Callback(Prefix.SCREEN_CHOICE, "screen", screen_choice),
     ),
     text_modes=(routing.TextMode(SCREEN_MODE, "screen", answer_text_message),),
 )

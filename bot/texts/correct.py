@@ -5,15 +5,21 @@ from __future__ import annotations
 FR: dict[str, str] = {
     "cor.usage": (
         "Usage : /correct HMN-001 id valeur motif\n"
-        "• id : un critère (age, weight_kg, consent…), valeur comme au dépistage "
-        "(dates : 21/11/2026, hier…)\n"
-        "• scorten:heart_rate|urea|bicarbonate|glucose : en mmol/L (ou /min), "
-        "ou « na » si non disponible\n"
+        "• id : un critère, par son libellé ou son identifiant (poids ou weight_kg, âge, "
+        "consentement…), valeur comme au dépistage (75,5 kg ; dates : 21/11/2026, hier…)\n"
+        "• SCORTEN : heart_rate|urea|bicarbonate|glucose (ou glycémie, urée…), avec "
+        "son unité (2,6 g/L, 14 mmol/L, 120 /min), ou « na » si non disponible\n"
         "• injected_at : jj/mm/aaaa hh:mm\n"
         "• withdrawal cancel : annule un retrait enregistré par erreur\n"
         "Le motif est obligatoire (sans donnée identifiante)."
     ),
-    "cor.unknown_id": "Identifiant inconnu : {field}.",
+    "cor.unknown_id": "Nom inconnu : {field}. Noms valides (libellé ou identifiant) : {names}.",
+    "cor.name.withdrawal": "Retrait",
+    "cor.which_unit": (
+        "{typed} {unit} n'est pas plausible pour la {name}, {typed} {other} l'est : "
+        "rien n'est modifié. Retapez la valeur avec son unité, par exemple "
+        "/correct {number} {measure} {typed} {other} motif"
+    ),
     "cor.no_reason": "Le motif de la correction est obligatoire (sans donnée identifiante).",
     "cor.reason_too_long": "Motif trop long ({length} caractères, {limit} au plus).",
     "cor.in_screening": (
@@ -40,20 +46,30 @@ FR: dict[str, str] = {
     "cor.withdrawal_cancelled": "↩️ <b>{number}</b> : retrait annulé, statut {status}.",
     "cor.follow_ups_moved": "Suivis recalés sur la nouvelle date de J0 : {count}.",
     "cor.told": "L'équipe et le clinicien sont prévenus du changement de résultat.",
+    "cor.reopened": (
+        "↩️ Le dépistage de {number} est rouvert (en cours, résultat incomplet) : "
+        "{count} question(s) n'ont jamais été posées. Le clinicien du dépistage et les "
+        "coordinateurs sont prévenus. Pour les poser : /resume {number}"
+    ),
 }
 
 EN: dict[str, str] = {
     "cor.usage": (
         "Usage: /correct HMN-001 id value reason\n"
-        "• id: a criterion (age, weight_kg, consent…), value as in the screening "
-        "(dates: 21/11/2026, yesterday…)\n"
-        "• scorten:heart_rate|urea|bicarbonate|glucose: in mmol/L (or /min), "
-        "or “na” if not available\n"
+        "• id: a criterion, by its label or its id (weight or weight_kg, age, consent…), "
+        "value as in the screening (75.5 kg; dates: 21/11/2026, yesterday…)\n"
+        "• SCORTEN: heart_rate|urea|bicarbonate|glucose, with its unit "
+        "(2.6 g/L, 14 mmol/L, 120 /min), or “na” if not available\n"
         "• injected_at: dd/mm/yyyy hh:mm\n"
         "• withdrawal cancel: undoes a withdrawal recorded by mistake\n"
         "The reason is required (no identifying details)."
     ),
-    "cor.unknown_id": "Unknown id: {field}.",
+    "cor.unknown_id": "Unknown name: {field}. Valid names (label or id): {names}.",
+    "cor.name.withdrawal": "Withdrawal",
+    "cor.which_unit": (
+        "{typed} {unit} is not plausible for {name}, {typed} {other} is: nothing changed. "
+        "Type the value again with its unit, e.g. /correct {number} {measure} {typed} {other} reason"
+    ),
     "cor.no_reason": "The reason for the correction is required (no identifying details).",
     "cor.reason_too_long": "Reason too long ({length} characters, at most {limit}).",
     "cor.in_screening": "{number} is still in screening: finish it first (/resume {number}).",
@@ -78,4 +94,9 @@ EN: dict[str, str] = {
     "cor.withdrawal_cancelled": "↩️ <b>{number}</b>: withdrawal cancelled, status {status}.",
     "cor.follow_ups_moved": "Follow-ups moved to the new D0 date: {count}.",
     "cor.told": "The team and the clinician are told of the new outcome.",
+    "cor.reopened": (
+        "↩️ The screening of {number} is open again (in screening, outcome incomplete): "
+        "{count} question(s) were never asked. The screening clinician and the coordinators "
+        "are told. To ask them: /resume {number}"
+    ),
 }

@@ -15,6 +15,15 @@ FR: dict[str, str] = {
     "pt.deadline": "Date limite J0 : {deadline}",
     "pt.injected": "Injection (J0) : <b>{when}</b> par <code>{by}</code>",
     "pt.override": "Injection après la date limite (déviation) — motif : {reason}",
+    "pt.d0_facts": (
+        "Dose injectée à J0 : <b>{dose} × 10⁶ cellules</b> (poids retenu {weight} kg) — "
+        "éligibilité confirmée par <code>{by}</code>, protocole {version}"
+    ),
+    "pt.dose_deviation": (
+        "⚠️ Écart de dose : {given} × 10⁶ cellules injectées, {expected} × 10⁶ attendues "
+        "(2 × 10⁶/kg × {weight} kg, poids corrigé) — {gap} %, plus de 10 %"
+    ),
+    "pt.planned_dose": "Dose prévue au poids actuel : {millions} × 10⁶ cellules",
     "pt.withdrawn": "Retiré — motif : {reason}",
     "pt.follow_ups": "<b>Suivi après J0</b>",
     "pt.fu.reepithelialisation_d7": "J7 ré-épidermisation complète ou presque",
@@ -60,6 +69,15 @@ EN: dict[str, str] = {
     "pt.deadline": "D0 deadline: {deadline}",
     "pt.injected": "Injection (D0): <b>{when}</b> by <code>{by}</code>",
     "pt.override": "Injected after the deadline (deviation) — reason: {reason}",
+    "pt.d0_facts": (
+        "Dose given at D0: <b>{dose} × 10⁶ cells</b> (weight used {weight} kg) — "
+        "eligibility confirmed by <code>{by}</code>, protocol {version}"
+    ),
+    "pt.dose_deviation": (
+        "⚠️ Dose deviation: {given} × 10⁶ cells given, {expected} × 10⁶ expected "
+        "(2 × 10⁶/kg × {weight} kg, corrected weight) — {gap} %, more than 10 %"
+    ),
+    "pt.planned_dose": "Planned dose at the current weight: {millions} × 10⁶ cells",
     "pt.withdrawn": "Withdrawn — reason: {reason}",
     "pt.follow_ups": "<b>Follow-up after D0</b>",
     "pt.fu.reepithelialisation_d7": "D7 complete or almost complete re-epithelialisation",

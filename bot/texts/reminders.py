@@ -37,6 +37,12 @@ FR: dict[str, str] = {
         "Les rappels de la fenêtre J0 s'arrêtent."
     ),
     "rem.notice.withdrawn": "<b>{number}</b> : patient retiré. Les rappels s'arrêtent.",
+    "rem.notice.dose_deviation": "⚠️ <b>{number}</b> : écart de dose après correction.",
+    "rem.notice.reopened": (
+        "↩️ <b>{number}</b> : une correction a levé le critère qui arrêtait le dépistage ; "
+        "des questions n'ont jamais été posées. Le dépistage est rouvert (en cours, "
+        "résultat incomplet). Pour poser les questions restantes : /resume {number}"
+    ),
     "rem.admin.unreachable": (
         "⚠️ Rappels non délivrés : le chat <code>{chat_id}</code> est injoignable ({why}). "
         "Vérifiez que le bot est membre du groupe de l'équipe (LYSYME_TEAM_CHAT_ID) "
@@ -123,6 +129,12 @@ EN: dict[str, str] = {
         "💉 <b>{number}</b>: injection (D0) recorded on {at}. D0 window reminders stop."
     ),
     "rem.notice.withdrawn": "<b>{number}</b>: patient withdrawn. Reminders stop.",
+    "rem.notice.dose_deviation": "⚠️ <b>{number}</b>: dose deviation after a correction.",
+    "rem.notice.reopened": (
+        "↩️ <b>{number}</b>: a correction lifted the criterion that stopped the screening; "
+        "some questions were never asked. The screening is open again (in screening, "
+        "outcome incomplete). To ask the remaining questions: /resume {number}"
+    ),
     "rem.admin.unreachable": (
         "⚠️ Reminders not delivered: chat <code>{chat_id}</code> cannot be reached ({why}). "
         "Check that the bot is a member of the team group (LYSYME_TEAM_CHAT_ID) "

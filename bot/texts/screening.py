@@ -36,6 +36,12 @@ FR: dict[str, str] = {
     "screen.not_found": "Numéro inconnu : {number}.",
     "screen.usage_resume": "Usage : /resume HMN-001",
     "screen.not_resumable": "{number} n'est pas en cours de dépistage ({status}).",
+    "screen.ask_first": (
+        "Vous avez un dépistage en cours : <b>{number}</b>. Le continuer, ou ouvrir un "
+        "nouveau numéro ? (Rien n'est ouvert avant votre choix.)"
+    ),
+    "screen.continue": "Continuer {number}",
+    "screen.open_new": "Ouvrir un nouveau dépistage",
     "screen.idle": (
         "Le dépistage {number} attend une réponse depuis 2 h. Répondez à la question, "
         "ou /cancel pour l'abandonner (abandon automatique après 24 h)."
@@ -145,6 +151,12 @@ EN: dict[str, str] = {
     "screen.not_found": "Unknown number: {number}.",
     "screen.usage_resume": "Usage: /resume HMN-001",
     "screen.not_resumable": "{number} is not in screening ({status}).",
+    "screen.ask_first": (
+        "You have a screening open: <b>{number}</b>. Continue it, or open a new number? "
+        "(Nothing is opened until you choose.)"
+    ),
+    "screen.continue": "Continue {number}",
+    "screen.open_new": "Open a new screening",
     "screen.idle": (
         "Screening {number} has been waiting for an answer for 2 h. Answer the question, "
         "or /cancel to abandon it (abandoned automatically after 24 h)."

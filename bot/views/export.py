@@ -27,7 +27,7 @@ from bot.reports import Table, render_csv, render_xlsx
 from bot.settings import Settings
 from bot.texts import t
 from bot.views.wording import bsa_of, choice_text, reason_label, short_label
-from conversations import consort, versions
+from conversations import consort, d0, versions
 from conversations.answers import from_json
 from conversations.delegation import TrailAct
 from conversations.protocol import (
@@ -43,6 +43,7 @@ from conversations.scorten import (
     classify,
     scorten,
 )
+from conversations.standing import standing
 from conversations.windows import local_today
 from storage import membership as m_store
 from storage import queries
@@ -53,6 +54,10 @@ from storage.screenings import Screening
 
 # --- /export and `lysyme-bot export DIR` ----------------------------------------------------
 
+#: The D0 facts as recorded by /d0 (never rewritten), and the dose deviation against
+#: 2 × 10⁶/kg of the current (corrected) weight (`dose_deviation`: more than 10 %).
+D0_COLUMNS = ("d0_weight_kg", "dose_given_cells", "d0_confirmed_by", "dose_deviation_pct",
+              "dose_deviation")  # fmt: skip
 BASE_COLUMNS = (
     "number",
     "site",
@@ -72,6 +77,7 @@ BASE_COLUMNS = (
     "injected_by",
     "d0_override_reason",
     "withdrawn_reason",
+    *D0_COLUMNS,
 )
 SCORTEN_COLUMNS = (
     *(f"scorten_{m}" for m in MEASURE_IDS),
@@ -177,8 +183,8 @@ def _screening_row(
         _local(s.closed_at, zone),
         t(lang, f"status.{s.status}") if lang else s.status,
         (t(lang, f"outcome.{s.outcome}") if lang else s.outcome) if s.outcome else None,
-        _reasons(lang, s.reasons if s.outcome in ("not_eligible", "incomplete") else ()),
-        _reasons(lang, s.reasons if s.outcome == "pending" else ()),
+        _reasons(lang, standing(s).failed),  # never a missing answer
+        _reasons(lang, standing(s).pending),
         (t(lang, f"class.{cls.value}") if lang else cls.value) if cls else None,
         s.dose_cells,
         _local(s.d0_deadline, zone),
@@ -186,6 +192,7 @@ def _screening_row(
         s.injected_by,
         s.d0_override_reason,
         s.withdrawn_reason,
+        *_d0_cells(values, lang),
     ]
     row += [_for_people(lang, _typed(q, values.get(q))) for q in QUESTION_IDS]
     row += [
@@ -214,6 +221,24 @@ def _screening_row(
         for f in FOLLOW_UPS
     ]  # fmt: skip
     return row
+
+
+def _d0_cells(values: dict[str, str], lang: str | None) -> list[object]:
+    """Weight used, dose given, who confirmed, deviation in % and whether it is one (> 10 %)."""
+    facts = d0.read_facts(values)
+    if facts is None:
+        return [None, None, None, None, None]
+    weight = queries.json_value(values.get("weight_kg"))
+    current = float(weight) if isinstance(weight, int | float) else None
+    gap = d0.dose_deviation(facts.dose_given_cells, current)
+    flagged = d0.is_dose_deviation(facts.dose_given_cells, current)
+    return [
+        facts.weight_kg,
+        facts.dose_given_cells,
+        facts.confirmed_by,
+        None if gap is None else round(gap * 100, 1),
+        _for_people(lang, flagged) if gap is not None else None,
+    ]
 
 
 def _reasons(lang: str | None, ids: Sequence[str]) -> list[str] | str:
@@ -262,8 +287,8 @@ def _count_rows(lang: str, screenings: list[Screening], target: int) -> list[lis
     for name, count in consort.summary_counts(screenings).items():
         rows.append([t(lang, "exp.group.summary"), name, t(lang, f"exp.cat.{name}"), count])
     numbers = consort.funnel(screenings)
-    for name, count, label in (
-        ("screened", numbers.screened, t(lang, "stats.screened")),
+    for name, count, label in (  # the same count as the summary's: the same words
+        ("screened", numbers.screened, t(lang, "exp.cat.screened")),
         ("eligible", numbers.eligible, t(lang, "exp.funnel.eligible")),
         ("injected", numbers.injected, t(lang, "stats.injected")),
     ):

@@ -8,11 +8,12 @@ import itertools
 
 from bot import outcomes
 from bot.common import Actor, Context, Out
-from bot.present import dose_line, local_time, time_left
+from bot.present import dose_line, local_time, number_text, time_left
 from bot.texts import t
 from bot.views.wording import (
     audit_value,
     bsa_of,
+    d0_lines,
     heading,
     moment_text,
     reason_sentences,
@@ -20,6 +21,7 @@ from bot.views.wording import (
     stored_text,
     typed_answers,
 )
+from conversations.d0 import D0_PREFIX, read_facts
 from conversations.eligibility import Outcome
 from conversations.protocol import (
     BY_ID,
@@ -29,6 +31,7 @@ from conversations.schedule import FOLLOW_UPS, follow_up_due
 from conversations.scorten import (
     MEASURE_IDS,
 )
+from conversations.standing import standing
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
@@ -64,6 +67,7 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         lines.append(severity)
     if s.injected_at is not None:
         lines += ["", t(lang, "pt.follow_ups"), *_follow_up_lines(lang, ctx, s, current)]
+    history = [row for row in history if not row.question_id.startswith(D0_PREFIX)]
     lines += ["", t(lang, "pt.answers"), *_answer_lines(lang, ctx, history)]
     answered = {row.question_id for row in history}
     others = [c for c in corrections if c.field not in answered]
@@ -110,16 +114,21 @@ def _course_lines(
         lines.append(t(lang, "screen.rescreen_of", number=s.rescreen_of))
     if rescreens:
         lines.append(t(lang, "pt.rescreened_as", numbers=", ".join(rescreens)))
-    if s.outcome and s.status != store.IN_SCREENING:
-        lines.append(t(lang, "pt.outcome", outcome=t(lang, f"outcome.{s.outcome}")))
+    where = standing(s)  # the one reading every view shares
+    if where.outcome:
+        lines.append(t(lang, "pt.outcome", outcome=t(lang, f"outcome.{where.outcome}")))
         key = {"not_eligible": "pt.failed", "pending": "pt.pending", "incomplete": "pt.missing"}
-        if s.reasons and s.outcome in key:
-            names = reason_sentences(lang, ctx, s, s.outcome, s.reasons,
+        if where.reasons and where.outcome in key:
+            names = reason_sentences(lang, ctx, s, where.outcome, where.reasons,
                                       typed_answers(current), now)  # fmt: skip
-            lines.append(t(lang, key[s.outcome], names=names))
+            lines.append(t(lang, key[where.outcome], names=names))
     weight = queries.json_value(current.get("weight_kg"))
     if s.dose_cells is not None and isinstance(weight, int | float):
-        lines.append(dose_line(lang, s.dose_cells, float(weight)))
+        if read_facts(current) is None:
+            lines.append(dose_line(lang, s.dose_cells, float(weight)))
+        else:  # injected: the dose given is the D0 fact below; this one is only planned
+            millions = number_text(lang, s.dose_cells / 1_000_000)
+            lines.append(t(lang, "pt.planned_dose", millions=millions))
     if s.admission_date is not None:
         lines.append(t(lang, "pt.admission", date=s.admission_date.strftime("%d/%m/%Y")))
     if s.d0_deadline is not None:
@@ -144,6 +153,7 @@ def _course_lines(
         lines.append(t(lang, "pt.injected", when=moment_text(s.injected_at, ctx), by=by))
         if s.d0_override_reason:
             lines.append(t(lang, "pt.override", reason=s.d0_override_reason))
+        lines += d0_lines(lang, current)
     if s.status == store.WITHDRAWN or s.withdrawn_reason:
         lines.append(t(lang, "pt.withdrawn", reason=s.withdrawn_reason or "—"))
     return lines

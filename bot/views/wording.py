@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.common import Context
 from bot.criteria import criterion_short_name, verdict_sentences
 from bot.exports.fields import criterion_name
-from bot.present import answer_text, classification, local_time
+from bot.present import answer_text, classification, dose_deviation_line, local_time, number_text
 from bot.texts import t
-from conversations import consort
+from conversations import consort, d0
 from conversations.answers import from_json
 from conversations.eligibility import Outcome, Verdict
 from conversations.flow import without_inapplicable
@@ -150,3 +150,26 @@ def heading(lang: str, screening: Screening, bsa: float | None) -> str:
     if cls:
         parts.append(cls)
     return " · ".join(parts)
+
+
+def d0_lines(lang: str, values: Mapping[str, str]) -> list[str]:
+    """The D0 facts as recorded (weight used, dose given, who confirmed eligibility, protocol
+    version), and the dose deviation against 2 × 10⁶/kg of the current (corrected) weight."""
+    facts = d0.read_facts(values)
+    if facts is None:
+        return []
+    dose = (
+        "—"
+        if facts.dose_given_cells is None
+        else number_text(lang, facts.dose_given_cells / 1_000_000)
+    )
+    weight = "—" if facts.weight_kg is None else number_text(lang, facts.weight_kg)
+    lines = [
+        t(lang, "pt.d0_facts", dose=dose, weight=weight,
+          by=facts.confirmed_by if facts.confirmed_by is not None else "—",
+          version=facts.protocol_version or "—")
+    ]  # fmt: skip
+    deviation = dose_deviation_line(lang, values)
+    if deviation:
+        lines.append(deviation)
+    return lines

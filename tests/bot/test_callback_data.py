@@ -111,6 +111,8 @@ def test_every_button_is_the_string_the_bot_sent_before(sid: int, rid: int) -> N
         (cd.WithdrawConfirm(sid, "ok"), f"w:{sid}:ok"),
         (cd.WithdrawConfirm(sid, "no"), f"w:{sid}:no"),
         (cd.ClockConfirm(), "k:clock"),
+        (cd.ScreenChoice(sid, "go"), f"n:{sid}:go"),
+        (cd.ScreenChoice(sid, "new"), f"n:{sid}:new"),
     ]
     for measure in MEASURE_IDS:
         for action in ("na", "gl", "mm"):
@@ -145,6 +147,7 @@ def test_the_jobs_clock_button_and_the_ownership_words_are_unchanged() -> None:
 # --- forged and malformed data ----------------------------------------------------------------
 
 VALID: dict[Family[Any], str] = {
+    cd.SCREEN_CHOICE: "n:12:go",
     cd.ANSWER: "a:12:ward:icu",
     cd.BACK: "b:12:ward",
     cd.EXCLUSION: "x:12:ok",
