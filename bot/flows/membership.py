@@ -63,7 +63,10 @@ def grant_error(lang: str, refused: GrantRefused, usage: str) -> str:
 
 
 def _role_list(lang: str) -> str:
-    return ", ".join(f"{r} ({t(lang, f'role.{r}')})" for r in rules.ROLES)
+    """The roles as the user may type them: their word in the user's language, and the
+    stored name beside it where the two differ (`coordinateur (coordinator)`)."""
+    words = ((t(lang, f"role.{r}"), r) for r in rules.ROLES)
+    return ", ".join(word if word == r else f"{word} ({r})" for word, r in words)
 
 
 def _day(day: dt.date | None) -> str:
