@@ -44,6 +44,24 @@ def real_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: Tests left out of the edit–test loop (`-m "not slow and not deploy"`, README): every
+#: end-to-end test, the ones that start `lysyme-bot` processes, and the long property runs.
+#: The README's test command and CI run them all.
+SLOW_MODULES = frozenset({
+    "tests/test_cli_audit.py", "tests/test_cli_lock.py", "tests/test_cli_check.py",
+    "tests/storage/test_anchor.py", "tests/storage/test_migrations.py",
+    "tests/storage/test_postgres_server.py", "tests/bot/test_record_machine.py",
+})  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    for item in items:
+        where = item.path.resolve().relative_to(root).as_posix()
+        if where.startswith("tests/e2e/") or where in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 #: Who runs a test bot, unless a test says otherwise (DESIGN.md roles).
 ADMIN = 1001
 TEAM_CHAT = -100500

@@ -76,7 +76,11 @@ async def trail(bot: Harness) -> list[Any]:
 
 
 async def sweep(bot: Harness) -> None:
-    await bot.app.bot_data["reminder_sender"].next_sweep()
+    """A whole sweep that began after this call: the one in progress, if any, may have begun
+    before the rows just queued were committed."""
+    sender = bot.app.bot_data["reminder_sender"]
+    await sender.next_sweep()
+    await sender.next_sweep()
 
 
 async def live_until(bot: Harness, moment: dt.datetime) -> None:
