@@ -133,6 +133,18 @@ def render_flow(chart: FlowChart) -> tuple[bytes, bytes]:
         return _save(figure)
 
 
+#: At most this many dates under the recruitment curve: each one whole, none repeated.
+_MAX_DAY_TICKS = 8
+
+
+def _day_ticks(first: dt.date, end: dt.date) -> list[dt.date]:
+    """Whole days from `first` to `end`, every `step` days so that at most _MAX_DAY_TICKS
+    labels fit: each date appears once (no hourly ticks under a date-only label)."""
+    span = (end - first).days
+    step = max(1, -(-span // (_MAX_DAY_TICKS - 1)))
+    return [first + dt.timedelta(days=offset) for offset in range(0, span + 1, step)]
+
+
 def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
     """Cumulative screened / eligible / injected patients per day, with the enrolment target
     as a dashed line. PNG 1000 × 600 px, and SVG. No data: an empty, labelled frame."""
@@ -143,7 +155,7 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
     colours = ("#4a6fa5", "#e69f00", "#2e8b57")
     with _CHART_LOCK:
         figure = _new_figure((10.0, 6.0))
-        figure.subplots_adjust(left=0.08, right=0.97, top=0.78, bottom=0.1)
+        figure.subplots_adjust(left=0.08, right=0.94, top=0.78, bottom=0.1)
         ax = figure.add_subplot()
         figure.text(0.5, 0.965, chart.title, **_text(ha="center", va="top", fontsize=16,
                                                      fontweight="bold"))  # fmt: skip
@@ -151,17 +163,22 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
                                                         color="#444444"))  # fmt: skip
         top = max([chart.target or 0, *(max(v, default=0) for _, v in chart.series)]) or 1
         if chart.days:
-            days = np.asarray(chart.days, dtype="datetime64[D]")  # dates, as matplotlib types them
+            # Each day's count holds until the next day: the last day is drawn to its end, so
+            # one day of data (every screening on the same day) is a visible line, not a point.
+            first, last = chart.days[0], chart.days[-1]
+            edges = [*chart.days, last + dt.timedelta(days=1)]
+            days = np.asarray(edges, dtype="datetime64[D]")  # dates, as matplotlib types them
             for (label, values), colour in zip(chart.series, colours, strict=False):
-                ax.step(days, list(values), where="post", color=colour, lw=2.2,
+                counts = [*values, values[-1]] if values else [0] * len(edges)
+                ax.step(days, counts, where="post", color=colour, lw=2.2, marker="o",
+                        markevery=list(range(len(values))), markersize=4,
                         label=f"{label} ({values[-1] if values else 0})")  # fmt: skip
-            locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%d/%m/%Y"))
-            if len(chart.days) == 1:
-                day = chart.days[0]
-                ax.set_xlim(mdates.date2num(day - dt.timedelta(days=1)),
-                            mdates.date2num(day + dt.timedelta(days=1)))  # fmt: skip
+            # A day's label under the middle of its step (noon): the day it covers.
+            ticks = _day_ticks(first, last)
+            ax.set_xticks([mdates.date2num(day) + 0.5 for day in ticks])
+            ax.set_xticklabels([day.strftime("%d/%m/%Y") for day in ticks],
+                               **_text(fontsize=9))  # fmt: skip
+            ax.set_xlim(mdates.date2num(first) - 0.25, mdates.date2num(last) + 1.25)
         else:
             ax.text(0.5, 0.5, chart.empty_label, transform=ax.transAxes,
                     **_text(ha="center", va="center", fontsize=14, color="#777777"))  # fmt: skip

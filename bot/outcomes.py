@@ -13,7 +13,7 @@ import datetime as dt
 from bot import callback_data as cd
 from bot import d0_loop, reminders_board
 from bot.common import Actor, Button, Context, Out
-from bot.criteria import short_names, verdict_lines
+from bot.criteria import awaited_names, verdict_lines
 from bot.present import classification, deadline_line, dose_line, error_text, number_text, time_left
 from bot.present import local_time as fmt_local
 from bot.records import begin, load
@@ -93,8 +93,8 @@ def team_notice(
     lang: str, number: str, outcome: str, pending: tuple[str, ...], deadline: dt.datetime | None,
     now: dt.datetime, ctx: Context,
 ) -> str:  # fmt: skip
-    # Short names only ("Sérologie VIH"): the team group never reads an answer value.
-    names = t(lang, "team.pending_list", names=short_names(lang, pending)) if pending else ""
+    # What is awaited ("Sérologie VIH"): the team group never reads an answer value.
+    names = t(lang, "team.pending_list", names=awaited_names(lang, pending)) if pending else ""
     return t(
         lang,
         "team.outcome",

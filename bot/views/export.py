@@ -19,7 +19,7 @@ from pathlib import Path
 from bot import callback_data as cd
 from bot.cli import no_database
 from bot.common import Actor, Button, Context, Out
-from bot.exports.fields import criterion_name
+from bot.exports.fields import criterion_name, noise_free
 from bot.present import local_time
 from bot.records import begin
 from bot.reports import Table, render_csv, render_xlsx
@@ -38,6 +38,7 @@ from conversations.scorten import (
     MEASURE_BY_ID,
     MEASURE_IDS,
     Scorten,
+    as_measured,
     classify,
     scorten,
 )
@@ -142,10 +143,13 @@ def _typed(field: str, stored: str | None) -> object:
         return None
     if field in BY_ID:
         try:
-            return from_json(field, stored)
+            return noise_free(from_json(field, stored))
         except (ValueError, TypeError):
             return stored
     raw = queries.json_value(stored)
+    measure = field.removeprefix(queries.SCORTEN_PREFIX)
+    if field.startswith(queries.SCORTEN_PREFIX) and isinstance(raw, int | float):
+        return as_measured(measure, float(raw)) if not isinstance(raw, bool) else raw
     if isinstance(raw, str):
         try:
             return dt.date.fromisoformat(raw)
@@ -230,6 +234,13 @@ def _for_people(lang: str | None, value: object) -> object:
     if isinstance(value, str):
         return choice_text(lang, value)
     return value
+
+
+def _source_words(lang: str, source: str) -> str:
+    """Where an answer came from (screening, correction, update…), in the reader's words."""
+    key = f"exp.src.{source}"
+    text = t(lang, key)
+    return t(lang, "exp.src.other") if text == key else text
 
 
 def _scorten_missing(lang: str, measure: str) -> str:
@@ -356,10 +367,10 @@ def _people_sheets(
                     h.number,
                     h.question_id,
                     short_label(lang, h.question_id),
-                    _typed(h.question_id, h.value),
+                    _for_people(lang, _typed(h.question_id, h.value)),
                     h.answered_by,
                     h.answered_at.astimezone(zone),
-                    h.source,
+                    _source_words(lang, h.source),
                     h.reason,
                 ]
                 for h in history
@@ -384,14 +395,14 @@ def _people_sheets(
     if data.head is not None:  # which database, at which audit row, this log was read from
         sheets.append(
             Table(
-                name="about",
+                name=t(lang, "exp.sheet.about"),
                 columns=("key", "value"),
-                titles=("key", "value"),
+                titles=(t(lang, "exp.about.key"), t(lang, "exp.about.value")),
                 rows=[
-                    ("database_id", data.head.database_id or ""),
-                    ("audit_rows", data.head.audit_rows),
-                    ("audit_head", data.head.audit_head),
-                    ("exported_at", now),
+                    (t(lang, "exp.about.database_id"), data.head.database_id or ""),
+                    (t(lang, "exp.about.audit_rows"), data.head.audit_rows),
+                    (t(lang, "exp.about.audit_head"), data.head.audit_head),
+                    (t(lang, "exp.about.exported_at"), now),
                 ],
                 caption=caption,
             )
@@ -411,7 +422,7 @@ async def render_export(
     from bot.exports import odm, redcap
 
     zone = settings.zone
-    stamp = now.astimezone(zone).strftime("%Y%m%d-%H%M")
+    stamp = now.astimezone(zone).strftime("%Y%m%d-%H%M%z")
     stem = f"lysyme-screening-log-{stamp}"
 
     def render() -> list[ExportFile]:

@@ -10,6 +10,7 @@ from bot import outcomes
 from bot.common import Actor, Context, Out
 from bot.present import dose_line, local_time, time_left
 from bot.texts import t
+from bot.views.reminder_words import reason_words, recipient_words, state_words, user_id_of, what
 from bot.views.wording import (
     audit_value,
     bsa_of,
@@ -29,6 +30,7 @@ from conversations.schedule import FOLLOW_UPS, follow_up_due
 from conversations.scorten import (
     MEASURE_IDS,
 )
+from storage import ownership as own_store
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
@@ -50,6 +52,9 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             return [Out(t(lang, "screen.not_found", number=number))]
         history = await queries.answer_history(conn, s.id)
         reminders = await outbox.for_screening(conn, s.id)
+        names = await own_store.display_names(
+            conn, [uid for r in reminders if (uid := user_id_of(r.recipient)) is not None]
+        )
         corrections = await queries.screening_audit(conn, s.number, ("correction", "d0_deviation"))
         rescreens = [
             x.number for x in await queries.all_screenings(conn) if x.rescreen_of == s.number
@@ -83,7 +88,7 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             )
             if row.reason:
                 lines.append(t(lang, "pt.reason", reason=row.reason))
-    lines += ["", t(lang, "pt.reminders"), *_reminder_lines(lang, ctx, reminders)]
+    lines += ["", t(lang, "pt.reminders"), *_reminder_lines(lang, ctx, reminders, names)]
     return [Out("\n".join(lines))]
 
 
@@ -223,9 +228,12 @@ def _answer_lines(lang: str, ctx: Context, history: list[queries.HistoryRow]) ->
 SHOWN_STATES = ("sent", "failed", "claimed", "scheduled")
 
 
-def _reminder_lines(lang: str, ctx: Context, reminders: list[outbox.Reminder]) -> list[str]:
-    """Sent, failed and scheduled reminders, one line per step (recipients joined); the
-    cancelled and skipped ones (rebuilt or superseded) as a count."""
+def _reminder_lines(
+    lang: str, ctx: Context, reminders: list[outbox.Reminder], names: dict[int, str]
+) -> list[str]:
+    """Sent, failed and scheduled reminders, one line per step (recipients joined), in words
+    (bot/views/reminder_words.py); the cancelled and skipped ones (rebuilt or superseded) as
+    a count."""
     shown: dict[tuple[str, str, str], list[str]] = {}
     hidden: dict[str, int] = {}
     for r in reminders:
@@ -237,20 +245,20 @@ def _reminder_lines(lang: str, ctx: Context, reminders: list[outbox.Reminder]) -
         if r.late:
             when += " " + t(lang, "pt.late")
         if r.state == "failed" and r.last_error:
-            when += f" — {r.last_error[:80]}"
-        shown.setdefault((f"{r.kind}/{r.step}", r.state, when), []).append(r.recipient)
+            when += f" — {reason_words(lang, r.last_error[:80])}"
+        recipient = recipient_words(lang, r.recipient, names)
+        key = (what(lang, r.kind, r.step), r.state, when)
+        if recipient not in shown.setdefault(key, []):
+            shown[key].append(recipient)
     lines = [
         t(lang, "pt.reminder", kind=kind, recipient=", ".join(recipients),
-          state=_state(lang, state), when=when)
+          state=state_words(lang, state), when=when)
         for (kind, state, when), recipients in shown.items()
     ]  # fmt: skip
     if hidden:
-        counts = ", ".join(f"{_state(lang, state)} {n}" for state, n in sorted(hidden.items()))
+        counts = ", ".join(
+            t(lang, "pt.reminders_count", state=state_words(lang, state), count=n)
+            for state, n in sorted(hidden.items())
+        )
         lines.append(t(lang, "pt.reminders_hidden", counts=counts))
     return lines or [t(lang, "pt.no_reminders")]
-
-
-def _state(lang: str, state: str) -> str:
-    key = f"pt.rstate.{state}"
-    text = t(lang, key)
-    return state if text == key else text

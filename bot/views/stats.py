@@ -170,7 +170,7 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
     except DatabaseRefused as exc:
         print(f"stats: {exc}", file=sys.stderr)
         return 2
-    stamp = now.astimezone(settings.zone).strftime("%Y%m%d-%H%M")
+    stamp = now.astimezone(settings.zone).strftime("%Y%m%d-%H%M%z")
     written = []
     try:
         for name, content in ((f"lysyme-consort-{stamp}.png", flow_png),

@@ -48,10 +48,10 @@ async def export_files(ctx: Context, formats: str) -> dict[str, bytes]:
 async def test_redcap_files_pass_the_redcap_rules(ctx: Context) -> None:
     await varied_trial(ctx)
     files = await export_files(ctx, "redcap")
-    assert sorted(files) == ["lysyme-redcap-dictionary-20261121-1000.csv",
-                             "lysyme-redcap-records-20261121-1000.csv"]  # fmt: skip
-    dictionary = files["lysyme-redcap-dictionary-20261121-1000.csv"]
-    records = files["lysyme-redcap-records-20261121-1000.csv"]
+    assert sorted(files) == ["lysyme-redcap-dictionary-20261121-1000+0100.csv",
+                             "lysyme-redcap-records-20261121-1000+0100.csv"]  # fmt: skip
+    dictionary = files["lysyme-redcap-dictionary-20261121-1000+0100.csv"]
+    records = files["lysyme-redcap-records-20261121-1000+0100.csv"]
     assert redcap_validator.check_records(dictionary, records) == []
 
     rows = list(csv.DictReader(io.StringIO(records.decode("utf-8"))))
@@ -246,8 +246,7 @@ async def test_xlsx_for_people_has_a_consort_sheet_and_words(ctx: Context) -> No
     assert partial["SCORTEN score"] == "≥ 3" and partial["SCORTEN predicted mortality (%)"] is None
     assert "urea" in partial["SCORTEN missing values"].lower()
     assert rows["HMN-005"]["Pending criteria"] == (
-        "Detached BSA; Pregnancy / breastfeeding status; Hepatitis B and C serology; "
-        "SARS-CoV-2 RT-PCR"
+        "Detached BSA; Pregnant or breastfeeding; Active hepatitis B or C; SARS-CoV-2 RNA detected"
     )
     assert rows["HMN-006"]["D30 vital status"] == "Dead"
 
