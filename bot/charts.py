@@ -135,6 +135,8 @@ def render_flow(chart: FlowChart) -> tuple[bytes, bytes]:
 
 #: At most this many dates under the recruitment curve: each one whole, none repeated.
 _MAX_DAY_TICKS = 8
+#: Up to this many days, each day's count is marked with a dot.
+_MAX_DOTS = 14
 
 
 def _day_ticks(first: dt.date, end: dt.date) -> list[dt.date]:
@@ -170,8 +172,10 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
             days = np.asarray(edges, dtype="datetime64[D]")  # dates, as matplotlib types them
             for (label, values), colour in zip(chart.series, colours, strict=False):
                 counts = [*values, values[-1]] if values else [0] * len(edges)
+                # A dot on each day while the days are few (one day is then a dot and a line).
+                dots = list(range(len(values))) if len(values) <= _MAX_DOTS else []
                 ax.step(days, counts, where="post", color=colour, lw=2.2, marker="o",
-                        markevery=list(range(len(values))), markersize=4,
+                        markevery=dots, markersize=4,
                         label=f"{label} ({values[-1] if values else 0})")  # fmt: skip
             # A day's label under the middle of its step (noon): the day it covers.
             ticks = _day_ticks(first, last)
@@ -186,7 +190,8 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
         if chart.target:
             ax.axhline(chart.target, color="#c0504d", ls="--", lw=1.5,
                        label=f"{chart.target_label} ({chart.target})")  # fmt: skip
-        ax.set_ylim(0, top * 1.15 + 0.5)
+        # A little below 0: a series still at zero is drawn above the axis, not hidden in it.
+        ax.set_ylim(-0.02 * top - 0.15, top * 1.15 + 0.5)
         y_locator = ax.yaxis.get_major_locator()
         if isinstance(y_locator, MaxNLocator):  # the default AutoLocator: whole counts only
             y_locator.set_params(integer=True)
