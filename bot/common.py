@@ -51,6 +51,7 @@ class Out:
     delivers: int | None = None
     document: tuple[str, bytes] | None = None  # (file name, content)
     photo: bytes | None = None
+    photo_name: str | None = None  # the file name where a photo is written (the console)
     toast: str | None = None  # short answer to a button tap (answerCallbackQuery)
 
 

@@ -138,7 +138,11 @@ async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     flow_png, _, curve_png, _ = await asyncio.to_thread(stats_charts, lang, data, ctx.settings, now)
     curve_caption = t(lang, "co.curve_caption", target=ctx.settings.target_enrolment,
                       when=local_time(now, ctx.zone))  # fmt: skip
-    return [Out(caption[:1024], photo=flow_png), Out(curve_caption, photo=curve_png)]
+    stamp = now.astimezone(ctx.zone).strftime("%Y%m%d-%H%M%z")
+    return [
+        Out(caption[:1024], photo=flow_png, photo_name=f"lysyme-consort-{stamp}.png"),
+        Out(curve_caption, photo=curve_png, photo_name=f"lysyme-recruitment-{stamp}.png"),
+    ]
 
 
 def stats_command(args: argparse.Namespace, settings: Settings) -> int:
