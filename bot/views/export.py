@@ -97,6 +97,9 @@ COUNT_COLUMNS = ("group", "item", "label", "count")
 #: The formats of /export and `lysyme-bot export --format`, in the order the buttons show them.
 FORMATS = ("xlsx", "csv", "redcap", "odm")
 DEFAULT_FORMATS = ("csv", "xlsx")
+#: `/export redcap dag`, `lysyme-bot export --redcap-dag`: the REDCap records carry the
+#: `redcap_data_access_group` column (for a project whose site group already exists).
+DAG_OPTION = "dag"
 
 
 @dataclass(frozen=True)
@@ -416,6 +419,8 @@ async def render_export(
     lang: str,
     now: dt.datetime,
     formats: Sequence[str] = DEFAULT_FORMATS,
+    *,
+    redcap_dag: bool = False,
 ) -> ExportFiles:
     """The files of the chosen formats, rendered off the event loop and outside any
     transaction (the write lock is not held while openpyxl or lxml work)."""
@@ -451,7 +456,8 @@ async def render_export(
                 )
                 files.append(ExportFile(f"lysyme-redcap-records-{stamp}.csv",
                                         redcap.render_records(data.screenings, data.values, zone,
-                                                              lang), "exp.what.redcap_records"))  # fmt: skip
+                                                              lang, data_access_group=redcap_dag),
+                                        "exp.what.redcap_records"))  # fmt: skip
             elif kind == "odm":
                 content = odm.render_odm(data.screenings, data.values, data.trail, zone, lang, now)
                 files.append(ExportFile(f"lysyme-odm-{stamp}.xml", content, "exp.what.odm"))
@@ -484,11 +490,15 @@ async def export(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     if not args:
         return [Out(t(lang, "exp.choose"), buttons=_format_buttons(lang))]
+    words = " ".join(args).replace(",", " ").split()
+    dag = any(word.lower() == DAG_OPTION for word in words)  # `/export redcap dag`
+    words = [word for word in words if word.lower() != DAG_OPTION]
     try:
-        formats = parse_formats(" ".join(args))
+        asked = " ".join(words) or ("redcap" if dag else "")  # `/export dag`: REDCap
+        formats = parse_formats(asked)
     except BadFormat as exc:
         return [Out(t(lang, "exp.bad_format", format=str(exc), formats=", ".join(FORMATS)))]
-    return await _send_export(ctx, actor, formats, "/export")
+    return await _send_export(ctx, actor, formats, "/export", redcap_dag=dag)
 
 
 async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
@@ -502,12 +512,14 @@ async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
     return [Out("", toast=t(lang, f"exp.button.{chosen}")), *outs]
 
 
-async def _send_export(ctx: Context, actor: Actor, formats: Sequence[str], how: str) -> list[Out]:
+async def _send_export(
+    ctx: Context, actor: Actor, formats: Sequence[str], how: str, *, redcap_dag: bool = False
+) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
     async with ctx.db.read() as conn:
         data = await read_export(conn)
-    files = await render_export(data, ctx.settings, lang, now, formats)
+    files = await render_export(data, ctx.settings, lang, now, formats, redcap_dag=redcap_dag)
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)  # a re-delivered /export is neither audited nor sent
         await append_audit(conn, _export_audit(str(actor.user_id), now, files, how))
@@ -546,7 +558,8 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
             now = dt.datetime.now(dt.UTC)
             async with db.read() as conn:
                 data = await read_export(conn)
-            files = await render_export(data, settings, settings.language or "fr", now, formats)
+            files = await render_export(data, settings, settings.language or "fr", now, formats,
+                                        redcap_dag=bool(getattr(args, "redcap_dag", False)))  # fmt: skip
             async with db.transaction() as conn:
                 await append_audit(conn, _export_audit("system", now, files, "lysyme-bot export"))
             return files

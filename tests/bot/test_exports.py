@@ -57,10 +57,12 @@ async def test_redcap_files_pass_the_redcap_rules(ctx: Context) -> None:
     rows = list(csv.DictReader(io.StringIO(records.decode("utf-8"))))
     assert [r["record_id"] for r in rows] == sorted(VARIED)
     header = list(rows[0])
-    assert header[:2] == ["record_id", "redcap_data_access_group"]
+    # No data access group unless asked: a fresh project has none, and REDCap refuses a row
+    # naming a group the project does not have (a dictionary cannot create one).
+    assert header[:2] == ["record_id", "protocol_version"]
+    assert "redcap_data_access_group" not in header
     by_id = {r["record_id"]: r for r in rows}
     first = by_id["HMN-001"]
-    assert first["redcap_data_access_group"] == "hmn"
     assert first["protocol_version"] == "LYSYME 1.0"
     assert first["weight_kg"] == "71.5"  # corrected, dot decimal
     assert first["admission_date"] == "2026-11-20"
@@ -88,6 +90,49 @@ async def test_redcap_files_pass_the_redcap_rules(ctx: Context) -> None:
     assert by_id["HMN-007"]["follow_up_complete"] == "1"
     assert by_id["HMN-008"]["withdrawn_reason"] == '=cmd "quoted", comma and a new line'
     assert by_id["HMN-011"]["outcome"] == "" and by_id["HMN-011"]["screening_complete"] == "1"
+
+
+@sqlite_only
+async def test_redcap_dictionary_has_branching_logic_and_required_flags(ctx: Context) -> None:
+    await varied_trial(ctx)
+    files = await export_files(ctx, "redcap")
+    dictionary = next(v for k, v in files.items() if "dictionary" in k)
+    rows = {r["Variable / Field Name"]: r for r in csv.DictReader(io.StringIO(dictionary.decode()))}
+    logic = {name: r["Branching Logic (Show field only if...)"] for name, r in rows.items()}
+    sex = dict(c.split(", ", 1) for c in rows["sex"]["Choices, Calculations, OR Slider Labels"]
+               .split(" | "))  # fmt: skip
+    female = next(code for code, label in sex.items() if label == "Female")
+    assert logic["pregnant_or_breastfeeding"] == f"[sex] = '{female}'"
+    assert logic["consent_by"] == "[consent] = '1'"  # obtained
+    assert logic["fu_discharge_date"] == "[fu_still_hospitalised] = '0'"
+    assert logic["withdrawn_reason"] == "[status] = '4'"  # withdrawn
+    assert logic["failed"] == "[outcome] = '3'" and logic["pending"] == "[outcome] = '2'"
+    assert logic["d0_override_reason"] == "[injected_at] <> ''"
+    assert logic["age"] == "" and logic["record_id"] == ""
+    required = {name for name, r in rows.items() if r["Required Field?"] == "y"}
+    # DESIGN.md: every protocol question is required, except who signed the consent.
+    from bot.exports.fields import SHORT_NAMES
+    from conversations.protocol import QUESTIONS
+
+    questions = {SHORT_NAMES.get(q.id, q.id) for q in QUESTIONS}
+    assert required == {"record_id", *questions} - {"consent_by"}
+    assert "scorten_urea" not in required  # SCORTEN values are skippable
+
+
+@sqlite_only
+async def test_redcap_data_access_group_only_when_asked(ctx: Context) -> None:
+    await varied_trial(ctx)
+    outs = await export_view.export(ctx, await actor(ctx, COORDINATOR), ["redcap", "dag"])
+    files = {o.document[0]: o.document[1] for o in outs if o.document is not None}
+    dictionary = next(v for k, v in files.items() if "dictionary" in k)
+    records = next(v for k, v in files.items() if "records" in k)
+    rows = list(csv.DictReader(io.StringIO(records.decode("utf-8"))))
+    assert list(rows[0])[:2] == ["record_id", "redcap_data_access_group"]
+    assert {r["redcap_data_access_group"] for r in rows} == {"hmn"}
+    # Imports into a project where the group exists, and is refused on a fresh project.
+    assert redcap_validator.check_records(dictionary, records, frozenset({"hmn"})) == []
+    refused = redcap_validator.check_records(dictionary, records)
+    assert refused and all("no data access group 'hmn'" in p for p in refused)
 
 
 def test_the_validator_catches_what_redcap_refuses() -> None:
@@ -118,6 +163,30 @@ def test_the_validator_catches_what_redcap_refuses() -> None:
                redcap_validator.check_dictionary(bad_dictionary)[1])  # fmt: skip
     wrong_header = good_dictionary.replace(b"Field Annotation", b"Annotation")
     assert redcap_validator.check_dictionary(wrong_header)[1]
+    # Branching logic: known fields, existing codes, REDCap's syntax.
+    branching = {
+        "[sex] = '2'": None,
+        "[sex] = '3'": "has no code '3'",
+        "[weight] > 40": "unknown field [weight]",
+        "[sex] = '1' and [record_id] <> ''": None,
+        "[sex] == '1'": "not REDCap syntax",
+        "([sex] = '1'": "unbalanced",
+    }
+    for logic, problem in branching.items():
+        dictionary = good_dictionary.replace(
+            b"age,main,,text,Age,,,integer,0,120,,,,",
+            f'age,main,,text,Age,,,integer,0,120,,"{logic}",,'.encode(),
+        )
+        found = redcap_validator.check_dictionary(dictionary)[1]
+        if problem is None:
+            assert found == [], (logic, found)
+        else:
+            assert any(problem in p for p in found), (logic, found)
+    # A data access group must exist in the project: none does in a fresh one.
+    with_dag = b"record_id,redcap_data_access_group,age,sex,main_complete\nA-1,hmn,54,1,2\n"
+    assert any("no data access group 'hmn'" in p
+               for p in redcap_validator.check_records(good_dictionary, with_dag))  # fmt: skip
+    assert redcap_validator.check_records(good_dictionary, with_dag, frozenset({"hmn"})) == []
 
 
 async def test_odm_validates_against_the_official_schema_and_ties_to_the_chain(
