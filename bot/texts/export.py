@@ -98,8 +98,13 @@ FR: dict[str, str] = {
         "REDCap — {count} dépistage(s) à importer (Data Import Tool, codes bruts)"
     ),
     "exp.what.odm": (
-        "CDISC ODM 1.3.2 — {count} dépistage(s), métadonnées et piste d'audit (EDC, entrepôt)"
+        "CDISC ODM 1.3.2 (transactionnel) — {count} dépistage(s) : chaque valeur saisie puis "
+        "corrigée, avec sa piste d'audit (EDC, entrepôt)"
     ),
+    "exp.what.odm_snapshot": (
+        "CDISC ODM 1.3.2 (instantané) — {count} dépistage(s) : valeurs actuelles et piste d'audit"
+    ),
+    "exp.button.odm-snapshot": "ODM (instantané)",
     # REDCap and CDISC ODM forms (bot/exports/)
     "rc.scorten_partial": "SCORTEN partiel (valeurs manquantes : le score est un minimum)",
     "rc.form.screening": "Dépistage : critères d'éligibilité",
@@ -202,8 +207,13 @@ EN: dict[str, str] = {
         "REDCap — {count} screening(s) to import (Data Import Tool, raw codes)"
     ),
     "exp.what.odm": (
-        "CDISC ODM 1.3.2 — {count} screening(s), metadata and audit trail (EDC, data warehouse)"
+        "CDISC ODM 1.3.2 (transactional) — {count} screening(s): every value entered then "
+        "corrected, with its audit trail (EDC, data warehouse)"
     ),
+    "exp.what.odm_snapshot": (
+        "CDISC ODM 1.3.2 (snapshot) — {count} screening(s): current values and audit trail"
+    ),
+    "exp.button.odm-snapshot": "ODM (snapshot)",
     # REDCap and CDISC ODM forms (bot/exports/)
     "rc.scorten_partial": "SCORTEN partial (values missing: the score is a minimum)",
     "rc.form.screening": "Screening: eligibility criteria",

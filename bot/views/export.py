@@ -95,7 +95,7 @@ COUNT_COLUMNS = ("group", "item", "label", "count")
 
 
 #: The formats of /export and `lysyme-bot export --format`, in the order the buttons show them.
-FORMATS = ("xlsx", "csv", "redcap", "odm")
+FORMATS = ("xlsx", "csv", "redcap", "odm", "odm-snapshot")
 DEFAULT_FORMATS = ("csv", "xlsx")
 #: `/export redcap dag`, `lysyme-bot export --redcap-dag`: the REDCap records carry the
 #: `redcap_data_access_group` column (for a project whose site group already exists).
@@ -459,8 +459,14 @@ async def render_export(
                                                               lang, data_access_group=redcap_dag),
                                         "exp.what.redcap_records"))  # fmt: skip
             elif kind == "odm":
-                content = odm.render_odm(data.screenings, data.values, data.trail, zone, lang, now)
+                content = odm.render_odm(data.screenings, data.values, data.trail, zone, lang,
+                                         now, data.history, data.head)  # fmt: skip
                 files.append(ExportFile(f"lysyme-odm-{stamp}.xml", content, "exp.what.odm"))
+            elif kind == "odm-snapshot":
+                content = odm.render_odm_snapshot(data.screenings, data.values, data.trail, zone,
+                                                  lang, now, data.head)  # fmt: skip
+                files.append(ExportFile(f"lysyme-odm-snapshot-{stamp}.xml", content,
+                                        "exp.what.odm_snapshot"))  # fmt: skip
         return files
 
     return ExportFiles(await asyncio.to_thread(render), len(data.screenings))

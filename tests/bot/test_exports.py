@@ -212,23 +212,49 @@ async def test_odm_validates_against_the_official_schema_and_ties_to_the_chain(
         (correction,) = await fetch_all(
             conn, "SELECT * FROM audit WHERE action='correction' AND field='weight_kg'"
         )
-    weight = document.find(
+    assert document.get("FileType") == "Transactional"
+    # Every value of a corrected item is data: 70 as first entered, then 71.5 (issue 25).
+    weights = document.findall(
         "odm:ClinicalData/odm:SubjectData[@SubjectKey='HMN-001']//odm:ItemData"
         "[@ItemOID='IT.WEIGHT_KG']", ODM_NS
     )  # fmt: skip
-    assert weight is not None and weight.get("Value") == "71.5"
-    audit = weight.find("odm:AuditRecord", ODM_NS)
+    assert [(w.get("TransactionType"), w.get("Value")) for w in weights] == [
+        ("Insert", "70"),
+        ("Update", "71.5"),
+    ]
+    first, corrected = (w.find("odm:AuditRecord", ODM_NS) for w in weights)
+    assert first.findtext("odm:ReasonForChange", namespaces=ODM_NS) == "initial entry"
+    audit = corrected
+    assert audit.get("ID") == f"AR.{correction['id']}"  # the ItemData holds its audit row
     assert audit.findtext("odm:SourceID", namespaces=ODM_NS) == correction["hash"]
     assert audit.findtext("odm:ReasonForChange", namespaces=ODM_NS) == "scale error"
     assert audit.find("odm:UserRef", ODM_NS).get("UserOID") == f"USR.{COORDINATOR}"
     assert audit.findtext("odm:DateTimeStamp", namespaces=ODM_NS) == "2026-11-21T09:00:00Z"
-    trail = document.findall("odm:ClinicalData/odm:AuditRecords/odm:AuditRecord", ODM_NS)
+    # The derived dose follows: no item is written twice with the same value, each item's
+    # first ItemData is an Insert with "initial entry", every ItemData has its AuditRecord.
+    items = document.findall("odm:ClinicalData/odm:SubjectData//odm:ItemData", ODM_NS)
+    firsts: dict[tuple[str, str], str] = {}
+    for subject in document.findall("odm:ClinicalData/odm:SubjectData", ODM_NS):
+        for item in subject.iter(f"{{{ODM_NS['odm']}}}ItemData"):
+            key = (subject.get("SubjectKey"), item.get("ItemOID"))
+            record = item.find("odm:AuditRecord", ODM_NS)
+            assert record is not None, key
+            if key not in firsts:
+                firsts[key] = item.get("TransactionType")
+                assert record.findtext("odm:ReasonForChange", namespaces=ODM_NS) == "initial entry"
+            else:
+                assert item.get("TransactionType") in ("Update", "Remove"), key
+    assert set(firsts.values()) == {"Insert"} and len(items) > len(firsts)
+    # Every audit row of the patients is an AuditRecord, once, AR.<row id> with its hash;
+    # the file says how to re-check the chain (its numbers skip the rows about no patient).
+    records = document.iter(f"{{{ODM_NS['odm']}}}AuditRecord")
+    tied = sorted(((a.get("ID"), a.findtext("odm:SourceID", namespaces=ODM_NS))
+                   for a in records if a.get("ID")), key=lambda p: int(p[0][3:]))  # fmt: skip
     async with ctx.db.transaction() as conn:
         rows = await fetch_all(conn, "SELECT id, hash FROM audit WHERE screening IS NOT NULL "
                                      "AND action != 'export' ORDER BY id")  # fmt: skip
-    assert [(a.get("ID"), a.findtext("odm:SourceID", namespaces=ODM_NS)) for a in trail] == [
-        (f"AR.{r['id']}", r["hash"]) for r in rows
-    ]
+    assert tied == [(f"AR.{r['id']}", r["hash"]) for r in rows]
+    assert b"lysyme-bot verify-audit" in content.split(b"<ODM")[0]
 
 
 @sqlite_only
@@ -253,7 +279,7 @@ async def test_export_offers_the_formats_as_buttons_and_sends_the_chosen_one(
     stale = await export_view.export_choice(ctx, await actor(ctx, COORDINATOR), "xf:pdf")
     assert stale[0].toast and not any(o.document for o in stale)
     refused = await export_view.export(ctx, await actor(ctx, COORDINATOR), ["pdf"])
-    assert refused[0].text == "Unknown format: pdf. Formats: xlsx, csv, redcap, odm."
+    assert refused[0].text == "Unknown format: pdf. Formats: xlsx, csv, redcap, odm, odm-snapshot."
 
 
 def test_cli_export_formats(
@@ -368,3 +394,38 @@ def test_recruitment_is_cumulative_per_patient() -> None:
     points = consort.recruitment(rows, ZoneInfo("Europe/Paris"), dt.date(2026, 11, 4))
     assert [(p.day.day, p.screened, p.eligible, p.injected) for p in points] == [
         (1, 2, 1, 0), (2, 2, 1, 0), (3, 2, 2, 1), (4, 2, 2, 1)]  # fmt: skip
+
+
+async def test_odm_keeps_both_values_of_a_corrected_age(ctx: Context) -> None:
+    """Issue 25: an age typed 52 then corrected to 53 with /correct is two ItemData of the
+    Transactional file — 52 (Insert, "initial entry") and 53 (Update, the correction's reason,
+    its audit row's ID and hash) — never only "53" and a free-text note."""
+    from bot.flows import correct as correct_flow
+    from tests.bot.test_coordinator import screen
+    from tests.conversations.support import eligible_answers
+
+    await screen(ctx, eligible_answers(age=52))
+    coordinator = await actor(ctx, COORDINATOR)
+    await correct_flow.correct(ctx, coordinator, ["HMN-001", "age", "53", "typing", "error"])
+    (content,) = (await export_files(ctx, "odm")).values()
+    document = etree.fromstring(content)
+    assert odm_schema().validate(document)
+    ages = document.findall(".//odm:SubjectData[@SubjectKey='HMN-001']//odm:ItemData"
+                            "[@ItemOID='IT.AGE']", ODM_NS)  # fmt: skip
+    assert [(a.get("TransactionType"), a.get("Value")) for a in ages] == [
+        ("Insert", "52"),
+        ("Update", "53"),
+    ]
+    inserted, updated = (a.find("odm:AuditRecord", ODM_NS) for a in ages)
+    assert inserted.findtext("odm:ReasonForChange", namespaces=ODM_NS) == "initial entry"
+    assert updated.findtext("odm:ReasonForChange", namespaces=ODM_NS) == "typing error"
+    async with ctx.db.transaction() as conn:
+        (row,) = await fetch_all(conn, "SELECT id, hash FROM audit WHERE action='correction'")
+    assert updated.get("ID") == f"AR.{row['id']}"
+    assert updated.findtext("odm:SourceID", namespaces=ODM_NS) == row["hash"]
+    # The snapshot, offered beside it, holds the current value only.
+    (snapshot,) = (await export_files(ctx, "odm-snapshot")).values()
+    current = etree.fromstring(snapshot)
+    assert odm_schema().validate(current) and current.get("FileType") == "Snapshot"
+    assert [a.get("Value") for a in current.findall(".//odm:ItemData[@ItemOID='IT.AGE']",
+                                                      ODM_NS)] == ["53"]  # fmt: skip
