@@ -118,7 +118,9 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], object]] = {
     "stats": lambda p: p.add_argument("dir", help="existing folder to write the charts into"),
     "export": lambda p: (
         p.add_argument("dir", help="existing folder to write the files into"),
-        p.add_argument("--format", help="any of xlsx,csv,redcap,odm,odm-snapshot (default: csv,xlsx)"),
+        p.add_argument(
+            "--format", help="any of xlsx,csv,redcap,odm,odm-snapshot (default: csv,xlsx)"
+        ),
         p.add_argument(
             "--redcap-dag",
             action="store_true",
