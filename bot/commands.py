@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         fail(f"run: {exc}")
     except NetworkError as exc:
         fail(f"run: cannot reach Telegram at {settings.telegram_api_base_url.split('/bot')[0]}:"
-             f" {str(exc).replace(token, '<token>')}", code=1)  # fmt: skip
+             f" {str(exc).replace(token, '<token>')}")  # fmt: skip
 
 
 def _serve(application: Any, settings: Settings) -> int:
