@@ -80,8 +80,8 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
                     lang,
                     "pt.audit_line",
                     field=short_label(lang, row.field or row.action),
-                    old=audit_value(row.old_value, ctx),
-                    new=audit_value(row.new_value, ctx),
+                    old=_audited(lang, row.field, row.old_value, ctx),
+                    new=_audited(lang, row.field, row.new_value, ctx),
                     by=row.actor,
                     when=moment_text(row.at, ctx),
                 )
@@ -90,6 +90,16 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
                 lines.append(t(lang, "pt.reason", reason=row.reason))
     lines += ["", t(lang, "pt.reminders"), *_reminder_lines(lang, ctx, reminders, names)]
     return [Out("\n".join(lines))]
+
+
+def _audited(lang: str, field: str | None, value: str | None, ctx: Context) -> str:
+    """An audited old/new value in words: a status or an outcome as everywhere, an instant in
+    local time, anything else as it was written."""
+    if value is not None and field in ("status", "outcome"):
+        key = f"{field}.{value}"
+        text = t(lang, key)
+        return value if text == key else text
+    return audit_value(value, ctx)
 
 
 def _has_severity(s: Screening, current: dict[str, str]) -> bool:

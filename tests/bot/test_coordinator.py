@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,14 @@ from storage.db import Database, fetch_all, fetch_one
 from storage.screenings import Screening
 from tests.conftest import FakeClock, sqlite_only
 from tests.conversations.support import NOW, eligible_answers
+
+#: What a person must never read (issue 25): a snake_case id or a "user:N" recipient.
+CODE = re.compile(r"\b[a-z0-9]+_[a-z0-9_]+\b|user:\d+")
+
+
+def assert_no_code(text: str) -> None:
+    found = CODE.findall(re.sub(r"<[^>]+>", "", text))
+    assert not found, found
 
 CLINICIAN = 101
 OTHER_CLINICIAN = 102
@@ -221,6 +230,7 @@ async def test_patient_shows_the_whole_completed_record(ctx: Context) -> None:
     assert "• D0 window · day 2, 08:00 → team, owner: scheduled 22/11/2026 08:00" in text
     assert all(len(line) < 200 for line in text.splitlines())
     assert all(len(chunk) <= 4096 for chunk in split_message(text))
+    assert_no_code(text)
 
 
 async def test_patient_on_a_pending_screening(ctx: Context) -> None:
@@ -339,6 +349,7 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Fa
     assert (
         "• Not detailed: cancelled × 14" in record
     )  # the first outcome's window reminders and escalations
+    assert_no_code(record)
 
 
 async def test_a_correction_that_changes_nothing_in_the_outcome(ctx: Context) -> None:
@@ -462,6 +473,7 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
     record = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
     assert "Injected after the deadline (deviation) — reason: time misread" in record
     assert "• Injection (D0):" in record  # listed under the other corrections
+    assert_no_code(record)
     for bad, problem in (
         (["25/11/2026", "13:00"], "cannot be in the future"),
         (["19/11/2026", "13:00"], "cannot be before admission"),
@@ -492,6 +504,11 @@ async def test_cancel_a_withdrawal(ctx: Context) -> None:
         ("status", "withdrawn", "screened"),
         ("withdrawn_reason", "wrong patient", None),
     }
+    # /patient lists them in words: "Status: withdrawn → screened", never the stored codes.
+    record = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
+    assert "• Status: withdrawn → screened" in record
+    assert_no_code(record)
+    assert_no_code(text)
 
 
 # --- /export --------------------------------------------------------------------------------
