@@ -104,6 +104,8 @@ class Table:
     rows: Sequence[Sequence[object]]  # None, str, int, float, bool, date, aware datetime
     #: XLSX only: a line above the titles (e.g. protocol version and extraction time).
     caption: str | None = None
+    #: XLSX only: machine key columns (ids) kept in the file but hidden from the reader.
+    hidden: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if len(self.titles) != len(self.columns):
@@ -316,6 +318,9 @@ def _fill_sheet(sheet: Worksheet, table: Table, zone: ZoneInfo) -> None:
         # +2 for the filter button and some air.
         fitted = min(_XLSX_WIDTH_MAX, max(_XLSX_WIDTH_MIN, width + 2))
         sheet.column_dimensions[get_column_letter(column)].width = fitted
+    for column, name in enumerate(table.columns, start=1):
+        if name in table.hidden:  # an id for machines: there, but not shown to a person
+            sheet.column_dimensions[get_column_letter(column)].hidden = True
 
 
 class _FixedTimeZipFile(zipfile.ZipFile):

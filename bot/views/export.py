@@ -379,6 +379,7 @@ def _people_sheets(
                 for h in history
             ],
             caption=caption,
+            hidden=("question_id",),
         ),
         Table(
             name=t(lang, "exp.sheet.counts"),
@@ -386,6 +387,7 @@ def _people_sheets(
             titles=_titles(lang, COUNT_COLUMNS),
             rows=_count_rows(lang, screenings, settings.target_enrolment),
             caption=caption,
+            hidden=("item",),
         ),
         Table(
             name="CONSORT",
@@ -393,6 +395,7 @@ def _people_sheets(
             titles=_titles(lang, COUNT_COLUMNS),
             rows=consort_rows(lang, consort_of(data)),
             caption=caption,
+            hidden=("item",),
         ),
     ]
     if data.head is not None:  # which database, at which audit row, this log was read from

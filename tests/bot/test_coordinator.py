@@ -45,6 +45,7 @@ def assert_no_code(text: str) -> None:
     found = CODE.findall(re.sub(r"<[^>]+>", "", text))
     assert not found, found
 
+
 CLINICIAN = 101
 OTHER_CLINICIAN = 102
 COORDINATOR = 202

@@ -10,6 +10,7 @@ import asyncio
 import csv
 import importlib.resources
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -429,3 +430,63 @@ async def test_odm_keeps_both_values_of_a_corrected_age(ctx: Context) -> None:
     assert odm_schema().validate(current) and current.get("FileType") == "Snapshot"
     assert [a.get("Value") for a in current.findall(".//odm:ItemData[@ItemOID='IT.AGE']",
                                                       ODM_NS)] == ["53"]  # fmt: skip
+
+
+@sqlite_only
+async def test_the_french_spreadsheet_opens_right(ctx: Context) -> None:
+    """Issue 25: a French coordinator's XLSX — dates jj/mm/aaaa (hh:mm), coded answers in
+    words, French keys on every sheet, numbers at the precision they were measured with
+    (0,35 g/L of urea is 5.83 mmol/L, not 5.827499999999999), ids hidden from view — and the
+    CSV carries the same rounded number."""
+    import openpyxl
+
+    from bot.views.wording import stored_text
+    from tests.bot.test_coordinator import screen
+    from tests.conversations.support import eligible_answers
+
+    urea = 0.35 * 16.65  # typed in g/L, converted: 5.827499999999999
+    await screen(ctx, eligible_answers(sex="female", ward="dermatology",
+                                       pregnant_or_breastfeeding="no"),
+                 scorten={"heart_rate": 125.0, "urea": urea, "bicarbonate": 22.0,
+                          "glucose": 0.7 * 16.65})  # fmt: skip
+    french = await actor(ctx, COORDINATOR)
+    async with ctx.db.transaction() as conn:
+        from storage import users as user_store
+
+        await user_store.set_language(conn, COORDINATOR, "fr")
+    french = await actor(ctx, COORDINATOR)
+    outs = await export_view.export(ctx, french, ["xlsx", "csv"])
+    files = {o.document[0]: o.document[1] for o in outs if o.document is not None}
+    xlsx = next(v for k, v in files.items() if k.endswith(".xlsx"))
+    csv_text = next(v for k, v in files.items() if k.endswith(".csv")).decode()
+    assert all(name.endswith(("+0100.xlsx", "+0100.csv")) for name in files)  # local, offset
+    book = openpyxl.load_workbook(io.BytesIO(xlsx))
+    assert book.sheetnames == ["Dépistages", "Réponses", "Effectifs", "CONSORT", "À propos"]
+    answers = book["Réponses"]
+    titles = [c.value for c in answers[2]]
+    rows = [dict(zip(titles, (c.value for c in r), strict=True))
+            for r in answers.iter_rows(min_row=3)]  # fmt: skip
+    shown = {str(r["Question"]): r["Valeur"] for r in rows}
+    assert shown["Sexe"] == "Femme" and shown["Service"] == "Dermatologie"
+    assert shown["Grossesse ou allaitement"] == "Non"
+    assert shown["Diagnostic confirmé"] == "Oui"  # a boolean in words, not TRUE
+    assert shown["Situation compromettant le suivi"] == "Non"  # the question's direction
+    assert {r["Origine"] for r in rows} <= {"dépistage", "SCORTEN"}
+    values = [v for r in rows for v in r.values()]
+    for code in ("female", "dermatology", "no", "yes", "screening", True, False):
+        assert code not in values, code
+    urea_cell = next(r["Valeur"] for r in rows if "urée" in str(r["Question"]).lower())
+    assert urea_cell == 5.83
+    assert "5.827" not in csv_text and "11.654" not in csv_text and ",5.83," in csv_text
+    assert stored_text("fr", "scorten:urea", json.dumps(urea)) == "5,83 mmol/L"  # /patient
+    # Dates and instants day first; ids kept for machines but hidden from view.
+    sheet = book["Dépistages"]
+    formats = {c.number_format for row in sheet.iter_rows(min_row=3) for c in row
+               if c.is_date}  # fmt: skip
+    assert formats == {"dd/mm/yyyy", "dd/mm/yyyy hh:mm"}
+    assert answers.column_dimensions["B"].hidden  # question_id
+    assert book["Effectifs"].column_dimensions["B"].hidden  # item
+    about = {r[0].value: r[1].value for r in book["À propos"].iter_rows(min_row=3)}
+    assert set(about) == {"Identifiant de la base", "Lignes de la piste d'audit",
+                          "Empreinte de la dernière ligne d'audit", "Exporté le"}  # fmt: skip
+    assert book["À propos"]["A2"].value == "Élément"
