@@ -170,12 +170,15 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
             first, last = chart.days[0], chart.days[-1]
             edges = [*chart.days, last + dt.timedelta(days=1)]
             days = np.asarray(edges, dtype="datetime64[D]")  # dates, as matplotlib types them
-            for (label, values), colour in zip(chart.series, colours, strict=False):
+            # Decreasing widths: a series equal to the one before it (every screened patient
+            # eligible) still shows, as a thinner line inside the thicker one.
+            widths = (6.5, 3.2, 1.4)
+            for (label, values), colour, width in zip(chart.series, colours, widths, strict=False):
                 counts = [*values, values[-1]] if values else [0] * len(edges)
                 # A dot on each day while the days are few (one day is then a dot and a line).
                 dots = list(range(len(values))) if len(values) <= _MAX_DOTS else []
-                ax.step(days, counts, where="post", color=colour, lw=2.2, marker="o",
-                        markevery=dots, markersize=4,
+                ax.step(days, counts, where="post", color=colour, lw=width, marker="o",
+                        markevery=dots, markersize=width + 2,
                         label=f"{label} ({values[-1] if values else 0})")  # fmt: skip
             # A day's label under the middle of its step (noon): the day it covers.
             ticks = _day_ticks(first, last)

@@ -13,7 +13,7 @@ from bot.cli import no_database
 from bot.common import Actor, Context, Out
 from bot.present import local_time
 from bot.settings import Settings
-from bot.texts import t
+from bot.texts import Raw, t
 from bot.views.export import (
     ExportData,
     consort_of,
@@ -63,10 +63,12 @@ def _exit_lines(lang: str, counts: consort.Consort, stage: str) -> list[str]:
             label = f"{t(lang, 'co.box.in_progress')} — {t(lang, f'co.progress.{kind}')}"
         else:
             label = t(lang, f"co.box.{where}")
-        lines.append(f"{label}: {n}")
+        lines.append(t(lang, "co.count", label=Raw(label), n=n))  # a chart: no HTML escaping
         if where == "criteria_not_met":
             for criterion, k in sorted(counts.criteria.items(), key=lambda i: (-i[1], i[0])):
-                lines.append(f"   · {reason_label(lang, criterion)}: {k}")
+                lines.append(
+                    "   · " + t(lang, "co.count", label=reason_label(lang, criterion), n=k)
+                )
     return lines
 
 
