@@ -280,6 +280,7 @@ def _document(
     lang: str,
     now: dt.datetime,
     file_type: str,
+    more_actors: frozenset[str] = frozenset(),
 ) -> tuple[etree._Element, list[ScreeningRecord], dict[str, versions.ProtocolVersion],
            list[TrailRowLike], list[Field]]:  # fmt: skip
     """The root, the study's metadata and the admin data, shared by both file types."""
@@ -313,7 +314,8 @@ def _document(
     numbers = {s.number for s in ordered}
     own_trail = [row for row in trail if row.screening in numbers]
     actors = sorted({row.actor for row in own_trail} | {str(s.clinician_id) for s in ordered}
-                    | {"system"})  # fmt: skip
+                    | {str(s.injected_by) for s in ordered if s.injected_by is not None}
+                    | {"system"} | more_actors)  # fmt: skip
     for actor in actors:
         user = _e(admin, "User", OID=_user_oid(actor))
         _e(user, "LoginName").text = actor
@@ -444,8 +446,10 @@ def render_odm(
 ) -> bytes:
     """The ODM 1.3.2 Transactional document (UTF-8 XML): every value each item took, in order.
     `values`: screening id → its current answers; `history`: every answer row as given."""
+    numbers = {s.number for s in screenings}
+    answerers = frozenset(str(a.answered_by) for a in history if a.number in numbers)
     root, ordered, known, own_trail, fields = _document(screenings, trail, lang, now,
-                                                        "Transactional")  # fmt: skip
+                                                        "Transactional", answerers)  # fmt: skip
     root.addprevious(etree.Comment(_chain_note(head)))
     site_of = {s.number: s.site for s in ordered}
     paired = _answer_rows(history, own_trail)

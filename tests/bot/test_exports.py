@@ -256,6 +256,14 @@ async def test_odm_validates_against_the_official_schema_and_ties_to_the_chain(
                                      "AND action != 'export' ORDER BY id")  # fmt: skip
     assert tied == [(f"AR.{r['id']}", r["hash"]) for r in rows]
     assert b"lysyme-bot verify-audit" in content.split(b"<ODM")[0]
+    # Every reference resolves: users, locations, items, groups, forms.
+    ns = f"{{{ODM_NS['odm']}}}"
+    defined = {e.get("OID") for e in document.iter() if e.get("OID")}
+    for tag, attribute in (("UserRef", "UserOID"), ("LocationRef", "LocationOID"),
+                           ("ItemData", "ItemOID"), ("ItemGroupData", "ItemGroupOID"),
+                           ("FormData", "FormOID"), ("SiteRef", "LocationOID")):  # fmt: skip
+        for element in document.iter(ns + tag):
+            assert element.get(attribute) in defined, (tag, element.get(attribute))
 
 
 @sqlite_only
