@@ -98,8 +98,11 @@ async def console(
                     print(f"  [/{n}] {b.label}", file=stdout)
         print(file=stdout)
 
-    print("LYSYME console — /screen to start; /1, /2… taps a button (a plain number is an "
-          "answer); /help; Ctrl-D to quit.\n", file=stdout)  # fmt: skip
+    from bot.texts import t
+
+    async with ctx.db.transaction() as conn:
+        console_user = await user_store.get_user(conn, CONSOLE_USER)
+    print(t(ctx.language_of(console_user), "con.welcome") + "\n", file=stdout)
     try:
         while True:
             stdout.write("> ")

@@ -8,6 +8,10 @@ FR: dict[str, str] = {
     "exp.sheet.screenings": "Dépistages",
     "exp.sheet.answers": "Réponses",
     "exp.sheet.counts": "Effectifs",
+    "con.welcome": (
+        "Console LYSYME — /screen pour commencer ; /1, /2… touche un bouton (un nombre seul "
+        "est une réponse) ; /help ; Ctrl-D pour quitter."
+    ),
     "con.written": "Fichier écrit : {path}",
     "con.cannot_write": "Impossible d'écrire {path} : {problem}",
     "exp.sheet.about": "À propos",
@@ -119,6 +123,10 @@ EN: dict[str, str] = {
     "exp.sheet.screenings": "Screenings",
     "exp.sheet.answers": "Answers",
     "exp.sheet.counts": "Counts",
+    "con.welcome": (
+        "LYSYME console — /screen to start; /1, /2… taps a button (a plain number is an "
+        "answer); /help; Ctrl-D to quit."
+    ),
     "con.written": "File written: {path}",
     "con.cannot_write": "Cannot write {path}: {problem}",
     "exp.sheet.about": "about",

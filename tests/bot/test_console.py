@@ -53,5 +53,6 @@ async def test_export_and_stats_write_their_files_into_the_working_folder(
         assert f"Fichier écrit : {path.resolve()}" in text
         assert path.stat().st_size > 0 and path.stat().st_mode & 0o077 == 0
     assert "use /export in Telegram" not in text and "File written" not in text
+    assert text.startswith("Console LYSYME — /screen pour commencer")  # French, from the start
     xlsx = next(n for n in written if n.endswith(".xlsx"))
     assert (folder / xlsx).read_bytes()[:2] == b"PK"
