@@ -34,10 +34,10 @@ from conversations.windows import next_local_time
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
 from storage.backup import (
-    BACKUP_NAME_RE,
     BackupError,
     backup_database,
     backup_file_name,
+    backup_instant,
     prune_backups,
 )
 
@@ -63,14 +63,8 @@ Notify = Callable[..., Awaitable[None]]
 
 
 def backup_time_of(path: Path) -> dt.datetime | None:
-    """The UTC time in a backup's name (`lysyme-YYYYMMDD-HHMMSS.sqlite3`), None otherwise."""
-    if not BACKUP_NAME_RE.fullmatch(path.name):
-        return None
-    try:
-        moment = dt.datetime.strptime(path.name[7:22], "%Y%m%d-%H%M%S")
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=dt.UTC)
+    """The instant in a backup's name (`lysyme-YYYYMMDD-HHMMSS+HHMM.sqlite3`), None otherwise."""
+    return backup_instant(path.name)
 
 
 def newest_backup(folder: Path) -> dt.datetime | None:
@@ -105,7 +99,7 @@ async def run_backup(ctx: Context, now: dt.datetime, *, reason: str = "daily") -
     if folder is None:
         raise BackupError("LYSYME_BACKUP_DIR is not set")
     await asyncio.to_thread(_ensure_folder, folder)
-    path = await backup_database(ctx.db.conn, folder / backup_file_name(now))
+    path = await backup_database(ctx.db.conn, folder / backup_file_name(now, ctx.settings.zone))
     keep = ctx.settings.backup_keep
     pruned = await asyncio.to_thread(prune_backups, folder, keep)
     entries = [AuditEntry(now, SYSTEM, "backup", field="file", new_value=path.name, reason=reason)]

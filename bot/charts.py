@@ -135,6 +135,20 @@ def render_flow(chart: FlowChart) -> tuple[bytes, bytes]:
         return _save(figure)
 
 
+#: At most this many dates under the recruitment curve: each one whole, none repeated.
+_MAX_DAY_TICKS = 8
+#: Up to this many days, each day's count is marked with a dot.
+_MAX_DOTS = 14
+
+
+def _day_ticks(first: dt.date, end: dt.date) -> list[dt.date]:
+    """Whole days from `first` to `end`, every `step` days so that at most _MAX_DAY_TICKS
+    labels fit: each date appears once (no hourly ticks under a date-only label)."""
+    span = (end - first).days
+    step = max(1, -(-span // (_MAX_DAY_TICKS - 1)))
+    return [first + dt.timedelta(days=offset) for offset in range(0, span + 1, step)]
+
+
 def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
     """Cumulative screened / eligible / injected patients per day, with the enrolment target
     as a dashed line. PNG 1000 × 600 px, and SVG. No data: an empty, labelled frame."""
@@ -145,7 +159,7 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
     colours = ("#4a6fa5", "#e69f00", "#2e8b57")
     with _CHART_LOCK:
         figure = _new_figure((10.0, 6.0))
-        figure.subplots_adjust(left=0.08, right=0.97, top=0.78, bottom=0.1)
+        figure.subplots_adjust(left=0.08, right=0.94, top=0.78, bottom=0.1)
         ax = figure.add_subplot()
         figure.text(0.5, 0.965, chart.title, **_text(ha="center", va="top", fontsize=16,
                                                      fontweight="bold"))  # fmt: skip
@@ -153,17 +167,27 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
                                                         color="#444444"))  # fmt: skip
         top = max([chart.target or 0, *(max(v, default=0) for _, v in chart.series)]) or 1
         if chart.days:
-            days = np.asarray(chart.days, dtype="datetime64[D]")  # dates, as matplotlib types them
-            for (label, values), colour in zip(chart.series, colours, strict=False):
-                ax.step(days, list(values), where="post", color=colour, lw=2.2,
+            # Each day's count holds until the next day: the last day is drawn to its end, so
+            # one day of data (every screening on the same day) is a visible line, not a point.
+            first, last = chart.days[0], chart.days[-1]
+            edges = [*chart.days, last + dt.timedelta(days=1)]
+            days = np.asarray(edges, dtype="datetime64[D]")  # dates, as matplotlib types them
+            # Decreasing widths: a series equal to the one before it (every screened patient
+            # eligible) still shows, as a thinner line inside the thicker one.
+            widths = (6.5, 3.2, 1.4)
+            for (label, values), colour, width in zip(chart.series, colours, widths, strict=False):
+                counts = [*values, values[-1]] if values else [0] * len(edges)
+                # A dot on each day while the days are few (one day is then a dot and a line).
+                dots = list(range(len(values))) if len(values) <= _MAX_DOTS else []
+                ax.step(days, counts, where="post", color=colour, lw=width, marker="o",
+                        markevery=dots, markersize=width + 2,
                         label=f"{label} ({values[-1] if values else 0})")  # fmt: skip
-            locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%d/%m/%Y"))
-            if len(chart.days) == 1:
-                day = chart.days[0]
-                ax.set_xlim(mdates.date2num(day - dt.timedelta(days=1)),
-                            mdates.date2num(day + dt.timedelta(days=1)))  # fmt: skip
+            # A day's label under the middle of its step (noon): the day it covers.
+            ticks = _day_ticks(first, last)
+            ax.set_xticks([mdates.date2num(day) + 0.5 for day in ticks])
+            ax.set_xticklabels([day.strftime("%d/%m/%Y") for day in ticks],
+                               **_text(fontsize=9))  # fmt: skip
+            ax.set_xlim(mdates.date2num(first) - 0.25, mdates.date2num(last) + 1.25)
         else:
             ax.text(0.5, 0.5, chart.empty_label, transform=ax.transAxes,
                     **_text(ha="center", va="center", fontsize=14, color="#777777"))  # fmt: skip
@@ -171,7 +195,8 @@ def render_recruitment(chart: RecruitmentChart) -> tuple[bytes, bytes]:
         if chart.target:
             ax.axhline(chart.target, color="#c0504d", ls="--", lw=1.5,
                        label=f"{chart.target_label} ({chart.target})")  # fmt: skip
-        ax.set_ylim(0, top * 1.15 + 0.5)
+        # A little below 0: a series still at zero is drawn above the axis, not hidden in it.
+        ax.set_ylim(-0.02 * top - 0.15, top * 1.15 + 0.5)
         y_locator = ax.yaxis.get_major_locator()
         if isinstance(y_locator, MaxNLocator):  # the default AutoLocator: whole counts only
             y_locator.set_params(integer=True)

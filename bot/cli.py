@@ -119,7 +119,14 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], object]] = {
     "export": lambda p: (
         p.add_argument("dir", help="existing folder to write the files into"),
         p.add_argument(
-            "--format", help="any of xlsx,csv,redcap,odm,delegation (default: csv,xlsx)"
+            "--format",
+            help="any of xlsx,csv,redcap,odm,odm-snapshot,delegation (default: csv,xlsx)",
+        ),
+        p.add_argument(
+            "--redcap-dag",
+            action="store_true",
+            help="REDCap records with the redcap_data_access_group column (the site code): "
+            "only for a project where that data access group already exists",
         ),
     ),
     "init": lambda p: p.add_argument(

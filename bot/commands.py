@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         fail(f"run: {exc}")
     except NetworkError as exc:
         fail(f"run: cannot reach Telegram at {settings.telegram_api_base_url.split('/bot')[0]}:"
-             f" {str(exc).replace(token, '<token>')}", code=1)  # fmt: skip
+             f" {str(exc).replace(token, '<token>')}")  # fmt: skip
 
 
 def _serve(application: Any, settings: Settings) -> int:
@@ -223,11 +223,11 @@ def backup(args: argparse.Namespace, settings: Settings) -> int:
     from storage.backup import BackupError, backup_database
 
     if isinstance(settings.database, str):
-        return _pg_dump(args, settings.database)
+        return _pg_dump(args, settings.database, settings.zone)
     if no_database("backup", settings):
         return 2
     try:
-        path = asyncio.run(backup_database(settings.database, args.path))
+        path = asyncio.run(backup_database(settings.database, args.path, settings.zone))
     except BackupError as exc:
         print(f"backup: {exc}", file=sys.stderr)
         return 2
@@ -268,7 +268,7 @@ def _init_postgres(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _pg_dump(args: argparse.Namespace, url: str) -> int:
+def _pg_dump(args: argparse.Namespace, url: str, zone: dt.tzinfo) -> int:
     """`lysyme-bot backup PATH` on PostgreSQL: pg_dump (custom format, restorable with
     pg_restore) into PATH when pg_dump is on PATH; otherwise one line saying so. Never a
     silent no-op."""
@@ -285,7 +285,7 @@ def _pg_dump(args: argparse.Namespace, url: str) -> int:
         return 2
     target = Path(args.path)
     if target.is_dir():
-        target = target / backup_file_name().replace(".sqlite3", ".dump")
+        target = target / backup_file_name(None, zone).replace(".sqlite3", ".dump")
     elif not target.parent.is_dir():
         print(f"backup: backup folder does not exist: {target.parent}", file=sys.stderr)
         return 2

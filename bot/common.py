@@ -51,6 +51,7 @@ class Out:
     delivers: int | None = None
     document: tuple[str, bytes] | None = None  # (file name, content)
     photo: bytes | None = None
+    photo_name: str | None = None  # the file name where a photo is written (the console)
     toast: str | None = None  # short answer to a button tap (answerCallbackQuery)
     #: Telegram's contact picker under the message instead of inline buttons (issue 24):
     #: (label, request id) per button, one per row; the choice comes back as users_shared.

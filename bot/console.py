@@ -36,9 +36,42 @@ def plain(text: str) -> str:
     return html.unescape(_TAGS.sub("", text))
 
 
+def save_files(outs: list[Out], folder: Path, lang: str) -> list[Out]:
+    """The files of `outs` (documents of /export, charts of /stats) written into `folder`
+    (owner-readable only, as `lysyme-bot export` writes them); each replaced by its caption
+    and a line with its path, in the user's language."""
+    from bot.texts import t
+    from bot.views.export import write_private
+
+    shown: list[Out] = []
+    for index, out in enumerate(outs, start=1):
+        if out.document is None and out.photo is None:
+            shown.append(out)
+            continue
+        if out.document is not None:
+            name, content = out.document
+        else:
+            assert out.photo is not None
+            name, content = out.photo_name or f"lysyme-chart-{index}.png", out.photo
+        path = folder / Path(name).name  # a name, never a path out of the folder
+        try:
+            write_private(path, content)
+        except OSError as exc:
+            line = t(lang, "con.cannot_write", path=path, problem=exc.strerror or str(exc))
+        else:
+            line = t(lang, "con.written", path=path.resolve())
+        shown.append(Out("\n".join(text for text in (out.text, line) if text)))
+    return shown
+
+
 async def console(
-    settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    settings: Settings,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    folder: Path | None = None,
 ) -> int:
+    """The console; the files of /export and /stats go into `folder` (the working folder)."""
+    folder = folder if folder is not None else Path.cwd()
     table = routes()
     ctx: Context = await open_context(settings)
     now = ctx.now()
@@ -65,8 +98,11 @@ async def console(
                     print(f"  [/{n}] {b.label}", file=stdout)
         print(file=stdout)
 
-    print("LYSYME console — /screen to start; /1, /2… taps a button (a plain number is an "
-          "answer); /help; Ctrl-D to quit.\n", file=stdout)  # fmt: skip
+    from bot.texts import t
+
+    async with ctx.db.transaction() as conn:
+        console_user = await user_store.get_user(conn, CONSOLE_USER)
+    print(t(ctx.language_of(console_user), "con.welcome") + "\n", file=stdout)
     try:
         while True:
             stdout.write("> ")
@@ -80,7 +116,7 @@ async def console(
             actor = Actor(CONSOLE_USER, CONSOLE_USER, True, user, None, None, None)
             try:
                 outs = await _dispatch(ctx, table, actor, text, buttons)
-                show(outs)
+                show(save_files(outs, folder, ctx.language(actor)))
                 await delivery.printed(ctx, outs)  # shown: typed text answers that prompt
             except DuplicateUpdate:
                 continue
@@ -111,14 +147,7 @@ async def _dispatch(
         flow = table.commands.get(name)
         if flow is None or not allowed(actor.user, name):
             return [Out("?")]
-        outs = await flow(ctx, actor, args)
-        return [o for o in outs if o.document is None and o.photo is None] + [
-            Out(
-                f"[{o.document[0] if o.document else 'chart.png'} — use /export in Telegram or lysyme-bot export DIR]"
-            )
-            for o in outs
-            if o.document is not None or o.photo is not None
-        ]
+        return await flow(ctx, actor, args)
     async with ctx.db.transaction() as conn:
         from storage import screenings as store
 

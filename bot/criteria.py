@@ -51,6 +51,21 @@ def criterion_short_name(lang: str, criterion_id: str) -> str:
     return criterion_id if text == key else text
 
 
+def awaited_name(lang: str, criterion_id: str) -> str:
+    """What a pending criterion waits for: the test ("Sérologie VIH"), not the question's
+    words ("Sérologie VIH positive", which a team chat would read as a result); the short
+    name when the criterion has no test of its own (consent, BSA)."""
+    key = f"w.{criterion_id}"
+    text = t(lang, key)
+    return criterion_short_name(lang, criterion_id) if text == key else text
+
+
+def awaited_names(lang: str, ids: Iterable[str]) -> Raw:
+    """The pending criteria of a list (team notices, the board, /status), in question order,
+    `; `-separated, escaped: never a word that reads as an answer."""
+    return Raw("; ".join(html.escape(awaited_name(lang, i)) for i in in_question_order(ids)))
+
+
 def short_names(lang: str, ids: Iterable[str]) -> Raw:
     """Short names in the order of the questions, `; `-separated, escaped for a message."""
     return Raw(

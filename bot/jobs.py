@@ -62,7 +62,7 @@ from bot import (
 )
 from bot.callback_data import Prefix
 from bot.common import Actor, Button, Context, Out
-from bot.criteria import short_names, verdict_sentences
+from bot.criteria import awaited_names, verdict_sentences
 from bot.markup import keyboard, split_message
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
 from bot.present import dose_deviation_line, local_time, time_left
@@ -647,10 +647,10 @@ async def _answers(conn: Connection, s: Screening) -> dict[str, Any]:
 
 
 def _pending_names(lang: str, s: Screening) -> str:
-    """Short names only ("HIV serology", never "… positive"): this also goes to the team."""
+    """What is awaited ("HIV serology", never "… positive"): this also goes to the team."""
     if s.outcome != "pending" or not s.reasons:
         return ""
-    return t(lang, "team.pending_list", names=short_names(lang, s.reasons))
+    return t(lang, "team.pending_list", names=awaited_names(lang, s.reasons))
 
 
 def _deadline_line(lang: str, s: Screening, now: dt.datetime, ctx: Context) -> str:

@@ -36,7 +36,7 @@ from bot import callback_data as cd
 from bot import routing
 from bot.callback_data import NOT_INJECTING, PLAN, TAKE
 from bot.common import Button, Context, Out
-from bot.criteria import short_names
+from bot.criteria import awaited_names
 from bot.markup import keyboard
 from bot.present import local_time, time_left
 from bot.reminder_types import Decision, Message, Skip
@@ -318,7 +318,7 @@ def board_line(
                   at=local_time(taken, ctx.zone) if taken else "—")  # fmt: skip
     pending = ""
     if s.outcome == "pending" and s.reasons:
-        pending = t(lang, "team.pending_list", names=short_names(lang, s.reasons))
+        pending = t(lang, "team.pending_list", names=awaited_names(lang, s.reasons))
     if loop.planned_at is not None:
         pending = t(lang, "board.planned", at=local_time(loop.planned_at, ctx.zone)) + pending
     status = t(lang, f"outcome.{s.outcome}") if s.outcome else t(lang, f"status.{s.status}")

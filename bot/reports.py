@@ -65,8 +65,9 @@ _XLSX_MAX_TEXT = 32_767  # characters in one Excel cell
 _XLSX_MAX_EXACT_INT = 2**53  # Excel stores numbers as doubles: larger ints are written as text
 _XLSX_WIDTH_MIN = 8
 _XLSX_WIDTH_MAX = 50
-_XLSX_DATE_FORMAT = "yyyy-mm-dd"
-_XLSX_DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+# Day first, as the bot writes dates everywhere (a French Excel shows it as jj/mm/aaaa).
+_XLSX_DATE_FORMAT = "dd/mm/yyyy"
+_XLSX_DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 _XLSX_FALLBACK_CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # earliest date a zip entry can carry
 
@@ -84,6 +85,8 @@ class Table:
     rows: Sequence[Sequence[object]]  # None, str, int, float, bool, date, aware datetime
     #: XLSX only: a line above the titles (e.g. protocol version and extraction time).
     caption: str | None = None
+    #: XLSX only: machine key columns (ids) kept in the file but hidden from the reader.
+    hidden: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if len(self.titles) != len(self.columns):
@@ -267,6 +270,9 @@ def _fill_sheet(sheet: Worksheet, table: Table, zone: ZoneInfo) -> None:
         # +2 for the filter button and some air.
         fitted = min(_XLSX_WIDTH_MAX, max(_XLSX_WIDTH_MIN, width + 2))
         sheet.column_dimensions[get_column_letter(column)].width = fitted
+    for column, name in enumerate(table.columns, start=1):
+        if name in table.hidden:  # an id for machines: there, but not shown to a person
+            sheet.column_dimensions[get_column_letter(column)].hidden = True
 
 
 class _FixedTimeZipFile(zipfile.ZipFile):
@@ -308,9 +314,9 @@ def render_xlsx(
 
     Sheet names are made valid for Excel (31 characters, no ``[]:*?/\\``) and unique. Row 1
     holds the bold ``titles``, frozen, with an auto filter; column widths fit the content
-    (8 to 50 characters). Dates are Excel dates (``yyyy-mm-dd``); aware datetimes are converted
-    to ``timezone`` (the trial's) and written without zone (Excel has none) as
-    ``yyyy-mm-dd hh:mm``; numbers are numbers, booleans TRUE/FALSE, ``None`` an empty cell.
+    (8 to 50 characters). Dates are Excel dates shown ``dd/mm/yyyy`` (jj/mm/aaaa in a French
+    Excel); aware datetimes are converted to ``timezone`` (the trial's) and written without
+    zone (Excel has none), shown ``dd/mm/yyyy hh:mm``; numbers are numbers, booleans TRUE/FALSE, ``None`` an empty cell.
     Text is neutralised as in CSV and always stored as text (never a formula). Non-finite
     floats and integers beyond 2**53 are written as text rather than corrupted.
 

@@ -318,12 +318,15 @@ def validate_json_value(question_id: str, raw: Any, today: dt.date) -> AnswerVal
             raw = int(raw)
         return _check_range(q, raw)
     if q.kind is Kind.DATE:
-        if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        if not isinstance(raw, str):
             raise AnswerError(q.id, "not_a_date")
-        try:
-            value = dt.date.fromisoformat(raw)
-        except ValueError:
-            raise AnswerError(q.id, "not_a_date") from None
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            try:
+                value = dt.date.fromisoformat(raw)
+            except ValueError:
+                raise AnswerError(q.id, "not_a_date") from None
+        else:  # what the error lists as accepted: 30/11/2026, 30/11, today, yesterday…
+            value = _parse_date(q, normalise(raw), today)
         if value > today:
             raise AnswerError(q.id, "future_date", today=today)
         if value.year < MIN_YEAR:

@@ -53,6 +53,19 @@ def to_mmol_per_l(measure_id: str, value: float, unit: Unit) -> float:
     return value
 
 
+#: Decimals a value is measured with, in the unit SCORTEN uses (issue 25): what the exports
+#: and the views show, so that 0,35 g/L of urea reads 5.83 mmol/L, not 5.827499999999999.
+#: The score itself uses the unrounded value (a threshold is never crossed by rounding).
+MEASURED_DECIMALS: Final = {"heart_rate": 0, "urea": 2, "bicarbonate": 1, "glucose": 2}
+
+
+def as_measured(measure_id: str, value: float) -> float | int:
+    """`value` (mmol/L or /min) rounded to the precision it was measured with."""
+    decimals = MEASURED_DECIMALS.get(measure_id, 2)
+    rounded = round(value, decimals)
+    return int(rounded) if decimals == 0 else rounded
+
+
 #: Values a lab plausibly reports, per measure and unit (as typed, before conversion). A value
 #: outside its unit's range but inside the other unit's is a unit slip (urea 0,4 "mmol/L" is
 #: 0,4 g/L): the bot asks which unit was meant instead of storing it.

@@ -12,17 +12,25 @@ import os
 import re
 import sqlite3
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Final
 
 from storage.anchor import ANCHOR_SUFFIX, Anchor, anchor_path, read_head, write_anchor
 from storage.connection import Connection
 
-__all__ = ["BACKUP_NAME_RE", "BackupError", "backup_database", "backup_file_name", "prune_backups"]
+__all__ = [
+    "BACKUP_NAME_RE",
+    "BackupError",
+    "backup_database",
+    "backup_file_name",
+    "backup_instant",
+    "prune_backups",
+]
 
-BACKUP_NAME_RE: Final = re.compile(r"lysyme-\d{8}-\d{6}\.sqlite3")
-"""Names this module writes and prunes; anything else in the folder is never deleted."""
+BACKUP_NAME_RE: Final = re.compile(r"lysyme-\d{8}-\d{6}(?:[+-]\d{4})?\.sqlite3")
+"""Names this module writes and prunes (local time with its UTC offset; older names, in UTC,
+without one); anything else in the folder is never deleted."""
 
 _BUSY_TIMEOUT_SECONDS: Final = 30.0
 
@@ -31,18 +39,33 @@ class BackupError(Exception):
     """A backup could not be made; the message is one line for the operator."""
 
 
-def backup_file_name(now: datetime | None = None) -> str:
-    """``lysyme-YYYYMMDD-HHMMSS.sqlite3`` in UTC: sorts by time, whatever the local zone."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"lysyme-{moment:%Y%m%d-%H%M%S}.sqlite3"
+def backup_file_name(now: datetime | None = None, zone: tzinfo | None = None) -> str:
+    """``lysyme-YYYYMMDD-HHMMSS+HHMM.sqlite3``: the local time of ``zone`` (UTC if None) with
+    its offset, as the export files are named, so the name says the instant unambiguously
+    (even in the repeated hour of a DST change)."""
+    moment = (now or datetime.now(UTC)).astimezone(zone or UTC)
+    return f"lysyme-{moment:%Y%m%d-%H%M%S%z}.sqlite3"
 
 
-def _target_path(destination: str | Path) -> Path:
+def backup_instant(name: str) -> datetime | None:
+    """The instant in a backup's name (UTC when the name carries no offset), None otherwise."""
+    if not BACKUP_NAME_RE.fullmatch(name):
+        return None
+    stamp = name.removeprefix("lysyme-").removesuffix(".sqlite3")
+    try:
+        if len(stamp) > 15:
+            return datetime.strptime(stamp, "%Y%m%d-%H%M%S%z")
+        return datetime.strptime(stamp, "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _target_path(destination: str | Path, zone: tzinfo | None = None) -> Path:
     """The final file: inside ``destination`` if it is a folder, else ``destination`` itself."""
     text = os.fspath(destination)
     path = Path(text)
     if path.is_dir():
-        return path / backup_file_name()
+        return path / backup_file_name(None, zone)
     if text.endswith((os.sep, "/")) or not path.parent.is_dir():
         folder = path if text.endswith((os.sep, "/")) else path.parent
         raise BackupError(f"backup folder does not exist: {folder}")
@@ -129,11 +152,13 @@ async def _copy_connection(conn: Connection, tmp: Path) -> None:
     await asyncio.to_thread(_finish, target, tmp)
 
 
-def _prepare(source_file: Path | None, destination: str | Path) -> tuple[Path, Path]:
+def _prepare(
+    source_file: Path | None, destination: str | Path, zone: tzinfo | None = None
+) -> tuple[Path, Path]:
     """Check both ends and create the 0600 temporary file; return (final path, temp path)."""
     if source_file is not None and not source_file.is_file():
         raise BackupError(f"database to back up does not exist: {source_file}")
-    target = _target_path(destination)
+    target = _target_path(destination, zone)
     folder = target.parent
     if not os.access(folder, os.W_OK | os.X_OK):
         raise BackupError(f"backup folder is not writable: {folder}")
@@ -168,7 +193,9 @@ def _head_of(copy: Path) -> tuple[str, int, str] | None:
     return None if database_id is None else (database_id, rows, head)
 
 
-async def backup_database(source: Connection | str | Path, destination: str | Path) -> Path:
+async def backup_database(
+    source: Connection | str | Path, destination: str | Path, zone: tzinfo | None = None
+) -> Path:
     """Copy the live database to ``destination`` (a file, or a folder to name it in); safe
     while the bot writes. Returns the final path of the 0600 copy. Beside it,
     ``<copy>.anchor``: the copy's database id and audit head (storage/anchor.py).
@@ -181,7 +208,7 @@ async def backup_database(source: Connection | str | Path, destination: str | Pa
         source_file: Path | None = Path(source)
     else:
         source_file = await _source_file(source)
-    target, tmp = await asyncio.to_thread(_prepare, source_file, destination)
+    target, tmp = await asyncio.to_thread(_prepare, source_file, destination, zone)
     try:
         if source_file is not None:
             await asyncio.to_thread(_copy_file, source_file, tmp)
@@ -210,9 +237,12 @@ def prune_backups(directory: str | Path, keep: int) -> list[Path]:
     if not folder.is_dir():
         raise BackupError(f"backup folder does not exist: {folder}")
     backups = sorted(
-        path
-        for path in folder.iterdir()
-        if BACKUP_NAME_RE.fullmatch(path.name) and path.is_file() and not path.is_symlink()
+        (
+            path
+            for path in folder.iterdir()
+            if backup_instant(path.name) is not None and path.is_file() and not path.is_symlink()
+        ),
+        key=lambda path: (backup_instant(path.name), path.name),
     )
     doomed = backups[: max(len(backups) - keep, 0)]
     for path in doomed:

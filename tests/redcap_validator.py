@@ -12,7 +12,11 @@ Dictionary (Project Designer → Data Dictionary upload):
   checkbox (codes unique; checkbox codes letters, digits, underscores), none for the others;
 - validation only on text fields, among REDCap's names; min / max in the validation's format
   and min ≤ max; Identifier?, Required Field? and Matrix Ranking? are "y" or blank; Custom
-  Alignment one of LV, LH, RV, RH or blank.
+  Alignment one of LV, LH, RV, RH or blank;
+- branching logic: balanced brackets, parentheses and quotes; every `[variable]` a field of
+  the dictionary (a checkbox as `[name(code)]`), never the field itself; each `[x] = 'c'` (or
+  `<>`) on a radio, dropdown, yesno or truefalse field names one of its codes; only REDCap's
+  operators (=, <>, <, >, <=, >=, and, or, not).
 
 Records (Data Import Tool, CSV, raw codes):
 - UTF-8, no ragged row, unique column names; the record id first, then optionally
@@ -21,7 +25,9 @@ Records (Data Import Tool, CSV, raw codes):
 - values: yesno 0/1, truefalse 0/1, radio/dropdown a defined code, checkbox 0/1,
   `<form>_complete` 0/1/2, text per its validation (date_ymd YYYY-MM-DD, datetime_ymd
   YYYY-MM-DD HH:MM, integer, number with a dot decimal) and within min / max; blank allowed;
-- record ids unique and non-blank; DAG names lowercase letters, digits and underscores.
+- record ids unique and non-blank; DAG names lowercase letters, digits and underscores, and
+  each one a group that exists in the project (`groups`; none in a fresh project built from
+  the dictionary alone: a dictionary cannot create groups, so REDCap refuses such rows).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -80,6 +87,48 @@ class DictionaryField:
     validation: str
     minimum: str
     maximum: str
+
+
+BRANCH_VARIABLE = re.compile(r"\[([a-z][a-z0-9_]*)(?:\(([A-Za-z0-9_]+)\))?\]")
+BRANCH_COMPARISON = re.compile(
+    r"\[([a-z][a-z0-9_]*)\]\s*(=|<>|!=)\s*(?:'([^']*)'|\"([^\"]*)\"|(-?\d+(?:\.\d+)?))"
+)
+
+
+def check_branching(
+    where: str, name: str, logic: str, known: dict[str, DictionaryField], report: Report
+) -> None:
+    """One field's branching logic against REDCap's syntax and the fields defined."""
+    if logic.count("[") != logic.count("]") or logic.count("(") != logic.count(")"):
+        report.add(f"{where}: unbalanced brackets in branching logic")
+    if logic.count("'") % 2 or logic.count('"') % 2:
+        report.add(f"{where}: unbalanced quotes in branching logic")
+    for match in BRANCH_VARIABLE.finditer(logic):
+        variable, code = match.group(1), match.group(2)
+        target = known.get(variable)
+        if variable == name:
+            report.add(f"{where}: branching logic on the field itself")
+        elif target is None:
+            report.add(f"{where}: branching logic names an unknown field [{variable}]")
+        elif code is not None and (target.type != "checkbox" or code not in target.choices):
+            report.add(f"{where}: [{variable}({code})] is not a checkbox option")
+    for match in BRANCH_COMPARISON.finditer(logic):
+        variable = match.group(1)
+        value = next((g for g in match.groups()[2:] if g is not None), "")
+        target = known.get(variable)
+        if target is None or value == "":
+            continue
+        if target.type in ("radio", "dropdown") and value not in target.choices:
+            report.add(f"{where}: [{variable}] has no code {value!r}")
+        if target.type in ("yesno", "truefalse") and value not in ("0", "1"):
+            report.add(f"{where}: [{variable}] is {target.type}: 0 or 1, not {value!r}")
+    rest = BRANCH_VARIABLE.sub(" V ", re.sub(r"'[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?", " V ", logic))
+    tokens = re.findall(r"<>|!=|<=|>=|[=<>()]|[A-Za-z]+|\S", rest)
+    comparisons = {"=", "<>", "!=", "<", ">", "<=", ">="}
+    allowed = {"V", "(", ")", "and", "or", "not", *comparisons}
+    doubled = any(a in comparisons and b in comparisons for a, b in itertools.pairwise(tokens))
+    if doubled or any(token not in allowed for token in tokens):
+        report.add(f"{where}: branching logic {logic!r} is not REDCap syntax")
 
 
 @dataclass
@@ -149,6 +198,7 @@ def check_dictionary(data: bytes) -> tuple[list[DictionaryField], list[str]]:
         report.add(f"dictionary: header {rows[0]!r} is not REDCap's 18 columns")
         return [], report.problems
     fields: list[DictionaryField] = []
+    logics: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     finished_forms: set[str] = set()
     current_form = None
@@ -156,7 +206,7 @@ def check_dictionary(data: bytes) -> tuple[list[DictionaryField], list[str]]:
         if len(row) != len(HEADER):
             continue
         name, form, _, kind, label, choices, _, validation, low, high = row[:10]
-        identifier, _, required, alignment, _, _, ranking, _ = row[10:]
+        identifier, branching, required, alignment, _, _, ranking, _ = row[10:]
         where = f"dictionary line {number} ({name})"
         if not NAME.match(name):
             report.add(f"{where}: invalid variable name")
@@ -218,12 +268,20 @@ def check_dictionary(data: bytes) -> tuple[list[DictionaryField], list[str]]:
         if alignment not in ("", "LV", "LH", "RV", "RH"):
             report.add(f"{where}: bad custom alignment {alignment!r}")
         fields.append(DictionaryField(name, form, kind, parsed, validation, low, high))
+        if branching.strip():
+            logics.append((where, name, branching))
+    known = {f.name: f for f in fields}
+    for where, name, logic in logics:
+        check_branching(where, name, logic, known, report)
     if fields and rows[1][0] != fields[0].name:
         report.add("dictionary: first field missing")
     return fields, report.problems
 
 
-def check_records(dictionary: bytes, records: bytes) -> list[str]:
+def check_records(
+    dictionary: bytes, records: bytes, groups: frozenset[str] = frozenset()
+) -> list[str]:
+    """`groups`: the data access groups that exist in the project (none in a fresh one)."""
     fields, problems = check_dictionary(dictionary)
     report = Report(list(problems))
     rows = _read(records, report, "records")
@@ -275,6 +333,8 @@ def check_records(dictionary: bytes, records: bytes) -> list[str]:
             where = f"records line {number} ({row[0]}), {column}={value!r}"
             if kind == "dag" and value and not DAG_NAME.match(value):
                 report.add(f"{where}: not a data access group name")
+            elif kind == "dag" and value and value not in groups:
+                report.add(f"{where}: no data access group {value!r} in the project")
             elif kind == "complete" and value not in ("", "0", "1", "2"):
                 report.add(f"{where}: form status must be 0, 1 or 2")
             elif kind == "checkbox" and value not in ("", "0", "1"):

@@ -126,7 +126,8 @@ INVALID: dict[str, tuple[str | None, str]] = {
     "index_in_future": (doc(index_date="2026-12-02"), "index_date"),
     "admission_in_future": (doc(admission_date="2026-12-02"), "admission_date"),
     "admission_before_index": (doc(admission_date="2026-11-26"), "admission_date"),
-    "date_french_format": (doc(index_date=day(6)), "index_date"),
+    "date_french_in_future": (doc(index_date=day(11)), "index_date"),
+    "date_french_impossible": (doc(index_date="30/02/2026"), "index_date"),
     "date_impossible": (doc(index_date="2026-02-30"), "index_date"),
     "date_as_number": (doc(index_date=20261127), "index_date"),
     "answers_not_object": (json.dumps({"answers": ["age", 58], "now": NOW}), "answers"),
@@ -162,6 +163,8 @@ VALID: dict[str, str] = {
     "utc_now_next_local_day": doc(now="2026-12-02T23:30:00+00:00"),
     "utc_now_z": doc(now="2026-12-02T22:59:59Z"),
     "pregnancy_for_a_man_ignored": doc(pregnant_or_breastfeeding="yes"),
+    # The error message lists dd/mm/yyyy as accepted: so it is (issue 25).
+    "dates_day_first": doc(index_date="27/11/2026", admission_date="29/11/2026"),
     "null_is_unanswered": doc(weight_kg=None),
     "failed_with_missing_and_pending": doc(age=77, weight_kg=None, hiv_positive="pending"),
     "missing_with_pending": doc(ward=..., hiv_positive="pending", consent="pending"),
@@ -415,6 +418,14 @@ def test_a_pregnancy_answer_for_a_man_is_accepted_and_ignored(runs: dict[str, Ru
     result = result_of(runs, "pregnancy_for_a_man_ignored")
     assert result["status"] == "eligible"
     assert result["dose_cells"] == 163_000_000
+
+
+def test_day_first_dates_read_as_the_error_message_says(runs: dict[str, Run]) -> None:
+    """`"index_date": "27/11/2026"` is 27 November, as the refusal's list of accepted forms
+    says (dd/mm/yyyy): the same result as the ISO dates."""
+    result = result_of(runs, "dates_day_first")
+    assert result["status"] == "eligible"
+    same_instant(result["d0_deadline"], "2026-12-02T23:59:59+01:00")
 
 
 def test_null_means_unanswered(runs: dict[str, Run]) -> None:

@@ -23,7 +23,14 @@ from conversations.consort import ScreeningLike
 from conversations.d0 import dose_deviation, is_dose_deviation, read_facts
 from conversations.protocol import BY_ID, D0_WINDOW, QUESTIONS, UPDATABLE, Kind
 from conversations.schedule import FOLLOW_UPS
-from conversations.scorten import MEASURE_BY_ID, MEASURE_IDS, Classification, Scorten, classify
+from conversations.scorten import (
+    MEASURE_BY_ID,
+    MEASURE_IDS,
+    Classification,
+    Scorten,
+    as_measured,
+    classify,
+)
 from conversations.scorten import scorten as scorten_of
 from conversations.standing import standing
 
@@ -279,6 +286,13 @@ class ScreeningRecord(ScreeningLike, Protocol):
     def withdrawn_reason(self) -> str | None: ...
 
 
+def noise_free(value: object) -> object:
+    """A typed number without float noise (72.55 stays 72.55; 0.1 + 0.2 reads 0.3)."""
+    if isinstance(value, float):
+        return round(value, 2)
+    return value
+
+
 def _answer(question_id: str, stored: str | None) -> object:
     if stored is None:
         return None
@@ -319,11 +333,12 @@ def record(s: ScreeningRecord, values: Mapping[str, str]) -> dict[str, object]:
         else is_dose_deviation(facts.dose_given_cells, weight)
     )  # fmt: skip
     for q in QUESTIONS:
-        out[q.id] = _answer(q.id, values.get(q.id))
+        out[q.id] = noise_free(_answer(q.id, values.get(q.id)))
     cls = classify(_number(json_value(values.get("max_bsa_percent"))))
     out["classification"] = cls.value if cls else None
     for m in MEASURE_IDS:
-        out[SCORTEN_PREFIX + m] = _number(json_value(values.get(SCORTEN_PREFIX + m)))
+        measured = _number(json_value(values.get(SCORTEN_PREFIX + m)))
+        out[SCORTEN_PREFIX + m] = None if measured is None else as_measured(m, measured)
     score = severity(values)
     out["scorten_score"] = None if score is None else score.score
     out["scorten_partial"] = None if score is None else not score.complete

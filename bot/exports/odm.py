@@ -8,27 +8,48 @@
 - `AdminData`: the users who appear in the trail (`USR.<Telegram id>`, `USR.system`) and one
   `Location` per site.
 - `ClinicalData`, one per protocol version: one `SubjectData` per screening (`SubjectKey` the
-  screening number, `SiteRef` its site). Each `ItemData` carries the current value and, when the
-  audit trail changed that item, an `AuditRecord` of the latest change (`UserRef`, `LocationRef`,
-  `DateTimeStamp` in UTC, `ReasonForChange`, `SourceID` = the audit row's chain hash). The whole
-  trail of every screening follows in `AuditRecords` (`ID` = `AR.<audit row id>`), so the file is
-  tied, row by row, to what `lysyme-bot verify-audit` checks.
+  screening number, `SiteRef` its site).
 
-A file snapshot (`FileType="Snapshot"`): current values, not a transaction log.
+`render_odm` writes a **Transactional** file (`FileType="Transactional"`): the history as data.
+Each change of an item is its own `ItemData`, in the order it happened: `TransactionType`
+"Insert" for its first value, "Update" for each later one, "Remove" when an answer stopped
+applying; each with its `AuditRecord` (`UserRef`, `LocationRef`, `DateTimeStamp` in UTC,
+`ReasonForChange` — "initial entry" for a first value, else the change's own reason — and
+`SourceID`, the audit row's chain hash). A weight typed 70 then corrected to 71.5 is two
+`ItemData`: 70 (Insert) and 71.5 (Update). The values come from the answers as given (never
+overwritten) and from the audit trail; values derived by the bot (dose, classification,
+SCORTEN score) change with the answer that changed them. An item-level `AuditRecord` tied to
+an audit row has `ID="AR.<audit row id>"`; the other rows of the patients' trail (status,
+outcome, navigation…) follow in `AuditRecords`. The audit rows about no patient (users,
+backups, exports) are not in the file, so the `AR` numbers have gaps: the file's opening
+comment says how to re-check the chain (`lysyme-bot verify-audit`, and the head it was read at).
+
+`render_odm_snapshot` (`--format odm-snapshot`) writes the current values only
+(`FileType="Snapshot"`), each `ItemData` with the `AuditRecord` of its latest change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from bot.exports.fields import FORMS, Field, ScreeningRecord, catalogue, record
+from bot.exports.fields import (
+    FOLLOW_UP_PREFIX,
+    FORMS,
+    SCORTEN_PREFIX,
+    Field,
+    ScreeningRecord,
+    catalogue,
+    record,
+)
 from bot.texts import t
 from conversations import versions
+from conversations.protocol import BY_ID
 
 NS = "http://www.cdisc.org/ns/odm/v1.3"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -210,15 +231,59 @@ def _latest_changes(trail: Sequence[TrailRowLike]) -> dict[tuple[str, str], Trai
     return latest
 
 
-def render_odm(
+class HistoryRowLike(Protocol):
+    """One answer row as given (storage.queries.HistoryRow)."""
+
+    @property
+    def number(self) -> str: ...
+    @property
+    def question_id(self) -> str: ...
+    @property
+    def value(self) -> str | None: ...
+    @property
+    def answered_by(self) -> int: ...
+    @property
+    def answered_at(self) -> dt.datetime: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+
+
+class HeadLike(Protocol):
+    """The audit trail's head when the log was read (storage.anchor.Head)."""
+
+    @property
+    def audit_rows(self) -> int: ...
+    @property
+    def audit_head(self) -> str: ...
+
+
+INITIAL_ENTRY = "initial entry"
+#: Items whose values come from the answers (and what the bot derives from them alone).
+_FROM_VALUES_PREFIXES = (SCORTEN_PREFIX, FOLLOW_UP_PREFIX)
+_FROM_VALUES = frozenset({"classification", "scorten_score", "scorten_partial",
+                          "scorten_mortality_pct"})  # fmt: skip
+
+
+def _from_values(field: Field) -> bool:
+    return (
+        field.source in BY_ID
+        or field.source.startswith(_FROM_VALUES_PREFIXES)
+        or field.source in _FROM_VALUES
+    )
+
+
+def _document(
     screenings: Sequence[ScreeningRecord],
-    values: Mapping[int, Mapping[str, str]],
     trail: Sequence[TrailRowLike],
-    zone: ZoneInfo,
     lang: str,
     now: dt.datetime,
-) -> bytes:
-    """The ODM 1.3.2 document (UTF-8 XML). `values`: screening id → its current answers."""
+    file_type: str,
+    more_actors: frozenset[str] = frozenset(),
+) -> tuple[etree._Element, list[ScreeningRecord], dict[str, versions.ProtocolVersion],
+           list[TrailRowLike], list[Field]]:  # fmt: skip
+    """The root, the study's metadata and the admin data, shared by both file types."""
     fields = catalogue(lang)
     ordered = sorted(screenings, key=lambda s: (s.site, s.sequence))
     used = sorted({s.protocol_version for s in ordered} or {versions.current().name})
@@ -227,7 +292,7 @@ def render_odm(
     root = etree.Element(
         f"{{{NS}}}ODM",
         nsmap={None: NS},
-        FileType="Snapshot",
+        FileType=file_type,
         FileOID=f"LYSYME.{stamp.strftime('%Y%m%dT%H%M%SZ')}",
         CreationDateTime=_utc(stamp),
         ODMVersion="1.3.2",
@@ -248,7 +313,9 @@ def render_odm(
     admin = _e(root, "AdminData", StudyOID=STUDY_OID)
     numbers = {s.number for s in ordered}
     own_trail = [row for row in trail if row.screening in numbers]
-    actors = sorted({row.actor for row in own_trail} | {str(s.clinician_id) for s in ordered})
+    actors = sorted({row.actor for row in own_trail} | {str(s.clinician_id) for s in ordered}
+                    | {str(s.injected_by) for s in ordered if s.injected_by is not None}
+                    | {"system"} | more_actors)  # fmt: skip
     for actor in actors:
         user = _e(admin, "User", OID=_user_oid(actor))
         _e(user, "LoginName").text = actor
@@ -258,7 +325,35 @@ def render_odm(
         for version in known.values():
             _e(location, "MetaDataVersionRef", StudyOID=STUDY_OID,
                MetaDataVersionOID=version.oid, EffectiveDate=version.effective.isoformat())  # fmt: skip
+    return root, ordered, known, own_trail, fields
 
+
+def _chain_note(head: HeadLike | None) -> str:
+    """How to re-check the trail from the file (an XML comment at the top)."""
+    at = (f" The trail was read at audit row {head.audit_rows}, chain head {head.audit_head}."
+          if head is not None else "")  # fmt: skip
+    return (
+        " AuditRecord IDs are the audit table's row ids (AR.<id>); each SourceID is that row's "
+        "SHA-256 chain hash. Audit rows about no patient (users, backups, exports) are not in "
+        "this file, so the numbers have gaps: re-check the whole chain with `lysyme-bot "
+        f"verify-audit` on the database or its backup.{at} "
+    ).replace("--", "-")
+
+
+def render_odm_snapshot(
+    screenings: Sequence[ScreeningRecord],
+    values: Mapping[int, Mapping[str, str]],
+    trail: Sequence[TrailRowLike],
+    zone: ZoneInfo,
+    lang: str,
+    now: dt.datetime,
+    head: HeadLike | None = None,
+) -> bytes:
+    """The current values (`FileType="Snapshot"`), each with the AuditRecord of its latest
+    change; the patients' whole trail in `AuditRecords`."""
+    root, ordered, known, own_trail, fields = _document(screenings, trail, lang, now,
+                                                        "Snapshot")  # fmt: skip
+    root.addprevious(etree.Comment(_chain_note(head)))
     latest = _latest_changes(own_trail)
     site_of = {s.number: s.site for s in ordered}
     for name, version in known.items():
@@ -270,7 +365,6 @@ def render_odm(
             _e(subject, "SiteRef", LocationOID=_oid("LOC", s.site))
             event = _e(subject, "StudyEventData", StudyEventOID=EVENT_OID)
             for form in FORMS:
-                form_data: etree._Element | None = None
                 group: etree._Element | None = None
                 for field in (f for f in fields if f.form == form):
                     for item_oid, _, code in _items(field):
@@ -290,7 +384,224 @@ def render_odm(
             records = _e(clinical, "AuditRecords")
             for row in trail_of_version:
                 _audit_record(records, row, site_of[row.screening], f"AR.{row.id}")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8",
+                          pretty_print=True)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One transaction on one item: its value (None: removed) and its audit facts."""
+
+    at: dt.datetime
+    actor: str
+    reason: str | None
+    row: TrailRowLike | None  # the audit row it is tied to, when there is one
+
+
+def _typed_of(field: Field, text: str | None) -> object:
+    """A value as the trail wrote it (status, outcome, an instant), typed as `record` does."""
+    if text is None:
+        return None
+    if field.validation == "datetime_ymd":
+        try:
+            return dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    if field.validation == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            return None
+    return text
+
+
+def _answer_rows(
+    history: Sequence[HistoryRowLike], trail: Sequence[TrailRowLike]
+) -> list[tuple[HistoryRowLike, TrailRowLike | None]]:
+    """Each answer row with the audit row written with it (same patient, item and instant)."""
+    free: dict[tuple[str, str, dt.datetime], list[TrailRowLike]] = {}
+    for row in trail:
+        if row.field is not None and row.action not in NAVIGATION:
+            free.setdefault((row.screening, row.field, row.at), []).append(row)
+    paired: list[tuple[HistoryRowLike, TrailRowLike | None]] = []
+    for answer in history:
+        candidates = free.get((answer.number, answer.question_id, answer.answered_at), [])
+        # The row that wrote this very value (two answers of one item may share an instant).
+        match = next((row for row in candidates if row.new_value == answer.value), None)
+        if match is not None:
+            candidates.remove(match)
+        paired.append((answer, match))
+    return paired
+
+
+def render_odm(
+    screenings: Sequence[ScreeningRecord],
+    values: Mapping[int, Mapping[str, str]],
+    trail: Sequence[TrailRowLike],
+    zone: ZoneInfo,
+    lang: str,
+    now: dt.datetime,
+    history: Sequence[HistoryRowLike] = (),
+    head: HeadLike | None = None,
+) -> bytes:
+    """The ODM 1.3.2 Transactional document (UTF-8 XML): every value each item took, in order.
+    `values`: screening id → its current answers; `history`: every answer row as given."""
+    numbers = {s.number for s in screenings}
+    answerers = frozenset(str(a.answered_by) for a in history if a.number in numbers)
+    root, ordered, known, own_trail, fields = _document(screenings, trail, lang, now,
+                                                        "Transactional", answerers)  # fmt: skip
+    root.addprevious(etree.Comment(_chain_note(head)))
+    site_of = {s.number: s.site for s in ordered}
+    paired = _answer_rows(history, own_trail)
+    used_rows: set[int] = set()
+    for name, version in known.items():
+        clinical = _e(root, "ClinicalData", StudyOID=STUDY_OID, MetaDataVersionOID=version.oid)
+        mine = [s for s in ordered if s.protocol_version == name]
+        for s in mine:
+            answers = [(a, r) for a, r in paired if a.number == s.number]
+            trail_of = [row for row in own_trail if row.screening == s.number]
+            changes = _transactions(s, values.get(s.id, {}), answers, trail_of, fields, zone)
+            if not changes:
+                continue
+            subject = _e(clinical, "SubjectData", SubjectKey=s.number, TransactionType="Upsert")
+            _e(subject, "SiteRef", LocationOID=_oid("LOC", s.site))
+            event = _e(subject, "StudyEventData", StudyEventOID=EVENT_OID,
+                       TransactionType="Upsert")  # fmt: skip
+            for form in FORMS:
+                own = [c for c in changes if c[0].form == form]
+                if not own:
+                    continue
+                form_data = _e(event, "FormData", FormOID=_oid("F", form), TransactionType="Upsert")
+                group = _e(form_data, "ItemGroupData", ItemGroupOID=_oid("IG", form),
+                           TransactionType="Upsert")  # fmt: skip
+                for _field, item_oid, kind, text, change in own:
+                    attributes = {"ItemOID": item_oid, "TransactionType": kind}
+                    if text is not None:
+                        attributes["Value"] = text
+                    item = _e(group, "ItemData", **attributes)
+                    record_id = None
+                    if change.row is not None and change.row.id not in used_rows:
+                        record_id = f"AR.{change.row.id}"
+                        used_rows.add(change.row.id)
+                    _item_audit(item, change, s.site, record_id, first=kind == "Insert")
+        rest = [row for row in own_trail if row.id not in used_rows
+                and row.screening in {s.number for s in mine}]  # fmt: skip
+        if rest:
+            records = _e(clinical, "AuditRecords")
+            for row in rest:
+                _audit_record(records, row, site_of[row.screening], f"AR.{row.id}")
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8",
+                          pretty_print=True)  # fmt: skip
+
+
+def _item_audit(item: etree._Element, change: _Change, site: str, record_id: str | None,
+                *, first: bool) -> None:  # fmt: skip
+    audit = _e(item, "AuditRecord", **({"ID": record_id} if record_id else {}))
+    _e(audit, "UserRef", UserOID=_user_oid(change.actor))
+    _e(audit, "LocationRef", LocationOID=_oid("LOC", site))
+    _e(audit, "DateTimeStamp").text = _utc(change.at)
+    _e(audit, "ReasonForChange").text = INITIAL_ENTRY if first else (change.reason or "update")
+    if change.row is not None:
+        _e(audit, "SourceID").text = change.row.hash
+
+
+Transaction = tuple[Field, str, str, str | None, _Change]  # field, item OID, type, value, change
+
+
+def _transactions(
+    s: ScreeningRecord,
+    current: Mapping[str, str],
+    answers: Sequence[tuple[HistoryRowLike, TrailRowLike | None]],
+    trail: Sequence[TrailRowLike],
+    fields: Sequence[Field],
+    zone: ZoneInfo,
+) -> list[Transaction]:
+    """Every change of every item of one screening, in the order it happened (each item's
+    first value an Insert, the later ones Updates, a value gone a Remove)."""
+    timeline: list[tuple[dt.datetime, int, list[tuple[Field, object, _Change]]]] = []
+    # 1. Answers as given, replayed: each row changes its item and what the bot derives
+    #    from the answers alone (classification, SCORTEN score…).
+    replayed: dict[str, str] = {}
+    shown: dict[str, object] = {}
+    value_fields = [f for f in fields if _from_values(f)]
+    for order, (answer, row) in enumerate(answers):
+        if answer.value is None:
+            replayed.pop(answer.question_id, None)
+        else:
+            replayed[answer.question_id] = answer.value
+        typed = record(s, replayed)
+        change = _Change(answer.answered_at, str(answer.answered_by),
+                         answer.reason or answer.source, row)  # fmt: skip
+        step = []
+        for field in value_fields:
+            value = typed.get(field.source)
+            if field.source not in shown or value != shown[field.source]:
+                step.append((field, value, change))
+                shown[field.source] = value
+        timeline.append((answer.answered_at, order, step))
+    if not answers and current:  # answers written without their rows: their current values
+        typed = record(s, current)
+        at = s.closed_at or s.created_at
+        change = _Change(at, str(s.clinician_id), None, None)
+        timeline.append((at, 0, [(f, typed.get(f.source), change) for f in value_fields]))
+    # 2. The screening's own items: the trail's changes of them, else their current value.
+    typed_now = record(s, current)
+    base = len(answers) + 1
+    for field in (f for f in fields if not _from_values(f)):
+        rows = [r for r in trail if r.field == field.source and r.action not in NAVIGATION]
+        if field.source in ("failed", "pending"):  # the criteria lists change with the outcome
+            rows = [r for r in trail if r.field == "outcome" and r.action not in NAVIGATION]
+        steps: list[tuple[dt.datetime, int, list[tuple[Field, object, _Change]]]] = []
+        if rows and field.source not in ("failed", "pending"):
+            first = rows[0]
+            if first.old_value is not None:
+                prior = _Change(s.created_at, str(s.clinician_id), None, None)
+                steps.append((s.created_at, base, [(field, _typed_of(field, first.old_value),
+                                                    prior)]))  # fmt: skip
+            for row in rows:
+                change = _Change(row.at, row.actor, row.reason or row.action, row)
+                steps.append((row.at, base + row.id, [(field, _typed_of(field, row.new_value),
+                                                       change)]))  # fmt: skip
+        final = typed_now.get(field.source)
+        last_value = steps[-1][2][0][1] if steps else None
+        if not steps or _value(field, last_value, None, zone) != _value(field, final, None, zone):
+            moment = _moment_of(s, field.source)
+            tied = rows[-1] if rows else None
+            actor = (tied.actor if tied is not None else
+                     str(s.injected_by if field.source.startswith("injected") and s.injected_by
+                         is not None else s.clinician_id))  # fmt: skip
+            change = _Change(moment if tied is None else tied.at, actor,
+                             None if tied is None else tied.reason or tied.action, tied)  # fmt: skip
+            steps.append((change.at, base + (tied.id if tied else 0) + 1, [(field, final, change)]))
+        timeline += steps
+    timeline.sort(key=lambda step: (step[0], step[1]))
+    out: list[Transaction] = []
+    seen: dict[str, str | None] = {}
+    for _, _, step in timeline:
+        for field, value, change in step:
+            for item_oid, _, code in _items(field):
+                text = _value(field, value, code, zone)
+                before = seen.get(item_oid)
+                if item_oid not in seen:
+                    if text is None:
+                        continue
+                    kind = "Insert"
+                elif text == before:
+                    continue
+                else:
+                    kind = "Remove" if text is None else "Update"
+                seen[item_oid] = text
+                out.append((field, item_oid, kind, text, change))
+    return out
+
+
+def _moment_of(s: ScreeningRecord, source: str) -> dt.datetime:
+    """When a screening-level value came to be, for an item with no audit row of its own."""
+    if source.startswith("injected") and s.injected_at is not None:
+        return s.injected_at
+    if source in ("protocol_version", "rescreen_of", "clinician_id", "created_at"):
+        return s.created_at
+    return s.closed_at or s.created_at
 
 
 def _version(name: str) -> versions.ProtocolVersion:

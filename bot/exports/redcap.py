@@ -1,9 +1,14 @@
 """REDCap: a data dictionary CSV and the records as a REDCap import CSV.
 
 The dictionary has REDCap's 18 columns, `record_id` first (the screening number), then every
-exported field form by form (`fields.catalogue`). The records file is what REDCap's Data Import
-Tool takes ("records as rows", raw codes): `record_id`, `redcap_data_access_group` (the site
-code in lowercase, the unique name of the site's data access group), the fields in dictionary
+exported field form by form (`fields.catalogue`), with its branching logic (a field shown only
+when it applies: pregnancy for women, the consent's signatory once consent is obtained, the
+discharge date once the patient has left hospital, each reason for its own status) and
+REDCap's required flag on every protocol question DESIGN.md makes required. The records file is
+what REDCap's Data Import Tool takes ("records as rows", raw codes): `record_id`, then — only
+when asked (`data_access_group=True`: `lysyme-bot export --redcap-dag`, `/export redcap dag`) —
+`redcap_data_access_group` (the site code in lowercase: the unique name of a data access group
+that must already exist in the project; a dictionary cannot create one), the fields in dictionary
 order with each checkbox expanded to `name___code` columns of 1/0, and after each form its
 `<form>_complete` (0 incomplete, 1 unverified, 2 complete). Dates `YYYY-MM-DD`, date-times
 `YYYY-MM-DD HH:MM` in the trial's time zone, dot decimals, UTF-8 without BOM, comma-separated,
@@ -18,8 +23,16 @@ import io
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from bot.exports.fields import FORMS, Field, ScreeningRecord, catalogue, record
+from bot.exports.fields import (
+    FOLLOW_UP_PREFIX,
+    FORMS,
+    Field,
+    ScreeningRecord,
+    catalogue,
+    record,
+)
 from bot.texts import t
+from conversations.protocol import BY_ID
 
 #: The data dictionary's header, exactly as REDCap writes and reads it.
 DICTIONARY_HEADER = (
@@ -54,6 +67,45 @@ def fields_of(lang: str) -> list[Field]:
     return [_record_id_field(lang), *catalogue(lang)]
 
 
+def _code(fields: Mapping[str, Field], name: str, value: str) -> str:
+    return fields[name].code_of(value)
+
+
+def branching_logic(fields: Sequence[Field]) -> dict[str, str]:
+    """Field name → REDCap branching logic ("show the field only if…"), written from the
+    fields' own codes so that a code can never point at the wrong choice."""
+    by_name = {f.name: f for f in fields}
+    by_source = {f.source: f.name for f in fields}
+    logic: dict[str, str] = {}
+
+    def show(source: str, condition: str) -> None:
+        if source in by_source:
+            logic[by_source[source]] = condition
+
+    show("pregnant_or_breastfeeding", f"[sex] = '{_code(by_name, 'sex', 'female')}'")
+    show("consent_by", f"[consent] = '{_code(by_name, 'consent', 'obtained')}'")
+    status = by_name["status"]
+    outcome = by_name["outcome"]
+    show("failed", f"[outcome] = '{outcome.code_of('not_eligible')}'")
+    show("pending", f"[outcome] = '{outcome.code_of('pending')}'")
+    show("withdrawn_reason", f"[status] = '{status.code_of('withdrawn')}'")
+    show("d0_override_reason", "[injected_at] <> ''")
+    show("injected_by", "[injected_at] <> ''")
+    still = by_source.get(FOLLOW_UP_PREFIX + "still_hospitalised")
+    if still is not None:
+        show(FOLLOW_UP_PREFIX + "discharge_date", f"[{still}] = '0'")
+    return logic
+
+
+def required(field: Field) -> bool:
+    """DESIGN.md: every protocol question is required (pregnancy only when shown, i.e. for
+    women), except the consent's signatory; the record id too."""
+    if field.name == RECORD_ID:
+        return True
+    question = BY_ID.get(field.source)
+    return question is not None and question.required
+
+
 def _choices_text(field: Field) -> str:
     return " | ".join(f"{c.code}, {c.label.replace('|', '/')}" for c in field.choices)
 
@@ -71,7 +123,9 @@ def render_dictionary(lang: str) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow(DICTIONARY_HEADER)
     previous: str | None = None
-    for field in fields_of(lang):
+    fields = fields_of(lang)
+    logic = branching_logic(fields)
+    for field in fields:
         annotation = f"LYSYME id: {field.source}"
         if field.name == "clinician_id" or field.name == "injected_by":
             annotation += " (Telegram user id of the staff member)"
@@ -88,8 +142,8 @@ def render_dictionary(lang: str) -> bytes:
                 field.minimum,
                 field.maximum,
                 "y" if field.identifier else "",
-                "",
-                "y" if field.name == RECORD_ID else "",
+                logic.get(field.name, ""),
+                "y" if required(field) else "",
                 "",
                 "",
                 "",
@@ -101,8 +155,8 @@ def render_dictionary(lang: str) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def record_header(fields: Sequence[Field]) -> list[str]:
-    header = [RECORD_ID, DAG]
+def record_header(fields: Sequence[Field], data_access_group: bool = False) -> list[str]:
+    header = [RECORD_ID, DAG] if data_access_group else [RECORD_ID]
     for position, field in enumerate(fields):
         if field.name != RECORD_ID:
             if field.kind == "checkbox":
@@ -168,16 +222,20 @@ def render_records(
     values: Mapping[int, Mapping[str, str]],
     zone: ZoneInfo,
     lang: str,
+    *,
+    data_access_group: bool = False,
 ) -> bytes:
-    """`values`: screening id → its current stored answers (storage.queries.latest_values)."""
+    """`values`: screening id → its current stored answers (storage.queries.latest_values).
+    `data_access_group`: add the `redcap_data_access_group` column (the site code), for a
+    project where that group already exists."""
     fields = fields_of(lang)
-    header = record_header(fields)
+    header = record_header(fields, data_access_group)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(header)
     for s in sorted(screenings, key=lambda x: (x.site, x.sequence)):
         typed = record(s, values.get(s.id, {}))
-        row: list[str] = [s.number, s.site.lower()]
+        row: list[str] = [s.number, s.site.lower()] if data_access_group else [s.number]
         for position, field in enumerate(fields):
             if field.name != RECORD_ID:
                 if field.kind == "checkbox":

@@ -282,6 +282,12 @@ async def d0_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         await begin(conn, actor, now)
         session = await _our_session(conn, actor, (D0_CONFIRM_MODE, D0_REASON_MODE), screening_id)
         if session is None or "at" not in session.data:
+            # A second tap on "Confirm" (a double tap, a slow network): the first recorded
+            # the injection. Say so, never invite a second record with "run /d0 again".
+            recorded = await store.get_by_id(conn, screening_id)
+            if recorded is not None and recorded.injected_at is not None:
+                return [Out("", toast=t(lang, "d0.already_recorded", number=recorded.number,
+                                        at=local_time(recorded.injected_at, ctx.zone)))]  # fmt: skip
             return _stale(lang, "d0.stale")
         if button.action == "no":
             await _leave(conn, actor, session, now)

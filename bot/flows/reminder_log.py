@@ -19,6 +19,7 @@ from bot.flows import basic
 from bot.present import local_time
 from bot.reminders_board import board_line
 from bot.texts import t
+from bot.views.reminder_words import reason_words, recipient_words, state_words, what
 from conversations.reminder_kinds import Cause
 from storage import ownership as own_store
 from storage import queries
@@ -33,29 +34,6 @@ def _short(moment: dt.datetime | None, ctx: Context) -> str:
     return local_time(moment, ctx.zone) if moment is not None else "—"
 
 
-def _recipient(lang: str, recipient: str, names: dict[int, str]) -> str:
-    if recipient.startswith("user:") and recipient[5:].lstrip("-").isdigit():
-        user_id = int(recipient[5:])
-        return names.get(user_id, str(user_id))
-    key = f"rl.to.{recipient}"
-    label = t(lang, key)
-    return recipient if label == key else label
-
-
-def _kind(lang: str, kind: str) -> str:
-    key = f"rl.kind.{kind}"
-    label = t(lang, key)
-    return kind if label == key else label
-
-
-#: Reasons a row was not sent that the log words in the reader's language.
-_SKIP_REASONS = {
-    "on the board": "rl.why.on_board",
-    "no open patient": "rl.why.no_open",
-    "superseded by a later step": "rl.why.superseded",  # issue 26: each way a row ends
-    "answered": "rl.cancel.answered",
-    "injected": "rl.cancel.injection",
-}
 #: Issue 26: the cause a cancelled row keeps (`Cause`), in the reader's language.
 _CANCEL_CAUSES = {
     Cause.INJECTED: "rl.cancel.injection",
@@ -69,18 +47,13 @@ _CANCEL_CAUSES = {
 }
 
 
-def _skip_reason(lang: str, reason: str | None) -> str:
-    key = _SKIP_REASONS.get(reason or "")
-    return t(lang, key) if key else reason or "—"
-
-
 def _cancel_cause(lang: str, row: LogRow, s: Screening | None) -> str:
     """Rows cancelled by code that names its cause carry it; the others are read from what
     happened to the patient (injection, withdrawal, else a re-evaluation)."""
     if row.cancelled_by in _CANCEL_CAUSES:
         return t(lang, _CANCEL_CAUSES[Cause(row.cancelled_by)])
     if row.cancelled_by:
-        return row.cancelled_by
+        return reason_words(lang, row.cancelled_by)
     if s is None:
         return t(lang, "rl.cancel.other")
     if s.injected_at is not None:
@@ -93,7 +66,7 @@ def _cancel_cause(lang: str, row: LogRow, s: Screening | None) -> str:
 def row_line(
     lang: str, ctx: Context, row: LogRow, s: Screening | None, names: dict[int, str]
 ) -> str:
-    head = f"• {_kind(lang, row.kind)} <code>{row.step}</code> → {_recipient(lang, row.recipient, names)}"
+    head = f"• {what(lang, row.kind, row.step)} → {recipient_words(lang, row.recipient, names)}"
     match row.state:
         case "scheduled":
             state = t(lang, "rl.state.scheduled", at=_short(row.due_at, ctx))
@@ -105,24 +78,24 @@ def row_line(
         case "sent":
             state = t(lang, "rl.state.sent", at=_short(row.sent_at, ctx))
         case "skipped":
-            state = t(lang, "rl.state.skipped", why=_skip_reason(lang, row.last_error))
+            state = t(lang, "rl.state.skipped", why=reason_words(lang, row.last_error))
         case "failed":
-            state = t(lang, "rl.state.failed", why=row.last_error or "—")
+            state = t(lang, "rl.state.failed", why=reason_words(lang, row.last_error))
         case "cancelled":
             state = t(lang, "rl.state.cancelled", why=_cancel_cause(lang, row, s))
         case "unknown":
             state = t(lang, "rl.state.unknown", at=_short(row.due_at, ctx))
-        case other:
-            state = other
+        case _:
+            state = state_words(lang, row.state)
     parts = [head, state]
     if row.answered_by is not None:
         who = names.get(row.answered_by, str(row.answered_by))
         parts.append(t(lang, "rl.state.answered", who=who, at=_short(row.answered_at, ctx)))
     if row.acknowledged_by is not None:
-        who = names.get(row.acknowledged_by, str(row.acknowledged_by))
+        who = recipient_words(lang, f"user:{row.acknowledged_by}", names)
         parts.append(t(lang, "rl.state.acknowledged", who=who, at=_short(row.acknowledged_at, ctx)))
     if row.rerouted_from:
-        parts.append(t(lang, "rl.rerouted", who=_recipient(lang, row.rerouted_from, names)))
+        parts.append(t(lang, "rl.rerouted", who=recipient_words(lang, row.rerouted_from, names)))
     return " — ".join(parts)
 
 

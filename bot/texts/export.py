@@ -8,6 +8,26 @@ FR: dict[str, str] = {
     "exp.sheet.screenings": "Dépistages",
     "exp.sheet.answers": "Réponses",
     "exp.sheet.counts": "Effectifs",
+    "con.welcome": (
+        "Console LYSYME — /screen pour commencer ; /1, /2… touche un bouton (un nombre seul "
+        "est une réponse) ; /help ; Ctrl-D pour quitter."
+    ),
+    "con.written": "Fichier écrit : {path}",
+    "con.cannot_write": "Impossible d'écrire {path} : {problem}",
+    "exp.sheet.about": "À propos",
+    "exp.about.key": "Élément",
+    "exp.about.value": "Valeur",
+    "exp.about.database_id": "Identifiant de la base",
+    "exp.about.audit_rows": "Lignes de la piste d'audit",
+    "exp.about.audit_head": "Empreinte de la dernière ligne d'audit",
+    "exp.about.exported_at": "Exporté le",
+    "exp.src.screening": "dépistage",
+    "exp.src.correction": "correction",
+    "exp.src.update": "mise à jour",
+    "exp.src.not_applicable": "ne s'applique plus",
+    "exp.src.scorten": "SCORTEN",
+    "exp.src.follow_up": "suivi",
+    "exp.src.other": "autre",
     "exp.caption_csv": "Registre de dépistage, {count} dépistage(s) — CSV (pour les machines)",
     "exp.caption_xlsx": "Registre de dépistage, {count} dépistage(s) — XLSX (pour lecture)",
     "exp.col.number": "N° de dépistage",
@@ -87,8 +107,13 @@ FR: dict[str, str] = {
         "REDCap — {count} dépistage(s) à importer (Data Import Tool, codes bruts)"
     ),
     "exp.what.odm": (
-        "CDISC ODM 1.3.2 — {count} dépistage(s), métadonnées et piste d'audit (EDC, entrepôt)"
+        "CDISC ODM 1.3.2 (transactionnel) — {count} dépistage(s) : chaque valeur saisie puis "
+        "corrigée, avec sa piste d'audit (EDC, entrepôt)"
     ),
+    "exp.what.odm_snapshot": (
+        "CDISC ODM 1.3.2 (instantané) — {count} dépistage(s) : valeurs actuelles et piste d'audit"
+    ),
+    "exp.button.odm-snapshot": "ODM (instantané)",
     # REDCap and CDISC ODM forms (bot/exports/)
     "rc.scorten_partial": "SCORTEN partiel (valeurs manquantes : le score est un minimum)",
     "rc.form.screening": "Dépistage : critères d'éligibilité",
@@ -103,6 +128,26 @@ EN: dict[str, str] = {
     "exp.sheet.screenings": "Screenings",
     "exp.sheet.answers": "Answers",
     "exp.sheet.counts": "Counts",
+    "con.welcome": (
+        "LYSYME console — /screen to start; /1, /2… taps a button (a plain number is an "
+        "answer); /help; Ctrl-D to quit."
+    ),
+    "con.written": "File written: {path}",
+    "con.cannot_write": "Cannot write {path}: {problem}",
+    "exp.sheet.about": "about",
+    "exp.about.key": "Item",
+    "exp.about.value": "Value",
+    "exp.about.database_id": "Database id",
+    "exp.about.audit_rows": "Audit trail rows",
+    "exp.about.audit_head": "Hash of the last audit row",
+    "exp.about.exported_at": "Exported at",
+    "exp.src.screening": "screening",
+    "exp.src.correction": "correction",
+    "exp.src.update": "update",
+    "exp.src.not_applicable": "no longer applies",
+    "exp.src.scorten": "SCORTEN",
+    "exp.src.follow_up": "follow-up",
+    "exp.src.other": "other",
     "exp.caption_csv": "Screening log, {count} screening(s) — CSV (for machines)",
     "exp.caption_xlsx": "Screening log, {count} screening(s) — XLSX (for reading)",
     "exp.col.number": "Screening number",
@@ -180,8 +225,13 @@ EN: dict[str, str] = {
         "REDCap — {count} screening(s) to import (Data Import Tool, raw codes)"
     ),
     "exp.what.odm": (
-        "CDISC ODM 1.3.2 — {count} screening(s), metadata and audit trail (EDC, data warehouse)"
+        "CDISC ODM 1.3.2 (transactional) — {count} screening(s): every value entered then "
+        "corrected, with its audit trail (EDC, data warehouse)"
     ),
+    "exp.what.odm_snapshot": (
+        "CDISC ODM 1.3.2 (snapshot) — {count} screening(s): current values and audit trail"
+    ),
+    "exp.button.odm-snapshot": "ODM (snapshot)",
     # REDCap and CDISC ODM forms (bot/exports/)
     "rc.scorten_partial": "SCORTEN partial (values missing: the score is a minimum)",
     "rc.form.screening": "Screening: eligibility criteria",

@@ -38,6 +38,7 @@ FR: dict[str, str] = {
     "d0.reason_empty": "Un motif est nécessaire (court, sans détail identifiant).",
     "d0.reason_too_long": "Motif trop long ({limit} caractères au plus).",
     "d0.stale": "Cette confirmation n'est plus valable : relancez /d0.",
+    "d0.already_recorded": "✅ {number} : l'injection est enregistrée ({at}). Rien à refaire.",
     # /withdraw
     "wd.usage": "Usage : /withdraw HMN-001 motif (court, sans nom ni détail identifiant)",
     "wd.done": "<b>{number}</b> retiré. Tous les rappels sont arrêtés.",
@@ -129,6 +130,7 @@ EN: dict[str, str] = {
     "d0.reason_empty": "A reason is needed (short, no identifying detail).",
     "d0.reason_too_long": "Reason too long (at most {limit} characters).",
     "d0.stale": "This confirmation is no longer valid: run /d0 again.",
+    "d0.already_recorded": "✅ {number}: the injection is recorded ({at}). Nothing to redo.",
     # /withdraw
     "wd.usage": "Usage: /withdraw HMN-001 reason (short, no name or identifying detail)",
     "wd.done": "<b>{number}</b> withdrawn. All reminders stopped.",

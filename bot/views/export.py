@@ -20,7 +20,7 @@ from bot import callback_data as cd
 from bot.cli import no_database
 from bot.common import Actor, Button, Context, Out
 from bot.exports.delegation import delegation_table
-from bot.exports.fields import criterion_name
+from bot.exports.fields import criterion_name, noise_free
 from bot.present import local_time
 from bot.records import begin
 from bot.reports import Table, render_csv, render_xlsx
@@ -40,6 +40,7 @@ from conversations.scorten import (
     MEASURE_BY_ID,
     MEASURE_IDS,
     Scorten,
+    as_measured,
     classify,
     scorten,
 )
@@ -103,8 +104,11 @@ COUNT_COLUMNS = ("group", "item", "label", "count")
 
 
 #: The formats of /export and `lysyme-bot export --format`, in the order the buttons show them.
-FORMATS = ("xlsx", "csv", "redcap", "odm", "delegation")
+FORMATS = ("xlsx", "csv", "redcap", "odm", "odm-snapshot", "delegation")
 DEFAULT_FORMATS = ("csv", "xlsx")
+#: `/export redcap dag`, `lysyme-bot export --redcap-dag`: the REDCap records carry the
+#: `redcap_data_access_group` column (for a project whose site group already exists).
+DAG_OPTION = "dag"
 
 
 @dataclass(frozen=True)
@@ -151,10 +155,13 @@ def _typed(field: str, stored: str | None) -> object:
         return None
     if field in BY_ID:
         try:
-            return from_json(field, stored)
+            return noise_free(from_json(field, stored))
         except (ValueError, TypeError):
             return stored
     raw = queries.json_value(stored)
+    measure = field.removeprefix(queries.SCORTEN_PREFIX)
+    if field.startswith(queries.SCORTEN_PREFIX) and isinstance(raw, int | float):
+        return as_measured(measure, float(raw)) if not isinstance(raw, bool) else raw
     if isinstance(raw, str):
         try:
             return dt.date.fromisoformat(raw)
@@ -258,6 +265,13 @@ def _for_people(lang: str | None, value: object) -> object:
     if isinstance(value, str):
         return choice_text(lang, value)
     return value
+
+
+def _source_words(lang: str, source: str) -> str:
+    """Where an answer came from (screening, correction, update…), in the reader's words."""
+    key = f"exp.src.{source}"
+    text = t(lang, key)
+    return t(lang, "exp.src.other") if text == key else text
 
 
 def _scorten_missing(lang: str, measure: str) -> str:
@@ -389,15 +403,16 @@ def _people_sheets(
                     h.number,
                     h.question_id,
                     short_label(lang, h.question_id),
-                    _typed(h.question_id, h.value),
+                    _for_people(lang, _typed(h.question_id, h.value)),
                     h.answered_by,
                     h.answered_at.astimezone(zone),
-                    h.source,
+                    _source_words(lang, h.source),
                     h.reason,
                 ]
                 for h in history
             ],
             caption=caption,
+            hidden=("question_id",),
         ),
         Table(
             name=t(lang, "exp.sheet.counts"),
@@ -405,6 +420,7 @@ def _people_sheets(
             titles=_titles(lang, COUNT_COLUMNS),
             rows=_count_rows(lang, screenings, settings.target_enrolment),
             caption=caption,
+            hidden=("item",),
         ),
         Table(
             name="CONSORT",
@@ -412,20 +428,21 @@ def _people_sheets(
             titles=_titles(lang, COUNT_COLUMNS),
             rows=consort_rows(lang, consort_of(data)),
             caption=caption,
+            hidden=("item",),
         ),
     ]
     sheets.append(delegation_table(lang, data.acts, data.names, zone, caption))  # issue 24
     if data.head is not None:  # which database, at which audit row, this log was read from
         sheets.append(
             Table(
-                name="about",
+                name=t(lang, "exp.sheet.about"),
                 columns=("key", "value"),
-                titles=("key", "value"),
+                titles=(t(lang, "exp.about.key"), t(lang, "exp.about.value")),
                 rows=[
-                    ("database_id", data.head.database_id or ""),
-                    ("audit_rows", data.head.audit_rows),
-                    ("audit_head", data.head.audit_head),
-                    ("exported_at", now),
+                    (t(lang, "exp.about.database_id"), data.head.database_id or ""),
+                    (t(lang, "exp.about.audit_rows"), data.head.audit_rows),
+                    (t(lang, "exp.about.audit_head"), data.head.audit_head),
+                    (t(lang, "exp.about.exported_at"), now),
                 ],
                 caption=caption,
             )
@@ -439,13 +456,15 @@ async def render_export(
     lang: str,
     now: dt.datetime,
     formats: Sequence[str] = DEFAULT_FORMATS,
+    *,
+    redcap_dag: bool = False,
 ) -> ExportFiles:
     """The files of the chosen formats, rendered off the event loop and outside any
     transaction (the write lock is not held while openpyxl or lxml work)."""
     from bot.exports import odm, redcap
 
     zone = settings.zone
-    stamp = now.astimezone(zone).strftime("%Y%m%d-%H%M")
+    stamp = now.astimezone(zone).strftime("%Y%m%d-%H%M%z")
     stem = f"lysyme-screening-log-{stamp}"
 
     def render() -> list[ExportFile]:
@@ -474,14 +493,21 @@ async def render_export(
                 )
                 files.append(ExportFile(f"lysyme-redcap-records-{stamp}.csv",
                                         redcap.render_records(data.screenings, data.values, zone,
-                                                              lang), "exp.what.redcap_records"))  # fmt: skip
+                                                              lang, data_access_group=redcap_dag),
+                                        "exp.what.redcap_records"))  # fmt: skip
             elif kind == "delegation":  # issue 24: in the reader's language
                 table = delegation_table(lang, data.acts, data.names, zone)
                 files.append(ExportFile(f"lysyme-delegation-log-{stamp}.csv", render_csv(table),
                                         "exp.what.delegation"))  # fmt: skip
             elif kind == "odm":
-                content = odm.render_odm(data.screenings, data.values, data.trail, zone, lang, now)
+                content = odm.render_odm(data.screenings, data.values, data.trail, zone, lang,
+                                         now, data.history, data.head)  # fmt: skip
                 files.append(ExportFile(f"lysyme-odm-{stamp}.xml", content, "exp.what.odm"))
+            elif kind == "odm-snapshot":
+                content = odm.render_odm_snapshot(data.screenings, data.values, data.trail, zone,
+                                                  lang, now, data.head)  # fmt: skip
+                files.append(ExportFile(f"lysyme-odm-snapshot-{stamp}.xml", content,
+                                        "exp.what.odm_snapshot"))  # fmt: skip
         return files
 
     return ExportFiles(await asyncio.to_thread(render), len(data.screenings))
@@ -512,11 +538,15 @@ async def export(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     if not args:
         return [Out(t(lang, "exp.choose"), buttons=_format_buttons(lang))]
+    words = " ".join(args).replace(",", " ").split()
+    dag = any(word.lower() == DAG_OPTION for word in words)  # `/export redcap dag`
+    words = [word for word in words if word.lower() != DAG_OPTION]
     try:
-        formats = parse_formats(" ".join(args))
+        asked = " ".join(words) or ("redcap" if dag else "")  # `/export dag`: REDCap
+        formats = parse_formats(asked)
     except BadFormat as exc:
         return [Out(t(lang, "exp.bad_format", format=str(exc), formats=", ".join(FORMATS)))]
-    return await _send_export(ctx, actor, formats, "/export")
+    return await _send_export(ctx, actor, formats, "/export", redcap_dag=dag)
 
 
 async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
@@ -530,12 +560,14 @@ async def export_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
     return [Out("", toast=t(lang, f"exp.button.{chosen}")), *outs]
 
 
-async def _send_export(ctx: Context, actor: Actor, formats: Sequence[str], how: str) -> list[Out]:
+async def _send_export(
+    ctx: Context, actor: Actor, formats: Sequence[str], how: str, *, redcap_dag: bool = False
+) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
     async with ctx.db.read() as conn:
         data = await read_export(conn)
-    files = await render_export(data, ctx.settings, lang, now, formats)
+    files = await render_export(data, ctx.settings, lang, now, formats, redcap_dag=redcap_dag)
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)  # a re-delivered /export is neither audited nor sent
         await append_audit(conn, _export_audit(str(actor.user_id), now, files, how))
@@ -574,7 +606,8 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
             now = dt.datetime.now(dt.UTC)
             async with db.read() as conn:
                 data = await read_export(conn)
-            files = await render_export(data, settings, settings.language or "fr", now, formats)
+            files = await render_export(data, settings, settings.language or "fr", now, formats,
+                                        redcap_dag=bool(getattr(args, "redcap_dag", False)))  # fmt: skip
             async with db.transaction() as conn:
                 await append_audit(conn, _export_audit("system", now, files, "lysyme-bot export"))
             return files

@@ -10,6 +10,7 @@ from bot import outcomes
 from bot.common import Actor, Context, Out
 from bot.present import dose_line, local_time, number_text, time_left
 from bot.texts import t
+from bot.views.reminder_words import reason_words, recipient_words, state_words, user_id_of, what
 from bot.views.wording import (
     audit_value,
     bsa_of,
@@ -32,6 +33,7 @@ from conversations.scorten import (
     MEASURE_IDS,
 )
 from conversations.standing import standing
+from storage import ownership as own_store
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
@@ -53,6 +55,9 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             return [Out(t(lang, "screen.not_found", number=number))]
         history = await queries.answer_history(conn, s.id)
         reminders = await outbox.for_screening(conn, s.id)
+        names = await own_store.display_names(
+            conn, [uid for r in reminders if (uid := user_id_of(r.recipient)) is not None]
+        )
         corrections = await queries.screening_audit(conn, s.number, ("correction", "d0_deviation"))
         rescreens = [
             x.number for x in await queries.all_screenings(conn) if x.rescreen_of == s.number
@@ -79,16 +84,26 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
                     lang,
                     "pt.audit_line",
                     field=short_label(lang, row.field or row.action),
-                    old=audit_value(row.old_value, ctx),
-                    new=audit_value(row.new_value, ctx),
+                    old=_audited(lang, row.field, row.old_value, ctx),
+                    new=_audited(lang, row.field, row.new_value, ctx),
                     by=row.actor,
                     when=moment_text(row.at, ctx),
                 )
             )
             if row.reason:
                 lines.append(t(lang, "pt.reason", reason=row.reason))
-    lines += ["", t(lang, "pt.reminders"), *_reminder_lines(lang, ctx, reminders)]
+    lines += ["", t(lang, "pt.reminders"), *_reminder_lines(lang, ctx, reminders, names)]
     return [Out("\n".join(lines))]
+
+
+def _audited(lang: str, field: str | None, value: str | None, ctx: Context) -> str:
+    """An audited old/new value in words: a status or an outcome as everywhere, an instant in
+    local time, anything else as it was written."""
+    if value is not None and field in ("status", "outcome"):
+        key = f"{field}.{value}"
+        text = t(lang, key)
+        return value if text == key else text
+    return audit_value(value, ctx)
 
 
 def _has_severity(s: Screening, current: dict[str, str]) -> bool:
@@ -233,9 +248,12 @@ def _answer_lines(lang: str, ctx: Context, history: list[queries.HistoryRow]) ->
 SHOWN_STATES = ("sent", "failed", "claimed", "scheduled")
 
 
-def _reminder_lines(lang: str, ctx: Context, reminders: list[outbox.Reminder]) -> list[str]:
-    """Sent, failed and scheduled reminders, one line per step (recipients joined); the
-    cancelled and skipped ones (rebuilt or superseded) as a count."""
+def _reminder_lines(
+    lang: str, ctx: Context, reminders: list[outbox.Reminder], names: dict[int, str]
+) -> list[str]:
+    """Sent, failed and scheduled reminders, one line per step (recipients joined), in words
+    (bot/views/reminder_words.py); the cancelled and skipped ones (rebuilt or superseded) as
+    a count."""
     shown: dict[tuple[str, str, str], list[str]] = {}
     hidden: dict[str, int] = {}
     for r in reminders:
@@ -247,20 +265,20 @@ def _reminder_lines(lang: str, ctx: Context, reminders: list[outbox.Reminder]) -
         if r.late:
             when += " " + t(lang, "pt.late")
         if r.state == "failed" and r.last_error:
-            when += f" — {r.last_error[:80]}"
-        shown.setdefault((f"{r.kind}/{r.step}", r.state, when), []).append(r.recipient)
+            when += f" — {reason_words(lang, r.last_error[:80])}"
+        recipient = recipient_words(lang, r.recipient, names)
+        key = (what(lang, r.kind, r.step), r.state, when)
+        if recipient not in shown.setdefault(key, []):
+            shown[key].append(recipient)
     lines = [
         t(lang, "pt.reminder", kind=kind, recipient=", ".join(recipients),
-          state=_state(lang, state), when=when)
+          state=state_words(lang, state), when=when)
         for (kind, state, when), recipients in shown.items()
     ]  # fmt: skip
     if hidden:
-        counts = ", ".join(f"{_state(lang, state)} {n}" for state, n in sorted(hidden.items()))
+        counts = ", ".join(
+            t(lang, "pt.reminders_count", state=state_words(lang, state), count=n)
+            for state, n in sorted(hidden.items())
+        )
         lines.append(t(lang, "pt.reminders_hidden", counts=counts))
     return lines or [t(lang, "pt.no_reminders")]
-
-
-def _state(lang: str, state: str) -> str:
-    key = f"pt.rstate.{state}"
-    text = t(lang, key)
-    return state if text == key else text

@@ -13,7 +13,7 @@ from bot.cli import no_database
 from bot.common import Actor, Context, Out
 from bot.present import local_time
 from bot.settings import Settings
-from bot.texts import t
+from bot.texts import Raw, t
 from bot.views.export import (
     ExportData,
     consort_of,
@@ -63,10 +63,12 @@ def _exit_lines(lang: str, counts: consort.Consort, stage: str) -> list[str]:
             label = f"{t(lang, 'co.box.in_progress')} — {t(lang, f'co.progress.{kind}')}"
         else:
             label = t(lang, f"co.box.{where}")
-        lines.append(f"{label}: {n}")
+        lines.append(t(lang, "co.count", label=Raw(label), n=n))  # a chart: no HTML escaping
         if where == "criteria_not_met":
             for criterion, k in sorted(counts.criteria.items(), key=lambda i: (-i[1], i[0])):
-                lines.append(f"   · {reason_label(lang, criterion)}: {k}")
+                lines.append(
+                    "   · " + t(lang, "co.count", label=reason_label(lang, criterion), n=k)
+                )
     return lines
 
 
@@ -138,7 +140,11 @@ async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     flow_png, _, curve_png, _ = await asyncio.to_thread(stats_charts, lang, data, ctx.settings, now)
     curve_caption = t(lang, "co.curve_caption", target=ctx.settings.target_enrolment,
                       when=local_time(now, ctx.zone))  # fmt: skip
-    return [Out(caption[:1024], photo=flow_png), Out(curve_caption, photo=curve_png)]
+    stamp = now.astimezone(ctx.zone).strftime("%Y%m%d-%H%M%z")
+    return [
+        Out(caption[:1024], photo=flow_png, photo_name=f"lysyme-consort-{stamp}.png"),
+        Out(curve_caption, photo=curve_png, photo_name=f"lysyme-recruitment-{stamp}.png"),
+    ]
 
 
 def stats_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -170,7 +176,7 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
     except DatabaseRefused as exc:
         print(f"stats: {exc}", file=sys.stderr)
         return 2
-    stamp = now.astimezone(settings.zone).strftime("%Y%m%d-%H%M")
+    stamp = now.astimezone(settings.zone).strftime("%Y%m%d-%H%M%z")
     written = []
     try:
         for name, content in ((f"lysyme-consort-{stamp}.png", flow_png),

@@ -6,9 +6,10 @@ import datetime as dt
 import html
 
 from bot.common import Actor, Context, Out
+from bot.criteria import awaited_names
 from bot.present import local_time, time_left
 from bot.texts import t
-from bot.views.wording import bsa_of, heading, labels, moment_text, short_label
+from bot.views.wording import bsa_of, heading, moment_text, short_label
 from conversations import consort, versions
 from conversations.eligibility import Outcome
 from conversations.protocol import (
@@ -99,7 +100,7 @@ def _status_entry(
             question = short_label(lang, s.cursor or QUESTIONS[0].id, tight=True)
             lines.append(t(lang, "st.at_question", question=question, when=activity))
     elif s.outcome == Outcome.PENDING.value and s.reasons:
-        lines.append(t(lang, "st.pending", names=labels(lang, s.reasons, tight=True)))
+        lines.append(t(lang, "st.pending", names=awaited_names(lang, s.reasons)))
     else:
         lines.append(t(lang, "st.awaiting_d0", number=s.number))
     return lines

@@ -24,6 +24,7 @@ from conversations.protocol import (
 from conversations.scorten import (
     MEASURE_BY_ID,
     Unit,
+    as_measured,
 )
 from storage import queries
 from storage import screenings as store
@@ -109,6 +110,8 @@ def stored_text(lang: str, field: str, stored: str | None) -> str:
             return t(lang, "c.not_available")
         measure = MEASURE_BY_ID.get(field.removeprefix(queries.SCORTEN_PREFIX))
         unit = measure.units[0].value if measure else ""
+        if isinstance(raw, int | float) and measure is not None:
+            raw = as_measured(measure.id, float(raw))
         number = f"{raw:g}" if isinstance(raw, int | float) else str(raw)
         return f"{number.replace('.', ',') if lang == 'fr' else number} {unit}".strip()
     if isinstance(raw, bool):

@@ -48,7 +48,7 @@ async def audit_rows(ctx: Context, action: str) -> list[tuple[Any, ...]]:
 
 async def test_run_backup_writes_a_private_verifiable_copy_and_audits_it(ctx: Context) -> None:
     path = await run_backup(ctx, PARIS_MORNING)
-    assert path.name == "lysyme-20261121-090000.sqlite3"
+    assert path.name == "lysyme-20261121-100000+0100.sqlite3"
     assert path.parent == ctx.settings.backup_dir
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert ctx.settings.backup_dir is not None
@@ -124,9 +124,9 @@ async def test_scheduler_backs_up_at_start_then_daily_at_3am_local(ctx: Context)
     names = [p.name for p in scheduler.made]
     # At start (none yet), then 03:00 Paris = 02:00 UTC in winter, two days running.
     assert names == [
-        "lysyme-20261121-090000.sqlite3",
-        "lysyme-20261122-020000.sqlite3",
-        "lysyme-20261123-020000.sqlite3",
+        "lysyme-20261121-100000+0100.sqlite3",
+        "lysyme-20261122-030000+0100.sqlite3",
+        "lysyme-20261123-030000+0100.sqlite3",
     ]
     assert max(wait.waits) <= backups.MAX_WAIT  # the clock is re-read at least hourly
     reasons = [row[4] for row in await audit_rows(ctx, "backup")]
@@ -137,7 +137,7 @@ async def test_scheduler_skips_the_start_backup_when_a_recent_one_exists(ctx: Co
     assert isinstance(ctx.clock, FakeClock)
     await run_backup(ctx, ctx.clock.now - dt.timedelta(hours=5))
     scheduler, _ = await run_scheduler(ctx, rounds=1)
-    assert [p.name for p in scheduler.made] == ["lysyme-20261122-020000.sqlite3"]
+    assert [p.name for p in scheduler.made] == ["lysyme-20261122-030000+0100.sqlite3"]
 
 
 async def test_scheduler_is_dst_safe(ctx: Context) -> None:
@@ -146,9 +146,9 @@ async def test_scheduler_is_dst_safe(ctx: Context) -> None:
     ctx.clock.now = dt.datetime(2026, 3, 27, 12, 0, tzinfo=dt.UTC)
     scheduler, _ = await run_scheduler(ctx, rounds=4)
     assert [p.name for p in scheduler.made[1:]] == [
-        "lysyme-20260328-020000.sqlite3",
-        "lysyme-20260329-010000.sqlite3",
-        "lysyme-20260330-010000.sqlite3",
+        "lysyme-20260328-030000+0100.sqlite3",
+        "lysyme-20260329-030000+0200.sqlite3",
+        "lysyme-20260330-030000+0200.sqlite3",
     ]
 
 
@@ -213,8 +213,8 @@ async def test_hooks_start_and_stop_with_the_application(tmp_path: Path) -> None
         assert "lysyme.backup_task" not in bot.app.bot_data
         files = sorted(folder.iterdir())
         assert [f.name for f in files] == [
-            "lysyme-20261121-090000.sqlite3",
-            "lysyme-20261121-090000.sqlite3.anchor",  # its audit head (storage/anchor.py)
+            "lysyme-20261121-100000+0100.sqlite3",
+            "lysyme-20261121-100000+0100.sqlite3.anchor",  # its audit head (storage/anchor.py)
         ]
         assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
         assert len(await audit_rows(ctx, "backup")) == 1

@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,15 @@ from storage.db import Database, fetch_all, fetch_one
 from storage.screenings import Screening
 from tests.conftest import FakeClock, day, sqlite_only
 from tests.conversations.support import NOW, eligible_answers
+
+#: What a person must never read (issue 25): a snake_case id or a "user:N" recipient.
+CODE = re.compile(r"\b[a-z0-9]+_[a-z0-9_]+\b|user:\d+")
+
+
+def assert_no_code(text: str) -> None:
+    found = CODE.findall(re.sub(r"<[^>]+>", "", text))
+    assert not found, found
+
 
 CLINICIAN = 101
 OTHER_CLINICIAN = 102
@@ -217,10 +227,11 @@ async def test_patient_shows_the_whole_completed_record(ctx: Context) -> None:
     assert "• Admission date: <b>20/11/2026</b>" in text
     assert "• SCORTEN · Serum urea (mmol/L): <b>12 mmol/L</b>" in text
     assert "<b>Reminders</b>" in text
-    assert "• d0_window/outcome → user:101: sent 21/11/2026 10:00" in text
-    assert "• d0_window/day_2 → team, owner: scheduled 22/11/2026 08:00" in text
+    assert "• D0 window · screening result → user 101: sent 21/11/2026 10:00" in text
+    assert "• D0 window · day 2, 08:00 → team, owner: scheduled 22/11/2026 08:00" in text
     assert all(len(line) < 200 for line in text.splitlines())
     assert all(len(chunk) <= 4096 for chunk in split_message(text))
+    assert_no_code(text)
 
 
 async def test_patient_on_a_pending_screening(ctx: Context) -> None:
@@ -231,7 +242,7 @@ async def test_patient_on_a_pending_screening(ctx: Context) -> None:
     assert "136 × 10⁶ cells" in text
     assert "D0 deadline: <b>23/11/2026 23:59</b>" in text
     assert "Partial SCORTEN" in text  # values not given yet are missing, not zero
-    assert "pending/daily → last_actor: scheduled 22/11/2026 08:00" in text
+    assert "pending criteria · every morning → last actor: scheduled 22/11/2026 08:00" in text
 
 
 async def test_patient_shows_injection_follow_ups_and_withdrawal(ctx: Context) -> None:
@@ -336,7 +347,10 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Fa
     record = (await patient_view.patient(ctx, again, ["HMN-001"]))[0].text
     assert "↳ 58 years → <b>80 years</b> (correction, <code>202</code>, 21/11/2026 12:00)" in record
     assert "reason: transcription error" in record
-    assert "• also: cancelled 14" in record  # the first outcome's window reminders and escalations
+    assert (
+        "• Not detailed: cancelled × 14" in record
+    )  # the first outcome's window reminders and escalations
+    assert_no_code(record)
 
 
 async def test_a_correction_that_changes_nothing_in_the_outcome(ctx: Context) -> None:
@@ -365,7 +379,7 @@ async def test_correcting_sex_withdraws_the_pregnancy_answer(ctx: Context) -> No
                                      ["HMN-001", "sex", "female", "typo"])  # fmt: skip
     text = await text_of(outs)
     assert "Outcome: eligible → <b>incomplete</b>" in text
-    assert "Missing answers: Pregnancy / breastfeeding status" in text
+    assert "Missing answers: Pregnant or breastfeeding" in text
 
 
 @sqlite_only
@@ -460,6 +474,7 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
     record = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
     assert "Injected after the deadline (deviation) — reason: time misread" in record
     assert "• Injection (D0):" in record  # listed under the other corrections
+    assert_no_code(record)
     for bad, problem in (
         ([day(4), "13:00"], "cannot be in the future"),
         ([day(-2), "13:00"], "cannot be before admission"),
@@ -490,6 +505,11 @@ async def test_cancel_a_withdrawal(ctx: Context) -> None:
         ("status", "withdrawn", "screened"),
         ("withdrawn_reason", "wrong patient", None),
     }
+    # /patient lists them in words: "Status: withdrawn → screened", never the stored codes.
+    record = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
+    assert "• Status: withdrawn → screened" in record
+    assert_no_code(record)
+    assert_no_code(text)
 
 
 # --- /export --------------------------------------------------------------------------------
@@ -518,8 +538,8 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
     outs = await export_view.export(ctx, await actor(ctx, COORDINATOR), ["csv,xlsx"])
     outs.sort(key=lambda o: o.document[0] if o.document else "")  # CSV first
     assert [o.document[0] for o in outs if o.document] == [
-        "lysyme-screening-log-20261121-1000.csv",
-        "lysyme-screening-log-20261121-1000.xlsx",
+        "lysyme-screening-log-20261121-1000+0100.csv",
+        "lysyme-screening-log-20261121-1000+0100.xlsx",
     ]
     assert "5 screening(s)" in outs[0].text
     assert outs[0].document is not None and outs[1].document is not None
@@ -589,7 +609,7 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
     async with ctx.db.transaction() as conn:
         audit = await fetch_all(conn, "SELECT * FROM audit WHERE action='export'")
     assert len(audit) == 1 and audit[0]["actor"] == str(COORDINATOR)
-    assert "lysyme-screening-log-20261121-1000.csv" in audit[0]["new_value"]
+    assert "lysyme-screening-log-20261121-1000+0100.csv" in audit[0]["new_value"]
 
 
 async def test_export_of_an_empty_trial(ctx: Context) -> None:
@@ -633,7 +653,7 @@ def test_cli_export_writes_both_files(
         "Effectifs",
         "CONSORT",
         "Délégation",
-        "about",
+        "À propos",
     ]
     assert main(["export", str(tmp_path / "missing")]) == 2
     printed = capsys.readouterr()

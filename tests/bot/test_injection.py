@@ -101,6 +101,12 @@ async def test_d0_asks_the_investigator_to_confirm_then_records_and_schedules(en
     assert due["vital_status_d30"].startswith("2026-12-21T07:00")
     (injection_row,) = await audit_rows(env.ctx, "injection")
     assert dt.datetime.fromisoformat(injection_row["new_value"]) == at
+    # A double tap on Confirm (issue 25): the injection is recorded, said so; nothing twice.
+    (again,) = await injection.d0_button(env.ctx, who(), f"d:{s.id}:ok")
+    assert (
+        again.toast == "✅ HMN-001: the injection is recorded (21/11/2026 15:30). Nothing to redo."
+    )
+    assert "/d0" not in again.toast and len(await audit_rows(env.ctx, "injection")) == 1
     # The team is told; the window reminders stop.
     await env.sweep(local(2026, 11, 21, 15, 31))
     assert any("injection (D0) recorded" in m.plain for m in env.send.to(TEAM))

@@ -150,8 +150,8 @@ async def test_the_team_gets_one_morning_board_not_a_message_per_patient(env: En
     (text,) = [
         o.text for o in await reminder_log.reminders(env.ctx, person(COORDINATOR), ["HMN-001"])
     ]
-    assert "D0 window <code>day_1</code> → team — skipped: on the morning board" in text
-    assert "morning board <code>2026-11-21</code> → team — sent 21/11/2026 08:00" in text
+    assert "D0 window · day 1, 08:00 → team — skipped: on the morning board" in text
+    assert "morning board · 21/11/2026 → team — sent 21/11/2026 08:00" in text
 
 
 async def test_im_on_it_on_the_board_edits_the_board_and_moves_the_reminders(env: Env) -> None:
@@ -468,24 +468,29 @@ async def test_reminders_lists_every_row_with_its_state(env: Env) -> None:
     screen_b = await screen_patient(env.ctx, env.clock.now, ADMISSION)
     (text,) = [o.text for o in await reminder_log.reminders(env.ctx, person(COORDINATOR), [])]
     assert "<b>HMN-001</b>" in text and f"<b>{screen_b.number}</b>" in text
-    assert "D0 window <code>day_1</code> → team — skipped: on the morning board" in text
-    assert "morning board <code>2026-11-21</code> → team — sent 21/11/2026 08:00" in text
+    assert "D0 window · day 1, 08:00 → team — skipped: on the morning board" in text
+    assert "morning board · 21/11/2026 → team — sent 21/11/2026 08:00" in text
     assert (
-        "D0 window <code>day_1</code> → owner — sent 21/11/2026 08:00 — "
+        "D0 window · day 1, 08:00 → owner — sent 21/11/2026 08:00 — "
         "acknowledged by Bruno 21/11/2026 08:00" in text
     )
-    assert "escalation <code>unacknowledged_1</code> → Chloé" not in text  # no name known yet
     assert (
-        f"escalation <code>unacknowledged_1</code> → {COORDINATOR} — cancelled: acknowledged"
-        in text
+        "escalation · day 1: 08:00 reminder unanswered at 10:00 → Chloé" not in text
+    )  # no name known yet
+    assert (
+        f"escalation · day 1: 08:00 reminder unanswered at 10:00 → user {COORDINATOR} — "
+        "cancelled: acknowledged by the team" in text
     )
-    assert "<code>day_2</code> → owner — scheduled 22/11/2026 08:00" in text
+    assert "day 2, 08:00 → owner — scheduled 22/11/2026 08:00" in text
     french = await reminder_log.reminders(
         env.ctx, Actor(COORDINATOR, COORDINATOR, True, User(COORDINATOR, frozenset({"coordinator"}), "fr")),
         ["hmn-001"],
     )  # fmt: skip
     assert "prévu 22/11/2026 08:00" in french[0].text
     assert "pas envoyé : sur le tableau du matin" in french[0].text
+    assert "fenêtre J0 · jour 1, 8 h → équipe" in french[0].text
+    for code in ("d0_window", "day_1", "unacknowledged_1", "user:", "last_actor", "<code>"):
+        assert code not in text and code not in french[0].text, code
     unknown = await reminder_log.reminders(env.ctx, person(COORDINATOR), ["HMN-999"])
     assert unknown[0].text == "HMN-999: unknown number."
 

@@ -242,7 +242,7 @@ def test_xlsx_sheets_header_and_types() -> None:
     admitted = first[6]
     assert isinstance(admitted.value, dt.datetime)
     assert admitted.value == dt.datetime(2026, 1, 14)
-    assert admitted.number_format == "yyyy-mm-dd"
+    assert admitted.number_format == "dd/mm/yyyy"
     assert first[8].value is None  # an empty list
     second = [cell.value for cell in sheet[3]]
     assert second[4] == -3
@@ -261,7 +261,7 @@ def test_xlsx_datetimes_are_converted_to_the_trial_time_zone() -> None:
     winter, summer = sheet["H2"], sheet["H3"]
     assert winter.value == dt.datetime(2026, 1, 15, 13, 0)  # 12:00 UTC = 13:00 CET
     assert summer.value == dt.datetime(2026, 7, 15, 14, 0)  # 12:00 UTC = 14:00 CEST
-    assert winter.number_format == summer.number_format == "yyyy-mm-dd hh:mm"
+    assert winter.number_format == summer.number_format == "dd/mm/yyyy hh:mm"
 
 
 def test_xlsx_other_time_zone_and_foreign_offset() -> None:

@@ -82,7 +82,9 @@ async def test_coordinator_views_after_a_screening(tg: FakeTelegram, start_bot: 
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes))
     assert book.sheetnames == ["Screenings", "Answers", "Counts", "CONSORT", "Delegation", "about"]
     about = {key.value: value.value for key, value in book["about"].iter_rows(min_row=3)}
-    assert len(about["audit_head"]) == 64 and about["audit_rows"] > 0  # the trail it was read at
+    assert (
+        len(about["Hash of the last audit row"]) == 64 and about["Audit trail rows"] > 0
+    )  # the trail it was read at
     reasons = [
         r[7].value for r in book["Answers"].iter_rows(min_row=2) if r[6].value == "correction"
     ]

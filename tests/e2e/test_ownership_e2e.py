@@ -79,9 +79,9 @@ async def test_second_clinician_takes_the_patient_from_the_team_message(
     log = await coordinator.command("/reminders HMN-001", expect="Reminders")
     text = log["text"]
     assert "acknowledged by Bruno" in text
-    assert "D0 window day_2 → team — skipped: on the morning board" in text
-    assert "morning board 2026-11-22 → team — sent 22/11/2026 08:00" in text
-    assert "D0 window last_day_morning → owner — sent 23/11/2026 08:00" in text
+    assert "D0 window · day 2, 08:00 → team — skipped: on the morning board" in text
+    assert "morning board · 22/11/2026 → team — sent 22/11/2026 08:00" in text
+    assert "D0 window · last day, 08:00 → owner — sent 23/11/2026 08:00" in text
     # /start HMN-001 (the deep link) shows the coordinator the patient's record.
     record = await coordinator.command("/start HMN-001", expect="HMN-001")
     assert "Reminders" in record["text"]
@@ -242,9 +242,16 @@ async def test_the_morning_board_loop_two_clinicians_and_a_coordinator(
     # /reminders: the board rows, sent, skipped "on the board", acknowledged and escalated.
     coordinator = Clinician(tg, COORDINATOR)
     text = (await coordinator.command("/reminders", expect="Reminders"))["text"]
-    assert "morning board 2026-11-22 → team — sent 22/11/2026 08:00" in text
-    assert "morning board 2026-11-23 → team — sent 23/11/2026 08:00" in text
-    assert "D0 window day_2 → team — skipped: on the morning board" in text
-    assert "D0 window day_2 → owner — sent 22/11/2026 08:00 — acknowledged by Bruno" in text
-    assert f"escalation unacknowledged_2 → {COORDINATOR} — sent 22/11/2026 10:00" in text
-    assert "escalation unacknowledged_2" in text and "cancelled: acknowledged" in text
+    assert "morning board · 22/11/2026 → team — sent 22/11/2026 08:00" in text
+    assert "morning board · 23/11/2026 → team — sent 23/11/2026 08:00" in text
+    assert "D0 window · day 2, 08:00 → team — skipped: on the morning board" in text
+    assert (
+        "D0 window · day 2, 08:00 → owner — sent 22/11/2026 08:00 — acknowledged by Bruno" in text
+    )
+    assert (
+        "escalation · day 2: 08:00 reminder unanswered at 10:00 → "
+        f"user {COORDINATOR} — sent 22/11/2026 10:00"
+    ) in text
+    assert "cancelled: acknowledged by the team" in text
+    for code in ("d0_window", "day_2", "unacknowledged_2", "user:", "last_actor"):
+        assert code not in text, code

@@ -17,6 +17,7 @@ from storage.backup import (
     BackupError,
     backup_database,
     backup_file_name,
+    backup_instant,
     prune_backups,
 )
 
@@ -239,11 +240,27 @@ async def test_read_only_folder_is_a_clear_error(
         os.chmod(backups, 0o700)
 
 
-def test_backup_names_are_utc() -> None:
+def test_backup_names_are_local_time_with_their_offset() -> None:
     paris = timezone(timedelta(hours=1))
-    name = backup_file_name(datetime(2026, 11, 25, 0, 10, 5, tzinfo=paris))
-    assert name == "lysyme-20261124-231005.sqlite3"
+    moment = datetime(2026, 11, 25, 0, 10, 5, tzinfo=paris)
+    assert backup_file_name(moment, paris) == "lysyme-20261125-001005+0100.sqlite3"
+    assert backup_file_name(moment) == "lysyme-20261124-231005+0000.sqlite3"  # no zone: UTC
     assert BACKUP_NAME_RE.fullmatch(backup_file_name())
+    # The instant is read back from the name, old UTC names (no offset) included.
+    assert backup_instant("lysyme-20261125-001005+0100.sqlite3") == moment
+    assert backup_instant("lysyme-20261124-231005.sqlite3") == moment
+
+
+def test_prune_orders_by_instant_across_the_autumn_dst_change(backups: Path) -> None:
+    """02:30 summer time comes before 02:15 winter time (the hour repeats): pruning keeps the
+    newest instant, not the greatest name."""
+    older = "lysyme-20261025-023000+0200.sqlite3"  # 00:30 UTC
+    newer = "lysyme-20261025-021500+0100.sqlite3"  # 01:15 UTC
+    legacy = "lysyme-20261024-230000.sqlite3"  # an old UTC name, the oldest
+    for name in (older, newer, legacy):
+        (backups / name).write_bytes(b"")
+    assert prune_backups(backups, keep=1) == [backups / legacy, backups / older]
+    assert listing(backups) == [newer]
 
 
 def test_prune_keeps_the_newest(backups: Path) -> None:
