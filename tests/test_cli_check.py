@@ -164,7 +164,7 @@ VALID: dict[str, str] = {
     "utc_now_z": doc(now="2026-12-02T22:59:59Z"),
     "pregnancy_for_a_man_ignored": doc(pregnant_or_breastfeeding="yes"),
     # The error message lists dd/mm/yyyy as accepted: so it is (issue 25).
-    "dates_day_first": doc(index_date="27/11/2026", admission_date="29/11/2026"),
+    "dates_day_first": doc(index_date=day(6), admission_date=day(8)),
     "null_is_unanswered": doc(weight_kg=None),
     "failed_with_missing_and_pending": doc(age=77, weight_kg=None, hiv_positive="pending"),
     "missing_with_pending": doc(ward=..., hiv_positive="pending", consent="pending"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot import outcomes
 from bot.common import Actor, Context, Out
+from bot.criteria import awaited_name
 from bot.present import (
     answer_text,
     dose_deviation_line,
@@ -117,7 +118,9 @@ def field_names(lang: str) -> dict[str, str]:
     names: dict[str, str] = {}
     for language in (lang, *(other for other in LANGUAGES if other != lang)):
         for field in _CORRECTABLE:
-            for name in (_display_name(language, field), short_label(language, field)):
+            # the test a criterion awaits names it too ("Sérologie VIH", "HIV serology")
+            for name in (_display_name(language, field), short_label(language, field),
+                         awaited_name(language, field)):  # fmt: skip
                 names.setdefault(_fold(name), field)
             if field.startswith(queries.SCORTEN_PREFIX):
                 measure = field.removeprefix(queries.SCORTEN_PREFIX)

@@ -471,7 +471,14 @@ async def test_the_french_spreadsheet_opens_right(ctx: Context) -> None:
     csv_text = next(v for k, v in files.items() if k.endswith(".csv")).decode()
     assert all(name.endswith(("+0100.xlsx", "+0100.csv")) for name in files)  # local, offset
     book = openpyxl.load_workbook(io.BytesIO(xlsx))
-    assert book.sheetnames == ["Dépistages", "Réponses", "Effectifs", "CONSORT", "À propos"]
+    assert book.sheetnames == [
+        "Dépistages",
+        "Réponses",
+        "Effectifs",
+        "CONSORT",
+        "Délégation",
+        "À propos",
+    ]
     answers = book["Réponses"]
     titles = [c.value for c in answers[2]]
     rows = [dict(zip(titles, (c.value for c in r), strict=True))

@@ -68,7 +68,7 @@ async def test_a_corrected_exclusion_reopens_the_screening(ctx: Context, clock: 
     ]
     # /status lists it among the open patients, at its first unanswered question.
     listed = await text_of(await status_view.status(ctx, coordinator, []))
-    assert "HMN-001" in listed and "Current question: Hepatitis B and C serology" in listed
+    assert "HMN-001" in listed and "Current question: Active hepatitis B or C" in listed
     assert "in screening 1" in listed
     # /resume asks the remaining questions, in order.
     clinician = await actor(ctx, CLINICIAN)
@@ -176,7 +176,8 @@ async def test_correct_names_a_criterion_by_its_label_in_either_language(ctx: Co
     text = await text_of(await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "Sérologie", "VIH", "non", "vérifié"]
     ))  # fmt: skip
-    assert "HIV serology" in text and "nothing changed" in text  # a two-word label
+    # a two-word name: the test the criterion awaits ("Sérologie VIH")
+    assert "Positive HIV serology" in text and "nothing changed" in text
     text = await text_of(await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "taille", "170", "erreur"]
     ))  # fmt: skip
