@@ -196,6 +196,17 @@ async def _v6_leases(conn: Connection) -> None:
         await conn.execute(statement)
 
 
+async def _v7_lease_epoch(conn: Connection) -> None:
+    """Issue 23, fencing: the leader lease's epoch (one more at each takeover), and the epoch
+    under which a reminder was claimed. A row is marked by its claimer only while its claim
+    is intact; an ex-leader's claim (an older epoch) is taken over at once."""
+    for statement in (
+        "ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE reminders ADD COLUMN claim_epoch INTEGER",
+    ):
+        await conn.execute(statement)
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
@@ -204,6 +215,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v4_protocol_version,
     _v5_ownership,
     _v6_leases,
+    _v7_lease_epoch,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -225,16 +237,21 @@ class Database(abc.ABC):
     on_gone: Callable[[str], None] | None = None
 
     @classmethod
-    async def open(cls, path: str | Path, *, migrate: bool = True, pool_size: int = 5) -> Database:
+    async def open(
+        cls, path: str | Path, *, migrate: bool = True, pool_size: int = 5, lease: float = 15.0
+    ) -> Database:
         """Open (and, with `migrate`, bring up to date) the database at `path`: a SQLite file,
-        or a PostgreSQL URL. Raises anchors.DatabaseRefused with one line when it must not be
-        used."""
+        or a PostgreSQL URL (`lease`: the leader lease in seconds, which bounds its write
+        connections' lock waits). Raises anchors.DatabaseRefused with one line when it must
+        not be used."""
         from storage.postgres import is_postgres_url
 
         if is_postgres_url(path):
             from storage.postgres_db import PostgresDatabase
 
-            return await PostgresDatabase.open_url(str(path), migrate=migrate, pool_size=pool_size)
+            return await PostgresDatabase.open_url(
+                str(path), migrate=migrate, pool_size=pool_size, lease=lease
+            )
         return await SqliteDatabase.open_file(Path(path), migrate=migrate)
 
     @property
@@ -254,6 +271,12 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         """One write transaction, rolled back on any exception."""
+
+    def lease_transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """A short write transaction for the leader lease (bot/leadership.py). SQLite: the one
+        process leads, an ordinary `transaction()`. PostgreSQL: a connection of its own,
+        without the write lock, so a renewal never waits behind a writer."""
+        return self.transaction()
 
     @abc.abstractmethod
     async def run(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:

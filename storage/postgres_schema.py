@@ -206,6 +206,13 @@ async def _v6_leases(conn: Connection) -> None:
     ))  # fmt: skip
 
 
+async def _v7_lease_epoch(conn: Connection) -> None:
+    await _statements(conn, (
+        "ALTER TABLE leases ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE reminders ADD COLUMN claim_epoch BIGINT",
+    ))  # fmt: skip
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N] — the same N as SQLite's.
 MIGRATIONS: Final[tuple[PgMigration, ...]] = (
     _v1_core,
@@ -214,4 +221,5 @@ MIGRATIONS: Final[tuple[PgMigration, ...]] = (
     _v4_protocol_version,
     _v5_ownership,
     _v6_leases,
+    _v7_lease_epoch,
 )
