@@ -967,6 +967,8 @@ class ReminderSender:
             self._wake.clear()  # a wake during the sweep triggers the next one at once
             try:
                 await self.round(self.ctx.now())
+            except sqlite3.Error as exc:  # recorded for the health check; retried next round
+                log.warning("reminder sweep failed: %s: %s", type(exc).__name__, exc)
             except Exception:
                 log.exception("reminder sweep failed")
             self.sweeps += 1

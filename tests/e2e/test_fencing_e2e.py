@@ -1,0 +1,160 @@
+"""Fencing on real processes (issue 23): two `lysyme-bot run` replicas on one PostgreSQL
+database, 300 reminders due. The leader is stopped (SIGSTOP) in the middle of the batch,
+*inside a write transaction* (holding the write lock), for three times its lease, then
+continued (SIGCONT).
+
+* The standby takes the lead over within 4/3 of the lease: the frozen writer's transaction is
+  ended by the server (idle_in_transaction_session_timeout, below the lease) and the renewal
+  does not wait for the write lock. An admin's command sent during the stop is answered.
+* The old leader, continued, sends nothing more: every reminder reaches its chat once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import ADMIN, CLINICIAN, replica_role
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.test_replicas_e2e import _replica, _wait_forreplica_role
+from tests.e2e.test_restart_e2e import say
+
+LEASE = 3.0  # the replicas' LYSYME_LEADER_LEASE_SECONDS (_replica)
+ROWS = 300
+FIRST_CHAT = 100000
+#: The machine running the tests is shared: a process may be scheduled late by this much.
+SCHEDULING_SLACK = 1.5
+
+
+def _seed(url: str) -> list[int]:
+    """ROWS admin notices due now (each about another chat: each a different message)."""
+    from bot import jobs
+    from storage import reminders as outbox
+    from storage import users as user_store
+    from storage.db import Database
+
+    async def go() -> list[int]:
+        now = dt.datetime.now(dt.UTC)
+        db = await Database.open(url)
+        ids: list[int] = []
+        try:
+            async with db.transaction() as conn:
+                await user_store.grant_roles(conn, ADMIN, {"admin"}, "test", now)
+                for index in range(ROWS):
+                    ids += await outbox.schedule(
+                        conn, None, jobs.ADMIN, f"unreachable:{FIRST_CHAT + index}:blocked",
+                        now, [outbox.user_recipient(ADMIN)],
+                    )  # fmt: skip
+        finally:
+            await db.close()
+        return ids
+
+    return asyncio.run(go())
+
+
+def _notices(tg: FakeTelegram) -> list[int]:
+    found = []
+    for message in tg.sent_messages(ADMIN):
+        match = re.search(r"\b(1\d{5})\b", message.get("text", ""))
+        if match and "cannot be reached" in message.get("text", ""):
+            found.append(int(match.group(1)))
+    return found
+
+
+def _wait(condition: object, timeout: float, what: str) -> None:
+    started = time.monotonic()
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_more(
+    server: FakeTelegram, tmp_path: Path, postgres_target: str
+) -> None:
+    import psycopg
+
+    tg = server
+    url = postgres_target
+    ids = _seed(url)
+    target = ids[95]  # a row in the middle of the first claim batch (100 rows)
+    leader_dir, standby_dir = tmp_path / "replica-a", tmp_path / "replica-b"
+    leader = _replica(tg, leader_dir, url)
+    standby: subprocess.Popen[bytes] | None = None
+    watcher = psycopg.connect(url, autocommit=True)
+    holder = psycopg.connect(url, autocommit=True)  # (pg_stat_activity is fixed in a transaction)
+    try:
+        _wait_forreplica_role(leader_dir, "leader", timeout=30)
+        standby = _replica(tg, standby_dir, url)
+        _wait_forreplica_role(standby_dir, "standby", timeout=30)
+        say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
+
+        # Catch the leader inside a write transaction: hold the row it will mark next, so that
+        # its statement waits for it, the write lock held; stop it there; let the row go. Its
+        # session is then idle in a transaction, holding the write lock, its process stopped.
+        _wait(
+            lambda: watcher.execute(
+                "SELECT claimed_by IS NOT NULL FROM reminders WHERE id = %s", (target,)
+            ).fetchone()[0],  # type: ignore[index]
+            30,
+            "the leader claimed the batch",
+        )
+        holder.execute("BEGIN")
+        holder.execute("SELECT 1 FROM reminders WHERE id = %s FOR UPDATE", (target,))
+        held = holder.execute(
+            "SELECT state FROM reminders WHERE id = %s", (target,)
+        ).fetchone()
+        assert held is not None and held[0] == "claimed", held  # not reached yet
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
+        backend = holder.info.backend_pid
+        _wait(lambda: watcher.execute(waiting, (backend,)).fetchone()[0] > 0, 30,  # type: ignore[index]
+              "the leader reached it")  # fmt: skip
+        before_stop = len(_notices(tg))
+        leader.send_signal(signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        holder.execute("ROLLBACK")
+        assert 0 < before_stop < ROWS  # stopped mid-batch
+
+        # The standby takes over within 4/3 of the lease, though the leader is frozen holding
+        # the write lock: the server ends its transaction, the renewal does not wait for it.
+        _wait(lambda: replica_role(standby_dir) == "leader", 4 / 3 * LEASE + SCHEDULING_SLACK * 2,
+              "takeover")  # fmt: skip
+        took = time.monotonic() - stopped_at
+        assert took <= 4 / 3 * LEASE + SCHEDULING_SLACK, took
+        # Writes work during the stop: an admin's command is answered by the new leader.
+        say(tg, ADMIN, f"/adduser {CLINICIAN + 1} clinician", expect=str(CLINICIAN + 1))
+
+        remaining = 3 * LEASE - (time.monotonic() - stopped_at)
+        if remaining > 0:
+            time.sleep(remaining)  # the stop lasts three leases (real processes: real time)
+        leader.send_signal(signal.SIGCONT)
+
+        _wait(lambda: len(set(_notices(tg))) == ROWS, 120, "every reminder sent")
+        # The old leader had its batch in hand: give it time to (wrongly) go on with it.
+        _wait(lambda: replica_role(leader_dir) == "standby", 10, "the old leader steps down")
+        time.sleep(2 * LEASE)
+    finally:
+        watcher.close()
+        holder.close()
+        for process in (leader, standby):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    raise
+
+    print(f"takeover {took:.2f} s after the stop; {before_stop} sent before it")
+    sent = _notices(tg)
+    doubled = sorted({chat for chat in sent if sent.count(chat) > 1})
+    assert doubled == [] and sorted(sent) == list(range(FIRST_CHAT, FIRST_CHAT + ROWS))
+    for process in (leader, standby):
+        stderr = process.stderr.read().decode() if process and process.stderr else ""
+        assert "Traceback" not in stderr, stderr[-3000:]
