@@ -229,6 +229,7 @@ class Leadership:
         self.epoch = lease.epoch
         self._live_until = started + self.step_down_after.total_seconds()
         health.beat("lease", now)
+        health.lease_renewed(now + self.step_down_after)
         await self._release_taken_over()
         if self.mono() < self._live_until:
             self._set(True)

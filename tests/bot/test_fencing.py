@@ -200,6 +200,14 @@ async def test_the_lease_runs_out_on_the_monotonic_clock_and_health_says_standby
     health.configure(heartbeat)
     try:
         assert await a.lead.step() is True
+        steps_down = WALL0 + LEASE * 2 / 3
+        said = health.check_heartbeats(heartbeat, steps_down - dt.timedelta(seconds=1),
+                                       polling=False)  # fmt: skip
+        assert said[0] == "leader"
+        # A process that is stopped writes nothing: the check itself sees the lease lapse.
+        said = health.check_heartbeats(heartbeat, steps_down + dt.timedelta(seconds=0.1),
+                                       polling=False)  # fmt: skip
+        assert said[0] == "standby"
         wall.advance(seconds=LEASE.total_seconds() * 2 / 3 - 0.5)
         assert a.lead.live() is True
         # No renewal (a frozen connection): two thirds of the lease after the last one, it is

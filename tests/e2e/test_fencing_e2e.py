@@ -106,9 +106,7 @@ def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_
         )
         holder.execute("BEGIN")
         holder.execute("SELECT 1 FROM reminders WHERE id = %s FOR UPDATE", (target,))
-        held = holder.execute(
-            "SELECT state FROM reminders WHERE id = %s", (target,)
-        ).fetchone()
+        held = holder.execute("SELECT state FROM reminders WHERE id = %s", (target,)).fetchone()
         assert held is not None and held[0] == "claimed", held  # not reached yet
         waiting = "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
         backend = holder.info.backend_pid
