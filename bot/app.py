@@ -238,6 +238,11 @@ def _watch_database_file(application: Application, ctx: Context) -> None:  # typ
 
     ctx.db.on_gone = gone
 
+    def fault(problem: str) -> None:  # after a commit: the data is saved, the admins told
+        application.create_task(_tell_admins(application, ctx, "db.fault", problem=problem))
+
+    ctx.db.on_fault = fault
+
     never = asyncio.Event()  # cancelled at stop; the wait is only a pause between looks
 
     async def watch() -> None:
