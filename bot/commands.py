@@ -167,7 +167,7 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     incremental verification. Exit 0 intact, 1 a problem (named), 2 no database."""
     import sqlite3
 
-    from storage.anchor import DatabaseRefused, anchor_path, compare, read_anchor
+    from storage.anchor import ADOPT_HINT, DatabaseRefused, anchor_path, compare, read_anchor
     from storage.audit import checkpoint_problem, verify_chain
     from storage.db import Database
 
@@ -196,6 +196,13 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
             anchor = read_anchor(anchor_path(database))
         except DatabaseRefused as exc:
             print(f"verify-audit: {exc}")
+            return 1
+        if anchor is None and checkpoint is not None:
+            return _verified(result.rows_checked, result.last_id, checkpoint)
+        if anchor is None:  # an older copy put back with its anchor deleted looks like this
+            print(f"verify-audit: anchor: {database} has no anchor file "
+                  f"{anchor_path(database)}: the end of the trail cannot be checked; "
+                  f"{ADOPT_HINT}")  # fmt: skip
             return 1
         if anchor is not None:
             conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
