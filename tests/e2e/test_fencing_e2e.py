@@ -156,3 +156,58 @@ def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_
     for process in (leader, standby):
         stderr = process.stderr.read().decode() if process and process.stderr else ""
         assert "Traceback" not in stderr, stderr[-3000:]
+
+
+def test_the_bots_postgresql_backends_terminated_mid_batch_lose_and_double_nothing(
+    server: FakeTelegram, tmp_path: Path, postgres_target: str
+) -> None:
+    """`pg_terminate_backend` of every connection of both replicas, three times while the
+    leader sends 300 reminders: each connection is opened again at its next transaction;
+    every reminder reaches its chat once, and the replicas answer commands afterwards."""
+    import secrets
+    import urllib.parse
+
+    import psycopg
+
+    tg = server
+    name = f"lysyme-e2e-{secrets.token_hex(4)}"  # only this test's replicas are terminated
+    parts = urllib.parse.urlsplit(postgres_target)
+    query = [*urllib.parse.parse_qsl(parts.query), ("application_name", name)]
+    url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    _seed(url)
+    leader_dir, standby_dir = tmp_path / "replica-a", tmp_path / "replica-b"
+    leader = _replica(tg, leader_dir, url)
+    standby: subprocess.Popen[bytes] | None = None
+    admin = psycopg.connect(postgres_target, autocommit=True)
+    terminate = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s"
+    )
+    try:
+        _wait_forreplica_role(leader_dir, "leader", timeout=30)
+        standby = _replica(tg, standby_dir, url)
+        _wait_forreplica_role(standby_dir, "standby", timeout=30)
+        terminated = 0
+        for share in (0.2, 0.4, 0.6):
+            _wait(lambda share=share: len(_notices(tg)) >= share * ROWS, 60, f"{share:.0%} sent")  # type: ignore[misc]
+            terminated += admin.execute(terminate, (name,)).fetchone()[0]  # type: ignore[index]
+        assert terminated >= 6  # both replicas' writers, readers and lease connections
+        _wait(lambda: len(set(_notices(tg))) == ROWS, 120, "every reminder sent")
+        time.sleep(LEASE)  # anything sent twice would have gone out by now
+        say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
+    finally:
+        admin.close()
+        for process in (leader, standby):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    raise
+    sent = _notices(tg)
+    doubled = sorted({chat for chat in sent if sent.count(chat) > 1})
+    assert doubled == [] and sorted(sent) == list(range(FIRST_CHAT, FIRST_CHAT + ROWS))
+    assert leader.returncode == 0 and standby is not None and standby.returncode == 0
+    for process in (leader, standby):
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        assert "Traceback" not in stderr, stderr[-3000:]
