@@ -321,7 +321,10 @@ class Leadership:
         if task is not None:
             await task
         if not self.solo and self.leading:
-            with contextlib.suppress(Exception):
-                async with self.db.lease_transaction() as conn:
-                    await leases.release(conn, LEASE_NAME, self.holder)
+            with contextlib.suppress(Exception):  # (a database that does not answer: expires)
+                await asyncio.wait_for(self._release(), self.renew_every)
             self._set(False)
+
+    async def _release(self) -> None:
+        async with self.db.lease_transaction() as conn:
+            await leases.release(conn, LEASE_NAME, self.holder)
