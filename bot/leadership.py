@@ -149,6 +149,7 @@ class Leadership:
         holder: str = "",
         lease: dt.timedelta = LEASE,
         mono: Monotonic = time.monotonic,
+        server_clock: bool | None = None,
     ) -> None:
         self.db = db
         self.lease = lease
@@ -158,6 +159,10 @@ class Leadership:
         self.solo = solo  # SQLite: the only process, the leader from the start
         self.wall = wall
         self.mono = mono
+        #: Lease times from the database server's clock (PostgreSQL), not this machine's:
+        #: replicas whose clocks differ (by minutes) still agree on when a lease expires. By
+        #: default whenever the wall clock is the real one (tests inject theirs).
+        self.server_clock = wall is _wall if server_clock is None else server_clock
         self.leading = solo
         #: The lease's epoch while this process leads (its reminder claims carry it).
         self.epoch = 0
@@ -212,8 +217,9 @@ class Leadership:
         now = self.wall()
         try:
             async with self.db.lease_transaction() as conn:
+                at = await leases.server_now(conn) if self.server_clock else now
                 before = await leases.current_holder(conn, LEASE_NAME)
-                lease = await leases.take(conn, LEASE_NAME, now, self.lease, self.holder)
+                lease = await leases.take(conn, LEASE_NAME, at, self.lease, self.holder)
         except Exception as exc:  # the database is unreachable: keep the lease only a while
             log.warning("leader lease not renewed: %s", exc)
             self.live()  # steps down once the lease is no longer known to be live

@@ -83,6 +83,17 @@ async def take(
 _RELEASED = to_db(dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
 
 
+async def server_now(conn: Connection) -> dt.datetime:
+    """The database server's clock (PostgreSQL: the transaction's start): leases compared on
+    one clock, whatever the replicas' own clocks say (they may differ by minutes)."""
+    row = await fetch_one(conn, "SELECT now()")
+    assert row is not None
+    value = row[0]
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return from_db(str(value))
+
+
 async def release(conn: Connection, name: str, holder: str = "") -> bool:
     """Give `name` up at once (a clean stop): a standby need not wait for it to expire. The
     row stays (expired), so the next holder's epoch is still one more."""

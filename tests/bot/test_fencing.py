@@ -260,3 +260,20 @@ async def test_the_http_layer_refuses_a_leader_only_call_once_the_lease_is_not_l
     # A reply to a user is not leader-only: it leaves whatever the lease.
     await request.do_request("https://api/bot1/sendMessage", "POST")
     assert len(inner.urls) == 2
+
+
+async def test_replicas_whose_clocks_differ_by_minutes_agree_on_the_lease(
+    two: tuple[FakeClock, Replica, Replica],
+) -> None:
+    """Lease times come from the database server's clock: a replica whose own clock is ten
+    minutes ahead does not take a live leader's lease (nor does one behind keep a dead one's)."""
+    _, a, b = two
+    # (the server's clock is real: the replica's is ten minutes ahead of it)
+    ahead = FakeClock(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
+    a.lead.server_clock = True
+    fast = Leadership(b.db, solo=False, wall=ahead, holder="replica-b", server_clock=True)
+    assert await a.lead.step() is True
+    assert await fast.step() is False  # by its own clock a's lease ran out long ago
+    assert await a.lead.step() is True
+    fast.server_clock = False  # what its own clock would have done: taken a live lease
+    assert await fast.step() is True
