@@ -51,7 +51,7 @@ from bot.flows import (
     reminder_log,
     screening,
 )
-from bot.leadership import Leadership
+from bot.leadership import FencedRequest, Leadership
 from bot.routing import Feature, Routes, build_routes
 from bot.settings import Settings
 from bot.texts import t
@@ -121,11 +121,12 @@ def build_application(
     )
     if paced:  # 30 messages/s overall, 20/min per group (bot/reminder_delivery.py)
         builder = builder.rate_limiter(reminder_delivery.rate_limiter())
-    if request is not None:
-        builder = builder.request(request)
-    # PTB's own default for getUpdates (one connection), wrapped to beat `poll` (bot/health.py).
+    # PTB's own defaults (256 connections; one for getUpdates), wrapped so that a call only a
+    # leader makes is refused once the lease is not live (bot/leadership.py), and getUpdates
+    # beats `poll` (bot/health.py).
+    builder = builder.request(FencedRequest(request or HTTPXRequest(connection_pool_size=256)))
     updates_request = get_updates_request or HTTPXRequest(connection_pool_size=1)
-    builder = builder.get_updates_request(health.BeatingRequest(updates_request))
+    builder = builder.get_updates_request(health.BeatingRequest(FencedRequest(updates_request)))
     application: Application = builder.build()  # type: ignore[type-arg]
     application.bot_data["settings"] = settings
     application.bot_data["clock"] = clock
@@ -163,7 +164,8 @@ async def _beat_update(update: object, app_context: Any) -> None:
 
 
 async def open_context(settings: Settings, clock: Clock = system_clock) -> Context:
-    db = await Database.open(settings.database, pool_size=settings.database_pool_size)
+    db = await Database.open(settings.database, pool_size=settings.database_pool_size,
+                             lease=settings.leader_lease_seconds)  # fmt: skip
     ctx = Context(settings=settings, db=db, clock=clock)
     now = ctx.now()
     async with db.transaction() as conn:
@@ -201,7 +203,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     await leadership.step()  # the first replica leads at once
     leadership.start()
     application.bot_data[LEADERSHIP_KEY] = leadership
-    ctx.leads = lambda: leadership.leading
+    ctx.leads = leadership.live  # the lease known live now (monotonic clock)
+    ctx.lease = leadership.fence
     async with ctx.db.transaction() as conn:  # its checkpoint is a write
         result = await verify_incremental(conn)
     if not result.ok:
@@ -247,6 +250,11 @@ def _watch_database_file(application: Application, ctx: Context) -> None:  # typ
         application.create_task(_tell_admins(application, ctx, "db.gone", problem=problem))
 
     ctx.db.on_gone = gone
+
+    def fault(problem: str) -> None:  # after a commit: the data is saved, the admins told
+        application.create_task(_tell_admins(application, ctx, "db.fault", problem=problem))
+
+    ctx.db.on_fault = fault
 
     never = asyncio.Event()  # cancelled at stop; the wait is only a pause between looks
 

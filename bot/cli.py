@@ -35,11 +35,23 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def no_database(command: str, settings: Settings) -> bool:
     """A command that reads an existing database: True (and one line on stderr) when the
-    SQLite file is not there. A PostgreSQL URL is checked by connecting to it."""
-    if settings.on_postgres or Path(settings.database).exists():
+    SQLite file is not there, or is no LYSYME database (not SQLite, no tables). A PostgreSQL
+    URL is checked by connecting to it."""
+    if settings.on_postgres:
         return False
-    print(f"{command}: no database at {settings.database}", file=sys.stderr)
-    return True
+    path = Path(settings.database)
+    if not path.exists():
+        print(f"{command}: no database at {settings.database}", file=sys.stderr)
+        return True
+    from storage.anchor import not_lysyme
+
+    problem = not_lysyme(path)
+    if problem is None and path.stat().st_size == 0:
+        problem = f"{path} is not a LYSYME database: it is empty"
+    if problem is not None:
+        print(f"{command}: {problem}", file=sys.stderr)
+        return True
+    return False
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -129,8 +141,15 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], object]] = {
             "only for a project where that data access group already exists",
         ),
     ),
-    "init": lambda p: p.add_argument(
-        "--force", action="store_true", help="set an existing database and anchor aside first"
+    "init": lambda p: (
+        p.add_argument(
+            "--force", action="store_true", help="set an existing database and anchor aside first"
+        ),
+        p.add_argument(
+            "--adopt",
+            action="store_true",
+            help="accept an existing database that has no anchor file, as it is (audited)",
+        ),
     ),
 }
 

@@ -167,7 +167,7 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     incremental verification. Exit 0 intact, 1 a problem (named), 2 no database."""
     import sqlite3
 
-    from storage.anchor import DatabaseRefused, anchor_path, compare, read_anchor
+    from storage.anchor import ADOPT_HINT, DatabaseRefused, anchor_path, compare, read_anchor
     from storage.audit import checkpoint_problem, verify_chain
     from storage.db import Database
 
@@ -196,6 +196,13 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
             anchor = read_anchor(anchor_path(database))
         except DatabaseRefused as exc:
             print(f"verify-audit: {exc}")
+            return 1
+        if anchor is None and checkpoint is not None:
+            return _verified(result.rows_checked, result.last_id, checkpoint)
+        if anchor is None:  # an older copy put back with its anchor deleted looks like this
+            print(f"verify-audit: anchor: {database} has no anchor file "
+                  f"{anchor_path(database)}: the end of the trail cannot be checked; "
+                  f"{ADOPT_HINT}")  # fmt: skip
             return 1
         if anchor is not None:
             conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
@@ -303,6 +310,68 @@ def _pg_dump(args: argparse.Namespace, url: str, zone: dt.tzinfo) -> int:
     return 0
 
 
+def _adopt(args: argparse.Namespace, settings: Settings) -> int:
+    """`lysyme-bot init --adopt`: accept, as it is, a database file that has no anchor (an
+    upgrade from a version without anchors, or a file the team knows to be the right one).
+    The one deliberate way past that refusal: only a LYSYME database whose audit trail
+    verifies; the adoption is an audit row (with the trail's length); then it is anchored."""
+    import sqlite3
+
+    from storage import anchor as anchors
+    from storage.audit import AuditEntry, append_audit, verify_chain
+    from storage.db import Database
+
+    if args.force:
+        fail("init: --adopt keeps the database as it is, --force sets it aside: choose one")
+    if isinstance(settings.database, str):
+        fail("init: --adopt is for a database file; a PostgreSQL database has no anchor file")
+    database = Path(settings.database)
+    claim_database("init", database, anchored=False)
+    anchor = anchors.anchor_path(database)
+    if not database.exists() or database.stat().st_size == 0:
+        fail(f"init: no database at {database} to adopt; `lysyme-bot init` creates a new one")
+    problem = anchors.not_lysyme(database)
+    if problem is not None:
+        fail(f"init: {problem}; not adopted")
+    if anchor.exists():
+        fail(f"init: {database} already has its anchor {anchor}: nothing to adopt (if the bot "
+             "refuses it, the refusal says why)")  # fmt: skip
+
+    async def adopt() -> tuple[int, str | None]:
+        db = await Database.open(database, migrate=False)
+        try:
+            result = await verify_chain(db.conn)
+            if not result.ok:
+                return result.rows_checked, f"row {result.first_bad_id}: {result.problem}"
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                    (anchors.DATABASE_ID_KEY, anchors.new_database_id()),
+                )
+                await append_audit(conn, AuditEntry(
+                    dt.datetime.now(dt.UTC), "init", "database_adopted", None, "anchor", None,
+                    f"{result.rows_checked} audit rows",
+                    "accepted without its anchor file (lysyme-bot init --adopt)",
+                ))  # fmt: skip
+        finally:
+            await db.close()
+        return result.rows_checked, None
+
+    rows, broken = asyncio.run(adopt())
+    if broken is not None:
+        fail(f"init: the audit trail of {database} is broken ({broken}); not adopted")
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        database_id, count, head = anchors.read_head(conn)
+    finally:
+        conn.close()
+    assert database_id is not None
+    anchors.write_anchor(anchor, anchors.Anchor(database_id, count, head))
+    print(f"init: {database} adopted as it is ({rows} audit rows before, the adoption audited); "
+          f"anchor written to {anchor}")  # fmt: skip
+    return 0
+
+
 def init(args: argparse.Namespace, settings: Settings) -> int:
     """`lysyme-bot init [--force]`: a new, empty database, deliberately. Without --force it
     refuses when a database or an anchor is already there; with --force the old files are
@@ -312,6 +381,8 @@ def init(args: argparse.Namespace, settings: Settings) -> int:
     from storage.audit import AuditEntry, append_audit
     from storage.db import Database
 
+    if getattr(args, "adopt", False):
+        return _adopt(args, settings)
     if isinstance(settings.database, str):
         return _init_postgres(args, settings)
     database = Path(settings.database)

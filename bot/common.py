@@ -113,6 +113,9 @@ class Context:
     wake_sender: Callable[[], None] = lambda: None  # nudges the reminder sender after a commit
     #: Whether this process leads (bot/leadership.py): only the leader sends reminders.
     leads: Callable[[], bool] = lambda: True
+    #: (holder, epoch) of the leader lease this process holds (PostgreSQL), None on SQLite:
+    #: reminder claims are fenced by it (bot/leadership.py).
+    lease: Callable[[], tuple[str, int] | None] = lambda: None
 
     @property
     def zone(self) -> ZoneInfo:

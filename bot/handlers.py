@@ -125,13 +125,27 @@ async def render(
                     log.warning("edit failed: %s", exc.message)
             continue
         chunks = split_message(out.text)
-        for position, chunk in enumerate(chunks):
-            last = position == len(chunks) - 1
-            sent = await with_retries(partial(bot.send_message, chat_id, chunk,
-                                              parse_mode=ParseMode.HTML,
-                                              reply_markup=reply_markup(out) if last else None))  # fmt: skip
-            message_id = sent.message_id
-        await delivery.delivered(ctx, out, message_id)
+        try:
+            for position, chunk in enumerate(chunks):
+                last = position == len(chunks) - 1
+                sent = await with_retries(partial(bot.send_message, chat_id, chunk,
+                                                  parse_mode=ParseMode.HTML,
+                                                  reply_markup=reply_markup(out) if last else None))  # fmt: skip
+                message_id = sent.message_id
+        except TelegramError as exc:
+            if chat_id == actor.chat_id:
+                raise
+            # A notice to another chat (an admin, the team) that failed after the commit: the
+            # person who acted still gets their own answer ("saved"), never a false failure.
+            log.warning("notice to chat %s for update %s not delivered: %s", chat_id,
+                        update.update_id, exc)  # fmt: skip
+            continue
+        try:
+            await delivery.delivered(ctx, out, message_id)
+        except sqlite3.Error as exc:
+            # What was committed stays committed, and the reply went out: only the record of
+            # the delivery is missing (a typed answer is then asked again, never mistaken).
+            log.warning("delivery of update %s's reply not recorded: %s", update.update_id, exc)
         if out.delivers is not None and delivered is not None:
             delivered.add(out.delivers)
     if query is not None and not toast_sent:

@@ -136,6 +136,16 @@ def beat(name: str, now: dt.datetime) -> None:
 def set_role(role: str) -> None:
     """ "leader" or "standby" (bot/leadership.py), written at once."""
     _HEARTBEATS.info["role"] = role
+    if role != "leader":
+        _HEARTBEATS.info.pop("leader_until", None)
+    _HEARTBEATS.flush()
+
+
+def lease_renewed(until: dt.datetime) -> None:
+    """The leader renewed its lease: it leads until `until` (wall clock) unless renewed again,
+    written at once. A process that stops renewing (frozen, SIGSTOP) cannot say it no longer
+    leads: the check reads this and says "standby" once it has passed."""
+    _HEARTBEATS.info["leader_until"] = until.astimezone(dt.UTC).isoformat(timespec="milliseconds")
     _HEARTBEATS.flush()
 
 
@@ -244,12 +254,20 @@ def check_heartbeats(path: Path, now: dt.datetime, *, polling: bool) -> list[str
         recorded: dict[str, str] = dict(document.get("beats") or {})
         stopped_at = document.get("stopped_at")
         failures: dict[str, str] = dict(document.get("failing") or {})
+        leader_until = document.get("leader_until")
     except (OSError, ValueError, TypeError, AttributeError):
         raise Unhealthy(f"no readable heartbeat file {path} (is the bot running?)") from None
     if stopped_at:
         raise Unhealthy(f"the bot stopped at {stopped_at}")
     for name, since in sorted(failures.items()):
         raise Unhealthy(f"{name} failing since {since}")
+    if role == "leader" and isinstance(leader_until, str):
+        try:
+            lapsed = _age(leader_until, now) > 0
+        except (TypeError, ValueError):
+            lapsed = True
+        if lapsed:  # frozen, or cut off: it no longer knows its lease to be live
+            role = "standby"
     standby = role == "standby"
     if polling and not standby and "poll" not in recorded:
         raise Unhealthy("no getUpdates round recorded yet")

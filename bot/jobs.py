@@ -63,6 +63,7 @@ from bot import (
 from bot.callback_data import Prefix
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import awaited_names, verdict_sentences
+from bot.leadership import LEASE_NAME, LeaseLost, leader_only
 from bot.markup import keyboard, split_message
 from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
 from bot.present import dose_deviation_line, local_time, time_left
@@ -81,6 +82,7 @@ from conversations import schedule
 from conversations.lifecycle import INCLUDED, Action, PatientFacts, reminder_relevance
 from conversations.lifecycle import Row as RelevanceRow
 from conversations.reminder_kinds import Cause, Recipient, ReminderKind
+from storage import leases
 from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
@@ -182,6 +184,9 @@ class SweepState:
     delivered: dict[int, tuple[Reminder, dt.datetime, bool, int, object]] = field(
         default_factory=dict
     )
+    #: The claim (this process, the lease's epoch) its rows were taken under: they are
+    #: marked or released only while still claimed under it.
+    claim: outbox.Claim | None = None
 
     def __bool__(self) -> bool:
         return bool(self.claimed or self.delivered)
@@ -190,17 +195,48 @@ class SweepState:
 async def settle(ctx: Context, state: SweepState) -> None:
     """Record what was delivered, release the rest of the claims. Raises on a database error
     (the state keeps them for the next try)."""
+    claim = state.claim or outbox.claim_of()
     if state.delivered:
         async with ctx.db.transaction() as conn:
             for row, at, late, chat_id, sent in state.delivered.values():
-                await _record_sent(conn, ctx, row, at, late, chat_id, sent)
+                if await outbox.holds(conn, row.id, claim):
+                    await _record_sent(conn, ctx, row, at, late, chat_id, sent)
+                else:
+                    _claim_lost(row, "sent, but not recorded here")
         state.claimed.difference_update(state.delivered)
         state.delivered.clear()
     if state.claimed:
         async with ctx.db.transaction() as conn:
-            released = await outbox.release(conn, state.claimed)
+            released = await outbox.release(conn, state.claimed, claim=claim)
+        if released < len(state.claimed):
+            log.warning("%d reminder(s) of an interrupted sweep were no longer claimed under "
+                        "epoch %d: left to the leader", len(state.claimed) - released,
+                        claim.epoch)  # fmt: skip
         log.info("released %d reminder(s) claimed by an interrupted sweep", released)
         state.claimed.clear()
+
+
+def _claim_lost(row: Reminder, what: str) -> None:
+    log.warning("reminder %s (%s): no longer claimed by this replica under its epoch (a new "
+                "leader re-queued or took it): %s, the row is left alone", row.id, row.kind,
+                what)  # fmt: skip
+
+
+async def _fenced_claim(ctx: Context, conn: Connection) -> outbox.Claim | None:
+    """The claim this sweep takes rows under, or None when this replica must not claim: its
+    lease is not live, or the lease in the database is no longer (this replica, its epoch)."""
+    if not ctx.leads():
+        return None
+    fence = ctx.lease()
+    if fence is None:  # SQLite: the one process
+        return outbox.claim_of()
+    holder, epoch = fence
+    current = await leases.current_holder(conn, LEASE_NAME)
+    if current is None or (current.holder, current.epoch) != (holder, epoch):
+        log.warning("not claiming reminders: the leader lease is no longer ours (epoch %d)",
+                    epoch)  # fmt: skip
+        return None
+    return outbox.Claim(holder, epoch)
 
 
 async def sweep(
@@ -248,12 +284,18 @@ async def _sweep(
     throttled: dict[int, dt.datetime] = {}  # chat → flood-control wait, within this sweep
     for _ in range(MAX_PASSES):
         async with ctx.db.transaction() as conn:
+            claim = await _fenced_claim(ctx, conn)
+            if claim is None:
+                return result  # a standby now: the leader sends
+            if state.claimed and state.claim != claim:
+                return result  # rows of an older claim in hand: settled first (next sweep)
+            state.claim = claim
             # Catch-up across every overdue row, not only this batch: of the rows due for one
             # (screening, kind, recipient), only the latest is sent.
             superseded = [] if kinds is not None else await outbox.supersede_overdue(
                 conn, now, PER_STEP_KINDS
             )  # fmt: skip
-            claimed = await outbox.claim_due(conn, now, limit, kinds=kinds)
+            claimed = await outbox.claim_due(conn, now, limit, kinds=kinds, claim=claim)
             chosen, in_batch = catch_up(claimed)
             for row in in_batch:
                 await outbox.mark_skipped(conn, row.id, "superseded by a later step")
@@ -277,13 +319,26 @@ async def _sweep(
                 await _deliver(ctx, row, now, send, result, throttled, state)
             except sqlite3.Error:
                 raise  # the database fails: stop here, `sweep` releases the claims
+            except LeaseLost:
+                # The lease ran out (a pause, a stalled database): nothing more is sent from
+                # here; `sweep` releases what is still claimed under our epoch.
+                log.warning("reminder %s not sent: this replica no longer leads", row.id)
+                return result
+            except outbox.ClaimLost:
+                _claim_lost(row, "not sent")
+                state.claimed.discard(row.id)
+                state.delivered.pop(row.id, None)
+                return result  # the epoch moved on: the new leader has the rest
             except Exception:
                 # A bug must not leave the row claimed until the next start, nor stop the loop.
                 log.exception("reminder %s (%s) could not be processed", row.id, row.kind)
                 if row.id in state.delivered:
                     continue  # sent: recorded by `settle`, never sent again
                 async with ctx.db.transaction() as conn:
-                    await outbox.retry_later(conn, row.id, now + backoff(row.attempts), "internal")
+                    if await outbox.holds(conn, row.id, claim):
+                        await outbox.retry_later(
+                            conn, row.id, now + backoff(row.attempts), "internal"
+                        )
                 state.claimed.discard(row.id)
                 result.retried += 1
     return result
@@ -337,7 +392,9 @@ async def _deliver_row(
     state: SweepState,
 ) -> None:
     late = now - row.due_at > LATE_AFTER
+    claim = state.claim or outbox.claim_of()
     async with ctx.db.transaction() as conn:
+        await outbox.keep(conn, row.id, claim)  # still ours (else ClaimLost: nothing done)
         screening = await _screening(conn, row)
         decision = await prepare(conn, ctx, row, screening, now)
         if isinstance(decision, Skip):
@@ -367,23 +424,32 @@ async def _deliver_row(
         reminder_delivery.silent_for(row, now, ctx)
     )  # issue 14: quiet hours
     try:
-        sent = await send(chat_id, text, buttons)
+        # Fencing: the lease must be known live (monotonic clock) now, and again at the HTTP
+        # layer immediately before the request leaves (bot/leadership.py FencedRequest).
+        if not ctx.leads():
+            raise LeaseLost("sendMessage")
+        with leader_only(ctx.leads):
+            sent = await send(chat_id, text, buttons)
+    except LeaseLost:
+        raise  # not sent: `_sweep` stops, the claim is released (fenced)
     except RetryAfter as exc:
         wait = _retry_after(exc)
         throttled[chat_id] = now + wait
         async with ctx.db.transaction() as conn:
+            await outbox.keep(conn, row.id, claim)
             await outbox.retry_later(conn, row.id, now + wait, f"retry after {wait}")
         result.retried += 1
     except ChatMigrated as exc:
-        await _migrated(ctx, row, screening, chat_id, exc.new_chat_id, now, result)
+        await _migrated(ctx, row, screening, chat_id, exc.new_chat_id, now, result, claim)
     except (Forbidden, BadRequest) as exc:
         # Permanent for this message (BadRequest is a NetworkError subclass: caught first).
-        await _failed(ctx, row, screening, chat_id, exc, now)
+        await _failed(ctx, row, screening, chat_id, exc, now, claim)
         result.failed += 1
     except TimedOut as exc:
         # Issue 14: a timeout after the request left may have been delivered: recorded as
         # `unknown` and shown in /reminders, not retried into a duplicate (docs/REMINDERS.md).
         async with ctx.db.transaction() as conn:
+            await outbox.keep(conn, row.id, claim)
             if reminder_delivery.fate_unknown(exc):
                 await reminder_delivery.mark_unknown(conn, row, screening, now)
             else:
@@ -395,6 +461,7 @@ async def _deliver_row(
         # Includes TimedOut. A timeout can also mean "delivered, answer lost": retrying then
         # duplicates one message, which is the price of never losing one.
         async with ctx.db.transaction() as conn:
+            await outbox.keep(conn, row.id, claim)
             await outbox.retry_later(conn, row.id, now + backoff(row.attempts), exc.message[:200])
         result.retried += 1
         log.warning("reminder %s: %s, retried later", row.id, type(exc).__name__)
@@ -410,6 +477,7 @@ async def _deliver_row(
         result.sent += 1
         result.late += int(late)
         async with ctx.db.transaction() as conn:
+            await outbox.keep(conn, row.id, claim)
             await _record_sent(conn, ctx, row, now, late, chat_id, sent)
     finally:
         reminder_delivery.SILENT.reset(silent)
@@ -454,6 +522,7 @@ async def _failed(
     chat_id: int,
     exc: TelegramError,
     now: dt.datetime,
+    claim: outbox.Claim,
 ) -> None:
     """Recorded as failed (audited); the admins are told once per unreachable chat."""
     if isinstance(exc, Forbidden):
@@ -464,6 +533,7 @@ async def _failed(
         why = "bad_request"
     log.warning("reminder %s to chat %s failed: %s", row.id, chat_id, why)
     async with ctx.db.transaction() as conn:
+        await outbox.keep(conn, row.id, claim)
         await outbox.mark_failed(conn, row.id, exc.message[:200])
         await append_audit(conn, _audit(now, "reminder_failed", row, screening, exc.message[:200]))
         key = f"{UNREACHABLE_META}{chat_id}"
@@ -482,9 +552,11 @@ async def _migrated(
     new: int,
     now: dt.datetime,
     result: SweepResult,
+    claim: outbox.Claim,
 ) -> None:
     """The team group became a supergroup: follow it, tell the admins, retry at once."""
     async with ctx.db.transaction() as conn:
+        await outbox.keep(conn, row.id, claim)
         if row.recipient != outbox.TEAM:
             await outbox.mark_failed(conn, row.id, f"chat migrated to {new}")
             await append_audit(conn, _audit(now, "reminder_failed", row, screening, "migrated"))
@@ -914,6 +986,8 @@ class ReminderSender:
             self._wake.clear()  # a wake during the sweep triggers the next one at once
             try:
                 await self.round(self.ctx.now())
+            except sqlite3.Error as exc:  # recorded for the health check; retried next round
+                log.warning("reminder sweep failed: %s: %s", type(exc).__name__, exc)
             except Exception:
                 log.exception("reminder sweep failed")
             self.sweeps += 1

@@ -13,16 +13,38 @@ The leader polls (polling mode), runs the reminder sender and the morning board.
 mode every replica handles the updates the load balancer gives it; only the leader sends
 reminders. On SQLite one process owns the database (its file lock): it always leads.
 
-Lease times are wall-clock (liveness, like the health check), not the trial clock.
+Fencing (issue 23). A leader frozen for longer than its lease (SIGSTOP, a GC pause, a VM
+freeze, a stalled disk) wakes up to find another replica leading. So:
+
+* the lease's expiry is also kept on the monotonic clock (which goes on counting while the
+  process is stopped): `live()` is true only until two thirds of the lease after the start of
+  the last renewal that worked — a third of the lease before any other replica may take it —
+  and is asked immediately before every Bot API call only a leader makes (a reminder sent,
+  getUpdates, a board edited: `FencedRequest`, at the HTTP layer, and the sender before each
+  row). Once it is false the replica is a standby (health says so) until it renews again;
+* the lease has an epoch, one more at each takeover (storage/leases.py): every reminder claim
+  carries it, a row is marked sent / failed / unknown only while still claimed under it
+  (storage/reminders.py `keep`), and a new leader takes an older epoch's claims at once;
+* renewal runs on a connection of its own, without the write lock (storage/postgres_db.py):
+  it never waits behind a writer, a frozen one included.
+
+Lease times in the database are wall-clock (liveness, like the health check), not the trial
+clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
+from typing import Any
+
+from telegram.error import TelegramError
+from telegram.request import BaseRequest, RequestData
 
 from bot import health
 from storage import leases
@@ -40,10 +62,78 @@ LEASE = dt.timedelta(seconds=15)
 STEP_DOWN_AFTER = LEASE * 2 / 3
 
 WallClock = Callable[[], dt.datetime]
+Monotonic = Callable[[], float]
 
 
 def _wall() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class LeaseLost(TelegramError):
+    """A Bot API call only the leader may make, refused because this replica's lease is no
+    longer known to be live (a TelegramError so that PTB passes it through unchanged)."""
+
+    def __init__(self, method: str = "") -> None:
+        super().__init__(f"not sent: this replica no longer holds a live leader lease {method}")
+
+
+#: Set (to the lease's `live`) around the Bot API calls only a leader may make.
+LEADER_ONLY: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "lysyme_leader_only", default=None
+)
+
+
+def check_lead(method: str = "") -> None:
+    """Raise LeaseLost if the call in hand is leader-only and the lease is not live."""
+    live = LEADER_ONLY.get()
+    if live is not None and not live():
+        log.warning("leader-only call %s refused: the lease is no longer live", method)
+        raise LeaseLost(method)
+
+
+@contextlib.contextmanager
+def leader_only(live: Callable[[], bool] | None) -> Any:
+    """Within: every Bot API call checks `live()` immediately before its HTTP request."""
+    token = LEADER_ONLY.set(live)
+    try:
+        yield
+    finally:
+        LEADER_ONLY.reset(token)
+
+
+class FencedRequest(BaseRequest):
+    """The bot's HTTP layer: a call made under `leader_only` is refused (LeaseLost) when the
+    lease is not live at the moment the request would leave — the last check before the
+    network, after the rate limiter's wait."""
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self.inner = inner
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        check_lead(url.rsplit("/", 1)[-1])
+        return await self.inner.do_request(
+            url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
+            connect_timeout=connect_timeout, pool_timeout=pool_timeout,
+        )  # fmt: skip
 
 
 class Leadership:
@@ -57,6 +147,8 @@ class Leadership:
         wall: WallClock = _wall,
         holder: str = "",
         lease: dt.timedelta = LEASE,
+        mono: Monotonic = time.monotonic,
+        server_clock: bool | None = None,
     ) -> None:
         self.db = db
         self.lease = lease
@@ -65,11 +157,21 @@ class Leadership:
         self.holder = holder or leases.this_process()
         self.solo = solo  # SQLite: the only process, the leader from the start
         self.wall = wall
+        self.mono = mono
+        #: Lease times from the database server's clock (PostgreSQL), not this machine's:
+        #: replicas whose clocks differ (by minutes) still agree on when a lease expires. By
+        #: default whenever the wall clock is the real one (tests inject theirs).
+        self.server_clock = wall is _wall if server_clock is None else server_clock
         self.leading = solo
+        #: The lease's epoch while this process leads (its reminder claims carry it).
+        self.epoch = 0
+        #: Until when (monotonic) the lease is known to be live: two thirds of the lease after
+        #: the start of the last renewal that worked.
+        self._live_until: float | None = None
         self.changed = asyncio.Event()
-        self._renewed_at: dt.datetime | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._unreleased: list[tuple[str, int]] = []  # (ex-holder, our epoch) still to re-queue
         #: Called when this process becomes the leader after start (a takeover).
         self.on_lead: Callable[[], None] = lambda: None
         if not solo:  # on SQLite the only process: the health check says nothing of roles
@@ -78,6 +180,24 @@ class Leadership:
     @property
     def role(self) -> str:
         return "leader" if self.leading else "standby"
+
+    def live(self) -> bool:
+        """Whether this process leads on a lease known to be live now (monotonic clock): asked
+        immediately before each leader-only Bot API call. A lease that ran out makes it a
+        standby at once (health says so), until a renewal works again."""
+        if self.solo:
+            return True
+        if not self.leading:
+            return False
+        if self._live_until is None or self.mono() >= self._live_until:
+            log.warning("the leader lease was not renewed in time (a pause, a stalled database)")
+            self._set(False)
+            return False
+        return True
+
+    def fence(self) -> tuple[str, int] | None:
+        """(holder, epoch) of the lease this process holds, for its claims; None on SQLite."""
+        return None if self.solo else (self.holder, self.epoch)
 
     def _set(self, leading: bool) -> None:
         if leading != self.leading:
@@ -92,30 +212,55 @@ class Leadership:
         """Take or renew the lease once; whether this process leads afterwards."""
         if self.solo:
             return True
+        started = self.mono()  # before the renewal: the lease runs from no later than this
         now = self.wall()
         try:
-            async with self.db.transaction() as conn:
+            async with self.db.lease_transaction() as conn:
+                at = await leases.server_now(conn) if self.server_clock else now
                 before = await leases.current_holder(conn, LEASE_NAME)
-                holds = await leases.acquire(conn, LEASE_NAME, now, self.lease, self.holder)
-                taken_from = before.holder if before and before.holder != self.holder else None
-                if holds and taken_from is not None:
-                    # Its lease expired: it is dead (or cut off from the database, where it
-                    # cannot mark anything sent). What it had claimed is sent from here.
-                    released = await outbox.release_claims_of(conn, taken_from)
-                    log.warning("took the lead over from %s (%d reminders it had claimed)",
-                                taken_from, released)  # fmt: skip
+                lease = await leases.take(conn, LEASE_NAME, at, self.lease, self.holder)
         except Exception as exc:  # the database is unreachable: keep the lease only a while
             log.warning("leader lease not renewed: %s", exc)
-            if self.leading and (
-                self._renewed_at is None or now - self._renewed_at >= self.step_down_after
-            ):
-                self._set(False)
+            self.live()  # steps down once the lease is no longer known to be live
             return self.leading
-        if holds:
-            self._renewed_at = now
+        if lease is None:
+            self._live_until = None
+            self._set(False)
+            health.beat("lease", now)
+            return False
+        taken_from = before.holder if before and before.holder != self.holder else None
+        if taken_from is not None:
+            self._unreleased.append((taken_from, lease.epoch))
+        self.epoch = lease.epoch
+        self._live_until = started + self.step_down_after.total_seconds()
         health.beat("lease", now)
-        self._set(holds)
-        return holds
+        health.lease_renewed(now + self.step_down_after)
+        await self._release_taken_over()
+        if self.mono() < self._live_until:
+            self._set(True)
+        else:  # the renewal itself took longer than the lease is known to be live
+            self.live()
+        return self.leading
+
+    async def _release_taken_over(self) -> None:
+        """What the replica we took the lead from had claimed goes back to the queue (fenced:
+        only while we hold the lease under that epoch). In a transaction of its own: a row
+        a frozen writer still locks does not hold the takeover up (tried again next time;
+        the sender takes an older epoch's claims anyway)."""
+        while self._unreleased:
+            taken_from, epoch = self._unreleased[0]
+            try:
+                async with self.db.lease_transaction() as conn:
+                    released = await outbox.release_claims_of(
+                        conn, taken_from, lease=LEASE_NAME,
+                        new=outbox.Claim(self.holder, epoch),
+                    )  # fmt: skip
+            except Exception as exc:
+                log.warning("claims of %s not re-queued yet: %s", taken_from, exc)
+                return
+            self._unreleased.pop(0)
+            log.warning("took the lead over from %s (epoch %d; %d reminders it had claimed)",
+                        taken_from, epoch, released)  # fmt: skip
 
     def start(self) -> None:
         if not self.solo and self._task is None:
@@ -123,10 +268,32 @@ class Leadership:
             self._task = asyncio.create_task(self._run(), name="lysyme-leadership")
 
     async def _run(self) -> None:
-        while not self._stop.is_set():
-            await self.step()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.renew_every)
+        """Renew every third of the lease. A renewal that hangs (a frozen connection, a dead
+        network) does not freeze the role: the lease's monotonic expiry is watched meanwhile,
+        and the replica says "standby" as soon as it is no longer known to be live."""
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            while not self._stop.is_set():
+                due = self.mono() + self.renew_every
+                attempt = asyncio.ensure_future(self.step())
+                while not self._stop.is_set():
+                    now = self.mono()
+                    wait = due - now
+                    if self.leading and self._live_until is not None:
+                        wait = min(wait, self._live_until - now)
+                    if attempt.done() and wait <= 0:
+                        break
+                    pending = {stopping} if attempt.done() else {attempt, stopping}
+                    await asyncio.wait(pending, timeout=max(0.05, wait) if wait > 0 else 0.05,
+                                       return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                    self.live()  # steps down at the monotonic expiry, renewal or not
+                if attempt.done():
+                    with contextlib.suppress(BaseException):
+                        attempt.result()
+                else:  # stuck on its connection: left to fail (its statement limits), not awaited
+                    attempt.cancel()
+        finally:
+            stopping.cancel()
 
     async def wait_until_leading(self, stop: asyncio.Event) -> bool:
         """Wait until this process leads (True) or `stop` is set (False)."""
@@ -159,7 +326,10 @@ class Leadership:
         if task is not None:
             await task
         if not self.solo and self.leading:
-            with contextlib.suppress(Exception):
-                async with self.db.transaction() as conn:
-                    await leases.release(conn, LEASE_NAME, self.holder)
+            with contextlib.suppress(Exception):  # (a database that does not answer: expires)
+                await asyncio.wait_for(self._release(), self.renew_every)
             self._set(False)
+
+    async def _release(self) -> None:
+        async with self.db.lease_transaction() as conn:
+            await leases.release(conn, LEASE_NAME, self.holder)

@@ -39,6 +39,8 @@ from telegram.error import (
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
+from bot.leadership import LeaseLost, check_lead, leader_only
+
 log = logging.getLogger("lysyme.polling")
 
 #: Seconds Telegram holds a getUpdates open when there is nothing to deliver.
@@ -89,6 +91,9 @@ class UpdatePoller:
         self.confirmed: int | None = None
         self.stop_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: The leader lease's `live` (bot/leadership.py): each getUpdates is refused once it is
+        #: false, immediately before the request leaves. None: always allowed (one process).
+        self.live: Callable[[], bool] | None = None
 
     # --- as a task (tests, and serve_polling) -----------------------------------------------
 
@@ -126,6 +131,9 @@ class UpdatePoller:
                     await self._delete_webhook()
                 raw = await self._fetch()
             except _Stopped:
+                break
+            except LeaseLost:
+                log.warning("getUpdates: this replica no longer leads; polling stops")
                 break
             except RetryAfter as exc:
                 delay = _seconds(exc)
@@ -180,9 +188,11 @@ class UpdatePoller:
         }
         if offset is not None:
             params["offset"] = offset
-        result = await self.application.bot.do_api_request(
-            "getUpdates", api_kwargs=params, read_timeout=wait + 10.0
-        )
+        with leader_only(self.live):
+            check_lead("getUpdates")
+            result = await self.application.bot.do_api_request(
+                "getUpdates", api_kwargs=params, read_timeout=wait + 10.0
+            )
         return result if isinstance(result, list) else []
 
     async def _handle_batch(self, raw: list[Any]) -> None:
@@ -246,6 +256,7 @@ async def poll_while_leading(
         if leadership is not None and not await leadership.wait_until_leading(stop):
             return
         poller = UpdatePoller(application)
+        poller.live = leadership.live if leadership is not None else None
         polling = asyncio.create_task(poller.run(), name="lysyme-poller")
         ending = asyncio.ensure_future(
             stop.wait() if leadership is None else leadership.wait_until_not_leading(stop)

@@ -37,6 +37,7 @@ from bot import routing
 from bot.callback_data import NOT_INJECTING, PLAN, TAKE
 from bot.common import Button, Context, Out
 from bot.criteria import awaited_names
+from bot.leadership import check_lead, leader_only
 from bot.markup import keyboard
 from bot.present import local_time, time_left
 from bot.reminder_types import Decision, Message, Skip
@@ -256,9 +257,11 @@ class BoardKeeper:
     async def _edit(
         self, chat: int, message_id: int, text: str, buttons: list[list[Button]]
     ) -> None:
-        await self.bot.edit_message_text(text, chat_id=chat, message_id=message_id,
-                                         parse_mode=ParseMode.HTML,
-                                         reply_markup=keyboard(Out(text, buttons)))  # fmt: skip
+        with leader_only(self.ctx.leads):  # refused at the HTTP layer once the lease ran out
+            check_lead("editMessageText")
+            await self.bot.edit_message_text(text, chat_id=chat, message_id=message_id,
+                                             parse_mode=ParseMode.HTML,
+                                             reply_markup=keyboard(Out(text, buttons)))  # fmt: skip
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

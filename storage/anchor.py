@@ -15,9 +15,12 @@ transaction *ahead* of its anchor, which is accepted (the anchored row is still 
 same hash).
 
 `check(database)` is what `run`, `console` and `migrate` ask before opening: it refuses (raises
-DatabaseRefused, one line) a missing folder, a missing database whose anchor exists, a
-database whose id differs, and a trail shorter than, or diverging from, the anchored head. A
-database without an anchor (the first start after an upgrade) is anchored as it is.
+DatabaseRefused, one line) a missing folder, a file that is no LYSYME database (not SQLite,
+or without its tables), a missing database whose anchor exists, a database whose id differs,
+a trail shorter than, or diverging from, the anchored head — and a database file that exists
+without its anchor: an older copy put back with its anchor deleted looks exactly like that.
+`lysyme-bot init --adopt` is the one deliberate, audited way to accept such a file as it is.
+A fresh machine (no database file, or an empty one, and no anchor) is allowed.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ __all__ = [
     "check",
     "compare",
     "new_database_id",
+    "not_lysyme",
     "read_anchor",
     "read_head",
     "read_head_of",
@@ -57,6 +61,43 @@ RESTORE_HINT = (
     "and its .anchor file beside it), or run `lysyme-bot init --force` to start a new, "
     "empty database deliberately"
 )
+
+
+ADOPT_HINT = (
+    "restore the right database file with its .anchor file beside it, or, if this file is the "
+    "right one, accept it as it is with `lysyme-bot init --adopt` (audited)"
+)
+#: Tables every LYSYME database has (from its first migration).
+LYSYME_TABLES = ("meta", "audit", "screenings")
+
+
+def not_lysyme(path: Path) -> str | None:
+    """Why the file at `path` is not a LYSYME database (one line), or None — also when there
+    is no file, or an empty one (a database about to be created)."""
+    try:
+        if path.stat().st_size == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{path} cannot be read: {exc.strerror}"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            tables = {
+                str(row[0])
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"{path} is not a LYSYME database (not a SQLite database file: {exc})"
+    if not tables:
+        return f"{path} is not a LYSYME database: it has no tables"
+    missing = [name for name in LYSYME_TABLES if name not in tables]
+    if missing:
+        return f"{path} is not a LYSYME database: it has no {', '.join(missing)} table"
+    return None
 
 
 class DatabaseRefused(Exception):
@@ -209,8 +250,16 @@ def check(database: str | Path) -> None:
             f"the folder of LYSYME_DATABASE ({path.parent}) does not exist: create it, or fix "
             "the path"
         )
+    problem = not_lysyme(path)
+    if problem is not None:
+        raise DatabaseRefused(f"{problem}; fix LYSYME_DATABASE, or put the right file back")
     anchor = read_anchor(anchor_path(path))
     if anchor is None:
+        if path.exists() and path.stat().st_size > 0:
+            raise DatabaseRefused(
+                f"database {path} has no anchor file {anchor_path(path)}: it may be an older "
+                f"copy put back with its anchor deleted; {ADOPT_HINT}"
+            )
         return
     if not path.exists():
         raise DatabaseRefused(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 import urllib.parse
@@ -22,10 +23,12 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from storage import anchor as anchors
+from storage import lock as locks
 from storage.audit import AUDIT_STATEMENTS
 from storage.connection import Connection, DatabaseThread
 
 Migration = Callable[[Connection], Awaitable[None]]
+log = logging.getLogger("lysyme.storage")
 T = TypeVar("T")
 
 
@@ -239,6 +242,17 @@ async def _v8_membership(conn: Connection) -> None:
         await conn.execute(statement)
 
 
+async def _v9_lease_epoch(conn: Connection) -> None:
+    """Issue 23, fencing: the leader lease's epoch (one more at each takeover), and the epoch
+    under which a reminder was claimed. A row is marked by its claimer only while its claim
+    is intact; an ex-leader's claim (an older epoch) is taken over at once."""
+    for statement in (
+        "ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE reminders ADD COLUMN claim_epoch INTEGER",
+    ):
+        await conn.execute(statement)
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_core,
@@ -249,6 +263,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v6_leases,
     _v7_taken_and_answered,
     _v8_membership,
+    _v9_lease_epoch,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -268,18 +283,26 @@ class Database(abc.ABC):
     path: Path
     gone: str | None = None
     on_gone: Callable[[str], None] | None = None
+    #: Called (on the event loop, once per episode) when something failed *after* a commit —
+    #: the anchor file not written: the data is saved, the admins must hear of the fault.
+    on_fault: Callable[[str], None] | None = None
 
     @classmethod
-    async def open(cls, path: str | Path, *, migrate: bool = True, pool_size: int = 5) -> Database:
+    async def open(
+        cls, path: str | Path, *, migrate: bool = True, pool_size: int = 5, lease: float = 15.0
+    ) -> Database:
         """Open (and, with `migrate`, bring up to date) the database at `path`: a SQLite file,
-        or a PostgreSQL URL. Raises anchors.DatabaseRefused with one line when it must not be
-        used."""
+        or a PostgreSQL URL (`lease`: the leader lease in seconds, which bounds its write
+        connections' lock waits). Raises anchors.DatabaseRefused with one line when it must
+        not be used."""
         from storage.postgres import is_postgres_url
 
         if is_postgres_url(path):
             from storage.postgres_db import PostgresDatabase
 
-            return await PostgresDatabase.open_url(str(path), migrate=migrate, pool_size=pool_size)
+            return await PostgresDatabase.open_url(
+                str(path), migrate=migrate, pool_size=pool_size, lease=lease
+            )
         return await SqliteDatabase.open_file(Path(path), migrate=migrate)
 
     @property
@@ -299,6 +322,12 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         """One write transaction, rolled back on any exception."""
+
+    def lease_transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """A short write transaction for the leader lease (bot/leadership.py). SQLite: the one
+        process leads, an ordinary `transaction()`. PostgreSQL: a connection of its own,
+        without the write lock, so a renewal never waits behind a writer."""
+        return self.transaction()
 
     @abc.abstractmethod
     async def run(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
@@ -358,9 +387,14 @@ class SqliteDatabase(Database):
         self._reader: Connection | None = None  # autocommit, shared (`conn`)
         self._idle_readers: list[Connection] = []  # for `read()` snapshots
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        #: The same for its -wal and -shm, once they exist (SQLite creates them at first use).
+        self._journal: dict[str, tuple[int, int]] = {}
         self._anchor: anchors.Anchor | None = None  # the last anchor written (anchored only)
         self.gone: str | None = None
         self.on_gone: Callable[[str], None] | None = None
+        self.on_fault: Callable[[str], None] | None = None
+        self._fault: str | None = None  # what failed after the last commit (the anchor)
+        self._fault_told = False
 
     @classmethod
     async def open_file(cls, path: Path, *, migrate: bool = True) -> SqliteDatabase:
@@ -372,6 +406,10 @@ class SqliteDatabase(Database):
         if migrate:
             anchors.check(path)
         _create_private(path)
+        try:  # the file itself is locked once it exists, if this process holds its lock file
+            locks.hold_database_file(path)
+        except locks.DatabaseLocked as exc:
+            raise anchors.DatabaseRefused(str(exc)) from None
         db = cls(path)
         try:
             raw = await db._write_thread.call(_open_writer, path)
@@ -384,6 +422,7 @@ class SqliteDatabase(Database):
             if migrate:
                 await db.migrate()
                 await db._anchor_now()
+            db._note_journal()
         except BaseException:
             await db.close()
             raise
@@ -456,21 +495,81 @@ class SqliteDatabase(Database):
         anchors.write_anchor(anchors.anchor_path(self.path), current)
         self._anchor = current
 
-    def file_problem(self) -> str | None:
-        """Why the path no longer leads to the file this connection writes, or None. The
-        first time a problem is seen, `on_gone` is called."""
-        if self._identity is None or self.gone is not None:
-            return self.gone
+    def _note_journal(self) -> None:
+        """Record the -wal and -shm this connection uses (those that exist now)."""
+        for suffix in JOURNAL_SUFFIXES:
+            if suffix not in self._journal:
+                with contextlib.suppress(OSError):
+                    status = os.stat(f"{self.path}{suffix}")
+                    self._journal[suffix] = (status.st_dev, status.st_ino)
+
+    def _journal_problem(self) -> str | None:
+        """Why the -wal or -shm is no longer the one this connection writes (deleted, or
+        replaced), or None. A commit written to a deleted -wal is lost with the process."""
+        for suffix, identity in self._journal.items():
+            name = f"{self.path}{suffix}"
+            try:
+                status = os.stat(name)
+            except FileNotFoundError:
+                return f"the database's journal file {name} was deleted"
+            except OSError as exc:
+                return f"the database's journal file {name} cannot be examined: {exc.strerror}"
+            if (status.st_dev, status.st_ino) != identity:
+                return f"the database's journal file {name} was replaced by another file"
+        self._note_journal()
+        return None
+
+    def _anchor_after_commit(self, raw: sqlite3.Connection) -> None:
+        """After a commit: move the anchor forward. The commit stands whatever happens here:
+        a failure (an anchor file made read-only or immutable, a full disk) is kept as a fault
+        for the admins, never raised to the caller — the answer *was* saved. The anchor left
+        behind is the accepted "one commit ahead" case; it moves on at the next commit."""
+        try:
+            self._write_anchor_if_moved(raw)
+        except (OSError, sqlite3.Error) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self._fault = (
+                f"the anchor file {anchors.anchor_path(self.path)} could not be written after "
+                f"a commit ({reason}); what was committed is saved"
+            )
+        else:
+            self._fault = None
+
+    def _report_fault(self) -> None:
+        """On the event loop: tell `on_fault` once per episode (a fault cleared by a commit
+        whose anchor was written)."""
+        if self._fault is None:
+            self._fault_told = False
+            return
+        if not self._fault_told:
+            self._fault_told = True
+            log.error("%s", self._fault)
+            if self.on_fault is not None:
+                self.on_fault(self._fault)
+
+    def _peek_problem(self) -> str | None:
+        """`file_problem` without its effects (safe on the database thread)."""
+        if self._identity is None:
+            return None
         try:
             status = os.stat(self.path)
         except FileNotFoundError:
-            problem = f"database file {self.path} was deleted"
+            return f"database file {self.path} was deleted"
         except OSError as exc:
-            problem = f"database file {self.path} cannot be examined: {exc.strerror}"
-        else:
-            if (status.st_dev, status.st_ino) == self._identity:
-                return None
-            problem = f"database file {self.path} was replaced by another file"
+            return f"database file {self.path} cannot be examined: {exc.strerror}"
+        if (status.st_dev, status.st_ino) != self._identity:
+            return f"database file {self.path} was replaced by another file"
+        return self._journal_problem()
+
+    def file_problem(self) -> str | None:
+        """Why the path no longer leads to the files this connection writes — the database
+        file, its -wal and its -shm — or None. The first time a problem is seen, `on_gone`
+        is called."""
+        if self._identity is None or self.gone is not None:
+            return self.gone
+        problem = self._peek_problem()
+        if problem is None:
+            return None
         self.gone = problem
         if self.on_gone is not None:
             self.on_gone(problem)
@@ -529,8 +628,10 @@ class SqliteDatabase(Database):
                 raise
             else:
                 await writer.execute("COMMIT")
+                self._refuse_if_gone()  # committed into a deleted -wal: not saved after all
                 if self._anchor is not None:
-                    await writer.call(self._write_anchor_if_moved, writer.raw)
+                    await writer.call(self._anchor_after_commit, writer.raw)
+                    self._report_fault()
 
     async def run(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
         """`body(conn)` as one write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on any
@@ -545,9 +646,26 @@ class SqliteDatabase(Database):
         async with self._write_lock:
             self._refuse_if_gone()
             writer = self._writer_or_closed()
-            after = self._write_anchor_if_moved if self._anchor is not None else None
-            return await writer.call(_run_inline, writer.raw, body, after)
+            anchor = self._anchor_after_commit if self._anchor is not None else None
 
+            def after(raw: sqlite3.Connection) -> None:
+                problem = self._peek_problem()  # (on the database thread: no `on_gone` here)
+                if problem is not None:  # committed into a deleted -wal: not saved after all
+                    raise DatabaseGone(problem)
+                if anchor is not None:
+                    anchor(raw)
+
+            try:
+                result: T = await writer.call(_run_inline, writer.raw, body, after)
+            except DatabaseGone:
+                self.file_problem()  # now, on the event loop: `on_gone` (the admins told)
+                raise
+            self._report_fault()
+            return result
+
+
+#: The files beside the database that SQLite writes while it is open (WAL mode).
+JOURNAL_SUFFIXES = ("-wal", "-shm")
 
 #: Read-only connections kept open for `read()` (more are opened when reads overlap).
 _IDLE_READERS = 4

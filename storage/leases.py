@@ -4,6 +4,11 @@ every few seconds; when its holder dies, the lease expires
 and a standby takes it. Each change is one statement inside a write transaction, so two
 replicas asking at the same moment cannot both win.
 
+Each lease has an *epoch*, a fencing token: one more each time another holder takes it (a
+renewal keeps it). A leader's reminder claims carry it (storage/reminders.py), so what an
+ex-leader claimed is told apart from what the new one claims, and a clean stop keeps it (the
+lease is expired, not deleted: the count never goes back).
+
 A process is named `host:pid:random` (`this_process`): the random part tells apart two runs
 that happened to get the same pid (a container restarted).
 """
@@ -37,6 +42,7 @@ class Lease:
     holder: str
     expires_at: dt.datetime
     acquired_at: dt.datetime
+    epoch: int = 0
 
     def live(self, now: dt.datetime) -> bool:
         return self.expires_at > now
@@ -47,11 +53,22 @@ async def acquire(
 ) -> bool:
     """Take or renew `name` for `duration` (in the caller's write transaction): True if this
     process holds it now — it was free, expired, or already ours."""
+    return await take(conn, name, now, duration, holder) is not None
+
+
+async def take(
+    conn: Connection, name: str, now: dt.datetime, duration: dt.timedelta, holder: str = ""
+) -> Lease | None:
+    """Take or renew `name` for `duration` (in the caller's transaction): the lease, with its
+    epoch, if this process holds it now; None if another does. Taking it from another holder
+    (its lease expired) moves the epoch on; renewing keeps it."""
     holder = holder or this_process()
     stamp = to_db(now)
     await conn.execute(
-        """INSERT INTO leases(name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?)
+        """INSERT INTO leases(name, holder, expires_at, acquired_at, epoch) VALUES (?, ?, ?, ?, 1)
            ON CONFLICT(name) DO UPDATE SET
+               epoch = CASE WHEN leases.holder = excluded.holder
+                            THEN leases.epoch ELSE leases.epoch + 1 END,
                acquired_at = CASE WHEN leases.holder = excluded.holder
                                   THEN leases.acquired_at ELSE excluded.acquired_at END,
                holder = excluded.holder, expires_at = excluded.expires_at
@@ -59,21 +76,40 @@ async def acquire(
         (name, holder, to_db(now + duration), stamp, stamp),
     )
     current = await current_holder(conn, name)
-    return current is not None and current.holder == holder
+    return current if current is not None and current.holder == holder else None
+
+
+#: A released lease expires at this instant (kept, with its epoch, for the next holder).
+_RELEASED = to_db(dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+
+
+async def server_now(conn: Connection) -> dt.datetime:
+    """The database server's clock (PostgreSQL: the transaction's start): leases compared on
+    one clock, whatever the replicas' own clocks say (they may differ by minutes)."""
+    row = await fetch_one(conn, "SELECT now()")
+    assert row is not None
+    value = row[0]
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return from_db(str(value))
 
 
 async def release(conn: Connection, name: str, holder: str = "") -> bool:
-    """Give `name` up at once (a clean stop): a standby need not wait for it to expire."""
+    """Give `name` up at once (a clean stop): a standby need not wait for it to expire. The
+    row stays (expired), so the next holder's epoch is still one more."""
     cursor = await conn.execute(
-        "DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder or this_process())
+        "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? AND expires_at <> ?",
+        (_RELEASED, name, holder or this_process(), _RELEASED),
     )
     return cursor.rowcount == 1
 
 
 async def current_holder(conn: Connection, name: str) -> Lease | None:
     row = await fetch_one(
-        conn, "SELECT name, holder, expires_at, acquired_at FROM leases WHERE name = ?", (name,)
+        conn,
+        "SELECT name, holder, expires_at, acquired_at, epoch FROM leases WHERE name = ?",
+        (name,),
     )
     if row is None:
         return None
-    return Lease(row[0], row[1], from_db(row[2]), from_db(row[3]))
+    return Lease(row[0], row[1], from_db(row[2]), from_db(row[3]), int(row[4]))

@@ -8,7 +8,11 @@ restart. The file holds the holder's pid, host, start time and command (JSON, mo
 the one-line refusal the second process prints.
 
 The file is never deleted (deleting it while another process waits on it would let two
-processes each lock a different file).
+processes each lock a different file). But someone else may delete it (an `rm`, a clean-up
+script): a new file at that path is a new lock, free. So the database file itself is locked
+too (`flock` on a descriptor of the database file, from the moment it exists), which an `rm`
+of the lock file cannot replace: a second process is refused even then. (`flock` locks are
+independent of the POSIX locks SQLite takes on the same file.)
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ import os
 import socket
 from pathlib import Path
 
-__all__ = ["LOCK_SUFFIX", "DatabaseLocked", "acquire", "lock_path"]
+__all__ = ["LOCK_SUFFIX", "DatabaseLocked", "acquire", "hold_database_file", "lock_path"]
 
 LOCK_SUFFIX = ".lock"
 
 #: The open lock files of this process (closing one would release its lock).
 _HELD: dict[Path, int] = {}
+#: The database files this process holds locked (their descriptors, kept open).
+_HELD_DATABASES: dict[tuple[int, int], int] = {}  # (st_dev, st_ino) → descriptor
 
 
 class DatabaseLocked(Exception):
@@ -62,9 +68,46 @@ def acquire(database: str | Path, command: str) -> None:
         "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
     }
+    try:
+        _lock_database_file(database)
+    except BaseException:
+        os.close(fd)
+        raise
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(record) + "\n").encode("utf-8"), 0)
     _HELD[path] = fd
+
+
+def hold_database_file(database: str | Path) -> None:
+    """Once the database file exists (created after `acquire`): lock it too, if this process
+    holds its lock file. Raises DatabaseLocked if another process holds the file."""
+    if lock_path(database).absolute() in _HELD:
+        _lock_database_file(database)
+
+
+def _lock_database_file(database: str | Path) -> None:
+    path = Path(database).absolute()
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return  # a fresh machine: locked as soon as it is created (`hold_database_file`)
+    status = os.fstat(fd)
+    identity = (status.st_dev, status.st_ino)
+    if identity in _HELD_DATABASES:  # (a new file at the path, after `init --force`: locked too)
+        os.close(fd)
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DatabaseLocked(
+            f"database {database} is in use by another process (its lock file "
+            f"{lock_path(database)} was removed or replaced); stop that process first"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    _HELD_DATABASES[identity] = fd
 
 
 def _describe(fd: int) -> str:

@@ -285,35 +285,80 @@ class PgRaw:
         return self._raw.closed
 
 
-#: Writes wait at most this long for the write lock (a replica frozen mid-transaction must
-#: not stop the others: they answer "try again" as with a busy SQLite file), and a session
-#: left idle inside a transaction (a process frozen or cut off) is ended by the server,
-#: which releases its locks. No transaction of the bot waits on anything but the database.
-WRITE_SESSION = ("SET lock_timeout = '15s'", "SET idle_in_transaction_session_timeout = '60s'")
+def session_limits(lease: float) -> tuple[str, ...]:
+    """The write connections' limits, below the leader lease (`lease` seconds, 3–20):
+
+    * a session left idle inside a transaction (its process frozen — SIGSTOP, a GC pause, a
+      VM freeze — or cut off) is ended by the server after a third of the lease (2 s at
+      least), which releases its locks: a frozen writer holds nobody up for long, and its
+      transaction is gone before a standby may take the lead over (after the whole lease);
+    * a write waits at most two thirds of the lease for the write lock (3 s at least:
+      longer than the idle limit, so it outlasts a frozen holder), then answers "try again"
+      as a busy SQLite file does.
+
+    No transaction of the bot waits on anything but the database."""
+    idle = max(2.0, lease / 3)
+    wait = max(idle + 1.0, lease * 2 / 3)
+    return (
+        f"SET lock_timeout = '{int(wait * 1000)}ms'",
+        f"SET idle_in_transaction_session_timeout = '{int(idle * 1000)}ms'",
+    )
 
 
-def _open(url: str, read_only: bool) -> psycopg.Connection[Any]:
+#: With the default 15 s lease: 10 s for the write lock, 5 s idle in a transaction.
+WRITE_SESSION = session_limits(15.0)
+
+
+def lease_begin(lease: float) -> tuple[str, ...]:
+    """BEGIN for the lease connection (no write lock): its statements give up after a third
+    of the lease, so a renewal never outlives the time it is meant to keep."""
+    limit = int(max(1.0, lease / 3) * 1000)
+    return (
+        "BEGIN ISOLATION LEVEL READ COMMITTED",
+        f"SET LOCAL lock_timeout = '{limit}ms'",
+        f"SET LOCAL statement_timeout = '{limit}ms'",
+    )
+
+
+def _open(
+    url: str, read_only: bool, session: Sequence[str] = WRITE_SESSION, *, lease: float = 0
+) -> psycopg.Connection[Any]:
     import psycopg
 
     options = "-c default_transaction_read_only=on" if read_only else None
     kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT}
+    if lease:
+        # The lease connection: a dead network (a TCP drop) fails within the lease instead of
+        # blocking its thread until the kernel gives up (minutes).
+        kwargs["connect_timeout"] = max(2, int(lease / 3))
+        kwargs["tcp_user_timeout"] = int(lease * 1000 / 3)
+        kwargs.update(keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=2)
     if options:
         existing = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("options", [""])[0]
         kwargs["options"] = f"{existing} {options}".strip()
     raw = psycopg.connect(url, **kwargs)
     raw.execute("SET TIME ZONE 'UTC'")
     if not read_only:
-        for setting in WRITE_SESSION:
+        for setting in session:
             raw.execute(setting)
     return raw
 
 
 @_wrap
-def connect(url: str, *, read_only: bool = False, reconnecting: bool = False) -> PgRaw:
+def connect(
+    url: str,
+    *,
+    read_only: bool = False,
+    reconnecting: bool = False,
+    session: Sequence[str] = WRITE_SESSION,
+    lease: float = 0,
+) -> PgRaw:
     """A connection in autocommit mode, opened again at its next BEGIN once the server closed
-    it; `reconnecting`: at any statement (the shared autocommit read connection)."""
-    reconnect = functools.partial(_open, url, read_only)
-    return PgRaw(_open(url, read_only), reconnect, autocommit_reads=reconnecting)
+    it; `reconnecting`: at any statement (the shared autocommit read connection). `session`:
+    the write connections' limits; `lease`: the lease connection (short network timeouts)."""
+    reconnect = functools.partial(_open, url, read_only, session, lease=lease)
+    return PgRaw(_open(url, read_only, session, lease=lease), reconnect,
+                 autocommit_reads=reconnecting)  # fmt: skip
 
 
 def begin_on(raw: PgRaw, begin: Sequence[str]) -> None:
@@ -370,8 +415,18 @@ class ConnectionPool:
     """Connections of one kind (read or write), each on a thread of its own: at most `size`
     in use at once (a caller waits for one to be given back, `POOL_WAIT` at most)."""
 
-    def __init__(self, url: str, *, read_only: bool, size: int, name: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool,
+        size: int,
+        name: str,
+        session: Sequence[str] = WRITE_SESSION,
+        lease: float = 0,
+    ) -> None:
         self.url, self.read_only, self.size, self.name = url, read_only, size, name
+        self.session, self.lease = tuple(session), lease
         self._idle: list[Connection] = []
         self._open = 0
         self._slots = asyncio.Semaphore(size)
@@ -382,7 +437,12 @@ class ConnectionPool:
         try:
             raw = await thread.call(
                 functools.partial(
-                    connect, self.url, read_only=self.read_only, reconnecting=reconnecting
+                    connect,
+                    self.url,
+                    read_only=self.read_only,
+                    reconnecting=reconnecting,
+                    session=self.session,
+                    lease=self.lease,
                 )
             )
         except BaseException:

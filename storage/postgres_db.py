@@ -31,8 +31,10 @@ from storage.postgres import (
     begin_on,
     close_connection,
     is_closed,
+    lease_begin,
     redact,
     run_inline,
+    session_limits,
 )
 from storage.postgres_schema import MIGRATIONS
 
@@ -42,11 +44,19 @@ T = TypeVar("T")
 class PostgresDatabase(Database):
     dialect = "postgresql"
 
-    def __init__(self, url: str, pool_size: int) -> None:
+    def __init__(self, url: str, pool_size: int, lease: float = 15.0) -> None:
         self.url = url
         self.path = Path(redact(url))  # what messages print; never the password
+        self.lease = lease
         self._write_lock = asyncio.Lock()
-        self._writes = ConnectionPool(url, read_only=False, size=1, name="lysyme-pg-write")
+        session = session_limits(lease)  # a frozen writer is ended before a takeover is due
+        self._writes = ConnectionPool(url, read_only=False, size=1, name="lysyme-pg-write",
+                                      session=session)  # fmt: skip
+        # The leader lease (bot/leadership.py): a connection of its own, never behind a writer.
+        self._leases = ConnectionPool(url, read_only=False, size=1, name="lysyme-pg-lease",
+                                      session=session, lease=lease)  # fmt: skip
+        self._lease_lock = asyncio.Lock()
+        self._lease_conn: Connection | None = None
         # The pool size counts every connection: the writer, the shared reader (`conn`), and
         # the read snapshots (`read()`).
         self._reads = ConnectionPool(
@@ -63,7 +73,7 @@ class PostgresDatabase(Database):
 
     @classmethod
     async def open_url(
-        cls, url: str, *, migrate: bool = True, pool_size: int = 5
+        cls, url: str, *, migrate: bool = True, pool_size: int = 5, lease: float = 15.0
     ) -> PostgresDatabase:
         try:
             import psycopg  # noqa: F401  (the optional extra)
@@ -72,7 +82,7 @@ class PostgresDatabase(Database):
                 "LYSYME_DATABASE is a PostgreSQL URL but the PostgreSQL driver is not "
                 "installed: pip install 'lysyme-bot[postgresql]'"
             ) from None
-        db = cls(url, pool_size)
+        db = cls(url, pool_size, lease)
         try:
             db._writer = await db._writes._new()
             db._reader = await db._reads._new(reconnecting=True)
@@ -126,6 +136,46 @@ class PostgresDatabase(Database):
             else:
                 await writer.execute("COMMIT")
 
+    @contextlib.asynccontextmanager
+    async def lease_transaction(self) -> AsyncIterator[Connection]:
+        """On the lease connection, without the write lock: a renewal never waits for a
+        writer (a frozen one included); its statements give up after a third of the lease."""
+        async with self._lease_lock:
+            conn = self._lease_conn
+            if conn is None or is_closed(conn):
+                if conn is not None:
+                    await close_connection(conn)
+                self._lease_conn = None
+                self._lease_conn = conn = await self._leases._new()
+            try:
+                await conn.call(begin_on, conn.raw, lease_begin(self.lease))
+            except BaseException:
+                await self._drop_lease_conn()
+                raise
+            try:
+                yield conn
+            except BaseException:
+                if not is_closed(conn):
+                    try:
+                        await conn.execute("ROLLBACK")
+                    except BaseException:
+                        await self._drop_lease_conn()
+                        raise
+                raise
+            else:
+                try:
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await self._drop_lease_conn()
+                    raise
+
+    async def _drop_lease_conn(self) -> None:
+        """A lease statement that failed (a timeout, a dead network): the next renewal starts
+        on a new connection rather than behind a stuck one."""
+        conn, self._lease_conn = self._lease_conn, None
+        if conn is not None:
+            await close_connection(conn)
+
     async def run(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
         async with self._write_lock:
             writer = await self._live_writer()
@@ -177,3 +227,5 @@ class PostgresDatabase(Database):
             if writer is not None:
                 await close_connection(writer)
         await self._writes.close()
+        async with self._lease_lock:
+            await self._drop_lease_conn()

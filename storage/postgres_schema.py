@@ -241,6 +241,13 @@ async def _v8_membership(conn: Connection) -> None:
     ))  # fmt: skip
 
 
+async def _v9_lease_epoch(conn: Connection) -> None:
+    await _statements(conn, (
+        "ALTER TABLE leases ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE reminders ADD COLUMN claim_epoch BIGINT",
+    ))  # fmt: skip
+
+
 #: Schema version N is reached by applying MIGRATIONS[:N] — the same N as SQLite's.
 MIGRATIONS: Final[tuple[PgMigration, ...]] = (
     _v1_core,
@@ -251,4 +258,5 @@ MIGRATIONS: Final[tuple[PgMigration, ...]] = (
     _v6_leases,
     _v7_taken_and_answered,
     _v8_membership,
+    _v9_lease_epoch,
 )

@@ -24,6 +24,26 @@ TEAM = "team"
 CLAIM_LEASE = dt.timedelta(minutes=5)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Who claims reminders: this process, under the leader lease's epoch (its fencing token;
+    0 on SQLite, where one process owns the file). A row is marked by its claimer only while
+    it is still claimed under the same (holder, epoch): `holds`."""
+
+    holder: str
+    epoch: int = 0
+
+
+def claim_of(epoch: int = 0) -> Claim:
+    """This process's claim under `epoch`."""
+    return Claim(this_process(), epoch)
+
+
+class ClaimLost(Exception):
+    """The row is no longer claimed by this process under its epoch (a new leader re-queued
+    or took it): it is left alone."""
+
+
 def user_recipient(telegram_id: int) -> str:
     return f"user:{telegram_id}"
 
@@ -111,17 +131,28 @@ async def mark_delivered(conn: Connection, reminder_id: int, now: dt.datetime) -
     return cursor.rowcount == 1
 
 
-async def release(conn: Connection, ids: Iterable[int], at: dt.datetime | None = None) -> int:
+async def release(
+    conn: Connection,
+    ids: Iterable[int],
+    at: dt.datetime | None = None,
+    *,
+    claim: Claim | None = None,
+) -> int:
     """These claimed rows (and only these) go back to the queue, due again at `at` (None:
-    as soon as they are due). A sweep releases its own claims, never another's."""
+    as soon as they are due). A sweep releases its own claims, never another's: with `claim`,
+    only the rows still claimed under it (a row a new leader re-queued or took is left)."""
     ids = list(ids)
     if not ids:
         return 0
+    fence, params = "", []
+    if claim is not None:
+        fence = " AND claimed_by = ? AND COALESCE(claim_epoch, 0) = ?"
+        params = [claim.holder, claim.epoch]
     cursor = await conn.execute(
         f"UPDATE reminders SET state='scheduled', claimed_at=NULL, claimed_by=NULL, "
-        f"claimed_until=NULL, next_attempt_at=COALESCE(?, next_attempt_at) "
-        f"WHERE state='claimed' AND id IN ({','.join('?' * len(ids))})",
-        (to_db(at) if at is not None else None, *ids),
+        f"claimed_until=NULL, claim_epoch=NULL, next_attempt_at=COALESCE(?, next_attempt_at) "
+        f"WHERE state='claimed' AND id IN ({','.join('?' * len(ids))}){fence}",
+        (to_db(at) if at is not None else None, *ids, *params),
     )
     return cursor.rowcount
 
@@ -203,13 +234,15 @@ async def claim_due(
     limit: int = 100,
     *,
     kinds: Iterable[str] | None = None,
+    claim: Claim | None = None,
 ) -> list[Reminder]:
     """Claim what is due (in the caller's transaction), and what another process claimed and
-    did not mark before its lease ran out (it died). Claimed rows belong to this process until
+    did not mark before its lease ran out (it died), or claimed under an older epoch of the
+    leader lease (an ex-leader: fenced off at once). Claimed rows belong to this process until
     marked; a crash leaves them claimed: `release_claimed` at the next start puts them back
     (SQLite), or another replica takes them over once the lease has expired (PostgreSQL)."""
     stamp = to_db(now)
-    me = this_process()
+    claim = claim or claim_of()
     # The redundant `state IN (...)` term repeats the partial index's WHERE clause: SQLite
     # only uses a partial index when the query's terms imply its condition literally, and
     # without it this is a full scan of every reminder ever written.
@@ -220,25 +253,47 @@ async def claim_due(
         f"""SELECT * FROM reminders
            WHERE state IN ('scheduled', 'claimed') AND due_at <= ?
              AND ((state='scheduled' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
-                  OR (state='claimed' AND claimed_by IS DISTINCT FROM ?
-                      AND (claimed_until IS NULL OR claimed_until < ?))) {kind_filter}
+                  OR (state='claimed' AND ((claimed_by IS DISTINCT FROM ?
+                      AND (claimed_until IS NULL OR claimed_until < ?)) OR claim_epoch < ?)))
+             {kind_filter}
            ORDER BY due_at, id LIMIT ?{_SKIP_LOCKED.get(dialect_of(conn), "")}""",
-        (stamp, stamp, me, stamp, *(only or ()), limit),
+        (stamp, stamp, claim.holder, stamp, claim.epoch, *(only or ()), limit),
     )
     if rows:
         ids = [r["id"] for r in rows]
         await conn.execute(
-            f"UPDATE reminders SET state='claimed', claimed_at=?, claimed_by=?, claimed_until=? "
-            f"WHERE id IN ({','.join('?' * len(ids))})",
-            (stamp, me, to_db(now + CLAIM_LEASE), *ids),
+            f"UPDATE reminders SET state='claimed', claimed_at=?, claimed_by=?, claimed_until=?, "
+            f"claim_epoch=? WHERE id IN ({','.join('?' * len(ids))})",
+            (stamp, claim.holder, to_db(now + CLAIM_LEASE), claim.epoch, *ids),
         )
     return [_reminder(r) for r in rows]
+
+
+async def holds(conn: Connection, reminder_id: int, claim: Claim) -> bool:
+    """Whether the row is still claimed by `claim` (holder and epoch), in the caller's write
+    transaction — on PostgreSQL with the row locked until it ends, so nobody re-queues or takes
+    it between this check and the mark that follows."""
+    rows = await fetch_all(
+        conn,
+        "SELECT 1 FROM reminders WHERE id=? AND state='claimed' AND claimed_by=? "
+        f"AND COALESCE(claim_epoch, 0)=?{_LOCK_ROW.get(dialect_of(conn), '')}",
+        (reminder_id, claim.holder, claim.epoch),
+    )
+    return bool(rows)
+
+
+async def keep(conn: Connection, reminder_id: int, claim: Claim) -> None:
+    """`holds`, or ClaimLost (the caller's transaction then rolls back: nothing is marked)."""
+    if not await holds(conn, reminder_id, claim):
+        raise ClaimLost(f"reminder {reminder_id} is no longer claimed by {claim.holder} "
+                        f"under epoch {claim.epoch}")  # fmt: skip
 
 
 #: PostgreSQL: a row another replica is claiming right now is passed over, not waited for.
 #: (Writes also hold the database's write lock, storage/postgres.py; this keeps the claim
 #: correct on its own.)
 _SKIP_LOCKED = {"postgresql": " FOR UPDATE SKIP LOCKED"}
+_LOCK_ROW = {"postgresql": " FOR UPDATE"}
 
 
 async def mark_sent(conn: Connection, reminder_id: int, now: dt.datetime, late: bool) -> None:
@@ -276,7 +331,8 @@ async def release_claimed(conn: Connection) -> int:
     its lease expires (`claim_due`)."""
     sql = (
         "UPDATE reminders SET state='scheduled', claimed_at=NULL, claimed_by=NULL, "
-        "claimed_until=NULL WHERE state IN ('scheduled', 'claimed') AND state='claimed'"
+        "claimed_until=NULL, claim_epoch=NULL WHERE state IN ('scheduled', 'claimed') "
+        "AND state='claimed'"
     )  # the redundant state term: the partial index, see claim_due
     if dialect_of(conn) == "sqlite":
         cursor = await conn.execute(sql)
@@ -285,14 +341,22 @@ async def release_claimed(conn: Connection) -> int:
     return cursor.rowcount
 
 
-async def release_claims_of(conn: Connection, holder: str) -> int:
-    """A replica that took the leader lease over from `holder` (dead: its lease expired)
-    puts `holder`'s claims back in the queue at once, rather than after their own lease."""
+async def release_claims_of(
+    conn: Connection, holder: str, *, lease: str | None = None, new: Claim | None = None
+) -> int:
+    """A replica that took the leader lease over from `holder` (dead, or frozen: its lease
+    expired) puts `holder`'s claims back in the queue at once, rather than after their own
+    lease. Fenced: with `lease` and `new`, only while `new` (holder, epoch) still holds that
+    lease — a leader that lost it meanwhile re-queues nothing."""
+    fence, params = "", []
+    if lease is not None and new is not None:
+        fence = " AND EXISTS (SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ?)"
+        params = [lease, new.holder, new.epoch]
     cursor = await conn.execute(
         "UPDATE reminders SET state='scheduled', claimed_at=NULL, claimed_by=NULL, "
-        "claimed_until=NULL WHERE state IN ('scheduled', 'claimed') AND state='claimed' "
-        "AND claimed_by = ?",
-        (holder,),
+        "claimed_until=NULL, claim_epoch=NULL WHERE state IN ('scheduled', 'claimed') "
+        f"AND state='claimed' AND claimed_by = ?{fence}",
+        (holder, *params),
     )
     return cursor.rowcount
 

@@ -94,3 +94,26 @@ def test_a_kill_9_never_blocks_the_restart(server: FakeTelegram, tmp_path: Path)
     finally:
         stderr = stop(again)
     assert again.returncode == 0, stderr
+
+
+def test_a_removed_lock_file_still_refuses_a_second_run(
+    server: FakeTelegram, tmp_path: Path
+) -> None:
+    """The lock file deleted (an `rm`, a clean-up script) while the bot runs: a new file at
+    that path would be a new, free lock; the database file itself is locked too."""
+    tg = server
+    first = start(tg, tmp_path)
+    try:
+        (tmp_path / "bot.sqlite3.lock").unlink()
+        for command in ("run", "migrate"):
+            second = lysyme_bot(tg, tmp_path, command)
+            assert second.returncode == 2, (command, second.stderr)
+            lines = second.stderr.strip().splitlines()
+            assert len(lines) == 1, (command, second.stderr)
+            assert lines[0].startswith(f"{command}: database ")
+            assert "in use by another process" in lines[0] and "was removed" in lines[0]
+        assert first.poll() is None  # the first one runs on, undisturbed
+        assert [c for c in tg.calls("getUpdates") if c.status == 409] == []  # no 409 fight
+    finally:
+        stderr = stop(first)
+    assert first.returncode == 0, stderr

@@ -20,6 +20,10 @@ FR: dict[str, str] = {
         "⏸ Le bot est en pause : sa base de données a été supprimée ou remplacée. Rien "
         "n'a été enregistré. Les administrateurs sont prévenus ; réessayez plus tard."
     ),
+    "db.fault": (
+        "⚠️ <b>Base de données</b> : {problem}. Les réponses sont enregistrées, mais "
+        "réparez ceci (droits du fichier, place sur le disque) : voir le README."
+    ),
     "db.gone": (
         "🛑 <b>Base de données supprimée ou remplacée</b> : {problem}. Le bot n'enregistre "
         "plus rien et répond aux utilisateurs qu'il est en pause. Remettez le bon fichier "
@@ -40,6 +44,10 @@ EN: dict[str, str] = {
     "db.paused": (
         "⏸ The bot is paused: its database was deleted or replaced. Nothing was saved. "
         "The admins have been told; please try again later."
+    ),
+    "db.fault": (
+        "⚠️ <b>Database</b>: {problem}. Answers are saved, but fix this (the file's "
+        "permissions, disk space): see the README."
     ),
     "db.gone": (
         "🛑 <b>Database deleted or replaced</b>: {problem}. The bot saves nothing more and "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,18 @@ T0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
 Pair = tuple[FakeClock, Leadership, Leadership]
 
 
+def monotonic(clock: FakeClock) -> Callable[[], float]:
+    """A monotonic clock that moves with the fake wall clock (a process that is stopped sees
+    both move on)."""
+    return lambda: (clock() - T0).total_seconds()
+
+
 @pytest.fixture
 def pair(replicas: tuple[Database, Database]) -> Pair:
     """Two replicas' leaderships on one wall clock: "replica-a" and "replica-b"."""
     wall = FakeClock(T0)
-    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
-    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a", mono=monotonic(wall))
+    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b", mono=monotonic(wall))
     return wall, a, b
 
 
@@ -98,12 +104,14 @@ class _Unreachable:
     def transaction(self) -> Any:
         raise sqlite3.OperationalError("server closed the connection unexpectedly")
 
+    lease_transaction = transaction
+
 
 async def test_a_leader_cut_off_from_the_database_steps_down_before_its_lease_ends(
     replicas: tuple[Database, Database],
 ) -> None:
     wall = FakeClock(T0)
-    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
+    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a", mono=monotonic(wall))
     assert await a.step() is True
     a.db = _Unreachable()  # type: ignore[assignment]
     wall.advance(seconds=5)
@@ -119,8 +127,8 @@ async def test_wait_until_leading_returns_at_the_takeover(
     import asyncio
 
     wall = FakeClock(T0)
-    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a")
-    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b")
+    a = Leadership(replicas[0], solo=False, wall=wall, holder="replica-a", mono=monotonic(wall))
+    b = Leadership(replicas[1], solo=False, wall=wall, holder="replica-b", mono=monotonic(wall))
     await a.step()
     await b.step()
     stop = asyncio.Event()

@@ -55,6 +55,27 @@ async def make_old_database(target: Path | str, version: int) -> None:
                                                     "HMN-001", question, None, value))  # fmt: skip
     finally:
         await db.close()
+    if not is_postgres(target):
+        _anchor_as_the_older_program_did(Path(target))
+
+
+def _anchor_as_the_older_program_did(path: Path) -> None:
+    """The programs that wrote these schemas anchored their database (a database file without
+    its anchor is refused: `init --adopt`, tests/storage/test_files_moved.py)."""
+    from storage import anchor as anchors
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+            (anchors.DATABASE_ID_KEY, anchors.new_database_id()),
+        )
+        conn.commit()
+        database_id, rows, head = anchors.read_head(conn)
+    finally:
+        conn.close()
+    assert database_id is not None
+    anchors.write_anchor(anchors.anchor_path(path), anchors.Anchor(database_id, rows, head))
 
 
 def snapshot(target: Path | str) -> dict[str, list[tuple[object, ...]]]:

@@ -280,12 +280,17 @@ async def test_a_lease_has_one_holder_at_a_time_and_is_taken_over_once_expired(
     assert not await acquire(replica_of[winner], winner, after + dt.timedelta(seconds=1))
     taken = await holder()
     assert taken is not None and taken.holder == loser and taken.acquired_at == after
+    # The epoch (fencing token) moved on at the takeover, not at the renewals.
+    assert (current.epoch, renewed.epoch, taken.epoch) == (1, 1, 2)
 
     # Released (a clean stop): the other may take it at once; only the holder releases.
     assert not await replica_of[winner].run(body(leases.release, LEADER_LEASE, winner))
     assert await replica_of[loser].run(body(leases.release, LEADER_LEASE, loser))
-    assert await holder() is None
+    released = await holder()
+    assert released is not None and not released.live(after + dt.timedelta(seconds=2))
     assert await acquire(replica_of[winner], winner, after + dt.timedelta(seconds=2))
+    back = await holder()  # the count never goes back, even after a release
+    assert back is not None and back.holder == winner and back.epoch == 3
 
 
 # --- migrations -----------------------------------------------------------------------------
