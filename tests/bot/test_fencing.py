@@ -37,13 +37,17 @@ ROWS = 60
 
 
 class FreezingDb:
-    """A replica's database whose `transaction()` number `at` runs `hook` first (`before`) or
-    right after it committed (`after`): the replica stops there while the other acts."""
+    """A replica's database that stops the replica (runs `hook`) at the `nth` transaction begun
+    once `sent()` has reached `after_sends` messages: before it (`before`) or right after it
+    committed. Counted from the sends, not from the sweep's start, so that a pass the sweep
+    gains before its claim (the lapse of accesses, issue 24) does not move the freeze."""
 
-    def __init__(self, inner: Database) -> None:
+    def __init__(self, inner: Database, sent: Callable[[], int]) -> None:
         self.inner = inner
-        self.count = 0
-        self.at: int | None = None
+        self.sent = sent
+        self.after_sends = 0
+        self.nth = 1
+        self.seen = 0
         self.before = True
         self.hook: Callable[[], Awaitable[None]] | None = None
 
@@ -52,8 +56,10 @@ class FreezingDb:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        self.count += 1
-        due = self.count == self.at and self.hook is not None
+        due = False
+        if self.hook is not None and self.sent() >= self.after_sends:
+            self.seen += 1
+            due = self.seen == self.nth
         if due and self.before:
             await self.hook()  # type: ignore[misc]
         async with self.inner.transaction() as conn:
@@ -119,7 +125,7 @@ async def test_a_leader_frozen_mid_batch_for_3_leases_sends_nothing_more(
     wall, a, b = two
     assert await a.lead.step() is True and await b.lead.step() is False
     await _queue_admin_notices(a.db, ROWS)
-    frozen = FreezingDb(a.db)
+    frozen = FreezingDb(a.db, lambda: len(a.send.sent))
     a.ctx.db = frozen  # type: ignore[assignment]
 
     async def the_other_replica_takes_over() -> None:
@@ -128,9 +134,9 @@ async def test_a_leader_frozen_mid_batch_for_3_leases_sends_nothing_more(
         assert b.lead.epoch == a.lead.epoch + 1
         await jobs.sweep(b.ctx, NOW, b.send)  # and sends what a had claimed
 
-    # a's sweep: the idle pass (1), the claim (2), then two transactions per row sent; the
-    # 21st row's first transaction is the 43rd.
-    frozen.at, frozen.before = 2 * 21 + 1, where.startswith("before")
+    # Two transactions per row sent: once 20 are sent, the first is the 20th row's mark, the
+    # second the 21st row's own (frozen before it, or between it and the send).
+    frozen.after_sends, frozen.nth, frozen.before = 20, 2, where.startswith("before")
     frozen.hook = the_other_replica_takes_over
     await jobs.sweep(a.ctx, NOW, a.send)
 
