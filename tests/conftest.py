@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import secrets
 import subprocess
+import sys
 import tempfile
 import threading
 import urllib.parse
@@ -24,6 +25,11 @@ from storage import reminders as outbox
 from storage.db import Database
 from storage.postgres import is_postgres_url
 from tests.e2e.fake_telegram import FakeTelegram
+
+# pytest caches each test module with its asserts rewritten in __pycache__, unless bytecode
+# writing is off (PYTHONDONTWRITEBYTECODE, set on some machines): then every worker rewrites
+# every module at every run, ~5 s of CPU each. The cache is only ever a copy of the sources.
+sys.dont_write_bytecode = False
 
 #: Saturday 21 November 2026, 10:00 in Paris: the suites' "now" unless a test says otherwise.
 T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from bot import cli
 from storage.anchor import anchor_path, read_anchor
 from storage.audit import AuditEntry, append_audit
 from storage.connection import Connection
@@ -112,8 +114,8 @@ async def test_an_anchor_that_cannot_be_written_after_a_commit_is_a_fault_not_a_
     anchor.rmdir()
 
 
-async def test_a_file_that_is_no_lysyme_database_is_refused_in_one_line_by_every_command(
-    tmp_path: Path,
+def test_a_file_that_is_no_lysyme_database_is_refused_in_one_line_by_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text_file = tmp_path / "notes.sqlite3"
     text_file.write_text("this is a shopping list, not a database\n" * 20)
@@ -124,16 +126,34 @@ async def test_a_file_that_is_no_lysyme_database_is_refused_in_one_line_by_every
         conn.execute("CREATE TABLE things(id INTEGER)")
     conn.close()
     (tmp_path / "out").mkdir()
+    # The commands run in this process (`bot.cli.main`, as the console script calls it): 21
+    # interpreters less; one real process per file below checks what a shell sees.
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout's
+    for name in [n for n in os.environ if n.startswith(("LYSYME_", "TELEGRAM_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LYSYME_LANGUAGE", "en")
+
+    def in_process(database: Path, *command: str) -> subprocess.CompletedProcess[str]:
+        monkeypatch.setenv("LYSYME_DATABASE", str(database))
+        try:
+            code = cli.main(list(command))
+        except SystemExit as exc:  # `fail`: one line, exit 2
+            code = exc.code if isinstance(exc.code, int) else 1
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(command, code, printed.out, printed.err)
+
     for path, why in ((text_file, "not a SQLite"), (no_tables, "no tables"),
                       (other, "no meta, audit, screenings table")):  # fmt: skip
         for command in (["verify-audit"], ["backup", str(tmp_path / "out")],
                         ["export", str(tmp_path / "out")], ["stats", str(tmp_path / "out")],
                         ["migrate"], ["run"], ["init", "--adopt"]):  # fmt: skip
-            result = lysyme_bot(path, *command)
+            result = in_process(path, *command)
             if command == ["run"] and "TELEGRAM_BOT_TOKEN" in result.stderr:
                 continue  # refused earlier without a token: see the check below
             refused(result, "is not a LYSYME database", why)
-        assert lysyme_bot(path, "verify-audit").stderr.startswith("verify-audit: ")
+        shell = lysyme_bot(path, "verify-audit")  # a real process: one line, no traceback
+        refused(shell, "is not a LYSYME database", why)
+        assert shell.stderr.startswith("verify-audit: ")
 
 
 async def test_an_older_backup_put_back_without_its_anchor_is_refused_until_adopted(
