@@ -31,6 +31,12 @@ from tests.e2e.fake_telegram import FakeTelegram
 # every module at every run, ~5 s of CPU each. The cache is only ever a copy of the sources.
 sys.dont_write_bytecode = False
 
+# Test folders in memory where the machine has a tmpfs: every commit is fsynced
+# (synchronous=FULL), which costs a disk's latency and nothing a test asserts; a kill -9 is a
+# process ending, not a power cut. PYTEST_DEBUG_TEMPROOT, if set, is kept.
+if os.access("/dev/shm", os.W_OK):
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", "/dev/shm")
+
 #: Saturday 21 November 2026, 10:00 in Paris: the suites' "now" unless a test says otherwise.
 T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 
