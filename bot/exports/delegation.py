@@ -36,9 +36,10 @@ def _who(lang: str, actor: str | None, names: dict[int, str]) -> str | None:
 
 def _kinds(lang: str, acts: dict[str, int]) -> str:
     def label(kind: str) -> str:
+        # A kind with no words yet (a newer program's action) still reads as words.
         key = f"dl.act.{kind}"
         text = t(lang, key)
-        return kind if text == key else text
+        return kind.replace("_", " ") if text == key else text
 
     return "; ".join(f"{label(k)}: {n}" for k, n in sorted(acts.items()))
 
