@@ -45,8 +45,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram.request import BaseRequest, RequestData
+from telegram.request import BaseRequest
 
+from bot.wrapped_request import WrappedRequest
 from storage.db import probe_read_only
 
 log = logging.getLogger("lysyme.health")
@@ -174,39 +175,16 @@ def beats() -> dict[str, str]:
     return dict(_HEARTBEATS.beats)
 
 
-class BeatingRequest(BaseRequest):
+class BeatingRequest(WrappedRequest):
     """The getUpdates request layer, beating `poll` after every successful round."""
 
     def __init__(self, inner: BaseRequest, name: str = "poll") -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.name = name
 
-    async def initialize(self) -> None:
-        await self.inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self.inner.read_timeout
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        code, payload = await self.inner.do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
+    def after(self, endpoint: str, code: int) -> None:
         if code == 200:
             beat(self.name, dt.datetime.now(dt.UTC))
-        return code, payload
 
 
 # --- the check ------------------------------------------------------------------------------

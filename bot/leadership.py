@@ -44,9 +44,9 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram.error import TelegramError
-from telegram.request import BaseRequest, RequestData
 
 from bot import health
+from bot.wrapped_request import WrappedRequest
 from storage import leases
 from storage import reminders as outbox
 from storage.db import Database
@@ -101,39 +101,13 @@ def leader_only(live: Callable[[], bool] | None) -> Any:
         LEADER_ONLY.reset(token)
 
 
-class FencedRequest(BaseRequest):
+class FencedRequest(WrappedRequest):
     """The bot's HTTP layer: a call made under `leader_only` is refused (LeaseLost) when the
     lease is not live at the moment the request would leave — the last check before the
     network, after the rate limiter's wait."""
 
-    def __init__(self, inner: BaseRequest) -> None:
-        self.inner = inner
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self.inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self.inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        check_lead(url.rsplit("/", 1)[-1])
-        return await self.inner.do_request(
-            url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
-            connect_timeout=connect_timeout, pool_timeout=pool_timeout,
-        )  # fmt: skip
+    def before(self, endpoint: str) -> None:
+        check_lead(endpoint)
 
 
 class Leadership:
