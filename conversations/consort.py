@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from conversations.standing import standing
+from conversations.standing import Recorded, standing
 
 # Statuses and outcomes (DESIGN.md "Lifecycle"), as storage writes them.
 IN_SCREENING: Final = "in_screening"
@@ -71,7 +71,7 @@ IN_PROGRESS_KINDS: Final = ("in_screening", "pending", "awaiting_d0")
 STAGES: Final = ("screened", "eligible", "consent_discussed", "consented", "injected")
 
 
-class ScreeningLike(Protocol):
+class ScreeningLike(Recorded, Protocol):
     """What the counts need of a screening (storage.screenings.Screening has it)."""
 
     @property
@@ -82,14 +82,6 @@ class ScreeningLike(Protocol):
     def sequence(self) -> int: ...
     @property
     def rescreen_of(self) -> str | None: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def outcome(self) -> str | None: ...
-    @property
-    def reasons(self) -> tuple[str, ...]: ...
-    @property
-    def injected_at(self) -> dt.datetime | None: ...
 
 
 @dataclass(frozen=True)
