@@ -115,7 +115,7 @@ def dose_deviation_line(lang: str, values: Mapping[str, str]) -> str:
     """ "⚠️ Dose deviation: …" when the dose given is more than 10 % away from 2 × 10⁶/kg of
     the current weight; "" otherwise."""
     facts = d0.read_facts(values)
-    current = _json(values.get("weight_kg"))
+    current = d0.stored_value(values.get("weight_kg"))
     if facts is None or not isinstance(current, int | float) or isinstance(current, bool):
         return ""
     if not d0.is_dose_deviation(facts.dose_given_cells, float(current)):
@@ -130,15 +130,3 @@ def dose_deviation_line(lang: str, values: Mapping[str, str]) -> str:
         weight=number_text(lang, float(current)),
         gap=("+" if gap > 0 else "") + number_text(lang, gap * 100, 1),
     )  # fmt: skip
-
-
-def _json(stored: str | None) -> object:
-    import json
-
-    if stored is None:
-        return None
-    try:
-        value: object = json.loads(stored)
-    except ValueError:
-        return None
-    return value

@@ -56,7 +56,8 @@ def facts_at_d0(
     return D0Facts(weight_kg, dose, confirmed_by, protocol_version)
 
 
-def _load(stored: str | None) -> object:
+def stored_value(stored: str | None) -> object:
+    """A stored answer's JSON text as its value, None when absent or unreadable."""
     if stored is None:
         return None
     try:
@@ -70,10 +71,10 @@ def read_facts(values: Mapping[str, str]) -> D0Facts | None:
     """The D0 facts among a screening's current stored values; None when none was recorded."""
     if not any(k in values for k in FACT_IDS):
         return None
-    weight = _load(values.get(WEIGHT))
-    dose = _load(values.get(DOSE))
-    by = _load(values.get(CONFIRMED_BY))
-    version = _load(values.get(PROTOCOL_VERSION))
+    weight = stored_value(values.get(WEIGHT))
+    dose = stored_value(values.get(DOSE))
+    by = stored_value(values.get(CONFIRMED_BY))
+    version = stored_value(values.get(PROTOCOL_VERSION))
     return D0Facts(
         float(weight) if isinstance(weight, int | float) and not isinstance(weight, bool) else None,
         int(dose) if isinstance(dose, int) and not isinstance(dose, bool) else None,
