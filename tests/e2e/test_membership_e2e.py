@@ -102,5 +102,5 @@ async def test_a_resident_joins_by_link_until_an_end_date_that_is_enforced(
     assert resident["Granted by"] == f"Test ({ADMIN})"  # the admin's Telegram first name
     assert resident["Removed by"] == "end of access (end date reached)"
     assert resident["Planned last day"] == last_day.isoformat()
-    assert "screening_opened: 1" in resident["Acts by kind"]
+    assert "screening opened: 1" in resident["Acts by kind"]
     assert not [r for r in rows if r["Telegram id"] == str(SECOND)]
