@@ -1,5 +1,6 @@
-"""`lysyme-bot verify-audit` and `lysyme-bot backup`, as an operator runs them (subprocesses),
-on a database a real screening has written: intact → exit 0 and one line; deleting or
+"""`lysyme-bot verify-audit` and `lysyme-bot backup`, as an operator runs them (a real process
+for the first check and the console session; the others call the same entry point in this
+process), on a database a real screening has written: intact → exit 0 and one line; deleting or
 updating a row is refused by the triggers; an edit made after dropping the triggers → exit 1
 naming that row; a backup is a private copy that verifies; a missing database → exit 2."""
 
@@ -16,10 +17,21 @@ from pathlib import Path
 import pytest
 
 from tests.bot.fake_request import CLINICIAN, ELIGIBLE_MALE, Harness, answer_all
+from tests.cli_in_process import lysyme_bot_in_process
 from tests.conftest import day
 
 
 def lysyme_bot(*args: str, database: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`lysyme-bot ARGS` on `database`, in this process (tests/cli_in_process.py): ten
+    interpreters less. `lysyme_bot_process` runs the operator's first check, and the console
+    session below, as real processes."""
+    return lysyme_bot_in_process(
+        *args, env={"LYSYME_DATABASE": str(database), "LYSYME_LANGUAGE": "en"}, cwd=cwd
+    )
+
+
+def lysyme_bot_process(*args: str, database: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`lysyme-bot ARGS` on `database` in a new process (the installed script)."""
     script = Path(sys.executable).with_name("lysyme-bot")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
     env = {
@@ -61,7 +73,7 @@ def test_intact_trail_verifies_with_a_one_line_summary(screened_db: Path, tmp_pa
     assert {"user_added", "screening_opened", "answer", "outcome", "status"} <= actions
     answered = {field for _, action, field, _ in rows if action == "answer"}
     assert {"index_date", "age", "consent", "weight_kg"} <= answered
-    result = lysyme_bot("verify-audit", database=screened_db, cwd=tmp_path)
+    result = lysyme_bot_process("verify-audit", database=screened_db, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"verify-audit: intact, {len(rows)} rows, last row {len(rows)}"
     assert result.stdout.count("\n") == 1 and result.stderr == ""

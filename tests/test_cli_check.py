@@ -1,31 +1,30 @@
 """`lysyme-bot check FILE` (DESIGN.md "`lysyme-bot check FILE`").
 
 Every shared worked example, then each kind of invalid input: exit 2, exactly one line on
-stderr naming the field, nothing on stdout, never a traceback. The worked examples and a sample
-of each kind run as real processes (`python -m bot.cli`, in parallel, cwd an empty folder so no
-.env is read, LYSYME_TIMEZONE=Europe/Paris); the other cases call the same entry point,
-`bot.cli.main`, in this process with the same environment, to keep the suite fast. A module
-fixture runs every case once; each test then asserts on its own case.
+stderr naming the field, nothing on stdout, never a traceback. The cases call the command's
+entry point, `bot.cli.main`, in this process (tests/cli_in_process.py: cwd an empty folder so
+no .env is read, LYSYME_TIMEZONE=Europe/Paris, exit status and streams as a process gives
+them), to keep the suite's CPU down; what a shell sees runs as real processes: an invalid input
+(`python -m bot.cli`: exit 2, one line, no traceback) and the installed `lysyme-bot` script
+(exit 0, the JSON). A module fixture runs every case once; each test then asserts on its own
+case.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import datetime as dt
-import io
 import json
 import os
 import subprocess
 import sys
-import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.cli_in_process import lysyme_bot_in_process
 from tests.conftest import day
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -233,36 +232,16 @@ def run_in_process(path: Path, cwd: Path) -> Run:
     """The same entry point (`bot.cli.main`) called in this process, with the same
     environment and working directory; an escaping exception is recorded as the traceback
     the interpreter would print."""
-    from bot.cli import main
-
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        for key in list(os.environ):
-            if key.startswith(("LYSYME_", "TELEGRAM_")):
-                patch.delenv(key)
-        patch.setenv("LYSYME_TIMEZONE", "Europe/Paris")
-        patch.chdir(cwd)
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            try:
-                code = main(["check", str(path)])
-            except SystemExit as exit_:
-                code = exit_.code if isinstance(exit_.code, int) else 1
-            except BaseException:  # what a user would see: a traceback and exit 1
-                stderr.write(traceback.format_exc())
-                code = 1
-    return Run(code, stdout.getvalue(), stderr.getvalue())
+    completed = lysyme_bot_in_process(
+        "check", str(path), env={"LYSYME_TIMEZONE": "Europe/Paris"}, cwd=cwd
+    )
+    return Run(completed.returncode, completed.stdout, completed.stderr)
 
 
-#: Cases run as real processes (every worked example and one of each kind of input); the
-#: others call the same entry point in this process, which keeps the suite fast.
-IN_A_PROCESS = {name for name in CASES if name.startswith("example:")} | {
-    "unknown_id",
-    "age_as_string",
-    "malformed_json",
-    "missing_file",
-    "huge_integer",
-    "naive_now_late_evening",
-}
+#: Cases run as a real process: what a shell sees of an invalid input (the installed script's
+#: exit 0 and JSON: `test_the_console_script`). The others call the same entry point in this
+#: process: each interpreter started costs 0.3–1 s of CPU.
+IN_A_PROCESS = {"malformed_json"}
 
 
 @pytest.fixture(scope="module")
@@ -277,15 +256,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         if content is not None:
             path.write_text(content, encoding="utf-8")
         prepared[name] = (path, cwd)
-    results = {
-        name: run_in_process(path, cwd)
+    return {
+        name: (run_cli if name in IN_A_PROCESS else run_in_process)(path, cwd)
         for name, (path, cwd) in prepared.items()
-        if name not in IN_A_PROCESS
     }
-    with ThreadPoolExecutor(max_workers=max(4, (os.cpu_count() or 2) * 2)) as pool:
-        names = sorted(IN_A_PROCESS)
-        results.update(zip(names, pool.map(lambda n: run_cli(*prepared[n]), names), strict=True))
-    return results
 
 
 def assert_clean_error(run: Run) -> str:

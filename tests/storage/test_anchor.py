@@ -1,9 +1,11 @@
 """A database that cannot be swapped silently (storage/anchor.py), as an operator meets it:
-`migrate` / `console` / `verify-audit` / `init` subprocesses on a deleted, replaced, older or
-rewritten database; and in-process, the anchor following every commit."""
+`migrate` / `console` / `verify-audit` / `init` on a deleted, replaced, older or rewritten
+database (in this process, through `bot.cli.main`; one real process checks what a shell sees);
+and the anchor following every commit."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -19,11 +21,21 @@ import pytest
 from storage.anchor import anchor_path, read_anchor
 from storage.audit import AuditEntry, append_audit, compute_hash
 from storage.db import Database
+from tests.cli_in_process import lysyme_bot_in_process
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 
 
-def lysyme_bot(database: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def lysyme_bot(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`lysyme-bot ARGS` on `database`, in this process (tests/cli_in_process.py): 16
+    interpreters less. `lysyme_bot_process` runs one where what a shell sees is checked."""
+    return lysyme_bot_in_process(
+        *args, env={"LYSYME_DATABASE": str(database), "LYSYME_LANGUAGE": "en"}
+    )
+
+
+def lysyme_bot_process(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`lysyme-bot ARGS` on `database` in a new process."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(database.parent),
@@ -34,7 +46,6 @@ def lysyme_bot(database: Path, *args: str, stdin: str = "") -> subprocess.Comple
         [sys.executable, "-m", "bot.cli", *args],
         cwd=Path(__file__).resolve().parents[2],
         env=env,
-        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -109,39 +120,40 @@ async def test_the_anchor_follows_every_commit_that_appends_audit_rows(tmp_path:
         await db.close()
 
 
-async def test_a_deleted_database_is_refused_not_recreated(tmp_path: Path) -> None:
+def test_a_deleted_database_is_refused_not_recreated(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    await make_database(path, 2)
+    asyncio.run(make_database(path, 2))
     path.unlink()
     for command in ("migrate", "console"):
         refused(lysyme_bot(path, command), f"{command}: database {path} is missing", "init --force")
     assert not path.exists()
 
 
-async def test_another_database_moved_in_is_refused(tmp_path: Path) -> None:
+def test_another_database_moved_in_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     other = tmp_path / "other.sqlite3"
-    await make_database(path, 2)
-    await make_database(other, 5)
+    asyncio.run(make_database(path, 2))
+    asyncio.run(make_database(other, 5))
     shutil.copyfile(other, path)
-    refused(lysyme_bot(path, "migrate"), "is not the database its anchor", "restore")
+    # A real process: what a shell sees (exit 2, one line, no traceback).
+    refused(lysyme_bot_process(path, "migrate"), "is not the database its anchor", "restore")
 
 
-async def test_an_older_copy_or_a_truncated_trail_is_refused(tmp_path: Path) -> None:
+def test_an_older_copy_or_a_truncated_trail_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     backup = tmp_path / "older.sqlite3"
-    await make_database(path, 2)
+    asyncio.run(make_database(path, 2))
     shutil.copyfile(path, backup)
-    await make_database(path, 3)  # five rows now
+    asyncio.run(make_database(path, 3))  # five rows now
     shutil.copyfile(backup, path)  # the backup moved over the live file
     refused(lysyme_bot(path, "migrate"), "has 2 audit rows but its anchor recorded 5")
     verify = lysyme_bot(path, "verify-audit")
     assert verify.returncode == 1 and "anchor recorded 5" in verify.stdout, verify
 
 
-async def test_a_rewritten_and_rehashed_trail_fails_verification(tmp_path: Path) -> None:
+def test_a_rewritten_and_rehashed_trail_fails_verification(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    await make_database(path, 4)
+    asyncio.run(make_database(path, 4))
     # Edit row 2 and recompute every hash after it: the chain alone is intact again.
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TRIGGER audit_append_only_update")
@@ -168,11 +180,11 @@ async def test_a_rewritten_and_rehashed_trail_fails_verification(tmp_path: Path)
     refused(lysyme_bot(path, "migrate"), "the trail was rewritten")
 
 
-async def test_rows_removed_from_the_end_fail_verification_by_the_checkpoint_too(
+def test_rows_removed_from_the_end_fail_verification_by_the_checkpoint_too(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "bot.sqlite3"
-    await make_database(path, 4)
+    asyncio.run(make_database(path, 4))
     with sqlite3.connect(path) as conn:
         conn.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_verified_id', '4'),"
@@ -187,9 +199,9 @@ async def test_rows_removed_from_the_end_fail_verification_by_the_checkpoint_too
     assert "row 4 was verified before (checkpoint) but is now missing" in verify.stdout
 
 
-async def test_init_starts_anew_only_when_asked_and_keeps_the_old_files(tmp_path: Path) -> None:
+def test_init_starts_anew_only_when_asked_and_keeps_the_old_files(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    await make_database(path, 3)
+    asyncio.run(make_database(path, 3))
     refused(lysyme_bot(path, "init"), "already exists", "init --force")
     assert audit_count(path) == 3
     path.unlink()  # lost: the operator starts anew deliberately
@@ -203,7 +215,7 @@ async def test_init_starts_anew_only_when_asked_and_keeps_the_old_files(tmp_path
     assert lysyme_bot(fresh, "init").returncode == 0  # nothing there: no --force needed
 
 
-async def test_a_missing_folder_is_an_error_not_a_new_database(tmp_path: Path) -> None:
+def test_a_missing_folder_is_an_error_not_a_new_database(tmp_path: Path) -> None:
     path = tmp_path / "no-such-folder" / "bot.sqlite3"
     for command in ("migrate", "console", "init"):
         refused(lysyme_bot(path, command), "does not exist")

@@ -5,20 +5,26 @@ refused until `lysyme-bot init --adopt`; an anchor that cannot be written after 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from bot import cli
 from storage.anchor import anchor_path, read_anchor
 from storage.audit import AuditEntry, append_audit
 from storage.connection import Connection
 from storage.db import Database, DatabaseGone
-from tests.storage.test_anchor import NOW, audit_count, lysyme_bot, make_database, refused
+from tests.storage.test_anchor import (
+    NOW,
+    audit_count,
+    lysyme_bot,
+    lysyme_bot_process,
+    make_database,
+    refused,
+)
 
 
 async def _note(db: Database, text: str) -> None:
@@ -115,7 +121,7 @@ async def test_an_anchor_that_cannot_be_written_after_a_commit_is_a_fault_not_a_
 
 
 def test_a_file_that_is_no_lysyme_database_is_refused_in_one_line_by_every_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
 ) -> None:
     text_file = tmp_path / "notes.sqlite3"
     text_file.write_text("this is a shopping list, not a database\n" * 20)
@@ -128,51 +134,42 @@ def test_a_file_that_is_no_lysyme_database_is_refused_in_one_line_by_every_comma
     (tmp_path / "out").mkdir()
     # The commands run in this process (`bot.cli.main`, as the console script calls it): 21
     # interpreters less; one real process per file below checks what a shell sees.
-    monkeypatch.chdir(tmp_path)  # no .env of the checkout's
-    for name in [n for n in os.environ if n.startswith(("LYSYME_", "TELEGRAM_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("LYSYME_LANGUAGE", "en")
-
-    def in_process(database: Path, *command: str) -> subprocess.CompletedProcess[str]:
-        monkeypatch.setenv("LYSYME_DATABASE", str(database))
-        try:
-            code = cli.main(list(command))
-        except SystemExit as exc:  # `fail`: one line, exit 2
-            code = exc.code if isinstance(exc.code, int) else 1
-        printed = capsys.readouterr()
-        return subprocess.CompletedProcess(command, code, printed.out, printed.err)
-
     for path, why in ((text_file, "not a SQLite"), (no_tables, "no tables"),
                       (other, "no meta, audit, screenings table")):  # fmt: skip
         for command in (["verify-audit"], ["backup", str(tmp_path / "out")],
                         ["export", str(tmp_path / "out")], ["stats", str(tmp_path / "out")],
                         ["migrate"], ["run"], ["init", "--adopt"]):  # fmt: skip
-            result = in_process(path, *command)
+            result = lysyme_bot(path, *command)  # in this process (tests/cli_in_process.py)
             if command == ["run"] and "TELEGRAM_BOT_TOKEN" in result.stderr:
                 continue  # refused earlier without a token: see the check below
             refused(result, "is not a LYSYME database", why)
-        shell = lysyme_bot(path, "verify-audit")  # a real process: one line, no traceback
+        shell = lysyme_bot_process(path, "verify-audit")  # one line, no traceback
         refused(shell, "is not a LYSYME database", why)
         assert shell.stderr.startswith("verify-audit: ")
 
 
-async def test_an_older_backup_put_back_without_its_anchor_is_refused_until_adopted(
+def test_an_older_backup_put_back_without_its_anchor_is_refused_until_adopted(
     tmp_path: Path,
 ) -> None:
+    """(A plain `def`: the commands run in this process, and call `asyncio.run`.)"""
     path = tmp_path / "bot.sqlite3"
-    await make_database(path, 2)
     older = tmp_path / "older.sqlite3"
-    shutil.copy(path, older)
-    db = await Database.open(path)
-    for n in range(4):  # four more acknowledged answers
-        await _note(db, f"later {n}")
-    await db.close()
+
+    async def older_copy_then_four_more_answers() -> None:
+        await make_database(path, 2)
+        shutil.copy(path, older)
+        db = await Database.open(path)
+        for n in range(4):  # four more acknowledged answers
+            await _note(db, f"later {n}")
+        await db.close()
+
+    asyncio.run(older_copy_then_four_more_answers())
     _put_back_older(path, older)
 
     for command in ("migrate", "console"):
         refused(lysyme_bot(path, command), "has no anchor file", "lysyme-bot init --adopt")
     with pytest.raises(Exception, match="init --adopt"):
-        await Database.open(path)
+        asyncio.run(Database.open(path))
     # verify-audit no longer says "intact": the end of the trail cannot be checked.
     checked = lysyme_bot(path, "verify-audit")
     assert checked.returncode == 1 and "intact" not in checked.stdout

@@ -21,6 +21,7 @@ from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, verify_chain
 from storage.connection import Connection
 from storage.db import MIGRATIONS, SCHEMA_VERSION, Database
+from tests.cli_in_process import lysyme_bot_in_process
 from tests.conftest import is_postgres
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
@@ -128,6 +129,16 @@ def _scalar_rows(target: Path | str, sql: str) -> list[tuple[object, ...]]:
 
 
 def lysyme_bot(database: Path | str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`lysyme-bot ARGS` on `database`, in this process (tests/cli_in_process.py): the upgrade
+    from each version runs `migrate` twice and `verify-audit` once, 24 interpreters less.
+    `lysyme_bot_process` below runs one for what a shell sees."""
+    return lysyme_bot_in_process(*args, env={"LYSYME_DATABASE": str(database)}, cwd=folder)
+
+
+def lysyme_bot_process(
+    database: Path | str, folder: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`lysyme-bot ARGS` on `database` in a new process."""
     env = {"PATH": os.environ.get("PATH", ""), "LYSYME_DATABASE": str(database)}
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
@@ -263,7 +274,7 @@ def test_a_database_newer_than_the_program_is_refused_and_left_alone(
         with pytest.raises(RuntimeError, match=f"schema version {newer} is newer"):
             asyncio.run(migrate_in_process(database))
     else:
-        refused = lysyme_bot(database, tmp_path, "migrate")
+        refused = lysyme_bot_process(database, tmp_path, "migrate")  # what a shell sees
         assert refused.returncode == 2
         assert refused.stdout == ""
         assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
