@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import sqlite3
 from collections.abc import Coroutine
 from typing import Any
 
@@ -59,7 +60,7 @@ from conversations import loudness
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
-from storage.audit import AuditEntry, append_audit, verify_incremental
+from storage.audit import AuditEntry, VerifyResult, append_audit, verify_incremental
 from storage.db import Database, DatabaseGone
 
 log = logging.getLogger("lysyme.app")
@@ -205,8 +206,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     application.bot_data[LEADERSHIP_KEY] = leadership
     ctx.leads = leadership.live  # the lease known live now (monotonic clock)
     ctx.lease = leadership.fence
-    async with ctx.db.transaction() as conn:  # its checkpoint is a write
-        result = await verify_incremental(conn)
+    result = await _verify_trail(ctx)
     if not result.ok:
         log.error("audit trail verification failed: %s", result.problem)
         await _tell_admins(application, ctx, "audit.broken", problem=result.problem or "")
@@ -229,6 +229,24 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
 
 
 LEADERSHIP_KEY = "leadership"
+
+#: Start-up tries the trail's verification this many times when the database drops the
+#: connection under it (a PostgreSQL restart, a terminated backend): the writer is opened
+#: again at the next transaction, so a second try normally goes through.
+VERIFY_ATTEMPTS = 3
+
+
+async def _verify_trail(ctx: Context) -> VerifyResult:
+    attempt = 1
+    while True:
+        try:
+            async with ctx.db.transaction() as conn:  # its checkpoint is a write
+                return await verify_incremental(conn)
+        except sqlite3.OperationalError as exc:
+            if attempt == VERIFY_ATTEMPTS:
+                raise
+            attempt += 1
+            log.warning("audit trail verification interrupted (%s): trying again", exc)
 
 
 def _spawn(application: Application, work: Coroutine[Any, Any, None]) -> None:  # type: ignore[type-arg]

@@ -207,9 +207,11 @@ def test_the_bots_postgresql_backends_terminated_mid_batch_lose_and_double_nothi
     sent = _notices(tg)
     doubled = sorted({chat for chat in sent if sent.count(chat) > 1})
     assert doubled == [] and sorted(sent) == list(range(FIRST_CHAT, FIRST_CHAT + ROWS))
-    assert leader.returncode == 0 and standby is not None and standby.returncode == 0
-    for process in (leader, standby):
-        stderr = process.stderr.read().decode() if process.stderr else ""
+    stderrs = [p.stderr.read().decode() if p and p.stderr else "" for p in (leader, standby)]
+    assert leader.returncode == 0 and standby is not None and standby.returncode == 0, [
+        e[-3000:] for e in stderrs
+    ]
+    for stderr in stderrs:
         assert "Traceback" not in stderr, stderr[-3000:]
 
 
