@@ -14,8 +14,8 @@ import datetime as dt
 import logging
 import os
 import sqlite3
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
@@ -64,6 +64,7 @@ from storage.audit import AuditEntry, VerifyResult, append_audit, verify_increme
 from storage.db import Database, DatabaseGone
 
 log = logging.getLogger("lysyme.app")
+T = TypeVar("T")
 
 
 #: Every feature of the bot, as data (bot/routing.py): the one place that wires them. Their
@@ -210,7 +211,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     if not result.ok:
         log.error("audit trail verification failed: %s", result.problem)
         await _tell_admins(application, ctx, "audit.broken", problem=result.problem or "")
-    await _set_menus(application, ctx)
+    await _at_start("command menus", lambda: _set_menus(application, ctx))
     if leadership.leading:
         await _offer_resume(application, ctx)
     # A standby that takes over offers the open screenings back, as a restart does.
@@ -230,23 +231,31 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
 
 LEADERSHIP_KEY = "leadership"
 
-#: Start-up tries the trail's verification this many times when the database drops the
-#: connection under it (a PostgreSQL restart, a terminated backend): the writer is opened
-#: again at the next transaction, so a second try normally goes through.
-VERIFY_ATTEMPTS = 3
+#: A start-up step that reads or writes the database is tried this many times when the database
+#: drops the connection under it (a PostgreSQL restart, a terminated backend while a replica
+#: starts): the connection is opened again at the next transaction, so a second try normally
+#: goes through, where a crash would print a traceback and wait for systemd's restart.
+START_ATTEMPTS = 3
 
 
-async def _verify_trail(ctx: Context) -> VerifyResult:
+async def _at_start(what: str, step: Callable[[], Awaitable[T]]) -> T:
     attempt = 1
     while True:
         try:
-            async with ctx.db.transaction() as conn:  # its checkpoint is a write
-                return await verify_incremental(conn)
+            return await step()
         except sqlite3.OperationalError as exc:
-            if attempt == VERIFY_ATTEMPTS:
+            if attempt == START_ATTEMPTS:
                 raise
             attempt += 1
-            log.warning("audit trail verification interrupted (%s): trying again", exc)
+            log.warning("%s interrupted by the database (%s): trying again", what, exc)
+
+
+async def _verify_trail(ctx: Context) -> VerifyResult:
+    async def verify() -> VerifyResult:
+        async with ctx.db.transaction() as conn:  # its checkpoint is a write
+            return await verify_incremental(conn)
+
+    return await _at_start("audit trail verification", verify)
 
 
 def _spawn(application: Application, work: Coroutine[Any, Any, None]) -> None:  # type: ignore[type-arg]

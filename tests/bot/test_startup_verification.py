@@ -35,7 +35,7 @@ async def test_a_verification_cut_by_the_database_is_tried_again(
     finally:
         await env.ctx.db.close()
     assert result.ok and len(calls) == 2
-    assert "trying again" in caplog.text
+    assert "audit trail verification interrupted by the database" in caplog.text
 
 
 async def test_a_database_that_keeps_failing_still_stops_start_up(
@@ -52,3 +52,22 @@ async def test_a_database_that_keeps_failing_still_stops_start_up(
             await app._verify_trail(env.ctx)
     finally:
         await env.ctx.db.close()
+
+
+async def test_any_start_up_step_cut_by_the_database_is_tried_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The command menus read the users: a terminated backend there crashed a replica's start
+    (seen under load in the terminated-backends e2e test)."""
+    tries: list[int] = []
+
+    async def menus() -> str:
+        tries.append(1)
+        if len(tries) < 3:
+            raise sqlite3.OperationalError("terminating connection due to administrator command")
+        return "set"
+
+    with caplog.at_level(logging.WARNING, logger="lysyme.app"):
+        assert await app._at_start("command menus", menus) == "set"
+    assert len(tries) == 3
+    assert caplog.text.count("command menus interrupted by the database") == 2

@@ -305,9 +305,10 @@ def test_the_postmaster_killed_mid_batch_then_started_again(
     # At most the one message in flight repeated (its "sent" could not reach the database).
     assert len(doubled) <= 1 and len(sent) - ROWS == len(doubled), doubled
     assert sent_while_down <= 1
-    assert leader is not None and leader.returncode == 0
-    assert standby is not None and standby.returncode == 0
-    _no_traceback([leader, standby])
+    # First: a traceback, or the last lines, say why a replica exited non-zero.
+    stderrs = _no_traceback([leader, standby])
+    assert leader is not None and leader.returncode == 0, stderrs[0][-3000:]
+    assert standby is not None and standby.returncode == 0, stderrs[1][-3000:]
 
 
 # --- (b) two webhook replicas behind a load balancer, under faults ---------------------------
