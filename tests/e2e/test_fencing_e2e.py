@@ -261,7 +261,7 @@ class LoopbackProxy:
                     sink.write(data)
                     await sink.drain()
             except OSError:
-                pass
+                return  # either side closed: the finally closes the other
             finally:
                 sink.close()
 
