@@ -74,35 +74,23 @@ def _wait(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_more(
-    server: FakeTelegram, tmp_path: Path, postgres_target: str
-) -> None:
+def stop_inside_write(
+    tg: FakeTelegram, process: subprocess.Popen[bytes], url: str, target: int
+) -> float:
+    """Catch the leader inside a write transaction: hold the row the leader will mark next, so that its statement
+    waits for it with the write lock held; stop the leader there; let the row go. The leader
+    is then stopped idle in a transaction, holding the write lock, with no message in flight.
+    When it was stopped (monotonic)."""
     import psycopg
 
-    tg = server
-    url = postgres_target
-    ids = _seed(url)
-    target = ids[95]  # a row in the middle of the first claim batch (100 rows)
-    leader_dir, standby_dir = tmp_path / "replica-a", tmp_path / "replica-b"
-    leader = _replica(tg, leader_dir, url)
-    standby: subprocess.Popen[bytes] | None = None
-    watcher = psycopg.connect(url, autocommit=True)
-    holder = psycopg.connect(url, autocommit=True)  # (pg_stat_activity is fixed in a transaction)
-    try:
-        _wait_forreplica_role(leader_dir, "leader", timeout=30)
-        standby = _replica(tg, standby_dir, url)
-        _wait_forreplica_role(standby_dir, "standby", timeout=30)
-        say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
-
-        # Catch the leader inside a write transaction: hold the row it will mark next, so that
-        # its statement waits for it, the write lock held; stop it there; let the row go. Its
-        # session is then idle in a transaction, holding the write lock, its process stopped.
+    with psycopg.connect(url, autocommit=True) as watcher, \
+            psycopg.connect(url, autocommit=True) as holder:  # fmt: skip
         _wait(
             lambda: watcher.execute(
                 "SELECT claimed_by IS NOT NULL FROM reminders WHERE id = %s", (target,)
             ).fetchone()[0],  # type: ignore[index]
             30,
-            "the leader claimed the batch",
+            "the leader claimed the row",
         )
         holder.execute("BEGIN")
         holder.execute("SELECT 1 FROM reminders WHERE id = %s FOR UPDATE", (target,))
@@ -112,10 +100,30 @@ def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_
         backend = holder.info.backend_pid
         _wait(lambda: watcher.execute(waiting, (backend,)).fetchone()[0] > 0, 30,  # type: ignore[index]
               "the leader reached it")  # fmt: skip
-        before_stop = len(_notices(tg))
-        leader.send_signal(signal.SIGSTOP)
+        process.send_signal(signal.SIGSTOP)
         stopped_at = time.monotonic()
         holder.execute("ROLLBACK")
+    return stopped_at
+
+
+def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_more(
+    server: FakeTelegram, tmp_path: Path, postgres_target: str
+) -> None:
+    tg = server
+    url = postgres_target
+    ids = _seed(url)
+    target = ids[95]  # a row in the middle of the first claim batch (100 rows)
+    leader_dir, standby_dir = tmp_path / "replica-a", tmp_path / "replica-b"
+    leader = _replica(tg, leader_dir, url)
+    standby: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_forreplica_role(leader_dir, "leader", timeout=30)
+        standby = _replica(tg, standby_dir, url)
+        _wait_forreplica_role(standby_dir, "standby", timeout=30)
+        say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
+
+        stopped_at = stop_inside_write(tg, leader, url, target)
+        before_stop = len(_notices(tg))  # stopped waiting on the row: nothing in flight
         assert 0 < before_stop < ROWS  # stopped mid-batch
 
         # The standby takes over within 4/3 of the lease, though the leader is frozen holding
@@ -137,8 +145,6 @@ def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_
         _wait(lambda: replica_role(leader_dir) == "standby", 10, "the old leader steps down")
         time.sleep(2 * LEASE)
     finally:
-        watcher.close()
-        holder.close()
         for process in (leader, standby):
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGCONT)

@@ -47,6 +47,7 @@ from tests.e2e.test_fencing_e2e import (
     _notices,
     _seed,
     _wait,
+    stop_inside_write,
 )
 from tests.e2e.test_replicas_e2e import _replica, _wait_forreplica_role
 from tests.e2e.test_restart_e2e import say
@@ -412,38 +413,6 @@ def webhook_replicas(
             _stop_processes(processes)
 
 
-def _stop_inside_write(
-    tg: FakeTelegram, process: subprocess.Popen[bytes], url: str, target: int
-) -> float:
-    """test_fencing_e2e's catch: hold the row the leader will mark next, so that its statement
-    waits for it with the write lock held; stop the leader there; let the row go. The leader
-    is then stopped idle in a transaction, holding the write lock, with no message in flight.
-    When it was stopped (monotonic)."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as watcher, \
-            psycopg.connect(url, autocommit=True) as holder:  # fmt: skip
-        _wait(
-            lambda: watcher.execute(
-                "SELECT claimed_by IS NOT NULL FROM reminders WHERE id = %s", (target,)
-            ).fetchone()[0],  # type: ignore[index]
-            30,
-            "the leader claimed the row",
-        )
-        holder.execute("BEGIN")
-        holder.execute("SELECT 1 FROM reminders WHERE id = %s FOR UPDATE", (target,))
-        held = holder.execute("SELECT state FROM reminders WHERE id = %s", (target,)).fetchone()
-        assert held is not None and held[0] == "claimed", held  # not reached yet
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
-        backend = holder.info.backend_pid
-        _wait(lambda: watcher.execute(waiting, (backend,)).fetchone()[0] > 0, 30,  # type: ignore[index]
-              "the leader reached it")  # fmt: skip
-        process.send_signal(signal.SIGSTOP)
-        stopped_at = time.monotonic()
-        holder.execute("ROLLBACK")
-    return stopped_at
-
-
 def test_webhook_replicas_the_leader_stopped_for_3_leases(
     server: FakeTelegram, tmp_path: Path, postgres_target: str
 ) -> None:
@@ -457,7 +426,7 @@ def test_webhook_replicas_the_leader_stopped_for_3_leases(
     stderrs: dict[Path, str] = {}
     with webhook_replicas(tg, tmp_path, url, stderrs) as (replicas, balancer):
         (leader_dir, leader), (standby_dir, _) = replicas["leader"], replicas["standby"]
-        stopped_at = _stop_inside_write(tg, leader, url, ids[150])  # in the second claim
+        stopped_at = stop_inside_write(tg, leader, url, ids[150])  # in the second claim
         sent_at_stop = len(_notices(tg))
         assert 0 < sent_at_stop < ROWS
 
