@@ -50,6 +50,7 @@ from bot.exports.fields import (
 from bot.texts import t
 from conversations import versions
 from conversations.protocol import BY_ID
+from conversations.replay import TrailRow
 
 NS = "http://www.cdisc.org/ns/odm/v1.3"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -59,7 +60,9 @@ EVENT_OID = "SE.SCREENING"
 NAVIGATION = frozenset({"back", "change", "resume", "screening_opened"})
 
 
-class TrailRowLike(Protocol):
+class TrailRowLike(TrailRow, Protocol):
+    """An audit row as the ODM export reads it: what replay reads, and who, when, why."""
+
     @property
     def id(self) -> int: ...
     @property
@@ -67,15 +70,7 @@ class TrailRowLike(Protocol):
     @property
     def actor(self) -> str: ...
     @property
-    def screening(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def field(self) -> str | None: ...
-    @property
     def old_value(self) -> str | None: ...
-    @property
-    def new_value(self) -> str | None: ...
     @property
     def reason(self) -> str | None: ...
     @property
