@@ -127,7 +127,7 @@ async def screening_round(
         else workdir / f"dispatch-{clinicians}-{time.monotonic_ns()}.sqlite3"
     )
     # Unpaced: this measures the bot's own cost; Telegram's 30 messages/s overall (the rate
-    # limiter of bot/reminder_delivery.py) would cap every figure here at ~11 answers/s.
+    # limiter of bot/reminders/delivery.py) would cap every figure here at ~11 answers/s.
     app = build_application(
         bench_settings(database), request=request, get_updates_request=InstantRequest(),
         paced=False,

@@ -1,7 +1,7 @@
 """Sender benchmark: the 08:00 burst of 1,000 open patients (issue 14).
 
 1,000 eligible patients screened the day before (real SQLite file with the production
-pragmas, the real outbox, `bot.jobs.sweep` with its decoration, escalation and reroute
+pragmas, the real outbox, `bot.reminders.sender.sweep` with its decoration, escalation and reroute
 branches); at 08:00 every patient's day-1 reminder falls due for the team group and for its
 owner: 2,000 rows. The sweep sends them through an instant fake `send` (no network, no rate
 limiter): what the bot itself costs per reminder (claim, re-check, word, mark sent, audit).
@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot import jobs, reminder_delivery  # noqa: E402
 from bot.flows import injection, ownership  # noqa: E402, F401  (registers the kinds' flows)
+from bot.reminders import delivery as reminder_delivery  # noqa: E402
+from bot.reminders import sender as jobs  # noqa: E402
 from tests.bot.test_reminders import TEAM, FakeSend, local, make_env, screen_patient  # noqa: E402
 
 

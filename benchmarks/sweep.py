@@ -1,4 +1,4 @@
-"""Reminder sweep benchmark: the cost of one `bot.jobs.sweep` on a large outbox.
+"""Reminder sweep benchmark: the cost of one `bot.reminders.sender.sweep` on a large outbox.
 
 A temporary SQLite file with the production pragmas (WAL, synchronous=FULL) holds 100,000
 screenings and 1,000,000 reminder rows with a realistic spread: most already sent, cancelled
@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python benchmarks/x.py` puts benchmarks/ first, not the root
     sys.path.insert(0, str(ROOT))
 
-from bot import jobs  # noqa: E402
 from bot.common import Button, Context  # noqa: E402
+from bot.reminders import sender as jobs  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from storage import reminders as outbox  # noqa: E402
 from storage.db import Database  # noqa: E402

@@ -31,17 +31,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import (
-    backups,
-    delivery,
-    handlers,
-    health,
-    jobs,
-    markup,
-    records,
-    reminder_delivery,
-    reminders_board,
-)
+from bot import backups, health, markup, records
 from bot.common import Clock, Context, commands_for, system_clock
 from bot.flows import (
     basic,
@@ -52,9 +42,14 @@ from bot.flows import (
     reminder_log,
     screening,
 )
-from bot.leadership import FencedRequest, Leadership
+from bot.reminders import board as reminders_board
+from bot.reminders import delivery as reminder_delivery
+from bot.reminders import sender as jobs
 from bot.routing import Feature, Routes, build_routes
 from bot.settings import Settings
+from bot.telegram import delivery, handlers
+from bot.telegram.leadership import FencedRequest, Leadership
+from bot.telegram.wrapped_request import BeatingRequest
 from bot.texts import t
 from conversations import loudness
 from storage import reminders as outbox
@@ -121,14 +116,14 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .defaults(reminder_delivery.defaults())  # issue 14: protect_content on every message
     )
-    if paced:  # 30 messages/s overall, 20/min per group (bot/reminder_delivery.py)
+    if paced:  # 30 messages/s overall, 20/min per group (bot/reminders/delivery.py)
         builder = builder.rate_limiter(reminder_delivery.rate_limiter())
     # PTB's own defaults (256 connections; one for getUpdates), wrapped so that a call only a
-    # leader makes is refused once the lease is not live (bot/leadership.py), and getUpdates
+    # leader makes is refused once the lease is not live (bot/telegram/leadership.py), and getUpdates
     # beats `poll` (bot/health.py).
     builder = builder.request(FencedRequest(request or HTTPXRequest(connection_pool_size=256)))
     updates_request = get_updates_request or HTTPXRequest(connection_pool_size=1)
-    builder = builder.get_updates_request(health.BeatingRequest(FencedRequest(updates_request)))
+    builder = builder.get_updates_request(BeatingRequest(FencedRequest(updates_request)))
     application: Application = builder.build()  # type: ignore[type-arg]
     application.bot_data["settings"] = settings
     application.bot_data["clock"] = clock

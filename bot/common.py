@@ -3,7 +3,7 @@ access gate, and the clock.
 
 Flows (bot/flows/*) take an `Actor` and plain text or callback data, do their work through the
 pure core and the storage layer, and return a list of `Out` messages; the Telegram handlers
-(bot/handlers.py) and the offline console (bot/console.py) render them.
+(bot/telegram/handlers.py) and the offline console (bot/cli/console.py) render them.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Out:
     # the clinician was actually shown.
     shows: str | None = None
     # The outbox row (held for this reply, state 'claimed') this message delivers: marked sent
-    # once Telegram has accepted it, released to the sender otherwise (bot/delivery.py).
+    # once Telegram has accepted it, released to the sender otherwise (bot/telegram/delivery.py).
     delivers: int | None = None
     document: tuple[str, bytes] | None = None  # (file name, content)
     photo: bytes | None = None
@@ -111,10 +111,10 @@ class Context:
     db: Database
     clock: Clock = system_clock
     wake_sender: Callable[[], None] = lambda: None  # nudges the reminder sender after a commit
-    #: Whether this process leads (bot/leadership.py): only the leader sends reminders.
+    #: Whether this process leads (bot/telegram/leadership.py): only the leader sends reminders.
     leads: Callable[[], bool] = lambda: True
     #: (holder, epoch) of the leader lease this process holds (PostgreSQL), None on SQLite:
-    #: reminder claims are fenced by it (bot/leadership.py).
+    #: reminder claims are fenced by it (bot/telegram/leadership.py).
     lease: Callable[[], tuple[str, int] | None] = lambda: None
 
     @property

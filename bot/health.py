@@ -7,7 +7,7 @@ file next to the database (`<database>-health.json`, mode 0600):
   every 10 s even when nobody writes, so a silent night still beats);
 * `update`: the last Telegram update handled (either mode; informative only — a quiet night
   is not a fault);
-* `sender`: the reminder sender's last round (bot/jobs.py calls `beat("sender", now)`).
+* `sender`: the reminder sender's last round (bot/reminders/sender.py calls `beat("sender", now)`).
 
 and what *fails*: `failing("database", …)` while the sender's rounds (each takes the write
 lock; at least one durable write a minute) raise a database error — locked, disk full,
@@ -45,9 +45,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram.request import BaseRequest
-
-from bot.wrapped_request import WrappedRequest
 from storage.db import probe_read_only
 
 log = logging.getLogger("lysyme.health")
@@ -55,7 +52,7 @@ log = logging.getLogger("lysyme.health")
 SUFFIX = "-health.json"  # beside -wal and -shm; matches .gitignore's *.sqlite3-*
 #: Seconds after which a heartbeat is stale. Names without a limit are informative only.
 LIMITS: dict[str, float] = {"poll": 90.0, "sender": 300.0, "lease": 30.0}
-#: What only the leader does (bot/leadership.py): a standby is not expected to beat them.
+#: What only the leader does (bot/telegram/leadership.py): a standby is not expected to beat them.
 LEADER_ONLY = ("poll", "sender")
 #: The file is rewritten at most this often (a beat with a new name is written at once).
 FLUSH_EVERY = 5.0
@@ -135,7 +132,7 @@ def beat(name: str, now: dt.datetime) -> None:
 
 
 def set_role(role: str) -> None:
-    """ "leader" or "standby" (bot/leadership.py), written at once."""
+    """ "leader" or "standby" (bot/telegram/leadership.py), written at once."""
     _HEARTBEATS.info["role"] = role
     if role != "leader":
         _HEARTBEATS.info.pop("leader_until", None)
@@ -173,18 +170,6 @@ def stopped(now: dt.datetime) -> None:
 
 def beats() -> dict[str, str]:
     return dict(_HEARTBEATS.beats)
-
-
-class BeatingRequest(WrappedRequest):
-    """The getUpdates request layer, beating `poll` after every successful round."""
-
-    def __init__(self, inner: BaseRequest, name: str = "poll") -> None:
-        super().__init__(inner)
-        self.name = name
-
-    def after(self, endpoint: str, code: int) -> None:
-        if code == 200:
-            beat(self.name, dt.datetime.now(dt.UTC))
 
 
 # --- the check ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ composition root (bot/app.py) builds from them.
 
 A feature module (bot/flows/*, the reminder sender, the backups…) exports one `Feature`: its
 commands, its callback-data prefixes (bot/callback_data.py `Prefix`) and the text modes of
-its sessions (each with the command whose role it needs: the access gate in bot/handlers.py
+its sessions (each with the command whose role it needs: the access gate in bot/telegram/handlers.py
 checks it), and its start and stop hooks. Nothing registers itself on import: `build_routes` is called once, by the
 composition root, with the list of features, and refuses a prefix, command or mode claimed
 twice, or a command without a role in `bot.common.COMMAND_ROLES` (DESIGN.md's roles table).

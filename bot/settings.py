@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     database: Path | str = Field(default=Path("lysyme.sqlite3"), alias="LYSYME_DATABASE")
     #: PostgreSQL: connections per process, the write connection included.
     database_pool_size: int = Field(default=5, alias="LYSYME_DATABASE_POOL_SIZE", ge=3, le=100)
-    #: PostgreSQL replicas: how long the leader's lease lasts unrenewed (bot/leadership.py).
+    #: PostgreSQL replicas: how long the leader's lease lasts unrenewed (bot/telegram/leadership.py).
     #: Shorter: a faster takeover; longer: more patience with a slow database.
     leader_lease_seconds: float = Field(
         default=15.0, alias="LYSYME_LEADER_LEASE_SECONDS", ge=3.0, le=20.0

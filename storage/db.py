@@ -324,7 +324,7 @@ class Database(abc.ABC):
         """One write transaction, rolled back on any exception."""
 
     def lease_transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
-        """A short write transaction for the leader lease (bot/leadership.py). SQLite: the one
+        """A short write transaction for the leader lease (bot/telegram/leadership.py). SQLite: the one
         process leads, an ordinary `transaction()`. PostgreSQL: a connection of its own,
         without the write lock, so a renewal never waits behind a writer."""
         return self.transaction()

@@ -1,5 +1,5 @@
 """Named leases in the database: one process at a time holds "leader" (it polls Telegram,
-which allows one getUpdates consumer, and sends the reminders: bot/leadership.py), renewing it
+which allows one getUpdates consumer, and sends the reminders: bot/telegram/leadership.py), renewing it
 every few seconds; when its holder dies, the lease expires
 and a standby takes it. Each change is one statement inside a write transaction, so two
 replicas asking at the same moment cannot both win.

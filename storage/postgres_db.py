@@ -52,7 +52,7 @@ class PostgresDatabase(Database):
         session = session_limits(lease)  # a frozen writer is ended before a takeover is due
         self._writes = ConnectionPool(url, read_only=False, size=1, name="lysyme-pg-write",
                                       session=session)  # fmt: skip
-        # The leader lease (bot/leadership.py): a connection of its own, never behind a writer.
+        # The leader lease (bot/telegram/leadership.py): a connection of its own, never behind a writer.
         self._leases = ConnectionPool(url, read_only=False, size=1, name="lysyme-pg-lease",
                                       session=session, lease=lease)  # fmt: skip
         self._lease_lock = asyncio.Lock()

@@ -45,7 +45,7 @@ def lysyme_bot_in_process(
     - The database locks the command took (storage/lock.py, "held until the process ends")
       are released when it returns, as the kernel releases them when a process exits.
     """
-    from bot import cli
+    from bot.cli.main import main as cli
     from storage import lock
 
     stdout, stderr = io.StringIO(), io.StringIO()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.reports import Table
+from bot.exports.spreadsheets import Table
 from bot.texts import t
 from conversations.delegation import DelegationLog, Period, TrailAct, derive
 

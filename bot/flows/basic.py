@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot import routing
 from bot.common import Actor, Context, Out, parse_id
 from bot.flows import membership
-from bot.handlers import help_text
 from bot.records import audit, begin
+from bot.telegram.handlers import help_text
 from bot.texts import t
 from storage import screenings as screening_store
 from storage import users as user_store

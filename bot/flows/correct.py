@@ -2,7 +2,7 @@
 withdrawal or a SCORTEN value after the fact.
 
 Never overwrites: a new answer row (source "correction", with its reason) and an audit row
-old → new, then `bot.outcomes.reevaluate` recomputes outcome, dose, deadline and reminders at
+old → new, then `bot.reminders.closing.reevaluate` recomputes outcome, dose, deadline and reminders at
 *now*. Bad input raises `Refused` inside the transaction, so nothing is written at all (not
 even the update id). `withdrawal cancel` undoes a withdrawal recorded by mistake; a corrected
 injection time after the D0 deadline is a protocol deviation (audited `d0_deviation`); a
@@ -15,7 +15,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot import outcomes
 from bot.common import Actor, Context, Out
 from bot.criteria import awaited_name
 from bot.present import (
@@ -27,7 +26,9 @@ from bot.present import (
     number_text,
 )
 from bot.records import begin, load, record_answer
+from bot.reminders import closing as outcomes
 from bot.texts import LANGUAGES, t
+from bot.views import wording
 from bot.views.wording import (
     moment_text,
     reason_sentences,
@@ -274,7 +275,7 @@ async def _reevaluate(
     reason: str,
     now: dt.datetime,
 ) -> list[str]:
-    """Re-apply the rules (bot.outcomes.reevaluate) and word old → new outcome; when it
+    """Re-apply the rules (bot.reminders.closing.reevaluate) and word old → new outcome; when it
     changed, the clinician who screened is told too (the team already is, by reevaluate)."""
     lang = ctx.language(actor)
     fresh = await store.get_by_id(conn, s.id)
@@ -484,7 +485,7 @@ async def _correct_scorten(
             old=stored_text(lang, field, old),
             new=stored_text(lang, field, stored),
         ),
-        await outcomes.scorten_summary(conn, lang, s),
+        await wording.scorten_summary(conn, lang, s),
     ]
     return [Out("\n".join(lines))]
 

@@ -9,7 +9,7 @@ to the follow-up reminders.
   and every coordinator, the team told; the reply lists the follow-up dates.
 - `/withdraw NUMBER reason`: the patient will not be injected; every reminder stops.
 - `/update NUMBER`: re-asks only the pending criteria (buttons, BSA typed); each answer is a
-  new answer row (source "update", audited) followed by `bot.outcomes.reevaluate`.
+  new answer row (source "update", audited) followed by `bot.reminders.closing.reevaluate`.
 - Follow-up answers (`f:<screening id>:<follow-up id>:<value>`) are stored as answer rows
   `follow_up:<id>`; an adverse effect at D0+10 shows the sponsor's SAE rule and alerts the
   coordinators at once.
@@ -30,19 +30,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import callback_data as cd
-from bot import outcomes, routing
+from bot import routing
 from bot.callback_data import Prefix
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import criterion_short_name, verdict_lines, verdict_sentences
 from bot.flows.screening import SCREEN_MODE, question_text
-from bot.follow_ups import (
+from bot.present import answer_text, error_text, local_time, number_text
+from bot.records import begin, load, record_answer
+from bot.reminders import closing as outcomes
+from bot.reminders.follow_ups import (
     answered_message,
     follow_up_final,
     follow_up_key,
     follow_up_next_due,
 )
-from bot.present import answer_text, error_text, local_time, number_text
-from bot.records import begin, load, record_answer
 from bot.texts import t
 from conversations import d0 as d0_facts
 from conversations import flow, schedule

@@ -17,14 +17,14 @@ import logging
 import secrets
 
 from bot import callback_data as cd
-from bot import membership as notices
 from bot import routing
 from bot.callback_data import Prefix
 from bot.common import Actor, Button, Context, Out, parse_id
-from bot.handlers import help_text
 from bot.present import local_time
 from bot.records import audit, begin
-from bot.reminder_delivery import BOT_USERNAME_META
+from bot.reminders import membership as notices
+from bot.reminders.delivery import BOT_USERNAME_META
+from bot.telegram.handlers import help_text
 from bot.texts import t
 from conversations import membership as rules
 from conversations.membership import (

@@ -2,7 +2,7 @@
 
 - D0-window reminders (team and private) carry three buttons, callback data
   `o:<screening id>:<reminder id>:t|p|n`, and so does each patient of the team's morning
-  board (`o:<screening id>:<board row id>:t|p|n`, bot/reminders_board.py) (untrusted: the
+  board (`o:<screening id>:<board row id>:t|p|n`, bot/reminders/board.py) (untrusted: the
   reminder — of this patient, or a sent board —, its state, the patient being open and the
   presser's role are checked against the database):
   **t** "I'm on it" — the presser becomes the owner (audited; a takeover says so), today's
@@ -23,20 +23,21 @@ import datetime as dt
 from typing import Any
 
 from bot import callback_data as cd
-from bot import jobs, routing
+from bot import routing
 from bot.callback_data import PLAN, TAKE, Prefix
 from bot.common import Actor, Button, Context, Out
-from bot.d0_loop import (
+from bot.flows.screening import SCREEN_MODE
+from bot.present import local_time
+from bot.records import begin
+from bot.reminders import sender as jobs
+from bot.reminders.d0_loop import (
     WINDOW_STEPS_PREFIXES,
     audience,
     is_open,
     loop_state,
     team_language,
 )
-from bot.flows.screening import SCREEN_MODE
-from bot.present import local_time
-from bot.records import begin
-from bot.reminder_types import Message
+from bot.reminders.decisions import Message
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import LoopState, PlanError
@@ -95,7 +96,7 @@ async def refreshed_messages(
             continue
         text, buttons = rendered
         outs.append(Out(text, buttons, chat_id=message.chat_id, edit=message.message_id))
-    from bot import reminders_board
+    from bot.reminders import board as reminders_board
 
     return outs + await reminders_board.refreshed_board(conn, ctx, now)
 

@@ -6,7 +6,7 @@ state, nothing hidden: scheduled (when), sent (when, late or not), answered and 
 (who, when), skipped (why), failed (why), cancelled (by what: `Cause`), unknown (a timeout
 after the request left).
 Escalations are the rows of kind "escalation". The renderer splits the text under 4,096
-characters (bot/handlers.py `split_message`).
+characters (bot/telegram/handlers.py `split_message`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bot import routing
 from bot.common import Actor, Context, Out, allowed, group_pointer
 from bot.flows import basic
 from bot.present import local_time
-from bot.reminders_board import board_line
+from bot.reminders.board import board_line
 from bot.texts import t
 from bot.views.reminder_words import reason_words, recipient_words, state_words, what
 from conversations.reminder_kinds import Cause

@@ -20,10 +20,11 @@ from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from bot import callback_data as cd
-from bot import outcomes, routing
+from bot import routing
 from bot.callback_data import Prefix
 from bot.common import Actor, Button, Context, Out, chat_session
 from bot.criteria import criterion_question, criterion_short_name, verdict_sentences
+from bot.flows import scorten
 from bot.present import answer_text, echo_text, error_text
 from bot.records import (
     Loaded,
@@ -34,6 +35,7 @@ from bot.records import (
     load_by_id,
     record_answer,
 )
+from bot.reminders import closing as outcomes
 from bot.texts import t
 from conversations import flow, versions
 from conversations.answers import AnswerError, from_json, parse_text, to_json
@@ -220,7 +222,7 @@ def current_prompt(lang: str, loaded: Loaded, ctx: Context | None = None) -> Out
             answers[question_id] = from_json(question_id, proposed["value"])
         return exclusion_prompt(lang, s, tuple(proposed.get("failed", ())), answers, now, zone)
     if s.stage == "scorten":
-        return outcomes.scorten_prompt(lang, s, s.cursor or "heart_rate", "mmol/L")
+        return scorten.scorten_prompt(lang, s, s.cursor or "heart_rate", "mmol/L")
     cursor = s.cursor or flow.next_question(loaded.answers) or QUESTIONS[0].id
     today = local_today(now, zone) if now is not None and zone is not None else None
     return ask(lang, loaded, cursor, today=today)
@@ -444,17 +446,17 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
             return None
         loaded = await load_by_id(conn, session.screening_id)
         if loaded is not None and loaded.screening.stage == "scorten":  # a SCORTEN value
-            measure_id = outcomes.parse_cursor(loaded.screening.cursor)[0]
+            measure_id = scorten.parse_cursor(loaded.screening.cursor)[0]
             if loaded.screening.shown != store.prompt_key("scorten", measure_id):
-                prompt = outcomes.scorten_prompt(
+                prompt = scorten.scorten_prompt(
                     lang, loaded.screening, loaded.screening.cursor or ""
                 )
                 return not_shown(lang, loaded, prompt)
-            parsed = outcomes.parse_measure_text(lang, loaded.screening, text)
+            parsed = scorten.parse_measure_text(lang, loaded.screening, text)
             if isinstance(parsed, list):
                 return parsed
             measure, number, entered, echo = parsed
-            return await outcomes.store_measure(
+            return await scorten.store_measure(
                 conn, ctx, actor, loaded.screening, measure, number, entered, echo
             )
         if (
@@ -721,7 +723,7 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             await store.update_screening(conn, screening.id, now, stage="scorten",
                                          cursor="heart_rate")  # fmt: skip
             closing.append(Out(t(lang, "scorten.intro")))
-            closing.append(outcomes.scorten_prompt(lang, screening, "heart_rate", "mmol/L"))
+            closing.append(scorten.scorten_prompt(lang, screening, "heart_rate", "mmol/L"))
         else:
             await store.clear_session(conn, actor.user_id, actor.chat_id)
         closed = True
@@ -766,7 +768,7 @@ FEATURE = routing.Feature(
         routing.Callback(Prefix.EXCLUSION, "screen", session_bound(exclusion_button)),
         routing.Callback(Prefix.SUMMARY, "screen", session_bound(summary_button)),
         routing.Callback(Prefix.EDIT, "screen", session_bound(summary_button)),
-        routing.Callback(Prefix.SCORTEN, "screen", session_bound(outcomes.scorten_button)),
+        routing.Callback(Prefix.SCORTEN, "screen", session_bound(scorten.scorten_button)),
         routing.Callback(Prefix.SCREEN_CHOICE, "screen", screen_choice),
     ),
     text_modes=(routing.TextMode(SCREEN_MODE, "screen", answer_text_message),),

@@ -1,10 +1,10 @@
 """The gate and the basic commands: access refusals, /help, /language, /adduser, /removeuser,
-/users, and the errors any flow may show (bot/handlers.py, bot/common.py, bot/flows/basic.py)."""
+/users, and the errors any flow may show (bot/telegram/handlers.py, bot/common.py, bot/flows/basic.py)."""
 
 from __future__ import annotations
 
 FR: dict[str, str] = {
-    # access gate (bot/common.py, bot/handlers.py)
+    # access gate (bot/common.py, bot/telegram/handlers.py)
     "access.unknown": (
         "Bonjour. Ce bot est réservé à l'équipe de l'étude LYSYME. "
         "Pour y accéder, donnez votre identifiant Telegram <code>{user_id}</code> "
@@ -73,7 +73,7 @@ FR: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
-    # access gate (bot/common.py, bot/handlers.py)
+    # access gate (bot/common.py, bot/telegram/handlers.py)
     "access.unknown": (
         "Hello. This bot is for the LYSYME study team only. To get access, give your "
         "Telegram id <code>{user_id}</code> to a study administrator."

@@ -1,4 +1,4 @@
-"""/d0 /withdraw /update and the follow-ups after D0 (bot/flows/injection.py, bot/follow_ups.py)."""
+"""/d0 /withdraw /update and the follow-ups after D0 (bot/flows/injection.py, bot/reminders/follow_ups.py)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ FR: dict[str, str] = {
     "upd.unchanged": "Inchangé : {question}.",
     "upd.recorded": "✓ {question} : {value}",
     "upd.stale": "Cette mise à jour n'est plus active : relancez /update.",
-    # follow-ups after D0 (bot/follow_ups.py)
+    # follow-ups after D0 (bot/reminders/follow_ups.py)
     "fu.sae_rule": (
         "Règle du promoteur : s'il est grave (EIG), déclarez-le à la vigilance de l'AP-HP "
         "dans les 24 h."
@@ -160,7 +160,7 @@ EN: dict[str, str] = {
     "upd.unchanged": "Unchanged: {question}.",
     "upd.recorded": "✓ {question}: {value}",
     "upd.stale": "This update is no longer active: run /update again.",
-    # follow-ups after D0 (bot/follow_ups.py)
+    # follow-ups after D0 (bot/reminders/follow_ups.py)
     "fu.sae_rule": (
         "Sponsor's rule: if it is serious (SAE), notify the AP-HP safety desk within 24 h."
     ),

@@ -1,6 +1,6 @@
 """Team membership (issue 24): /invite and its links, /adduser's contact picker and end dates,
 /users, the admins' reminders before an access ends, the lapse, the delegation log
-(bot/flows/membership.py, bot/membership.py, bot/views/export.py)."""
+(bot/flows/membership.py, bot/reminders/membership.py, bot/views/export.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Alerts about the bot itself, to the admins: the audit trail's check, automatic backups, a
-database file deleted or replaced (bot/app.py, bot/backups.py, bot/handlers.py)."""
+database file deleted or replaced (bot/app.py, bot/backups.py, bot/telegram/handlers.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ FR: dict[str, str] = {
         "avant qu'une sauvegarde réussisse."
     ),
     "bk.recovered": "✅ Sauvegarde automatique rétablie : {file}.",
-    # the database file deleted or replaced (bot/handlers.py, bot/app.py)
+    # the database file deleted or replaced (bot/telegram/handlers.py, bot/app.py)
     "db.paused": (
         "⏸ Le bot est en pause : sa base de données a été supprimée ou remplacée. Rien "
         "n'a été enregistré. Les administrateurs sont prévenus ; réessayez plus tard."
@@ -40,7 +40,7 @@ EN: dict[str, str] = {
         "(folder, permissions, space). You will not be told again until a backup works."
     ),
     "bk.recovered": "✅ Automatic backup works again: {file}.",
-    # the database file deleted or replaced (bot/handlers.py, bot/app.py)
+    # the database file deleted or replaced (bot/telegram/handlers.py, bot/app.py)
     "db.paused": (
         "⏸ The bot is paused: its database was deleted or replaced. Nothing was saved. "
         "The admins have been told; please try again later."

@@ -1,10 +1,10 @@
-"""What the reminder sender writes (bot/jobs.py): the D0 window's steps, notices, admin alerts,
-the escalations (bot/d0_loop.py) and the team's morning board (bot/reminders_board.py)."""
+"""What the reminder sender writes (bot/reminders/sender.py): the D0 window's steps, notices, admin alerts,
+the escalations (bot/reminders/d0_loop.py) and the team's morning board (bot/reminders/board.py)."""
 
 from __future__ import annotations
 
 FR: dict[str, str] = {
-    # the reminders (bot/jobs.py); team messages carry the number, status, names of pending
+    # the reminders (bot/reminders/sender.py); team messages carry the number, status, names of pending
     # criteria and the deadline only
     "rem.step.outcome": "résultat du dépistage",
     "rem.step.day_1": "fenêtre J0 — jour 1",
@@ -68,7 +68,7 @@ FR: dict[str, str] = {
     "rem.admin.clock_confirm": "L'heure est juste : reprendre",
     "rem.admin.clock_confirmed": "Heure confirmée : les rappels reprennent (rattrapage).",
     "rem.admin.clock_nothing": "Les rappels ne sont pas suspendus.",
-    # escalations (bot/d0_loop.py)
+    # escalations (bot/reminders/d0_loop.py)
     "esc.unacknowledged": (
         "⚠️ <b>{number}</b> · fenêtre J0 jour {day} : le rappel de 8 h n'a pas eu de "
         "réponse à 10 h. Date limite J0 : {deadline} (reste {left})."
@@ -82,7 +82,7 @@ FR: dict[str, str] = {
         "⚠️ <b>{number}</b> : l'injection prévue à {planned} n'est pas enregistrée. "
         "Date limite J0 : {deadline} (reste {left})."
     ),
-    # the team's morning board (bot/reminders_board.py)
+    # the team's morning board (bot/reminders/board.py)
     "board.title": "☀️ <b>Patients en cours — {date}</b> (mis à jour {at})",
     "board.empty": "Aucun patient en cours.",
     "board.line": "<b>{number}</b> · {status} · J0 avant {deadline} (reste {left}) · {owner}{pending}",
@@ -97,7 +97,7 @@ FR: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
-    # the reminders (bot/jobs.py); team messages carry the number, status, names of pending
+    # the reminders (bot/reminders/sender.py); team messages carry the number, status, names of pending
     # criteria and the deadline only
     "rem.step.outcome": "screening result",
     "rem.step.day_1": "D0 window — day 1",
@@ -159,7 +159,7 @@ EN: dict[str, str] = {
     "rem.admin.clock_confirm": "The time is right: resume",
     "rem.admin.clock_confirmed": "Time confirmed: reminders resume (catching up).",
     "rem.admin.clock_nothing": "Reminders are not paused.",
-    # escalations (bot/d0_loop.py)
+    # escalations (bot/reminders/d0_loop.py)
     "esc.unacknowledged": (
         "⚠️ <b>{number}</b> · D0 window day {day}: the 08:00 reminder had no answer by "
         "10:00. D0 deadline: {deadline} ({left} left)."
@@ -173,7 +173,7 @@ EN: dict[str, str] = {
         "⚠️ <b>{number}</b>: the injection planned at {planned} is not recorded. "
         "D0 deadline: {deadline} ({left} left)."
     ),
-    # the team's morning board (bot/reminders_board.py)
+    # the team's morning board (bot/reminders/board.py)
     "board.title": "☀️ <b>Open patients — {date}</b> (updated {at})",
     "board.empty": "No open patient.",
     "board.line": "<b>{number}</b> · {status} · D0 by {deadline} ({left} left) · {owner}{pending}",

@@ -1,5 +1,5 @@
 """/screen /back /cancel /resume (bot/flows/screening.py): the questions' frame, the summary, the
-result and the team's message (bot/outcomes.py), the SCORTEN values; the words of a
+result and the team's message (bot/reminders/closing.py), the SCORTEN values; the words of a
 screening's status, outcome and classification, shown everywhere."""
 
 from __future__ import annotations

@@ -6,24 +6,21 @@ keeps answering meanwhile)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import callback_data as cd
-from bot.cli import no_database
 from bot.common import Actor, Button, Context, Out
 from bot.exports.delegation import delegation_table
 from bot.exports.fields import criterion_name, noise_free
+from bot.exports.spreadsheets import Table, render_csv, render_xlsx
 from bot.present import local_time
 from bot.records import begin
-from bot.reports import Table, render_csv, render_xlsx
 from bot.settings import Settings
 from bot.texts import t
 from bot.views.wording import bsa_of, choice_text, reason_label, short_label
@@ -513,7 +510,7 @@ async def render_export(
     return ExportFiles(await asyncio.to_thread(render), len(data.screenings))
 
 
-def _export_audit(actor: str, now: dt.datetime, files: ExportFiles, how: str) -> AuditEntry:
+def export_audit(actor: str, now: dt.datetime, files: ExportFiles, how: str) -> AuditEntry:
     names = ", ".join(f.name for f in files.files)
     return AuditEntry(now, actor, "export", None, "screening_log", None,
                       f"{names} ({files.screenings} screenings)", how)  # fmt: skip
@@ -570,7 +567,7 @@ async def _send_export(
     files = await render_export(data, ctx.settings, lang, now, formats, redcap_dag=redcap_dag)
     async with ctx.db.transaction() as conn:
         await begin(conn, actor, now)  # a re-delivered /export is neither audited nor sent
-        await append_audit(conn, _export_audit(str(actor.user_id), now, files, how))
+        await append_audit(conn, export_audit(str(actor.user_id), now, files, how))
     return [Out(t(lang, f.what, count=files.screenings), document=(f.name, f.content))
             for f in files.files]  # fmt: skip
 
@@ -580,53 +577,3 @@ def write_private(path: Path, content: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(content)
-
-
-def export_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`lysyme-bot export DIR [--format xlsx,csv,redcap,odm,delegation]`: the files into DIR (CSV and
-    XLSX by default); one line on stdout, or one on stderr and exit 2."""
-    target = Path(args.dir)
-    try:
-        formats = parse_formats(args.format) if args.format is not None else DEFAULT_FORMATS
-    except BadFormat as exc:
-        print(f"export: unknown format {str(exc)!r} (formats: {','.join(FORMATS)})",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    if not target.is_dir():
-        print(f"export: {target} is not a directory", file=sys.stderr)
-        return 2
-    if no_database("export", settings):
-        return 2
-
-    async def go() -> ExportFiles:
-        from storage.db import Database
-
-        db = await Database.open(settings.database)
-        try:
-            now = dt.datetime.now(dt.UTC)
-            async with db.read() as conn:
-                data = await read_export(conn)
-            files = await render_export(data, settings, settings.language or "fr", now, formats,
-                                        redcap_dag=bool(getattr(args, "redcap_dag", False)))  # fmt: skip
-            async with db.transaction() as conn:
-                await append_audit(conn, _export_audit("system", now, files, "lysyme-bot export"))
-            return files
-        finally:
-            await db.close()
-
-    from storage.anchor import DatabaseRefused
-
-    try:
-        files = asyncio.run(go())
-    except DatabaseRefused as exc:
-        print(f"export: {exc}", file=sys.stderr)
-        return 2
-    try:
-        for file in files.files:
-            write_private(target / file.name, file.content)
-    except OSError as exc:
-        print(f"export: cannot write into {target}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    names = ", ".join(str(target / f.name) for f in files.files)
-    print(f"export: {files.screenings} screenings written to {names}")
-    return 0

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from bot import outcomes
 from bot.common import Actor, Context, Out
 from bot.present import dose_line, local_time, number_text, time_left
 from bot.texts import t
+from bot.views import wording
 from bot.views.reminder_words import reason_words, recipient_words, state_words, user_id_of, what
 from bot.views.wording import (
     audit_value,
@@ -65,7 +65,7 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         current = await store.current_answers(conn, s.id)
         severity = None
         if _has_severity(s, current):
-            severity = await outcomes.scorten_summary(conn, lang, s)
+            severity = await wording.scorten_summary(conn, lang, s)
     lines = [heading(lang, s, bsa_of(current))]
     lines += _course_lines(lang, ctx, s, current, rescreens, now)
     if severity:

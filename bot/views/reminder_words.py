@@ -102,8 +102,8 @@ def what(lang: str, kind: str, step: str) -> str:
     return f"{kind_text} · {step_text}"
 
 
-#: Reasons written by the sender and the core (conversations/lifecycle.py, bot/jobs.py,
-#: bot/d0_loop.py, bot/reminder_delivery.py, the D0 loop's cancellations), read as words.
+#: Reasons written by the sender and the core (conversations/lifecycle.py, bot/reminders/sender.py,
+#: bot/reminders/d0_loop.py, bot/reminders/delivery.py, the D0 loop's cancellations), read as words.
 _EXACT: dict[str, str] = {
     "on the board": "rl.why.on_board",
     "no open patient": "rl.why.no_open",

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
-import sys
-from pathlib import Path
 
-from bot.cli import no_database
 from bot.common import Actor, Context, Out
 from bot.present import local_time
 from bot.settings import Settings
@@ -20,7 +16,6 @@ from bot.views.export import (
     extraction_line,
     read_export,
     severity,
-    write_private,
 )
 from bot.views.wording import reason_label
 from conversations import consort
@@ -77,7 +72,7 @@ def stats_charts(
 ) -> tuple[bytes, bytes, bytes, bytes]:
     """The flow diagram and the recruitment curve: (flow PNG, flow SVG, curve PNG, curve SVG).
     CPU-bound: call it in a worker thread."""
-    from bot.charts import FlowChart, RecruitmentChart, render_flow, render_recruitment
+    from bot.views.charts import FlowChart, RecruitmentChart, render_flow, render_recruitment
 
     counts = consort_of(data)
     subtitle = extraction_line(lang, data, settings, now)
@@ -145,48 +140,3 @@ async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         Out(caption[:1024], photo=flow_png, photo_name=f"lysyme-consort-{stamp}.png"),
         Out(curve_caption, photo=curve_png, photo_name=f"lysyme-recruitment-{stamp}.png"),
     ]
-
-
-def stats_command(args: argparse.Namespace, settings: Settings) -> int:
-    """`lysyme-bot stats DIR`: the flow diagram and the recruitment curve as PNG and SVG."""
-    target = Path(args.dir)
-    if not target.is_dir():
-        print(f"stats: {target} is not a directory", file=sys.stderr)
-        return 2
-    if no_database("stats", settings):
-        return 2
-    lang = settings.language or "fr"
-
-    async def go() -> tuple[dt.datetime, tuple[bytes, bytes, bytes, bytes]]:
-        from storage.db import Database
-
-        db = await Database.open(settings.database)
-        try:
-            now = dt.datetime.now(dt.UTC)
-            async with db.read() as conn:
-                data = await read_export(conn)
-            return now, await asyncio.to_thread(stats_charts, lang, data, settings, now)
-        finally:
-            await db.close()
-
-    from storage.anchor import DatabaseRefused
-
-    try:
-        now, (flow_png, flow_svg, curve_png, curve_svg) = asyncio.run(go())
-    except DatabaseRefused as exc:
-        print(f"stats: {exc}", file=sys.stderr)
-        return 2
-    stamp = now.astimezone(settings.zone).strftime("%Y%m%d-%H%M%z")
-    written = []
-    try:
-        for name, content in ((f"lysyme-consort-{stamp}.png", flow_png),
-                              (f"lysyme-consort-{stamp}.svg", flow_svg),
-                              (f"lysyme-recruitment-{stamp}.png", curve_png),
-                              (f"lysyme-recruitment-{stamp}.svg", curve_svg)):  # fmt: skip
-            write_private(target / name, content)
-            written.append(str(target / name))
-    except OSError as exc:
-        print(f"stats: cannot write into {target}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(f"stats: {', '.join(written)}")
-    return 0

@@ -10,6 +10,7 @@ from bot.common import Context
 from bot.criteria import criterion_short_name, verdict_sentences
 from bot.exports.fields import criterion_name
 from bot.present import answer_text, classification, dose_deviation_line, local_time, number_text
+from bot.records import load
 from bot.texts import t
 from conversations import consort, d0
 from conversations.answers import from_json
@@ -23,11 +24,13 @@ from conversations.protocol import (
 )
 from conversations.scorten import (
     MEASURE_BY_ID,
+    MEASURE_IDS,
     Unit,
     as_measured,
 )
 from storage import queries
 from storage import screenings as store
+from storage.connection import Connection
 from storage.screenings import Screening
 
 # --- wording shared by the views ------------------------------------------------------------
@@ -176,3 +179,36 @@ def d0_lines(lang: str, values: Mapping[str, str]) -> list[str]:
     if deviation:
         lines.append(deviation)
     return lines
+
+
+async def scorten_values(conn: Connection, screening_id: int) -> dict[str, float | None]:
+    import json
+
+    raw = await store.current_answers(conn, screening_id)
+    values: dict[str, float | None] = {}
+    for measure in MEASURE_IDS:
+        stored = raw.get(f"scorten:{measure}")
+        if stored is not None:
+            parsed = json.loads(stored)
+            values[measure] = float(parsed) if parsed is not None else None
+    return values
+
+
+async def scorten_summary(conn: Connection, lang: str, screening: Screening) -> str:
+    from conversations.scorten import scorten
+
+    loaded = await load(conn, screening)
+    age = loaded.answers.get("age")
+    bsa = loaded.answers.get("max_bsa_percent")
+    result = scorten(
+        age if isinstance(age, int) else None,
+        float(bsa) if isinstance(bsa, int | float) else None,
+        await scorten_values(conn, screening.id),
+    )
+    if result.predicted_mortality is not None:
+        percent = f"{result.predicted_mortality * 100:.1f}"
+        mortality = f"{percent.replace('.', ',') if lang == 'fr' else percent} %"
+        return t(lang, "scorten.result", score=result.score, mortality=mortality)
+    missing = ", ".join(t(lang, f"scorten.short.{m}") for m in result.missing
+                        if m in MEASURE_BY_ID) or ", ".join(result.missing)  # fmt: skip
+    return t(lang, "scorten.partial", score=f"≥ {result.score}", missing=missing)

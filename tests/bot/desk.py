@@ -1,6 +1,6 @@
-"""The bot's real routes driven in-process, as the console does (bot/console.py): a command, a
+"""The bot's real routes driven in-process, as the console does (bot/cli/console.py): a command, a
 typed message or a tapped button goes through the routing table and the role gate to the
-real flow; every reply is then "delivered" (bot/delivery.py records the prompt it shows, so
+real flow; every reply is then "delivered" (bot/telegram/delivery.py records the prompt it shows, so
 typed text answers the question the user saw). Each user's buttons on screen are kept, by
 message, so a test taps what a user could tap. The reminder sender runs with `sweep`.
 
@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot import callback_data as cd
-from bot import delivery, jobs
 from bot.app import routes
 from bot.callback_data import prefix_of
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, allowed
+from bot.reminders import sender as jobs
 from bot.routing import Routes
+from bot.telegram import delivery
 from storage import screenings as store
 from storage import users as user_store
 

@@ -138,7 +138,7 @@ def test_every_button_is_the_string_the_bot_sent_before(sid: int, rid: int) -> N
 
 
 def test_the_jobs_clock_button_and_the_ownership_words_are_unchanged() -> None:
-    from bot import jobs
+    from bot.reminders import sender as jobs
 
     assert jobs.CLOCK_CONFIRM_DATA == "k:clock"
     assert (cd.TAKE, cd.PLAN, cd.NOT_INJECTING) == ("t", "p", "n")

@@ -1,4 +1,4 @@
-"""The recruitment curve (bot/charts.py) draws one day, two days and a month of data: the
+"""The recruitment curve (bot/views/charts.py) draws one day, two days and a month of data: the
 series are visible lines (not a lone target line), and the dates under the axis are whole
 days, each once, never cut at the edge (issue 25)."""
 
@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from bot.charts import _MAX_DAY_TICKS, RecruitmentChart, _day_ticks, render_recruitment
+from bot.views.charts import _MAX_DAY_TICKS, RecruitmentChart, _day_ticks, render_recruitment
 
 FIRST = dt.date(2026, 12, 6)
 SCREENED_BLUE = (0x4A, 0x6F, 0xA5)
@@ -68,7 +68,7 @@ def test_no_date_label_is_cut_at_the_right_edge() -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    import bot.charts as charts
+    import bot.views.charts as charts
 
     made: list[Figure] = []
     original = charts._new_figure

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from bot.console import console
+from bot.cli.console import console
 from bot.settings import Settings
 
 

@@ -16,10 +16,10 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bot import outcomes
 from bot.common import Actor, Context, allowed, refuse
 from bot.flows import correct as correct_flow
 from bot.markup import split_message
+from bot.reminders import closing as outcomes
 from bot.settings import load_settings
 from bot.views import export as export_view
 from bot.views import patient as patient_view
@@ -624,7 +624,7 @@ def test_cli_export_writes_both_files(
 ) -> None:
     import asyncio
 
-    from bot.cli import main
+    from bot.cli.main import main
 
     database = tmp_path / "cli.sqlite3"
 

@@ -1,6 +1,6 @@
 """Replies are retried, a typed answer is taken for the question the clinician was actually
 shown, and the screening result (the first D0 reminder) is never recorded as sent before
-Telegram accepted it (bot/delivery.py). Through the real Application with the fake request
+Telegram accepted it (bot/telegram/delivery.py). Through the real Application with the fake request
 layer: Telegram's 429 / 5xx / 400 injected on the next sendMessage; no sleeping (the retry
 waits are recorded instead)."""
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import delivery
 from bot.common import Actor
 from bot.flows import screening
+from bot.telegram import delivery
 from storage import screenings as store
 from storage import users as user_store
 from storage.db import fetch_all

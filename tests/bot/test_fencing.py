@@ -20,9 +20,11 @@ from typing import Any
 import pytest
 from telegram.request import BaseRequest, RequestData
 
-from bot import health, jobs
+from bot import health
 from bot.common import Context
-from bot.leadership import LEASE, FencedRequest, Leadership, LeaseLost, leader_only
+from bot.fencing import LeaseLost, leader_only
+from bot.reminders import sender as jobs
+from bot.telegram.leadership import LEASE, FencedRequest, Leadership
 from storage import reminders as outbox
 from storage.connection import Connection
 from storage.db import Database, fetch_all

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import jobs
+from bot.reminders import sender as jobs
 from bot.texts import t
 from storage import screenings as store
 from storage.db import fetch_all

@@ -1,4 +1,4 @@
-"""Leader and standby (bot/leadership.py) on one PostgreSQL database, two `Database` objects
+"""Leader and standby (bot/telegram/leadership.py) on one PostgreSQL database, two `Database` objects
 standing for two replicas; the wall clock is a parameter (no sleeping). SQLite: one process,
 always the leader."""
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot import health
-from bot.leadership import LEASE, STEP_DOWN_AFTER, Leadership
+from bot.telegram.leadership import LEASE, STEP_DOWN_AFTER, Leadership
 from storage import reminders as outbox
 from storage.db import Database
 from tests.conftest import FakeClock
@@ -171,7 +171,7 @@ def test_health_says_standby_without_expecting_polls_or_sends(tmp_path: Path) ->
 def test_webhook_replicas_share_one_secret_without_a_configured_one() -> None:
     """Each webhook replica sets the webhook at start: on PostgreSQL they must agree on its
     secret, or the load balancer's updates to all but the last one would be refused."""
-    from bot.commands import _default_webhook_secret
+    from bot.cli.commands import _default_webhook_secret
     from tests.conftest import make_settings
 
     url = "postgresql://bot@db:5432/lysyme"

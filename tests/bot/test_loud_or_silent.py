@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from bot import app as bot_app
-from bot import jobs, reminder_delivery
 from bot.common import Button
 from bot.flows.screening import SCREEN_MODE
+from bot.reminders import delivery as reminder_delivery
+from bot.reminders import sender as jobs
 from storage import screenings as store
 from tests.bot.test_reminders import (
     ADMIN,

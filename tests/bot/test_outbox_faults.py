@@ -1,4 +1,4 @@
-"""The outbox under faults (bot/jobs.py, storage/reminders.py): a sweep hit by a database
+"""The outbox under faults (bot/reminders/sender.py, storage/reminders.py): a sweep hit by a database
 error strands nothing and sends nothing twice; a correction racing a due step does not lose
 it; catch-up is per (screening, kind, recipient) whatever the claim batches; a clock that
 jumps forward pauses sending until an admin confirms; unreachable chats are reported once per
@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from telegram.error import BadRequest
 
-from bot import health, jobs
+from bot import health
 from bot.common import Button
-from bot.outcomes import reevaluate
+from bot.reminders import sender as jobs
+from bot.reminders.closing import reevaluate
 from storage import screenings as store
 from storage.db import fetch_all
 from storage.postgres import WRITE_LOCK_KEY

@@ -382,7 +382,7 @@ async def admin_notices(env: Env) -> list[Any]:
 
 async def test_unreachable_user_is_rerouted_to_the_team_and_the_coordinators(env: Env) -> None:
     s = await screen_patient(env.ctx, env.clock.now, ADMISSION)
-    from bot import reminder_delivery
+    from bot.reminders import delivery as reminder_delivery
 
     # She used the bot once: her Telegram first name is kept (staff names only).
     await reminder_delivery.on_activity(env.ctx, person(CLINICIAN), [])
@@ -499,7 +499,7 @@ async def test_reminders_lists_every_row_with_its_state(env: Env) -> None:
 
 
 async def test_non_urgent_reminders_are_silent_at_night_urgent_ones_ring(env: Env) -> None:
-    from bot import reminder_delivery
+    from bot.reminders import delivery as reminder_delivery
 
     silent: list[tuple[int, str, bool]] = []
     inner = env.send
@@ -508,7 +508,7 @@ async def test_non_urgent_reminders_are_silent_at_night_urgent_ones_ring(env: En
         silent.append((chat_id, text, reminder_delivery.SILENT.get()))
         return await inner(chat_id, text, buttons)
 
-    from bot import jobs
+    from bot.reminders import sender as jobs
 
     await screen_patient(env.ctx, env.clock.now, ADMISSION)
     await jobs.sweep(env.ctx, env.clock.now, recording)
@@ -532,7 +532,7 @@ async def test_non_urgent_reminders_are_silent_at_night_urgent_ones_ring(env: En
 
 
 async def test_the_morning_board_is_edited_in_place_when_what_it_says_changes(env: Env) -> None:
-    from bot.reminders_board import board_tick
+    from bot.reminders.board import board_tick
 
     edited: list[tuple[int, int, str, list[list[Button]]]] = []
 

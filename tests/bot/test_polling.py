@@ -1,4 +1,4 @@
-"""The polling loop (bot/polling.py): an update is confirmed to Telegram only after it has been
+"""The polling loop (bot/telegram/polling.py): an update is confirmed to Telegram only after it has been
 handled; a crash re-delivers what was not handled; errors back off; a stop finishes the update
 in hand. Against the fake Bot API server, which keeps an update until a getUpdates with a
 higher offset confirms it (as Telegram does)."""
@@ -13,7 +13,7 @@ import pytest
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.polling import FatalPollingError, UpdatePoller
+from bot.telegram.polling import FatalPollingError, UpdatePoller
 from tests.e2e.fake_telegram import FakeTelegram
 
 USER = 4242

@@ -19,7 +19,7 @@ import pytest
 from bot.app import build_application, configure_logging
 from bot.backups import run_backup
 from bot.common import Context
-from bot.polling import UpdatePoller
+from bot.telegram.polling import UpdatePoller
 from storage.backup import backup_database
 from tests.conftest import day, eligible_script
 from tests.e2e.conftest import (

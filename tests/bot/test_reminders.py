@@ -1,4 +1,4 @@
-"""The reminder sender (bot/jobs.py): wall-clock times across DST, catch-up after downtime,
+"""The reminder sender (bot/reminders/sender.py): wall-clock times across DST, catch-up after downtime,
 restarts, Telegram errors, BSA expiry and idle screenings.
 
 A real database on each backend (a temp-file SQLite database, a private PostgreSQL schema:
@@ -22,10 +22,10 @@ import httpx
 import pytest
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot import jobs
 from bot.app import open_context
 from bot.common import Actor, Button, Context
-from bot.outcomes import close_screening
+from bot.reminders import sender as jobs
+from bot.reminders.closing import close_screening
 from bot.settings import Settings
 from conversations.answers import to_json
 from conversations.eligibility import evaluate

@@ -1,4 +1,4 @@
-"""Tests for bot.reports: CSV, XLSX and PNG renderers of the screening log and /stats chart."""
+"""Tests for bot.exports.spreadsheets: CSV, XLSX and PNG renderers of the screening log and /stats chart."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.reports import (
+from bot.exports.spreadsheets import (
     Table,
     neutralise_formula,
     render_csv,
@@ -330,7 +330,7 @@ def test_xlsx_needs_a_table() -> None:
 
 def test_import_is_cheap() -> None:
     code = (
-        "import sys, bot.reports; "
+        "import sys, bot.exports.spreadsheets; "
         "assert 'matplotlib' not in sys.modules and 'openpyxl' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

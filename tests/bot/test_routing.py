@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot import app, backups, jobs, reminder_delivery, reminders_board
+from bot import app, backups
 from bot.common import COMMAND_ROLES, Actor, Context, Out
+from bot.reminders import board as reminders_board
+from bot.reminders import delivery as reminder_delivery
+from bot.reminders import sender as jobs
 from bot.routing import Callback, Command, Feature, RoutingError, TextMode, build_routes
 
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bot.common import Actor, Button, Out
-from bot.d0_loop import OwnerFacts, d0_buttons, render_notice
 from bot.flows import ownership
+from bot.reminders.d0_loop import OwnerFacts, d0_buttons, render_notice
 from storage import ownership as own_store
 from storage import screenings as store
 from storage import users as user_store

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bot.app import build_application
-from bot.polling import UpdatePoller
 from bot.settings import Settings
+from bot.telegram.polling import UpdatePoller
 from tests.conftest import (  # noqa: F401 - re-exported to the tests
     ADMIN,
     ELIGIBLE_MALE,
@@ -59,7 +59,7 @@ async def start_bot(tg: FakeTelegram, tmp_path: Path, clock: FakeClock) -> Async
         await app.initialize()
         await app.post_init(app)  # type: ignore[misc]
         await app.start()
-        poller = UpdatePoller(app, timeout=1)  # as `lysyme-bot run` polls (bot/polling.py)
+        poller = UpdatePoller(app, timeout=1)  # as `lysyme-bot run` polls (bot/telegram/polling.py)
         poller.start()
         app.bot_data["poller"] = poller
         running.append(app)

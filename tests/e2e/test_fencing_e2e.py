@@ -33,7 +33,7 @@ SCHEDULING_SLACK = 1.5
 
 def _seed(url: str) -> list[int]:
     """ROWS admin notices due now (each about another chat: each a different message)."""
-    from bot import jobs
+    from bot.reminders import sender as jobs
     from storage import reminders as outbox
     from storage import users as user_store
     from storage.db import Database

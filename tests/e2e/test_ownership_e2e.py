@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from telegram.ext import AIORateLimiter
 
-from bot import reminder_delivery
 from bot.flows import injection  # noqa: F401  (registers /d0, /withdraw and the sender)
+from bot.reminders import delivery as reminder_delivery
 from tests.e2e.conftest import (
     CLINICIAN,
     CLINICIAN_2,

@@ -156,7 +156,7 @@ def test_kill_9_then_restart_sends_no_duplicate(tmp_path: Path) -> None:
         try:
             tg.run_sync(tg.wait_for_message(TEAM_CHAT, contains="HMN-001", timeout=15))
             # Kill only once the notice is recorded as sent: between Telegram's 200 and that
-            # commit is the one window where a crash repeats a message (bot/jobs.py). A later
+            # commit is the one window where a crash repeats a message (bot/reminders/sender.py). A later
             # write answered by the bot waits behind that commit on the database's write lock.
             mark = tg.mark()
             tg.send_text(ADMIN, f"/adduser {CLINICIAN} clinician", language_code="en")

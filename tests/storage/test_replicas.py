@@ -26,7 +26,7 @@ from storage.db import SCHEMA_VERSION, Database, fetch_all
 from storage.timefmt import to_db
 from tests.conftest import T0
 
-LEADER_LEASE = "leader"  # bot/leadership.py's lease; any name behaves alike here
+LEADER_LEASE = "leader"  # bot/telegram/leadership.py's lease; any name behaves alike here
 
 T = TypeVar("T")
 CLINICIAN = 2002

@@ -107,20 +107,20 @@ def _lazy(module_attr: str) -> Callable[[argparse.Namespace, Settings], int]:
 
 
 _LAZY_COMMANDS: list[tuple[str, str, str]] = [
-    ("run", "bot.commands:run", "run the bot (polling, or webhook when configured)"),
-    ("console", "bot.console:main", "the screening flow in this terminal, offline"),
-    ("verify-audit", "bot.commands:verify_audit", "check the audit trail's hash chain"),
-    ("backup", "bot.commands:backup", "online backup of the database to PATH"),
-    ("migrate", "bot.commands:migrate", "upgrade the database schema in place"),
-    ("init", "bot.commands:init", "create a new, empty database deliberately (README)"),
+    ("run", "bot.cli.commands:run", "run the bot (polling, or webhook when configured)"),
+    ("console", "bot.cli.console:main", "the screening flow in this terminal, offline"),
+    ("verify-audit", "bot.cli.commands:verify_audit", "check the audit trail's hash chain"),
+    ("backup", "bot.cli.commands:backup", "online backup of the database to PATH"),
+    ("migrate", "bot.cli.commands:migrate", "upgrade the database schema in place"),
+    ("init", "bot.cli.commands:init", "create a new, empty database deliberately (README)"),
     (
         "stats",
-        "bot.views.stats:stats_command",
+        "bot.cli.reports:stats_command",
         "CONSORT flow diagram and recruitment curve (PNG + SVG) into DIR",
     ),
     (
         "export",
-        "bot.views.export:export_command",
+        "bot.cli.reports:export_command",
         "screening log into DIR (CSV + XLSX, or --format xlsx,csv,redcap,odm,delegation)",
     ),
 ]
@@ -166,7 +166,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(str(exc))
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.cli import fail, no_database
+from bot.cli.main import fail, no_database
 from bot.settings import Settings
 
 log = logging.getLogger("lysyme.run")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application, configure_logging
-    from bot.polling import FatalPollingError
+    from bot.telegram.polling import FatalPollingError
     from storage.anchor import DatabaseRefused
 
     configure_logging()
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(application: Any, settings: Settings) -> int:
     from telegram import Update
 
-    from bot.polling import serve_polling
+    from bot.telegram.polling import serve_polling
 
     # Both modes stop gracefully on SIGTERM / SIGINT (PTB's stop_signals): the update in
     # progress and those already received are handled, the reminder sender drains, claimed
@@ -113,7 +113,7 @@ def _serve(application: Any, settings: Settings) -> int:
             return 2
     else:
         # Our own loop, not PTB's Updater: an update is confirmed to Telegram only once it has
-        # been handled (bot/polling.py), so a kill -9 loses none.
+        # been handled (bot/telegram/polling.py), so a kill -9 loses none.
         asyncio.run(serve_polling(application))
     return 0
 

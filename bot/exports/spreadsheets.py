@@ -19,7 +19,7 @@ Spreadsheet formula injection
     dates are never prefixed (``-3`` stays the number ``-3``); the text ``"-3"`` is prefixed.
 
 Heavy imports are lazy: ``openpyxl`` is imported by :func:`render_xlsx`, so importing this
-module costs nothing at bot start-up. The charts are bot/charts.py's.
+module costs nothing at bot start-up. The charts are bot/views/charts.py's.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Closing a screening: record the outcome, write the reminders in the same transaction, and
-word the result; then the SCORTEN questions for eligible or pending patients.
+word the result; (the SCORTEN questions that follow: bot/flows/scorten.py).
 
 The outcome message to the clinician *is* the first D0-window reminder (recorded as sent);
 the team gets the same notice through the outbox (number, outcome, names of pending criteria,
@@ -10,26 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import callback_data as cd
-from bot import d0_loop, reminders_board
-from bot.common import Actor, Button, Context, Out
+from bot.common import Actor, Context, Out
 from bot.criteria import verdict_lines
-from bot.present import classification, deadline_line, dose_line, error_text, number_text
-from bot.records import begin, load
+from bot.present import classification, deadline_line, dose_line
+from bot.records import load
+from bot.reminders import board as reminders_board
+from bot.reminders import d0_loop
 from bot.texts import Raw, t
 from conversations import schedule, versions
-from conversations.answers import AnswerError, to_json
 from conversations.eligibility import Evaluation, Outcome, Verdict
 from conversations.protocol import AnswerValue
 from conversations.reminder_kinds import Cause
-from conversations.scorten import (
-    MEASURE_BY_ID,
-    MEASURE_IDS,
-    Reading,
-    Unit,
-    read_measure,
-    reading_in,
-)
 from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
@@ -344,193 +335,3 @@ async def _replan_due(
             due = row.due_at
         if due is not None:
             await outbox.schedule(conn, screening.id, row.kind, row.step, due, [row.recipient])
-
-
-# --- SCORTEN ------------------------------------------------------------------------------
-
-
-def _cursor(measure: str, unit: str) -> str:
-    return f"{measure}@{unit}"
-
-
-def parse_cursor(cursor: str | None) -> tuple[str, str]:
-    measure, _, unit = (cursor or "heart_rate").partition("@")
-    if measure not in MEASURE_BY_ID:
-        measure = "heart_rate"
-    units = [u.value for u in MEASURE_BY_ID[measure].units]
-    return measure, unit if unit in units else units[0]
-
-
-def scorten_prompt(lang: str, screening: Screening, cursor: str, _unit: str = "") -> Out:
-    measure, unit = parse_cursor(cursor)
-    rows = [
-        [Button(t(lang, "c.not_available"), cd.encode(cd.Scorten(screening.id, measure, "na")))]
-    ]
-    for other in MEASURE_BY_ID[measure].units:
-        if other.value != unit:
-            switch = cd.Scorten(screening.id, measure, _unit_code(other))
-            rows.insert(0, [Button(t(lang, "scorten.switch_unit", unit=other.value),
-                                   cd.encode(switch))])  # fmt: skip
-    text = f"<b>{screening.number}</b> · SCORTEN\n" + t(lang, f"scorten.{measure}", unit=unit)
-    return Out(text, rows, prompt_for=screening.id, shows=store.prompt_key("scorten", measure))
-
-
-def _unit_code(unit: Unit) -> cd.UnitCode:
-    return "gl" if unit is Unit.G_L else "mm"
-
-
-_UNITS: dict[cd.UnitCode, Unit] = {"gl": Unit.G_L, "mm": Unit.MMOL_L}
-
-
-def parse_measure_text(
-    lang: str, screening: Screening, text: str
-) -> tuple[str, float, str, str] | list[Out]:
-    """A typed SCORTEN value for the measure the screening waits for: (measure, value in
-    mmol/L or /min — unrounded, what was entered (audited), the echo), or the messages to send
-    instead: why it was not understood, or which unit was meant. Pure."""
-    measure, unit = parse_cursor(screening.cursor)
-    try:
-        reading = read_measure(measure, text, Unit(unit))
-    except AnswerError as exc:
-        return [Out(t(lang, "screen.invalid", problem=error_text(lang, exc))),
-                scorten_prompt(lang, screening, screening.cursor or "")]  # fmt: skip
-    if reading.ask_unit is not None:
-        return [which_unit_prompt(lang, screening, reading)]
-    return measure, reading.value, entered_text(reading), measure_echo(lang, reading)
-
-
-def entered_text(reading: Reading) -> str:
-    return f"{reading.number:g} {reading.unit.value}"
-
-
-def measure_echo(lang: str, reading: Reading) -> str:
-    """`✓ Glycémie : 14 mmol/L (2,523 g/L)`: what was understood, converted when it was."""
-    value = f"{number_text(lang, reading.value, 2)} {MEASURE_BY_ID[reading.measure].units[0]}"
-    if reading.unit is Unit.G_L:
-        value += f" ({number_text(lang, reading.number)} {reading.unit.value})"
-    name = t(lang, f"scorten.short.{reading.measure}")
-    return t(lang, "scorten.recorded", name=name, value=value)
-
-
-def which_unit_prompt(lang: str, screening: Screening, reading: Reading) -> Out:
-    """The number is implausible in the unit shown but plausible in the other: ask, with one
-    button per unit (the number travels in the button and is checked again when tapped)."""
-    assert reading.ask_unit is not None
-    buttons = []
-    for unit in (reading.unit, reading.ask_unit):
-        label = t(lang, "scorten.unit_button", number=number_text(lang, reading.number),
-                  unit=unit.value)  # fmt: skip
-        meant = cd.ScortenUnit(screening.id, reading.measure, _unit_code(unit), reading.number)
-        buttons.append(Button(label, cd.encode(meant)))
-    text = t(lang, "scorten.which_unit", typed=number_text(lang, reading.number),
-             unit=reading.unit.value, name=t(lang, f"scorten.short.{reading.measure}").lower())  # fmt: skip
-    return Out(text, [buttons], prompt_for=screening.id)
-
-
-async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
-    """`m:<screening id>:<measure>:na|gl|mm`, or `m:<id>:<measure>:v:gl|mm:<number>` (the unit
-    meant for a value that was implausible in the unit shown) — one write transaction."""
-    lang = ctx.language(actor)
-    button = cd.decode(data)
-    if not isinstance(button, cd.Scorten | cd.ScortenUnit):
-        return [Out("", toast=t(lang, "screen.stale"))]
-
-    async def body(conn: Connection) -> list[Out]:
-        screening = await store.get_by_id(conn, button.screening_id)
-        if screening is None or screening.stage != "scorten":
-            return [Out("", toast=t(lang, "screen.stale"))]
-        measure, _ = parse_cursor(screening.cursor)
-        if measure != button.measure:
-            return [Out("", toast=t(lang, "screen.stale"))]
-        if isinstance(button, cd.ScortenUnit):
-            unit = _UNITS[button.unit]
-            try:
-                reading = reading_in(measure, button.number, unit)
-            except AnswerError as exc:
-                return [Out(t(lang, "screen.invalid", problem=error_text(lang, exc))),
-                        scorten_prompt(lang, screening, screening.cursor or "")]  # fmt: skip
-            return await store_measure(conn, ctx, actor, screening, measure, reading.value,
-                                       entered_text(reading), measure_echo(lang, reading))  # fmt: skip
-        if button.action != "na":
-            unit = _UNITS[button.action]
-            if unit not in MEASURE_BY_ID[measure].units:
-                return [Out("", toast=t(lang, "screen.stale"))]
-            await store.update_screening(conn, screening.id, ctx.now(),
-                                         cursor=_cursor(measure, unit.value))  # fmt: skip
-            return [scorten_prompt(lang, screening, _cursor(measure, unit.value))]
-        return await store_measure(conn, ctx, actor, screening, measure, None, "not available")
-
-    return await ctx.db.run(body)
-
-
-async def store_measure(
-    conn: Connection,
-    ctx: Context,
-    actor: Actor,
-    screening: Screening | None,
-    measure: str,
-    value: float | None,
-    entered: str,
-    echo: str | None = None,
-) -> list[Out]:
-    """Store one SCORTEN value with its audit row, inside the caller's write transaction
-    (`screening` read in it), and move to the next measure or the SCORTEN result; `echo`
-    (what was understood) comes first."""
-    lang = ctx.language(actor)
-    now = ctx.now()
-    await begin(conn, actor, now)
-    if screening is None or screening.stage != "scorten":
-        return [Out("", toast=t(lang, "screen.stale"))]
-    if parse_cursor(screening.cursor)[0] != measure:
-        return [Out("", toast=t(lang, "screen.stale"))]
-    shown = [Out(echo)] if echo else []
-    stored = to_json(value) if value is not None else "null"
-    await store.add_answer(conn, screening.id, f"scorten:{measure}", stored,
-                           by=actor.user_id, now=now, source="scorten")  # fmt: skip
-    await append_audit(
-        conn,
-        AuditEntry(now, str(actor.user_id), "scorten", screening.number,
-                   f"scorten:{measure}", None, stored, entered),
-    )  # fmt: skip
-    position = MEASURE_IDS.index(measure)
-    if position + 1 < len(MEASURE_IDS):
-        following = MEASURE_IDS[position + 1]
-        cursor = _cursor(following, MEASURE_BY_ID[following].units[0].value)
-        await store.update_screening(conn, screening.id, now, cursor=cursor)
-        return [*shown, scorten_prompt(lang, screening, cursor)]
-    await store.update_screening(conn, screening.id, now, stage="done", cursor=None)
-    await store.clear_session(conn, actor.user_id, actor.chat_id)
-    return [*shown, Out(await scorten_summary(conn, lang, screening))]
-
-
-async def scorten_values(conn: Connection, screening_id: int) -> dict[str, float | None]:
-    import json
-
-    raw = await store.current_answers(conn, screening_id)
-    values: dict[str, float | None] = {}
-    for measure in MEASURE_IDS:
-        stored = raw.get(f"scorten:{measure}")
-        if stored is not None:
-            parsed = json.loads(stored)
-            values[measure] = float(parsed) if parsed is not None else None
-    return values
-
-
-async def scorten_summary(conn: Connection, lang: str, screening: Screening) -> str:
-    from conversations.scorten import scorten
-
-    loaded = await load(conn, screening)
-    age = loaded.answers.get("age")
-    bsa = loaded.answers.get("max_bsa_percent")
-    result = scorten(
-        age if isinstance(age, int) else None,
-        float(bsa) if isinstance(bsa, int | float) else None,
-        await scorten_values(conn, screening.id),
-    )
-    if result.predicted_mortality is not None:
-        percent = f"{result.predicted_mortality * 100:.1f}"
-        mortality = f"{percent.replace('.', ',') if lang == 'fr' else percent} %"
-        return t(lang, "scorten.result", score=result.score, mortality=mortality)
-    missing = ", ".join(t(lang, f"scorten.short.{m}") for m in result.missing
-                        if m in MEASURE_BY_ID) or ", ".join(result.missing)  # fmt: skip
-    return t(lang, "scorten.partial", score=f"≥ {result.score}", missing=missing)

@@ -19,7 +19,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import callback_data as cd
 from bot.common import Button, Context
-from bot.reminder_types import Decision, Message, Skip
+from bot.reminders.decisions import Decision, Message, Skip
 from bot.texts import Raw, t
 from conversations.membership import needs_reminder, reminder_due
 from conversations.reminder_kinds import ReminderKind

@@ -20,7 +20,6 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot import delivery, reminder_delivery
 from bot.callback_data import prefix_of
 from bot.common import (
     COMMAND_ROLES,
@@ -35,9 +34,11 @@ from bot.common import (
     group_pointer,
     refuse,
 )
-from bot.delivery import with_retries
 from bot.markup import keyboard, reply_markup, split_message
+from bot.reminders import delivery as reminder_delivery
 from bot.routing import Routes
+from bot.telegram import delivery
+from bot.telegram.delivery import with_retries
 from bot.texts import t
 from storage import screenings as store
 from storage import users as user_store
@@ -88,7 +89,7 @@ async def render(
     outs: list[Out],
     delivered: set[int] | None = None,
 ) -> None:
-    """Send the `Out`s in order, each retried (bot/delivery.py); what a message delivers (a
+    """Send the `Out`s in order, each retried (bot/telegram/delivery.py); what a message delivers (a
     prompt shown, a held outbox row) is recorded once Telegram has accepted it, and the ids
     of the held rows delivered are added to `delivered`."""
     bot = app_context.bot

@@ -1,4 +1,4 @@
-"""What a due reminder row turns into, shared by the sender (bot/jobs.py) and the modules that
+"""What a due reminder row turns into, shared by the sender (bot/reminders/sender.py) and the modules that
 prepare kinds of reminders (bot/d0 loop in bot/flows/ownership.py, the morning board): skip it
 (why), a system event done inside the preparing transaction, or a message to render in the
 recipient's language (whether it rings is the core's: conversations/loudness.py)."""

@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot import delivery
 from bot.app import open_context, routes
 from bot.callback_data import prefix_of
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, allowed
 from bot.routing import Routes
 from bot.settings import Settings
+from bot.telegram import delivery
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
 
@@ -165,8 +165,8 @@ def console_settings(settings: Settings) -> Settings:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli import fail
-    from bot.commands import claim_database
+    from bot.cli.commands import claim_database
+    from bot.cli.main import fail
     from storage.anchor import DatabaseRefused
 
     settings = console_settings(settings)

@@ -1,12 +1,15 @@
 """A request layer around python-telegram-bot's own (`BaseRequest`), for the bot's checks at the
-HTTP seam: the fencing check before a leader-only call leaves (bot/leadership.py), the
+HTTP seam: the fencing check before a leader-only call leaves (bot/telegram/leadership.py), the
 heartbeat after a getUpdates round (bot/health.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from telegram.request import BaseRequest, RequestData
+
+from bot import health
 
 
 class WrappedRequest(BaseRequest):
@@ -50,3 +53,15 @@ class WrappedRequest(BaseRequest):
         )  # fmt: skip
         self.after(endpoint, code)
         return code, payload
+
+
+class BeatingRequest(WrappedRequest):
+    """The getUpdates request layer, beating `poll` after every successful round."""
+
+    def __init__(self, inner: BaseRequest, name: str = "poll") -> None:
+        super().__init__(inner)
+        self.name = name
+
+    def after(self, endpoint: str, code: int) -> None:
+        if code == 200:
+            health.beat(self.name, dt.datetime.now(dt.UTC))

@@ -51,24 +51,19 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import callback_data as cd
-from bot import (
-    d0_loop,
-    follow_ups,
-    health,
-    membership,
-    reminder_delivery,
-    reminders_board,
-    routing,
-)
+from bot import health, routing
 from bot.callback_data import Prefix
 from bot.common import Actor, Button, Context, Out
 from bot.criteria import awaited_names, verdict_sentences
-from bot.leadership import LEASE_NAME, LeaseLost, leader_only
+from bot.fencing import LEASE_NAME, LeaseLost, leader_only
 from bot.markup import keyboard, split_message
-from bot.outcomes import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
 from bot.present import dose_deviation_line, local_time, time_left
 from bot.records import abandon, begin, load
-from bot.reminder_types import (
+from bot.reminders import board as reminders_board
+from bot.reminders import d0_loop, follow_ups, membership
+from bot.reminders import delivery as reminder_delivery
+from bot.reminders.closing import LAST_ACTOR, SYSTEM, recorded_result, reevaluate
+from bot.reminders.decisions import (
     TEAM_CHAT_META,
     UNREACHABLE_META,
     Decision,
@@ -425,7 +420,7 @@ async def _deliver_row(
     )  # issue 14: quiet hours
     try:
         # Fencing: the lease must be known live (monotonic clock) now, and again at the HTTP
-        # layer immediately before the request leaves (bot/leadership.py FencedRequest).
+        # layer immediately before the request leaves (bot/telegram/leadership.py FencedRequest).
         if not ctx.leads():
             raise LeaseLost("sendMessage")
         with leader_only(ctx.leads):
@@ -1002,7 +997,7 @@ class ReminderSender:
         """One round: the clock check, a sweep (only the admins' notices while paused), the
         daily pruning. A database error is recorded for the health check (and raised)."""
         wall = dt.datetime.now(dt.UTC)  # liveness is wall-clock time, not the trial clock
-        if not self.ctx.leads():  # a standby replica: the leader sends (bot/leadership.py)
+        if not self.ctx.leads():  # a standby replica: the leader sends (bot/telegram/leadership.py)
             return None
         try:
             running = await clock_check(self.ctx, now)

@@ -15,7 +15,7 @@ from bot import callback_data as cd
 from bot.callback_data import NOT_INJECTING, PLAN, TAKE
 from bot.common import Button, Context
 from bot.present import local_time, time_left
-from bot.reminder_types import Decision, Message, Skip
+from bot.reminders.decisions import Decision, Message, Skip
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import Audience, EscalationStep, LoopState

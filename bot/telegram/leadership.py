@@ -36,24 +36,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
-
-from telegram.error import TelegramError
 
 from bot import health
-from bot.wrapped_request import WrappedRequest
+from bot.fencing import LEASE_NAME, check_lead
+from bot.telegram.wrapped_request import WrappedRequest
 from storage import leases
 from storage import reminders as outbox
 from storage.db import Database
 
 log = logging.getLogger("lysyme.leadership")
 
-LEASE_NAME = "leader"
 #: How long a lease lasts without renewal (LYSYME_LEADER_LEASE_SECONDS, 3–20 s), how often it
 #: is renewed or tried for (a third of it), and after how long without renewal a leader steps
 #: down (two thirds: before the lease can expire). A standby takes over within 4/3 of the
@@ -67,38 +63,6 @@ Monotonic = Callable[[], float]
 
 def _wall() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class LeaseLost(TelegramError):
-    """A Bot API call only the leader may make, refused because this replica's lease is no
-    longer known to be live (a TelegramError so that PTB passes it through unchanged)."""
-
-    def __init__(self, method: str = "") -> None:
-        super().__init__(f"not sent: this replica no longer holds a live leader lease {method}")
-
-
-#: Set (to the lease's `live`) around the Bot API calls only a leader may make.
-LEADER_ONLY: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
-    "lysyme_leader_only", default=None
-)
-
-
-def check_lead(method: str = "") -> None:
-    """Raise LeaseLost if the call in hand is leader-only and the lease is not live."""
-    live = LEADER_ONLY.get()
-    if live is not None and not live():
-        log.warning("leader-only call %s refused: the lease is no longer live", method)
-        raise LeaseLost(method)
-
-
-@contextlib.contextmanager
-def leader_only(live: Callable[[], bool] | None) -> Any:
-    """Within: every Bot API call checks `live()` immediately before its HTTP request."""
-    token = LEADER_ONLY.set(live)
-    try:
-        yield
-    finally:
-        LEADER_ONLY.reset(token)
 
 
 class FencedRequest(WrappedRequest):

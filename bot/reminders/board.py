@@ -9,7 +9,7 @@ same `o:` callbacks as the D0 reminders, `o:<screening id>:<board row id>:t|p|n`
   which an open patient has a morning step of the D0 window (`schedule_boards`, at most one
   row a day). So it survives restarts, is caught up after downtime (only the latest day's
   board, marked late) and is shown in /reminders. The team's own per-patient rows of the
-  08:00 steps are skipped "on the board" (bot/jobs.py); the private ones still go out, and
+  08:00 steps are skipped "on the board" (bot/reminders/sender.py); the private ones still go out, and
   the urgent steps (last day 14:00 and 20:00, window closed) stay separate team messages.
   Like any reminder, the one message that can be doubled is the one whose 200 OK came back
   just before a kill -9 (docs/REMINDERS.md).
@@ -37,10 +37,10 @@ from bot import routing
 from bot.callback_data import NOT_INJECTING, PLAN, TAKE
 from bot.common import Button, Context, Out
 from bot.criteria import awaited_names
-from bot.leadership import check_lead, leader_only
+from bot.fencing import check_lead, leader_only
 from bot.markup import keyboard
 from bot.present import local_time, time_left
-from bot.reminder_types import Decision, Message, Skip
+from bot.reminders.decisions import Decision, Message, Skip
 from bot.texts import Raw, t
 from conversations import schedule
 from conversations.reminder_kinds import ReminderKind
@@ -266,7 +266,7 @@ class BoardKeeper:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                if self.ctx.leads():  # the leader keeps the board (bot/leadership.py)
+                if self.ctx.leads():  # the leader keeps the board (bot/telegram/leadership.py)
                     await board_tick(self.ctx, self.ctx.now(), self._edit)
             except TelegramError as exc:
                 log.warning("morning board: %s", exc)

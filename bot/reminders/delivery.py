@@ -1,4 +1,4 @@
-"""How the sender talks to Telegram for patient data (issue 14), beside bot/jobs.py:
+"""How the sender talks to Telegram for patient data (issue 14), beside bot/reminders/sender.py:
 
 - **Rate limits**: python-telegram-bot's `AIORateLimiter` (30 requests/s overall, 20/min per
   group) with `max_retries=0`: a `RetryAfter` that still happens is raised to the sender, which
@@ -35,7 +35,7 @@ from telegram.ext import AIORateLimiter, Defaults
 
 from bot import routing
 from bot.common import Actor, Context, Out
-from bot.reminder_types import UNREACHABLE_META, team_chat_id
+from bot.reminders.decisions import UNREACHABLE_META, team_chat_id
 from bot.texts import t
 from conversations import loudness
 from conversations.escalation import quiet_hours
@@ -65,7 +65,7 @@ def rate_limiter() -> AIORateLimiter:
         overall_time_period=1,
         group_max_rate=GROUP_PER_MINUTE,
         group_time_period=60,
-        max_retries=0,  # a RetryAfter goes back to the outbox (bot/jobs.py), not a sleep here
+        max_retries=0,  # a RetryAfter goes back to the outbox (bot/reminders/sender.py), not a sleep here
     )
 
 
@@ -98,7 +98,7 @@ async def after_sent(
     if message_id is not None:
         await own_store.record_message(conn, row.id, chat_id, message_id)
     if row.kind == ReminderKind.BOARD:
-        from bot import reminders_board
+        from bot.reminders import board as reminders_board
 
         await reminders_board.record_posted(conn, row, chat_id, message_id, now)
     if chat_id > 0:

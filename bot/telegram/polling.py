@@ -14,7 +14,7 @@ post_shutdown. A stop signal interrupts a waiting long poll at once; an update b
 is finished first (the rest of its batch stays unconfirmed, for the next run).
 
 The getUpdates request goes through the Bot's own getUpdates request layer, which beats the
-`poll` heartbeat (bot/health.py `BeatingRequest`).
+`poll` heartbeat (bot/telegram/wrapped_request.py `BeatingRequest`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from telegram.error import (
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
-from bot.leadership import LeaseLost, check_lead, leader_only
+from bot.fencing import LeaseLost, check_lead, leader_only
 
 log = logging.getLogger("lysyme.polling")
 
@@ -91,7 +91,7 @@ class UpdatePoller:
         self.confirmed: int | None = None
         self.stop_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        #: The leader lease's `live` (bot/leadership.py): each getUpdates is refused once it is
+        #: The leader lease's `live` (bot/telegram/leadership.py): each getUpdates is refused once it is
         #: false, immediately before the request leaves. None: always allowed (one process).
         self.live: Callable[[], bool] | None = None
 
@@ -248,7 +248,7 @@ async def poll_while_leading(
     stop: asyncio.Event,
     leadership: Any | None,
 ) -> None:
-    """Poll while this replica leads (bot/leadership.py; None: always), until `stop`. A
+    """Poll while this replica leads (bot/telegram/leadership.py; None: always), until `stop`. A
     standby waits; when it becomes the leader it polls from Telegram's first unconfirmed
     update (those the old leader handled but had not confirmed are dropped by the
     `processed_updates` record). A leader that loses its lease stops polling at once."""
@@ -273,7 +273,7 @@ async def poll_while_leading(
 
 async def serve_polling(application: Application) -> None:  # type: ignore[type-arg]
     """Run `application` with an `UpdatePoller` until SIGTERM / SIGINT (like `run_polling`),
-    polling only while this replica leads (PostgreSQL replicas: bot/leadership.py). Raises
+    polling only while this replica leads (PostgreSQL replicas: bot/telegram/leadership.py). Raises
     InvalidToken from initialize (getMe), FatalPollingError if the token is revoked."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
