@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from bot.flows import injection, ownership  # noqa: E402, F401  (registers the kinds' flows)
 from bot.reminders import delivery as reminder_delivery  # noqa: E402
-from bot.reminders import sender as jobs  # noqa: E402
+from bot.reminders import sweep  # noqa: E402
 from tests.bot.test_reminders import TEAM, FakeSend, local, make_env, screen_patient  # noqa: E402
 
 
@@ -43,13 +43,13 @@ async def run(patients: int) -> dict[str, float | int]:
         try:
             for _ in range(patients):
                 await screen_patient(env.ctx, start, dt.date(2026, 11, 20))
-            await jobs.sweep(env.ctx, start, FakeSend(), limit=10_000)  # the outcome notices
+            await sweep.sweep(env.ctx, start, FakeSend(), limit=10_000)  # the outcome notices
             send = FakeSend()
             morning = local(2026, 11, 21, 8)
             began = time.perf_counter()
             sent = 0
             while True:
-                result = await jobs.sweep(env.ctx, morning, send)
+                result = await sweep.sweep(env.ctx, morning, send)
                 sent += result.sent
                 if not result.claimed:
                     break

@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:  # `python benchmarks/x.py` puts benchmarks/ first
     sys.path.insert(0, str(ROOT))
 
 from bot.common import Button, Context  # noqa: E402
-from bot.reminders import sender as jobs  # noqa: E402
+from bot.reminders import state, sweep  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from storage import reminders as outbox  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -145,7 +145,7 @@ async def measure(path: Path, sweeps: int) -> dict[str, object]:
         t0 = time.perf_counter()
         with contextlib.suppress(_RolledBack):
             async with db.transaction() as conn:
-                await outbox.claim_due(conn, START + PERIOD * sweeps, jobs.CLAIM_LIMIT)
+                await outbox.claim_due(conn, START + PERIOD * sweeps, state.CLAIM_LIMIT)
                 raise _RolledBack
         claim_times.append((time.perf_counter() - t0) * 1000)
     async with db.conn.execute(
@@ -159,14 +159,14 @@ async def measure(path: Path, sweeps: int) -> dict[str, object]:
     idle_times = []
     for _ in range(10):  # nothing due yet: the steady-state cost every 2 s
         t0 = time.perf_counter()
-        await jobs.sweep(ctx, START - dt.timedelta(minutes=1), send)
+        await sweep.sweep(ctx, START - dt.timedelta(minutes=1), send)
         idle_times.append((time.perf_counter() - t0) * 1000)
 
     times, cpu, rows = [], [], []
     for index in range(1, sweeps + 1):
         clock[0] = START + PERIOD * index
         t0, c0 = time.perf_counter(), time.process_time()
-        result = await jobs.sweep(ctx, clock[0], send)
+        result = await sweep.sweep(ctx, clock[0], send)
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)  # all threads: the loop and aiosqlite's
         rows.append(result.sent)

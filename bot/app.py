@@ -44,7 +44,7 @@ from bot.flows import (
 )
 from bot.reminders import board as reminders_board
 from bot.reminders import delivery as reminder_delivery
-from bot.reminders import sender as jobs
+from bot.reminders import sender
 from bot.routing import Feature, Routes, build_routes
 from bot.settings import Settings
 from bot.telegram import delivery, handlers
@@ -73,7 +73,7 @@ FEATURES: tuple[Feature, ...] = (
     coordinator.FEATURE,
     ownership.FEATURE,
     reminder_log.FEATURE,
-    jobs.FEATURE,
+    sender.FEATURE,
     reminders_board.FEATURE,
     backups.FEATURE,
 )

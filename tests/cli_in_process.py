@@ -1,4 +1,4 @@
-"""`lysyme-bot ARGS` run in the test's own process: `bot.cli.main`, the console script's entry
+"""`lysyme-bot ARGS` run in the test's own process: `bot.cli.command_line`, the console script's entry
 point, with the environment, working folder and standard streams a subprocess would get.
 
 Each `lysyme-bot` subprocess starts a Python interpreter and imports the bot again: 0.3–1 s of
@@ -45,7 +45,7 @@ def lysyme_bot_in_process(
     - The database locks the command took (storage/lock.py, "held until the process ends")
       are released when it returns, as the kernel releases them when a process exits.
     """
-    from bot.cli.main import main as cli
+    from bot.cli import command_line as cli
     from storage import lock
 
     stdout, stderr = io.StringIO(), io.StringIO()

@@ -2,7 +2,7 @@
 
 Every shared worked example, then each kind of invalid input: exit 2, exactly one line on
 stderr naming the field, nothing on stdout, never a traceback. The cases call the command's
-entry point, `bot.cli.main`, in this process (tests/cli_in_process.py: cwd an empty folder so
+entry point, `bot.cli.command_line`, in this process (tests/cli_in_process.py: cwd an empty folder so
 no .env is read, LYSYME_TIMEZONE=Europe/Paris, exit status and streams as a process gives
 them), to keep the suite's CPU down; what a shell sees runs as real processes: an invalid input
 (`python -m bot.cli`: exit 2, one line, no traceback) and the installed `lysyme-bot` script
@@ -229,7 +229,7 @@ def run_cli(path: Path, cwd: Path, command: list[str] | None = None) -> Run:
 
 
 def run_in_process(path: Path, cwd: Path) -> Run:
-    """The same entry point (`bot.cli.main`) called in this process, with the same
+    """The same entry point (`bot.cli.command_line`) called in this process, with the same
     environment and working directory; an escaping exception is recorded as the traceback
     the interpreter would print."""
     completed = lysyme_bot_in_process(

@@ -1,6 +1,6 @@
-"""The command line: `lysyme-bot` (bot.cli.main), its subcommands that need the database or
+"""The command line: `lysyme-bot` (bot.cli.command_line), its subcommands that need the database or
 the network (bot.cli.commands), and the offline console (bot.cli.console)."""
 
-from bot.cli.main import main
+from bot.cli.command_line import main
 
 __all__ = ["main"]

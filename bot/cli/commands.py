@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.cli.main import fail, no_database
+from bot.cli.command_line import fail, no_database
 from bot.settings import Settings
 
 log = logging.getLogger("lysyme.run")

@@ -165,8 +165,8 @@ def console_settings(settings: Settings) -> Settings:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.command_line import fail
     from bot.cli.commands import claim_database
-    from bot.cli.main import fail
     from storage.anchor import DatabaseRefused
 
     settings = console_settings(settings)

@@ -9,7 +9,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from bot.cli.main import no_database
+from bot.cli.command_line import no_database
 from bot.settings import Settings
 from bot.views.export import (
     DEFAULT_FORMATS,

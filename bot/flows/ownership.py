@@ -29,7 +29,7 @@ from bot.common import Actor, Button, Context, Out
 from bot.flows.screening import SCREEN_MODE
 from bot.present import local_time
 from bot.records import begin
-from bot.reminders import sender as jobs
+from bot.reminders import wording
 from bot.reminders.d0_loop import (
     WINDOW_STEPS_PREFIXES,
     audience,
@@ -69,7 +69,7 @@ async def _rendered(
 ) -> tuple[str, list[list[Button]]] | None:
     # `prepare` draws the whole message from the patient's facts now (owner, plan, link,
     # buttons included: `decorate`), never from the text it had.
-    decision = await jobs.prepare(conn, ctx, row, s, ctx.now())
+    decision = await wording.prepare(conn, ctx, row, s, ctx.now())
     if not isinstance(decision, Message):
         return None
     return decision.render(lang)

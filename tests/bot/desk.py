@@ -17,7 +17,7 @@ from bot import callback_data as cd
 from bot.app import routes
 from bot.callback_data import prefix_of
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, allowed
-from bot.reminders import sender as jobs
+from bot.reminders import state, sweep
 from bot.routing import Routes
 from bot.telegram import delivery
 from storage import screenings as store
@@ -118,7 +118,7 @@ class Desk:
         assert candidates, f"no such button on the screen of {user_id}"
         return await self.tap(user_id, *candidates[0])
 
-    async def sweep(self, now: dt.datetime) -> jobs.SweepResult:
+    async def sweep(self, now: dt.datetime) -> state.SweepResult:
         """The reminder sender at `now` (window closes, abandonments, notices)."""
 
         async def send(chat_id: int, text: str, buttons: list[list[Button]]) -> int:
@@ -129,7 +129,7 @@ class Desk:
                 self.screens.setdefault(chat_id, {})[message_id] = Shown(message_id, text, flat)
             return message_id
 
-        return await jobs.sweep(self.ctx, now, send)
+        return await sweep.sweep(self.ctx, now, send)
 
 
 def text_of(outs: list[Out]) -> str:

@@ -138,9 +138,9 @@ def test_every_button_is_the_string_the_bot_sent_before(sid: int, rid: int) -> N
 
 
 def test_the_jobs_clock_button_and_the_ownership_words_are_unchanged() -> None:
-    from bot.reminders import sender as jobs
+    from bot.reminders import state
 
-    assert jobs.CLOCK_CONFIRM_DATA == "k:clock"
+    assert state.CLOCK_CONFIRM_DATA == "k:clock"
     assert (cd.TAKE, cd.PLAN, cd.NOT_INJECTING) == ("t", "p", "n")
 
 

@@ -624,7 +624,7 @@ def test_cli_export_writes_both_files(
 ) -> None:
     import asyncio
 
-    from bot.cli.main import main
+    from bot.cli.command_line import main
 
     database = tmp_path / "cli.sqlite3"
 

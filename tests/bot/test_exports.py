@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from bot.cli.main import main
+from bot.cli.command_line import main
 from bot.common import Context
 from bot.settings import load_settings
 from bot.views import export as export_view

@@ -23,7 +23,8 @@ from telegram.request import BaseRequest, RequestData
 from bot import health
 from bot.common import Context
 from bot.fencing import LeaseLost, leader_only
-from bot.reminders import sender as jobs
+from bot.reminders import state, sweep
+from bot.reminders.sender import ReminderSender
 from bot.telegram.leadership import LEASE, FencedRequest, Leadership
 from storage import reminders as outbox
 from storage.connection import Connection
@@ -107,7 +108,7 @@ async def _queue_admin_notices(db: Database, count: int) -> None:
     async with db.transaction() as conn:
         await user_store.grant_roles(conn, ADMIN, {"admin"}, "test", NOW)
         for index in range(count):
-            await outbox.schedule(conn, None, jobs.ADMIN, f"unreachable:{1000 + index}:blocked",
+            await outbox.schedule(conn, None, state.ADMIN, f"unreachable:{1000 + index}:blocked",
                                   NOW, [outbox.user_recipient(ADMIN)])  # fmt: skip
 
 
@@ -134,13 +135,13 @@ async def test_a_leader_frozen_mid_batch_for_3_leases_sends_nothing_more(
         wall.advance(seconds=3 * LEASE.total_seconds())  # a is stopped for 3 leases
         assert await b.lead.step() is True  # b takes the lead, a new epoch
         assert b.lead.epoch == a.lead.epoch + 1
-        await jobs.sweep(b.ctx, NOW, b.send)  # and sends what a had claimed
+        await sweep.sweep(b.ctx, NOW, b.send)  # and sends what a had claimed
 
     # Two transactions per row sent: once 20 are sent, the first is the 20th row's mark, the
     # second the 21st row's own (frozen before it, or between it and the send).
     frozen.after_sends, frozen.nth, frozen.before = 20, 2, where.startswith("before")
     frozen.hook = the_other_replica_takes_over
-    await jobs.sweep(a.ctx, NOW, a.send)
+    await sweep.sweep(a.ctx, NOW, a.send)
 
     sent_by_a, sent_by_b = _chats(a.send.sent), _chats(b.send.sent)
     assert len(sent_by_a) == 20  # up to the freeze
@@ -150,7 +151,7 @@ async def test_a_leader_frozen_mid_batch_for_3_leases_sends_nothing_more(
 
     # Woken up, a is a standby (its lease ran out on the monotonic clock): it sends nothing.
     assert a.lead.live() is False and a.lead.role == "standby"
-    sender = jobs.ReminderSender(a.ctx, a.send)
+    sender = ReminderSender(a.ctx, a.send)
     await _queue_admin_notices(b.db, 5)
     assert await sender.round(NOW) is None
     assert len(a.send.sent) == 20
@@ -169,10 +170,10 @@ async def test_a_resumed_ex_leader_that_still_thinks_it_leads_claims_nothing(
     assert await b.lead.step() is True
     await _queue_admin_notices(a.db, 100)
     a.ctx.leads = lambda: True  # stale: it has not looked at its lease yet
-    result = await jobs.sweep(a.ctx, NOW, a.send)
+    result = await sweep.sweep(a.ctx, NOW, a.send)
     assert result.claimed == 0 and a.send.sent == []
     assert await _states(a.db) == {"scheduled": 100}
-    await jobs.sweep(b.ctx, NOW, b.send)
+    await sweep.sweep(b.ctx, NOW, b.send)
     assert len(b.send.sent) == 100
 
 

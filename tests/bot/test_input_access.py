@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.reminders import sender as jobs
+from bot.reminders.sender import SENDER_KEY, ReminderSender
 from bot.texts import t
 from storage import screenings as store
 from storage.db import fetch_all
@@ -126,7 +126,7 @@ async def test_handled_update_ids_are_forgotten_after_eight_days(bot: Harness) -
             (900_001, to_db(now - dt.timedelta(days=8, minutes=1)),
              900_002, to_db(now - dt.timedelta(days=7, hours=23))),
         )  # fmt: skip
-    sender: jobs.ReminderSender = bot.app.bot_data[jobs.SENDER_KEY]
+    sender: ReminderSender = bot.app.bot_data[SENDER_KEY]
     sender._pruned_at = None  # the daily pruning is due
     await sender.round(now)
     rows = await fetch_all(bot.ctx.db.conn, "SELECT update_id FROM processed_updates")

@@ -21,7 +21,7 @@ from bot import app as bot_app
 from bot.common import Button
 from bot.flows.screening import SCREEN_MODE
 from bot.reminders import delivery as reminder_delivery
-from bot.reminders import sender as jobs
+from bot.reminders import sweep
 from storage import screenings as store
 from tests.bot.test_reminders import (
     ADMIN,
@@ -78,11 +78,11 @@ async def test_the_last_days_20h_step_caught_up_at_22_35_rings(env: Env) -> None
     send = Recording()
     for day in range(1, 3):  # the first two days go by as usual
         for hour in (8, 10):
-            await jobs.sweep(env.ctx, on(ADMISSION + dt.timedelta(days=day), hour), send)
-    await jobs.sweep(env.ctx, on(LAST_DAY, 7, 58), send)
+            await sweep.sweep(env.ctx, on(ADMISSION + dt.timedelta(days=day), hour), send)
+    await sweep.sweep(env.ctx, on(LAST_DAY, 7, 58), send)
     send.heard.clear()
     # Down from 07:58 to 22:30; the first sweep after the restart at 22:35.
-    await jobs.sweep(env.ctx, on(LAST_DAY, 22, 35), send)
+    await sweep.sweep(env.ctx, on(LAST_DAY, 22, 35), send)
     (team,) = [h for h in send.heard if h.chat_id == TEAM and not h.text.startswith("☀️")]
     (owner,) = [h for h in send.heard if h.chat_id == CLINICIAN]
     for step in (team, owner):
@@ -105,12 +105,12 @@ async def test_the_last_days_20h_step_caught_up_at_22_35_rings(env: Env) -> None
 async def test_a_step_nobody_must_act_on_at_night_is_silent_even_on_time(env: Env) -> None:
     s = await screen_patient(env.ctx, env.clock.now, ADMISSION, hiv_positive="pending")
     send = Recording()
-    await jobs.sweep(env.ctx, env.clock.now, send)
+    await sweep.sweep(env.ctx, env.clock.now, send)
     assert send.heard and not any(h.silent for h in send.heard)  # 10:00: every message rings
     send.heard.clear()
     # Down from the evening before until 22:35 on day 1: the day's pending list and
     # reminders go out late, silent (nothing urgent yet).
-    await jobs.sweep(env.ctx, on(ADMISSION + dt.timedelta(days=1), 22, 35), send)
+    await sweep.sweep(env.ctx, on(ADMISSION + dt.timedelta(days=1), 22, 35), send)
     assert send.heard and all(h.silent for h in send.heard), send.heard
     assert s.number == "HMN-001"
 

@@ -18,7 +18,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bot.cli.main import main
+from bot.cli.command_line import main
 from bot.texts import t
 from bot.views import export as export_view
 from conversations import membership as rules

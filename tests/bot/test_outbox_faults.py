@@ -20,8 +20,9 @@ from telegram.error import BadRequest
 
 from bot import health
 from bot.common import Button
-from bot.reminders import sender as jobs
+from bot.reminders import sending, state, upkeep
 from bot.reminders.closing import reevaluate
+from bot.reminders.sender import ReminderSender
 from storage import screenings as store
 from storage.db import fetch_all
 from storage.postgres import WRITE_LOCK_KEY
@@ -103,7 +104,7 @@ async def test_a_sweep_under_a_held_lock_releases_its_claims_and_sends_each_row_
         for _ in range(3):
             await screen_patient(env.ctx, env.clock.now, ADMISSION)
         send = LockAfterFirstSend(env.path)
-        sender = jobs.ReminderSender(env.ctx, send)
+        sender = ReminderSender(env.ctx, send)
         heartbeat = tmp_path / "health.json"
         health.configure(heartbeat)
         with pytest.raises(sqlite3.OperationalError):
@@ -139,7 +140,7 @@ async def test_an_exception_while_preparing_releases_the_rest_of_the_batch(
     async def broken(*args: object) -> object:
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(jobs, "prepare", broken)
+    monkeypatch.setattr(sending, "prepare", broken)
     with pytest.raises(sqlite3.OperationalError):
         await env.sweep()
     assert "claimed" not in await states(env)  # released, not stuck until a restart
@@ -203,7 +204,7 @@ async def test_150_overdue_rows_send_only_the_latest_step_per_patient_and_recipi
 async def test_a_clock_jump_pauses_sending_until_the_clock_comes_back_or_an_admin_confirms(
     env: Env,
 ) -> None:
-    sender = jobs.ReminderSender(env.ctx, env.send)
+    sender = ReminderSender(env.ctx, env.send)
     s = await screen_patient(env.ctx, env.clock.now, ADMISSION)
     await sender.round(env.clock.now)
     env.send.clear()
@@ -211,7 +212,7 @@ async def test_a_clock_jump_pauses_sending_until_the_clock_comes_back_or_an_admi
     await sender.round(jump)
     (notice,) = env.send.sent
     assert notice.chat_id == ADMIN and "clock moved forward by 4 d 23 h" in notice.plain
-    assert notice.buttons[0][0].data == jobs.CLOCK_CONFIRM_DATA
+    assert notice.buttons[0][0].data == state.CLOCK_CONFIRM_DATA
     assert (await get(env.ctx, s.id)).status == store.SCREENED  # no window_missed
     await sender.round(jump + dt.timedelta(minutes=5))
     assert len(env.send.sent) == 1  # told once
@@ -228,7 +229,7 @@ async def test_a_clock_jump_pauses_sending_until_the_clock_comes_back_or_an_admi
     await sender.round(jump)
     assert [m.chat_id for m in env.send.sent] == [ADMIN]
     env.clock.set(jump)  # the admin taps at the (right) time
-    outs = await jobs.confirm_clock(env.ctx, actor(ADMIN, update_id=77, message_id=9), "k:clock")
+    outs = await upkeep.confirm_clock(env.ctx, actor(ADMIN, update_id=77, message_id=9), "k:clock")
     assert "reminders resume" in outs[0].text
     env.send.clear()
     await sender.round(jump)
@@ -236,7 +237,7 @@ async def test_a_clock_jump_pauses_sending_until_the_clock_comes_back_or_an_admi
     assert all("window closed" in m.plain for m in env.send.sent)
     assert (await get(env.ctx, s.id)).status == store.WINDOW_MISSED
     # A confirmation with nothing paused changes nothing.
-    again = await jobs.confirm_clock(env.ctx, actor(ADMIN, update_id=78), "k:clock")
+    again = await upkeep.confirm_clock(env.ctx, actor(ADMIN, update_id=78), "k:clock")
     assert again[0].toast is not None
 
 

@@ -508,15 +508,15 @@ async def test_non_urgent_reminders_are_silent_at_night_urgent_ones_ring(env: En
         silent.append((chat_id, text, reminder_delivery.SILENT.get()))
         return await inner(chat_id, text, buttons)
 
-    from bot.reminders import sender as jobs
+    from bot.reminders import sweep
 
     await screen_patient(env.ctx, env.clock.now, ADMISSION)
-    await jobs.sweep(env.ctx, env.clock.now, recording)
+    await sweep.sweep(env.ctx, env.clock.now, recording)
     assert silent and not any(quiet for _, _, quiet in silent)  # 10:00: normal
     silent.clear()
     # The bot was down all of the last day; it comes back at 23:00 (quiet hours).
     env.clock.set(local(2026, 11, 23, 23))
-    await jobs.sweep(env.ctx, env.clock.now, recording)
+    await sweep.sweep(env.ctx, env.clock.now, recording)
     urgent = [quiet for _, text, quiet in silent if "URGENT" in text]
     evening = [quiet for _, text, quiet in silent
                if "last day" in text and "☀️" not in text and "URGENT" not in text]  # fmt: skip

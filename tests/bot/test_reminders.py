@@ -24,8 +24,9 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.app import open_context
 from bot.common import Actor, Button, Context
-from bot.reminders import sender as jobs
+from bot.reminders import state, sweep
 from bot.reminders.closing import close_screening
+from bot.reminders.sender import ReminderSender
 from bot.settings import Settings
 from conversations.answers import to_json
 from conversations.eligibility import evaluate
@@ -107,10 +108,10 @@ class Env:
     send: FakeSend
     path: Path | str  # the SQLite file, or the PostgreSQL URL
 
-    async def sweep(self, now: dt.datetime | None = None) -> jobs.SweepResult:
+    async def sweep(self, now: dt.datetime | None = None) -> state.SweepResult:
         if now is not None:
             self.clock.set(now)
-        return await jobs.sweep(self.ctx, self.clock.now, self.send)
+        return await sweep.sweep(self.ctx, self.clock.now, self.send)
 
 
 async def make_env(path: Path | str, start: dt.datetime) -> Env:
@@ -367,16 +368,16 @@ async def test_a_restart_never_resends_and_never_loses(database_target: Path | s
     ctx = await open_context(settings_for(env.path), env.clock)
     try:
         send = FakeSend()
-        await jobs.sweep(ctx, day_1, send)
+        await sweep.sweep(ctx, day_1, send)
         assert sorted(m.chat_id for m in send.sent) == sorted([TEAM, CLINICIAN])
         assert "day 1" in send.to(CLINICIAN)[0].text
         assert send.to(TEAM)[0].text.startswith("☀️")  # the team's 08:00 message: the board
         # A second sweep, and a second "restart", send nothing twice.
-        await jobs.sweep(ctx, day_1 + dt.timedelta(minutes=1), send)
+        await sweep.sweep(ctx, day_1 + dt.timedelta(minutes=1), send)
         assert len(send.sent) == 2
         await ctx.db.close()
         ctx = await open_context(settings_for(env.path), env.clock)
-        await jobs.sweep(ctx, day_1 + dt.timedelta(minutes=2), send)
+        await sweep.sweep(ctx, day_1 + dt.timedelta(minutes=2), send)
         assert len(send.sent) == 2
         rows = await reminder_rows(ctx, s.id)
         sent_steps = [r["step"] for r in rows if r["state"] == "sent" and r["recipient"] == "team"]
@@ -428,7 +429,7 @@ async def test_network_errors_are_retried_with_exponential_backoff(env: Env) -> 
     assert env.send.calls == 3 and env.send.sent == []
     await env.sweep(now + dt.timedelta(seconds=35))
     assert len(env.send.to(TEAM)) == 1
-    assert jobs.backoff(30) == dt.timedelta(minutes=10)  # capped
+    assert state.backoff(30) == dt.timedelta(minutes=10)  # capped
 
 
 async def test_chat_not_found_is_recorded_and_the_admins_are_told_once(env: Env) -> None:
@@ -620,7 +621,7 @@ async def test_an_answer_after_the_idle_reminder_restarts_the_clock(env: Env) ->
 
 
 async def test_the_sender_task_wakes_on_demand_and_stops_cleanly(env: Env) -> None:
-    sender = jobs.ReminderSender(env.ctx, env.send, interval=3600)
+    sender = ReminderSender(env.ctx, env.send, interval=3600)
     sender.start()
     try:
         await screen_patient(env.ctx, env.clock.now, dt.date(2026, 11, 20))
@@ -643,7 +644,7 @@ async def test_a_bug_in_one_row_does_not_stop_the_others(env: Env) -> None:
             raise RuntimeError("bug")
         env.send.sent.append(Sent(chat_id, text, buttons))
 
-    await jobs.sweep(env.ctx, local(2026, 11, 21, 8), broken)
+    await sweep.sweep(env.ctx, local(2026, 11, 21, 8), broken)
     assert [m.chat_id for m in env.send.sent] == [CLINICIAN]
     rows = await reminder_rows(env.ctx)
     assert not [r for r in rows if r["state"] == "claimed"]

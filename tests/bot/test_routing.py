@@ -9,7 +9,7 @@ from bot import app, backups
 from bot.common import COMMAND_ROLES, Actor, Context, Out
 from bot.reminders import board as reminders_board
 from bot.reminders import delivery as reminder_delivery
-from bot.reminders import sender as jobs
+from bot.reminders.sender import start_sender, stop_sender
 from bot.routing import Callback, Command, Feature, RoutingError, TextMode, build_routes
 
 
@@ -38,9 +38,9 @@ def test_the_bot_routes_every_command_of_the_roles_table_and_nothing_else() -> N
 def test_hooks_run_once_each_the_bots_username_first() -> None:
     table = app.routes()
     assert table.on_start[0] is reminder_delivery.remember_username
-    for hook in (jobs.start_sender, reminders_board.start_board, backups.start):
+    for hook in (start_sender, reminders_board.start_board, backups.start):
         assert table.on_start.count(hook) == 1
-    for hook in (jobs.stop_sender, reminders_board.stop_board, backups.stop):
+    for hook in (stop_sender, reminders_board.stop_board, backups.stop):
         assert table.on_stop.count(hook) == 1
 
 

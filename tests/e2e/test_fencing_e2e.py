@@ -33,7 +33,7 @@ SCHEDULING_SLACK = 1.5
 
 def _seed(url: str) -> list[int]:
     """ROWS admin notices due now (each about another chat: each a different message)."""
-    from bot.reminders import sender as jobs
+    from bot.reminders import state
     from storage import reminders as outbox
     from storage import users as user_store
     from storage.db import Database
@@ -47,7 +47,7 @@ def _seed(url: str) -> list[int]:
                 await user_store.grant_roles(conn, ADMIN, {"admin"}, "test", now)
                 for index in range(ROWS):
                     ids += await outbox.schedule(
-                        conn, None, jobs.ADMIN, f"unreachable:{FIRST_CHAT + index}:blocked",
+                        conn, None, state.ADMIN, f"unreachable:{FIRST_CHAT + index}:blocked",
                         now, [outbox.user_recipient(ADMIN)],
                     )  # fmt: skip
         finally:

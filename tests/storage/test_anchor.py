@@ -1,6 +1,6 @@
 """A database that cannot be swapped silently (storage/anchor.py), as an operator meets it:
 `migrate` / `console` / `verify-audit` / `init` on a deleted, replaced, older or rewritten
-database (in this process, through `bot.cli.main`; one real process checks what a shell sees);
+database (in this process, through `bot.cli.command_line`; one real process checks what a shell sees);
 and the anchor following every commit."""
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ def test_a_file_that_is_no_lysyme_database_is_refused_in_one_line_by_every_comma
         conn.execute("CREATE TABLE things(id INTEGER)")
     conn.close()
     (tmp_path / "out").mkdir()
-    # The commands run in this process (`bot.cli.main`, as the console script calls it): 21
+    # The commands run in this process (`bot.cli.command_line`, as the console script calls it): 21
     # interpreters less; one real process per file below checks what a shell sees.
     for path, why in ((text_file, "not a SQLite"), (no_tables, "no tables"),
                       (other, "no meta, audit, screenings table")):  # fmt: skip
