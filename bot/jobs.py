@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import sqlite3
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -89,6 +88,7 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
 from storage.connection import Connection
+from storage.errors import StorageError
 from storage.reminders import Reminder
 from storage.screenings import Screening
 from storage.timefmt import from_db, to_db
@@ -317,7 +317,7 @@ async def _sweep(
                 return result  # shutting down: `sweep` releases what is still claimed
             try:
                 await _deliver(ctx, row, now, send, result, throttled, state)
-            except sqlite3.Error:
+            except StorageError:
                 raise  # the database fails: stop here, `sweep` releases the claims
             except LeaseLost:
                 # The lease ran out (a pause, a stalled database): nothing more is sent from
@@ -986,7 +986,7 @@ class ReminderSender:
             self._wake.clear()  # a wake during the sweep triggers the next one at once
             try:
                 await self.round(self.ctx.now())
-            except sqlite3.Error as exc:  # recorded for the health check; retried next round
+            except StorageError as exc:  # recorded for the health check; retried next round
                 log.warning("reminder sweep failed: %s: %s", type(exc).__name__, exc)
             except Exception:
                 log.exception("reminder sweep failed")
@@ -1013,7 +1013,7 @@ class ReminderSender:
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                 await prune_processed_updates(self.ctx, now)
                 self._pruned_at = now
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             health.failing("database", wall, f"{type(exc).__name__}: {exc}")
             raise
         health.recovered("database")

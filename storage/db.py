@@ -25,7 +25,8 @@ from typing import Any, TypeVar, cast
 from storage import anchor as anchors
 from storage import lock as locks
 from storage.audit import AUDIT_STATEMENTS
-from storage.connection import Connection, DatabaseThread
+from storage.connection import Connection, DatabaseThread, translated
+from storage.errors import StorageError, StorageGone, StorageUnavailable
 
 Migration = Callable[[Connection], Awaitable[None]]
 log = logging.getLogger("lysyme.storage")
@@ -268,13 +269,10 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class DatabaseGone(sqlite3.DatabaseError):
-    """The database file was deleted or replaced under the running bot: no more writes."""
-
-
 class Database(abc.ABC):
-    """The bot's database, whichever the backend: `Database.open(target)` opens SQLite for a
-    file path and PostgreSQL for a `postgresql://` URL (storage/postgres.py). Both give the
+    """The bot's database, whichever the backend: `storage.open.open_database(target)` opens
+    SQLite for a file path and PostgreSQL for a `postgresql://` URL (storage/postgres_db.py),
+    so this module never imports its own subclass. Both give the
     same API — `conn`, `read()`, `transaction()`, `run(body)`, `migrate()`, `close()` — and
     the storage functions are written once against `Connection`."""
 
@@ -286,24 +284,6 @@ class Database(abc.ABC):
     #: Called (on the event loop, once per episode) when something failed *after* a commit —
     #: the anchor file not written: the data is saved, the admins must hear of the fault.
     on_fault: Callable[[str], None] | None = None
-
-    @classmethod
-    async def open(
-        cls, path: str | Path, *, migrate: bool = True, pool_size: int = 5, lease: float = 15.0
-    ) -> Database:
-        """Open (and, with `migrate`, bring up to date) the database at `path`: a SQLite file,
-        or a PostgreSQL URL (`lease`: the leader lease in seconds, which bounds its write
-        connections' lock waits). Raises anchors.DatabaseRefused with one line when it must
-        not be used."""
-        from storage.postgres import is_postgres_url
-
-        if is_postgres_url(path):
-            from storage.postgres_db import PostgresDatabase
-
-            return await PostgresDatabase.open_url(
-                str(path), migrate=migrate, pool_size=pool_size, lease=lease
-            )
-        return await SqliteDatabase.open_file(Path(path), migrate=migrate)
 
     @property
     def label(self) -> str:
@@ -373,7 +353,7 @@ class SqliteDatabase(Database):
     A database opened to write (`migrate=True`) is *anchored* (storage/anchor.py): checked
     against its anchor file at open, and the anchor moved forward after every commit that
     appended audit rows. Before every write transaction the path is compared with the file
-    opened (device, inode): a deleted or replaced database refuses writes (DatabaseGone) and
+    opened (device, inode): a deleted or replaced database refuses writes (StorageGone) and
     `on_gone` is called once."""
 
     def __init__(self, path: Path) -> None:
@@ -437,7 +417,7 @@ class SqliteDatabase(Database):
         """A read-only connection in autocommit mode: each statement sees the database as of
         the last commit. For several reads that must agree with each other, use `read()`."""
         if self._reader is None:
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         return self._reader
 
     @contextlib.asynccontextmanager
@@ -469,7 +449,7 @@ class SqliteDatabase(Database):
 
     def _writer_or_closed(self) -> Connection:
         if self._writer is None:
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         return self._writer
 
     async def _anchor_now(self) -> None:
@@ -578,7 +558,7 @@ class SqliteDatabase(Database):
     def _refuse_if_gone(self) -> None:
         problem = self.file_problem()
         if problem is not None:
-            raise DatabaseGone(problem)
+            raise StorageGone(problem)
 
     async def close(self) -> None:
         """Close the readers, wait for the transaction in progress, checkpoint the WAL into
@@ -588,12 +568,12 @@ class SqliteDatabase(Database):
         readers = [*self._idle_readers, *([self._reader] if self._reader else [])]
         self._idle_readers, self._reader = [], None
         for reader in readers:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(StorageError):
                 await reader.call(reader.raw.close)
         async with self._write_lock:
             writer, self._writer = self._writer, None
             if writer is not None:
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(StorageError):
                     await writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 await writer.call(writer.raw.close)
         self._read_thread.stop()
@@ -651,13 +631,13 @@ class SqliteDatabase(Database):
             def after(raw: sqlite3.Connection) -> None:
                 problem = self._peek_problem()  # (on the database thread: no `on_gone` here)
                 if problem is not None:  # committed into a deleted -wal: not saved after all
-                    raise DatabaseGone(problem)
+                    raise StorageGone(problem)
                 if anchor is not None:
                     anchor(raw)
 
             try:
                 result: T = await writer.call(_run_inline, writer.raw, body, after)
-            except DatabaseGone:
+            except StorageGone:
                 self.file_problem()  # now, on the event loop: `on_gone` (the admins told)
                 raise
             self._report_fault()
@@ -766,10 +746,13 @@ async def fetch_all(
 def probe_read_only(path: Path, timeout: float) -> int:
     """The schema version, read through a separate read-only connection (the health check
     runs in its own process and must never write or hold a lock)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
     try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    finally:
-        conn.close()
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise translated(exc) from exc
     return version

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 from storage import anchor as anchors
 from storage.connection import Connection
 from storage.db import SCHEMA_VERSION, Database
+from storage.errors import StorageError, StorageUnavailable
 from storage.postgres import (
     BEGIN_READ,
     BEGIN_WRITE,
@@ -93,7 +93,7 @@ class PostgresDatabase(Database):
                         "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
                         (anchors.DATABASE_ID_KEY, anchors.new_database_id()),
                     )
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             await db.close()
             raise anchors.DatabaseRefused(f"cannot use {db.label}: {exc}") from exc
         except BaseException:
@@ -104,7 +104,7 @@ class PostgresDatabase(Database):
     @property
     def conn(self) -> Connection:
         if self._reader is None:
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         return self._reader
 
     @contextlib.asynccontextmanager
@@ -119,7 +119,7 @@ class PostgresDatabase(Database):
 
     def _writer_or_closed(self) -> Connection:
         if self._writer is None:
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         return self._writer
 
     @contextlib.asynccontextmanager

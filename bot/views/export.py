@@ -599,9 +599,9 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def go() -> ExportFiles:
-        from storage.db import Database
+        from storage.open import open_database
 
-        db = await Database.open(settings.database)
+        db = await open_database(settings.database)
         try:
             now = dt.datetime.now(dt.UTC)
             async with db.read() as conn:

@@ -158,9 +158,9 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
     lang = settings.language or "fr"
 
     async def go() -> tuple[dt.datetime, tuple[bytes, bytes, bytes, bytes]]:
-        from storage.db import Database
+        from storage.open import open_database
 
-        db = await Database.open(settings.database)
+        db = await open_database(settings.database)
         try:
             now = dt.datetime.now(dt.UTC)
             async with db.read() as conn:
