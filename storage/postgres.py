@@ -8,7 +8,7 @@ keeps one code path and one hop per answer on both backends. asyncpg would have 
 execution model for the same functions. psycopg also binds parameters server-side and ships
 binary wheels (`psycopg[binary]`).
 
-What differs from SQLite lives here and in `storage/postgres_schema.py`:
+What differs from SQLite lives here (and, for the schema, in the revisions of storage/migrations):
 
 * SQL is written with `?` placeholders; `translate` turns them into psycopg's `%s` (and a
   literal `%` into `%%`), outside quoted strings, once per statement text (cached).
@@ -71,7 +71,7 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def _translated(exc: Exception) -> StorageError:
+def translated(exc: Exception) -> StorageError:
     """psycopg's exception as storage's own (storage/errors.py); the caller keeps the original
     as `__cause__`:
 
@@ -119,7 +119,7 @@ def _wrap(function: Callable[..., T]) -> Callable[..., T]:
         try:
             return function(*args, **kwargs)
         except psycopg.Error as exc:
-            raise _translated(exc) from exc
+            raise translated(exc) from exc
 
     return call
 
@@ -261,6 +261,11 @@ class PgRaw:
         #: found it closed being asked once more. Never in the middle of a transaction.
         self._reconnect = reconnect
         self._autocommit_reads = autocommit_reads
+
+    @property
+    def driver_connection(self) -> psycopg.Connection[Any]:
+        """The psycopg connection itself (Alembic runs the migrations on it)."""
+        return self._raw
 
     def reopen_if_closed(self) -> bool:
         """Open the connection again if the server closed it (and we know how)."""

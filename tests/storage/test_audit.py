@@ -20,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from storage import postgres, postgres_schema
+from storage import postgres
 from storage.audit import (
     AUDIT_DDL,
     AUDIT_STATEMENTS,
+    AUDIT_STATEMENTS_POSTGRESQL,
     GENESIS_HASH,
     AuditEntry,
     append_audit,
@@ -71,7 +72,8 @@ async def open_postgres(url: str) -> Connection:
     thread = DatabaseThread("audit-test-pg")
     raw = await thread.call(postgres.connect, url)
     conn = Connection(raw, thread)  # type: ignore[arg-type]
-    await postgres_schema.MIGRATIONS[0](conn)
+    for statement in AUDIT_STATEMENTS_POSTGRESQL:
+        await conn.execute(statement)
     return conn
 
 

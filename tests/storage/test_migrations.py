@@ -20,21 +20,23 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, verify_chain
 from storage.connection import Connection
-from storage.db import MIGRATIONS, SCHEMA_VERSION
+from storage.db import SCHEMA_VERSION
 from storage.errors import StorageUnavailable
 from storage.open import open_database
 from tests.cli_in_process import lysyme_bot_in_process
 from tests.conftest import is_postgres
+from tests.storage import legacy_schema
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 CLINICIAN = 2002
 
 
 async def make_old_database(target: Path | str, version: int) -> None:
-    """A database at schema `version` (MIGRATIONS[:version]) with a screening in progress."""
+    """A database at schema `version`, as the previous programs migrated it (their SQL, frozen
+    in tests/storage/legacy_schema.py), with a screening in progress."""
+    legacy_schema.build(target, version)
     db = await open_database(target, migrate=False)
     try:
-        await db.migrate(target=version)
         async with db.transaction() as conn:
             await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
             await append_audit(conn, AuditEntry(NOW, "system", "user_added", None,
@@ -107,7 +109,8 @@ def _postgres_snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
             str(r[0])
             for r in conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-                "current_schema() AND table_type = 'BASE TABLE' AND table_name <> 'schema_version'"
+                "current_schema() AND table_type = 'BASE TABLE'"
+                " AND table_name NOT IN ('schema_version', 'alembic_version')"
             )
         ]
         # No rowid: every table's first column is its key, or (sessions) the first of it.
@@ -198,7 +201,7 @@ def test_migrate_upgrades_an_older_database_in_place(
     asyncio.run(make_old_database(database, start))
     before = snapshot(database)
     assert before["user_version"] == [(start,)]
-    assert len(MIGRATIONS) == SCHEMA_VERSION > start
+    assert len(legacy_schema.SQLITE) == len(legacy_schema.POSTGRESQL) == SCHEMA_VERSION > start
 
     upgrade(database, tmp_path, start)
     after = snapshot(database)
