@@ -39,7 +39,7 @@ from bot.common import Button, Context  # noqa: E402
 from bot.reminders import state, sweep  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from storage import reminders as outbox  # noqa: E402
-from storage.db import Database  # noqa: E402
+from storage.open import open_database  # noqa: E402
 from storage.timefmt import to_db  # noqa: E402
 
 CLINICIAN = 500_000
@@ -96,7 +96,7 @@ def _reminders(
 
 async def build(path: Path, screenings: int, reminders: int, due: int, sweeps: int) -> float:
     started = time.perf_counter()
-    db = await Database.open(path)  # the schema, by the real migrations
+    db = await open_database(path)  # the schema, by the real migrations
     await db.close()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous=OFF")
@@ -127,7 +127,7 @@ class _RolledBack(Exception):
 
 
 async def measure(path: Path, sweeps: int) -> dict[str, object]:
-    db = await Database.open(path)
+    db = await open_database(path)
     settings = load_settings(LYSYME_DATABASE=str(path), LYSYME_TEAM_CHAT_ID=TEAM,
                              LYSYME_TIMEZONE="Europe/Paris", LYSYME_LANGUAGE="fr")  # fmt: skip
     clock = [START]

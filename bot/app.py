@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -56,7 +55,8 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, VerifyResult, append_audit, verify_incremental
-from storage.db import Database, DatabaseGone
+from storage.errors import StorageConflict, StorageGone, StorageUnavailable
+from storage.open import open_database
 
 log = logging.getLogger("lysyme.app")
 T = TypeVar("T")
@@ -161,7 +161,7 @@ async def _beat_update(update: object, app_context: Any) -> None:
 
 
 async def open_context(settings: Settings, clock: Clock = system_clock) -> Context:
-    db = await Database.open(settings.database, pool_size=settings.database_pool_size,
+    db = await open_database(settings.database, pool_size=settings.database_pool_size,
                              lease=settings.leader_lease_seconds)  # fmt: skip
     ctx = Context(settings=settings, db=db, clock=clock)
     now = ctx.now()
@@ -238,7 +238,7 @@ async def _at_start(what: str, step: Callable[[], Awaitable[T]]) -> T:
     while True:
         try:
             return await step()
-        except sqlite3.OperationalError as exc:
+        except (StorageUnavailable, StorageConflict) as exc:
             if attempt == START_ATTEMPTS:
                 raise
             attempt += 1
@@ -264,7 +264,7 @@ _WATCH_KEY = "database_watch"
 
 def _watch_database_file(application: Application, ctx: Context) -> None:  # type: ignore[type-arg]
     """A deleted or replaced database file (a backup moved over it, an `rm`) stops every write
-    (storage/db.py DatabaseGone: users are told the bot is paused); the admins are told once
+    (storage/errors.py StorageGone: users are told the bot is paused); the admins are told once
     and an error is logged. Seen before the next write, or within FILE_WATCH_INTERVAL."""
 
     def gone(problem: str) -> None:
@@ -315,7 +315,7 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
         try:
             async with ctx.db.transaction() as conn:
                 released = await outbox.release_claimed(conn)
-        except DatabaseGone:
+        except StorageGone:
             released = 0  # the file is gone: nothing to release in it
         if released:
             log.info("released %d reminders claimed but not sent", released)

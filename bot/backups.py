@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from storage.backup import (
     backup_instant,
     prune_backups,
 )
+from storage.errors import StorageError
 
 log = logging.getLogger("lysyme.backups")
 
@@ -116,7 +116,7 @@ async def run_backup(ctx: Context, now: dt.datetime, *, reason: str = "daily") -
 
 def describe_failure(exc: BaseException) -> str:
     """One line for the log and the admins: the operator's reason, never data."""
-    if isinstance(exc, BackupError | OSError | sqlite3.Error):
+    if isinstance(exc, BackupError | OSError | StorageError):
         text = str(exc) if not isinstance(exc, OSError) else (exc.strerror or str(exc))
         first = text.splitlines()[0] if text else type(exc).__name__
         return first[:300]

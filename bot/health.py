@@ -37,7 +37,6 @@ import http.client
 import json
 import logging
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -46,6 +45,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from storage.db import probe_read_only
+from storage.errors import StorageError
 
 log = logging.getLogger("lysyme.health")
 
@@ -192,7 +192,7 @@ def check_database(database: Path | str) -> int:
             version = probe_schema_version(database, PROBE_TIMEOUT)
         except ImportError:
             raise Unhealthy("the PostgreSQL driver (psycopg) is not installed") from None
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             raise Unhealthy(f"database does not answer: {exc}") from None
         if version < 1:
             raise Unhealthy("database has no schema yet")
@@ -201,7 +201,7 @@ def check_database(database: Path | str) -> int:
         raise Unhealthy(f"database {database} not found")
     try:
         version = probe_read_only(database, PROBE_TIMEOUT)
-    except sqlite3.Error as exc:
+    except StorageError as exc:
         raise Unhealthy(f"database does not answer: {exc}") from None
     if version < 1:
         raise Unhealthy("database has no schema yet")

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from storage.connection import Connection
+from storage.connection import Connection, translated
 
 __all__ = [
     "ANCHOR_SUFFIX",
@@ -238,6 +238,30 @@ def compare(conn: sqlite3.Connection, database: Path, anchor: Anchor) -> str | N
                 f"recorded: the trail was rewritten; {RESTORE_HINT}"
             )
     return None
+
+
+def compare_file(database: Path, anchor: Anchor) -> str | None:
+    """`compare` on a read-only connection of its own (`lysyme-bot verify-audit`)."""
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            return compare(conn, database, anchor)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise translated(exc) from exc
+
+
+def read_head_file(database: Path) -> tuple[str | None, int, str]:
+    """`read_head` on a read-only connection of its own (`lysyme-bot init --adopt`)."""
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            return read_head(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise translated(exc) from exc
 
 
 def check(database: str | Path) -> None:

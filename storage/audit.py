@@ -24,6 +24,7 @@ __all__ = [
     "APPEND_ONLY_MESSAGE",
     "AUDIT_DDL",
     "AUDIT_STATEMENTS",
+    "AUDIT_STATEMENTS_POSTGRESQL",
     "GENESIS_HASH",
     "AuditEntry",
     "VerifyResult",
@@ -103,6 +104,44 @@ END""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 """The schema, one statement each, for a migration that runs statements one by one."""
+
+AUDIT_STATEMENTS_POSTGRESQL: Final[tuple[str, ...]] = (
+    """CREATE TABLE audit (
+            id BIGINT PRIMARY KEY CHECK (id >= 1),
+            at TEXT COLLATE "C" NOT NULL,
+            actor TEXT COLLATE "C" NOT NULL,
+            screening TEXT COLLATE "C",
+            action TEXT COLLATE "C" NOT NULL,
+            field TEXT COLLATE "C",
+            old_value TEXT COLLATE "C",
+            new_value TEXT COLLATE "C",
+            reason TEXT COLLATE "C",
+            prev_hash TEXT COLLATE "C" NOT NULL,
+            hash TEXT COLLATE "C" NOT NULL)""",
+    "CREATE INDEX audit_screening ON audit (screening, id)",
+    # A new row must take the next id and link to the last row's hash; nothing else
+    # may change the trail. ERRCODE 23000: an integrity error, as SQLite's RAISE(ABORT).
+    f"""CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                IF NEW.id IS DISTINCT FROM (SELECT coalesce(max(id), 0) + 1 FROM audit)
+                   OR NEW.prev_hash IS DISTINCT FROM coalesce(
+                       (SELECT hash FROM audit WHERE id = NEW.id - 1), '{GENESIS_HASH}') THEN
+                    RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}: a new row must follow the last one'
+                        USING ERRCODE = '23000';
+                END IF;
+                RETURN NEW;
+            END IF;
+            RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}' USING ERRCODE = '23000';
+        END $$""",
+    """CREATE TRIGGER audit_append_only BEFORE INSERT OR UPDATE OR DELETE ON audit
+            FOR EACH ROW EXECUTE FUNCTION audit_append_only()""",
+    """CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()""",
+    'CREATE TABLE meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT COLLATE "C" NOT NULL)',
+)
+"""The same on PostgreSQL: one PL/pgSQL trigger function refuses UPDATE, DELETE, TRUNCATE and
+any INSERT that is not a proper append (schema version 1, storage/migrations)."""
 
 AUDIT_DDL: Final = "".join(f"{statement};\n" for statement in AUDIT_STATEMENTS)
 """The same schema as one script (``executescript``)."""

@@ -18,6 +18,7 @@ from typing import Final
 
 from storage.anchor import ANCHOR_SUFFIX, Anchor, anchor_path, read_head, write_anchor
 from storage.connection import Connection
+from storage.errors import StorageError
 
 __all__ = [
     "BACKUP_NAME_RE",
@@ -216,7 +217,7 @@ async def backup_database(
             assert not isinstance(source, str | Path)
             await _copy_connection(source, tmp)
         await asyncio.to_thread(_install, tmp, target)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, StorageError) as error:
         raise BackupError(f"backup failed: {error}") from error
     except OSError as error:
         raise BackupError(f"backup failed: {error.strerror or error}") from error

@@ -4,6 +4,10 @@
 A sqlite3 connection is used from one thread, its *database thread* (`DatabaseThread`). Each
 call on a `Connection` runs there: one hop and back, or directly when the caller already runs
 on that thread (`Database.run` drives a whole write transaction there at once).
+
+This is sqlite3's one error seam: whatever runs on a database thread, and every call on a
+`Connection`, raises storage's own errors (storage/errors.py, `translated`), never a
+`sqlite3.Error` — the driver's exception is kept as `__cause__`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import sqlite3
 import threading
 from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
+
+from storage.errors import StorageError, StorageIntegrity, StorageUnavailable
 
 #: Statement parameters: positional (`?`) or named (`:name`).
 Parameters = Sequence[Any] | Mapping[str, Any]
@@ -41,7 +47,7 @@ class DatabaseThread:
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` on this thread; its result or exception here."""
         if self._stopped:  # a job given now would never run
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((functools.partial(function, *args), future, loop))
@@ -57,10 +63,33 @@ class DatabaseThread:
             function, future, loop = job
             try:
                 result = function()
+            except sqlite3.Error as exc:
+                _settle_soon(loop, future, None, translated(exc))
             except BaseException as exc:
                 _settle_soon(loop, future, None, exc)
             else:
                 _settle_soon(loop, future, result, None)
+
+
+def translated(exc: sqlite3.Error) -> StorageError:
+    """sqlite3's exception as storage's own (storage/errors.py), the original as `__cause__`:
+
+    * IntegrityError (a unique or foreign key, a CHECK, the audit trigger's RAISE(ABORT)) →
+      `StorageIntegrity`;
+    * OperationalError ("database is locked", a busy timeout, a disk full or an I/O error,
+      a write on a read-only connection) → `StorageUnavailable`;
+    * anything else (a malformed file, a closed connection, a misused API) → `StorageError`.
+    """
+    kind: type[StorageError]
+    if isinstance(exc, sqlite3.IntegrityError):
+        kind = StorageIntegrity
+    elif isinstance(exc, sqlite3.OperationalError):
+        kind = StorageUnavailable
+    else:
+        kind = StorageError
+    error = kind(str(exc) or type(exc).__name__)
+    error.__cause__ = exc
+    return error
 
 
 def _settle_soon(
@@ -165,7 +194,10 @@ class Connection:
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` on the database thread."""
         if self.thread is None:
-            return function(*args)
+            try:
+                return function(*args)
+            except sqlite3.Error as exc:
+                raise translated(exc) from exc
         return await self.thread.call(function, *args)
 
     def execute(self, sql: str, parameters: Parameters = ()) -> _Executed:

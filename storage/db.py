@@ -1,4 +1,5 @@
-"""The SQLite database: opening it durably, numbered migrations, write transactions, reads.
+"""The SQLite database: opening it durably, migrations (storage/migrations), write
+transactions, reads.
 
 The database is the single source of truth. WAL journal with `synchronous=FULL`: a
 transaction the bot has committed (and then acknowledged to a user) survives a crash and a
@@ -18,263 +19,26 @@ import logging
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from storage import anchor as anchors
 from storage import lock as locks
-from storage.audit import AUDIT_STATEMENTS
-from storage.connection import Connection, DatabaseThread
+from storage.connection import Connection, DatabaseThread, translated
+from storage.errors import StorageError, StorageGone, StorageUnavailable
+from storage.migrations import (
+    SCHEMA_VERSION as SCHEMA_VERSION,  # (re-exported: the CLI reads it here)
+)
 
-Migration = Callable[[Connection], Awaitable[None]]
 log = logging.getLogger("lysyme.storage")
 T = TypeVar("T")
 
 
-async def _v1_core(conn: Connection) -> None:
-    """Users, screenings, answers (never overwritten), the audit trail."""
-    for statement in (
-        *AUDIT_STATEMENTS,
-        """CREATE TABLE users(
-            telegram_id INTEGER PRIMARY KEY,
-            roles TEXT NOT NULL,
-            language TEXT,
-            added_by TEXT NOT NULL,
-            added_at TEXT NOT NULL,
-            active INTEGER NOT NULL DEFAULT 1)""",
-        """CREATE TABLE access_requests(
-            telegram_id INTEGER PRIMARY KEY,
-            last_notified_at TEXT NOT NULL)""",
-        """CREATE TABLE screenings(
-            id INTEGER PRIMARY KEY,
-            number TEXT NOT NULL UNIQUE,
-            site TEXT NOT NULL,
-            sequence INTEGER NOT NULL,
-            rescreen_of TEXT,
-            clinician_id INTEGER NOT NULL,
-            last_actor_id INTEGER NOT NULL,
-            chat_id INTEGER NOT NULL,
-            status TEXT NOT NULL,
-            outcome TEXT,
-            reasons TEXT NOT NULL DEFAULT '',
-            stage TEXT NOT NULL,
-            cursor TEXT,
-            proposed TEXT,
-            prompt_message_id INTEGER,
-            admission_date TEXT,
-            d0_deadline TEXT,
-            dose_cells INTEGER,
-            injected_at TEXT,
-            injected_by INTEGER,
-            d0_override_reason TEXT,
-            withdrawn_reason TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            closed_at TEXT,
-            last_activity_at TEXT NOT NULL,
-            idle_reminded INTEGER NOT NULL DEFAULT 0,
-            UNIQUE(site, sequence))""",
-        "CREATE INDEX screenings_by_status ON screenings(status, last_activity_at)",
-        """CREATE TABLE answers(
-            id INTEGER PRIMARY KEY,
-            screening_id INTEGER NOT NULL REFERENCES screenings(id),
-            question_id TEXT NOT NULL,
-            value TEXT,
-            answered_by INTEGER NOT NULL,
-            answered_at TEXT NOT NULL,
-            source TEXT NOT NULL,
-            reason TEXT)""",
-        "CREATE INDEX answers_by_screening ON answers(screening_id, question_id, id)",
-        """CREATE TABLE sessions(
-            user_id INTEGER NOT NULL,
-            chat_id INTEGER NOT NULL,
-            screening_id INTEGER REFERENCES screenings(id),
-            mode TEXT NOT NULL,
-            data TEXT,
-            updated_at TEXT NOT NULL,
-            PRIMARY KEY(user_id, chat_id))""",
-    ):
-        await conn.execute(statement)
-
-
-async def _v2_reminders(conn: Connection) -> None:
-    """The reminder outbox and the record of handled Telegram updates."""
-    for statement in (
-        """CREATE TABLE reminders(
-            id INTEGER PRIMARY KEY,
-            screening_id INTEGER REFERENCES screenings(id),
-            kind TEXT NOT NULL,
-            step TEXT NOT NULL,
-            recipient TEXT NOT NULL,
-            due_at TEXT NOT NULL,
-            state TEXT NOT NULL DEFAULT 'scheduled',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT,
-            claimed_at TEXT,
-            sent_at TEXT,
-            late INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT)""",
-        # Partial index: the sweep only ever looks at what is still to be sent.
-        """CREATE INDEX reminders_due ON reminders(due_at)
-            WHERE state IN ('scheduled', 'claimed')""",
-        "CREATE INDEX reminders_by_screening ON reminders(screening_id, kind)",
-        """CREATE TABLE processed_updates(
-            update_id INTEGER PRIMARY KEY,
-            processed_at TEXT NOT NULL)""",
-    ):
-        await conn.execute(statement)
-
-
-async def _v3_shown_prompt(conn: Connection) -> None:
-    """Which prompt of a screening Telegram actually delivered (`screenings.shown`): a typed
-    answer is taken only for that question. Screenings open at the upgrade count as shown
-    (the previous program did not know; asking again would surprise the clinician)."""
-    await conn.execute("ALTER TABLE screenings ADD COLUMN shown TEXT")
-    await conn.execute(
-        """UPDATE screenings SET shown = CASE
-               WHEN stage = 'scorten' THEN 'scorten:' || CASE WHEN instr(cursor, '@') > 0
-                   THEN substr(cursor, 1, instr(cursor, '@') - 1) ELSE COALESCE(cursor, '') END
-               ELSE stage || ':' || COALESCE(cursor, '') END
-           WHERE status = 'in_screening' OR stage = 'scorten'"""
-    )
-
-
-async def _v4_protocol_version(conn: Connection) -> None:
-    """The protocol version each screening is judged under (issue 15). Screenings opened
-    before versions were recorded were all judged under the only version there was."""
-    await conn.execute(
-        "ALTER TABLE screenings ADD COLUMN protocol_version TEXT NOT NULL DEFAULT 'LYSYME 1.0'"
-    )
-
-
-async def _v5_ownership(conn: Connection) -> None:
-    """Issue 14, in tables of their own (existing rows untouched): who owns a patient in the
-    D0 window and its planned injection time; which Telegram message each reminder became,
-    who acknowledged it and what cancelled it; users who cannot be reached privately (and
-    their first name, staff only); the team's morning board message."""
-    for statement in (
-        """CREATE TABLE ownership(
-            screening_id INTEGER PRIMARY KEY REFERENCES screenings(id),
-            owner_id INTEGER,
-            acknowledged_at TEXT,
-            planned_at TEXT)""",
-        """CREATE TABLE reminder_notes(
-            reminder_id INTEGER PRIMARY KEY REFERENCES reminders(id),
-            message_chat_id INTEGER,
-            message_id INTEGER,
-            acknowledged_by INTEGER,
-            acknowledged_at TEXT,
-            cancelled_by TEXT,
-            rerouted_from TEXT)""",
-        "CREATE INDEX reminder_notes_by_message ON reminder_notes(message_chat_id, message_id)",
-        """CREATE TABLE user_reach(
-            telegram_id INTEGER PRIMARY KEY,
-            display_name TEXT,
-            unreachable_since TEXT,
-            unreachable_why TEXT)""",
-        """CREATE TABLE boards(
-            day TEXT PRIMARY KEY,
-            chat_id INTEGER NOT NULL,
-            message_id INTEGER NOT NULL,
-            text TEXT NOT NULL,
-            updated_at TEXT NOT NULL)""",
-    ):
-        await conn.execute(statement)
-
-
-async def _v6_leases(conn: Connection) -> None:
-    """Issue 16, several replicas: who claimed a reminder and until when (a claim of a dead
-    replica is taken over once it has expired), and the named leases (polling, sending) one
-    replica holds at a time."""
-    for statement in (
-        "ALTER TABLE reminders ADD COLUMN claimed_by TEXT",
-        "ALTER TABLE reminders ADD COLUMN claimed_until TEXT",
-        """CREATE TABLE leases(
-            name TEXT PRIMARY KEY,
-            holder TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            acquired_at TEXT NOT NULL)""",
-    ):
-        await conn.execute(statement)
-
-
-async def _v7_taken_and_answered(conn: Connection) -> None:
-    """Issue 26: when the current owner took the patient (kept when a plan is added; the
-    latest acknowledgement stays in `acknowledged_at`), and who answered a follow-up question
-    a reminder asked, and when (every copy of it then reads as answered)."""
-    for statement in (
-        "ALTER TABLE ownership ADD COLUMN taken_at TEXT",
-        "ALTER TABLE reminder_notes ADD COLUMN answered_by INTEGER",
-        "ALTER TABLE reminder_notes ADD COLUMN answered_at TEXT",
-    ):
-        await conn.execute(statement)
-
-
-async def _v8_membership(conn: Connection) -> None:
-    """Issue 24, team membership: each access's end (the instant it lapses and the local day
-    shown), who the person is on Telegram (name, username), whether they were told of a
-    lapse; invitations (the token's SHA-256 only, never the token); refused attempts per id."""
-    for statement in (
-        "ALTER TABLE users ADD COLUMN access_until TEXT",
-        "ALTER TABLE users ADD COLUMN until_day TEXT",
-        "ALTER TABLE users ADD COLUMN full_name TEXT",
-        "ALTER TABLE users ADD COLUMN username TEXT",
-        "ALTER TABLE users ADD COLUMN lapse_notice TEXT",
-        "CREATE INDEX users_by_access_until ON users(access_until) WHERE active = 1",
-        """CREATE TABLE invitations(
-            id INTEGER PRIMARY KEY,
-            token_hash TEXT NOT NULL UNIQUE,
-            roles TEXT NOT NULL,
-            until_day TEXT,
-            created_by INTEGER NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            used_by INTEGER,
-            used_at TEXT,
-            revoked_by INTEGER,
-            revoked_at TEXT)""",
-        """CREATE TABLE invitation_attempts(
-            telegram_id INTEGER PRIMARY KEY,
-            window_start TEXT NOT NULL,
-            attempts INTEGER NOT NULL)""",
-    ):
-        await conn.execute(statement)
-
-
-async def _v9_lease_epoch(conn: Connection) -> None:
-    """Issue 23, fencing: the leader lease's epoch (one more at each takeover), and the epoch
-    under which a reminder was claimed. A row is marked by its claimer only while its claim
-    is intact; an ex-leader's claim (an older epoch) is taken over at once."""
-    for statement in (
-        "ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE reminders ADD COLUMN claim_epoch INTEGER",
-    ):
-        await conn.execute(statement)
-
-
-#: Schema version N is reached by applying MIGRATIONS[:N]. Append only; never edit a shipped one.
-MIGRATIONS: tuple[Migration, ...] = (
-    _v1_core,
-    _v2_reminders,
-    _v3_shown_prompt,
-    _v4_protocol_version,
-    _v5_ownership,
-    _v6_leases,
-    _v7_taken_and_answered,
-    _v8_membership,
-    _v9_lease_epoch,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class DatabaseGone(sqlite3.DatabaseError):
-    """The database file was deleted or replaced under the running bot: no more writes."""
-
-
 class Database(abc.ABC):
-    """The bot's database, whichever the backend: `Database.open(target)` opens SQLite for a
-    file path and PostgreSQL for a `postgresql://` URL (storage/postgres.py). Both give the
+    """The bot's database, whichever the backend: `storage.open.open_database(target)` opens
+    SQLite for a file path and PostgreSQL for a `postgresql://` URL (storage/postgres_db.py),
+    so this module never imports its own subclass. Both give the
     same API — `conn`, `read()`, `transaction()`, `run(body)`, `migrate()`, `close()` — and
     the storage functions are written once against `Connection`."""
 
@@ -286,24 +50,6 @@ class Database(abc.ABC):
     #: Called (on the event loop, once per episode) when something failed *after* a commit —
     #: the anchor file not written: the data is saved, the admins must hear of the fault.
     on_fault: Callable[[str], None] | None = None
-
-    @classmethod
-    async def open(
-        cls, path: str | Path, *, migrate: bool = True, pool_size: int = 5, lease: float = 15.0
-    ) -> Database:
-        """Open (and, with `migrate`, bring up to date) the database at `path`: a SQLite file,
-        or a PostgreSQL URL (`lease`: the leader lease in seconds, which bounds its write
-        connections' lock waits). Raises anchors.DatabaseRefused with one line when it must
-        not be used."""
-        from storage.postgres import is_postgres_url
-
-        if is_postgres_url(path):
-            from storage.postgres_db import PostgresDatabase
-
-            return await PostgresDatabase.open_url(
-                str(path), migrate=migrate, pool_size=pool_size, lease=lease
-            )
-        return await SqliteDatabase.open_file(Path(path), migrate=migrate)
 
     @property
     def label(self) -> str:
@@ -373,7 +119,7 @@ class SqliteDatabase(Database):
     A database opened to write (`migrate=True`) is *anchored* (storage/anchor.py): checked
     against its anchor file at open, and the anchor moved forward after every commit that
     appended audit rows. Before every write transaction the path is compared with the file
-    opened (device, inode): a deleted or replaced database refuses writes (DatabaseGone) and
+    opened (device, inode): a deleted or replaced database refuses writes (StorageGone) and
     `on_gone` is called once."""
 
     def __init__(self, path: Path) -> None:
@@ -437,7 +183,7 @@ class SqliteDatabase(Database):
         """A read-only connection in autocommit mode: each statement sees the database as of
         the last commit. For several reads that must agree with each other, use `read()`."""
         if self._reader is None:
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         return self._reader
 
     @contextlib.asynccontextmanager
@@ -469,7 +215,7 @@ class SqliteDatabase(Database):
 
     def _writer_or_closed(self) -> Connection:
         if self._writer is None:
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         return self._writer
 
     async def _anchor_now(self) -> None:
@@ -578,7 +324,7 @@ class SqliteDatabase(Database):
     def _refuse_if_gone(self) -> None:
         problem = self.file_problem()
         if problem is not None:
-            raise DatabaseGone(problem)
+            raise StorageGone(problem)
 
     async def close(self) -> None:
         """Close the readers, wait for the transaction in progress, checkpoint the WAL into
@@ -588,12 +334,12 @@ class SqliteDatabase(Database):
         readers = [*self._idle_readers, *([self._reader] if self._reader else [])]
         self._idle_readers, self._reader = [], None
         for reader in readers:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(StorageError):
                 await reader.call(reader.raw.close)
         async with self._write_lock:
             writer, self._writer = self._writer, None
             if writer is not None:
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(StorageError):
                     await writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 await writer.call(writer.raw.close)
         self._read_thread.stop()
@@ -604,14 +350,19 @@ class SqliteDatabase(Database):
         return int(rows[0][0]) if rows else 0
 
     async def migrate(self, target: int = SCHEMA_VERSION) -> tuple[int, int]:
-        """Apply pending migrations, each in its own transaction. Returns (from, to)."""
+        """Apply the pending revisions (storage/migrations) in one BEGIN IMMEDIATE transaction
+        on the write connection; a database an earlier program migrated is adopted first.
+        Returns (from, to)."""
         start = await self.schema_version()
         self.refuse_newer(start)
-        for version in range(start, target):
-            async with self.transaction() as conn:
-                await MIGRATIONS[version](conn)
-                await conn.execute(f"PRAGMA user_version={version + 1}")
-        return start, max(start, target)
+        writer = self._writer_or_closed()
+        if start >= target and await writer.execute_fetchall(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ):
+            return start, start  # up to date: Alembic is not even imported
+        async with self._write_lock:
+            self._refuse_if_gone()
+            return await writer.call(_migrate, writer.raw, target)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -651,13 +402,13 @@ class SqliteDatabase(Database):
             def after(raw: sqlite3.Connection) -> None:
                 problem = self._peek_problem()  # (on the database thread: no `on_gone` here)
                 if problem is not None:  # committed into a deleted -wal: not saved after all
-                    raise DatabaseGone(problem)
+                    raise StorageGone(problem)
                 if anchor is not None:
                     anchor(raw)
 
             try:
                 result: T = await writer.call(_run_inline, writer.raw, body, after)
-            except DatabaseGone:
+            except StorageGone:
                 self.file_problem()  # now, on the event loop: `on_gone` (the admins told)
                 raise
             self._report_fault()
@@ -688,6 +439,29 @@ def _open_reader(path: Path) -> sqlite3.Connection:
     raw.row_factory = sqlite3.Row
     raw.execute("PRAGMA busy_timeout=5000")  # a WAL reader waits only on a checkpoint's reset
     return raw
+
+
+def _migrate(raw: sqlite3.Connection, target: int) -> tuple[int, int]:
+    """On the write thread: the pending revisions, and `PRAGMA user_version` (what the earlier
+    programs and the health check read), in one transaction."""
+    import sqlalchemy.exc
+
+    from storage import migrations
+
+    def legacy_version(connection: sqlalchemy.Connection) -> int:
+        return int(connection.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+
+    def record_version(connection: sqlalchemy.Connection, before: int, after: int) -> None:
+        connection.exec_driver_sql(f"PRAGMA user_version={int(after)}")
+
+    try:
+        return migrations.upgrade(raw, "sqlite", begin=("BEGIN IMMEDIATE",),
+                                  legacy_version=legacy_version,
+                                  record_version=record_version, target=target)  # fmt: skip
+    except sqlalchemy.exc.DBAPIError as exc:
+        if isinstance(exc.orig, sqlite3.Error):
+            raise translated(exc.orig) from exc.orig
+        raise
 
 
 def _run_inline(
@@ -766,10 +540,13 @@ async def fetch_all(
 def probe_read_only(path: Path, timeout: float) -> int:
     """The schema version, read through a separate read-only connection (the health check
     runs in its own process and must never write or hold a lock)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
     try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    finally:
-        conn.close()
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise translated(exc) from exc
     return version

@@ -8,13 +8,13 @@ keeps one code path and one hop per answer on both backends. asyncpg would have 
 execution model for the same functions. psycopg also binds parameters server-side and ships
 binary wheels (`psycopg[binary]`).
 
-What differs from SQLite lives here and in `storage/postgres_schema.py`:
+What differs from SQLite lives here (and, for the schema, in the revisions of storage/migrations):
 
 * SQL is written with `?` placeholders; `translate` turns them into psycopg's `%s` (and a
   literal `%` into `%%`), outside quoted strings, once per statement text (cached).
 * Rows answer by index and by column name, like `sqlite3.Row` (`Row`).
-* psycopg's errors are raised as the matching `sqlite3` exception classes (`PostgresError`
-  subclasses them), so a caller catches one `sqlite3.Error` whatever the backend.
+* psycopg's errors are raised as storage's own (storage/errors.py, `_translated`): this is
+  psycopg's one error seam, as storage/connection.py is sqlite3's.
 * Several replicas write to one database. Every write transaction first takes one
   transaction-scoped advisory lock (`WRITE_LOCK`, one per schema): writes are applied one at
   a time across all replicas, in the same order SQLite's `BEGIN IMMEDIATE` gives one process. That lock is
@@ -31,12 +31,12 @@ import asyncio
 import contextlib
 import functools
 import logging
-import sqlite3
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.connection import Connection, DatabaseThread, Parameters
+from storage.errors import StorageConflict, StorageError, StorageIntegrity, StorageUnavailable
 
 if TYPE_CHECKING:
     import psycopg
@@ -71,30 +71,44 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-class PostgresError(sqlite3.DatabaseError):
-    """A PostgreSQL error that has no closer sqlite3 class."""
+def translated(exc: Exception) -> StorageError:
+    """psycopg's exception as storage's own (storage/errors.py); the caller keeps the original
+    as `__cause__`:
 
-
-class PostgresIntegrityError(sqlite3.IntegrityError):
-    """A constraint refused the statement (unique key, foreign key, the audit trigger)."""
-
-
-class PostgresOperationalError(sqlite3.OperationalError):
-    """The server is unreachable or closed the connection, a lock timed out, a write was
-    tried on a read-only connection: worth trying again, as a busy SQLite file is."""
-
-
-def _translated(exc: Exception) -> sqlite3.Error:
+    * a transaction that lost to another — serialization failure, deadlock (class 40), a lock
+      not granted within `lock_timeout` (55P03) → `StorageConflict`;
+    * a constraint (class 23: unique, foreign key, the audit trigger's ERRCODE 23000) →
+      `StorageIntegrity`;
+    * the server unreachable or gone (connection refused or lost, shut down, an idle or
+      statement timeout), or a write on a read-only connection (a standby after a failover)
+      → `StorageUnavailable`;
+    * anything else → `StorageError`.
+    """
     import psycopg
 
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, psycopg.errors.IntegrityError):
-        return PostgresIntegrityError(message)
-    # A write on a read-only connection: sqlite3 says OperationalError ("attempt to write a
-    # readonly database"); psycopg files it under InternalError.
-    if isinstance(exc, psycopg.OperationalError | psycopg.errors.ReadOnlySqlTransaction):
-        return PostgresOperationalError(message)
-    return PostgresError(message)
+    kind: type[StorageError]
+    if isinstance(
+        exc,
+        psycopg.errors.TransactionRollback
+        | psycopg.errors.SerializationFailure
+        | psycopg.errors.DeadlockDetected
+        | psycopg.errors.LockNotAvailable,
+    ):
+        kind = StorageConflict
+    elif isinstance(exc, psycopg.errors.IntegrityError):
+        kind = StorageIntegrity
+    elif isinstance(
+        exc,
+        psycopg.OperationalError
+        | psycopg.errors.ReadOnlySqlTransaction
+        | psycopg.errors.QueryCanceled
+        | psycopg.errors.IdleInTransactionSessionTimeout,
+    ):
+        kind = StorageUnavailable
+    else:
+        kind = StorageError
+    return kind(message)
 
 
 def _wrap(function: Callable[..., T]) -> Callable[..., T]:
@@ -105,7 +119,7 @@ def _wrap(function: Callable[..., T]) -> Callable[..., T]:
         try:
             return function(*args, **kwargs)
         except psycopg.Error as exc:
-            raise _translated(exc) from exc
+            raise translated(exc) from exc
 
     return call
 
@@ -248,6 +262,11 @@ class PgRaw:
         self._reconnect = reconnect
         self._autocommit_reads = autocommit_reads
 
+    @property
+    def driver_connection(self) -> psycopg.Connection[Any]:
+        """The psycopg connection itself (Alembic runs the migrations on it)."""
+        return self._raw
+
     def reopen_if_closed(self) -> bool:
         """Open the connection again if the server closed it (and we know how)."""
         if self._reconnect is None or not self._raw.closed:
@@ -263,7 +282,7 @@ class PgRaw:
     def execute(self, sql: str, parameters: Parameters = ()) -> PgCursor:
         try:
             return self.cursor().execute(sql, parameters)
-        except sqlite3.OperationalError:
+        except StorageUnavailable:
             if not self._autocommit_reads or not self.reopen_if_closed():
                 raise
             return self.cursor().execute(sql, parameters)  # a read: safe to ask again
@@ -370,7 +389,7 @@ def begin_on(raw: PgRaw, begin: Sequence[str]) -> None:
     try:
         try:
             raw.execute(begin[0])
-        except sqlite3.OperationalError:
+        except StorageUnavailable:
             if not raw.reopen_if_closed():  # closed under us while idle: begin on a new one
                 raise
             raw.execute(begin[0])
@@ -454,7 +473,7 @@ class ConnectionPool:
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         if self.closed:
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         try:
             await asyncio.wait_for(self._slots.acquire(), POOL_WAIT)
             slot = True

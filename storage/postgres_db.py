@@ -6,8 +6,9 @@
 * Reads: read-only connections (`LYSYME_DATABASE_POOL_SIZE` in all, the writer and the shared
   reader included); `read()` is one REPEATABLE READ snapshot, `conn` one autocommit statement
   each.
-* Migrations: the same numbers as SQLite's, recorded in `schema_version`; each runs under the
-  write lock and re-reads the version first, so replicas starting together migrate once.
+* Migrations: the same Alembic revisions as SQLite's (storage/migrations), their numbers also
+  recorded in `schema_version`; they run under the write lock and re-read the version first,
+  so replicas starting together migrate once.
 * No anchor file and no file watch: a server database is not a file that can be swapped under
   the bot; its id is still recorded in `meta` (exports carry it).
 """
@@ -16,18 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from storage import anchor as anchors
 from storage.connection import Connection
-from storage.db import SCHEMA_VERSION, Database
+from storage.db import Database
+from storage.errors import StorageError, StorageUnavailable
+from storage.migrations import SCHEMA_VERSION
 from storage.postgres import (
     BEGIN_READ,
     BEGIN_WRITE,
     ConnectionPool,
+    PgRaw,
     begin_on,
     close_connection,
     is_closed,
@@ -35,8 +38,8 @@ from storage.postgres import (
     redact,
     run_inline,
     session_limits,
+    translated,
 )
-from storage.postgres_schema import MIGRATIONS
 
 T = TypeVar("T")
 
@@ -93,7 +96,7 @@ class PostgresDatabase(Database):
                         "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
                         (anchors.DATABASE_ID_KEY, anchors.new_database_id()),
                     )
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             await db.close()
             raise anchors.DatabaseRefused(f"cannot use {db.label}: {exc}") from exc
         except BaseException:
@@ -104,7 +107,7 @@ class PostgresDatabase(Database):
     @property
     def conn(self) -> Connection:
         if self._reader is None:
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         return self._reader
 
     @contextlib.asynccontextmanager
@@ -119,7 +122,7 @@ class PostgresDatabase(Database):
 
     def _writer_or_closed(self) -> Connection:
         if self._writer is None:
-            raise sqlite3.ProgrammingError("the database is closed")
+            raise StorageUnavailable("the database is closed")
         return self._writer
 
     @contextlib.asynccontextmanager
@@ -202,20 +205,21 @@ class PostgresDatabase(Database):
         return int(rows[0][0] or 0) if rows else 0
 
     async def migrate(self, target: int = SCHEMA_VERSION) -> tuple[int, int]:
+        """The pending revisions (storage/migrations) in one transaction under the write lock:
+        replicas starting together migrate once (the second finds it done, under the lock)."""
         start = await self.schema_version()
         self.refuse_newer(start)
-        for version in range(start, target):
-            async with self.transaction() as conn:  # under the write lock: one replica at a time
-                await conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_version("
-                    "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-                )
-                rows = await conn.execute_fetchall("SELECT max(version) FROM schema_version")
-                if int(rows[0][0] or 0) > version:
-                    continue  # another replica applied it meanwhile
-                await MIGRATIONS[version](conn)
-                await conn.execute("INSERT INTO schema_version(version) VALUES (?)", (version + 1,))
-        return start, max(start, target)
+        if start >= target:
+            rows = await self._writer_or_closed().execute_fetchall(
+                "SELECT to_regclass('alembic_version') IS NOT NULL"
+            )
+            if rows and rows[0][0]:
+                return start, start  # up to date: Alembic is not even imported
+        async with self._write_lock:
+            writer = await self._live_writer()
+            before, after = await writer.call(_migrate, writer.raw, target)
+        self.refuse_newer(before)  # (a newer replica migrated meanwhile: nothing was written)
+        return start, max(start, after)
 
     async def close(self) -> None:
         reader, self._reader = self._reader, None
@@ -229,3 +233,44 @@ class PostgresDatabase(Database):
         await self._writes.close()
         async with self._lease_lock:
             await self._drop_lease_conn()
+
+
+#: Where the earlier programs recorded the schema version on PostgreSQL (kept: the health
+#: check, `lysyme-bot check` and a newer program's refusal read it).
+_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_version("
+    "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+)
+
+
+def _migrate(raw: PgRaw, target: int) -> tuple[int, int]:
+    """On the write thread: BEGIN, the advisory write lock, the pending revisions and their
+    rows in `schema_version`, COMMIT."""
+    import psycopg
+    import sqlalchemy
+    import sqlalchemy.exc
+
+    from storage import migrations
+
+    def legacy_version(connection: sqlalchemy.Connection) -> int:
+        connection.exec_driver_sql(_VERSION_TABLE)
+        return int(
+            connection.exec_driver_sql("SELECT max(version) FROM schema_version").scalar() or 0
+        )
+
+    def record_version(connection: sqlalchemy.Connection, before: int, after: int) -> None:
+        connection.exec_driver_sql(_VERSION_TABLE)
+        for version in range(before + 1, after + 1):
+            connection.execute(
+                sqlalchemy.text("INSERT INTO schema_version(version) VALUES (:version)"),
+                {"version": version},
+            )
+
+    try:
+        return migrations.upgrade(raw.driver_connection, "postgresql", begin=BEGIN_WRITE,
+                                  legacy_version=legacy_version,
+                                  record_version=record_version, target=target)  # fmt: skip
+    except sqlalchemy.exc.DBAPIError as exc:
+        if isinstance(exc.orig, psycopg.Error):
+            raise translated(exc.orig) from exc.orig
+        raise

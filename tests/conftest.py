@@ -23,6 +23,7 @@ import pytest
 from bot.settings import Settings
 from storage import reminders as outbox
 from storage.db import Database
+from storage.open import open_database
 from storage.postgres import is_postgres_url
 from tests.e2e.fake_telegram import FakeTelegram
 
@@ -246,7 +247,7 @@ def postgres_target(postgres_server_url: str) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
     """Where a test's database lives, once per backend: a SQLite file (a Path), or a fresh
-    PostgreSQL schema (a `postgresql://` URL string). What `Database.open` and
+    PostgreSQL schema (a `postgresql://` URL string). What `open_database` and
     `LYSYME_DATABASE` accept. The PostgreSQL case is never skipped: without a server, it fails."""
     if request.param == "sqlite":
         yield tmp_path / "test.sqlite3"
@@ -276,8 +277,8 @@ async def replicas(
     claims by its write connection's thread (one per replica), as two processes would be by
     their names."""
     monkeypatch.setattr(outbox, "this_process", lambda: f"replica-{threading.get_ident()}")
-    first = await Database.open(postgres_target)
-    second = await Database.open(postgres_target)
+    first = await open_database(postgres_target)
+    second = await open_database(postgres_target)
     try:
         yield first, second
     finally:

@@ -132,13 +132,14 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Apply the pending migrations in place (each in its own transaction); a database newer
     than this program is left alone: exit 2, one line."""
     from storage.anchor import DatabaseRefused
-    from storage.db import SCHEMA_VERSION, Database
+    from storage.db import SCHEMA_VERSION
+    from storage.open import open_database
 
     claim_database("migrate", settings.database)
 
     async def go() -> tuple[int, int]:
         try:
-            db = await Database.open(settings.database, migrate=False)
+            db = await open_database(settings.database, migrate=False)
         except DatabaseRefused as exc:
             fail(f"migrate: {exc}")
         try:
@@ -165,11 +166,9 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     """The hash chain from row 1, then its end against the anchor file (rows removed from the
     end, or the trail rewritten and rehashed) and against the checkpoint of the last
     incremental verification. Exit 0 intact, 1 a problem (named), 2 no database."""
-    import sqlite3
-
-    from storage.anchor import ADOPT_HINT, DatabaseRefused, anchor_path, compare, read_anchor
+    from storage.anchor import ADOPT_HINT, DatabaseRefused, anchor_path, compare_file, read_anchor
     from storage.audit import checkpoint_problem, verify_chain
-    from storage.db import Database
+    from storage.open import open_database
 
     if no_database("verify-audit", settings):
         return 2
@@ -178,7 +177,7 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
 
     async def go() -> int:
         try:
-            db = await Database.open(settings.database, migrate=False)
+            db = await open_database(settings.database, migrate=False)
         except DatabaseRefused as exc:
             print(f"verify-audit: {exc}", file=sys.stderr)
             return 2
@@ -205,11 +204,7 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
                   f"{ADOPT_HINT}")  # fmt: skip
             return 1
         if anchor is not None:
-            conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-            try:
-                problem = compare(conn, database, anchor)
-            finally:
-                conn.close()
+            problem = compare_file(database, anchor)
             if problem is not None:
                 print(f"verify-audit: anchor: {problem}")
                 return 1
@@ -248,12 +243,12 @@ def _init_postgres(args: argparse.Namespace, settings: Settings) -> int:
     that is the database administrator's decision, with PostgreSQL's own tools."""
     from storage.anchor import DatabaseRefused
     from storage.audit import AuditEntry, append_audit, has_rows
-    from storage.db import Database
+    from storage.open import open_database
 
     label = settings.database_label
 
     async def create() -> bool:
-        db = await Database.open(settings.database)
+        db = await open_database(settings.database)
         try:
             async with db.transaction() as conn:
                 if await has_rows(conn):
@@ -315,11 +310,9 @@ def _adopt(args: argparse.Namespace, settings: Settings) -> int:
     upgrade from a version without anchors, or a file the team knows to be the right one).
     The one deliberate way past that refusal: only a LYSYME database whose audit trail
     verifies; the adoption is an audit row (with the trail's length); then it is anchored."""
-    import sqlite3
-
     from storage import anchor as anchors
     from storage.audit import AuditEntry, append_audit, verify_chain
-    from storage.db import Database
+    from storage.open import open_database
 
     if args.force:
         fail("init: --adopt keeps the database as it is, --force sets it aside: choose one")
@@ -338,7 +331,7 @@ def _adopt(args: argparse.Namespace, settings: Settings) -> int:
              "refuses it, the refusal says why)")  # fmt: skip
 
     async def adopt() -> tuple[int, str | None]:
-        db = await Database.open(database, migrate=False)
+        db = await open_database(database, migrate=False)
         try:
             result = await verify_chain(db.conn)
             if not result.ok:
@@ -360,11 +353,7 @@ def _adopt(args: argparse.Namespace, settings: Settings) -> int:
     rows, broken = asyncio.run(adopt())
     if broken is not None:
         fail(f"init: the audit trail of {database} is broken ({broken}); not adopted")
-    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        database_id, count, head = anchors.read_head(conn)
-    finally:
-        conn.close()
+    database_id, count, head = anchors.read_head_file(database)
     assert database_id is not None
     anchors.write_anchor(anchor, anchors.Anchor(database_id, count, head))
     print(f"init: {database} adopted as it is ({rows} audit rows before, the adoption audited); "
@@ -379,7 +368,7 @@ def init(args: argparse.Namespace, settings: Settings) -> int:
     deleted."""
     from storage.anchor import anchor_path
     from storage.audit import AuditEntry, append_audit
-    from storage.db import Database
+    from storage.open import open_database
 
     if getattr(args, "adopt", False):
         return _adopt(args, settings)
@@ -403,7 +392,7 @@ def init(args: argparse.Namespace, settings: Settings) -> int:
         set_aside = f"; the old one is now {base}"
 
     async def create() -> None:
-        db = await Database.open(database)
+        db = await open_database(database)
         try:
             async with db.transaction() as conn:
                 await append_audit(conn, AuditEntry(dt.datetime.now(dt.UTC), "init",

@@ -43,9 +43,9 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def go() -> ExportFiles:
-        from storage.db import Database
+        from storage.open import open_database
 
-        db = await Database.open(settings.database)
+        db = await open_database(settings.database)
         try:
             now = dt.datetime.now(dt.UTC)
             async with db.read() as conn:
@@ -87,9 +87,9 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
     lang = settings.language or "fr"
 
     async def go() -> tuple[dt.datetime, tuple[bytes, bytes, bytes, bytes]]:
-        from storage.db import Database
+        from storage.open import open_database
 
-        db = await Database.open(settings.database)
+        db = await open_database(settings.database)
         try:
             now = dt.datetime.now(dt.UTC)
             async with db.read() as conn:

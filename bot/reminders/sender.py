@@ -30,12 +30,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import sqlite3
 from typing import Any
 
 from telegram import Bot
 from telegram.constants import ParseMode
 
+from storage.errors import StorageError
 from bot import health, routing
 from bot.callback_data import Prefix
 from bot.common import Button, Context, Out
@@ -83,7 +83,7 @@ class ReminderSender:
             self._wake.clear()  # a wake during the sweep triggers the next one at once
             try:
                 await self.round(self.ctx.now())
-            except sqlite3.Error as exc:  # recorded for the health check; retried next round
+            except StorageError as exc:  # recorded for the health check; retried next round
                 log.warning("reminder sweep failed: %s: %s", type(exc).__name__, exc)
             except Exception:
                 log.exception("reminder sweep failed")
@@ -110,7 +110,7 @@ class ReminderSender:
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                 await prune_processed_updates(self.ctx, now)
                 self._pruned_at = now
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             health.failing("database", wall, f"{type(exc).__name__}: {exc}")
             raise
         health.recovered("database")

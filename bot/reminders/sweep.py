@@ -5,7 +5,6 @@ transaction (bot/reminders/sending.py), and claim again while rows keep coming."
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ from bot.reminders.upkeep import idle_pass
 from conversations.reminder_kinds import ReminderKind
 from storage import leases
 from storage import reminders as outbox
+from storage.errors import StorageError
 from storage.audit import append_audit
 from storage.connection import Connection
 from storage.reminders import Reminder
@@ -159,7 +159,7 @@ async def _sweep(
                 return result  # shutting down: `sweep` releases what is still claimed
             try:
                 await deliver(ctx, row, now, send, result, throttled, state)
-            except sqlite3.Error:
+            except StorageError:
                 raise  # the database fails: stop here, `sweep` releases the claims
             except LeaseLost:
                 # The lease ran out (a pause, a stalled database): nothing more is sent from

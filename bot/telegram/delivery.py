@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import sqlite3
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
@@ -32,6 +31,7 @@ from bot.common import Context, Out
 from storage import reminders as outbox
 from storage import screenings as store
 from storage.connection import Connection
+from storage.errors import StorageError
 
 log = logging.getLogger("lysyme.delivery")
 
@@ -94,7 +94,7 @@ async def delivered(ctx: Context, out: Out, message_id: int | None) -> None:
 
     try:
         await ctx.db.run(record)
-    except sqlite3.Error as exc:
+    except StorageError as exc:
         # The message is out; not recording it means at worst the question is shown again
         # when the clinician types, and the held result is sent once more after a restart.
         log.warning("delivery of a reply not recorded: %s", exc)
@@ -108,7 +108,7 @@ async def release(ctx: Context, ids: Iterable[int]) -> None:
     try:
         async with ctx.db.transaction() as conn:
             released = await outbox.release(conn, ids)
-    except sqlite3.Error as exc:  # still claimed: released at the next start
+    except StorageError as exc:  # still claimed: released at the next start
         log.warning("held reminders %s not released: %s", ids, exc)
         return
     if released:

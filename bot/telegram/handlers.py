@@ -8,7 +8,6 @@ Routing is data: `COMMANDS` (command → flow), `CALLBACKS` (callback-data prefi
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -42,7 +41,7 @@ from bot.telegram.delivery import with_retries
 from bot.texts import t
 from storage import screenings as store
 from storage import users as user_store
-from storage.db import DatabaseGone
+from storage.errors import StorageError, StorageGone
 
 log = logging.getLogger("lysyme.handlers")
 
@@ -143,7 +142,7 @@ async def render(
             continue
         try:
             await delivery.delivered(ctx, out, message_id)
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             # What was committed stays committed, and the reply went out: only the record of
             # the delivery is missing (a typed answer is then asked again, never mistaken).
             log.warning("delivery of update %s's reply not recorded: %s", update.update_id, exc)
@@ -186,7 +185,7 @@ async def _run(
     if actor is None:
         try:
             actor = await actor_for(ctx, update)
-        except sqlite3.Error as exc:  # the access gate could not read: say so, change nothing
+        except StorageError as exc:  # the access gate could not read: say so, change nothing
             await answer_failure(update, app_context, exc)
             return
     if actor is None:
@@ -213,9 +212,9 @@ async def _run(
             except TelegramError as exc:
                 log.info("update %s: query not answered again: %s", update.update_id, exc)
         return
-    except DatabaseGone:  # the file was deleted or replaced: logged and told once (bot/app.py)
+    except StorageGone:  # the file was deleted or replaced: logged and told once (bot/app.py)
         outs = [Out(t(ctx.language(actor), "db.paused"))]
-    except sqlite3.Error as exc:  # locked, disk full…: rolled back, nothing half-written
+    except StorageError as exc:  # locked, disk full…: rolled back, nothing half-written
         log.warning("database error for update %s (%s): %s", update.update_id, command_name, exc)
         outs = [Out(t(ctx.language(actor), "error.temporary"))]
     except Exception:
@@ -247,7 +246,7 @@ async def answer_failure(
     lang = (ctx.settings.language if ctx else None) or (
         telegram[:2] if telegram[:2] in ("fr", "en") else "fr"
     )
-    key = "error.temporary" if isinstance(exc, sqlite3.Error) else "error.generic"
+    key = "error.temporary" if isinstance(exc, StorageError) else "error.generic"
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(t(lang, key)[:200], show_alert=True)

@@ -32,7 +32,8 @@ from conversations.protocol import QUESTION_IDS
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
-from storage.db import Database, fetch_all, fetch_one
+from storage.db import fetch_all, fetch_one
+from storage.open import open_database
 from storage.screenings import Screening
 from tests.conftest import FakeClock, day, sqlite_only
 from tests.conversations.support import NOW, eligible_answers
@@ -67,7 +68,7 @@ async def ctx(database_target: Path | str, clock: FakeClock) -> AsyncIterator[Co
         LYSYME_TIMEZONE="Europe/Paris",
         LYSYME_SITE_CODE="HMN",
     )
-    context = Context(settings=settings, db=await Database.open(settings.database), clock=clock)
+    context = Context(settings=settings, db=await open_database(settings.database), clock=clock)
     async with context.db.transaction() as conn:
         await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", NOW)
         await user_store.grant_roles(conn, OTHER_CLINICIAN, {"clinician"}, "test", NOW)
@@ -630,7 +631,7 @@ def test_cli_export_writes_both_files(
 
     async def prepare() -> None:
         settings = load_settings(LYSYME_DATABASE=str(database), LYSYME_LANGUAGE="fr")
-        context = Context(settings=settings, db=await Database.open(database), clock=lambda: NOW)
+        context = Context(settings=settings, db=await open_database(database), clock=lambda: NOW)
         await screen(context, ELIGIBLE)
         await context.db.close()
 

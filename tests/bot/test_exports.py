@@ -21,7 +21,8 @@ from bot.common import Context
 from bot.settings import load_settings
 from bot.views import export as export_view
 from storage.audit import verify_chain
-from storage.db import Database, fetch_all
+from storage.db import fetch_all
+from storage.open import open_database
 from tests import redcap_validator
 from tests.bot import test_coordinator as base
 from tests.bot.test_coordinator import COORDINATOR, actor
@@ -300,7 +301,7 @@ def test_cli_export_formats(
 
     async def prepare() -> None:
         settings = load_settings(LYSYME_DATABASE=str(database), LYSYME_LANGUAGE="en")
-        context = Context(settings=settings, db=await Database.open(database), clock=lambda: NOW)
+        context = Context(settings=settings, db=await open_database(database), clock=lambda: NOW)
         await varied_trial(context)
         await context.db.close()
 
@@ -364,7 +365,7 @@ def test_cli_stats_writes_the_charts_as_png_and_svg(
 
     async def prepare() -> None:
         settings = load_settings(LYSYME_DATABASE=str(database), LYSYME_LANGUAGE="fr")
-        context = Context(settings=settings, db=await Database.open(database), clock=lambda: NOW)
+        context = Context(settings=settings, db=await open_database(database), clock=lambda: NOW)
         await varied_trial(context)
         await context.db.close()
 

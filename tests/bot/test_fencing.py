@@ -29,6 +29,7 @@ from bot.telegram.leadership import LEASE, FencedRequest, Leadership
 from storage import reminders as outbox
 from storage.connection import Connection
 from storage.db import Database, fetch_all
+from storage.open import open_database
 from tests.bot.test_reminders import ADMIN, FakeSend, Sent, local, settings_for
 from tests.conftest import FakeClock
 
@@ -88,7 +89,7 @@ async def two(postgres_target: str) -> AsyncIterator[tuple[FakeClock, Replica, R
 
     made = []
     for name in ("replica-a", "replica-b"):
-        db = await Database.open(postgres_target)
+        db = await open_database(postgres_target)
         lead = Leadership(db, solo=False, wall=wall, holder=name, mono=mono)
         ctx = Context(settings=settings_for(postgres_target), db=db, clock=FakeClock(NOW))
         ctx.leads, ctx.lease = lead.live, lead.fence

@@ -6,7 +6,6 @@ ids forgotten after 8 days."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from bot.reminders.sender import SENDER_KEY, ReminderSender
 from bot.texts import t
 from storage import screenings as store
 from storage.db import fetch_all
+from storage.errors import StorageUnavailable
 from storage.timefmt import to_db
 from tests.bot.fake_request import ADMIN, CLINICIAN, ELIGIBLE_MALE, Harness, answer_all
 from tests.conftest import day, sqlite_only
@@ -87,7 +87,7 @@ async def test_a_database_error_in_the_access_check_answers_the_user(
     bot: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def locked(*args: object) -> object:
-        raise sqlite3.OperationalError("database is locked")
+        raise StorageUnavailable("database is locked")
 
     monkeypatch.setattr(store, "user_and_session", locked)
     for send in (bot.text(CLINICIAN, day(-2)), bot.text(CLINICIAN, "/status")):
@@ -106,7 +106,7 @@ async def test_a_database_error_in_a_flow_answers_and_writes_nothing(
     answers, audit = await count(bot, "answers"), await count(bot, "audit")
 
     async def full(*args: object, **kwargs: object) -> object:
-        raise sqlite3.OperationalError("database or disk is full")
+        raise StorageUnavailable("database or disk is full")
 
     monkeypatch.setattr(store, "add_answer", full)
     mark = bot.mark()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from bot import health
 from bot.telegram.leadership import LEASE, STEP_DOWN_AFTER, Leadership
 from storage import reminders as outbox
 from storage.db import Database
+from storage.errors import StorageUnavailable
+from storage.open import open_database
 from tests.conftest import FakeClock
 
 T0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
@@ -102,7 +103,7 @@ class _Unreachable:
     """A database that no longer answers (a network cut between the replica and the server)."""
 
     def transaction(self) -> Any:
-        raise sqlite3.OperationalError("server closed the connection unexpectedly")
+        raise StorageUnavailable("server closed the connection unexpectedly")
 
     lease_transaction = transaction
 
@@ -141,7 +142,7 @@ async def test_wait_until_leading_returns_at_the_takeover(
 
 
 async def test_on_sqlite_the_only_process_leads(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "solo.sqlite3")
+    db = await open_database(tmp_path / "solo.sqlite3")
     try:
         solo = Leadership(db, solo=True)
         assert solo.leading and await solo.step() is True

@@ -27,6 +27,7 @@ from conversations.membership import hash_token
 from conversations.windows import local_today
 from storage import membership as m_store
 from storage.db import Database
+from storage.open import open_database
 from tests.bot.fake_request import ADMIN, CLINICIAN, GROUP_CHAT, STRANGER, Harness
 from tests.conftest import sqlite_only
 
@@ -153,8 +154,8 @@ async def test_a_token_is_used_once_under_two_simultaneous_uses(
     database_target: Path | str, clock: Any
 ) -> None:
     """Two replicas (two connections) mark the same invitation at once: exactly one wins."""
-    first = await Database.open(database_target)
-    second = await Database.open(database_target)
+    first = await open_database(database_target)
+    second = await open_database(database_target)
     now = clock()
     try:
         async with first.transaction() as conn:

@@ -25,6 +25,7 @@ from bot.reminders.closing import reevaluate
 from bot.reminders.sender import ReminderSender
 from storage import screenings as store
 from storage.db import fetch_all
+from storage.errors import StorageConflict, StorageUnavailable
 from storage.postgres import WRITE_LOCK_KEY
 from tests.bot.test_reminders import (
     ADMIN,
@@ -58,6 +59,11 @@ async def states(env: Env) -> dict[str, int]:
         env.ctx.db.conn, "SELECT state, COUNT(*) AS n FROM reminders GROUP BY state"
     )
     return {r["state"]: r["n"] for r in rows}
+
+
+#: A write lock another process holds: SQLite's file says "database is locked" (unavailable),
+#: PostgreSQL's write lock not granted within `lock_timeout` is a conflict.
+LOCKED = (StorageUnavailable, StorageConflict)
 
 
 class LockAfterFirstSend(FakeSend):
@@ -107,13 +113,13 @@ async def test_a_sweep_under_a_held_lock_releases_its_claims_and_sends_each_row_
         sender = ReminderSender(env.ctx, send)
         heartbeat = tmp_path / "health.json"
         health.configure(heartbeat)
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(LOCKED):
             await sender.round(env.clock.now)
         assert len(send.sent) == 1  # then every write failed
         with pytest.raises(health.Unhealthy, match="database failing"):
             health.check_heartbeats(heartbeat, dt.datetime.now(dt.UTC), polling=False)
         # Still locked: the next round fails again, and sends nothing more.
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(LOCKED):
             await sender.round(env.clock.now)
         assert len(send.sent) == 1
 
@@ -138,10 +144,10 @@ async def test_an_exception_while_preparing_releases_the_rest_of_the_batch(
         await screen_patient(env.ctx, env.clock.now, ADMISSION)
 
     async def broken(*args: object) -> object:
-        raise sqlite3.OperationalError("database or disk is full")
+        raise StorageUnavailable("database or disk is full")
 
     monkeypatch.setattr(sending, "prepare", broken)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(StorageUnavailable):
         await env.sweep()
     assert "claimed" not in await states(env)  # released, not stuck until a restart
     monkeypatch.undo()

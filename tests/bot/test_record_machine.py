@@ -55,7 +55,7 @@ from storage import queries
 from storage import reminders as outbox
 from storage import users as user_store
 from storage.audit import verify_chain
-from storage.db import Database
+from storage.open import open_database
 from tests.bot.desk import ELIGIBLE_PLAN, SCORTEN_PLAN, Desk, local_day, text_of
 from tests.conftest import FakeClock
 from tests.conversations.support import NOW
@@ -118,7 +118,7 @@ class RecordMachine(RuleBasedStateMachine):
             LYSYME_SITE_CODE="HMN",
         )
         self.ctx = Context(
-            settings=settings_, db=self.run(Database.open(settings_.database)), clock=self.clock
+            settings=settings_, db=self.run(open_database(settings_.database)), clock=self.clock
         )
         self.run(self._staff())
         self.desk = Desk(self.ctx)

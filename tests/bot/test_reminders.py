@@ -34,7 +34,8 @@ from conversations.schedule import MORNING_STEPS, d0_window_steps
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
-from storage.db import Database, fetch_all
+from storage.db import fetch_all
+from storage.open import open_database
 from storage.screenings import Screening
 from tests.conftest import FakeClock, make_settings
 from tests.conversations.support import eligible_answers, local
@@ -117,7 +118,7 @@ class Env:
 async def make_env(path: Path | str, start: dt.datetime) -> Env:
     """A context on the database `path` (a SQLite file or a PostgreSQL URL: `database_target`)."""
     clock = Clock(start)
-    db = await Database.open(path)
+    db = await open_database(path)
     ctx = Context(settings=settings_for(path), db=db, clock=clock)
     async with db.transaction() as conn:
         await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", start)

@@ -5,13 +5,13 @@ with a traceback — found by the real-process test of terminated backends under
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot import app
+from storage.errors import StorageUnavailable
 from tests.bot.test_reminders import local, make_env
 
 
@@ -25,7 +25,7 @@ async def test_a_verification_cut_by_the_database_is_tried_again(
     async def cut_once(conn: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
-            raise sqlite3.OperationalError("terminating connection due to administrator command")
+            raise StorageUnavailable("terminating connection due to administrator command")
         return await real(conn)
 
     monkeypatch.setattr(app, "verify_incremental", cut_once)
@@ -44,11 +44,11 @@ async def test_a_database_that_keeps_failing_still_stops_start_up(
     env = await make_env(tmp_path / "bot.sqlite3", local(2026, 11, 20, 10))
 
     async def always_cut(conn: Any) -> Any:
-        raise sqlite3.OperationalError("server closed the connection unexpectedly")
+        raise StorageUnavailable("server closed the connection unexpectedly")
 
     monkeypatch.setattr(app, "verify_incremental", always_cut)
     try:
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(StorageUnavailable):
             await app._verify_trail(env.ctx)
     finally:
         await env.ctx.db.close()
@@ -64,7 +64,7 @@ async def test_any_start_up_step_cut_by_the_database_is_tried_again(
     async def menus() -> str:
         tries.append(1)
         if len(tries) < 3:
-            raise sqlite3.OperationalError("terminating connection due to administrator command")
+            raise StorageUnavailable("terminating connection due to administrator command")
         return "set"
 
     with caplog.at_level(logging.WARNING, logger="lysyme.app"):

@@ -36,11 +36,11 @@ def _seed(url: str) -> list[int]:
     from bot.reminders import state
     from storage import reminders as outbox
     from storage import users as user_store
-    from storage.db import Database
+    from storage.open import open_database
 
     async def go() -> list[int]:
         now = dt.datetime.now(dt.UTC)
-        db = await Database.open(url)
+        db = await open_database(url)
         ids: list[int] = []
         try:
             async with db.transaction() as conn:

@@ -105,10 +105,10 @@ def test_the_production_limiter_is_telegrams_limits_with_no_sleeping_retry() -> 
 
 async def _prepare_burst(path: Path, now: dt.datetime) -> None:
     from bot.common import Context
-    from storage.db import Database
+    from storage.open import open_database
     from tests.bot.test_reminders import Clock, screen_patient, settings_for
 
-    db = await Database.open(path)
+    db = await open_database(path)
     ctx = Context(settings=settings_for(path, LYSYME_TEAM_CHAT_ID=TEAM_CHAT), db=db,
                   clock=Clock(now))  # fmt: skip
     try:

@@ -181,13 +181,13 @@ def test_kill_9_then_restart_sends_no_duplicate(tmp_path: Path) -> None:
 
 def _prepare_database_second(path: Path) -> None:
     from bot.common import Context
-    from storage.db import Database
+    from storage.open import open_database
     from tests.bot.test_reminders import screen_patient, settings_for
     from tests.conftest import FakeClock
 
     async def go() -> None:
         now = dt.datetime.now(dt.UTC)
-        db = await Database.open(path)
+        db = await open_database(path)
         ctx = Context(settings=settings_for(path), db=db, clock=FakeClock(now))
         try:
             await screen_patient(ctx, now, now.astimezone(ctx.zone).date())

@@ -76,13 +76,13 @@ def _seed_due_reminder(url: str) -> None:
     """An eligible patient screened a moment ago (before either replica started): its team
     notice is due now, for whichever replica sends."""
     from bot.common import Context
-    from storage.db import Database
+    from storage.open import open_database
     from tests.bot.test_reminders import screen_patient, settings_for
     from tests.conftest import FakeClock
 
     async def go() -> None:
         now = dt.datetime.now(dt.UTC)
-        db = await Database.open(url)
+        db = await open_database(url)
         ctx = Context(settings=settings_for(Path("unused.sqlite3")), db=db, clock=FakeClock(now))
         try:
             await screen_patient(ctx, now, now.astimezone(ctx.zone).date())

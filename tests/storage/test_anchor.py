@@ -20,7 +20,7 @@ import pytest
 
 from storage.anchor import anchor_path, read_anchor
 from storage.audit import AuditEntry, append_audit, compute_hash
-from storage.db import Database
+from storage.open import open_database
 from tests.cli_in_process import lysyme_bot_in_process
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
@@ -54,7 +54,7 @@ def lysyme_bot_process(database: Path, *args: str) -> subprocess.CompletedProces
 
 
 async def make_database(path: Path, rows: int) -> None:
-    db = await Database.open(path)
+    db = await open_database(path)
     try:
         for n in range(rows):
             async with db.transaction() as conn:
@@ -107,7 +107,7 @@ async def test_the_anchor_follows_every_commit_that_appends_audit_rows(tmp_path:
     assert (anchor.audit_head, anchor.database_id) == (head, database_id)
     assert stat.S_IMODE(anchor_path(path).stat().st_mode) == 0o600
     # Through the one-hop path (every screening answer) as well.
-    db = await Database.open(path)
+    db = await open_database(path)
     try:
 
         async def body(conn: object) -> None:
@@ -228,7 +228,7 @@ async def test_existing_world_readable_files_are_tightened_at_open(tmp_path: Pat
     with sqlite3.connect(path) as conn:  # leaves a -wal behind while open
         conn.execute("PRAGMA journal_mode=WAL")
         loosen(path)
-        db = await Database.open(path)
+        db = await open_database(path)
         await db.close()
     conn.close()
     assert modes(path) == dict.fromkeys(modes(path), 0o600), modes(path)

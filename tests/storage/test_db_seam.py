@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
 from storage.connection import Connection
 from storage.db import Database
+from storage.errors import StorageUnavailable
+from storage.open import open_database
 from tests.conversations.support import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ PATIENCE_S = 30
 
 @pytest.fixture
 async def db(database_target: Path | str) -> AsyncIterator[Database]:
-    database = await Database.open(database_target)
+    database = await open_database(database_target)
     yield database
     await database.close()
 
@@ -77,10 +78,10 @@ async def test_a_read_sees_one_snapshot_while_writes_commit(db: Database) -> Non
 
 
 async def test_reads_cannot_write(db: Database) -> None:
-    with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
+    with pytest.raises(StorageUnavailable, match=r"readonly|read-only"):
         async with db.read() as conn:
             await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", NOW)
-    with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
+    with pytest.raises(StorageUnavailable, match=r"readonly|read-only"):
         await db.conn.execute("DELETE FROM users")
     async with db.read() as conn:  # the failed read gave its connection back cleanly
         assert await user_store.list_users(conn) == []
@@ -114,7 +115,7 @@ async def test_a_view_answers_while_a_long_write_holds_the_lock(
         LYSYME_TIMEZONE="Europe/Paris",
         LYSYME_SITE_CODE="HMN",
     )
-    ctx = Context(settings=settings, db=await Database.open(settings.database), clock=lambda: NOW)
+    ctx = Context(settings=settings, db=await open_database(settings.database), clock=lambda: NOW)
     try:
         async with ctx.db.transaction() as conn:
             await user_store.grant_roles(conn, COORDINATOR, {"coordinator"}, "test", NOW)

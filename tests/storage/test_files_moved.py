@@ -16,7 +16,9 @@ import pytest
 from storage.anchor import anchor_path, read_anchor
 from storage.audit import AuditEntry, append_audit
 from storage.connection import Connection
-from storage.db import Database, DatabaseGone
+from storage.db import Database
+from storage.errors import StorageGone
+from storage.open import open_database
 from tests.storage.test_anchor import (
     NOW,
     audit_count,
@@ -38,16 +40,16 @@ async def test_a_journal_file_that_moves_pauses_writes_before_the_next_one(
     tmp_path: Path, suffix: str, how: str
 ) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
+    db = await open_database(path)
     told: list[str] = []
     db.on_gone = told.append
     try:
         await _note(db, "before")
         _move(Path(f"{path}{suffix}"), how)
-        with pytest.raises(DatabaseGone, match=f"journal file .*{suffix} was {how}"):
+        with pytest.raises(StorageGone, match=f"journal file .*{suffix} was {how}"):
             await _note(db, "after")  # refused before anything is written: nothing saved
         assert len(told) == 1 and suffix in told[0]  # the admins are told (bot/app.py), once
-        with pytest.raises(DatabaseGone):
+        with pytest.raises(StorageGone):
             await db.run(_write_note)
         assert len(told) == 1
     finally:
@@ -81,7 +83,7 @@ async def test_a_wal_deleted_during_a_transaction_is_not_reported_as_saved(
     """The -wal deleted between the check before a transaction and its commit: the commit
     went into a deleted file (lost with the process), so the caller is told it failed."""
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
+    db = await open_database(path)
     told: list[str] = []
     db.on_gone = told.append
     try:
@@ -91,7 +93,7 @@ async def test_a_wal_deleted_during_a_transaction_is_not_reported_as_saved(
             os.unlink(f"{path}-wal")
             await append_audit(conn, AuditEntry(NOW, "test", "note", new_value="during"))
 
-        with pytest.raises(DatabaseGone, match="-wal was deleted"):
+        with pytest.raises(StorageGone, match="-wal was deleted"):
             await db.run(delete_the_wal_then_write)
         assert len(told) == 1
     finally:
@@ -102,7 +104,7 @@ async def test_an_anchor_that_cannot_be_written_after_a_commit_is_a_fault_not_a_
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
+    db = await open_database(path)
     faults: list[str] = []
     db.on_fault = faults.append
     try:
@@ -158,7 +160,7 @@ def test_an_older_backup_put_back_without_its_anchor_is_refused_until_adopted(
     async def older_copy_then_four_more_answers() -> None:
         await make_database(path, 2)
         shutil.copy(path, older)
-        db = await Database.open(path)
+        db = await open_database(path)
         for n in range(4):  # four more acknowledged answers
             await _note(db, f"later {n}")
         await db.close()
@@ -169,7 +171,7 @@ def test_an_older_backup_put_back_without_its_anchor_is_refused_until_adopted(
     for command in ("migrate", "console"):
         refused(lysyme_bot(path, command), "has no anchor file", "lysyme-bot init --adopt")
     with pytest.raises(Exception, match="init --adopt"):
-        asyncio.run(Database.open(path))
+        asyncio.run(open_database(path))
     # verify-audit no longer says "intact": the end of the trail cannot be checked.
     checked = lysyme_bot(path, "verify-audit")
     assert checked.returncode == 1 and "intact" not in checked.stdout

@@ -20,19 +20,23 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, verify_chain
 from storage.connection import Connection
-from storage.db import MIGRATIONS, SCHEMA_VERSION, Database
+from storage.db import SCHEMA_VERSION
+from storage.errors import StorageUnavailable
+from storage.open import open_database
 from tests.cli_in_process import lysyme_bot_in_process
 from tests.conftest import is_postgres
+from tests.storage import legacy_schema
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 CLINICIAN = 2002
 
 
 async def make_old_database(target: Path | str, version: int) -> None:
-    """A database at schema `version` (MIGRATIONS[:version]) with a screening in progress."""
-    db = await Database.open(target, migrate=False)
+    """A database at schema `version`, as the previous programs migrated it (their SQL, frozen
+    in tests/storage/legacy_schema.py), with a screening in progress."""
+    legacy_schema.build(target, version)
+    db = await open_database(target, migrate=False)
     try:
-        await db.migrate(target=version)
         async with db.transaction() as conn:
             await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
             await append_audit(conn, AuditEntry(NOW, "system", "user_added", None,
@@ -105,7 +109,8 @@ def _postgres_snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
             str(r[0])
             for r in conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-                "current_schema() AND table_type = 'BASE TABLE' AND table_name <> 'schema_version'"
+                "current_schema() AND table_type = 'BASE TABLE'"
+                " AND table_name NOT IN ('schema_version', 'alembic_version')"
             )
         ]
         # No rowid: every table's first column is its key, or (sessions) the first of it.
@@ -153,7 +158,7 @@ def lysyme_bot_process(
 
 async def migrate_in_process(target: Path | str) -> tuple[int, int]:
     """What `lysyme-bot migrate` does, in this process: (from, to)."""
-    db = await Database.open(target, migrate=False)
+    db = await open_database(target, migrate=False)
     try:
         return await db.migrate()
     finally:
@@ -162,7 +167,7 @@ async def migrate_in_process(target: Path | str) -> tuple[int, int]:
 
 async def verified_rows(target: Path | str) -> int:
     """What `lysyme-bot verify-audit` checks first, in this process: the chain from row 1."""
-    db = await Database.open(target, migrate=False)
+    db = await open_database(target, migrate=False)
     try:
         result = await verify_chain(db.conn)
         assert result.ok, result.problem
@@ -196,7 +201,7 @@ def test_migrate_upgrades_an_older_database_in_place(
     asyncio.run(make_old_database(database, start))
     before = snapshot(database)
     assert before["user_version"] == [(start,)]
-    assert len(MIGRATIONS) == SCHEMA_VERSION > start
+    assert len(legacy_schema.SQLITE) == len(legacy_schema.POSTGRESQL) == SCHEMA_VERSION > start
 
     upgrade(database, tmp_path, start)
     after = snapshot(database)
@@ -232,7 +237,7 @@ def test_the_upgraded_database_works_for_the_program(
     upgrade(database, tmp_path, 1)
 
     async def use() -> None:
-        db = await Database.open(database)
+        db = await open_database(database)
         try:
             async with db.transaction() as conn:
                 screening = await store.get_by_number(conn, "HMN-001")
@@ -288,7 +293,7 @@ def test_a_database_newer_than_the_program_is_refused_and_left_alone(
 
 
 async def test_run_commits_the_body_and_returns_its_value(database_target: Path | str) -> None:
-    db = await Database.open(database_target)
+    db = await open_database(database_target)
     try:
 
         async def body(conn: Connection) -> tuple[int, bool]:
@@ -323,7 +328,7 @@ async def test_run_commits_the_body_and_returns_its_value(database_target: Path 
 async def test_run_rolls_back_on_any_exception_and_refuses_foreign_awaits(
     database_target: Path | str,
 ) -> None:
-    db = await Database.open(database_target)
+    db = await open_database(database_target)
     try:
 
         async def fails(conn: Connection) -> None:
@@ -347,7 +352,7 @@ async def test_run_rolls_back_on_any_exception_and_refuses_foreign_awaits(
 
 
 async def test_run_offers_the_connection_api_storage_uses(database_target: Path | str) -> None:
-    db = await Database.open(database_target)
+    db = await open_database(database_target)
     postgres = is_postgres(database_target)
     try:
 
@@ -372,10 +377,10 @@ async def test_run_offers_the_connection_api_storage_uses(database_target: Path 
         # PostgreSQL has no last row id: inserts that need theirs say RETURNING id.
         last_id = None if postgres else 3
         assert await db.run(body) == [last_id, 1, "a", ["b", "c"], [(3,)], [(1,), (2,), (3,)]]
-        with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
+        with pytest.raises(StorageUnavailable, match=r"readonly|read-only"):
             async with db.read() as conn:
                 await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", NOW)
-        with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
+        with pytest.raises(StorageUnavailable, match=r"readonly|read-only"):
             await db.conn.execute("DELETE FROM users")
         async with db.read() as conn:  # the failed read gave its connection back cleanly
             assert await user_store.list_users(conn) == []

@@ -16,6 +16,7 @@ import pytest
 from storage import screenings
 from storage.anchor import DatabaseRefused
 from storage.db import Database, fetch_one
+from storage.open import open_database
 
 
 async def _backend_pids(db: Database) -> list[int]:
@@ -40,7 +41,7 @@ def _terminate(server: str, pids: list[int]) -> None:
 async def test_connections_closed_by_the_server_are_opened_again(
     postgres_server_url: str, postgres_target: str
 ) -> None:
-    db = await Database.open(postgres_target)
+    db = await open_database(postgres_target)
     try:
         async with db.transaction() as conn:
             await screenings.set_meta(conn, "before", "1")
@@ -63,7 +64,7 @@ async def test_without_the_driver_a_postgresql_url_is_refused_in_one_line(
 ) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` raises ImportError
     with pytest.raises(DatabaseRefused, match=r"pip install 'lysyme-bot\[postgresql\]'"):
-        await Database.open("postgresql://bot@db.example:5432/lysyme")
+        await open_database("postgresql://bot@db.example:5432/lysyme")
 
 
 async def test_read_snapshots_never_use_more_connections_than_the_pool_size(
@@ -71,7 +72,7 @@ async def test_read_snapshots_never_use_more_connections_than_the_pool_size(
 ) -> None:
     """LYSYME_DATABASE_POOL_SIZE counts every connection of the process: 20 overlapping read
     snapshots share what is left after the writer and the shared reader."""
-    db = await Database.open(postgres_target, pool_size=4)
+    db = await open_database(postgres_target, pool_size=4)
     busy = 0
     most = 0
     backends: set[int] = set()

@@ -17,6 +17,7 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit
 from storage.db import Database
+from storage.open import open_database
 from storage.screenings import Screening
 
 T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
@@ -24,7 +25,7 @@ T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 async def db(database_target: Path | str) -> AsyncIterator[Database]:
-    database = await Database.open(database_target)
+    database = await open_database(database_target)
     yield database
     await database.close()
 

@@ -23,6 +23,7 @@ from storage import screenings as store
 from storage.audit import AuditEntry, append_audit, verify_chain
 from storage.connection import Connection
 from storage.db import SCHEMA_VERSION, Database, fetch_all
+from storage.open import open_database
 from storage.timefmt import to_db
 from tests.conftest import T0
 
@@ -124,7 +125,7 @@ async def test_skip_locked_keeps_concurrent_claims_apart_without_the_write_lock(
     """The reminder claim is correct on its own (FOR UPDATE SKIP LOCKED), not only because
     every write transaction also holds the write lock: two transactions that do not take it
     claim at the same time, the second passing over the rows the first has locked."""
-    db = await Database.open(postgres_target)
+    db = await open_database(postgres_target)
     due = set(await schedule_due(db, 12))
     await db.close()
     a, b = postgres.connect(postgres_target), postgres.connect(postgres_target)
@@ -297,7 +298,7 @@ async def test_a_lease_has_one_holder_at_a_time_and_is_taken_over_once_expired(
 
 
 async def test_replicas_starting_together_migrate_the_schema_once(postgres_target: str) -> None:
-    opened = await asyncio.gather(*(Database.open(postgres_target) for _ in range(3)))
+    opened = await asyncio.gather(*(open_database(postgres_target) for _ in range(3)))
     try:
         for replica in opened:
             assert await replica.schema_version() == SCHEMA_VERSION
