@@ -21,7 +21,9 @@ import sqlite3
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+from sqlalchemy import Connection as SAConnection
 
 from storage import anchor as anchors
 from storage import lock as locks
@@ -33,6 +35,9 @@ from storage.migrations import (
 
 log = logging.getLogger("lysyme.storage")
 T = TypeVar("T")
+P = ParamSpec("P")
+#: A deferred write waits at most this long for a write transaction to carry it.
+DEFER_AT_MOST = 0.05
 
 
 class Database(abc.ABC):
@@ -56,28 +61,40 @@ class Database(abc.ABC):
         """How the database is named in logs and messages (never with a password)."""
         return str(self.path)
 
-    @property
     @abc.abstractmethod
-    def conn(self) -> Connection:
-        """A read connection in autocommit mode (each statement its own snapshot)."""
+    async def write(
+        self, fn: Callable[Concatenate[SAConnection, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`fn(conn, *args, **kwargs)` as ONE write transaction, in one hop to the database's
+        write thread: committed durably (SQLite WAL with synchronous=FULL; PostgreSQL under
+        the advisory write lock) when `fn` returns, rolled back if it raises. `fn` is a plain
+        synchronous function (storage functions, or a body of them): it must not commit."""
 
     @abc.abstractmethod
-    def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
-        """One read snapshot of committed rows, without the write lock."""
+    async def read(
+        self, fn: Callable[Concatenate[SAConnection, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`fn(conn, *args, **kwargs)` on a read-only connection, in one snapshot of committed
+        rows (one hop; never the write lock, never waits for a writer)."""
+
+    async def lease_write(
+        self, fn: Callable[Concatenate[SAConnection, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """A short write for the leader lease (bot/telegram/leadership.py). SQLite: the one
+        process leads, an ordinary `write`. PostgreSQL: a connection of its own, without the
+        write lock, so a renewal never waits behind a writer."""
+        return await self.write(fn, *args, **kwargs)
 
     @abc.abstractmethod
-    def transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
-        """One write transaction, rolled back on any exception."""
-
-    def lease_transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
-        """A short write transaction for the leader lease (bot/telegram/leadership.py). SQLite: the one
-        process leads, an ordinary `transaction()`. PostgreSQL: a connection of its own,
-        without the write lock, so a renewal never waits behind a writer."""
-        return self.transaction()
-
-    @abc.abstractmethod
-    async def run(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
-        """`body(conn)` as one write transaction in one hop to the database thread."""
+    def defer(
+        self, fn: Callable[Concatenate[SAConnection, P], object], /, *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> None:  # fmt: skip
+        """Queue a small write that needs no durable commit of its own (which prompt Telegram
+        delivered): it runs at the start of the next write transaction, in a savepoint of its
+        own (its failure is logged, never the other write's), or within `DEFER_AT_MOST`
+        seconds in a transaction without fsync. Lost in a power cut: only asks a question
+        again."""
 
     @abc.abstractmethod
     async def schema_version(self) -> int:

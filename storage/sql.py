@@ -1,0 +1,52 @@
+"""The few words every storage function uses, over a SQLAlchemy `Connection`.
+
+Storage functions are plain synchronous functions `f(conn: Connection, …)`. They run on the
+database's own thread, inside the one transaction `Database.write` or `Database.read` opened
+for them (storage/db.py): they never commit, never sleep and never touch asyncio.
+
+SQL is written as text with named parameters (`:screening_id`), which SQLAlchemy binds in
+each driver's own style — no placeholder is translated by hand. A row is a `RowMapping`
+(`row["column"]`); a single value comes from `value`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, RowMapping, text
+
+__all__ = ["Connection", "execute", "execute_many", "fetch_all", "fetch_one", "value"]
+
+Params = Mapping[str, Any]
+
+
+def execute(conn: Connection, sql: str, params: Params | None = None) -> CursorResult[Any]:
+    """One statement (its `rowcount`, or rows of a `RETURNING`)."""
+    return conn.execute(text(sql), dict(params or {}))
+
+
+def execute_many(conn: Connection, sql: str, params: Sequence[Params]) -> None:
+    """One statement for each set of parameters (the driver's executemany)."""
+    if params:
+        conn.execute(text(sql), [dict(p) for p in params])
+
+
+def fetch_one(conn: Connection, sql: str, params: Params | None = None) -> RowMapping | None:
+    """The first row (for queries that return at most one), or None."""
+    return conn.execute(text(sql), dict(params or {})).mappings().first()
+
+
+def fetch_all(conn: Connection, sql: str, params: Params | None = None) -> list[RowMapping]:
+    """Every row."""
+    return list(conn.execute(text(sql), dict(params or {})).mappings().all())
+
+
+def value(conn: Connection, sql: str, params: Params | None = None) -> Any:
+    """The first column of the first row, or None when there is no row."""
+    return conn.execute(text(sql), dict(params or {})).scalar()
+
+
+def dialect(conn: Connection) -> str:
+    """ "sqlite" or "postgresql", for the few statements each backend spells its own way."""
+    return str(conn.dialect.name)
