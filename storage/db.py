@@ -1,51 +1,82 @@
-"""The SQLite database: opening it durably, migrations (storage/migrations), write
-transactions, reads.
+"""The database: one API for both backends, and SQLite's implementation of it.
 
-The database is the single source of truth. WAL journal with `synchronous=FULL`: a
-transaction the bot has committed (and then acknowledged to a user) survives a crash and a
-power cut. Writes are serialised by one asyncio lock and run as `BEGIN IMMEDIATE`
-transactions, so a transaction never fails half-way on a busy database. Reads use read-only
-connections of their own: a WAL snapshot, never a row a writer has not committed, and never
-the write lock. Every connection is a plain `sqlite3.Connection` on a thread this module
-owns (storage/connection.py).
+The database is the single source of truth. Storage functions are plain synchronous
+functions over a SQLAlchemy `Connection` (storage/sql.py); the bot runs them with
+
+* `await db.write(fn, *args)`: ONE write transaction in ONE hop to the database's write
+  thread (datasette's `execute_write_fn` pattern): `fn(conn, *args)` between BEGIN and
+  COMMIT, rolled back if it raises. Nothing else runs in it, so no transaction ever waits on
+  Telegram or on the event loop;
+* `await db.read(fn, *args)`: one read-only snapshot of committed rows, in one hop to a
+  read thread; never the write lock, never waiting for a writer;
+* `db.defer(fn, *args)`: a small write that needs no durable commit of its own (which prompt
+  Telegram delivered). It rides at the start of the next write transaction, in a savepoint of
+  its own, or is written within `DEFER_AT_MOST` seconds without an fsync. Losing it in a power
+  cut only asks a question again.
+
+SQLite (this module): WAL journal with `synchronous=FULL`, so a transaction the bot has
+committed (and then acknowledged to a user) survives a crash and a power cut. Writes are
+`BEGIN IMMEDIATE` on one connection and one thread (SQLite serialises writers anyway), so a
+transaction never fails half-way on a busy database. Reads use read-only connections
+(`mode=ro`) on threads of their own: a WAL snapshot never shows a row a writer has not
+committed. SQLAlchemy keeps the connections (its pools) and binds the parameters; the
+drivers' errors are raised as storage's own (storage/errors.py) at one seam, `_translated`.
+
+PostgreSQL: storage/postgres_db.py, opened through storage/open.py (this module never imports
+its own subclass).
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import sqlite3
+import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection as SAConnection
+import sqlalchemy
+import sqlalchemy.exc
+from sqlalchemy import Connection, event
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from storage import anchor as anchors
 from storage import lock as locks
-from storage.connection import Connection, DatabaseThread, translated
 from storage.errors import StorageError, StorageGone, StorageUnavailable
 from storage.migrations import (
     SCHEMA_VERSION as SCHEMA_VERSION,  # (re-exported: the CLI reads it here)
 )
+from storage.sqlite import translated
 
 log = logging.getLogger("lysyme.storage")
 T = TypeVar("T")
 P = ParamSpec("P")
+
 #: A deferred write waits at most this long for a write transaction to carry it.
 DEFER_AT_MOST = 0.05
+#: The anchor file is moved forward at most this often (seconds): it may trail the database
+#: by the commits of the last second, never lead it (storage/anchor.py).
+ANCHOR_EVERY = 1.0
+
+Deferred = Callable[[Connection], object]
 
 
 class Database(abc.ABC):
     """The bot's database, whichever the backend: `storage.open.open_database(target)` opens
-    SQLite for a file path and PostgreSQL for a `postgresql://` URL (storage/postgres_db.py),
-    so this module never imports its own subclass. Both give the
-    same API — `conn`, `read()`, `transaction()`, `run(body)`, `migrate()`, `close()` — and
-    the storage functions are written once against `Connection`."""
+    SQLite for a file path and PostgreSQL for a `postgresql://` URL. Both give the same API —
+    `write`, `read`, `lease_write`, `defer`, `migrate`, `schema_version`, `close` — and the
+    storage functions are written once against SQLAlchemy's `Connection`.
+
+    The plumbing shared by both backends lives here: the write lock, the threads (one for
+    writes, a few for reads), the deferred writes. Each backend says how one write or one
+    read runs on its thread (`_write_on_thread`, `_read_on_thread`)."""
 
     #: "sqlite" or "postgresql": for the few statements written differently per backend.
     dialect = "sqlite"
@@ -56,45 +87,76 @@ class Database(abc.ABC):
     #: the anchor file not written: the data is saved, the admins must hear of the fault.
     on_fault: Callable[[str], None] | None = None
 
+    def __init__(self, read_threads: int) -> None:
+        self._write_lock = asyncio.Lock()
+        self._writes = concurrent.futures.ThreadPoolExecutor(1, "lysyme-db-write")
+        self._reads = concurrent.futures.ThreadPoolExecutor(read_threads, "lysyme-db-read")
+        self._deferred: list[Deferred] = []
+        self._defer_timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
+        self._closed = False
+
     @property
     def label(self) -> str:
         """How the database is named in logs and messages (never with a password)."""
         return str(self.path)
 
-    @abc.abstractmethod
+    # --- the API ---------------------------------------------------------------------------
+
     async def write(
-        self, fn: Callable[Concatenate[SAConnection, P], T], /, *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """`fn(conn, *args, **kwargs)` as ONE write transaction, in one hop to the database's
         write thread: committed durably (SQLite WAL with synchronous=FULL; PostgreSQL under
         the advisory write lock) when `fn` returns, rolled back if it raises. `fn` is a plain
         synchronous function (storage functions, or a body of them): it must not commit."""
+        body = bind_arguments(fn, *args, **kwargs)
+        async with self._write_lock:
+            self._refuse_if_closed()
+            deferred, self._deferred = self._deferred, []
+            self._cancel_defer_timer()
+            try:
+                return await self._on_thread(
+                    self._writes, self._write_on_thread, body, deferred, True
+                )
+            finally:
+                self._after_write()
 
-    @abc.abstractmethod
     async def read(
-        self, fn: Callable[Concatenate[SAConnection, P], T], /, *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """`fn(conn, *args, **kwargs)` on a read-only connection, in one snapshot of committed
         rows (one hop; never the write lock, never waits for a writer)."""
+        self._refuse_if_closed()
+        body = bind_arguments(fn, *args, **kwargs)
+        return await self._on_thread(self._reads, self._read_on_thread, body)
 
     async def lease_write(
-        self, fn: Callable[Concatenate[SAConnection, P], T], /, *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """A short write for the leader lease (bot/telegram/leadership.py). SQLite: the one
         process leads, an ordinary `write`. PostgreSQL: a connection of its own, without the
         write lock, so a renewal never waits behind a writer."""
         return await self.write(fn, *args, **kwargs)
 
-    @abc.abstractmethod
     def defer(
-        self, fn: Callable[Concatenate[SAConnection, P], object], /, *args: P.args,
+        self,
+        fn: Callable[Concatenate[Connection, P], object],
+        /,
+        *args: P.args,
         **kwargs: P.kwargs,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Queue a small write that needs no durable commit of its own (which prompt Telegram
         delivered): it runs at the start of the next write transaction, in a savepoint of its
         own (its failure is logged, never the other write's), or within `DEFER_AT_MOST`
         seconds in a transaction without fsync. Lost in a power cut: only asks a question
-        again."""
+        again. Call it on the event loop."""
+        if self._closed:
+            return
+        self._deferred.append(bind_arguments(fn, *args, **kwargs))
+        if self._defer_timer is None:
+            loop = asyncio.get_running_loop()
+            self._defer_timer = loop.call_later(DEFER_AT_MOST, self._flush_deferred_soon)
 
     @abc.abstractmethod
     async def schema_version(self) -> int:
@@ -102,11 +164,27 @@ class Database(abc.ABC):
 
     @abc.abstractmethod
     async def migrate(self, target: int = SCHEMA_VERSION) -> tuple[int, int]:
-        """Apply pending migrations, each in its own transaction. Returns (from, to)."""
+        """Apply the pending revisions (storage/migrations) in one transaction. Returns
+        (from, to)."""
 
-    @abc.abstractmethod
     async def close(self) -> None:
-        """Wait for the transaction in progress and close every connection."""
+        """Write what was deferred, wait for the write in progress, close every connection."""
+        if self._closed:
+            return
+        self._cancel_defer_timer()
+        if self._flushing is not None:
+            with contextlib.suppress(Exception):
+                await self._flushing
+        with contextlib.suppress(StorageError):
+            await self._flush_deferred()
+        async with self._write_lock:
+            self._closed = True
+            with contextlib.suppress(Exception):
+                await self._on_thread(self._writes, self._close_writer)
+        with contextlib.suppress(Exception):
+            await self._on_thread(self._reads, self._close_readers)
+        self._writes.shutdown(wait=True)
+        self._reads.shutdown(wait=True)
 
     @staticmethod
     def refuse_newer(version: int) -> None:
@@ -121,41 +199,150 @@ class Database(abc.ABC):
         replaced), or None."""
         return None
 
+    # --- what each backend provides ---------------------------------------------------------
+
+    @abc.abstractmethod
+    def _write_on_thread(
+        self, body: Callable[[Connection], T], deferred: list[Deferred], durable: bool
+    ) -> T:
+        """On the write thread: BEGIN, the deferred writes (each in a savepoint), `body`,
+        COMMIT (without fsync when not `durable`), and what follows a commit."""
+
+    @abc.abstractmethod
+    def _read_on_thread(self, body: Callable[[Connection], T]) -> T:
+        """On a read thread: one read-only snapshot around `body`."""
+
+    @abc.abstractmethod
+    def _translated(self, exc: sqlalchemy.exc.DBAPIError) -> StorageError:
+        """The driver's error (`exc.orig`) as storage's own."""
+
+    @abc.abstractmethod
+    def _close_writer(self) -> None:
+        """On the write thread: close the write connection(s)."""
+
+    @abc.abstractmethod
+    def _close_readers(self) -> None:
+        """On a read thread: close the read connections."""
+
+    @abc.abstractmethod
+    def _after_write(self) -> None:
+        """On the event loop, after each write (committed or not)."""
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise StorageUnavailable("the database is closed")
+
+    async def _on_thread(
+        self, pool: concurrent.futures.ThreadPoolExecutor, function: Callable[..., T], *args: Any
+    ) -> T:
+        """`function(*args)` on one of `pool`'s threads: one hop. A driver error comes back
+        as storage's own error, the driver's as its cause."""
+        try:
+            future = pool.submit(function, *args)
+        except RuntimeError:  # the pool was shut down: closed
+            raise StorageUnavailable("the database is closed") from None
+        try:
+            return await asyncio.wrap_future(future)
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise self._translated(exc) from exc.orig
+        except sqlalchemy.exc.TimeoutError as exc:  # no pooled connection in time
+            raise StorageUnavailable(str(exc).splitlines()[0]) from exc
+
+    @staticmethod
+    def _apply_deferred(conn: Connection, deferred: list[Deferred]) -> None:
+        """The deferred writes, each in a savepoint: one that fails is rolled back alone and
+        logged (a mark of a screening deleted meanwhile), never the transaction it rides in."""
+        for write in deferred:
+            try:
+                with conn.begin_nested():
+                    write(conn)
+            except sqlalchemy.exc.SQLAlchemyError as exc:
+                log.warning("a deferred write was dropped: %s", type(exc).__name__)
+
+    def _cancel_defer_timer(self) -> None:
+        if self._defer_timer is not None:
+            self._defer_timer.cancel()
+            self._defer_timer = None
+
+    def _flush_deferred_soon(self) -> None:
+        self._defer_timer = None
+        if self._deferred and (self._flushing is None or self._flushing.done()):
+            self._flushing = asyncio.get_running_loop().create_task(self._flush_deferred_logged())
+
+    async def _flush_deferred_logged(self) -> None:
+        try:
+            await self._flush_deferred()
+        except StorageError as exc:  # the marks are lost: questions are asked again
+            log.warning("deferred writes not saved: %s", exc)
+
+    async def _flush_deferred(self) -> None:
+        """The deferred writes on their own, in one transaction without fsync."""
+        async with self._write_lock:
+            deferred, self._deferred = self._deferred, []
+            if not deferred or self._closed:
+                return
+            try:
+                await self._on_thread(
+                    self._writes, self._write_on_thread, _nothing, deferred, False
+                )
+            finally:
+                self._after_write()
+
+
+def bind_arguments(
+    fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
+) -> Callable[[Connection], T]:
+    """`fn` with its arguments after the connection given."""
+
+    def body(conn: Connection) -> T:
+        return fn(conn, *args, **kwargs)
+
+    return body
+
+
+def _nothing(conn: Connection) -> None:
+    """The body of a transaction that carries only deferred writes."""
+
 
 class SqliteDatabase(Database):
     """The SQLite database: one write connection, read-only connections beside it.
 
-    * Writes: one connection on its own thread (SQLite serialises writers anyway), one asyncio
-      write lock, `BEGIN IMMEDIATE` … `COMMIT` — `transaction()` (one hop per statement) or
-      `run(body)` (the whole transaction in one hop: the hot path).
-    * Reads: `read()` (several statements, one WAL snapshot) and `conn` (autocommit: each
-      statement its own snapshot) use read-only connections (`mode=ro`) on a thread of their
-      own. A read never takes the write lock, never waits for a writer, and never sees
-      uncommitted rows: in WAL mode a reader sees the last commit before its snapshot began.
-
     A database opened to write (`migrate=True`) is *anchored* (storage/anchor.py): checked
-    against its anchor file at open, and the anchor moved forward after every commit that
-    appended audit rows. Before every write transaction the path is compared with the file
-    opened (device, inode): a deleted or replaced database refuses writes (StorageGone) and
-    `on_gone` is called once."""
+    against its anchor file at open, and the anchor moved forward after commits that appended
+    audit rows — at most once a second (`ANCHOR_EVERY`), and at close. Before every write
+    transaction the path is compared with the file opened (device, inode), and so are its
+    -wal and -shm: a deleted or replaced file refuses writes (StorageGone) and `on_gone` is
+    called once."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__(read_threads=_READ_CONNECTIONS)
         self.path = path
-        self._write_lock = asyncio.Lock()
-        # One thread each: a sqlite3 connection stays on the thread that created it (default
-        # check_same_thread), and a thread runs one statement at a time.
-        self._write_thread = DatabaseThread("lysyme-db-write")
-        self._read_thread = DatabaseThread("lysyme-db-read")
+        self._write_engine = sqlalchemy.create_engine(
+            "sqlite://", creator=functools.partial(_open_writer, path), poolclass=StaticPool
+        )
+        event.listen(self._write_engine, "begin", _begin_immediate)
+        self._read_engine = sqlalchemy.create_engine(
+            "sqlite://",
+            creator=functools.partial(_open_reader, path),
+            poolclass=QueuePool,
+            pool_size=_READ_CONNECTIONS,
+            max_overflow=0,
+        )
+        event.listen(self._read_engine, "begin", _begin_deferred)
         self._writer: Connection | None = None
-        self._reader: Connection | None = None  # autocommit, shared (`conn`)
-        self._idle_readers: list[Connection] = []  # for `read()` snapshots
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
         #: The same for its -wal and -shm, once they exist (SQLite creates them at first use).
         self._journal: dict[str, tuple[int, int]] = {}
-        self._anchor: anchors.Anchor | None = None  # the last anchor written (anchored only)
-        self.gone: str | None = None
-        self.on_gone: Callable[[str], None] | None = None
-        self.on_fault: Callable[[str], None] | None = None
+        self._anchored = False
+        self._anchor: anchors.Anchor | None = None  # the last anchor written
+        self._anchor_written_at = 0.0  # time.monotonic() of that write
+        self._anchor_behind = False  # audit rows committed since (written within a second)
+        self._anchor_timer: asyncio.TimerHandle | None = None
+        self.gone = None
+        self.on_gone = None
+        self.on_fault = None
         self._fault: str | None = None  # what failed after the last commit (the anchor)
         self._fault_told = False
 
@@ -175,81 +362,86 @@ class SqliteDatabase(Database):
             raise anchors.DatabaseRefused(str(exc)) from None
         db = cls(path)
         try:
-            raw = await db._write_thread.call(_open_writer, path)
-            db._writer = Connection(raw, db._write_thread)
+            await db._on_thread(db._writes, db._connect_writer)
             _tighten(path)  # the -wal and -shm exist now
             status = os.stat(path)
             db._identity = (status.st_dev, status.st_ino)
-            db._reader = await db._open_reader()
-            db._idle_readers.append(await db._open_reader())  # for `read()`
             if migrate:
                 await db.migrate()
-                await db._anchor_now()
+                await db._on_thread(db._writes, db._anchor_at_open)
+                db._anchored = True
             db._note_journal()
         except BaseException:
             await db.close()
             raise
         return db
 
-    async def _open_reader(self) -> Connection:
-        raw = await self._read_thread.call(_open_reader, self.path)
-        return Connection(raw, self._read_thread)
-
-    @property
-    def conn(self) -> Connection:
-        """A read-only connection in autocommit mode: each statement sees the database as of
-        the last commit. For several reads that must agree with each other, use `read()`."""
-        if self._reader is None:
-            raise StorageUnavailable("the database is closed")
-        return self._reader
-
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[Connection]:
-        """A read transaction on a read-only connection: every statement inside sees the same
-        committed state (one WAL snapshot), whatever is written meanwhile. No write lock."""
-        if self._idle_readers:
-            reader = self._idle_readers.pop()
-        else:
-            self._refuse_if_gone()  # a new connection would open whatever the path leads to now
-            reader = await self._open_reader()
-        try:
-            await reader.execute("BEGIN")  # deferred: the snapshot starts at the first read
-        except BaseException:
-            await reader.call(reader.raw.close)
-            raise
-        try:
-            yield reader
-        finally:
-            try:
-                await reader.execute("COMMIT")  # ends the snapshot (nothing to commit)
-            except BaseException:
-                await reader.call(reader.raw.close)
-                raise
-            if self._reader is not None and len(self._idle_readers) < _IDLE_READERS:
-                self._idle_readers.append(reader)
-            else:  # closed meanwhile, or more readers idle than reads usually overlap
-                await reader.call(reader.raw.close)
+    def _connect_writer(self) -> None:
+        self._writer = self._write_engine.connect()
 
     def _writer_or_closed(self) -> Connection:
         if self._writer is None:
             raise StorageUnavailable("the database is closed")
         return self._writer
 
-    async def _anchor_now(self) -> None:
-        """Give the database its id if it has none, and write its anchor (at open)."""
-        async with self._write_lock:
-            writer = self._writer_or_closed()
-            await writer.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-                (anchors.DATABASE_ID_KEY, anchors.new_database_id()),
-            )
-            self._anchor = anchors.read_anchor(anchors.anchor_path(self.path))
-            await writer.call(self._write_anchor_if_moved, writer.raw)
+    def _translated(self, exc: sqlalchemy.exc.DBAPIError) -> StorageError:
+        if isinstance(exc.orig, sqlite3.Error):
+            return translated(exc.orig)
+        return StorageError(str(exc.orig or exc).splitlines()[0])
 
-    def _write_anchor_if_moved(self, raw: sqlite3.Connection) -> None:
-        """After a commit, on the database thread, write lock held: move the anchor forward
-        if audit rows were appended (one indexed read when they were not)."""
-        database_id, rows, head = anchors.read_head(raw)
+    # --- writes -------------------------------------------------------------------------------
+
+    def _write_on_thread(
+        self, body: Callable[[Connection], T], deferred: list[Deferred], durable: bool
+    ) -> T:
+        problem = self._peek_problem()
+        if problem is not None:
+            raise StorageGone(problem)
+        conn = self._writer_or_closed()
+        if not durable:  # the deferred marks alone: no fsync (the next durable commit has them)
+            _driver(conn).execute("PRAGMA synchronous=NORMAL")
+        try:
+            with conn.begin():
+                self._apply_deferred(conn, deferred)
+                result = body(conn)
+        finally:
+            if not durable:
+                _driver(conn).execute("PRAGMA synchronous=FULL")
+        problem = self._peek_problem()
+        if problem is not None:  # committed into a deleted -wal: not saved after all
+            raise StorageGone(problem)
+        if self._anchored:
+            self._anchor_after_commit(conn)
+        return result
+
+    def _after_write(self) -> None:
+        if self.gone is None and self._peek_problem() is not None:
+            self.file_problem()  # now, on the event loop: `on_gone` (the admins told)
+        self._report_fault()
+        if self._anchor_behind and self._anchor_timer is None and not self._closed:
+            delay = max(0.0, ANCHOR_EVERY - (time.monotonic() - self._anchor_written_at))
+            loop = asyncio.get_running_loop()
+            self._anchor_timer = loop.call_later(delay, self._anchor_soon)
+
+    # --- the anchor ---------------------------------------------------------------------------
+
+    def _anchor_at_open(self) -> None:
+        """Give the database its id if it has none, and write its anchor (at open)."""
+        conn = self._writer_or_closed()
+        with conn.begin():
+            conn.execute(
+                sqlalchemy.text("INSERT OR IGNORE INTO meta(key, value) VALUES (:key, :value)"),
+                {"key": anchors.DATABASE_ID_KEY, "value": anchors.new_database_id()},
+            )
+        self._anchor = anchors.read_anchor(anchors.anchor_path(self.path))
+        self._write_anchor_if_moved(conn)
+
+    def _write_anchor_if_moved(self, conn: Connection) -> None:
+        """On the write thread, no transaction open: write the anchor if audit rows were
+        appended since the last one (one indexed read when they were not)."""
+        with conn.begin():
+            database_id, rows, head = anchors.read_head(_driver(conn))
+        self._anchor_behind = False
         if database_id is None:
             return
         current = anchors.Anchor(database_id, rows, head)
@@ -257,6 +449,61 @@ class SqliteDatabase(Database):
             return
         anchors.write_anchor(anchors.anchor_path(self.path), current)
         self._anchor = current
+        self._anchor_written_at = time.monotonic()
+
+    def _anchor_after_commit(self, conn: Connection) -> None:
+        """After a commit: move the anchor forward now if the last move is a second old, else
+        within the second (`_after_write` sets the timer). The commit stands whatever happens
+        here: a failure (an anchor file made read-only or immutable, a full disk) is kept as
+        a fault for the admins, never raised to the caller — the answer *was* saved. An anchor
+        left behind is the accepted "database ahead of its anchor" case."""
+        if time.monotonic() - self._anchor_written_at < ANCHOR_EVERY:
+            self._anchor_behind = True
+            return
+        self._anchor_now(conn)
+
+    def _anchor_now(self, conn: Connection) -> None:
+        try:
+            self._write_anchor_if_moved(conn)
+        except (OSError, sqlalchemy.exc.DBAPIError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self._fault = (
+                f"the anchor file {anchors.anchor_path(self.path)} could not be written after "
+                f"a commit ({reason}); what was committed is saved"
+            )
+        else:
+            self._fault = None
+
+    def _anchor_soon(self) -> None:
+        self._anchor_timer = None
+        if self._anchor_behind and not self._closed:
+            asyncio.get_running_loop().create_task(self._anchor_task())
+
+    async def _anchor_task(self) -> None:
+        async with self._write_lock:
+            if not self._anchor_behind or self._closed or self.gone is not None:
+                return
+            with contextlib.suppress(StorageError):
+                await self._on_thread(self._writes, self._anchor_on_thread)
+            self._report_fault()
+
+    def _anchor_on_thread(self) -> None:
+        if self._peek_problem() is None:
+            self._anchor_now(self._writer_or_closed())
+
+    def _report_fault(self) -> None:
+        """On the event loop: tell `on_fault` once per episode (a fault cleared by a commit
+        whose anchor was written)."""
+        if self._fault is None:
+            self._fault_told = False
+            return
+        if not self._fault_told:
+            self._fault_told = True
+            log.error("%s", self._fault)
+            if self.on_fault is not None:
+                self.on_fault(self._fault)
+
+    # --- files that move ----------------------------------------------------------------------
 
     def _note_journal(self) -> None:
         """Record the -wal and -shm this connection uses (those that exist now)."""
@@ -282,38 +529,12 @@ class SqliteDatabase(Database):
         self._note_journal()
         return None
 
-    def _anchor_after_commit(self, raw: sqlite3.Connection) -> None:
-        """After a commit: move the anchor forward. The commit stands whatever happens here:
-        a failure (an anchor file made read-only or immutable, a full disk) is kept as a fault
-        for the admins, never raised to the caller — the answer *was* saved. The anchor left
-        behind is the accepted "one commit ahead" case; it moves on at the next commit."""
-        try:
-            self._write_anchor_if_moved(raw)
-        except (OSError, sqlite3.Error) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            self._fault = (
-                f"the anchor file {anchors.anchor_path(self.path)} could not be written after "
-                f"a commit ({reason}); what was committed is saved"
-            )
-        else:
-            self._fault = None
-
-    def _report_fault(self) -> None:
-        """On the event loop: tell `on_fault` once per episode (a fault cleared by a commit
-        whose anchor was written)."""
-        if self._fault is None:
-            self._fault_told = False
-            return
-        if not self._fault_told:
-            self._fault_told = True
-            log.error("%s", self._fault)
-            if self.on_fault is not None:
-                self.on_fault(self._fault)
-
     def _peek_problem(self) -> str | None:
         """`file_problem` without its effects (safe on the database thread)."""
         if self._identity is None:
             return None
+        if self.gone is not None:
+            return self.gone
         try:
             status = os.stat(self.path)
         except FileNotFoundError:
@@ -338,173 +559,111 @@ class SqliteDatabase(Database):
             self.on_gone(problem)
         return problem
 
-    def _refuse_if_gone(self) -> None:
-        problem = self.file_problem()
-        if problem is not None:
-            raise StorageGone(problem)
+    # --- reads --------------------------------------------------------------------------------
 
-    async def close(self) -> None:
-        """Close the readers, wait for the transaction in progress, checkpoint the WAL into
-        the database file (TRUNCATE: the -wal file is left empty), and close. SQLite
-        checkpoints by itself when the last connection closes, but not while another process
-        (a backup, the health check) has the file open."""
-        readers = [*self._idle_readers, *([self._reader] if self._reader else [])]
-        self._idle_readers, self._reader = [], None
-        for reader in readers:
-            with contextlib.suppress(StorageError):
-                await reader.call(reader.raw.close)
-        async with self._write_lock:
-            writer, self._writer = self._writer, None
-            if writer is not None:
-                with contextlib.suppress(StorageError):
-                    await writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                await writer.call(writer.raw.close)
-        self._read_thread.stop()
-        self._write_thread.stop()
+    def _read_on_thread(self, body: Callable[[Connection], T]) -> T:
+        if self._identity is not None and self.gone is not None:
+            # A new read connection would open whatever the path leads to now.
+            raise StorageGone(self.gone)
+        with self._read_engine.connect() as conn, conn.begin():
+            return body(conn)
+
+    # --- the schema, and closing ----------------------------------------------------------------
 
     async def schema_version(self) -> int:
-        rows = await self._writer_or_closed().execute_fetchall("PRAGMA user_version")
-        return int(rows[0][0]) if rows else 0
+        return await self._on_thread(self._writes, self._user_version)
+
+    def _user_version(self) -> int:
+        # On the driver's connection, outside any transaction (a BEGIN IMMEDIATE for a pragma
+        # would take the write lock).
+        row = _driver(self._writer_or_closed()).execute("PRAGMA user_version").fetchone()
+        return int(row[0]) if row else 0
 
     async def migrate(self, target: int = SCHEMA_VERSION) -> tuple[int, int]:
-        """Apply the pending revisions (storage/migrations) in one BEGIN IMMEDIATE transaction
-        on the write connection; a database an earlier program migrated is adopted first.
-        Returns (from, to)."""
+        """The pending revisions and `PRAGMA user_version` (what the earlier programs and the
+        health check read), in one transaction."""
         start = await self.schema_version()
         self.refuse_newer(start)
-        writer = self._writer_or_closed()
-        if start >= target and await writer.execute_fetchall(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-        ):
-            return start, start  # up to date: Alembic is not even imported
+        if start >= target:
+            return start, start
         async with self._write_lock:
-            self._refuse_if_gone()
-            return await writer.call(_migrate, writer.raw, target)
+            return await self._on_thread(self._writes, self._migrate, target)
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception: nothing half-written.
-        One hop to the database thread per statement; the body may await anything."""
-        async with self._write_lock:
-            self._refuse_if_gone()
-            writer = self._writer_or_closed()
-            await writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield writer
-            except BaseException:
-                await writer.execute("ROLLBACK")
-                raise
-            else:
-                await writer.execute("COMMIT")
-                self._refuse_if_gone()  # committed into a deleted -wal: not saved after all
-                if self._anchor is not None:
-                    await writer.call(self._anchor_after_commit, writer.raw)
-                    self._report_fault()
+    def _migrate(self, target: int) -> tuple[int, int]:
+        from storage import migrations
 
-    async def run(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
-        """`body(conn)` as one write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on any
-        exception) executed on the database thread in ONE hop, instead of one hop per
-        statement as with `transaction()` — for the hot path (every screening answer).
+        def legacy_version(connection: Connection) -> int:
+            return int(connection.exec_driver_sql("PRAGMA user_version").scalar() or 0)
 
-        `body` is an ordinary async function written against `Connection` (the storage
-        functions), but it runs synchronously on the database thread: it must await nothing
-        except the connection (no asyncio, no Telegram). If it does, it fails with
-        RuntimeError and rolls back. Same durability and atomicity as `transaction()`; the
-        event loop is free meanwhile."""
-        async with self._write_lock:
-            self._refuse_if_gone()
-            writer = self._writer_or_closed()
-            anchor = self._anchor_after_commit if self._anchor is not None else None
+        def record_version(connection: Connection, before: int, after: int) -> None:
+            connection.exec_driver_sql(f"PRAGMA user_version={int(after)}")
 
-            def after(raw: sqlite3.Connection) -> None:
-                problem = self._peek_problem()  # (on the database thread: no `on_gone` here)
-                if problem is not None:  # committed into a deleted -wal: not saved after all
-                    raise StorageGone(problem)
-                if anchor is not None:
-                    anchor(raw)
+        return migrations.upgrade(self._writer_or_closed(), legacy_version=legacy_version,
+                                  record_version=record_version, target=target)  # fmt: skip
 
-            try:
-                result: T = await writer.call(_run_inline, writer.raw, body, after)
-            except StorageGone:
-                self.file_problem()  # now, on the event loop: `on_gone` (the admins told)
-                raise
-            self._report_fault()
-            return result
+    async def close(self) -> None:
+        """Write the deferred marks and the anchor, checkpoint the WAL into the database file
+        (TRUNCATE: the -wal file is left empty), and close. SQLite checkpoints by itself when
+        the last connection closes, but not while another process (a backup, the health
+        check) has the file open."""
+        if self._anchor_timer is not None:
+            self._anchor_timer.cancel()
+            self._anchor_timer = None
+        await super().close()
+
+    def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            if self._anchor_behind and self._peek_problem() is None:
+                self._anchor_now(writer)
+            with contextlib.suppress(sqlite3.Error):
+                _driver(writer).execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            writer.close()
+        self._write_engine.dispose()
+
+    def _close_readers(self) -> None:
+        self._read_engine.dispose()
 
 
 #: The files beside the database that SQLite writes while it is open (WAL mode).
 JOURNAL_SUFFIXES = ("-wal", "-shm")
 
-#: Read-only connections kept open for `read()` (more are opened when reads overlap).
-_IDLE_READERS = 4
+#: Read-only connections (and threads) for `read()`.
+_READ_CONNECTIONS = 4
+
+
+def _driver(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy one: for the pragmas that must run outside
+    any transaction (the write engine begins every transaction with BEGIN IMMEDIATE)."""
+    raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+    return raw
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """SQLAlchemy's "begin" event on the write engine: take the write lock at BEGIN, so a
+    transaction never fails half-way on a busy database (the driver's own BEGIN is off)."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(conn: Connection) -> None:
+    """On the read engine: the snapshot starts at the first read."""
+    conn.exec_driver_sql("BEGIN")
 
 
 def _open_writer(path: Path) -> sqlite3.Connection:
-    """On the write thread: the durable write connection (autocommit; transactions are
-    explicit)."""
-    raw = sqlite3.connect(path, isolation_level=None)
-    raw.row_factory = sqlite3.Row
+    """The durable write connection (the driver's implicit transactions off: BEGIN is ours)."""
+    raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
         raw.execute(f"PRAGMA {pragma}")
     return raw
 
 
 def _open_reader(path: Path) -> sqlite3.Connection:
-    """On the read thread: a connection that cannot write (`mode=ro`)."""
+    """A connection that cannot write (`mode=ro`)."""
     uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
-    raw = sqlite3.connect(uri, uri=True, isolation_level=None)
-    raw.row_factory = sqlite3.Row
+    raw = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     raw.execute("PRAGMA busy_timeout=5000")  # a WAL reader waits only on a checkpoint's reset
     return raw
-
-
-def _migrate(raw: sqlite3.Connection, target: int) -> tuple[int, int]:
-    """On the write thread: the pending revisions, and `PRAGMA user_version` (what the earlier
-    programs and the health check read), in one transaction."""
-    import sqlalchemy.exc
-
-    from storage import migrations
-
-    def legacy_version(connection: sqlalchemy.Connection) -> int:
-        return int(connection.exec_driver_sql("PRAGMA user_version").scalar() or 0)
-
-    def record_version(connection: sqlalchemy.Connection, before: int, after: int) -> None:
-        connection.exec_driver_sql(f"PRAGMA user_version={int(after)}")
-
-    try:
-        return migrations.upgrade(raw, "sqlite", begin=("BEGIN IMMEDIATE",),
-                                  legacy_version=legacy_version,
-                                  record_version=record_version, target=target)  # fmt: skip
-    except sqlalchemy.exc.DBAPIError as exc:
-        if isinstance(exc.orig, sqlite3.Error):
-            raise translated(exc.orig) from exc.orig
-        raise
-
-
-def _run_inline(
-    raw: sqlite3.Connection,
-    body: Callable[[Connection], Coroutine[Any, Any, T]],
-    after_commit: Callable[[sqlite3.Connection], None] | None = None,
-) -> T:
-    """On the database thread: BEGIN IMMEDIATE, drive `body` to completion, COMMIT."""
-    raw.execute("BEGIN IMMEDIATE")
-    try:
-        coroutine = body(Connection(raw, None))
-        try:
-            coroutine.send(None)
-        except StopIteration as finished:
-            result = cast(T, finished.value)
-        else:
-            coroutine.close()
-            raise RuntimeError("a Database.run body awaited something other than the database")
-    except BaseException:
-        if raw.in_transaction:
-            raw.execute("ROLLBACK")
-        raise
-    raw.execute("COMMIT")
-    if after_commit is not None:
-        after_commit(raw)
-    return result
 
 
 def _create_private(path: Path) -> None:
@@ -532,31 +691,10 @@ def _tighten(path: Path) -> None:
                 os.chmod(file, 0o600)
 
 
-# Each `await` on a `Connection` outside `Database.run` is one hop to its database thread and
-# back: a read through a cursor (execute, fetch, close) is three; `execute_fetchall` is one.
-
-
-async def fetch_one(
-    conn: Connection, sql: str, params: tuple[object, ...] = ()
-) -> sqlite3.Row | None:
-    """The first row (for queries that return at most one), in one hop to the database thread."""
-    rows = await conn.execute_fetchall(sql, params)
-    for row in rows:
-        first: sqlite3.Row = row
-        return first
-    return None
-
-
-async def fetch_all(
-    conn: Connection, sql: str, params: tuple[object, ...] = ()
-) -> list[sqlite3.Row]:
-    """Every row, in one hop to the database thread."""
-    return list(await conn.execute_fetchall(sql, params))
-
-
 def probe_read_only(path: Path, timeout: float) -> int:
     """The schema version, read through a separate read-only connection (the health check
-    runs in its own process and must never write or hold a lock)."""
+    runs in its own process and must never write or hold a lock; it does not import
+    SQLAlchemy's engine machinery for one pragma)."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
         try:

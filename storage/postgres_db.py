@@ -1,11 +1,16 @@
-"""The PostgreSQL database (issue 16): the `Database` API of storage/db.py over psycopg 3.
+"""The PostgreSQL database (issue 16): the `Database` API of storage/db.py over psycopg 3, through
+SQLAlchemy's engines and pools.
 
-* Writes: one write connection per process (one asyncio write lock, as with SQLite); every
-  write transaction takes the advisory write lock (of its schema) first (storage/postgres.py),
-  so replicas write one at a time, in one order.
-* Reads: read-only connections (`LYSYME_DATABASE_POOL_SIZE` in all, the writer and the shared
-  reader included); `read()` is one REPEATABLE READ snapshot, `conn` one autocommit statement
-  each.
+* Writes: one write connection per process, on the write thread; every write transaction
+  takes the advisory write lock (of its schema) first (storage/postgres.py), so replicas
+  write one at a time, in one order. A connection the server closed while idle (a restart, a
+  failover) is noticed at that first statement: nothing was written yet, so the transaction
+  is begun again once on a new connection.
+* Reads: `LYSYME_DATABASE_POOL_SIZE` connections in all — the writer and read-only ones, one
+  read thread each; a read is one `REPEATABLE READ` snapshot, asked again once on a new
+  connection if the server had closed the one it got.
+* The leader lease (bot/telegram/leadership.py): a connection and a thread of its own, never
+  behind a writer, with short network timeouts.
 * Migrations: the same Alembic revisions as SQLite's (storage/migrations), their numbers also
   recorded in `schema_version`; they run under the write lock and re-read the version first,
   so replicas starting together migrate once.
@@ -16,57 +21,74 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import sqlalchemy
+import sqlalchemy.exc
+from sqlalchemy import Connection
+from sqlalchemy.pool import QueuePool
 
 from storage import anchor as anchors
-from storage.connection import Connection
-from storage.db import Database
-from storage.errors import StorageError, StorageUnavailable
-from storage.migrations import SCHEMA_VERSION
+from storage.db import SCHEMA_VERSION, Database, Deferred, bind_arguments
+from storage.errors import StorageError
 from storage.postgres import (
-    BEGIN_READ,
-    BEGIN_WRITE,
-    ConnectionPool,
-    PgRaw,
-    begin_on,
-    close_connection,
-    is_closed,
-    lease_begin,
+    TAKE_WRITE_LOCK,
+    lease_limits,
+    open_connection,
     redact,
-    run_inline,
     session_limits,
     translated,
 )
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+#: Where the earlier programs recorded the schema version on PostgreSQL (kept: the health
+#: check, `lysyme-bot check` and a newer program's refusal read it).
+_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_version("
+    "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+)
 
 
 class PostgresDatabase(Database):
     dialect = "postgresql"
 
     def __init__(self, url: str, pool_size: int, lease: float = 15.0) -> None:
+        readers = max(1, pool_size - 1)  # the pool size counts the writer too
+        super().__init__(read_threads=readers)
         self.url = url
         self.path = Path(redact(url))  # what messages print; never the password
         self.lease = lease
-        self._write_lock = asyncio.Lock()
         session = session_limits(lease)  # a frozen writer is ended before a takeover is due
-        self._writes = ConnectionPool(url, read_only=False, size=1, name="lysyme-pg-write",
-                                      session=session)  # fmt: skip
-        # The leader lease (bot/telegram/leadership.py): a connection of its own, never behind a writer.
-        self._leases = ConnectionPool(url, read_only=False, size=1, name="lysyme-pg-lease",
-                                      session=session, lease=lease)  # fmt: skip
-        self._lease_lock = asyncio.Lock()
-        self._lease_conn: Connection | None = None
-        # The pool size counts every connection: the writer, the shared reader (`conn`), and
-        # the read snapshots (`read()`).
-        self._reads = ConnectionPool(
-            url, read_only=True, size=max(1, pool_size - 2), name="lysyme-pg-read"
+
+        def engine(creator: Callable[[], Any], size: int, **options: Any) -> sqlalchemy.Engine:
+            return sqlalchemy.create_engine(
+                "postgresql+psycopg://",
+                creator=creator,
+                poolclass=QueuePool,
+                pool_size=size,
+                max_overflow=0,
+                pool_timeout=10,
+                **options,
+            )
+
+        self._write_engine = engine(functools.partial(open_connection, url, False, session), 1)
+        self._read_engine = engine(
+            functools.partial(open_connection, url, True), readers,
+            isolation_level="REPEATABLE READ",
+        )  # fmt: skip
+        # The leader lease: a connection of its own, never behind a writer.
+        self._lease_engine = engine(
+            functools.partial(open_connection, url, False, session, lease=lease), 1
         )
-        self._writer: Connection | None = None
-        self._reader: Connection | None = None
+        self._lease_thread = concurrent.futures.ThreadPoolExecutor(1, "lysyme-pg-lease")
+        self._lease_lock = asyncio.Lock()
         self.gone = None
         self.on_gone = None
 
@@ -87,15 +109,10 @@ class PostgresDatabase(Database):
             ) from None
         db = cls(url, pool_size, lease)
         try:
-            db._writer = await db._writes._new()
-            db._reader = await db._reads._new(reconnecting=True)
+            await db.schema_version()  # the server answers (one line if it does not)
             if migrate:
                 await db.migrate()
-                async with db.transaction() as conn:
-                    await conn.execute(
-                        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        (anchors.DATABASE_ID_KEY, anchors.new_database_id()),
-                    )
+                await db.write(_give_id)
         except StorageError as exc:
             await db.close()
             raise anchors.DatabaseRefused(f"cannot use {db.label}: {exc}") from exc
@@ -104,173 +121,156 @@ class PostgresDatabase(Database):
             raise
         return db
 
-    @property
-    def conn(self) -> Connection:
-        if self._reader is None:
-            raise StorageUnavailable("the database is closed")
-        return self._reader
+    def _translated(self, exc: sqlalchemy.exc.DBAPIError) -> StorageError:
+        import psycopg
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[Connection]:
-        async with self._reads.connection() as reader:
-            await reader.call(begin_on, reader.raw, (BEGIN_READ,))
-            try:
-                yield reader
-            finally:
-                if not is_closed(reader):
-                    await reader.execute("COMMIT")
+        if isinstance(exc.orig, psycopg.Error):
+            return translated(exc.orig)
+        return StorageError(str(exc.orig or exc).splitlines()[0])
 
-    def _writer_or_closed(self) -> Connection:
-        if self._writer is None:
-            raise StorageUnavailable("the database is closed")
-        return self._writer
+    def _write_on_thread(
+        self, body: Callable[[Connection], T], deferred: list[Deferred], durable: bool
+    ) -> T:
+        with _locked_transaction(self._write_engine, TAKE_WRITE_LOCK) as conn:
+            if not durable:  # the deferred marks alone: the commit is not waited for
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            self._apply_deferred(conn, deferred)
+            return body(conn)
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._write_lock:
-            writer = await self._live_writer()
-            await writer.call(begin_on, writer.raw, BEGIN_WRITE)
+    def _read_on_thread(self, body: Callable[[Connection], T]) -> T:
+        for attempt in (1, 2):
             try:
-                yield writer
-            except BaseException:
-                if not is_closed(writer):
-                    await writer.execute("ROLLBACK")
-                raise
-            else:
-                await writer.execute("COMMIT")
-
-    @contextlib.asynccontextmanager
-    async def lease_transaction(self) -> AsyncIterator[Connection]:
-        """On the lease connection, without the write lock: a renewal never waits for a
-        writer (a frozen one included); its statements give up after a third of the lease."""
-        async with self._lease_lock:
-            conn = self._lease_conn
-            if conn is None or is_closed(conn):
-                if conn is not None:
-                    await close_connection(conn)
-                self._lease_conn = None
-                self._lease_conn = conn = await self._leases._new()
-            try:
-                await conn.call(begin_on, conn.raw, lease_begin(self.lease))
-            except BaseException:
-                await self._drop_lease_conn()
-                raise
-            try:
-                yield conn
-            except BaseException:
-                if not is_closed(conn):
-                    try:
-                        await conn.execute("ROLLBACK")
-                    except BaseException:
-                        await self._drop_lease_conn()
-                        raise
-                raise
-            else:
-                try:
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    await self._drop_lease_conn()
+                with self._read_engine.connect() as conn, conn.begin():
+                    return body(conn)
+            except sqlalchemy.exc.DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
                     raise
+                # The server had closed that connection (a restart): a read is safe to ask again.
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
-    async def _drop_lease_conn(self) -> None:
-        """A lease statement that failed (a timeout, a dead network): the next renewal starts
-        on a new connection rather than behind a stuck one."""
-        conn, self._lease_conn = self._lease_conn, None
-        if conn is not None:
-            await close_connection(conn)
+    async def lease_write(
+        self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """On the lease connection, without the write lock: a renewal never waits for a
+        writer (a frozen one included); its statements give up after a third of the lease.
+        A renewal that failed leaves its connection behind: the next starts on a new one."""
+        self._refuse_if_closed()
+        body = bind_arguments(fn, *args, **kwargs)
+        async with self._lease_lock:
+            return await self._on_thread(self._lease_thread, self._lease_on_thread, body)
 
-    async def run(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
-        async with self._write_lock:
-            writer = await self._live_writer()
-            return await writer.call(run_inline, writer.raw, body, BEGIN_WRITE)
-
-    async def _live_writer(self) -> Connection:
-        """The write connection, opened again if the server closed it (a restart, a
-        failover): the transaction that found it closed failed and was not applied."""
-        writer = self._writer_or_closed()
-        if is_closed(writer):
-            await close_connection(writer)
-            self._writer = writer = await self._writes._new()
-        return writer
+    def _lease_on_thread(self, body: Callable[[Connection], T]) -> T:
+        conn = self._lease_engine.connect()
+        try:
+            with conn.begin():
+                for statement in lease_limits(self.lease):
+                    conn.exec_driver_sql(statement)
+                result = body(conn)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.invalidate()  # a timeout, a dead network: never behind a stuck one
+            raise
+        finally:
+            conn.close()
+        return result
 
     async def schema_version(self) -> int:
-        rows = await self._writer_or_closed().execute_fetchall(
-            "SELECT to_regclass('schema_version') IS NOT NULL"
-        )
-        if not rows or not rows[0][0]:
-            return 0
-        rows = await self._writer_or_closed().execute_fetchall(
-            "SELECT max(version) FROM schema_version"
-        )
-        return int(rows[0][0] or 0) if rows else 0
+        return await self.read(_schema_version)
 
     async def migrate(self, target: int = SCHEMA_VERSION) -> tuple[int, int]:
         """The pending revisions (storage/migrations) in one transaction under the write lock:
         replicas starting together migrate once (the second finds it done, under the lock)."""
         start = await self.schema_version()
         self.refuse_newer(start)
-        if start >= target:
-            rows = await self._writer_or_closed().execute_fetchall(
-                "SELECT to_regclass('alembic_version') IS NOT NULL"
-            )
-            if rows and rows[0][0]:
-                return start, start  # up to date: Alembic is not even imported
+        if start >= target and await self.read(_has_alembic_version):
+            return start, start  # up to date: Alembic is not even imported
         async with self._write_lock:
-            writer = await self._live_writer()
-            before, after = await writer.call(_migrate, writer.raw, target)
+            before, after = await self._on_thread(self._writes, self._migrate, target)
         self.refuse_newer(before)  # (a newer replica migrated meanwhile: nothing was written)
         return start, max(start, after)
 
-    async def close(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            await close_connection(reader)
-        await self._reads.close()
-        async with self._write_lock:
-            writer, self._writer = self._writer, None
-            if writer is not None:
-                await close_connection(writer)
-        await self._writes.close()
-        async with self._lease_lock:
-            await self._drop_lease_conn()
+    def _migrate(self, target: int) -> tuple[int, int]:
+        from storage import migrations
 
-
-#: Where the earlier programs recorded the schema version on PostgreSQL (kept: the health
-#: check, `lysyme-bot check` and a newer program's refusal read it).
-_VERSION_TABLE = (
-    "CREATE TABLE IF NOT EXISTS schema_version("
-    "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-)
-
-
-def _migrate(raw: PgRaw, target: int) -> tuple[int, int]:
-    """On the write thread: BEGIN, the advisory write lock, the pending revisions and their
-    rows in `schema_version`, COMMIT."""
-    import psycopg
-    import sqlalchemy
-    import sqlalchemy.exc
-
-    from storage import migrations
-
-    def legacy_version(connection: sqlalchemy.Connection) -> int:
-        connection.exec_driver_sql(_VERSION_TABLE)
-        return int(
-            connection.exec_driver_sql("SELECT max(version) FROM schema_version").scalar() or 0
-        )
-
-    def record_version(connection: sqlalchemy.Connection, before: int, after: int) -> None:
-        connection.exec_driver_sql(_VERSION_TABLE)
-        for version in range(before + 1, after + 1):
-            connection.execute(
-                sqlalchemy.text("INSERT INTO schema_version(version) VALUES (:version)"),
-                {"version": version},
+        def legacy_version(connection: Connection) -> int:
+            connection.exec_driver_sql(_VERSION_TABLE)
+            return int(
+                connection.exec_driver_sql("SELECT max(version) FROM schema_version").scalar() or 0
             )
 
-    try:
-        return migrations.upgrade(raw.driver_connection, "postgresql", begin=BEGIN_WRITE,
-                                  legacy_version=legacy_version,
-                                  record_version=record_version, target=target)  # fmt: skip
-    except sqlalchemy.exc.DBAPIError as exc:
-        if isinstance(exc.orig, psycopg.Error):
-            raise translated(exc.orig) from exc.orig
-        raise
+        def record_version(connection: Connection, before: int, after: int) -> None:
+            connection.exec_driver_sql(_VERSION_TABLE)
+            for version in range(before + 1, after + 1):
+                connection.execute(
+                    sqlalchemy.text("INSERT INTO schema_version(version) VALUES (:version)"),
+                    {"version": version},
+                )
+
+        with self._write_engine.connect() as conn:
+            return migrations.upgrade(conn, legacy_version=legacy_version,
+                                      record_version=record_version, target=target,
+                                      after_begin=(TAKE_WRITE_LOCK,))  # fmt: skip
+
+    async def close(self) -> None:
+        await super().close()
+        async with self._lease_lock:
+            self._lease_thread.shutdown(wait=True)
+        self._lease_engine.dispose()
+
+    def _after_write(self) -> None:
+        """Nothing to do after a write: no file to watch, no anchor."""
+        return
+
+    def _close_writer(self) -> None:
+        self._write_engine.dispose()
+
+    def _close_readers(self) -> None:
+        self._read_engine.dispose()
+
+
+@contextlib.contextmanager
+def _locked_transaction(engine: sqlalchemy.Engine, lock: str) -> Any:
+    """A write transaction that holds the advisory write lock. A connection the server closed
+    while it was idle fails at the lock, before anything was written: the transaction is
+    begun once more on a new connection (SQLAlchemy replaced the dead ones)."""
+    for attempt in (1, 2):
+        conn = engine.connect()
+        try:
+            transaction = conn.begin()
+            conn.exec_driver_sql(lock)
+        except sqlalchemy.exc.DBAPIError as exc:
+            conn.close()
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            continue
+        try:
+            yield conn
+        except BaseException:
+            if transaction.is_active:
+                with contextlib.suppress(sqlalchemy.exc.DBAPIError):
+                    transaction.rollback()
+            raise
+        else:
+            transaction.commit()
+        finally:
+            conn.close()
+        return
+
+
+def _give_id(conn: Connection) -> None:
+    conn.execute(
+        sqlalchemy.text(
+            "INSERT INTO meta(key, value) VALUES (:key, :value) ON CONFLICT DO NOTHING"
+        ),
+        {"key": anchors.DATABASE_ID_KEY, "value": anchors.new_database_id()},
+    )
+
+
+def _schema_version(conn: Connection) -> int:
+    if not conn.exec_driver_sql("SELECT to_regclass('schema_version') IS NOT NULL").scalar():
+        return 0
+    return int(conn.exec_driver_sql("SELECT max(version) FROM schema_version").scalar() or 0)
+
+
+def _has_alembic_version(conn: Connection) -> bool:
+    return bool(conn.exec_driver_sql("SELECT to_regclass('alembic_version') IS NOT NULL").scalar())

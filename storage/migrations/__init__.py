@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -62,39 +62,27 @@ def version_of(revision: str | None) -> int:
     return 0 if revision is None else int(revision)
 
 
-def _engine(driver_connection: Any, dialect: str) -> sqlalchemy.Engine:
-    """An engine whose one connection is `driver_connection`, the database's own (never
-    closed here: StaticPool keeps it, and the engine is never disposed)."""
-    import sqlalchemy
-    from sqlalchemy.pool import StaticPool
-
-    url = "sqlite://" if dialect == "sqlite" else "postgresql+psycopg://"
-    return sqlalchemy.create_engine(url, creator=lambda: driver_connection, poolclass=StaticPool)
-
-
 def upgrade(
-    driver_connection: Any,
-    dialect: str,
+    connection: sqlalchemy.Connection,
     *,
-    begin: Sequence[str],
     legacy_version: Callable[[sqlalchemy.Connection], int],
     record_version: Callable[[sqlalchemy.Connection, int, int], None],
     target: int = SCHEMA_VERSION,
+    after_begin: Sequence[str] = (),
 ) -> tuple[int, int]:
-    """On the database thread: bring the database up to `target` in one transaction.
+    """On the database's write thread, with its write connection (no transaction open):
+    bring the database up to `target` in one transaction.
 
-    `begin`: the statements that open the write transaction (SQLite's BEGIN IMMEDIATE,
-    PostgreSQL's BEGIN and its advisory write lock); `legacy_version`: the version the
-    previous programs recorded (for adoption); `record_version(connection, before, after)`:
-    write it where they did. Returns (version before, version after). A driver error is
-    raised as SQLAlchemy's `DBAPIError` (the caller translates its `orig`)."""
+    The write engine opens the transaction its own way (SQLite's BEGIN IMMEDIATE);
+    `after_begin`: what follows it (PostgreSQL's advisory write lock); `legacy_version`: the
+    version the previous programs recorded (for adoption); `record_version(connection,
+    before, after)`: write it where they did. Returns (version before, version after)."""
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
 
-    engine = _engine(driver_connection, dialect)
-    with engine.connect() as connection, connection.begin():
-        for statement in begin:
+    with connection.begin():
+        for statement in after_begin:
             connection.exec_driver_sql(statement)
         current = MigrationContext.configure(connection).get_current_revision()
         config = Config()
