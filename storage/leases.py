@@ -76,8 +76,13 @@ def take(
                                   THEN leases.acquired_at ELSE excluded.acquired_at END,
                holder = excluded.holder, expires_at = excluded.expires_at
            WHERE leases.holder = excluded.holder OR leases.expires_at <= :now""",
-        {"name": name, "holder": holder, "expires_at": to_db(now + duration),
-         "acquired_at": stamp, "now": stamp},
+        {
+            "name": name,
+            "holder": holder,
+            "expires_at": to_db(now + duration),
+            "acquired_at": stamp,
+            "now": stamp,
+        },
     )
     current = current_holder(conn, name)
     return current if current is not None and current.holder == holder else None

@@ -98,9 +98,7 @@ def create_invitation(
 
 
 def invitation_by_hash(conn: Connection, token_hash: str) -> Invitation | None:
-    row = fetch_one(
-        conn, f"{_INVITATION} WHERE token_hash=:token_hash", {"token_hash": token_hash}
-    )
+    row = fetch_one(conn, f"{_INVITATION} WHERE token_hash=:token_hash", {"token_hash": token_hash})
     return _invitation(row) if row is not None else None
 
 
@@ -111,9 +109,7 @@ def invitation_by_id(conn: Connection, invitation_id: int) -> Invitation | None:
     return _invitation(row) if row is not None else None
 
 
-def use_invitation(
-    conn: Connection, invitation_id: int, user_id: int, now: dt.datetime
-) -> bool:
+def use_invitation(conn: Connection, invitation_id: int, user_id: int, now: dt.datetime) -> bool:
     """Mark the invitation used by `user_id`: True for exactly one caller, even when two
     replicas try at once (one statement: the second finds `used_at` set and changes nothing)."""
     cursor = execute(
@@ -135,9 +131,7 @@ def pending_invitations(conn: Connection, now: dt.datetime) -> list[Invitation]:
     return [_invitation(r) for r in rows]
 
 
-def revoke_invitation(
-    conn: Connection, invitation_id: int, by: int, now: dt.datetime
-) -> bool:
+def revoke_invitation(conn: Connection, invitation_id: int, by: int, now: dt.datetime) -> bool:
     cursor = execute(
         conn,
         "UPDATE invitations SET revoked_by=:by, revoked_at=:now WHERE id=:invitation_id "
@@ -159,9 +153,7 @@ def refusals(conn: Connection, telegram_id: int) -> tuple[dt.datetime | None, in
     return from_db(row["window_start"]), int(row["attempts"])
 
 
-def note_refusal(
-    conn: Connection, telegram_id: int, now: dt.datetime, window: dt.timedelta
-) -> int:
+def note_refusal(conn: Connection, telegram_id: int, now: dt.datetime, window: dt.timedelta) -> int:
     """Count one refused attempt (a new window once the last one is over). Returns the count."""
     start, attempts = refusals(conn, telegram_id)
     if start is None or now - start >= window:
@@ -202,9 +194,7 @@ def _member(row: Any) -> Member:
 
 
 def member(conn: Connection, telegram_id: int) -> Member | None:
-    row = fetch_one(
-        conn, f"{_MEMBER} WHERE telegram_id=:telegram_id", {"telegram_id": telegram_id}
-    )
+    row = fetch_one(conn, f"{_MEMBER} WHERE telegram_id=:telegram_id", {"telegram_id": telegram_id})
     return _member(row) if row is not None else None
 
 
@@ -273,8 +263,7 @@ def lapse_notices_due(conn: Connection) -> list[Member]:
 def mark_lapse_told(conn: Connection, telegram_id: int) -> None:
     execute(
         conn,
-        "UPDATE users SET lapse_notice=:sent WHERE telegram_id=:telegram_id "
-        "AND lapse_notice=:due",
+        "UPDATE users SET lapse_notice=:sent WHERE telegram_id=:telegram_id AND lapse_notice=:due",
         {"sent": NOTICE_SENT, "telegram_id": telegram_id, "due": NOTICE_DUE},
     )
 

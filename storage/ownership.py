@@ -178,8 +178,7 @@ def _note(conn: Connection, reminder_id: int, **values: object) -> None:
         conn,
         f"INSERT INTO reminder_notes(reminder_id, {', '.join(columns)}) "
         f"VALUES (:reminder_id, {', '.join(f':{c}' for c in columns)}) "
-        "ON CONFLICT(reminder_id) DO UPDATE SET "
-        + ", ".join(f"{c}=excluded.{c}" for c in columns),
+        "ON CONFLICT(reminder_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in columns),
         {"reminder_id": reminder_id, **values},
     )
 
@@ -214,9 +213,7 @@ def cancel_ids(conn: Connection, ids: Sequence[int], by: str) -> int:
         conn, f"SELECT id FROM reminders WHERE state='scheduled' AND id IN ({marks})", params
     )
     for row in rows:
-        execute(
-            conn, "UPDATE reminders SET state='cancelled' WHERE id=:id", {"id": row["id"]}
-        )
+        execute(conn, "UPDATE reminders SET state='cancelled' WHERE id=:id", {"id": row["id"]})
         _note(conn, row["id"], cancelled_by=str(by))  # (a StrEnum: its text)
     return len(rows)
 

@@ -12,10 +12,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from conversations.replay import Record, replay
-from storage.audit import parse_timestamp
 from sqlalchemy import Connection
 
+from conversations.replay import Record, replay
+from storage.audit import parse_timestamp
 from storage.screenings import IN_SCREENING, SCREENED, Screening
 from storage.sql import execute, fetch_all, listed
 from storage.timefmt import from_db, to_db

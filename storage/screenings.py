@@ -109,9 +109,7 @@ def prompt_key(stage: str, cursor: str | None) -> str:
     return f"{stage}:{cursor or ''}"
 
 
-def record_shown(
-    conn: Connection, screening_id: int, shown: str, message_id: int | None
-) -> None:
+def record_shown(conn: Connection, screening_id: int, shown: str, message_id: int | None) -> None:
     """Telegram accepted the prompt `shown` (message `message_id`): typed text now answers it.
     Not `update_screening`: delivery is not activity (`updated_at` stays)."""
     execute(
@@ -142,7 +140,9 @@ def create_screening(
     if protocol_version is None:
         protocol_version = versions.in_force(now.astimezone(dt.UTC).date()).name
     next_sequence = value(
-        conn, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM screenings WHERE site=:site", {"site": site}
+        conn,
+        "SELECT COALESCE(MAX(sequence), 0) + 1 FROM screenings WHERE site=:site",
+        {"site": site},
     )
     sequence = int(next_sequence) if next_sequence is not None else 1
     stamp = to_db(now)
@@ -187,9 +187,7 @@ def get_by_number(conn: Connection, number: str) -> Screening | None:
     return Screening.from_row(row) if row else None
 
 
-def list_screenings(
-    conn: Connection, statuses: tuple[str, ...] | None = None
-) -> list[Screening]:
+def list_screenings(conn: Connection, statuses: tuple[str, ...] | None = None) -> list[Screening]:
     if statuses is None:
         rows = fetch_all(conn, "SELECT * FROM screenings ORDER BY site, sequence")
     else:
@@ -262,9 +260,7 @@ def _db_value(value: Any) -> Any:
     return value
 
 
-def update_screening(
-    conn: Connection, screening_id: int, now: dt.datetime, **fields: Any
-) -> None:
+def update_screening(conn: Connection, screening_id: int, now: dt.datetime, **fields: Any) -> None:
     unknown = set(fields) - _UPDATABLE
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")

@@ -97,7 +97,9 @@ def remove_user(conn: Connection, telegram_id: int) -> frozenset[str] | None:
     if existing is None:
         return None
     execute(
-        conn, "UPDATE users SET active=0 WHERE telegram_id=:telegram_id", {"telegram_id": telegram_id}
+        conn,
+        "UPDATE users SET active=0 WHERE telegram_id=:telegram_id",
+        {"telegram_id": telegram_id},
     )
     return existing.roles
 
