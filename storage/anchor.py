@@ -35,7 +35,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from storage.connection import Connection, translated
+from sqlalchemy import Connection
+
+from storage.errors import StorageError, StorageIntegrity, StorageUnavailable
+from storage.sql import fetch_one, value
 
 __all__ = [
     "ANCHOR_SUFFIX",
@@ -184,8 +187,29 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def read_head(conn: sqlite3.Connection) -> tuple[str | None, int, str]:
-    """(database id or None, audit row count, head hash) of an open database."""
+def read_head(conn: Connection | sqlite3.Connection) -> tuple[str | None, int, str]:
+    """(database id or None, audit row count, head hash) of an open SQLite database: through
+    the bot's own connection (a SQLAlchemy `Connection`: after each commit, in the write
+    transaction's wake), or a sqlite3 connection of its own (a backup's copy, the CLI)."""
+    if isinstance(conn, sqlite3.Connection):
+        return _read_head_raw(conn)
+    tables = set(
+        conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'").scalars()
+    )
+    database_id = None
+    if "meta" in tables:
+        found = value(conn, "SELECT value FROM meta WHERE key=:key", {"key": DATABASE_ID_KEY})
+        database_id = None if found is None else str(found)
+    if "audit" not in tables:
+        return database_id, 0, "0" * 64
+    row = fetch_one(conn, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+    if row is None:
+        return database_id, 0, "0" * 64
+    return database_id, int(row["id"]), str(row["hash"])
+
+
+def _read_head_raw(conn: sqlite3.Connection) -> tuple[str | None, int, str]:
+    """`read_head` through a sqlite3 connection of its own."""
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     database_id = None
     if "meta" in tables:
@@ -206,19 +230,19 @@ class Head:
     audit_head: str
 
 
-async def read_head_of(conn: Connection) -> Head:
+def read_head_of(conn: Connection) -> Head:
     """`read_head` through a storage connection (exports; the caller's transaction)."""
-    rows = await conn.execute_fetchall("SELECT value FROM meta WHERE key=?", (DATABASE_ID_KEY,))
-    database_id = next((str(row[0]) for row in rows), None)
-    last = await conn.execute_fetchall("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-    for row in last:
-        return Head(database_id, int(row[0]), str(row[1]))
+    found = value(conn, "SELECT value FROM meta WHERE key=:key", {"key": DATABASE_ID_KEY})
+    database_id = None if found is None else str(found)
+    last = fetch_one(conn, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+    if last is not None:
+        return Head(database_id, int(last["id"]), str(last["hash"]))
     return Head(database_id, 0, "0" * 64)
 
 
 def compare(conn: sqlite3.Connection, database: Path, anchor: Anchor) -> str | None:
     """Why this database is not the anchored one (one line), or None if it is."""
-    database_id, rows, _ = read_head(conn)
+    database_id, rows, _ = _read_head_raw(conn)
     if database_id != anchor.database_id:
         return (
             f"{database} is not the database its anchor {anchor_path(database)} knows "
@@ -249,7 +273,19 @@ def compare_file(database: Path, anchor: Anchor) -> str | None:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise translated(exc) from exc
+        raise _translated(exc) from exc
+
+
+def _translated(exc: sqlite3.Error) -> StorageError:
+    """sqlite3's exception (from the read-only connections of its own above) as storage's own
+    (storage/errors.py): a constraint → StorageIntegrity; locked, busy, unreadable →
+    StorageUnavailable; anything else → StorageError. The original is the `__cause__`."""
+    kind: type[StorageError] = StorageError
+    if isinstance(exc, sqlite3.IntegrityError):
+        kind = StorageIntegrity
+    elif isinstance(exc, sqlite3.OperationalError):
+        kind = StorageUnavailable
+    return kind(str(exc) or type(exc).__name__)
 
 
 def read_head_file(database: Path) -> tuple[str | None, int, str]:
@@ -257,11 +293,11 @@ def read_head_file(database: Path) -> tuple[str | None, int, str]:
     try:
         conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
         try:
-            return read_head(conn)
+            return _read_head_raw(conn)
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise translated(exc) from exc
+        raise _translated(exc) from exc
 
 
 def check(database: str | Path) -> None:

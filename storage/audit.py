@@ -13,12 +13,14 @@ its end with every hash recomputed (SHA-256 has no secret). The checkpoint kept 
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from storage.connection import Connection, dialect_of
+from sqlalchemy import Connection
+
+from storage.sql import dialect, execute, execute_many
 
 __all__ = [
     "APPEND_ONLY_MESSAGE",
@@ -56,6 +58,8 @@ _BATCH_SIZE: Final = 1000
 _COLUMNS: Final = (
     "id, at, actor, screening, action, field, old_value, new_value, reason, prev_hash, hash"
 )
+#: The INSERT's named parameters, one per column of `_COLUMNS`, in order.
+_MARKS: Final = ", ".join(f":{name.strip()}" for name in _COLUMNS.split(","))
 _TEXT_COLUMNS: Final = (
     "at",
     "actor",
@@ -238,59 +242,51 @@ def compute_hash(row_id: int, entry: AuditEntry, prev_hash: str) -> str:
     return hashlib.sha256(canonical_encoding(row_id, entry, prev_hash)).hexdigest()
 
 
-async def _fetch(
-    conn: Connection, sql: str, parameters: Sequence[object] = ()
+def _fetch(
+    conn: Connection, sql: str, parameters: Mapping[str, object] | None = None
 ) -> list[tuple[Any, ...]]:
-    """Plain tuples whatever row factory the caller's connection uses."""
-    cursor = await conn.cursor()
-    try:
-        cursor.row_factory = None
-        await cursor.execute(sql, parameters)
-        return [tuple(row) for row in await cursor.fetchall()]
-    finally:
-        await cursor.close()
+    """The rows as plain tuples (columns by position)."""
+    return [tuple(row) for row in execute(conn, sql, parameters)]
 
 
-async def has_rows(conn: Connection) -> bool:
+def has_rows(conn: Connection) -> bool:
     """Whether the trail holds any row (a database already in use)."""
-    rows = await _fetch(conn, "SELECT 1 FROM audit LIMIT 1")
+    rows = _fetch(conn, "SELECT 1 FROM audit LIMIT 1")
     return bool(rows)
 
 
-async def append_audit(conn: Connection, entry: AuditEntry) -> int:
+def append_audit(conn: Connection, entry: AuditEntry) -> int:
     """Append one row to the trail and return its id.
 
-    Runs inside the caller's write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so the row
+    Runs inside the caller's write transaction (``Database.write``), so the row
     is committed or rolled back together with the change it records; it never commits.
     """
-    (row_id,) = await append_audit_many(conn, (entry,))
+    (row_id,) = append_audit_many(conn, (entry,))
     return row_id
 
 
-async def append_audit_many(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
+def append_audit_many(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
     """Append rows in order, each chained to the one before; same transaction rule as above."""
     if not entries:
         return []
-    if not conn.in_transaction:
+    if not conn.in_transaction():
         raise RuntimeError(
-            "append_audit must run inside the caller's write transaction (BEGIN IMMEDIATE)"
+            "append_audit must run inside the caller's write transaction (Database.write)"
         )
     for entry in entries:
         _check_entry(entry)
-    # One hop to the database thread (this runs on every answer); rows index alike as plain
-    # tuples or sqlite3.Row, whatever the caller's row factory.
-    last = list(await conn.execute_fetchall("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"))
+    last = _fetch(conn, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
     row_id, prev_hash = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS_HASH)
     ids: list[int] = []
-    rows: list[tuple[object, ...]] = []
+    rows: list[dict[str, object]] = []
     for entry in entries:
         row_id += 1
         values = _entry_values(entry, prev_hash)
         row_hash = hashlib.sha256(_encode(row_id, values)).hexdigest()
         ids.append(row_id)
-        rows.append((row_id, *values.values(), row_hash))
+        rows.append({"id": row_id, **values, "hash": row_hash})
         prev_hash = row_hash
-    await conn.executemany(f"INSERT INTO audit ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    execute_many(conn, f"INSERT INTO audit ({_COLUMNS}) VALUES ({_MARKS})", rows)
     return ids
 
 
@@ -298,7 +294,7 @@ async def append_audit_many(conn: Connection, entries: Sequence[AuditEntry]) -> 
 # tampered row (a BLOB, invalid UTF-8) must be reported as such, not crash the verification.
 def _as_bytes(conn: Connection, name: str) -> str:
     """A text column read as its stored bytes."""
-    if dialect_of(conn) == "postgresql":
+    if dialect(conn) == "postgresql":
         return f"convert_to({name}, 'UTF8')"
     return f"CAST({name} AS BLOB)"
 
@@ -306,7 +302,7 @@ def _as_bytes(conn: Connection, name: str) -> str:
 def _raw_columns(conn: Connection) -> str:
     """id, then each text column as (bytes, type). PostgreSQL's columns are typed TEXT, so a
     value there is text or NULL; SQLite's may hold anything, hence typeof()."""
-    if dialect_of(conn) == "postgresql":
+    if dialect(conn) == "postgresql":
         kinds = [f"CASE WHEN {name} IS NULL THEN 'null' ELSE 'text' END" for name in _TEXT_COLUMNS]
     else:
         kinds = [f"typeof({name})" for name in _TEXT_COLUMNS]
@@ -319,10 +315,10 @@ def _raw_columns(conn: Connection) -> str:
 _SQLITE_CODECS: Final = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
 
 
-async def _codec(conn: Connection) -> str:
-    if dialect_of(conn) == "postgresql":
+def _codec(conn: Connection) -> str:
+    if dialect(conn) == "postgresql":
         return "utf-8"  # convert_to(…, 'UTF8') above
-    rows = await _fetch(conn, "PRAGMA encoding")
+    rows = _fetch(conn, "PRAGMA encoding")
     return _SQLITE_CODECS.get(str(rows[0][0]) if rows else "UTF-8", "utf-8")
 
 
@@ -372,21 +368,22 @@ def _failure(checked: int, last_id: int, bad_id: int, problem: str) -> VerifyRes
     )
 
 
-async def _walk(conn: Connection, after_id: int, after_hash: str) -> tuple[VerifyResult, str]:
+def _walk(conn: Connection, after_id: int, after_hash: str) -> tuple[VerifyResult, str]:
     """Verify rows after ``after_id`` in id order; also return the last verified hash."""
     if after_id == 0:
-        stray = await _fetch(conn, "SELECT id FROM audit WHERE id < 1 ORDER BY id LIMIT 1")
+        stray = _fetch(conn, "SELECT id FROM audit WHERE id < 1 ORDER BY id LIMIT 1")
         if stray:
             bad = int(stray[0][0])
             return _failure(0, 0, bad, f"row {bad}: id out of range (ids start at 1)"), after_hash
-    codec = await _codec(conn)
+    codec = _codec(conn)
     checked, last_id, last_hash = 0, after_id, after_hash
     while True:
         # Keyset pages: each batch is a complete statement, so appends meanwhile are harmless.
-        batch = await _fetch(
+        batch = _fetch(
             conn,
-            f"SELECT {_raw_columns(conn)} FROM audit WHERE id > ? ORDER BY id LIMIT ?",
-            (last_id, _BATCH_SIZE),
+            f"SELECT {_raw_columns(conn)} FROM audit WHERE id > :after_id ORDER BY id "
+            "LIMIT :batch_size",
+            {"after_id": last_id, "batch_size": _BATCH_SIZE},
         )
         for raw in batch:
             row_id = int(raw[0])
@@ -410,7 +407,7 @@ async def _walk(conn: Connection, after_id: int, after_hash: str) -> tuple[Verif
             return result, last_hash
 
 
-async def verify_chain(
+def verify_chain(
     conn: Connection, after_id: int = 0, after_hash: str | None = None
 ) -> VerifyResult:
     """Recompute every hash and link after ``after_id``, streaming; name the first bad row.
@@ -425,21 +422,23 @@ async def verify_chain(
         if after_id == 0:
             after_hash = GENESIS_HASH
         else:
-            start = await _fetch(
-                conn, f"SELECT {_as_bytes(conn, 'hash')} FROM audit WHERE id = ?", (after_id,)
+            start = _fetch(
+                conn,
+                f"SELECT {_as_bytes(conn, 'hash')} FROM audit WHERE id = :after_id",
+                {"after_id": after_id},
             )
             if not start:
                 return _failure(0, after_id, after_id, f"row {after_id} missing")
             after_hash = bytes(start[0][0] or b"").decode("utf-8", errors="replace")
-    result, _ = await _walk(conn, after_id, after_hash)
+    result, _ = _walk(conn, after_id, after_hash)
     return result
 
 
-async def _read_checkpoint(conn: Connection) -> tuple[int, str] | None:
-    rows = await _fetch(
+def _read_checkpoint(conn: Connection) -> tuple[int, str] | None:
+    rows = _fetch(
         conn,
-        "SELECT key, value FROM meta WHERE key IN (?, ?)",
-        (_CHECKPOINT_ID_KEY, _CHECKPOINT_HASH_KEY),
+        "SELECT key, value FROM meta WHERE key IN (:id_key, :hash_key)",
+        {"id_key": _CHECKPOINT_ID_KEY, "hash_key": _CHECKPOINT_HASH_KEY},
     )
     values = {str(key): value for key, value in rows}
     row_id, row_hash = values.get(_CHECKPOINT_ID_KEY), values.get(_CHECKPOINT_HASH_KEY)
@@ -452,25 +451,26 @@ async def _read_checkpoint(conn: Connection) -> tuple[int, str] | None:
     return (parsed, row_hash) if parsed >= 1 else None
 
 
-async def _write_checkpoint(conn: Connection, row_id: int, row_hash: str) -> None:
-    """Store both keys in one statement: atomic on its own (autocommit), and no BEGIN/COMMIT
-    that could collide with, or commit, a transaction another task has open on ``conn``."""
-    await conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?), (?, ?) "
+def _write_checkpoint(conn: Connection, row_id: int, row_hash: str) -> None:
+    """Store both keys in one statement, in the caller's transaction (never a commit here)."""
+    execute(
+        conn,
+        "INSERT INTO meta (key, value) VALUES (:id_key, :row_id), (:hash_key, :row_hash) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (_CHECKPOINT_ID_KEY, str(row_id), _CHECKPOINT_HASH_KEY, row_hash),
-    )
+        {"id_key": _CHECKPOINT_ID_KEY, "row_id": str(row_id),
+         "hash_key": _CHECKPOINT_HASH_KEY, "row_hash": row_hash},
+    )  # fmt: skip
 
 
-async def checkpoint_problem(conn: Connection) -> str | None:
+def checkpoint_problem(conn: Connection) -> str | None:
     """Whether the trail still holds the row recorded by the last incremental verification,
     with the same hash (None: it does, or there is no checkpoint yet)."""
-    checkpoint = await _read_checkpoint(conn)
+    checkpoint = _read_checkpoint(conn)
     if checkpoint is None:
         return None
     row_id, row_hash = checkpoint
-    rows = await _fetch(
-        conn, f"SELECT {_as_bytes(conn, 'hash')} FROM audit WHERE id = ?", (row_id,)
+    rows = _fetch(
+        conn, f"SELECT {_as_bytes(conn, 'hash')} FROM audit WHERE id = :row_id", {"row_id": row_id}
     )
     if not rows:
         return (
@@ -485,29 +485,30 @@ async def checkpoint_problem(conn: Connection) -> str | None:
     return None
 
 
-async def verify_incremental(conn: Connection) -> VerifyResult:
+def verify_incremental(conn: Connection) -> VerifyResult:
     """Verify only the rows added since the last successful run, so start-up stays fast.
 
     The checkpoint (``meta``: ``audit_verified_id``, ``audit_verified_hash``) is advanced by
-    one statement: on an ``isolation_level=None`` connection outside a transaction, its own
-    transaction; inside one (the bot's start-up: ``Database.transaction()``, under the write
-    lock), it commits or rolls back with it. The checkpoint row itself is
+    one statement in the caller's transaction (the bot's start-up: ``Database.write``, under
+    the write lock): it commits or rolls back with it. The checkpoint row itself is
     re-checked: if it no longer matches its hash, the whole trail is verified from row 1; if
     it is missing, or its hash differs from the one recorded, the trail was truncated or
     rewritten and the result is a failure. Edits of rows *before* the checkpoint are not seen
     here — run :func:`verify_chain` from 0 (``lysyme-bot verify-audit``) for that.
     """
-    checkpoint = await _read_checkpoint(conn)
+    checkpoint = _read_checkpoint(conn)
     if checkpoint is None:
         after_id, after_hash = 0, GENESIS_HASH
     else:
         after_id, after_hash = checkpoint
-        raw = await _fetch(
-            conn, f"SELECT {_raw_columns(conn)} FROM audit WHERE id = ?", (after_id,)
+        raw = _fetch(
+            conn,
+            f"SELECT {_raw_columns(conn)} FROM audit WHERE id = :after_id",
+            {"after_id": after_id},
         )
-        row, problem = _decode(raw[0], await _codec(conn)) if raw else ((), "missing")
+        row, problem = _decode(raw[0], _codec(conn)) if raw else ((), "missing")
         if problem is not None or _content_problem(row) is not None or row[10] != after_hash:
-            full = await verify_chain(conn)
+            full = verify_chain(conn)
             if not full.ok:
                 return full
             if not raw:
@@ -521,7 +522,7 @@ async def verify_incremental(conn: Connection) -> VerifyResult:
                 " the trail was rewritten up to here, or the checkpoint edited"
             )
             return _failure(full.rows_checked, after_id - 1, after_id, problem)
-    result, last_hash = await _walk(conn, after_id, after_hash)
+    result, last_hash = _walk(conn, after_id, after_hash)
     if result.ok and result.last_id > after_id:
-        await _write_checkpoint(conn, result.last_id, last_hash)
+        _write_checkpoint(conn, result.last_id, last_hash)
     return result

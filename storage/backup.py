@@ -16,9 +16,12 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Final
 
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
 from storage.anchor import ANCHOR_SUFFIX, Anchor, anchor_path, read_head, write_anchor
-from storage.connection import Connection
 from storage.errors import StorageError
+from storage.sql import fetch_all
 
 __all__ = [
     "BACKUP_NAME_RE",
@@ -26,6 +29,7 @@ __all__ = [
     "backup_database",
     "backup_file_name",
     "backup_instant",
+    "database_file",
     "prune_backups",
 ]
 
@@ -126,27 +130,31 @@ def _copy_file(source: Path, tmp: Path) -> None:
         src.close()
 
 
-async def _source_file(conn: Connection) -> Path | None:
-    """The file behind ``conn``'s main database, or None for an in-memory database."""
-    cursor = await conn.cursor()
-    try:
-        cursor.row_factory = None
-        await cursor.execute("PRAGMA database_list")
-        for _seq, name, file in await cursor.fetchall():
-            if name == "main" and file:
-                return Path(file)
-    finally:
-        await cursor.close()
+def database_file(conn: Connection) -> Path | None:
+    """The file behind ``conn``'s main database, or None for an in-memory database (a
+    storage function: `await db.read(database_file)`)."""
+    for row in fetch_all(conn, "PRAGMA database_list"):
+        if row["name"] == "main" and row["file"]:
+            return Path(row["file"])
     return None
+
+
+def _driver_connection(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under ``conn`` (an in-memory database is copied through it)."""
+    raw = conn.connection.driver_connection
+    if not isinstance(raw, sqlite3.Connection):
+        raise BackupError("only a SQLite database can be backed up")
+    return raw
 
 
 async def _copy_connection(conn: Connection, tmp: Path) -> None:
     """Copy an in-memory database through its own connection (it has no file to reopen)."""
-    if conn.in_transaction:
+    raw = _driver_connection(conn)
+    if raw.in_transaction:  # its uncommitted changes would be in the copy
         raise BackupError("cannot back up an in-memory database inside an open transaction")
     target = await asyncio.to_thread(_open_destination, tmp)
     try:
-        await conn.backup(target, pages=-1)
+        raw.backup(target, pages=-1)
     except BaseException:
         await asyncio.to_thread(target.close)
         raise
@@ -201,14 +209,15 @@ async def backup_database(
     while the bot writes. Returns the final path of the 0600 copy. Beside it,
     ``<copy>.anchor``: the copy's database id and audit head (storage/anchor.py).
 
-    A connection to a file is not used for the copy itself: the file is reopened, so the
-    copy never includes a transaction the caller has not committed yet.
+    A connection to a file (a SQLAlchemy `Connection`, used on the caller's thread) is not used
+    for the copy itself: the file is reopened, so the copy never includes a transaction the
+    caller has not committed yet. The bot's own database passes its path (`db.path`).
     Raises BackupError if the folder is missing or not writable, or the copy fails.
     """
     if isinstance(source, str | Path):
         source_file: Path | None = Path(source)
     else:
-        source_file = await _source_file(source)
+        source_file = database_file(source)
     target, tmp = await asyncio.to_thread(_prepare, source_file, destination, zone)
     try:
         if source_file is not None:
@@ -217,7 +226,7 @@ async def backup_database(
             assert not isinstance(source, str | Path)
             await _copy_connection(source, tmp)
         await asyncio.to_thread(_install, tmp, target)
-    except (sqlite3.Error, StorageError) as error:
+    except (sqlite3.Error, DBAPIError, StorageError) as error:
         raise BackupError(f"backup failed: {error}") from error
     except OSError as error:
         raise BackupError(f"backup failed: {error.strerror or error}") from error

@@ -21,8 +21,9 @@ import secrets
 import socket
 from dataclasses import dataclass
 
-from storage.connection import Connection
-from storage.db import fetch_one
+from sqlalchemy import Connection
+
+from storage.sql import execute, fetch_one, value
 from storage.timefmt import from_db, to_db
 
 _names: dict[int, str] = {}
@@ -48,15 +49,15 @@ class Lease:
         return self.expires_at > now
 
 
-async def acquire(
+def acquire(
     conn: Connection, name: str, now: dt.datetime, duration: dt.timedelta, holder: str = ""
 ) -> bool:
     """Take or renew `name` for `duration` (in the caller's write transaction): True if this
     process holds it now — it was free, expired, or already ours."""
-    return await take(conn, name, now, duration, holder) is not None
+    return take(conn, name, now, duration, holder) is not None
 
 
-async def take(
+def take(
     conn: Connection, name: str, now: dt.datetime, duration: dt.timedelta, holder: str = ""
 ) -> Lease | None:
     """Take or renew `name` for `duration` (in the caller's transaction): the lease, with its
@@ -64,18 +65,26 @@ async def take(
     (its lease expired) moves the epoch on; renewing keeps it."""
     holder = holder or this_process()
     stamp = to_db(now)
-    await conn.execute(
-        """INSERT INTO leases(name, holder, expires_at, acquired_at, epoch) VALUES (?, ?, ?, ?, 1)
+    execute(
+        conn,
+        """INSERT INTO leases(name, holder, expires_at, acquired_at, epoch)
+           VALUES (:name, :holder, :expires_at, :acquired_at, 1)
            ON CONFLICT(name) DO UPDATE SET
                epoch = CASE WHEN leases.holder = excluded.holder
                             THEN leases.epoch ELSE leases.epoch + 1 END,
                acquired_at = CASE WHEN leases.holder = excluded.holder
                                   THEN leases.acquired_at ELSE excluded.acquired_at END,
                holder = excluded.holder, expires_at = excluded.expires_at
-           WHERE leases.holder = excluded.holder OR leases.expires_at <= ?""",
-        (name, holder, to_db(now + duration), stamp, stamp),
+           WHERE leases.holder = excluded.holder OR leases.expires_at <= :now""",
+        {
+            "name": name,
+            "holder": holder,
+            "expires_at": to_db(now + duration),
+            "acquired_at": stamp,
+            "now": stamp,
+        },
     )
-    current = await current_holder(conn, name)
+    current = current_holder(conn, name)
     return current if current is not None and current.holder == holder else None
 
 
@@ -83,33 +92,39 @@ async def take(
 _RELEASED = to_db(dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
 
 
-async def server_now(conn: Connection) -> dt.datetime:
+def server_now(conn: Connection) -> dt.datetime:
     """The database server's clock (PostgreSQL: the transaction's start): leases compared on
     one clock, whatever the replicas' own clocks say (they may differ by minutes)."""
-    row = await fetch_one(conn, "SELECT now()")
-    assert row is not None
-    value = row[0]
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return from_db(str(value))
+    now = value(conn, "SELECT now()")
+    if isinstance(now, dt.datetime):
+        return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    return from_db(str(now))
 
 
-async def release(conn: Connection, name: str, holder: str = "") -> bool:
+def release(conn: Connection, name: str, holder: str = "") -> bool:
     """Give `name` up at once (a clean stop): a standby need not wait for it to expire. The
     row stays (expired), so the next holder's epoch is still one more."""
-    cursor = await conn.execute(
-        "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? AND expires_at <> ?",
-        (_RELEASED, name, holder or this_process(), _RELEASED),
+    cursor = execute(
+        conn,
+        "UPDATE leases SET expires_at = :released WHERE name = :name AND holder = :holder "
+        "AND expires_at <> :released",
+        {"released": _RELEASED, "name": name, "holder": holder or this_process()},
     )
     return cursor.rowcount == 1
 
 
-async def current_holder(conn: Connection, name: str) -> Lease | None:
-    row = await fetch_one(
+def current_holder(conn: Connection, name: str) -> Lease | None:
+    row = fetch_one(
         conn,
-        "SELECT name, holder, expires_at, acquired_at, epoch FROM leases WHERE name = ?",
-        (name,),
+        "SELECT name, holder, expires_at, acquired_at, epoch FROM leases WHERE name = :name",
+        {"name": name},
     )
     if row is None:
         return None
-    return Lease(row[0], row[1], from_db(row[2]), from_db(row[3]), int(row[4]))
+    return Lease(
+        row["name"],
+        row["holder"],
+        from_db(row["expires_at"]),
+        from_db(row["acquired_at"]),
+        int(row["epoch"]),
+    )

@@ -10,10 +10,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
+
 from conversations.delegation import TrailAct
 from storage.audit import parse_timestamp
-from storage.connection import Connection
-from storage.db import fetch_all, fetch_one
+from storage.sql import execute, fetch_all, fetch_one
 from storage.timefmt import from_db, maybe_from_db, to_db
 from storage.users import roles_from_text
 
@@ -75,7 +76,7 @@ _INVITATION = (
 )
 
 
-async def create_invitation(
+def create_invitation(
     conn: Connection,
     token_hash: str,
     roles: frozenset[str],
@@ -84,84 +85,87 @@ async def create_invitation(
     now: dt.datetime,
     expires_at: dt.datetime,
 ) -> int:
-    rows = await conn.execute_fetchall(
+    new_id = execute(
+        conn,
         "INSERT INTO invitations(token_hash, roles, until_day, created_by, created_at, "
-        "expires_at) VALUES (?,?,?,?,?,?) RETURNING id",
-        (token_hash, ",".join(sorted(roles)), until_day.isoformat() if until_day else None, by,
-         to_db(now), to_db(expires_at)),
-    )  # fmt: skip
-    return int(rows[0][0])
+        "expires_at) VALUES (:token_hash, :roles, :until_day, :created_by, :created_at, "
+        ":expires_at) RETURNING id",
+        {"token_hash": token_hash, "roles": ",".join(sorted(roles)),
+         "until_day": until_day.isoformat() if until_day else None, "created_by": by,
+         "created_at": to_db(now), "expires_at": to_db(expires_at)},
+    ).scalar_one()  # fmt: skip
+    return int(new_id)
 
 
-async def invitation_by_hash(conn: Connection, token_hash: str) -> Invitation | None:
-    row = await fetch_one(conn, f"{_INVITATION} WHERE token_hash=?", (token_hash,))
+def invitation_by_hash(conn: Connection, token_hash: str) -> Invitation | None:
+    row = fetch_one(conn, f"{_INVITATION} WHERE token_hash=:token_hash", {"token_hash": token_hash})
     return _invitation(row) if row is not None else None
 
 
-async def invitation_by_id(conn: Connection, invitation_id: int) -> Invitation | None:
-    row = await fetch_one(conn, f"{_INVITATION} WHERE id=?", (invitation_id,))
+def invitation_by_id(conn: Connection, invitation_id: int) -> Invitation | None:
+    row = fetch_one(
+        conn, f"{_INVITATION} WHERE id=:invitation_id", {"invitation_id": invitation_id}
+    )
     return _invitation(row) if row is not None else None
 
 
-async def use_invitation(
-    conn: Connection, invitation_id: int, user_id: int, now: dt.datetime
-) -> bool:
+def use_invitation(conn: Connection, invitation_id: int, user_id: int, now: dt.datetime) -> bool:
     """Mark the invitation used by `user_id`: True for exactly one caller, even when two
     replicas try at once (one statement: the second finds `used_at` set and changes nothing)."""
-    cursor = await conn.execute(
-        "UPDATE invitations SET used_by=?, used_at=? WHERE id=? AND used_at IS NULL "
-        "AND revoked_at IS NULL AND expires_at > ?",
-        (user_id, to_db(now), invitation_id, to_db(now)),
+    cursor = execute(
+        conn,
+        "UPDATE invitations SET used_by=:user_id, used_at=:now WHERE id=:invitation_id "
+        "AND used_at IS NULL AND revoked_at IS NULL AND expires_at > :now",
+        {"user_id": user_id, "now": to_db(now), "invitation_id": invitation_id},
     )
     return cursor.rowcount == 1
 
 
-async def pending_invitations(conn: Connection, now: dt.datetime) -> list[Invitation]:
-    rows = await fetch_all(
+def pending_invitations(conn: Connection, now: dt.datetime) -> list[Invitation]:
+    rows = fetch_all(
         conn,
-        f"{_INVITATION} WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > ? "
+        f"{_INVITATION} WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > :now "
         "ORDER BY id",
-        (to_db(now),),
+        {"now": to_db(now)},
     )
     return [_invitation(r) for r in rows]
 
 
-async def revoke_invitation(
-    conn: Connection, invitation_id: int, by: int, now: dt.datetime
-) -> bool:
-    cursor = await conn.execute(
-        "UPDATE invitations SET revoked_by=?, revoked_at=? WHERE id=? AND used_at IS NULL "
-        "AND revoked_at IS NULL AND expires_at > ?",
-        (by, to_db(now), invitation_id, to_db(now)),
+def revoke_invitation(conn: Connection, invitation_id: int, by: int, now: dt.datetime) -> bool:
+    cursor = execute(
+        conn,
+        "UPDATE invitations SET revoked_by=:by, revoked_at=:now WHERE id=:invitation_id "
+        "AND used_at IS NULL AND revoked_at IS NULL AND expires_at > :now",
+        {"by": by, "now": to_db(now), "invitation_id": invitation_id},
     )
     return cursor.rowcount == 1
 
 
-async def refusals(conn: Connection, telegram_id: int) -> tuple[dt.datetime | None, int]:
+def refusals(conn: Connection, telegram_id: int) -> tuple[dt.datetime | None, int]:
     """(start of this id's current window of refused attempts, attempts in it)."""
-    row = await fetch_one(
+    row = fetch_one(
         conn,
-        "SELECT window_start, attempts FROM invitation_attempts WHERE telegram_id=?",
-        (telegram_id,),
+        "SELECT window_start, attempts FROM invitation_attempts WHERE telegram_id=:telegram_id",
+        {"telegram_id": telegram_id},
     )
     if row is None:
         return None, 0
     return from_db(row["window_start"]), int(row["attempts"])
 
 
-async def note_refusal(
-    conn: Connection, telegram_id: int, now: dt.datetime, window: dt.timedelta
-) -> int:
+def note_refusal(conn: Connection, telegram_id: int, now: dt.datetime, window: dt.timedelta) -> int:
     """Count one refused attempt (a new window once the last one is over). Returns the count."""
-    start, attempts = await refusals(conn, telegram_id)
+    start, attempts = refusals(conn, telegram_id)
     if start is None or now - start >= window:
         start, attempts = now, 0
     attempts += 1
-    await conn.execute(
-        "INSERT INTO invitation_attempts(telegram_id, window_start, attempts) VALUES (?,?,?) "
+    execute(
+        conn,
+        "INSERT INTO invitation_attempts(telegram_id, window_start, attempts) "
+        "VALUES (:telegram_id, :window_start, :attempts) "
         "ON CONFLICT(telegram_id) DO UPDATE SET window_start=excluded.window_start, "
         "attempts=excluded.attempts",
-        (telegram_id, to_db(start), attempts),
+        {"telegram_id": telegram_id, "window_start": to_db(start), "attempts": attempts},
     )
     return attempts
 
@@ -189,83 +193,93 @@ def _member(row: Any) -> Member:
     )
 
 
-async def member(conn: Connection, telegram_id: int) -> Member | None:
-    row = await fetch_one(conn, f"{_MEMBER} WHERE telegram_id=?", (telegram_id,))
+def member(conn: Connection, telegram_id: int) -> Member | None:
+    row = fetch_one(conn, f"{_MEMBER} WHERE telegram_id=:telegram_id", {"telegram_id": telegram_id})
     return _member(row) if row is not None else None
 
 
-async def members(conn: Connection) -> list[Member]:
+def members(conn: Connection) -> list[Member]:
     """Everyone listed now, in id order."""
-    rows = await fetch_all(conn, f"{_MEMBER} WHERE active=1 ORDER BY telegram_id")
+    rows = fetch_all(conn, f"{_MEMBER} WHERE active=1 ORDER BY telegram_id")
     return [_member(r) for r in rows]
 
 
-async def set_identity(
+def set_identity(
     conn: Connection, telegram_id: int, full_name: str | None, username: str | None
 ) -> None:
     """Who the person is on Telegram (as Telegram gave it), for /users and the admins."""
-    await conn.execute(
-        "UPDATE users SET full_name=?, username=? WHERE telegram_id=?",
-        (full_name[:128] if full_name else None, username[:64] if username else None,
-         telegram_id),
+    execute(
+        conn,
+        "UPDATE users SET full_name=:full_name, username=:username WHERE telegram_id=:telegram_id",
+        {"full_name": full_name[:128] if full_name else None,
+         "username": username[:64] if username else None, "telegram_id": telegram_id},
     )  # fmt: skip
 
 
-async def set_until(
+def set_until(
     conn: Connection, telegram_id: int, day: dt.date | None, ends_at: dt.datetime | None
 ) -> None:
     """The last local day of the access and the instant it lapses (None, None: no end)."""
-    await conn.execute(
-        "UPDATE users SET until_day=?, access_until=? WHERE telegram_id=?",
-        (day.isoformat() if day else None, to_db(ends_at) if ends_at else None, telegram_id),
-    )
-
-
-async def due_lapses(conn: Connection, now: dt.datetime) -> list[Member]:
-    """Listed people whose access has reached its end."""
-    rows = await fetch_all(
+    execute(
         conn,
-        f"{_MEMBER} WHERE active=1 AND access_until IS NOT NULL AND access_until <= ? "
+        "UPDATE users SET until_day=:until_day, access_until=:access_until "
+        "WHERE telegram_id=:telegram_id",
+        {"until_day": day.isoformat() if day else None,
+         "access_until": to_db(ends_at) if ends_at else None, "telegram_id": telegram_id},
+    )  # fmt: skip
+
+
+def due_lapses(conn: Connection, now: dt.datetime) -> list[Member]:
+    """Listed people whose access has reached its end."""
+    rows = fetch_all(
+        conn,
+        f"{_MEMBER} WHERE active=1 AND access_until IS NOT NULL AND access_until <= :now "
         "ORDER BY telegram_id",
-        (to_db(now),),
+        {"now": to_db(now)},
     )
     return [_member(r) for r in rows]
 
 
-async def lapse(conn: Connection, telegram_id: int) -> bool:
+def lapse(conn: Connection, telegram_id: int) -> bool:
     """End the access (kept for the trail's sake) and mark the person to be told once."""
-    cursor = await conn.execute(
-        "UPDATE users SET active=0, lapse_notice=? WHERE telegram_id=? AND active=1",
-        (NOTICE_DUE, telegram_id),
+    cursor = execute(
+        conn,
+        "UPDATE users SET active=0, lapse_notice=:notice WHERE telegram_id=:telegram_id "
+        "AND active=1",
+        {"notice": NOTICE_DUE, "telegram_id": telegram_id},
     )
     return cursor.rowcount == 1
 
 
-async def lapse_notices_due(conn: Connection) -> list[Member]:
-    rows = await fetch_all(
-        conn, f"{_MEMBER} WHERE active=0 AND lapse_notice=? ORDER BY telegram_id", (NOTICE_DUE,)
+def lapse_notices_due(conn: Connection) -> list[Member]:
+    rows = fetch_all(
+        conn,
+        f"{_MEMBER} WHERE active=0 AND lapse_notice=:notice ORDER BY telegram_id",
+        {"notice": NOTICE_DUE},
     )
     return [_member(r) for r in rows]
 
 
-async def mark_lapse_told(conn: Connection, telegram_id: int) -> None:
-    await conn.execute(
-        "UPDATE users SET lapse_notice=? WHERE telegram_id=? AND lapse_notice=?",
-        (NOTICE_SENT, telegram_id, NOTICE_DUE),
+def mark_lapse_told(conn: Connection, telegram_id: int) -> None:
+    execute(
+        conn,
+        "UPDATE users SET lapse_notice=:sent WHERE telegram_id=:telegram_id AND lapse_notice=:due",
+        {"sent": NOTICE_SENT, "telegram_id": telegram_id, "due": NOTICE_DUE},
     )
 
 
-async def open_work_of(conn: Connection, telegram_id: int) -> list[tuple[str, str]]:
+def open_work_of(conn: Connection, telegram_id: int) -> list[tuple[str, str]]:
     """(screening number, status) of the open screenings the person started or last acted
     on, and of the patients they own in the D0 window — to hand over to the coordinators."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         """SELECT s.number, s.status FROM screenings s
            LEFT JOIN ownership o ON o.screening_id = s.id
            WHERE s.status IN ('in_screening', 'screened')
-             AND (s.clinician_id = ? OR s.last_actor_id = ? OR o.owner_id = ?)
+             AND (s.clinician_id = :telegram_id OR s.last_actor_id = :telegram_id
+                  OR o.owner_id = :telegram_id)
            ORDER BY s.id""",
-        (telegram_id, telegram_id, telegram_id),
+        {"telegram_id": telegram_id},
     )
     return [(r["number"], r["status"]) for r in rows]
 
@@ -273,9 +287,9 @@ async def open_work_of(conn: Connection, telegram_id: int) -> list[tuple[str, st
 # --- the delegation log's sources ------------------------------------------------------------
 
 
-async def trail_acts(conn: Connection) -> list[TrailAct]:
+def trail_acts(conn: Connection) -> list[TrailAct]:
     """Every row of the audit trail, in order, as the delegation log reads it."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         "SELECT id, at, actor, action, field, old_value, new_value, reason FROM audit ORDER BY id",
     )
@@ -286,9 +300,9 @@ async def trail_acts(conn: Connection) -> list[TrailAct]:
     ]  # fmt: skip
 
 
-async def names(conn: Connection) -> dict[int, str]:
+def names(conn: Connection) -> dict[int, str]:
     """Everyone ever listed: "Name @username" as Telegram gave them, else their first name."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         """SELECT u.telegram_id, u.full_name, u.username, r.display_name FROM users u
            LEFT JOIN user_reach r ON r.telegram_id = u.telegram_id""",

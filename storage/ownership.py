@@ -5,13 +5,13 @@ deliveries, unreachable users, the reminder log and the team's morning board."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from storage.connection import Connection
-from storage.db import fetch_all, fetch_one
+from sqlalchemy import Connection, RowMapping
+
 from storage.reminders import Reminder, _reminder
+from storage.sql import execute, fetch_all, fetch_one, listed
 from storage.timefmt import from_db, maybe_from_db, to_db
 
 
@@ -26,12 +26,12 @@ class Loop:
     taken_at: dt.datetime | None = None
 
 
-async def get_loop(conn: Connection, screening_id: int) -> Loop:
-    row = await fetch_one(
+def get_loop(conn: Connection, screening_id: int) -> Loop:
+    row = fetch_one(
         conn,
         "SELECT owner_id, acknowledged_at, planned_at, taken_at FROM ownership "
-        "WHERE screening_id=?",
-        (screening_id,),
+        "WHERE screening_id=:screening_id",
+        {"screening_id": screening_id},
     )
     if row is None:
         return Loop(None, None, None)
@@ -43,7 +43,7 @@ async def get_loop(conn: Connection, screening_id: int) -> Loop:
     )
 
 
-async def acknowledge(
+def acknowledge(
     conn: Connection,
     screening_id: int,
     owner_id: int,
@@ -51,42 +51,47 @@ async def acknowledge(
     taken_at: dt.datetime | None = None,
 ) -> None:
     """The owner acknowledged at *now*; `taken_at`: when they took the patient (default now)."""
-    await conn.execute(
-        "INSERT INTO ownership(screening_id, owner_id, acknowledged_at, taken_at) VALUES (?,?,?,?) "
+    execute(
+        conn,
+        "INSERT INTO ownership(screening_id, owner_id, acknowledged_at, taken_at) "
+        "VALUES (:screening_id, :owner_id, :acknowledged_at, :taken_at) "
         "ON CONFLICT(screening_id) DO UPDATE SET owner_id=excluded.owner_id, "
         "acknowledged_at=excluded.acknowledged_at, taken_at=excluded.taken_at",
-        (screening_id, owner_id, to_db(now), to_db(taken_at or now)),
-    )
+        {"screening_id": screening_id, "owner_id": owner_id, "acknowledged_at": to_db(now),
+         "taken_at": to_db(taken_at or now)},
+    )  # fmt: skip
 
 
-async def set_planned(conn: Connection, screening_id: int, planned_at: dt.datetime) -> None:
-    await conn.execute(
-        "INSERT INTO ownership(screening_id, planned_at) VALUES (?,?) "
+def set_planned(conn: Connection, screening_id: int, planned_at: dt.datetime) -> None:
+    execute(
+        conn,
+        "INSERT INTO ownership(screening_id, planned_at) VALUES (:screening_id, :planned_at) "
         "ON CONFLICT(screening_id) DO UPDATE SET planned_at=excluded.planned_at",
-        (screening_id, to_db(planned_at)),
+        {"screening_id": screening_id, "planned_at": to_db(planned_at)},
     )
 
 
 # --- staff names (the Telegram first name: staff, never patients) ---------------------------
 
 
-async def set_display_name(conn: Connection, user_id: int, name: str) -> None:
-    await conn.execute(
-        "INSERT INTO user_reach(telegram_id, display_name) VALUES (?,?) "
+def set_display_name(conn: Connection, user_id: int, name: str) -> None:
+    execute(
+        conn,
+        "INSERT INTO user_reach(telegram_id, display_name) VALUES (:user_id, :display_name) "
         "ON CONFLICT(telegram_id) DO UPDATE SET display_name=excluded.display_name",
-        (user_id, name[:64]),
+        {"user_id": user_id, "display_name": name[:64]},
     )
 
 
-async def display_names(conn: Connection, user_ids: Iterable[int]) -> dict[int, str]:
+def display_names(conn: Connection, user_ids: Iterable[int]) -> dict[int, str]:
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return {}
-    rows = await fetch_all(
+    marks, params = listed("user_id", ids)
+    rows = fetch_all(
         conn,
-        f"SELECT telegram_id, display_name FROM user_reach WHERE telegram_id IN "
-        f"({','.join('?' * len(ids))})",
-        tuple(ids),
+        f"SELECT telegram_id, display_name FROM user_reach WHERE telegram_id IN ({marks})",
+        params,
     )
     return {r["telegram_id"]: r["display_name"] for r in rows if r["display_name"]}
 
@@ -94,12 +99,14 @@ async def display_names(conn: Connection, user_ids: Iterable[int]) -> dict[int, 
 # --- the Telegram message a reminder became -------------------------------------------------
 
 
-async def record_message(conn: Connection, reminder_id: int, chat_id: int, message_id: int) -> None:
-    await conn.execute(
-        "INSERT INTO reminder_notes(reminder_id, message_chat_id, message_id) VALUES (?,?,?) "
+def record_message(conn: Connection, reminder_id: int, chat_id: int, message_id: int) -> None:
+    execute(
+        conn,
+        "INSERT INTO reminder_notes(reminder_id, message_chat_id, message_id) "
+        "VALUES (:reminder_id, :chat_id, :message_id) "
         "ON CONFLICT(reminder_id) DO UPDATE SET message_chat_id=excluded.message_chat_id, "
         "message_id=excluded.message_id",
-        (reminder_id, chat_id, message_id),
+        {"reminder_id": reminder_id, "chat_id": chat_id, "message_id": message_id},
     )
 
 
@@ -112,36 +119,38 @@ class SentMessage:
     message_id: int
 
 
-async def sent_messages(
+def sent_messages(
     conn: Connection, screening_id: int, kind: str, since: dt.datetime | None = None
 ) -> list[SentMessage]:
     """The messages a screening's reminders of `kind` became (newest first)."""
     sql = (
         "SELECT r.id, r.step, r.recipient, n.message_chat_id, n.message_id FROM reminders r "
         "JOIN reminder_notes n ON n.reminder_id = r.id "
-        "WHERE r.screening_id=? AND r.kind=? AND r.state='sent' AND n.message_id IS NOT NULL"
+        "WHERE r.screening_id=:screening_id AND r.kind=:kind AND r.state='sent' "
+        "AND n.message_id IS NOT NULL"
     )
-    params: list[object] = [screening_id, kind]
+    params: dict[str, object] = {"screening_id": screening_id, "kind": kind}
     if since is not None:
-        sql += " AND r.sent_at >= ?"
-        params.append(to_db(since))
-    rows = await fetch_all(conn, sql + " ORDER BY r.sent_at DESC, r.id DESC", tuple(params))
+        sql += " AND r.sent_at >= :since"
+        params["since"] = to_db(since)
+    rows = fetch_all(conn, sql + " ORDER BY r.sent_at DESC, r.id DESC", params)
     return [
         SentMessage(r["id"], r["step"], r["recipient"], r["message_chat_id"], r["message_id"])
         for r in rows
     ]
 
 
-async def reminder_of_message(conn: Connection, chat_id: int, message_id: int) -> int | None:
-    row = await fetch_one(
+def reminder_of_message(conn: Connection, chat_id: int, message_id: int) -> int | None:
+    row = fetch_one(
         conn,
-        "SELECT reminder_id FROM reminder_notes WHERE message_chat_id=? AND message_id=?",
-        (chat_id, message_id),
+        "SELECT reminder_id FROM reminder_notes "
+        "WHERE message_chat_id=:chat_id AND message_id=:message_id",
+        {"chat_id": chat_id, "message_id": message_id},
     )
     return None if row is None else int(row["reminder_id"])
 
 
-async def acknowledge_rows(
+def acknowledge_rows(
     conn: Connection,
     screening_id: int,
     kind: str,
@@ -150,26 +159,27 @@ async def acknowledge_rows(
     since: dt.datetime,
 ) -> int:
     """Mark the reminders of `kind` sent since `since` (today's) as acknowledged by the user."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         "SELECT r.id FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
-        "WHERE r.screening_id=? AND r.kind=? AND r.state='sent' AND r.sent_at >= ? "
-        "AND n.acknowledged_at IS NULL",
-        (screening_id, kind, to_db(since)),
+        "WHERE r.screening_id=:screening_id AND r.kind=:kind AND r.state='sent' "
+        "AND r.sent_at >= :since AND n.acknowledged_at IS NULL",
+        {"screening_id": screening_id, "kind": kind, "since": to_db(since)},
     )
     for row in rows:
-        await _note(conn, row["id"], acknowledged_by=user_id, acknowledged_at=to_db(now))
+        _note(conn, row["id"], acknowledged_by=user_id, acknowledged_at=to_db(now))
     return len(rows)
 
 
-async def _note(conn: Connection, reminder_id: int, **values: object) -> None:
+def _note(conn: Connection, reminder_id: int, **values: object) -> None:
     """Set some columns of a reminder's note (created if missing); names are ours, not input."""
     columns = list(values)
-    await conn.execute(
+    execute(
+        conn,
         f"INSERT INTO reminder_notes(reminder_id, {', '.join(columns)}) "
-        f"VALUES (?, {', '.join('?' * len(columns))}) ON CONFLICT(reminder_id) DO UPDATE SET "
-        + ", ".join(f"{c}=excluded.{c}" for c in columns),
-        (reminder_id, *values.values()),
+        f"VALUES (:reminder_id, {', '.join(f':{c}' for c in columns)}) "
+        "ON CONFLICT(reminder_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in columns),
+        {"reminder_id": reminder_id, **values},
     )
 
 
@@ -184,31 +194,31 @@ class Scheduled:
     due_at: dt.datetime
 
 
-async def scheduled(conn: Connection, screening_id: int, kind: str) -> list[Scheduled]:
-    rows = await fetch_all(
+def scheduled(conn: Connection, screening_id: int, kind: str) -> list[Scheduled]:
+    rows = fetch_all(
         conn,
         "SELECT id, step, recipient, due_at FROM reminders "
-        "WHERE screening_id=? AND kind=? AND state='scheduled' ORDER BY due_at, id",
-        (screening_id, kind),
+        "WHERE screening_id=:screening_id AND kind=:kind AND state='scheduled' "
+        "ORDER BY due_at, id",
+        {"screening_id": screening_id, "kind": kind},
     )
     return [Scheduled(r["id"], r["step"], r["recipient"], from_db(r["due_at"])) for r in rows]
 
 
-async def cancel_ids(conn: Connection, ids: Sequence[int], by: str) -> int:
+def cancel_ids(conn: Connection, ids: Sequence[int], by: str) -> int:
     if not ids:
         return 0
-    rows = await fetch_all(
-        conn,
-        f"SELECT id FROM reminders WHERE state='scheduled' AND id IN ({','.join('?' * len(ids))})",
-        tuple(ids),
+    marks, params = listed("id", ids)
+    rows = fetch_all(
+        conn, f"SELECT id FROM reminders WHERE state='scheduled' AND id IN ({marks})", params
     )
     for row in rows:
-        await conn.execute("UPDATE reminders SET state='cancelled' WHERE id=?", (row["id"],))
-        await _note(conn, row["id"], cancelled_by=str(by))  # (a StrEnum: its text)
+        execute(conn, "UPDATE reminders SET state='cancelled' WHERE id=:id", {"id": row["id"]})
+        _note(conn, row["id"], cancelled_by=str(by))  # (a StrEnum: its text)
     return len(rows)
 
 
-async def cancel_scheduled(
+def cancel_scheduled(
     conn: Connection,
     screening_id: int,
     by: str,
@@ -218,50 +228,57 @@ async def cancel_scheduled(
 ) -> int:
     """Cancel what is still to be sent for a screening (all kinds, or these; all steps, or
     these), each row keeping its cause (`by`) for the log."""
-    sql = "SELECT id FROM reminders WHERE screening_id=? AND state='scheduled'"
-    params: list[object] = [screening_id]
+    sql = "SELECT id FROM reminders WHERE screening_id=:screening_id AND state='scheduled'"
+    params: dict[str, object] = {"screening_id": screening_id}
     for column, values in (("kind", kinds), ("step", steps)):
         chosen = list(values) if values is not None else []
         if chosen:
-            sql += f" AND {column} IN ({','.join('?' * len(chosen))})"
-            params.extend(chosen)
-    rows = await fetch_all(conn, sql, tuple(params))
-    return await cancel_ids(conn, [r["id"] for r in rows], by)
+            marks, listed_values = listed(column, chosen)
+            sql += f" AND {column} IN ({marks})"
+            params |= listed_values
+    rows = fetch_all(conn, sql, params)
+    return cancel_ids(conn, [r["id"] for r in rows], by)
 
 
-async def mark_answered(
+def mark_answered(
     conn: Connection, reminder_ids: Sequence[int], by: int, at: dt.datetime
 ) -> list[int]:
     """The question these sent reminders asked was answered (by whom, when), for the log and
     their copies. Returns those not answered until now (an earlier answer is kept)."""
     marked = []
     for reminder_id in reminder_ids:
-        cursor = await conn.execute(
-            "INSERT INTO reminder_notes(reminder_id, answered_by, answered_at) VALUES (?,?,?) "
+        cursor = execute(
+            conn,
+            "INSERT INTO reminder_notes(reminder_id, answered_by, answered_at) "
+            "VALUES (:reminder_id, :answered_by, :answered_at) "
             "ON CONFLICT(reminder_id) DO UPDATE SET answered_by=excluded.answered_by, "
             "answered_at=excluded.answered_at WHERE reminder_notes.answered_at IS NULL",
-            (reminder_id, by, to_db(at)),
+            {"reminder_id": reminder_id, "answered_by": by, "answered_at": to_db(at)},
         )
         if cursor.rowcount == 1:
             marked.append(reminder_id)
     return marked
 
 
-async def mark_unknown(conn: Connection, reminder_id: int, error: str) -> None:
+def mark_unknown(conn: Connection, reminder_id: int, error: str) -> None:
     """The request left and no answer came: maybe delivered. Never retried (no duplicate)."""
-    await conn.execute(
-        "UPDATE reminders SET state='unknown', last_error=?, attempts=attempts+1 WHERE id=?",
-        (error, reminder_id),
+    execute(
+        conn,
+        "UPDATE reminders SET state='unknown', last_error=:error, attempts=attempts+1 "
+        "WHERE id=:reminder_id",
+        {"error": error, "reminder_id": reminder_id},
     )
 
 
-async def note_rerouted(conn: Connection, reminder_id: int, original: str) -> None:
-    await _note(conn, reminder_id, rerouted_from=original)
+def note_rerouted(conn: Connection, reminder_id: int, original: str) -> None:
+    _note(conn, reminder_id, rerouted_from=original)
 
 
-async def rerouted_from(conn: Connection, reminder_id: int) -> str | None:
-    row = await fetch_one(
-        conn, "SELECT rerouted_from FROM reminder_notes WHERE reminder_id=?", (reminder_id,)
+def rerouted_from(conn: Connection, reminder_id: int) -> str | None:
+    row = fetch_one(
+        conn,
+        "SELECT rerouted_from FROM reminder_notes WHERE reminder_id=:reminder_id",
+        {"reminder_id": reminder_id},
     )
     return None if row is None else row["rerouted_from"]
 
@@ -269,30 +286,33 @@ async def rerouted_from(conn: Connection, reminder_id: int) -> str | None:
 # --- unreachable users ----------------------------------------------------------------------
 
 
-async def mark_unreachable(conn: Connection, user_id: int, why: str, now: dt.datetime) -> bool:
+def mark_unreachable(conn: Connection, user_id: int, why: str, now: dt.datetime) -> bool:
     """True when the user was reachable until now (a new episode: the admins are told)."""
-    if await is_unreachable(conn, user_id):
+    if is_unreachable(conn, user_id):
         return False
-    await conn.execute(
-        "INSERT INTO user_reach(telegram_id, unreachable_since, unreachable_why) VALUES (?,?,?) "
+    execute(
+        conn,
+        "INSERT INTO user_reach(telegram_id, unreachable_since, unreachable_why) "
+        "VALUES (:user_id, :since, :why) "
         "ON CONFLICT(telegram_id) DO UPDATE SET unreachable_since=excluded.unreachable_since, "
         "unreachable_why=excluded.unreachable_why",
-        (user_id, to_db(now), why),
+        {"user_id": user_id, "since": to_db(now), "why": why},
     )
     return True
 
 
-async def clear_unreachable(conn: Connection, user_id: int) -> bool:
-    cursor = await conn.execute(
+def clear_unreachable(conn: Connection, user_id: int) -> bool:
+    cursor = execute(
+        conn,
         "UPDATE user_reach SET unreachable_since=NULL, unreachable_why=NULL "
-        "WHERE telegram_id=? AND unreachable_since IS NOT NULL",
-        (user_id,),
+        "WHERE telegram_id=:user_id AND unreachable_since IS NOT NULL",
+        {"user_id": user_id},
     )
     return cursor.rowcount == 1
 
 
-async def unreachable_users(conn: Connection) -> dict[int, str]:
-    rows = await fetch_all(
+def unreachable_users(conn: Connection) -> dict[int, str]:
+    rows = fetch_all(
         conn,
         "SELECT r.telegram_id, r.unreachable_why FROM user_reach r "
         "JOIN users u ON u.telegram_id = r.telegram_id "
@@ -301,21 +321,23 @@ async def unreachable_users(conn: Connection) -> dict[int, str]:
     return {r["telegram_id"]: r["unreachable_why"] or "" for r in rows}
 
 
-async def reach(conn: Connection, user_id: int) -> tuple[str | None, bool]:
+def reach(conn: Connection, user_id: int) -> tuple[str | None, bool]:
     """(display name, unreachable) in one read: checked on every update."""
-    row = await fetch_one(
+    row = fetch_one(
         conn,
-        "SELECT display_name, unreachable_since FROM user_reach WHERE telegram_id=?",
-        (user_id,),
+        "SELECT display_name, unreachable_since FROM user_reach WHERE telegram_id=:user_id",
+        {"user_id": user_id},
     )
     if row is None:
         return None, False
     return row["display_name"], row["unreachable_since"] is not None
 
 
-async def is_unreachable(conn: Connection, user_id: int) -> bool:
-    row = await fetch_one(
-        conn, "SELECT unreachable_since FROM user_reach WHERE telegram_id=?", (user_id,)
+def is_unreachable(conn: Connection, user_id: int) -> bool:
+    row = fetch_one(
+        conn,
+        "SELECT unreachable_since FROM user_reach WHERE telegram_id=:user_id",
+        {"user_id": user_id},
     )
     return row is not None and row["unreachable_since"] is not None
 
@@ -343,21 +365,22 @@ class LogRow:
     answered_at: dt.datetime | None = None
 
 
-async def reminder_log(conn: Connection, screening_ids: Sequence[int]) -> list[LogRow]:
+def reminder_log(conn: Connection, screening_ids: Sequence[int]) -> list[LogRow]:
     if not screening_ids:
         return []
-    rows = await fetch_all(
+    marks, params = listed("screening_id", screening_ids)
+    rows = fetch_all(
         conn,
         f"SELECT r.*, n.acknowledged_by, n.acknowledged_at, n.cancelled_by, n.rerouted_from, "
         f"n.answered_by, n.answered_at FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
-        f"WHERE r.screening_id IN ({','.join('?' * len(screening_ids))}) "
+        f"WHERE r.screening_id IN ({marks}) "
         f"ORDER BY r.screening_id, r.due_at, r.id",
-        tuple(screening_ids),
+        params,
     )
     return [_log_row(r) for r in rows]
 
 
-def _log_row(r: sqlite3.Row) -> LogRow:
+def _log_row(r: RowMapping) -> LogRow:
     return LogRow(
         r["id"],
         r["screening_id"],
@@ -389,56 +412,63 @@ class Board:
     text: str
 
 
-async def get_board(conn: Connection, day: dt.date) -> Board | None:
-    row = await fetch_one(conn, "SELECT * FROM boards WHERE day=?", (day.isoformat(),))
+def get_board(conn: Connection, day: dt.date) -> Board | None:
+    row = fetch_one(conn, "SELECT * FROM boards WHERE day=:day", {"day": day.isoformat()})
     if row is None:
         return None
     return Board(day, row["chat_id"], row["message_id"], row["text"])
 
 
-async def latest_board(conn: Connection, day: dt.date) -> Board | None:
+def latest_board(conn: Connection, day: dt.date) -> Board | None:
     """The board of that day, else the latest before it (before 08:00, yesterday's)."""
-    row = await fetch_one(
-        conn, "SELECT * FROM boards WHERE day<=? ORDER BY day DESC LIMIT 1", (day.isoformat(),)
+    row = fetch_one(
+        conn,
+        "SELECT * FROM boards WHERE day<=:day ORDER BY day DESC LIMIT 1",
+        {"day": day.isoformat()},
     )
     if row is None:
         return None
     return Board(dt.date.fromisoformat(row["day"]), row["chat_id"], row["message_id"], row["text"])
 
 
-async def board_row_id(conn: Connection, day: dt.date) -> int | None:
+def board_row_id(conn: Connection, day: dt.date) -> int | None:
     """The outbox row of that day's board, whatever its state (one a day)."""
-    row = await fetch_one(
+    row = fetch_one(
         conn,
-        "SELECT id FROM reminders WHERE kind='board' AND screening_id IS NULL AND step=? "
+        "SELECT id FROM reminders WHERE kind='board' AND screening_id IS NULL AND step=:day "
         "ORDER BY id LIMIT 1",
-        (day.isoformat(),),
+        {"day": day.isoformat()},
     )
     return None if row is None else int(row["id"])
 
 
-async def board_log(conn: Connection, since: dt.datetime) -> list[LogRow]:
+def board_log(conn: Connection, since: dt.datetime) -> list[LogRow]:
     """The board rows due since `since`, for /reminders."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         "SELECT r.*, n.acknowledged_by, n.acknowledged_at, n.cancelled_by, n.rerouted_from, "
         "n.answered_by, n.answered_at FROM reminders r LEFT JOIN reminder_notes n ON n.reminder_id = r.id "
-        "WHERE r.kind='board' AND r.screening_id IS NULL AND r.due_at >= ? "
+        "WHERE r.kind='board' AND r.screening_id IS NULL AND r.due_at >= :since "
         "ORDER BY r.due_at, r.id",
-        (to_db(since),),
+        {"since": to_db(since)},
     )
     return [_log_row(r) for r in rows]
 
 
-async def reminder(conn: Connection, reminder_id: int) -> Reminder | None:
-    rows = await fetch_all(conn, "SELECT * FROM reminders WHERE id=?", (reminder_id,))
+def reminder(conn: Connection, reminder_id: int) -> Reminder | None:
+    rows = fetch_all(
+        conn, "SELECT * FROM reminders WHERE id=:reminder_id", {"reminder_id": reminder_id}
+    )
     return _reminder(rows[0]) if rows else None
 
 
-async def save_board(conn: Connection, board: Board, now: dt.datetime) -> None:
-    await conn.execute(
-        "INSERT INTO boards(day, chat_id, message_id, text, updated_at) VALUES (?,?,?,?,?) "
+def save_board(conn: Connection, board: Board, now: dt.datetime) -> None:
+    execute(
+        conn,
+        "INSERT INTO boards(day, chat_id, message_id, text, updated_at) "
+        "VALUES (:day, :chat_id, :message_id, :text, :updated_at) "
         "ON CONFLICT(day) DO UPDATE SET chat_id=excluded.chat_id, "
         "message_id=excluded.message_id, text=excluded.text, updated_at=excluded.updated_at",
-        (board.day.isoformat(), board.chat_id, board.message_id, board.text, to_db(now)),
-    )
+        {"day": board.day.isoformat(), "chat_id": board.chat_id,
+         "message_id": board.message_id, "text": board.text, "updated_at": to_db(now)},
+    )  # fmt: skip

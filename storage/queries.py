@@ -12,11 +12,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from conversations.replay import Record, replay
 from storage.audit import parse_timestamp
-from storage.connection import Connection
-from storage.db import fetch_all
 from storage.screenings import IN_SCREENING, SCREENED, Screening
+from storage.sql import execute, fetch_all, listed
 from storage.timefmt import from_db, to_db
 
 FOLLOW_UP_PREFIX = "follow_up:"
@@ -26,43 +27,44 @@ SCORTEN_PREFIX = "scorten:"
 # --- screenings -----------------------------------------------------------------------------
 
 
-async def open_screenings(conn: Connection) -> list[Screening]:
+def open_screenings(conn: Connection) -> list[Screening]:
     """Patients someone still has to act on: in screening, or screened eligible / pending
     with no injection recorded (ordered by number; the view sorts by deadline)."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         """SELECT * FROM screenings
-           WHERE status = ?
-              OR (status = ? AND outcome IN ('eligible', 'pending') AND injected_at IS NULL)
+           WHERE status = :in_screening
+              OR (status = :screened AND outcome IN ('eligible', 'pending')
+                  AND injected_at IS NULL)
            ORDER BY site, sequence""",
-        (IN_SCREENING, SCREENED),
+        {"in_screening": IN_SCREENING, "screened": SCREENED},
     )
     return [Screening.from_row(r) for r in rows]
 
 
-async def all_screenings(conn: Connection) -> list[Screening]:
-    rows = await fetch_all(conn, "SELECT * FROM screenings ORDER BY site, sequence")
+def all_screenings(conn: Connection) -> list[Screening]:
+    rows = fetch_all(conn, "SELECT * FROM screenings ORDER BY site, sequence")
     return [Screening.from_row(r) for r in rows]
 
 
 # --- answers ------------------------------------------------------------------------------
 
 
-async def latest_values(
+def latest_values(
     conn: Connection, question_ids: Sequence[str] | None = None
 ) -> dict[int, dict[str, str]]:
     """The current value (JSON text) of each answer of every screening, in one query:
     screening id → {question id → value}. Withdrawn answers (value NULL) are absent."""
     sql = """SELECT screening_id, question_id, value FROM answers
              WHERE id IN (SELECT MAX(id) FROM answers GROUP BY screening_id, question_id)"""
-    params: tuple[object, ...] = ()
+    params: dict[str, object] = {}
     if question_ids is not None:
         if not question_ids:
             return {}
-        sql += f" AND question_id IN ({','.join('?' * len(question_ids))})"
-        params = tuple(question_ids)
+        marks, params = listed("question_id", question_ids)
+        sql += f" AND question_id IN ({marks})"
     values: dict[int, dict[str, str]] = {}
-    for row in await fetch_all(conn, sql, params):
+    for row in fetch_all(conn, sql, params):
         if row["value"] is not None:
             values.setdefault(int(row["screening_id"]), {})[str(row["question_id"])] = str(
                 row["value"]
@@ -85,15 +87,15 @@ class HistoryRow:
     reason: str | None
 
 
-async def answer_history(conn: Connection, screening_id: int | None = None) -> list[HistoryRow]:
+def answer_history(conn: Connection, screening_id: int | None = None) -> list[HistoryRow]:
     """Every answer row (of one screening, or of all), in screening then entry order."""
     sql = """SELECT a.*, s.number AS number FROM answers a
              JOIN screenings s ON s.id = a.screening_id"""
-    params: tuple[object, ...] = ()
+    params: dict[str, object] = {}
     if screening_id is not None:
-        sql += " WHERE a.screening_id = ?"
-        params = (screening_id,)
-    rows = await fetch_all(conn, sql + " ORDER BY s.site, s.sequence, a.id", params)
+        sql += " WHERE a.screening_id = :screening_id"
+        params = {"screening_id": screening_id}
+    rows = fetch_all(conn, sql + " ORDER BY s.site, s.sequence, a.id", params)
     return [
         HistoryRow(
             answer_id=int(r["id"]),
@@ -137,16 +139,16 @@ class AuditRow:
     reason: str | None
 
 
-async def screening_audit(conn: Connection, number: str, actions: Sequence[str]) -> list[AuditRow]:
+def screening_audit(conn: Connection, number: str, actions: Sequence[str]) -> list[AuditRow]:
     """The audit rows of one screening with the given actions, oldest first."""
     if not actions:
         return []
-    marks = ",".join("?" * len(actions))
-    rows = await fetch_all(
+    marks, params = listed("action", actions)
+    rows = fetch_all(
         conn,
         f"""SELECT id, at, actor, action, field, old_value, new_value, reason FROM audit
-            WHERE screening = ? AND action IN ({marks}) ORDER BY id""",
-        (number, *actions),
+            WHERE screening = :screening AND action IN ({marks}) ORDER BY id""",
+        {"screening": number, **params},
     )
     return [
         AuditRow(
@@ -179,9 +181,9 @@ class TrailRow:
     hash: str
 
 
-async def screenings_trail(conn: Connection) -> list[TrailRow]:
+def screenings_trail(conn: Connection) -> list[TrailRow]:
     """Every audit row about a screening, oldest first (the exports tie to the chain)."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         """SELECT id, at, actor, screening, action, field, old_value, new_value, reason, hash
            FROM audit WHERE screening IS NOT NULL ORDER BY id""",
@@ -203,30 +205,32 @@ async def screenings_trail(conn: Connection) -> list[TrailRow]:
     ]
 
 
-async def replayed_records(conn: Connection) -> dict[str, Record]:
+def replayed_records(conn: Connection) -> dict[str, Record]:
     """Each screening's current answers, status, outcome and D0 facts rebuilt from the audit
     trail alone (`conversations.replay`): screening number → record."""
-    return replay(await screenings_trail(conn))
+    return replay(screenings_trail(conn))
 
 
-async def stored_records(conn: Connection) -> dict[str, Record]:
+def stored_records(conn: Connection) -> dict[str, Record]:
     """The same as stored (the screenings and their latest answer rows), to compare with
     `replayed_records`: screening number → record."""
-    values = await latest_values(conn)
+    values = latest_values(conn)
     return {
         s.number: Record(s.status, s.outcome, dict(values.get(s.id, {})))
-        for s in await all_screenings(conn)
+        for s in all_screenings(conn)
     }
 
 
 # --- reminders ----------------------------------------------------------------------------
 
 
-async def move_reminder(conn: Connection, reminder_id: int, due: dt.datetime) -> bool:
+def move_reminder(conn: Connection, reminder_id: int, due: dt.datetime) -> bool:
     """Move a still-scheduled reminder to a new time (a corrected injection time moves its
     follow-ups). False if it was sent, claimed or cancelled meanwhile."""
-    cursor = await conn.execute(
-        "UPDATE reminders SET due_at=?, next_attempt_at=NULL WHERE id=? AND state='scheduled'",
-        (to_db(due), reminder_id),
+    cursor = execute(
+        conn,
+        "UPDATE reminders SET due_at=:due_at, next_attempt_at=NULL "
+        "WHERE id=:reminder_id AND state='scheduled'",
+        {"due_at": to_db(due), "reminder_id": reminder_id},
     )
     return cursor.rowcount == 1

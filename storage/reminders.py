@@ -9,13 +9,13 @@ when the message is sent, so a team chat that migrates to a supergroup is follow
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storage.connection import Connection, dialect_of
-from storage.db import fetch_all
+from sqlalchemy import Connection, RowMapping
+
 from storage.leases import this_process
+from storage.sql import dialect, execute, fetch_all, listed
 from storage.timefmt import from_db, maybe_from_db, to_db
 
 TEAM = "team"
@@ -63,7 +63,7 @@ class Reminder:
     last_error: str | None
 
 
-def _reminder(row: sqlite3.Row) -> Reminder:
+def _reminder(row: RowMapping) -> Reminder:
     return Reminder(
         row["id"],
         row["screening_id"],
@@ -79,7 +79,7 @@ def _reminder(row: sqlite3.Row) -> Reminder:
     )
 
 
-async def schedule(
+def schedule(
     conn: Connection,
     screening_id: int | None,
     kind: str,
@@ -89,17 +89,18 @@ async def schedule(
 ) -> list[int]:
     ids = []
     for recipient in dict.fromkeys(recipients):  # de-duplicated, order kept
-        cursor = await conn.execute(
-            "INSERT INTO reminders(screening_id, kind, step, recipient, due_at) VALUES (?,?,?,?,?) "
-            "RETURNING id",
-            (screening_id, kind, step, recipient, to_db(due)),
-        )
-        (new_id,) = await cursor.fetchone()
+        new_id = execute(
+            conn,
+            "INSERT INTO reminders(screening_id, kind, step, recipient, due_at) "
+            "VALUES (:screening_id, :kind, :step, :recipient, :due_at) RETURNING id",
+            {"screening_id": screening_id, "kind": kind, "step": step, "recipient": recipient,
+             "due_at": to_db(due)},
+        ).scalar_one()  # fmt: skip
         ids.append(int(new_id))
     return ids
 
 
-async def hold(
+def hold(
     conn: Connection,
     screening_id: int | None,
     kind: str,
@@ -111,27 +112,30 @@ async def hold(
     written 'claimed' — held for that reply, never picked by the sender — until Telegram has
     accepted it (`mark_delivered`), or released to the sender if it did not (`release`; a
     crash leaves it claimed and `release_claimed` at the next start does the same)."""
-    cursor = await conn.execute(
+    new_id = execute(
+        conn,
         "INSERT INTO reminders(screening_id, kind, step, recipient, due_at, state, claimed_at, "
-        "claimed_by, claimed_until) VALUES (?,?,?,?,?,'claimed',?,?,?) RETURNING id",
-        (screening_id, kind, step, recipient, to_db(now), to_db(now), this_process(),
-         to_db(now + CLAIM_LEASE)),
-    )  # fmt: skip
-    (new_id,) = await cursor.fetchone()
+        "claimed_by, claimed_until) VALUES (:screening_id, :kind, :step, :recipient, :now, "
+        "'claimed', :now, :claimed_by, :claimed_until) RETURNING id",
+        {"screening_id": screening_id, "kind": kind, "step": step, "recipient": recipient,
+         "now": to_db(now), "claimed_by": this_process(),
+         "claimed_until": to_db(now + CLAIM_LEASE)},
+    ).scalar_one()  # fmt: skip
     return int(new_id)
 
 
-async def mark_delivered(conn: Connection, reminder_id: int, now: dt.datetime) -> bool:
+def mark_delivered(conn: Connection, reminder_id: int, now: dt.datetime) -> bool:
     """A held row whose reply Telegram accepted: sent (False if no longer held)."""
-    cursor = await conn.execute(
-        "UPDATE reminders SET state='sent', sent_at=?, attempts=attempts+1, claimed_at=NULL "
-        "WHERE id=? AND state='claimed'",
-        (to_db(now), reminder_id),
+    cursor = execute(
+        conn,
+        "UPDATE reminders SET state='sent', sent_at=:now, attempts=attempts+1, claimed_at=NULL "
+        "WHERE id=:reminder_id AND state='claimed'",
+        {"now": to_db(now), "reminder_id": reminder_id},
     )
     return cursor.rowcount == 1
 
 
-async def release(
+def release(
     conn: Connection,
     ids: Iterable[int],
     at: dt.datetime | None = None,
@@ -144,20 +148,23 @@ async def release(
     ids = list(ids)
     if not ids:
         return 0
-    fence, params = "", []
+    marks, params = listed("id", ids)
+    fence = ""
     if claim is not None:
-        fence = " AND claimed_by = ? AND COALESCE(claim_epoch, 0) = ?"
-        params = [claim.holder, claim.epoch]
-    cursor = await conn.execute(
+        fence = " AND claimed_by = :holder AND COALESCE(claim_epoch, 0) = :epoch"
+        params |= {"holder": claim.holder, "epoch": claim.epoch}
+    cursor = execute(
+        conn,
         f"UPDATE reminders SET state='scheduled', claimed_at=NULL, claimed_by=NULL, "
-        f"claimed_until=NULL, claim_epoch=NULL, next_attempt_at=COALESCE(?, next_attempt_at) "
-        f"WHERE state='claimed' AND id IN ({','.join('?' * len(ids))}){fence}",
-        (to_db(at) if at is not None else None, *ids, *params),
+        f"claimed_until=NULL, claim_epoch=NULL, "
+        f"next_attempt_at=COALESCE(:next_attempt_at, next_attempt_at) "
+        f"WHERE state='claimed' AND id IN ({marks}){fence}",
+        {"next_attempt_at": to_db(at) if at is not None else None, **params},
     )
     return cursor.rowcount
 
 
-async def cancel(
+def cancel(
     conn: Connection,
     screening_id: int,
     kinds: Iterable[str] | None = None,
@@ -166,21 +173,26 @@ async def cancel(
 ) -> int:
     """Cancel what is still to be sent for a screening (all kinds, or the given ones; all
     steps, or the given ones — e.g. one follow-up question once it is answered)."""
-    sql = "UPDATE reminders SET state='cancelled' WHERE screening_id=? AND state='scheduled'"
-    params: list[object] = [screening_id]
+    sql = (
+        "UPDATE reminders SET state='cancelled' "
+        "WHERE screening_id=:screening_id AND state='scheduled'"
+    )
+    params: dict[str, object] = {"screening_id": screening_id}
     kinds = list(kinds) if kinds is not None else None
     if kinds:
-        sql += f" AND kind IN ({','.join('?' * len(kinds))})"
-        params.extend(kinds)
+        marks, listed_kinds = listed("kind", kinds)
+        sql += f" AND kind IN ({marks})"
+        params |= listed_kinds
     steps = list(steps) if steps is not None else None
     if steps:
-        sql += f" AND step IN ({','.join('?' * len(steps))})"
-        params.extend(steps)
-    cursor = await conn.execute(sql, params)
+        marks, listed_steps = listed("step", steps)
+        sql += f" AND step IN ({marks})"
+        params |= listed_steps
+    cursor = execute(conn, sql, params)
     return cursor.rowcount
 
 
-async def has_scheduled(
+def has_scheduled(
     conn: Connection,
     screening_id: int,
     kind: str,
@@ -188,19 +200,22 @@ async def has_scheduled(
     *,
     recipient: str | None = None,
 ) -> bool:
-    sql = "SELECT 1 FROM reminders WHERE screening_id=? AND kind=? AND state='scheduled'"
-    params: list[object] = [screening_id, kind]
+    sql = (
+        "SELECT 1 FROM reminders "
+        "WHERE screening_id=:screening_id AND kind=:kind AND state='scheduled'"
+    )
+    params: dict[str, object] = {"screening_id": screening_id, "kind": kind}
     if step is not None:
-        sql += " AND step=?"
-        params.append(step)
+        sql += " AND step=:step"
+        params["step"] = step
     if recipient is not None:
-        sql += " AND recipient=?"
-        params.append(recipient)
-    rows = await fetch_all(conn, sql + " LIMIT 1", tuple(params))
+        sql += " AND recipient=:recipient"
+        params["recipient"] = recipient
+    rows = fetch_all(conn, sql + " LIMIT 1", params)
     return bool(rows)
 
 
-async def supersede_overdue(
+def supersede_overdue(
     conn: Connection, now: dt.datetime, per_step_kinds: Iterable[str]
 ) -> list[Reminder]:
     """Catch-up over every overdue row (in the caller's transaction): a row due at *now* for
@@ -208,27 +223,27 @@ async def supersede_overdue(
     — whatever the claim batches. Kinds in `per_step_kinds` (each step a different message)
     are left alone. Returns the rows skipped (for the audit)."""
     stamp = to_db(now)
-    excluded = list(per_step_kinds)
-    marks = ",".join("?" * len(excluded)) or "''"
-    rows = await fetch_all(
+    marks, excluded = listed("kind", per_step_kinds)
+    marks = marks or "''"
+    rows = fetch_all(
         conn,
         f"""SELECT r.* FROM reminders r
            WHERE r.state IN ('scheduled', 'claimed') AND r.state = 'scheduled'
-             AND r.due_at <= ? AND r.kind NOT IN ({marks})
+             AND r.due_at <= :now AND r.kind NOT IN ({marks})
              AND EXISTS (
                SELECT 1 FROM reminders l
                WHERE l.screening_id IS NOT DISTINCT FROM r.screening_id AND l.kind = r.kind
                  AND l.recipient = r.recipient AND l.state IN ('scheduled', 'claimed')
-                 AND l.due_at <= ? AND (l.due_at > r.due_at OR (l.due_at = r.due_at AND l.id > r.id)))
+                 AND l.due_at <= :now AND (l.due_at > r.due_at OR (l.due_at = r.due_at AND l.id > r.id)))
            ORDER BY r.due_at, r.id""",
-        (stamp, *excluded, stamp),
+        {"now": stamp, **excluded},
     )
     for row in rows:
-        await mark_skipped(conn, row["id"], "superseded by a later step")
+        mark_skipped(conn, row["id"], "superseded by a later step")
     return [_reminder(r) for r in rows]
 
 
-async def claim_due(
+def claim_due(
     conn: Connection,
     now: dt.datetime,
     limit: int = 100,
@@ -247,44 +262,49 @@ async def claim_due(
     # only uses a partial index when the query's terms imply its condition literally, and
     # without it this is a full scan of every reminder ever written.
     only = list(kinds) if kinds is not None else None
-    kind_filter = f"AND kind IN ({','.join('?' * len(only))})" if only else ""
-    rows = await fetch_all(
+    kind_marks, kinds_listed = listed("kind", only or ())
+    kind_filter = f"AND kind IN ({kind_marks})" if only else ""
+    rows = fetch_all(
         conn,
         f"""SELECT * FROM reminders
-           WHERE state IN ('scheduled', 'claimed') AND due_at <= ?
-             AND ((state='scheduled' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
-                  OR (state='claimed' AND ((claimed_by IS DISTINCT FROM ?
-                      AND (claimed_until IS NULL OR claimed_until < ?)) OR claim_epoch < ?)))
+           WHERE state IN ('scheduled', 'claimed') AND due_at <= :now
+             AND ((state='scheduled' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))
+                  OR (state='claimed' AND ((claimed_by IS DISTINCT FROM :holder
+                      AND (claimed_until IS NULL OR claimed_until < :now)) OR claim_epoch < :epoch)))
              {kind_filter}
-           ORDER BY due_at, id LIMIT ?{_SKIP_LOCKED.get(dialect_of(conn), "")}""",
-        (stamp, stamp, claim.holder, stamp, claim.epoch, *(only or ()), limit),
-    )
+           ORDER BY due_at, id LIMIT :limit{_SKIP_LOCKED.get(dialect(conn), "")}""",
+        {"now": stamp, "holder": claim.holder, "epoch": claim.epoch, "limit": limit,
+         **kinds_listed},
+    )  # fmt: skip
     if rows:
-        ids = [r["id"] for r in rows]
-        await conn.execute(
-            f"UPDATE reminders SET state='claimed', claimed_at=?, claimed_by=?, claimed_until=?, "
-            f"claim_epoch=? WHERE id IN ({','.join('?' * len(ids))})",
-            (stamp, claim.holder, to_db(now + CLAIM_LEASE), claim.epoch, *ids),
-        )
+        marks, ids = listed("id", (r["id"] for r in rows))
+        execute(
+            conn,
+            f"UPDATE reminders SET state='claimed', claimed_at=:now, claimed_by=:holder, "
+            f"claimed_until=:claimed_until, claim_epoch=:epoch WHERE id IN ({marks})",
+            {"now": stamp, "holder": claim.holder, "claimed_until": to_db(now + CLAIM_LEASE),
+             "epoch": claim.epoch, **ids},
+        )  # fmt: skip
     return [_reminder(r) for r in rows]
 
 
-async def holds(conn: Connection, reminder_id: int, claim: Claim) -> bool:
+def holds(conn: Connection, reminder_id: int, claim: Claim) -> bool:
     """Whether the row is still claimed by `claim` (holder and epoch), in the caller's write
     transaction — on PostgreSQL with the row locked until it ends, so nobody re-queues or takes
     it between this check and the mark that follows."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
-        "SELECT 1 FROM reminders WHERE id=? AND state='claimed' AND claimed_by=? "
-        f"AND COALESCE(claim_epoch, 0)=?{_LOCK_ROW.get(dialect_of(conn), '')}",
-        (reminder_id, claim.holder, claim.epoch),
+        "SELECT 1 FROM reminders WHERE id=:reminder_id AND state='claimed' "
+        "AND claimed_by=:holder "
+        f"AND COALESCE(claim_epoch, 0)=:epoch{_LOCK_ROW.get(dialect(conn), '')}",
+        {"reminder_id": reminder_id, "holder": claim.holder, "epoch": claim.epoch},
     )
     return bool(rows)
 
 
-async def keep(conn: Connection, reminder_id: int, claim: Claim) -> None:
+def keep(conn: Connection, reminder_id: int, claim: Claim) -> None:
     """`holds`, or ClaimLost (the caller's transaction then rolls back: nothing is marked)."""
-    if not await holds(conn, reminder_id, claim):
+    if not holds(conn, reminder_id, claim):
         raise ClaimLost(f"reminder {reminder_id} is no longer claimed by {claim.holder} "
                         f"under epoch {claim.epoch}")  # fmt: skip
 
@@ -296,35 +316,42 @@ _SKIP_LOCKED = {"postgresql": " FOR UPDATE SKIP LOCKED"}
 _LOCK_ROW = {"postgresql": " FOR UPDATE"}
 
 
-async def mark_sent(conn: Connection, reminder_id: int, now: dt.datetime, late: bool) -> None:
-    await conn.execute(
-        "UPDATE reminders SET state='sent', sent_at=?, late=?, attempts=attempts+1 WHERE id=?",
-        (to_db(now), int(late), reminder_id),
+def mark_sent(conn: Connection, reminder_id: int, now: dt.datetime, late: bool) -> None:
+    execute(
+        conn,
+        "UPDATE reminders SET state='sent', sent_at=:now, late=:late, attempts=attempts+1 "
+        "WHERE id=:reminder_id",
+        {"now": to_db(now), "late": int(late), "reminder_id": reminder_id},
     )
 
 
-async def mark_skipped(conn: Connection, reminder_id: int, why: str) -> None:
-    await conn.execute(
-        "UPDATE reminders SET state='skipped', last_error=? WHERE id=?", (why, reminder_id)
+def mark_skipped(conn: Connection, reminder_id: int, why: str) -> None:
+    execute(
+        conn,
+        "UPDATE reminders SET state='skipped', last_error=:why WHERE id=:reminder_id",
+        {"why": why, "reminder_id": reminder_id},
     )
 
 
-async def mark_failed(conn: Connection, reminder_id: int, error: str) -> None:
-    await conn.execute(
-        "UPDATE reminders SET state='failed', last_error=?, attempts=attempts+1 WHERE id=?",
-        (error, reminder_id),
+def mark_failed(conn: Connection, reminder_id: int, error: str) -> None:
+    execute(
+        conn,
+        "UPDATE reminders SET state='failed', last_error=:error, attempts=attempts+1 "
+        "WHERE id=:reminder_id",
+        {"error": error, "reminder_id": reminder_id},
     )
 
 
-async def retry_later(conn: Connection, reminder_id: int, at: dt.datetime, error: str) -> None:
-    await conn.execute(
-        "UPDATE reminders SET state='scheduled', next_attempt_at=?, last_error=?, "
-        "attempts=attempts+1 WHERE id=?",
-        (to_db(at), error, reminder_id),
+def retry_later(conn: Connection, reminder_id: int, at: dt.datetime, error: str) -> None:
+    execute(
+        conn,
+        "UPDATE reminders SET state='scheduled', next_attempt_at=:at, last_error=:error, "
+        "attempts=attempts+1 WHERE id=:reminder_id",
+        {"at": to_db(at), "error": error, "reminder_id": reminder_id},
     )
 
 
-async def release_claimed(conn: Connection) -> int:
+def release_claimed(conn: Connection) -> int:
     """At start and at shutdown: claimed-but-unmarked rows go back to the queue. On SQLite
     one process uses the database (its file lock), so every claim is released: a previous
     run's too. On PostgreSQL only this process's: another replica's claim is its own until
@@ -334,35 +361,42 @@ async def release_claimed(conn: Connection) -> int:
         "claimed_until=NULL, claim_epoch=NULL WHERE state IN ('scheduled', 'claimed') "
         "AND state='claimed'"
     )  # the redundant state term: the partial index, see claim_due
-    if dialect_of(conn) == "sqlite":
-        cursor = await conn.execute(sql)
+    if dialect(conn) == "sqlite":
+        cursor = execute(conn, sql)
     else:
-        cursor = await conn.execute(sql + " AND claimed_by = ?", (this_process(),))
+        cursor = execute(conn, sql + " AND claimed_by = :holder", {"holder": this_process()})
     return cursor.rowcount
 
 
-async def release_claims_of(
+def release_claims_of(
     conn: Connection, holder: str, *, lease: str | None = None, new: Claim | None = None
 ) -> int:
     """A replica that took the leader lease over from `holder` (dead, or frozen: its lease
     expired) puts `holder`'s claims back in the queue at once, rather than after their own
     lease. Fenced: with `lease` and `new`, only while `new` (holder, epoch) still holds that
     lease — a leader that lost it meanwhile re-queues nothing."""
-    fence, params = "", []
+    fence = ""
+    params: dict[str, object] = {"holder": holder}
     if lease is not None and new is not None:
-        fence = " AND EXISTS (SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ?)"
-        params = [lease, new.holder, new.epoch]
-    cursor = await conn.execute(
+        fence = (
+            " AND EXISTS (SELECT 1 FROM leases WHERE name = :lease AND holder = :new_holder "
+            "AND epoch = :new_epoch)"
+        )
+        params |= {"lease": lease, "new_holder": new.holder, "new_epoch": new.epoch}
+    cursor = execute(
+        conn,
         "UPDATE reminders SET state='scheduled', claimed_at=NULL, claimed_by=NULL, "
         "claimed_until=NULL, claim_epoch=NULL WHERE state IN ('scheduled', 'claimed') "
-        f"AND state='claimed' AND claimed_by = ?{fence}",
-        (holder, *params),
+        f"AND state='claimed' AND claimed_by = :holder{fence}",
+        params,
     )
     return cursor.rowcount
 
 
-async def for_screening(conn: Connection, screening_id: int) -> list[Reminder]:
-    rows = await fetch_all(
-        conn, "SELECT * FROM reminders WHERE screening_id=? ORDER BY due_at, id", (screening_id,)
+def for_screening(conn: Connection, screening_id: int) -> list[Reminder]:
+    rows = fetch_all(
+        conn,
+        "SELECT * FROM reminders WHERE screening_id=:screening_id ORDER BY due_at, id",
+        {"screening_id": screening_id},
     )
     return [_reminder(r) for r in rows]

@@ -1,22 +1,22 @@
 """Screenings, their answers (one row per answer given, never overwritten) and the chat
 sessions that say which screening a user is working on.
 
-All functions take a connection inside the caller's transaction (`Database.transaction()`)
-for writes; reads may use the connection directly.
+All functions are plain synchronous functions over a SQLAlchemy connection, run inside the
+one transaction `Database.write` (writes) or `Database.read` (reads) opened for them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection, RowMapping
+
 from conversations import versions
 from conversations.lifecycle import Status
-from storage.connection import Connection, dialect_of
-from storage.db import fetch_all, fetch_one
+from storage.sql import dialect, execute, fetch_all, fetch_one, listed, value
 from storage.timefmt import maybe_from_db, to_db
 from storage.users import User, roles_from_text
 
@@ -65,7 +65,7 @@ class Screening:
     protocol_version: str = "LYSYME 1.0"  # the rules it is judged under (conversations.versions)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Screening:
+    def from_row(cls, row: RowMapping) -> Screening:
         admission = row["admission_date"]
         return cls(
             id=row["id"],
@@ -95,9 +95,8 @@ class Screening:
             closed_at=maybe_from_db(row["closed_at"]),
             last_activity_at=maybe_from_db(row["last_activity_at"]) or dt.datetime.min,
             idle_reminded=bool(row["idle_reminded"]),
-            # (`in row` would test the values: sqlite3.Row; a database before migration 3
-            # has no such column)
-            shown=row["shown"] if "shown" in row.keys() else None,  # noqa: SIM118
+            # (a database before migration 3 has no such column)
+            shown=row.get("shown"),
             protocol_version=row["protocol_version"],
         )
 
@@ -110,14 +109,13 @@ def prompt_key(stage: str, cursor: str | None) -> str:
     return f"{stage}:{cursor or ''}"
 
 
-async def record_shown(
-    conn: Connection, screening_id: int, shown: str, message_id: int | None
-) -> None:
+def record_shown(conn: Connection, screening_id: int, shown: str, message_id: int | None) -> None:
     """Telegram accepted the prompt `shown` (message `message_id`): typed text now answers it.
     Not `update_screening`: delivery is not activity (`updated_at` stays)."""
-    await conn.execute(
-        "UPDATE screenings SET shown=?, prompt_message_id=? WHERE id=?",
-        (shown, message_id, screening_id),
+    execute(
+        conn,
+        "UPDATE screenings SET shown=:shown, prompt_message_id=:message_id WHERE id=:screening_id",
+        {"shown": shown, "message_id": message_id, "screening_id": screening_id},
     )
 
 
@@ -126,7 +124,7 @@ def format_number(site: str, sequence: int) -> str:
     return f"{site}-{sequence:03d}"
 
 
-async def create_screening(
+def create_screening(
     conn: Connection,
     *,
     site: str,
@@ -141,77 +139,86 @@ async def create_screening(
     the day of `now`; the day is taken in UTC, as storage knows no trial time zone)."""
     if protocol_version is None:
         protocol_version = versions.in_force(now.astimezone(dt.UTC).date()).name
-    row = await fetch_one(
-        conn, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM screenings WHERE site=?", (site,)
+    next_sequence = value(
+        conn,
+        "SELECT COALESCE(MAX(sequence), 0) + 1 FROM screenings WHERE site=:site",
+        {"site": site},
     )
-    sequence = int(row[0]) if row else 1
+    sequence = int(next_sequence) if next_sequence is not None else 1
     stamp = to_db(now)
-    cursor = await conn.execute(
+    new_id = execute(
+        conn,
         """INSERT INTO screenings(number, site, sequence, rescreen_of, clinician_id,
                last_actor_id, chat_id, status, stage, cursor, created_at, updated_at,
                last_activity_at, protocol_version)
-           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
-        (
-            format_number(site, sequence),
-            site,
-            sequence,
-            rescreen_of,
-            clinician_id,
-            clinician_id,
-            chat_id,
-            IN_SCREENING,
-            "question",
-            first_question,
-            stamp,
-            stamp,
-            stamp,
-            protocol_version,
-        ),
-    )
-    (new_id,) = await cursor.fetchone()
-    screening = await get_by_id(conn, int(new_id))
+           VALUES (:number, :site, :sequence, :rescreen_of, :clinician_id, :clinician_id,
+               :chat_id, :status, :stage, :cursor, :now, :now, :now, :protocol_version)
+           RETURNING id""",
+        {
+            "number": format_number(site, sequence),
+            "site": site,
+            "sequence": sequence,
+            "rescreen_of": rescreen_of,
+            "clinician_id": clinician_id,
+            "chat_id": chat_id,
+            "status": IN_SCREENING,
+            "stage": "question",
+            "cursor": first_question,
+            "now": stamp,
+            "protocol_version": protocol_version,
+        },
+    ).scalar_one()
+    screening = get_by_id(conn, int(new_id))
     assert screening is not None
     return screening
 
 
-async def get_by_id(conn: Connection, screening_id: int) -> Screening | None:
-    row = await fetch_one(conn, "SELECT * FROM screenings WHERE id=?", (screening_id,))
+def get_by_id(conn: Connection, screening_id: int) -> Screening | None:
+    row = fetch_one(
+        conn, "SELECT * FROM screenings WHERE id=:screening_id", {"screening_id": screening_id}
+    )
     return Screening.from_row(row) if row else None
 
 
-async def get_by_number(conn: Connection, number: str) -> Screening | None:
-    row = await fetch_one(conn, "SELECT * FROM screenings WHERE number=?", (number.upper(),))
+def get_by_number(conn: Connection, number: str) -> Screening | None:
+    row = fetch_one(
+        conn, "SELECT * FROM screenings WHERE number=:number", {"number": number.upper()}
+    )
     return Screening.from_row(row) if row else None
 
 
-async def list_screenings(
-    conn: Connection, statuses: tuple[str, ...] | None = None
-) -> list[Screening]:
+def list_screenings(conn: Connection, statuses: tuple[str, ...] | None = None) -> list[Screening]:
     if statuses is None:
-        rows = await fetch_all(conn, "SELECT * FROM screenings ORDER BY site, sequence")
+        rows = fetch_all(conn, "SELECT * FROM screenings ORDER BY site, sequence")
     else:
-        marks = ",".join("?" * len(statuses))
-        rows = await fetch_all(
+        if not statuses:  # `IN ()` is no SQL: no status asked for, no screening
+            return []
+        marks, params = listed("status", statuses)
+        rows = fetch_all(
             conn,
             f"SELECT * FROM screenings WHERE status IN ({marks}) ORDER BY site, sequence",
-            statuses,
+            params,
         )
     return [Screening.from_row(r) for r in rows]
 
 
-async def idle_screenings(
+def idle_screenings(
     conn: Connection, remind_before: dt.datetime, abandon_before: dt.datetime
 ) -> list[Screening]:
     """Screenings still waiting for an answer that the reminder sender must act on: silent
     since `remind_before` and not yet reminded, or silent since `abandon_before` (to be
     abandoned). Uses the (status, last_activity_at) index: cheap at every sweep."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         """SELECT * FROM screenings
-           WHERE status = ? AND last_activity_at <= ?
-             AND (idle_reminded = 0 OR last_activity_at <= ?)
+           WHERE status = :status AND last_activity_at <= :remind_before
+             AND (idle_reminded = 0 OR last_activity_at <= :abandon_before)
            ORDER BY last_activity_at""",
-        (IN_SCREENING, to_db(remind_before), to_db(abandon_before)),
+        {
+            "status": IN_SCREENING,
+            "remind_before": to_db(remind_before),
+            "abandon_before": to_db(abandon_before),
+        },
     )
     return [Screening.from_row(r) for r in rows]
 
@@ -253,18 +260,17 @@ def _db_value(value: Any) -> Any:
     return value
 
 
-async def update_screening(
-    conn: Connection, screening_id: int, now: dt.datetime, **fields: Any
-) -> None:
+def update_screening(conn: Connection, screening_id: int, now: dt.datetime, **fields: Any) -> None:
     unknown = set(fields) - _UPDATABLE
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
     fields["updated_at"] = now
-    assignments = ", ".join(f"{name}=?" for name in fields)
-    values = [_db_value(v) for v in fields.values()]
-    await conn.execute(
-        f"UPDATE screenings SET {assignments} WHERE id=?",
-        (*values, screening_id),
+    assignments = ", ".join(f"{name}=:{name}" for name in fields)  # names are ours, not input
+    values = {name: _db_value(v) for name, v in fields.items()}
+    execute(
+        conn,
+        f"UPDATE screenings SET {assignments} WHERE id=:screening_id",
+        {**values, "screening_id": screening_id},
     )
 
 
@@ -279,7 +285,7 @@ class AnswerRow:
     reason: str | None
 
 
-async def add_answer(
+def add_answer(
     conn: Connection,
     screening_id: int,
     question_id: str,
@@ -290,44 +296,56 @@ async def add_answer(
     source: str,
     reason: str | None = None,
 ) -> int:
-    cursor = await conn.execute(
+    new_id = execute(
+        conn,
         """INSERT INTO answers(screening_id, question_id, value, answered_by, answered_at,
-               source, reason) VALUES (?,?,?,?,?,?,?) RETURNING id""",
-        (screening_id, question_id, value_json, by, to_db(now), source, reason),
-    )
-    (new_id,) = await cursor.fetchone()
+               source, reason)
+           VALUES (:screening_id, :question_id, :value, :answered_by, :answered_at, :source,
+               :reason)
+           RETURNING id""",
+        {
+            "screening_id": screening_id,
+            "question_id": question_id,
+            "value": value_json,
+            "answered_by": by,
+            "answered_at": to_db(now),
+            "source": source,
+            "reason": reason,
+        },
+    ).scalar_one()
     return int(new_id)
 
 
-async def current_answers(conn: Connection, screening_id: int) -> dict[str, str]:
+def current_answers(conn: Connection, screening_id: int) -> dict[str, str]:
     """The latest value of each question (JSON text); withdrawn answers are absent."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         """SELECT question_id, value FROM answers
-           WHERE id IN (SELECT MAX(id) FROM answers WHERE screening_id=? GROUP BY question_id)""",
-        (screening_id,),
+           WHERE id IN (SELECT MAX(id) FROM answers WHERE screening_id=:screening_id
+                        GROUP BY question_id)""",
+        {"screening_id": screening_id},
     )
     return {r["question_id"]: r["value"] for r in rows if r["value"] is not None}
 
 
-async def get_with_answers(
+def get_with_answers(
     conn: Connection, screening_id: int
 ) -> tuple[Screening, dict[str, str]] | None:
     """`get_by_id` and `current_answers` in one query: one hop to the database thread instead
     of two on every answer. The answers come back as one JSON object of JSON texts."""
     aggregate = (
         "json_object_agg(a.question_id, a.value)::text"
-        if dialect_of(conn) == "postgresql"
+        if dialect(conn) == "postgresql"
         else "json_group_object(a.question_id, a.value)"
     )
-    row = await fetch_one(
+    row = fetch_one(
         conn,
         f"""SELECT s.*, (SELECT {aggregate} FROM answers a
                         WHERE a.id IN (SELECT MAX(id) FROM answers WHERE screening_id = s.id
                                        GROUP BY question_id)
                           AND a.value IS NOT NULL) AS current_answers_json
-           FROM screenings s WHERE s.id = ?""",
-        (screening_id,),
+           FROM screenings s WHERE s.id = :screening_id""",
+        {"screening_id": screening_id},
     )
     if row is None:
         return None
@@ -335,11 +353,11 @@ async def get_with_answers(
     return Screening.from_row(row), answers
 
 
-async def answer_history(conn: Connection, screening_id: int) -> list[AnswerRow]:
-    rows = await fetch_all(
+def answer_history(conn: Connection, screening_id: int) -> list[AnswerRow]:
+    rows = fetch_all(
         conn,
-        "SELECT * FROM answers WHERE screening_id=? ORDER BY id",
-        (screening_id,),
+        "SELECT * FROM answers WHERE screening_id=:screening_id ORDER BY id",
+        {"screening_id": screening_id},
     )
     return [
         AnswerRow(
@@ -367,9 +385,11 @@ class Session:
     data: dict[str, Any]
 
 
-async def get_session(conn: Connection, user_id: int, chat_id: int) -> Session | None:
-    row = await fetch_one(
-        conn, "SELECT * FROM sessions WHERE user_id=? AND chat_id=?", (user_id, chat_id)
+def get_session(conn: Connection, user_id: int, chat_id: int) -> Session | None:
+    row = fetch_one(
+        conn,
+        "SELECT * FROM sessions WHERE user_id=:user_id AND chat_id=:chat_id",
+        {"user_id": user_id, "chat_id": chat_id},
     )
     if row is None:
         return None
@@ -382,7 +402,7 @@ async def get_session(conn: Connection, user_id: int, chat_id: int) -> Session |
     )
 
 
-async def user_and_session(
+def user_and_session(
     conn: Connection, user_id: int, chat_id: int, now: dt.datetime | None = None
 ) -> tuple[User | None, Session | None]:
     """The access gate's read on every update, in ONE query (one hop to the database thread):
@@ -391,16 +411,16 @@ async def user_and_session(
     (with `now`) an access whose end date has passed is refused even before the sender has
     recorded the lapse (issue 24)."""
     ends = to_db(now) if now is not None else ""
-    row = await fetch_one(
+    row = fetch_one(
         conn,
         """SELECT u.telegram_id AS u_id, u.roles AS u_roles, u.language AS u_language,
                   x.user_id AS x_user, x.chat_id AS x_chat, x.screening_id AS x_screening,
                   x.mode AS x_mode, x.data AS x_data
-           FROM (SELECT ? AS uid, ? AS cid) k
+           FROM (SELECT :user_id AS uid, :chat_id AS cid) k
            LEFT JOIN users u ON u.telegram_id = k.uid AND u.active = 1
-                AND (u.access_until IS NULL OR u.access_until > ?)
+                AND (u.access_until IS NULL OR u.access_until > :ends)
            LEFT JOIN sessions x ON x.user_id = k.uid AND x.chat_id = k.cid""",
-        (user_id, chat_id, ends),
+        {"user_id": user_id, "chat_id": chat_id, "ends": ends},
     )
     if row is None:  # pragma: no cover - the constant row always comes back
         return None, None
@@ -423,7 +443,7 @@ async def user_and_session(
     return user, session
 
 
-async def set_session(
+def set_session(
     conn: Connection,
     user_id: int,
     chat_id: int,
@@ -432,29 +452,41 @@ async def set_session(
     now: dt.datetime,
     data: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute(
+    execute(
+        conn,
         """INSERT INTO sessions(user_id, chat_id, screening_id, mode, data, updated_at)
-           VALUES (?,?,?,?,?,?)
+           VALUES (:user_id, :chat_id, :screening_id, :mode, :data, :updated_at)
            ON CONFLICT(user_id, chat_id) DO UPDATE SET screening_id=excluded.screening_id,
                mode=excluded.mode, data=excluded.data, updated_at=excluded.updated_at""",
-        (user_id, chat_id, screening_id, mode, json.dumps(data or {}), to_db(now)),
+        {
+            "user_id": user_id,
+            "chat_id": chat_id,
+            "screening_id": screening_id,
+            "mode": mode,
+            "data": json.dumps(data or {}),
+            "updated_at": to_db(now),
+        },
     )
 
 
-async def clear_session(conn: Connection, user_id: int, chat_id: int) -> None:
-    await conn.execute("DELETE FROM sessions WHERE user_id=? AND chat_id=?", (user_id, chat_id))
+def clear_session(conn: Connection, user_id: int, chat_id: int) -> None:
+    execute(
+        conn,
+        "DELETE FROM sessions WHERE user_id=:user_id AND chat_id=:chat_id",
+        {"user_id": user_id, "chat_id": chat_id},
+    )
 
 
-async def clear_user_sessions(conn: Connection, user_id: int) -> None:
+def clear_user_sessions(conn: Connection, user_id: int) -> None:
     """A removed user loses any open session at once."""
-    await conn.execute("DELETE FROM sessions WHERE user_id=?", (user_id,))
+    execute(conn, "DELETE FROM sessions WHERE user_id=:user_id", {"user_id": user_id})
 
 
-async def open_screening_sessions(
+def open_screening_sessions(
     conn: Connection,
 ) -> list[tuple[Session, Screening]]:
     """Sessions whose screening still waits for an answer (to offer back after a restart)."""
-    rows = await fetch_all(
+    rows = fetch_all(
         conn,
         """SELECT s.*, x.user_id AS s_user, x.chat_id AS s_chat, x.mode AS s_mode,
                   x.data AS s_data
@@ -472,8 +504,12 @@ async def open_screening_sessions(
     ]
 
 
-async def sessions_on(conn: Connection, screening_id: int) -> list[Session]:
-    rows = await fetch_all(conn, "SELECT * FROM sessions WHERE screening_id=?", (screening_id,))
+def sessions_on(conn: Connection, screening_id: int) -> list[Session]:
+    rows = fetch_all(
+        conn,
+        "SELECT * FROM sessions WHERE screening_id=:screening_id",
+        {"screening_id": screening_id},
+    )
     return [
         Session(r["user_id"], r["chat_id"], r["screening_id"], r["mode"], json.loads(r["data"]))
         for r in rows
@@ -483,12 +519,13 @@ async def sessions_on(conn: Connection, screening_id: int) -> list[Session]:
 # --- at-least-once delivery from Telegram -------------------------------------------------
 
 
-async def claim_update(conn: Connection, update_id: int, now: dt.datetime) -> bool:
+def claim_update(conn: Connection, update_id: int, now: dt.datetime) -> bool:
     """Record an update id inside the transaction that acts on it; False if already handled."""
-    cursor = await conn.execute(
-        "INSERT INTO processed_updates(update_id, processed_at) VALUES (?, ?) "
+    cursor = execute(
+        conn,
+        "INSERT INTO processed_updates(update_id, processed_at) VALUES (:update_id, :now) "
         "ON CONFLICT DO NOTHING",
-        (update_id, to_db(now)),
+        {"update_id": update_id, "now": to_db(now)},
     )
     return cursor.rowcount == 1
 
@@ -496,28 +533,31 @@ async def claim_update(conn: Connection, update_id: int, now: dt.datetime) -> bo
 # --- key/value settings kept in the database (team chat id once migrated, checkpoints) ----
 
 
-async def prune_processed_updates(conn: Connection, before: dt.datetime) -> int:
+def prune_processed_updates(conn: Connection, before: dt.datetime) -> int:
     """Forget update ids handled before `before`: Telegram restarts its update ids at random
     after a week without updates, so an old id could collide with a new update."""
-    cursor = await conn.execute(
-        "DELETE FROM processed_updates WHERE processed_at < ?", (to_db(before),)
+    cursor = execute(
+        conn,
+        "DELETE FROM processed_updates WHERE processed_at < :before",
+        {"before": to_db(before)},
     )
     return cursor.rowcount
 
 
-async def delete_meta(conn: Connection, key: str) -> bool:
-    cursor = await conn.execute("DELETE FROM meta WHERE key=?", (key,))
+def delete_meta(conn: Connection, key: str) -> bool:
+    cursor = execute(conn, "DELETE FROM meta WHERE key=:key", {"key": key})
     return cursor.rowcount > 0
 
 
-async def get_meta(conn: Connection, key: str) -> str | None:
-    row = await fetch_one(conn, "SELECT value FROM meta WHERE key=?", (key,))
+def get_meta(conn: Connection, key: str) -> str | None:
+    row = fetch_one(conn, "SELECT value FROM meta WHERE key=:key", {"key": key})
     return None if row is None else str(row["value"])
 
 
-async def set_meta(conn: Connection, key: str, value: str) -> None:
-    await conn.execute(
-        "INSERT INTO meta(key, value) VALUES (?, ?) "
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    execute(
+        conn,
+        "INSERT INTO meta(key, value) VALUES (:key, :value) "
         "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-        (key, value),
+        {"key": key, "value": value},
     )

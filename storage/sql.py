@@ -11,12 +11,21 @@ each driver's own style — no placeholder is translated by hand. A row is a `Ro
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, RowMapping, text
 
-__all__ = ["Connection", "execute", "execute_many", "fetch_all", "fetch_one", "value"]
+__all__ = [
+    "Connection",
+    "dialect",
+    "execute",
+    "execute_many",
+    "fetch_all",
+    "fetch_one",
+    "listed",
+    "value",
+]
 
 Params = Mapping[str, Any]
 
@@ -50,3 +59,10 @@ def value(conn: Connection, sql: str, params: Params | None = None) -> Any:
 def dialect(conn: Connection) -> str:
     """ "sqlite" or "postgresql", for the few statements each backend spells its own way."""
     return str(conn.dialect.name)
+
+
+def listed(name: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:
+    """An `IN (…)` list of named parameters: (`":name0, :name1, …"`, their values by name).
+    Callers check for an empty list first (`IN ()` is no SQL)."""
+    params = {f"{name}{index}": item for index, item in enumerate(values)}
+    return ", ".join(f":{key}" for key in params), params
