@@ -37,8 +37,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from storage.errors import StorageError, StorageIntegrity, StorageUnavailable
 from storage.sql import fetch_one, value
+from storage.sqlite import translated
 
 __all__ = [
     "ANCHOR_SUFFIX",
@@ -273,19 +273,7 @@ def compare_file(database: Path, anchor: Anchor) -> str | None:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise _translated(exc) from exc
-
-
-def _translated(exc: sqlite3.Error) -> StorageError:
-    """sqlite3's exception (from the read-only connections of its own above) as storage's own
-    (storage/errors.py): a constraint → StorageIntegrity; locked, busy, unreadable →
-    StorageUnavailable; anything else → StorageError. The original is the `__cause__`."""
-    kind: type[StorageError] = StorageError
-    if isinstance(exc, sqlite3.IntegrityError):
-        kind = StorageIntegrity
-    elif isinstance(exc, sqlite3.OperationalError):
-        kind = StorageUnavailable
-    return kind(str(exc) or type(exc).__name__)
+        raise translated(exc) from exc
 
 
 def read_head_file(database: Path) -> tuple[str | None, int, str]:
@@ -297,7 +285,7 @@ def read_head_file(database: Path) -> tuple[str | None, int, str]:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise _translated(exc) from exc
+        raise translated(exc) from exc
 
 
 def check(database: str | Path) -> None:

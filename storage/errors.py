@@ -1,8 +1,8 @@
 """Storage's own errors: what a caller outside storage/ catches, whatever the backend.
 
 The database drivers' exceptions (`sqlite3.Error`, `psycopg.Error`) never leave storage/: they
-are translated at one seam per driver — `storage.connection` for sqlite3 (every call on a
-database thread), `storage.postgres` for psycopg (every statement) — into one of these, with
+are translated at one seam per driver — `storage.sqlite` for sqlite3, `storage.postgres` for
+psycopg, where each hop to a database thread returns (storage/db.py) — into one of these, with
 the driver's exception kept as `__cause__` (a log or a traceback still shows it).
 
 * `StorageUnavailable`: the database cannot be reached or used right now — the connection

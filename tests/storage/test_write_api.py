@@ -98,8 +98,10 @@ def _append(conn: Connection, n: int) -> None:
     from storage.audit import AuditEntry, append_audit
 
     append_audit(
-        conn, AuditEntry(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "test", "note", None, None,
-                         None, str(n), None)  # fmt: skip
+        conn,
+        AuditEntry(
+            dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "test", "note", None, None, None, str(n), None
+        ),  # fmt: skip
     )
 
 
