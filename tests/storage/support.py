@@ -1,10 +1,17 @@
 """What the storage tests share: a pause inside a database function, to hold its transaction
-open on storage's thread while the test looks from elsewhere."""
+open on storage's thread while the test looks from elsewhere; and a SQLAlchemy connection of
+the test's own, outside `Database`, for tests of storage functions on their own."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy import Connection
+
+from storage.postgres import is_postgres_url
 
 #: Generous bound for "answers at once" (a read that waited for the lock would never finish).
 PATIENCE_S = 30
@@ -32,3 +39,15 @@ class Pause:
 
     def go(self) -> None:
         self._go.set()
+
+
+def connect(target: Path | str) -> Connection:
+    """An autocommit connection to a SQLite file or a PostgreSQL URL, outside `Database` (no
+    write lock, no anchor): each statement commits on its own unless the test says BEGIN …
+    COMMIT itself, as a storage function's caller would. Closing it closes the driver's."""
+    if is_postgres_url(target):
+        url = sqlalchemy.make_url(str(target)).set(drivername="postgresql+psycopg")
+    else:
+        url = sqlalchemy.URL.create("sqlite", database=str(target))
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.NullPool)
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
