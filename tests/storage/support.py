@@ -49,5 +49,7 @@ def connect(target: Path | str) -> Connection:
         url = sqlalchemy.make_url(str(target)).set(drivername="postgresql+psycopg")
     else:
         url = sqlalchemy.URL.create("sqlite", database=str(target))
-    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.NullPool)
+    # (SQLite: usable from another thread, one at a time — a test may write from a worker.)
+    connect_args = {} if is_postgres_url(target) else {"check_same_thread": False}
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.NullPool, connect_args=connect_args)
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
