@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import cProfile
 import datetime as dt
+import functools
 import io
 import logging
 import pstats
@@ -44,11 +45,12 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from sqlalchemy import Connection
 from support.common import (
     BOT_USER,
     FIRST_CLINICIAN,
@@ -74,24 +76,53 @@ from bot.app import build_application
 from bot.settings import Settings
 from storage import users as user_store
 from storage.audit import verify_chain
-from storage.connection import Connection
+from storage.db import Database
+from storage.sql import fetch_all, value
 
 TOKEN = "123456:BENCH"
 
-#: Hops to a database thread (each call on a `storage.connection.Connection` outside
-#: `Database.run`, and each `Database.run`, is one: submit a job to the thread, wake it, wake
-#: the event loop back). Counted for `db_hops_per_answer`.
+#: Hops to the database (each `Database.write`, `read` and `lease_write` is one: the function
+#: handed to storage's thread, the thread woken, the event loop woken back). Counted for
+#: `db_hops_per_answer`. A deferred write (`Database.defer`: the shown-prompt mark) is no hop
+#: when the next write transaction carries it; one that the database flushes on its own is
+#: counted here if it goes through `write`, and every `defer` is counted in DEFERRED
+#: (`deferred_per_answer`).
 HOPS = [0]
-_call = Connection.call
+DEFERRED = [0]
 
 
-async def _counted_call(self: Connection, function: Any, *args: Any) -> Any:
-    if self.thread is not None:
+def _counted(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def counted(self: Database, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         HOPS[0] += 1
-    return await _call(self, function, *args)
+        return await method(self, fn, *args, **kwargs)
+
+    return counted
 
 
-Connection.call = _counted_call  # type: ignore[method-assign]
+def _counted_defer(method: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(method)
+    def counted(self: Database, fn: Any, /, *args: Any, **kwargs: Any) -> None:
+        DEFERRED[0] += 1
+        method(self, fn, *args, **kwargs)
+
+    return counted
+
+
+def _count_hops() -> None:
+    """Wrap, at the class level, the public methods every backend's `Database` defines itself
+    (a method it inherits calls one of these: counted once)."""
+    for backend in Database.__subclasses__():
+        for name in ("write", "read", "lease_write"):
+            if name in vars(backend):
+                setattr(backend, name, _counted(vars(backend)[name]))
+        if "defer" in vars(backend):
+            backend.defer = _counted_defer(vars(backend)["defer"])
+
+
+with contextlib.suppress(ImportError):  # PostgresDatabase (its driver installed): counted too
+    import storage.postgres_db  # noqa: F401
+_count_hops()
 
 
 def bench_settings(database: Path | str) -> Settings:
@@ -138,15 +169,18 @@ async def screening_round(
     ctx = app.bot_data["ctx"]
     now = dt.datetime.now(dt.UTC)
     ids = [FIRST_CLINICIAN + i for i in range(clinicians)]
-    async with ctx.db.transaction() as conn:
+
+    def grant(conn: Connection) -> None:
         for user_id in ids:
-            await user_store.grant_roles(conn, user_id, {"clinician"}, "bench", now)
+            user_store.grant_roles(conn, user_id, {"clinician"}, "bench", now)
+
+    await ctx.db.write(grant)
     today = dt.datetime.now(ctx.zone).date()
     sims = [SimClinician(user_id, screening_script(today)) for user_id in ids]
     update_ids = iter(range(1, 10**9))
     latencies: list[float] = []
     profiler = cProfile.Profile() if profile else None
-    hops_before, cpu_before = HOPS[0], time.process_time()
+    hops_before, deferred_before, cpu_before = HOPS[0], DEFERRED[0], time.process_time()
     started = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -164,6 +198,7 @@ async def screening_round(
         profiler.disable()
     elapsed = time.perf_counter() - started
     hops, cpu = HOPS[0] - hops_before, time.process_time() - cpu_before
+    deferred = DEFERRED[0] - deferred_before
     await check_outcome(ctx, clinicians, request)
     assert app.post_shutdown is not None
     await app.post_shutdown(app)
@@ -176,6 +211,7 @@ async def screening_round(
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 3),
         "max_ms": round(max(latencies) * 1000, 3),
         "db_hops_per_answer": round(hops / len(latencies), 2),
+        "deferred_per_answer": round(deferred / len(latencies), 2),
         "cpu_ms_per_answer": round(cpu / len(latencies) * 1000, 3),
         "bot_api_calls_per_answer": round(request.calls_during(started) / len(latencies), 2),
     }
@@ -191,16 +227,22 @@ async def screening_round(
 async def check_outcome(ctx: Any, clinicians: int, request: InstantRequest) -> None:
     """The benchmark measures the real thing: every screening closed eligible, every answer
     stored, the audit chain intact."""
-    async with ctx.db.read() as conn:
-        async with conn.execute(
-            "SELECT status, outcome, stage, COUNT(*) FROM screenings GROUP BY 1, 2, 3"
-        ) as cursor:
-            rows = [tuple(r) for r in await cursor.fetchall()]
-        assert rows == [("screened", "eligible", "done", clinicians)], rows
-        async with conn.execute("SELECT COUNT(*) FROM answers") as cursor:
-            row = await cursor.fetchone()
-        assert row is not None and row[0] == clinicians * 27, row[0]
-        result = await verify_chain(conn)
+
+    def look(conn: Connection) -> tuple[list[tuple[Any, ...]], int, Any]:
+        rows = fetch_all(
+            conn,
+            "SELECT status, outcome, stage, COUNT(*) AS n FROM screenings"
+            " GROUP BY status, outcome, stage",
+        )
+        return (
+            [(r["status"], r["outcome"], r["stage"], r["n"]) for r in rows],
+            int(value(conn, "SELECT COUNT(*) FROM answers")),
+            verify_chain(conn),
+        )
+
+    rows, answers, result = await ctx.db.read(look)
+    assert rows == [("screened", "eligible", "done", clinicians)], rows
+    assert answers == clinicians * 27, answers
     assert result.ok, result.problem
     for user_id in range(FIRST_CLINICIAN, FIRST_CLINICIAN + clinicians):
         assert "SCORTEN" in request.last_text.get(user_id, ""), request.last_text.get(user_id)
@@ -341,6 +383,7 @@ async def main(quick: bool, profile: bool, postgresql: str | None = None) -> dic
                 # Against the same SQLite durable floor: what the server round trips cost.
                 "overhead_ratio": round(floor["durable"] / pg_headline["answers_per_s"], 2),
                 "db_hops_per_answer": pg_headline["db_hops_per_answer"],
+                "deferred_per_answer": pg_headline["deferred_per_answer"],
                 "cpu_ms_per_answer": pg_headline["cpu_ms_per_answer"],
                 "by_clinicians": {
                     str(n): {k: v for k, v in r.items() if k != "clinicians"}
@@ -359,6 +402,7 @@ async def main(quick: bool, profile: bool, postgresql: str | None = None) -> dic
         "overhead_ratio": round(floor["durable"] / headline["answers_per_s"], 2),
         "framework_answer_floor_per_s": round(floor["framework_answer"], 1),
         "db_hops_per_answer": headline["db_hops_per_answer"],
+        "deferred_per_answer": headline["deferred_per_answer"],
         "cpu_ms_per_answer": headline["cpu_ms_per_answer"],
         "peak_rss_mb": peak_rss_mb(),
         "by_clinicians": {

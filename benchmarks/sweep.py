@@ -31,6 +31,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from sqlalchemy import Connection
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python benchmarks/x.py` puts benchmarks/ first, not the root
     sys.path.insert(0, str(ROOT))
@@ -40,6 +42,7 @@ from bot.reminders import state, sweep  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from storage import reminders as outbox  # noqa: E402
 from storage.open import open_database  # noqa: E402
+from storage.sql import fetch_all  # noqa: E402
 from storage.timefmt import to_db  # noqa: E402
 
 CLINICIAN = 500_000
@@ -140,21 +143,24 @@ async def measure(path: Path, sweeps: int) -> dict[str, object]:
 
     # The claim query alone (rolled back: nothing changes), on the cold-ish database, through
     # the storage API's own write transaction.
+    def claim_then_roll_back(conn: Connection) -> None:
+        outbox.claim_due(conn, START + PERIOD * sweeps, state.CLAIM_LIMIT)
+        raise _RolledBack
+
     claim_times = []
     for _ in range(20):
         t0 = time.perf_counter()
         with contextlib.suppress(_RolledBack):
-            async with db.transaction() as conn:
-                await outbox.claim_due(conn, START + PERIOD * sweeps, state.CLAIM_LIMIT)
-                raise _RolledBack
+            await db.write(claim_then_roll_back)
         claim_times.append((time.perf_counter() - t0) * 1000)
-    async with db.conn.execute(
+    steps = await db.read(
+        fetch_all,
         "EXPLAIN QUERY PLAN SELECT * FROM reminders WHERE state IN ('scheduled', 'claimed') "
-        "AND state='scheduled' AND due_at <= ? AND (next_attempt_at IS NULL OR "
-        "next_attempt_at <= ?) ORDER BY due_at, id LIMIT 100",
-        (to_db(START), to_db(START)),
-    ) as cursor:
-        plan = " ".join(str(row[3]) for row in await cursor.fetchall())
+        "AND state='scheduled' AND due_at <= :now AND (next_attempt_at IS NULL OR "
+        "next_attempt_at <= :now) ORDER BY due_at, id LIMIT 100",
+        {"now": to_db(START)},
+    )
+    plan = " ".join(str(step["detail"]) for step in steps)
 
     idle_times = []
     for _ in range(10):  # nothing due yet: the steady-state cost every 2 s
@@ -168,7 +174,7 @@ async def measure(path: Path, sweeps: int) -> dict[str, object]:
         t0, c0 = time.perf_counter(), time.process_time()
         result = await sweep.sweep(ctx, clock[0], send)
         times.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)  # all threads: the loop and aiosqlite's
+        cpu.append((time.process_time() - c0) * 1000)  # all threads: the loop and storage's
         rows.append(result.sent)
     await db.close()
     times_sorted = sorted(times)

@@ -12,11 +12,14 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from storage import screenings as store
 from storage.anchor import DATABASE_ID_KEY, anchor_path, new_database_id
 from storage.audit import AuditEntry, append_audit, verify_chain
 from storage.migrations import SCHEMA_VERSION
 from storage.open import open_database
+from storage.sql import execute
 from tests.conftest import is_postgres
 from tests.storage import legacy_schema
 from tests.storage.test_migrations import NOW, _anchor_as_the_older_program_did
@@ -27,65 +30,54 @@ STAMP = NOW.isoformat()
 
 #: One row in every table of schema version 6 (audit and meta apart: written by the program).
 #: Generated ids are left to the database (the first screening and reminder get id 1).
-ROWS: dict[str, tuple[str, tuple[Any, ...]]] = {
+ROWS: dict[str, str] = {
     "users": (
         "INSERT INTO users(telegram_id, roles, language, added_by, added_at, active)"
-        " VALUES (?, 'clinician', 'fr', 'system', ?, 1)",
-        (CLINICIAN, STAMP),
+        " VALUES (:clinician, 'clinician', 'fr', 'system', :stamp, 1)"
     ),
     "access_requests": (
-        "INSERT INTO access_requests(telegram_id, last_notified_at) VALUES (777, ?)",
-        (STAMP,),
+        "INSERT INTO access_requests(telegram_id, last_notified_at) VALUES (777, :stamp)"
     ),
     "screenings": (
         "INSERT INTO screenings(number, site, sequence, clinician_id, last_actor_id, chat_id,"
         " status, stage, cursor, created_at, updated_at, last_activity_at, shown)"
-        " VALUES ('HMN-001', 'HMN', 1, ?, ?, ?, 'in_screening', 'question', 'age', ?, ?, ?,"
-        " 'question:age')",
-        (CLINICIAN, CLINICIAN, CLINICIAN, STAMP, STAMP, STAMP),
+        " VALUES ('HMN-001', 'HMN', 1, :clinician, :clinician, :clinician, 'in_screening',"
+        " 'question', 'age', :stamp, :stamp, :stamp, 'question:age')"
     ),
     "answers": (
         "INSERT INTO answers(screening_id, question_id, value, answered_by, answered_at,"
-        " source) VALUES (1, 'index_date', '\"2026-11-19\"', ?, ?, 'screening')",
-        (CLINICIAN, STAMP),
+        " source) VALUES (1, 'index_date', '\"2026-11-19\"', :clinician, :stamp, 'screening')"
     ),
     "sessions": (
         "INSERT INTO sessions(user_id, chat_id, screening_id, mode, updated_at)"
-        " VALUES (?, ?, 1, 'screen', ?)",
-        (CLINICIAN, CLINICIAN, STAMP),
+        " VALUES (:clinician, :clinician, 1, 'screen', :stamp)"
     ),
     "reminders": (
         "INSERT INTO reminders(screening_id, kind, step, recipient, due_at, claimed_by,"
-        " claimed_until) VALUES (1, 'd0_window', 'h0', 'clinician', ?, 'replica-a', ?)",
-        (STAMP, STAMP),
+        " claimed_until) VALUES (1, 'd0_window', 'h0', 'clinician', :stamp, 'replica-a', :stamp)"
     ),
     "processed_updates": (
-        "INSERT INTO processed_updates(update_id, processed_at) VALUES (41, ?)",
-        (STAMP,),
+        "INSERT INTO processed_updates(update_id, processed_at) VALUES (41, :stamp)"
     ),
     "ownership": (
         "INSERT INTO ownership(screening_id, owner_id, acknowledged_at, planned_at)"
-        " VALUES (1, ?, ?, ?)",
-        (CLINICIAN, STAMP, STAMP),
+        " VALUES (1, :clinician, :stamp, :stamp)"
     ),
     "reminder_notes": (
         "INSERT INTO reminder_notes(reminder_id, message_chat_id, message_id, acknowledged_by)"
-        " VALUES (1, ?, 99, ?)",
-        (CLINICIAN, CLINICIAN),
+        " VALUES (1, :clinician, 99, :clinician)"
     ),
     "user_reach": (
         "INSERT INTO user_reach(telegram_id, display_name, unreachable_since, unreachable_why)"
-        " VALUES (?, 'Anne', ?, 'blocked')",
-        (CLINICIAN, STAMP),
+        " VALUES (:clinician, 'Anne', :stamp, 'blocked')"
     ),
     "boards": (
         "INSERT INTO boards(day, chat_id, message_id, text, updated_at)"
-        " VALUES ('2026-11-21', -100, 5, 'board', ?)",
-        (STAMP,),
+        " VALUES ('2026-11-21', -100, 5, 'board', :stamp)"
     ),
     "leases": (
-        "INSERT INTO leases(name, holder, expires_at, acquired_at) VALUES ('leader', 'a', ?, ?)",
-        (STAMP, STAMP),
+        "INSERT INTO leases(name, holder, expires_at, acquired_at)"
+        " VALUES ('leader', 'a', :stamp, :stamp)"
     ),
 }
 
@@ -93,16 +85,19 @@ ROWS: dict[str, tuple[str, tuple[Any, ...]]] = {
 async def _fill(target: Path | str) -> None:
     db = await open_database(target, migrate=False)
     try:
-        async with db.transaction() as conn:
-            for sql, params in ROWS.values():
-                await conn.execute(sql, params)
+
+        def fill(conn: Connection) -> None:
+            for sql in ROWS.values():
+                execute(conn, sql, {"clinician": CLINICIAN, "stamp": STAMP})
             for field in ("index_date", "age", "weight"):
-                await append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer", "HMN-001",
-                                                    field, None, "1"))  # fmt: skip
-            await conn.execute("INSERT INTO meta(key, value) VALUES ('note', 'kept')")
+                append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer", "HMN-001",
+                                              field, None, "1"))  # fmt: skip
+            execute(conn, "INSERT INTO meta(key, value) VALUES ('note', 'kept')")
             # Every earlier program gave its database an id at its first open.
-            await conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)",
-                               (DATABASE_ID_KEY, new_database_id()))  # fmt: skip
+            execute(conn, "INSERT INTO meta(key, value) VALUES (:key, :value)",
+                    {"key": DATABASE_ID_KEY, "value": new_database_id()})  # fmt: skip
+
+        await db.write(fill)
     finally:
         await db.close()
 
@@ -190,20 +185,20 @@ def test_a_version_6_database_with_rows_in_every_table_upgrades_in_place(
         db = await open_database(target)  # adopted at 6, upgraded to the latest
         try:
             assert await db.schema_version() == SCHEMA_VERSION
-            result = await verify_chain(db.conn)
+            result = await db.read(verify_chain)
             assert result.ok and result.rows_checked == 3
-            async with db.transaction() as conn:  # the program works on it: an answer
-                screening = await store.get_by_number(conn, "HMN-001")
+
+            def answer(conn: Connection) -> dict[str, str]:  # the program works on it
+                screening = store.get_by_number(conn, "HMN-001")
                 assert screening is not None
-                await store.add_answer(conn, screening.id, "age", "54", by=CLINICIAN, now=NOW,
-                                       source="screening")  # fmt: skip
-                await append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer", "HMN-001",
-                                                    "age", None, "54"))  # fmt: skip
-                assert await store.current_answers(conn, screening.id) == {
-                    "index_date": '"2026-11-19"',
-                    "age": "54",
-                }
-            assert (await verify_chain(db.conn)).rows_checked == 4
+                store.add_answer(conn, screening.id, "age", "54", by=CLINICIAN, now=NOW,
+                                 source="screening")  # fmt: skip
+                append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer", "HMN-001",
+                                              "age", None, "54"))  # fmt: skip
+                return store.current_answers(conn, screening.id)
+
+            assert await db.write(answer) == {"index_date": '"2026-11-19"', "age": "54"}
+            assert (await db.read(verify_chain)).rows_checked == 4
         finally:
             await db.close()
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from storage.anchor import anchor_path, read_anchor
 from storage.audit import AuditEntry, append_audit, compute_hash
@@ -57,8 +58,7 @@ async def make_database(path: Path, rows: int) -> None:
     db = await open_database(path)
     try:
         for n in range(rows):
-            async with db.transaction() as conn:
-                await append_audit(conn, AuditEntry(NOW, "test", "note", new_value=str(n)))
+            await db.write(append_audit, AuditEntry(NOW, "test", "note", new_value=str(n)))
     finally:
         await db.close()
 
@@ -106,14 +106,14 @@ async def test_the_anchor_follows_every_commit_that_appends_audit_rows(tmp_path:
     conn.close()
     assert (anchor.audit_head, anchor.database_id) == (head, database_id)
     assert stat.S_IMODE(anchor_path(path).stat().st_mode) == 0o600
-    # Through the one-hop path (every screening answer) as well.
+    # Through a body of several statements (every screening answer) as well.
     db = await open_database(path)
     try:
 
-        async def body(conn: object) -> None:
-            await append_audit(conn, AuditEntry(NOW, "test", "note"))  # type: ignore[arg-type]
+        def body(conn: Connection) -> None:
+            append_audit(conn, AuditEntry(NOW, "test", "note"))
 
-        await db.run(body)
+        await db.write(body)
         moved = read_anchor(anchor_path(path))
         assert moved is not None and moved.audit_rows == 4
     finally:

@@ -4,23 +4,22 @@ The chain's SQL runs on both backends (`db`: a SQLite file through an independen
 a private PostgreSQL schema through storage's own connection); what only SQLite can store
 (BLOBs, text of another type) is tried on SQLite alone (`sqlite_db`)."""
 
-import asyncio
 import itertools
 import json
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
+import sqlalchemy.exc
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Connection
 
-from storage import postgres
 from storage.audit import (
     AUDIT_DDL,
     AUDIT_STATEMENTS,
@@ -36,67 +35,75 @@ from storage.audit import (
     verify_chain,
     verify_incremental,
 )
-from storage.connection import Connection, DatabaseThread, dialect_of
 from storage.errors import StorageIntegrity
+from storage.sql import dialect, execute
 from tests.conftest import is_postgres, sqlite_only
+from tests.storage.support import connect
 
-#: A refused change: sqlite3's own error on the plain aiosqlite connection these tests open on
-#: SQLite, storage's on PostgreSQL (through storage's connection, whose seam translates it).
-REFUSED = (sqlite3.IntegrityError, StorageIntegrity)
+#: A refused change: the driver's error as SQLAlchemy raises it on the plain connection these
+#: tests open (outside `Database`), or storage's own if storage translated it.
+REFUSED = (sqlalchemy.exc.IntegrityError, StorageIntegrity)
 
 T0 = datetime(2026, 11, 24, 23, 10, 5, 123456, tzinfo=UTC)
 TRIGGERS = ("audit_append_only_insert", "audit_append_only_update", "audit_append_only_delete")
+#: The audit table's columns, in order (a whole row written by hand, as a forger would).
+COLUMNS = ("id", "at", "actor", "screening", "action", "field", "old_value", "new_value",
+           "reason", "prev_hash", "hash")  # fmt: skip
+INSERT_ROW = f"INSERT INTO audit VALUES ({', '.join(f':{c}' for c in COLUMNS)})"
 
 
-async def open_db(path: Path, *, create: bool = True) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(path, isolation_level=None)
-    await db.execute("PRAGMA journal_mode = WAL")
-    await db.execute("PRAGMA synchronous = FULL")
-    await db.execute("PRAGMA busy_timeout = 5000")
+def as_row(values: Sequence[Any]) -> dict[str, Any]:
+    """A whole row's values, named after its columns."""
+    return dict(zip(COLUMNS, values, strict=True))
+
+
+def open_db(path: Path, *, create: bool = True) -> Connection:
+    """A connection of the test's own to a SQLite file (autocommit, WAL, synchronous=FULL),
+    holding the audit table."""
+    db = connect(path)
+    execute(db, "PRAGMA journal_mode = WAL")
+    execute(db, "PRAGMA synchronous = FULL")
+    execute(db, "PRAGMA busy_timeout = 5000")
     if create:
         for statement in AUDIT_STATEMENTS:
-            await db.execute(statement)
+            execute(db, statement)
     return db
 
 
 @pytest.fixture
-async def sqlite_db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await open_db(tmp_path / "audit.sqlite3")
+def sqlite_db(tmp_path: Path) -> Iterator[Connection]:
+    conn = open_db(tmp_path / "audit.sqlite3")
     yield conn
-    await conn.close()
+    conn.close()
 
 
-async def open_postgres(url: str) -> Connection:
-    """The audit table, its append-only trigger and `meta` (schema version 1), on storage's own
-    PostgreSQL connection (autocommit, like the SQLite one above)."""
-    thread = DatabaseThread("audit-test-pg")
-    raw = await thread.call(postgres.connect, url)
-    conn = Connection(raw, thread)  # type: ignore[arg-type]
+def open_postgres(url: str) -> Connection:
+    """The audit table, its append-only trigger and `meta` (schema version 1), on a PostgreSQL
+    connection of the test's own (autocommit, like the SQLite one above)."""
+    conn = connect(url)
     for statement in AUDIT_STATEMENTS_POSTGRESQL:
-        await conn.execute(statement)
+        execute(conn, statement)
     return conn
 
 
 @pytest.fixture
-async def db(database_target: Path | str) -> AsyncIterator[Any]:
+def db(database_target: Path | str) -> Iterator[Connection]:
     """An autocommit connection to a database holding the audit table: SQLite or PostgreSQL."""
     if is_postgres(database_target):
-        conn = await open_postgres(str(database_target))
-        yield conn
-        await postgres.close_connection(conn)
+        conn = open_postgres(str(database_target))
     else:
-        sqlite = await open_db(Path(database_target))
-        yield sqlite
-        await sqlite.close()
+        conn = open_db(Path(database_target))
+    yield conn
+    conn.close()
 
 
-def on_postgres(db: object) -> bool:
-    return dialect_of(db) == "postgresql"
+def on_postgres(db: Connection) -> bool:
+    return dialect(db) == "postgresql"
 
 
-async def begin(db: Any) -> None:
+def begin(db: Any) -> None:
     """The write transaction the storage layer opens around an append."""
-    await db.execute("BEGIN" if on_postgres(db) else "BEGIN IMMEDIATE")
+    execute(db, "BEGIN" if on_postgres(db) else "BEGIN IMMEDIATE")
 
 
 def entry(n: int, **changes: Any) -> AuditEntry:
@@ -112,44 +119,42 @@ def entry(n: int, **changes: Any) -> AuditEntry:
     return replace(base, **changes)
 
 
-async def append(db: aiosqlite.Connection, entries: Sequence[AuditEntry]) -> list[int]:
+def append(db: Connection, entries: Sequence[AuditEntry]) -> list[int]:
     """What the storage layer does: the audit rows commit with the change they record."""
-    await begin(db)
-    ids = await append_audit_many(db, entries)
-    await db.execute("COMMIT")
+    begin(db)
+    ids = append_audit_many(db, entries)
+    execute(db, "COMMIT")
     return ids
 
 
-async def append_n(db: aiosqlite.Connection, count: int, start: int = 1) -> list[int]:
-    return await append(db, [entry(n) for n in range(start, start + count)])
+def append_n(db: Connection, count: int, start: int = 1) -> list[int]:
+    return append(db, [entry(n) for n in range(start, start + count)])
 
 
-async def rows(db: aiosqlite.Connection) -> list[tuple[Any, ...]]:
-    cursor = await db.execute("SELECT * FROM audit ORDER BY id")
-    return [tuple(row) for row in await cursor.fetchall()]
+def rows(db: Connection) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in execute(db, "SELECT * FROM audit ORDER BY id").all()]
 
 
-async def drop_triggers(db: aiosqlite.Connection) -> None:
+def drop_triggers(db: Connection) -> None:
     """What someone with the database file and the sqlite3 shell (or the PostgreSQL table's
     owner) can do."""
     if on_postgres(db):
-        await db.execute("ALTER TABLE audit DISABLE TRIGGER USER")
+        execute(db, "ALTER TABLE audit DISABLE TRIGGER USER")
         return
     for name in TRIGGERS:
-        await db.execute(f"DROP TRIGGER {name}")
+        execute(db, f"DROP TRIGGER {name}")
 
 
-async def restore_triggers(db: aiosqlite.Connection) -> None:
+def restore_triggers(db: Connection) -> None:
     if on_postgres(db):
-        await db.execute("ALTER TABLE audit ENABLE TRIGGER USER")
+        execute(db, "ALTER TABLE audit ENABLE TRIGGER USER")
         return
     for trigger in AUDIT_STATEMENTS[2:5]:
-        await db.execute(trigger)
+        execute(db, trigger)
 
 
-async def row_hash(db: aiosqlite.Connection, row_id: int) -> str:
-    cursor = await db.execute("SELECT hash FROM audit WHERE id = ?", (row_id,))
-    found = await cursor.fetchone()
+def row_hash(db: Connection, row_id: int) -> str:
+    found = execute(db, "SELECT hash FROM audit WHERE id = :id", {"id": row_id}).first()
     assert found is not None
     return str(found[0])
 
@@ -162,12 +167,12 @@ def row_entry(row: tuple[Any, ...]) -> AuditEntry:
 # --- appending ---------------------------------------------------------------------------
 
 
-async def test_append_then_verify(db: aiosqlite.Connection) -> None:
-    first = await append(db, [entry(1)])
-    rest = await append_n(db, 4, start=2)
+def test_append_then_verify(db: Connection) -> None:
+    first = append(db, [entry(1)])
+    rest = append_n(db, 4, start=2)
     assert first + rest == [1, 2, 3, 4, 5]
 
-    stored = await rows(db)
+    stored = rows(db)
     assert [r[0] for r in stored] == [1, 2, 3, 4, 5]
     assert stored[0][1] == "2026-11-24T23:10:06.123456Z"
     assert stored[0][9] == GENESIS_HASH
@@ -176,33 +181,33 @@ async def test_append_then_verify(db: aiosqlite.Connection) -> None:
     for row in stored:
         assert row[10] == compute_hash(row[0], row_entry(row), row[9])
 
-    result = await verify_chain(db)
+    result = verify_chain(db)
     assert result.ok and result.problem is None and result.first_bad_id is None
     assert (result.rows_checked, result.last_id) == (5, 5)
 
 
-async def test_append_audit_single_returns_id(db: aiosqlite.Connection) -> None:
-    await begin(db)
-    assert await append_audit(db, entry(1, actor="system", action="reminder_sent")) == 1
-    assert await append_audit(db, entry(2)) == 2
-    await db.execute("COMMIT")
-    assert (await verify_chain(db)).ok
+def test_append_audit_single_returns_id(db: Connection) -> None:
+    begin(db)
+    assert append_audit(db, entry(1, actor="system", action="reminder_sent")) == 1
+    assert append_audit(db, entry(2)) == 2
+    execute(db, "COMMIT")
+    assert (verify_chain(db)).ok
 
 
-async def test_rows_roll_back_with_the_callers_transaction(db: aiosqlite.Connection) -> None:
-    await begin(db)
-    await append_audit(db, entry(1))
-    await db.execute("ROLLBACK")
-    assert await rows(db) == []
-    assert await append_n(db, 1) == [1]
-    assert (await verify_chain(db)).ok
+def test_rows_roll_back_with_the_callers_transaction(db: Connection) -> None:
+    begin(db)
+    append_audit(db, entry(1))
+    execute(db, "ROLLBACK")
+    assert rows(db) == []
+    assert append_n(db, 1) == [1]
+    assert (verify_chain(db)).ok
 
 
-async def test_append_needs_the_callers_transaction(db: aiosqlite.Connection) -> None:
+def test_append_needs_the_callers_transaction(db: Connection) -> None:
     with pytest.raises(RuntimeError, match="transaction"):
-        await append_audit(db, entry(1))
-    assert await append_audit_many(db, []) == []
-    assert await rows(db) == []
+        append_audit(db, entry(1))
+    assert append_audit_many(db, []) == []
+    assert rows(db) == []
 
 
 @sqlite_only
@@ -216,14 +221,14 @@ async def test_append_needs_the_callers_transaction(db: aiosqlite.Connection) ->
         ({"screening": 1}, TypeError),
     ],
 )
-async def test_bad_entries_are_refused_before_writing(
-    db: aiosqlite.Connection, changes: dict[str, Any], error: type[Exception]
+def test_bad_entries_are_refused_before_writing(
+    db: Connection, changes: dict[str, Any], error: type[Exception]
 ) -> None:
-    await begin(db)
+    begin(db)
     with pytest.raises(error):
-        await append_audit_many(db, [entry(1), entry(2, **changes)])
-    await db.execute("COMMIT")
-    assert await rows(db) == []
+        append_audit_many(db, [entry(1), entry(2, **changes)])
+    execute(db, "COMMIT")
+    assert rows(db) == []
 
 
 def test_timestamps_are_utc_with_microseconds() -> None:
@@ -248,48 +253,47 @@ def test_ddl_script_matches_the_statements() -> None:
 # --- the database refuses changes -----------------------------------------------------------
 
 
-async def test_update_and_delete_are_refused(db: aiosqlite.Connection) -> None:
-    await append_n(db, 3)
+def test_update_and_delete_are_refused(db: Connection) -> None:
+    append_n(db, 3)
     with pytest.raises(REFUSED, match="append-only"):
-        await db.execute("UPDATE audit SET new_value = 'edited' WHERE id = 2")
+        execute(db, "UPDATE audit SET new_value = 'edited' WHERE id = 2")
     with pytest.raises(REFUSED, match="append-only"):
-        await db.execute("DELETE FROM audit WHERE id = 3")
+        execute(db, "DELETE FROM audit WHERE id = 3")
     with pytest.raises(REFUSED, match="append-only"):
-        await db.execute("DELETE FROM audit")
-    assert len(await rows(db)) == 3
-    assert (await verify_chain(db)).ok
+        execute(db, "DELETE FROM audit")
+    assert len(rows(db)) == 3
+    assert (verify_chain(db)).ok
 
 
-async def test_replace_and_out_of_chain_inserts_are_refused(db: aiosqlite.Connection) -> None:
+def test_replace_and_out_of_chain_inserts_are_refused(db: Connection) -> None:
     """INSERT OR REPLACE deletes without firing DELETE triggers, hence the INSERT trigger."""
-    await append_n(db, 3)
-    original = await rows(db)
+    append_n(db, 3)
+    original = rows(db)
     forged = list(original[1])
     forged[7] = "forged"
     replace_row = (
-        "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-        "ON CONFLICT (id) DO UPDATE SET new_value = excluded.new_value"
+        f"{INSERT_ROW} ON CONFLICT (id) DO UPDATE SET new_value = excluded.new_value"
         if on_postgres(db)
-        else "INSERT OR REPLACE INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        else INSERT_ROW.replace("INSERT", "INSERT OR REPLACE", 1)
     )
     with pytest.raises(REFUSED, match="append-only"):
-        await db.execute(replace_row, forged)
+        execute(db, replace_row, as_row(forged))
     wrong_id = [10, *original[2][1:9], original[2][10], "x"]
     wrong_link = [4, *original[2][1:9], GENESIS_HASH, "x"]
     for values in (wrong_id, wrong_link):
         with pytest.raises(REFUSED, match="append-only"):
-            await db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
-    assert await rows(db) == original
+            execute(db, INSERT_ROW, as_row(values))
+    assert rows(db) == original
 
 
 # --- tampering by someone who dropped the triggers -----------------------------------------
 
 
-async def test_edited_row_is_named(db: aiosqlite.Connection) -> None:
-    await append_n(db, 6)
-    await drop_triggers(db)
-    await db.execute("UPDATE audit SET new_value = 'not eligible' WHERE id = 4")
-    result = await verify_chain(db)
+def test_edited_row_is_named(db: Connection) -> None:
+    append_n(db, 6)
+    drop_triggers(db)
+    execute(db, "UPDATE audit SET new_value = 'not eligible' WHERE id = 4")
+    result = verify_chain(db)
     assert not result.ok
     assert result.first_bad_id == 4
     assert (result.last_id, result.rows_checked) == (3, 3)
@@ -309,13 +313,11 @@ async def test_edited_row_is_named(db: aiosqlite.Connection) -> None:
         ("hash", "f" * 64),
     ],
 )
-async def test_any_edited_column_is_detected(
-    db: aiosqlite.Connection, column: str, value: str | None
-) -> None:
-    await append_n(db, 4)
-    await drop_triggers(db)
-    await db.execute(f"UPDATE audit SET {column} = ? WHERE id = 3", (value,))
-    result = await verify_chain(db)
+def test_any_edited_column_is_detected(db: Connection, column: str, value: str | None) -> None:
+    append_n(db, 4)
+    drop_triggers(db)
+    execute(db, f"UPDATE audit SET {column} = :value WHERE id = 3", {"value": value})
+    result = verify_chain(db)
     assert (result.ok, result.first_bad_id) == (False, 3)
 
 
@@ -328,291 +330,289 @@ async def test_any_edited_column_is_detected(
         ("CAST(x'ff00' AS TEXT)", "row 2: column new_value holds text that is not valid Unicode"),
     ],
 )
-async def test_malformed_values_are_reported_not_crashed_on(
-    sqlite_db: aiosqlite.Connection, expression: str, problem: str
+def test_malformed_values_are_reported_not_crashed_on(
+    sqlite_db: Connection, expression: str, problem: str
 ) -> None:
     """SQLite stores whatever it is given in a TEXT column; PostgreSQL's are typed."""
     db = sqlite_db
-    await append_n(db, 3)
-    await verify_incremental(db)
-    await drop_triggers(db)
-    await db.execute(f"UPDATE audit SET new_value = {expression} WHERE id = 2")
-    await db.execute(f"UPDATE audit SET new_value = {expression} WHERE id = 3")
-    result = await verify_chain(db)
+    append_n(db, 3)
+    verify_incremental(db)
+    drop_triggers(db)
+    execute(db, f"UPDATE audit SET new_value = {expression} WHERE id = 2")
+    execute(db, f"UPDATE audit SET new_value = {expression} WHERE id = 3")
+    result = verify_chain(db)
     assert (result.ok, result.first_bad_id, result.problem) == (False, 2, problem)
-    result = await verify_incremental(db)  # the checkpoint row (3) is bad: from the start
+    result = verify_incremental(db)  # the checkpoint row (3) is bad: from the start
     assert (result.ok, result.first_bad_id, result.problem) == (False, 2, problem)
 
 
-async def test_deleted_middle_row_is_named_at_the_gap(db: aiosqlite.Connection) -> None:
-    await append_n(db, 6)
-    await drop_triggers(db)
-    await db.execute("DELETE FROM audit WHERE id = 3")
-    result = await verify_chain(db)
+def test_deleted_middle_row_is_named_at_the_gap(db: Connection) -> None:
+    append_n(db, 6)
+    drop_triggers(db)
+    execute(db, "DELETE FROM audit WHERE id = 3")
+    result = verify_chain(db)
     assert not result.ok
     assert (result.first_bad_id, result.last_id) == (3, 2)
     assert result.problem == "row 3 missing (ids jump from 2 to 4)"
 
-    await db.execute("DELETE FROM audit WHERE id IN (1, 4)")
-    result = await verify_chain(db)
+    execute(db, "DELETE FROM audit WHERE id IN (1, 4)")
+    result = verify_chain(db)
     assert result.problem == "row 1 missing (ids jump from 0 to 2)"
-    result = await verify_chain(db, after_id=2)
+    result = verify_chain(db, after_id=2)
     assert result.problem == "rows 3–4 missing (ids jump from 2 to 5)"
 
 
-async def test_forged_last_row_with_wrong_link_is_detected(db: aiosqlite.Connection) -> None:
-    await append_n(db, 6)
-    await drop_triggers(db)
-    await db.execute("DELETE FROM audit WHERE id = 6")
+def test_forged_last_row_with_wrong_link_is_detected(db: Connection) -> None:
+    append_n(db, 6)
+    drop_triggers(db)
+    execute(db, "DELETE FROM audit WHERE id = 6")
     forged = entry(6, new_value="eligible")
-    wrong_prev = await row_hash(db, 4)  # not row 5's hash
-    await db.execute(
-        "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            6,
-            format_timestamp(forged.at),
-            forged.actor,
-            forged.screening,
-            forged.action,
-            forged.field,
-            forged.old_value,
-            forged.new_value,
-            forged.reason,
-            wrong_prev,
-            compute_hash(6, forged, wrong_prev),  # its own hash is right
+    wrong_prev = row_hash(db, 4)  # not row 5's hash
+    execute(
+        db,
+        INSERT_ROW,
+        as_row(
+            (
+                6,
+                format_timestamp(forged.at),
+                forged.actor,
+                forged.screening,
+                forged.action,
+                forged.field,
+                forged.old_value,
+                forged.new_value,
+                forged.reason,
+                wrong_prev,
+                compute_hash(6, forged, wrong_prev),  # its own hash is right
+            )
         ),
     )
-    result = await verify_chain(db)
+    result = verify_chain(db)
     assert (result.ok, result.first_bad_id, result.last_id) == (False, 6, 5)
     assert result.problem == "row 6: previous-hash link broken"
 
 
-async def test_edit_with_recomputed_hash_breaks_the_next_link(db: aiosqlite.Connection) -> None:
-    await append_n(db, 6)
-    await drop_triggers(db)
-    stored = (await rows(db))[2]
+def test_edit_with_recomputed_hash_breaks_the_next_link(db: Connection) -> None:
+    append_n(db, 6)
+    drop_triggers(db)
+    stored = (rows(db))[2]
     edited = replace(row_entry(stored), new_value="edited")
-    await db.execute(
-        "UPDATE audit SET new_value = ?, hash = ? WHERE id = 3",
-        (edited.new_value, compute_hash(3, edited, stored[9])),
+    execute(
+        db,
+        "UPDATE audit SET new_value = :new_value, hash = :hash WHERE id = 3",
+        {"new_value": edited.new_value, "hash": compute_hash(3, edited, stored[9])},
     )
-    result = await verify_chain(db)
+    result = verify_chain(db)
     assert (result.ok, result.first_bad_id, result.last_id) == (False, 4, 3)
     assert result.problem == "row 4: previous-hash link broken"
 
 
-async def test_reordered_rows_are_detected(db: aiosqlite.Connection) -> None:
-    await append_n(db, 4)
-    await drop_triggers(db)
-    await db.execute("UPDATE audit SET id = id + 1000 WHERE id IN (2, 3)")
-    await db.execute("UPDATE audit SET id = CASE id WHEN 1002 THEN 3 ELSE 2 END WHERE id > 1000")
-    result = await verify_chain(db)
+def test_reordered_rows_are_detected(db: Connection) -> None:
+    append_n(db, 4)
+    drop_triggers(db)
+    execute(db, "UPDATE audit SET id = id + 1000 WHERE id IN (2, 3)")
+    execute(db, "UPDATE audit SET id = CASE id WHEN 1002 THEN 3 ELSE 2 END WHERE id > 1000")
+    result = verify_chain(db)
     assert (result.ok, result.first_bad_id) == (False, 2)
 
 
-async def test_inserted_row_is_detected(db: aiosqlite.Connection) -> None:
+def test_inserted_row_is_detected(db: Connection) -> None:
     """A row slipped in (ids shifted up, the new row correctly linked) breaks the next link."""
-    await append_n(db, 4)
-    await drop_triggers(db)
-    await db.execute("UPDATE audit SET id = id + 1000 WHERE id >= 3")
-    await db.execute("UPDATE audit SET id = id - 999 WHERE id > 1000")
+    append_n(db, 4)
+    drop_triggers(db)
+    execute(db, "UPDATE audit SET id = id + 1000 WHERE id >= 3")
+    execute(db, "UPDATE audit SET id = id - 999 WHERE id > 1000")
     forged = entry(3, new_value="forged")
-    prev = await row_hash(db, 2)
-    await db.execute(
-        "INSERT INTO audit VALUES (3,?,?,?,?,?,?,?,?,?,?)",
-        (
-            format_timestamp(forged.at),
-            forged.actor,
-            forged.screening,
-            forged.action,
-            forged.field,
-            forged.old_value,
-            forged.new_value,
-            forged.reason,
-            prev,
-            compute_hash(3, forged, prev),
+    prev = row_hash(db, 2)
+    execute(
+        db,
+        INSERT_ROW,
+        as_row(
+            (
+                3,
+                format_timestamp(forged.at),
+                forged.actor,
+                forged.screening,
+                forged.action,
+                forged.field,
+                forged.old_value,
+                forged.new_value,
+                forged.reason,
+                prev,
+                compute_hash(3, forged, prev),
+            )
         ),
     )
-    result = await verify_chain(db)
+    result = verify_chain(db)
     assert (result.ok, result.first_bad_id, result.last_id) == (False, 4, 3)
 
 
-async def test_row_with_id_below_one_is_detected(db: aiosqlite.Connection) -> None:
-    await append_n(db, 2)
-    await drop_triggers(db)
+def test_row_with_id_below_one_is_detected(db: Connection) -> None:
+    append_n(db, 2)
+    drop_triggers(db)
     if on_postgres(db):
-        await db.execute("ALTER TABLE audit DROP CONSTRAINT audit_id_check")
+        execute(db, "ALTER TABLE audit DROP CONSTRAINT audit_id_check")
     else:
-        await db.execute("PRAGMA ignore_check_constraints = ON")
-    await db.execute(
+        execute(db, "PRAGMA ignore_check_constraints = ON")
+    execute(
+        db,
         "INSERT INTO audit SELECT 0, at, actor, screening, action, field, old_value,"
-        " new_value, reason, prev_hash, hash FROM audit WHERE id = 1"
+        " new_value, reason, prev_hash, hash FROM audit WHERE id = 1",
     )
-    result = await verify_chain(db)
+    result = verify_chain(db)
     assert (result.ok, result.first_bad_id) == (False, 0)
 
 
-async def test_verify_from_a_known_row(db: aiosqlite.Connection) -> None:
-    await append_n(db, 5)
-    known = await row_hash(db, 2)
-    result = await verify_chain(db, after_id=2, after_hash=known)
+def test_verify_from_a_known_row(db: Connection) -> None:
+    append_n(db, 5)
+    known = row_hash(db, 2)
+    result = verify_chain(db, after_id=2, after_hash=known)
     assert (result.ok, result.rows_checked, result.last_id) == (True, 3, 5)
-    assert (await verify_chain(db, after_id=2)).rows_checked == 3  # trusts row 2's hash
-    result = await verify_chain(db, after_id=2, after_hash="0" * 64)
+    assert (verify_chain(db, after_id=2)).rows_checked == 3  # trusts row 2's hash
+    result = verify_chain(db, after_id=2, after_hash="0" * 64)
     assert (result.ok, result.first_bad_id) == (False, 3)
-    result = await verify_chain(db, after_id=9)
+    result = verify_chain(db, after_id=9)
     assert (result.ok, result.first_bad_id) == (False, 9)
-    empty = await verify_chain(db, after_id=5)
+    empty = verify_chain(db, after_id=5)
     assert (empty.ok, empty.rows_checked, empty.last_id) == (True, 0, 5)
 
 
-async def test_long_trail_is_verified_in_batches(db: aiosqlite.Connection) -> None:
-    await append(db, [entry(n) for n in range(1, 2502)])
-    result = await verify_chain(db)
+def test_long_trail_is_verified_in_batches(db: Connection) -> None:
+    append(db, [entry(n) for n in range(1, 2502)])
+    result = verify_chain(db)
     assert (result.ok, result.rows_checked, result.last_id) == (True, 2501, 2501)
-    await drop_triggers(db)
-    await db.execute("UPDATE audit SET actor = 'system' WHERE id = 2001")
-    assert (await verify_chain(db)).first_bad_id == 2001
+    drop_triggers(db)
+    execute(db, "UPDATE audit SET actor = 'system' WHERE id = 2001")
+    assert (verify_chain(db)).first_bad_id == 2001
 
 
-async def test_empty_trail_verifies(db: aiosqlite.Connection) -> None:
-    result = await verify_chain(db)
+def test_empty_trail_verifies(db: Connection) -> None:
+    result = verify_chain(db)
     assert (result.ok, result.rows_checked, result.last_id) == (True, 0, 0)
-    assert (await verify_incremental(db)).ok
+    assert (verify_incremental(db)).ok
 
 
 # --- incremental verification --------------------------------------------------------------
 
 
-async def checkpoint(db: aiosqlite.Connection) -> dict[str, str]:
-    cursor = await db.execute("SELECT key, value FROM meta")
-    return {key: value for key, value in await cursor.fetchall()}
+def checkpoint(db: Connection) -> dict[str, str]:
+    return {key: value for key, value in execute(db, "SELECT key, value FROM meta").all()}
 
 
-async def test_incremental_stores_and_uses_the_checkpoint(db: aiosqlite.Connection) -> None:
-    await append_n(db, 5)
-    first = await verify_incremental(db)
+def test_incremental_stores_and_uses_the_checkpoint(db: Connection) -> None:
+    append_n(db, 5)
+    first = verify_incremental(db)
     assert (first.ok, first.rows_checked, first.last_id) == (True, 5, 5)
-    assert await checkpoint(db) == {
+    assert checkpoint(db) == {
         "audit_verified_id": "5",
-        "audit_verified_hash": await row_hash(db, 5),
+        "audit_verified_hash": row_hash(db, 5),
     }
     assert not db.in_transaction
 
-    await append_n(db, 3, start=6)
-    second = await verify_incremental(db)
+    append_n(db, 3, start=6)
+    second = verify_incremental(db)
     assert (second.ok, second.rows_checked, second.last_id) == (True, 3, 8)
-    assert (await checkpoint(db))["audit_verified_id"] == "8"
+    assert (checkpoint(db))["audit_verified_id"] == "8"
 
-    third = await verify_incremental(db)
+    third = verify_incremental(db)
     assert (third.ok, third.rows_checked, third.last_id) == (True, 0, 8)
 
 
-async def test_incremental_checkpoint_is_one_autocommit_statement(
-    db: aiosqlite.Connection,
+def test_incremental_checkpoint_is_one_autocommit_statement(
+    db: Connection,
 ) -> None:
     """No BEGIN/COMMIT of its own: inside a caller's transaction it rolls back with it."""
-    await append_n(db, 2)
-    await begin(db)
-    assert (await verify_incremental(db)).ok
+    append_n(db, 2)
+    begin(db)
+    assert (verify_incremental(db)).ok
     assert db.in_transaction  # not committed behind the caller's back
-    await db.execute("ROLLBACK")
-    assert await checkpoint(db) == {}
-    assert (await verify_incremental(db)).rows_checked == 2
+    execute(db, "ROLLBACK")
+    assert checkpoint(db) == {}
+    assert (verify_incremental(db)).rows_checked == 2
     assert not db.in_transaction
-    assert (await checkpoint(db))["audit_verified_id"] == "2"
+    assert (checkpoint(db))["audit_verified_id"] == "2"
 
 
-async def test_incremental_catches_tampering_after_the_checkpoint(
-    db: aiosqlite.Connection,
+def test_incremental_catches_tampering_after_the_checkpoint(
+    db: Connection,
 ) -> None:
-    await append_n(db, 4)
-    await verify_incremental(db)
-    await append_n(db, 3, start=5)
-    await drop_triggers(db)
-    await db.execute("UPDATE audit SET new_value = 'x' WHERE id = 6")
-    result = await verify_incremental(db)
+    append_n(db, 4)
+    verify_incremental(db)
+    append_n(db, 3, start=5)
+    drop_triggers(db)
+    execute(db, "UPDATE audit SET new_value = 'x' WHERE id = 6")
+    result = verify_incremental(db)
     assert (result.ok, result.first_bad_id, result.rows_checked, result.last_id) == (
         False,
         6,
         1,
         5,
     )
-    assert (await checkpoint(db))["audit_verified_id"] == "4"  # not advanced on failure
+    assert (checkpoint(db))["audit_verified_id"] == "4"  # not advanced on failure
 
 
-async def test_incremental_does_not_see_edits_before_the_checkpoint(
-    db: aiosqlite.Connection,
+def test_incremental_does_not_see_edits_before_the_checkpoint(
+    db: Connection,
 ) -> None:
     """By design: start-up checks only new rows; `verify-audit` (from row 1) sees everything."""
-    await append_n(db, 6)
-    assert (await verify_incremental(db)).ok
-    await drop_triggers(db)
-    await db.execute("UPDATE audit SET new_value = 'edited' WHERE id = 2")
+    append_n(db, 6)
+    assert (verify_incremental(db)).ok
+    drop_triggers(db)
+    execute(db, "UPDATE audit SET new_value = 'edited' WHERE id = 2")
 
-    incremental = await verify_incremental(db)
+    incremental = verify_incremental(db)
     assert (incremental.ok, incremental.rows_checked) == (True, 0)
 
-    full = await verify_chain(db)
+    full = verify_chain(db)
     assert (full.ok, full.first_bad_id) == (False, 2)
 
 
-async def test_incremental_rechecks_the_checkpoint_row(db: aiosqlite.Connection) -> None:
-    await append_n(db, 6)
-    await verify_incremental(db)
-    await drop_triggers(db)
-    await db.execute("UPDATE audit SET new_value = 'edited' WHERE id = 2")
-    await db.execute("UPDATE audit SET new_value = 'edited' WHERE id = 6")
-    result = await verify_incremental(db)  # row 6 is edited: verify from the start
+def test_incremental_rechecks_the_checkpoint_row(db: Connection) -> None:
+    append_n(db, 6)
+    verify_incremental(db)
+    drop_triggers(db)
+    execute(db, "UPDATE audit SET new_value = 'edited' WHERE id = 2")
+    execute(db, "UPDATE audit SET new_value = 'edited' WHERE id = 6")
+    result = verify_incremental(db)  # row 6 is edited: verify from the start
     assert (result.ok, result.first_bad_id) == (False, 2)
 
 
-async def test_incremental_detects_a_truncated_trail(db: aiosqlite.Connection) -> None:
-    await append_n(db, 6)
-    await verify_incremental(db)
-    await drop_triggers(db)
-    await db.execute("DELETE FROM audit WHERE id >= 5")
+def test_incremental_detects_a_truncated_trail(db: Connection) -> None:
+    append_n(db, 6)
+    verify_incremental(db)
+    drop_triggers(db)
+    execute(db, "DELETE FROM audit WHERE id >= 5")
 
-    assert (await verify_chain(db)).ok  # the chain alone cannot see a cut end
-    result = await verify_incremental(db)
+    assert (verify_chain(db)).ok  # the chain alone cannot see a cut end
+    result = verify_incremental(db)
     assert (result.ok, result.first_bad_id, result.last_id) == (False, 5, 4)
     assert result.problem == "rows 5–6 verified before but now missing: the trail was truncated"
 
 
-async def test_incremental_detects_a_consistently_rewritten_tail(
-    db: aiosqlite.Connection,
+def test_incremental_detects_a_consistently_rewritten_tail(
+    db: Connection,
 ) -> None:
-    await append_n(db, 6)
-    await verify_incremental(db)
-    await drop_triggers(db)
-    await db.execute("DELETE FROM audit WHERE id >= 4")
-    await restore_triggers(db)  # the forger re-creates the triggers, even
-    await append(db, [entry(n, new_value="rewritten") for n in (4, 5, 6)])
+    append_n(db, 6)
+    verify_incremental(db)
+    drop_triggers(db)
+    execute(db, "DELETE FROM audit WHERE id >= 4")
+    restore_triggers(db)  # the forger re-creates the triggers, even
+    append(db, [entry(n, new_value="rewritten") for n in (4, 5, 6)])
 
-    assert (await verify_chain(db)).ok  # every hash recomputed: the chain is consistent
-    result = await verify_incremental(db)
+    assert (verify_chain(db)).ok  # every hash recomputed: the chain is consistent
+    result = verify_incremental(db)
     assert (result.ok, result.first_bad_id) == (False, 6)
     assert result.problem is not None and "rewritten" in result.problem
 
 
-async def test_unreadable_checkpoint_means_verify_everything(db: aiosqlite.Connection) -> None:
-    await append_n(db, 3)
-    await db.execute(
-        "INSERT INTO meta VALUES ('audit_verified_id', 'three'), ('audit_verified_hash', 'x')"
+def test_unreadable_checkpoint_means_verify_everything(db: Connection) -> None:
+    append_n(db, 3)
+    execute(
+        db, "INSERT INTO meta VALUES ('audit_verified_id', 'three'), ('audit_verified_hash', 'x')"
     )
-    result = await verify_incremental(db)
+    result = verify_incremental(db)
     assert (result.ok, result.rows_checked) == (True, 3)
-    assert (await checkpoint(db))["audit_verified_id"] == "3"
-
-
-async def test_row_factory_of_the_caller_does_not_matter(
-    sqlite_db: aiosqlite.Connection,
-) -> None:
-    db = sqlite_db
-    db.row_factory = aiosqlite.Row
-    await append_n(db, 3)
-    assert (await verify_incremental(db)).rows_checked == 3
-    assert (await verify_chain(db)).ok
+    assert (checkpoint(db))["audit_verified_id"] == "3"
 
 
 # --- encoding properties -------------------------------------------------------------------
@@ -687,16 +687,16 @@ def test_arbitrary_text_round_trips_and_verifies(
     long_text = data.draw(st.sampled_from(["", "🩺\x00" * 50_000]))
     entries[0] = replace(entries[0], reason=(entries[0].reason or "") + long_text)
 
-    async def scenario(path: Path) -> None:
-        conn = await open_db(path)
+    def scenario(path: Path) -> None:
+        conn = open_db(path)
         try:
-            ids = await append(conn, entries)
+            ids = append(conn, entries)
             assert ids == list(range(1, len(entries) + 1))
-            assert [row_entry(row) for row in await rows(conn)] == entries
-            result = await verify_chain(conn)
+            assert [row_entry(row) for row in rows(conn)] == entries
+            result = verify_chain(conn)
             assert (result.ok, result.rows_checked) == (True, len(entries))
         finally:
-            await conn.close()
+            conn.close()
 
     with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(scenario(Path(folder) / "audit.sqlite3"))
+        scenario(Path(folder) / "audit.sqlite3")

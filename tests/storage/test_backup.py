@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import aiosqlite
 import pytest
+from sqlalchemy import Connection
 
 from storage.audit import AUDIT_STATEMENTS, AuditEntry, append_audit, verify_chain
 from storage.backup import (
@@ -20,24 +20,32 @@ from storage.backup import (
     backup_instant,
     prune_backups,
 )
+from storage.sql import execute
+from tests.storage.support import connect
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
-async def open_db(path: Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA synchronous = FULL")
-    await conn.execute("PRAGMA busy_timeout = 5000")
+async def open_db(path: Path | str) -> Connection:
+    """A connection of the test's own (autocommit), with the bot's pragmas."""
+    conn = connect(path)
+    execute(conn, "PRAGMA journal_mode = WAL")
+    execute(conn, "PRAGMA synchronous = FULL")
+    execute(conn, "PRAGMA busy_timeout = 5000")
     return conn
 
 
-async def write_row(conn: aiosqlite.Connection, n: int) -> None:
-    """One acknowledged answer: the audit row commits with it."""
-    await conn.execute("BEGIN IMMEDIATE")
+def _write_row(conn: Connection, n: int) -> None:
+    execute(conn, "BEGIN IMMEDIATE")
     at = T0 + timedelta(seconds=n)
-    await append_audit(conn, AuditEntry(at, "42", "answer", "HMN-001", f"q{n}", None, str(n)))
-    await conn.execute("COMMIT")
+    append_audit(conn, AuditEntry(at, "42", "answer", "HMN-001", f"q{n}", None, str(n)))
+    execute(conn, "COMMIT")
+
+
+async def write_row(conn: Connection, n: int) -> None:
+    """One acknowledged answer: the audit row commits with it (on a worker thread, as the
+    bot's storage does, so the event loop — and a backup — go on meanwhile)."""
+    await asyncio.to_thread(_write_row, conn, n)
 
 
 @pytest.fixture
@@ -46,14 +54,14 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def bot_db(db_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+async def bot_db(db_path: Path) -> AsyncIterator[Connection]:
     conn = await open_db(db_path)
     for statement in AUDIT_STATEMENTS:
-        await conn.execute(statement)
+        execute(conn, statement)
     for n in range(1, 11):
         await write_row(conn, n)
     yield conn
-    await conn.close()
+    conn.close()
 
 
 @pytest.fixture
@@ -78,11 +86,11 @@ def audit_ids(path: Path) -> list[int]:
 
 
 async def copy_verifies(path: Path) -> bool:
-    copy = await aiosqlite.connect(path)
+    copy = connect(path)
     try:
-        return (await verify_chain(copy)).ok
+        return verify_chain(copy).ok
     finally:
-        await copy.close()
+        copy.close()
 
 
 def mode(path: Path) -> int:
@@ -94,7 +102,7 @@ def listing(folder: Path) -> list[str]:
 
 
 async def test_backup_while_another_connection_keeps_writing(
-    db_path: Path, bot_db: aiosqlite.Connection, backups: Path, open_umask: None
+    db_path: Path, bot_db: Connection, backups: Path, open_umask: None
 ) -> None:
     writer = await open_db(db_path)
     written: list[int] = []
@@ -123,7 +131,7 @@ async def test_backup_while_another_connection_keeps_writing(
     finally:
         stop.set()
         await task
-        await writer.close()
+        writer.close()
 
     assert path.parent == backups and BACKUP_NAME_RE.fullmatch(path.name)
     assert mode(path) == 0o600
@@ -137,29 +145,29 @@ async def test_backup_while_another_connection_keeps_writing(
 
 
 async def test_backup_does_not_wait_for_an_open_write_transaction(
-    db_path: Path, bot_db: aiosqlite.Connection, backups: Path
+    db_path: Path, bot_db: Connection, backups: Path
 ) -> None:
     writer = await open_db(db_path)
     try:
-        await writer.execute("BEGIN IMMEDIATE")
-        await append_audit(writer, AuditEntry(T0, "42", "answer", "HMN-002", "q1", None, "yes"))
+        execute(writer, "BEGIN IMMEDIATE")
+        append_audit(writer, AuditEntry(T0, "42", "answer", "HMN-002", "q1", None, "yes"))
         path = await backup_database(db_path, backups)
-        await writer.execute("COMMIT")
+        execute(writer, "COMMIT")
     finally:
-        await writer.close()
+        writer.close()
     assert audit_ids(path) == list(range(1, 11))  # the uncommitted answer is not in the copy
     assert await copy_verifies(path)
 
 
 async def test_backup_through_the_bots_own_connection(
-    bot_db: aiosqlite.Connection, backups: Path, open_umask: None
+    bot_db: Connection, backups: Path, open_umask: None
 ) -> None:
     """Mid-transaction on that connection: the copy holds only what is committed."""
-    await bot_db.execute("BEGIN IMMEDIATE")
-    await append_audit(bot_db, AuditEntry(T0, "42", "answer", "HMN-002", "q1", None, "yes"))
+    execute(bot_db, "BEGIN IMMEDIATE")
+    append_audit(bot_db, AuditEntry(T0, "42", "answer", "HMN-002", "q1", None, "yes"))
     target = backups / "manual.sqlite3"
     path = await backup_database(bot_db, target)
-    await bot_db.execute("ROLLBACK")
+    execute(bot_db, "ROLLBACK")
 
     assert path == target and mode(path) == 0o600
     assert audit_ids(path) == list(range(1, 11))
@@ -167,7 +175,7 @@ async def test_backup_through_the_bots_own_connection(
 
 
 async def test_backup_replaces_an_existing_file(
-    db_path: Path, bot_db: aiosqlite.Connection, backups: Path
+    db_path: Path, bot_db: Connection, backups: Path
 ) -> None:
     target = backups / "latest.sqlite3"
     target.write_text("stale")
@@ -178,19 +186,19 @@ async def test_backup_replaces_an_existing_file(
 
 
 async def test_backup_of_an_in_memory_database(backups: Path) -> None:
-    conn = await aiosqlite.connect(":memory:", isolation_level=None)
+    conn = connect(":memory:")
     try:
         for statement in AUDIT_STATEMENTS:
-            await conn.execute(statement)
+            execute(conn, statement)
         await write_row(conn, 1)
         path = await backup_database(conn, backups)
         assert audit_ids(path) == [1]
-        await conn.execute("BEGIN IMMEDIATE")
+        execute(conn, "BEGIN IMMEDIATE")
         with pytest.raises(BackupError, match="transaction"):
             await backup_database(conn, backups / "again.sqlite3")
-        await conn.execute("ROLLBACK")
+        execute(conn, "ROLLBACK")
     finally:
-        await conn.close()
+        conn.close()
     assert listing(backups) == [path.name]
 
 
@@ -199,7 +207,7 @@ async def test_backup_of_an_in_memory_database(backups: Path) -> None:
     ["missing/", "missing/copy.sqlite3", "missing/deeper/"],
 )
 async def test_missing_folder_is_a_clear_error(
-    db_path: Path, bot_db: aiosqlite.Connection, tmp_path: Path, destination: str
+    db_path: Path, bot_db: Connection, tmp_path: Path, destination: str
 ) -> None:
     with pytest.raises(BackupError, match="backup folder does not exist") as caught:
         await backup_database(db_path, f"{tmp_path}/{destination}")
@@ -208,7 +216,7 @@ async def test_missing_folder_is_a_clear_error(
 
 
 async def test_other_bad_destinations_and_sources(
-    db_path: Path, bot_db: aiosqlite.Connection, tmp_path: Path, backups: Path
+    db_path: Path, bot_db: Connection, tmp_path: Path, backups: Path
 ) -> None:
     with pytest.raises(BackupError, match="does not exist"):
         await backup_database(tmp_path / "nowhere.sqlite3", backups)
@@ -221,7 +229,7 @@ async def test_other_bad_destinations_and_sources(
 
 
 async def test_read_only_folder_is_a_clear_error(
-    db_path: Path, bot_db: aiosqlite.Connection, backups: Path, monkeypatch: pytest.MonkeyPatch
+    db_path: Path, bot_db: Connection, backups: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     os.chmod(backups, 0o500)
     if os.geteuid() == 0:

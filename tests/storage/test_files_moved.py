@@ -12,10 +12,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from storage.anchor import anchor_path, read_anchor
 from storage.audit import AuditEntry, append_audit
-from storage.connection import Connection
 from storage.db import Database
 from storage.errors import StorageGone
 from storage.open import open_database
@@ -30,8 +30,7 @@ from tests.storage.test_anchor import (
 
 
 async def _note(db: Database, text: str) -> None:
-    async with db.transaction() as conn:
-        await append_audit(conn, AuditEntry(NOW, "test", "note", new_value=text))
+    await db.write(append_audit, AuditEntry(NOW, "test", "note", new_value=text))
 
 
 @pytest.mark.parametrize("suffix", ["-wal", "-shm"])
@@ -50,7 +49,7 @@ async def test_a_journal_file_that_moves_pauses_writes_before_the_next_one(
             await _note(db, "after")  # refused before anything is written: nothing saved
         assert len(told) == 1 and suffix in told[0]  # the admins are told (bot/app.py), once
         with pytest.raises(StorageGone):
-            await db.run(_write_note)
+            await db.write(_write_note)
         assert len(told) == 1
     finally:
         await db.close()
@@ -73,8 +72,8 @@ def _put_back_older(path: Path, older: Path) -> None:
     anchor_path(path).unlink()
 
 
-async def _write_note(conn: Connection) -> None:
-    await append_audit(conn, AuditEntry(NOW, "test", "note", new_value="run"))
+def _write_note(conn: Connection) -> None:
+    append_audit(conn, AuditEntry(NOW, "test", "note", new_value="run"))
 
 
 async def test_a_wal_deleted_during_a_transaction_is_not_reported_as_saved(
@@ -89,12 +88,12 @@ async def test_a_wal_deleted_during_a_transaction_is_not_reported_as_saved(
     try:
         await _note(db, "before")
 
-        async def delete_the_wal_then_write(conn: Connection) -> None:
+        def delete_the_wal_then_write(conn: Connection) -> None:
             os.unlink(f"{path}-wal")
-            await append_audit(conn, AuditEntry(NOW, "test", "note", new_value="during"))
+            append_audit(conn, AuditEntry(NOW, "test", "note", new_value="during"))
 
         with pytest.raises(StorageGone, match="-wal was deleted"):
-            await db.run(delete_the_wal_then_write)
+            await db.write(delete_the_wal_then_write)
         assert len(told) == 1
     finally:
         await db.close()
@@ -113,7 +112,7 @@ async def test_an_anchor_that_cannot_be_written_after_a_commit_is_a_fault_not_a_
         anchor.unlink()
         anchor.mkdir()  # the anchor cannot be replaced any more (as when made immutable)
         await _note(db, "two")  # no exception: the answer was saved, and is
-        await db.run(_write_note)
+        await db.write(_write_note)
         assert len(faults) == 1 and "could not be written" in faults[0]  # told once
         assert "is saved" in faults[0]
     finally:

@@ -1,8 +1,9 @@
 """`lysyme-bot migrate` upgrades an older database in place: from every earlier schema version
 (the first one included) to the latest, rows intact and the audit chain still verifying;
 running it again changes nothing; a database newer than the program is refused (exit 2, one
-line) and left alone. Then `Database.run`, the one-hop write transaction of the answer path:
-the storage functions behave through it exactly as through `transaction()`."""
+line) and left alone. Then `Database.write`, the one-hop write transaction of the answer path:
+a body of storage functions commits whole and returns its value, or rolls back whole, and
+storage's few SQL words (storage/sql.py) behave alike on both backends."""
 
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, verify_chain
-from storage.connection import Connection
 from storage.db import SCHEMA_VERSION
 from storage.errors import StorageUnavailable
 from storage.open import open_database
+from storage.sql import execute, execute_many, fetch_all, fetch_one, value
 from tests.cli_in_process import lysyme_bot_in_process
 from tests.conftest import is_postgres
 from tests.storage import legacy_schema
@@ -37,27 +39,30 @@ async def make_old_database(target: Path | str, version: int) -> None:
     legacy_schema.build(target, version)
     db = await open_database(target, migrate=False)
     try:
-        async with db.transaction() as conn:
-            await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
-            await append_audit(conn, AuditEntry(NOW, "system", "user_added", None,
-                                                str(CLINICIAN), None, "clinician"))  # fmt: skip
+
+        def fill(conn: Connection) -> None:
+            user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
+            append_audit(conn, AuditEntry(NOW, "system", "user_added", None,
+                                          str(CLINICIAN), None, "clinician"))  # fmt: skip
             # Written with the first schema's columns: today's storage code writes columns
             # that an old database does not have yet.
-            stamp = NOW.isoformat()
-            cursor = await conn.execute(
+            screening_id = execute(
+                conn,
                 """INSERT INTO screenings(number, site, sequence, clinician_id, last_actor_id,
                        chat_id, status, stage, cursor, created_at, updated_at, last_activity_at)
-                   VALUES ('HMN-001', 'HMN', 1, ?, ?, ?, 'in_screening', 'question',
-                           'index_date', ?, ?, ?) RETURNING id""",
-                (CLINICIAN, CLINICIAN, CLINICIAN, stamp, stamp, stamp),
-            )
-            (screening_id,) = await cursor.fetchone()
-            await store.set_session(conn, CLINICIAN, CLINICIAN, screening_id, "screen", NOW)
-            for question, value in (("index_date", '"2026-11-19"'), ("age", "54")):
-                await store.add_answer(conn, screening_id, question, value, by=CLINICIAN,
-                                       now=NOW, source="screening")  # fmt: skip
-                await append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer",
-                                                    "HMN-001", question, None, value))  # fmt: skip
+                   VALUES ('HMN-001', 'HMN', 1, :clinician, :clinician, :clinician,
+                           'in_screening', 'question', 'index_date', :stamp, :stamp, :stamp)
+                   RETURNING id""",
+                {"clinician": CLINICIAN, "stamp": NOW.isoformat()},
+            ).scalar_one()
+            store.set_session(conn, CLINICIAN, CLINICIAN, screening_id, "screen", NOW)
+            for question, answer in (("index_date", '"2026-11-19"'), ("age", "54")):
+                store.add_answer(conn, screening_id, question, answer, by=CLINICIAN,
+                                 now=NOW, source="screening")  # fmt: skip
+                append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer",
+                                              "HMN-001", question, None, answer))  # fmt: skip
+
+        await db.write(fill)
     finally:
         await db.close()
     if not is_postgres(target):
@@ -169,7 +174,7 @@ async def verified_rows(target: Path | str) -> int:
     """What `lysyme-bot verify-audit` checks first, in this process: the chain from row 1."""
     db = await open_database(target, migrate=False)
     try:
-        result = await verify_chain(db.conn)
+        result = await db.read(verify_chain)
         assert result.ok, result.problem
         return result.rows_checked
     finally:
@@ -239,19 +244,22 @@ def test_the_upgraded_database_works_for_the_program(
     async def use() -> None:
         db = await open_database(database)
         try:
-            async with db.transaction() as conn:
-                screening = await store.get_by_number(conn, "HMN-001")
+
+            def work(conn: Connection) -> None:
+                screening = store.get_by_number(conn, "HMN-001")
                 assert screening is not None and screening.status == store.IN_SCREENING
-                assert await store.current_answers(conn, screening.id) == {
+                assert store.current_answers(conn, screening.id) == {
                     "index_date": '"2026-11-19"',
                     "age": "54",
                 }
-                assert await store.claim_update(conn, 7, NOW)  # a table from version 2
-                following = await store.create_screening(
+                assert store.claim_update(conn, 7, NOW)  # a table from version 2
+                following = store.create_screening(
                     conn, site="HMN", clinician_id=CLINICIAN, chat_id=CLINICIAN, now=NOW,
                     first_question="index_date",
                 )  # fmt: skip
                 assert following.number == "HMN-002"
+
+            await db.write(work)
         finally:
             await db.close()
 
@@ -287,102 +295,97 @@ def test_a_database_newer_than_the_program_is_refused_and_left_alone(
     assert snapshot(database) == before
 
 
-# --- Database.run: the one-hop write transaction the answer path uses -------------------
+# --- Database.write: the one-hop write transaction the answer path uses -----------------
 # (Kept here with the other whole-database tests: the storage functions must behave the same
-# through `run` as through `transaction()`, on an upgraded database as on a new one.)
+# through one body of several as one by one, on an upgraded database as on a new one.)
 
 
-async def test_run_commits_the_body_and_returns_its_value(database_target: Path | str) -> None:
+async def test_a_write_commits_the_body_and_returns_its_value(database_target: Path | str) -> None:
     db = await open_database(database_target)
     try:
 
-        async def body(conn: Connection) -> tuple[int, bool]:
-            await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
-            screening = await store.create_screening(
+        def body(conn: Connection) -> tuple[int, bool]:
+            user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "system", NOW)
+            screening = store.create_screening(
                 conn, site="HMN", clinician_id=CLINICIAN, chat_id=CLINICIAN, now=NOW,
                 first_question="age",
             )  # fmt: skip
-            await store.add_answer(conn, screening.id, "age", "54", by=CLINICIAN, now=NOW,
-                                   source="screening")  # fmt: skip
-            await append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer", screening.number,
-                                                "age", None, "54"))  # fmt: skip
-            claimed = await store.claim_update(conn, 41, NOW)
+            store.add_answer(conn, screening.id, "age", "54", by=CLINICIAN, now=NOW,
+                             source="screening")  # fmt: skip
+            append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "answer", screening.number,
+                                          "age", None, "54"))  # fmt: skip
+            claimed = store.claim_update(conn, 41, NOW)
             return screening.id, claimed
 
-        screening_id, claimed = await db.run(body)
+        screening_id, claimed = await db.write(body)
         assert claimed
-        async with db.transaction() as conn:
-            found = await store.get_with_answers(conn, screening_id)
+
+        def check(conn: Connection) -> bool:
+            found = store.get_with_answers(conn, screening_id)
             assert found is not None
             assert found == (
-                await store.get_by_id(conn, screening_id),
-                await store.current_answers(conn, screening_id),
+                store.get_by_id(conn, screening_id),
+                store.current_answers(conn, screening_id),
             )
             assert found[1] == {"age": "54"}
-            assert not await store.claim_update(conn, 41, NOW)  # committed
-        assert (await verify_chain(db.conn)).ok
+            return store.claim_update(conn, 41, NOW)
+
+        assert not await db.write(check)  # committed: the update id is taken
+        assert (await db.read(verify_chain)).ok
     finally:
         await db.close()
 
 
-async def test_run_rolls_back_on_any_exception_and_refuses_foreign_awaits(
-    database_target: Path | str,
-) -> None:
+async def test_a_write_rolls_back_on_any_exception(database_target: Path | str) -> None:
     db = await open_database(database_target)
     try:
 
-        async def fails(conn: Connection) -> None:
-            await store.claim_update(conn, 1, NOW)
+        def fails(conn: Connection) -> None:
+            store.claim_update(conn, 1, NOW)
+            append_audit(conn, AuditEntry(NOW, "system", "test"))
             raise LookupError("stop")
 
         with pytest.raises(LookupError, match="stop"):
-            await db.run(fails)
-
-        async def sleeps(conn: Connection) -> None:
-            await store.claim_update(conn, 2, NOW)
-            await asyncio.sleep(0)  # not the database: would run on the wrong thread
-
-        with pytest.raises(RuntimeError, match="awaited something other than the database"):
-            await db.run(sleeps)
-        rows = await db.conn.execute_fetchall("SELECT update_id FROM processed_updates")
-        assert list(rows) == []
-        assert not db.conn.in_transaction
+            await db.write(fails)
+        assert await db.read(fetch_all, "SELECT update_id FROM processed_updates") == []
+        assert await db.read(value, "SELECT count(*) FROM audit") == 0
+        # The writer was left out of any transaction: the next write commits on its own.
+        assert await db.write(store.claim_update, 1, NOW)
+        assert await db.read(value, "SELECT count(*) FROM processed_updates") == 1
     finally:
         await db.close()
 
 
-async def test_run_offers_the_connection_api_storage_uses(database_target: Path | str) -> None:
+async def test_the_sql_words_storage_uses_behave_alike_on_both_backends(
+    database_target: Path | str,
+) -> None:
     db = await open_database(database_target)
     postgres = is_postgres(database_target)
     try:
 
-        async def body(conn: Connection) -> list[object]:
-            assert conn.in_transaction
+        def body(conn: Connection) -> list[object]:
+            assert conn.in_transaction()
             key = "id BIGINT GENERATED BY DEFAULT AS IDENTITY" if postgres else "id INTEGER"
-            await conn.execute(f"CREATE TABLE t({key} PRIMARY KEY, v TEXT)")
-            await conn.executemany("INSERT INTO t(v) VALUES (?)", [("a",), ("b",)])
-            inserted = await conn.execute("INSERT INTO t(v) VALUES (:v)", {"v": "c"})
-            seen: list[object] = [inserted.lastrowid, inserted.rowcount]
-            async with conn.execute("SELECT v FROM t ORDER BY id") as cursor:
-                seen.append((await cursor.fetchone())["v"])
-                seen.append([r["v"] for r in await cursor.fetchall()])
-            cursor = await conn.cursor()
-            cursor.row_factory = None
-            await cursor.execute("SELECT count(*) FROM t")
-            seen.append(await cursor.fetchall())
-            await cursor.close()
-            seen.append([tuple(r) for r in await conn.execute_fetchall("SELECT id FROM t")])
+            execute(conn, f"CREATE TABLE t({key} PRIMARY KEY, v TEXT)")
+            execute_many(conn, "INSERT INTO t(v) VALUES (:v)", [{"v": "a"}, {"v": "b"}])
+            inserted = execute(conn, "INSERT INTO t(v) VALUES (:v) RETURNING id", {"v": "c"})
+            seen: list[object] = [inserted.scalar_one()]
+            seen.append(
+                execute(conn, "UPDATE t SET v = v || '!' WHERE id > :id", {"id": 1}).rowcount
+            )
+            first = fetch_one(conn, "SELECT v FROM t ORDER BY id")
+            seen.append(first["v"] if first is not None else None)
+            seen.append(fetch_one(conn, "SELECT v FROM t WHERE id = :id", {"id": 99}))
+            seen.append([r["v"] for r in fetch_all(conn, "SELECT v FROM t ORDER BY id")])
+            seen.append(value(conn, "SELECT count(*) FROM t WHERE v LIKE '%!'"))
+            seen.append(value(conn, "SELECT v FROM t WHERE id = :id", {"id": 99}))
             return seen
 
-        # PostgreSQL has no last row id: inserts that need theirs say RETURNING id.
-        last_id = None if postgres else 3
-        assert await db.run(body) == [last_id, 1, "a", ["b", "c"], [(3,)], [(1,), (2,), (3,)]]
+        assert await db.write(body) == [3, 2, "a", None, ["a", "b!", "c!"], 2, None]
         with pytest.raises(StorageUnavailable, match=r"readonly|read-only"):
-            async with db.read() as conn:
-                await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", NOW)
+            await db.read(user_store.grant_roles, CLINICIAN, {"clinician"}, "test", NOW)
         with pytest.raises(StorageUnavailable, match=r"readonly|read-only"):
-            await db.conn.execute("DELETE FROM users")
-        async with db.read() as conn:  # the failed read gave its connection back cleanly
-            assert await user_store.list_users(conn) == []
+            await db.read(execute, "DELETE FROM users")
+        assert await db.read(user_store.list_users) == []  # the failed reads left it clean
     finally:
         await db.close()

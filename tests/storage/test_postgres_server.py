@@ -8,28 +8,25 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import Connection
 
 from storage import screenings
 from storage.anchor import DatabaseRefused
-from storage.db import Database, fetch_one
+from storage.db import Database
 from storage.open import open_database
+from storage.sql import value
+
+PID = "SELECT pg_backend_pid()"
 
 
 async def _backend_pids(db: Database) -> list[int]:
-    pids = []
-    row = await fetch_one(db.conn, "SELECT pg_backend_pid()")
-    pids.append(int(row[0]) if row else 0)
-    async with db.read() as conn:
-        row = await fetch_one(conn, "SELECT pg_backend_pid()")
-        pids.append(int(row[0]) if row else 0)
-    async with db.transaction() as conn:
-        row = await fetch_one(conn, "SELECT pg_backend_pid()")
-        pids.append(int(row[0]) if row else 0)
-    return pids
+    """The server processes behind a read snapshot and behind the writer."""
+    return [int(await db.read(value, PID)), int(await db.write(value, PID))]
 
 
 def _terminate(server: str, pids: list[int]) -> None:
@@ -43,17 +40,13 @@ async def test_connections_closed_by_the_server_are_opened_again(
 ) -> None:
     db = await open_database(postgres_target)
     try:
-        async with db.transaction() as conn:
-            await screenings.set_meta(conn, "before", "1")
+        await db.write(screenings.set_meta, "before", "1")
         before = await _backend_pids(db)
         _terminate(postgres_server_url, before)
 
-        assert await screenings.get_meta(db.conn, "before") == "1"  # the shared reader
-        async with db.read() as conn:  # a pooled read snapshot
-            assert await screenings.get_meta(conn, "before") == "1"
-        async with db.transaction() as conn:  # the writer, at its next BEGIN
-            await screenings.set_meta(conn, "after", "2")
-        assert await screenings.get_meta(db.conn, "after") == "2"
+        assert await db.read(screenings.get_meta, "before") == "1"  # a read snapshot
+        await db.write(screenings.set_meta, "after", "2")  # the writer, at its next BEGIN
+        assert await db.read(screenings.get_meta, "after") == "2"
         assert set(await _backend_pids(db)).isdisjoint(before)  # all new connections
     finally:
         await db.close()
@@ -71,32 +64,39 @@ async def test_read_snapshots_never_use_more_connections_than_the_pool_size(
     postgres_target: str,
 ) -> None:
     """LYSYME_DATABASE_POOL_SIZE counts every connection of the process: 20 overlapping read
-    snapshots share what is left after the writer and the shared reader."""
-    db = await open_database(postgres_target, pool_size=4)
+    snapshots share what is left after the writer — never more, and not one at a time."""
+    pool_size = 4
+    db = await open_database(postgres_target, pool_size=pool_size)
+    counting = threading.Lock()
     busy = 0
     most = 0
     backends: set[int] = set()
     two_in = (
-        asyncio.Event()
+        threading.Event()
     )  # a barrier: the first two reads hold their connection till both are in
+    gave_up = threading.Event()  # (reads that never overlap: fail in seconds, not minutes)
 
-    async def one_read() -> None:
+    def one_read(conn: Connection) -> None:
         nonlocal busy, most
-        async with db.read() as conn:
+        with counting:
             busy += 1
             most = max(most, busy)
             if busy == 2:
                 two_in.set()
-            (pid,) = await fetch_one(conn, "SELECT pg_backend_pid()")
-            backends.add(pid)
-            await asyncio.wait_for(two_in.wait(), timeout=10)
-            busy -= 1
+        try:
+            backends.add(int(value(conn, PID)))
+            if not gave_up.is_set() and not two_in.wait(timeout=10):
+                gave_up.set()
+        finally:
+            with counting:
+                busy -= 1
 
     try:
-        await asyncio.gather(*(one_read() for _ in range(20)))
-        # Two at once, never a third: 4 − the writer − the shared reader.
-        assert len(backends) <= 2
-        assert most == 2  # 4 − the writer − the shared reader
+        writer = await db.write(value, PID)
+        await asyncio.gather(*(db.read(one_read) for _ in range(20)))
+        assert not gave_up.is_set(), "read snapshots never overlapped"
+        assert 2 <= most <= pool_size - 1  # the writer holds one of the pool's connections
+        assert 2 <= len(backends) <= pool_size - 1 and writer not in backends
     finally:
         await db.close()
 

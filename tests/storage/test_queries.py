@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from conversations import consort
 from storage import queries
@@ -31,14 +32,16 @@ async def db(database_target: Path | str) -> AsyncIterator[Database]:
 
 
 async def new_screening(db: Database, rescreen_of: str | None = None, **fields: object) -> int:
-    async with db.transaction() as conn:
-        s = await store.create_screening(
+    def create(conn: Connection) -> int:
+        s = store.create_screening(
             conn, site="HMN", clinician_id=7, chat_id=7, now=T0, first_question="index_date",
             rescreen_of=rescreen_of,
         )  # fmt: skip
         if fields:
-            await store.update_screening(conn, s.id, T0, **fields)
-    return s.id
+            store.update_screening(conn, s.id, T0, **fields)
+        return s.id
+
+    return await db.write(create)
 
 
 async def test_open_screenings_are_in_screening_or_awaiting_d0(db: Database) -> None:
@@ -49,31 +52,33 @@ async def test_open_screenings_are_in_screening_or_awaiting_d0(db: Database) -> 
     await new_screening(db, status="screened", outcome="eligible", injected_at=T0)  # 005
     await new_screening(db, status="withdrawn", outcome="eligible")  # 006
     await new_screening(db, status="abandoned")  # 007
-    async with db.transaction() as conn:
-        rows = await queries.open_screenings(conn)
+    rows = await db.read(queries.open_screenings)
     assert [s.number for s in rows] == ["HMN-001", "HMN-002", "HMN-003"]
 
 
 async def test_latest_values_history_and_filter(db: Database) -> None:
     first = await new_screening(db)
     second = await new_screening(db)
-    async with db.transaction() as conn:
-        await store.add_answer(conn, first, "age", "58", by=7, now=T0, source="screening")
+
+    def answer(conn: Connection) -> None:
+        store.add_answer(conn, first, "age", "58", by=7, now=T0, source="screening")
         later = T0 + dt.timedelta(hours=1)
-        await store.add_answer(
+        store.add_answer(
             conn, first, "age", "80", by=9, now=later, source="correction", reason="typo"
         )
-        await store.add_answer(conn, first, "sex", '"female"', by=7, now=T0, source="screening")
-        await store.add_answer(conn, first, "pregnant_or_breastfeeding", '"no"', by=7, now=T0,
-                               source="screening")  # fmt: skip
-        await store.add_answer(conn, first, "pregnant_or_breastfeeding", None, by=7, now=T0,
-                               source="not_applicable")  # fmt: skip
-        await store.add_answer(conn, second, "age", "40", by=7, now=T0, source="screening")
-        values = await queries.latest_values(conn)
-        ages = await queries.latest_values(conn, ("age",))
-        nothing = await queries.latest_values(conn, ())
-        history = await queries.answer_history(conn, first)
-        everything = await queries.answer_history(conn)
+        store.add_answer(conn, first, "sex", '"female"', by=7, now=T0, source="screening")
+        store.add_answer(conn, first, "pregnant_or_breastfeeding", '"no"', by=7, now=T0,
+                         source="screening")  # fmt: skip
+        store.add_answer(conn, first, "pregnant_or_breastfeeding", None, by=7, now=T0,
+                         source="not_applicable")  # fmt: skip
+        store.add_answer(conn, second, "age", "40", by=7, now=T0, source="screening")
+
+    await db.write(answer)
+    values = await db.read(queries.latest_values)
+    ages = await db.read(queries.latest_values, ("age",))
+    nothing = await db.read(queries.latest_values, ())
+    history = await db.read(queries.answer_history, first)
+    everything = await db.read(queries.answer_history)
     assert values[first] == {"age": "80", "sex": '"female"'}  # withdrawn answer absent
     assert ages == {first: {"age": "80"}, second: {"age": "40"}}
     assert nothing == {}
@@ -97,13 +102,16 @@ def test_json_value_is_tolerant() -> None:
 
 async def test_screening_audit_filters_by_number_and_action(db: Database) -> None:
     await new_screening(db)
-    async with db.transaction() as conn:
-        await append_audit(conn, AuditEntry(T0, "9", "correction", "HMN-001", "age", "58", "80",
-                                            "typo"))  # fmt: skip
-        await append_audit(conn, AuditEntry(T0, "9", "export", None))
-        await append_audit(conn, AuditEntry(T0, "9", "correction", "HMN-002", "age"))
-        rows = await queries.screening_audit(conn, "HMN-001", ("correction",))
-        none = await queries.screening_audit(conn, "HMN-001", ())
+
+    def record(conn: Connection) -> None:
+        append_audit(conn, AuditEntry(T0, "9", "correction", "HMN-001", "age", "58", "80",
+                                      "typo"))  # fmt: skip
+        append_audit(conn, AuditEntry(T0, "9", "export", None))
+        append_audit(conn, AuditEntry(T0, "9", "correction", "HMN-002", "age"))
+
+    await db.write(record)
+    rows = await db.read(queries.screening_audit, "HMN-001", ("correction",))
+    none = await db.read(queries.screening_audit, "HMN-001", ())
     assert [(r.field, r.old_value, r.new_value, r.reason, r.actor) for r in rows] == [
         ("age", "58", "80", "typo", "9")
     ]
@@ -114,14 +122,17 @@ async def test_screening_audit_filters_by_number_and_action(db: Database) -> Non
 async def test_move_reminder_only_moves_what_is_still_scheduled(db: Database) -> None:
     sid = await new_screening(db)
     later = T0 + dt.timedelta(days=7)
-    async with db.transaction() as conn:
-        (scheduled,) = await outbox.schedule(conn, sid, "follow_up", "vital_status_d30", T0,
-                                             ["team"])  # fmt: skip
-        sent = await outbox.hold(conn, sid, "follow_up", "discharge_date", "team", T0)
-        await outbox.mark_delivered(conn, sent, T0)
-        assert await queries.move_reminder(conn, scheduled, later)
-        assert not await queries.move_reminder(conn, sent, later)
-        rows = {r.id: r for r in await outbox.for_screening(conn, sid)}
+
+    def move(conn: Connection) -> tuple[int, int, dict[int, outbox.Reminder]]:
+        (scheduled,) = outbox.schedule(conn, sid, "follow_up", "vital_status_d30", T0,
+                                       ["team"])  # fmt: skip
+        sent = outbox.hold(conn, sid, "follow_up", "discharge_date", "team", T0)
+        outbox.mark_delivered(conn, sent, T0)
+        assert queries.move_reminder(conn, scheduled, later)
+        assert not queries.move_reminder(conn, sent, later)
+        return scheduled, sent, {r.id: r for r in outbox.for_screening(conn, sid)}
+
+    scheduled, sent, rows = await db.write(move)
     assert rows[scheduled].due_at == later
     assert rows[sent].due_at == T0
 
