@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection
 
-from storage.sql import dialect, execute, execute_many
+from storage.sql import dialect, execute, execute_many, in_transaction
 
 __all__ = [
     "APPEND_ONLY_MESSAGE",
@@ -269,7 +269,7 @@ def append_audit_many(conn: Connection, entries: Sequence[AuditEntry]) -> list[i
     """Append rows in order, each chained to the one before; same transaction rule as above."""
     if not entries:
         return []
-    if not conn.in_transaction():
+    if not in_transaction(conn):
         raise RuntimeError(
             "append_audit must run inside the caller's write transaction (Database.write)"
         )

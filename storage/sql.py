@@ -23,6 +23,7 @@ __all__ = [
     "execute_many",
     "fetch_all",
     "fetch_one",
+    "in_transaction",
     "listed",
     "value",
 ]
@@ -66,3 +67,15 @@ def listed(name: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:
     Callers check for an empty list first (`IN ()` is no SQL)."""
     params = {f"{name}{index}": item for index, item in enumerate(values)}
     return ", ".join(f":{key}" for key in params), params
+
+
+def in_transaction(conn: Connection) -> bool:
+    """Whether the DRIVER's connection is inside a transaction (BEGIN … not yet committed).
+    SQLAlchemy's own `in_transaction()` also counts its implicit "autobegin" on an autocommit
+    connection; the audit trail needs to know that a real transaction is open around it."""
+    driver = conn.connection.driver_connection
+    if dialect(conn) == "postgresql":
+        from psycopg.pq import TransactionStatus
+
+        return bool(driver.info.transaction_status != TransactionStatus.IDLE)  # type: ignore[union-attr]
+    return bool(driver.in_transaction)  # type: ignore[union-attr]

@@ -36,7 +36,7 @@ from storage.audit import (
     verify_incremental,
 )
 from storage.errors import StorageIntegrity
-from storage.sql import dialect, execute
+from storage.sql import dialect, execute, in_transaction
 from tests.conftest import is_postgres, sqlite_only
 from tests.storage.support import connect
 
@@ -507,7 +507,7 @@ def test_incremental_stores_and_uses_the_checkpoint(db: Connection) -> None:
         "audit_verified_id": "5",
         "audit_verified_hash": row_hash(db, 5),
     }
-    assert not db.in_transaction
+    assert not in_transaction(db)
 
     append_n(db, 3, start=6)
     second = verify_incremental(db)
@@ -525,11 +525,11 @@ def test_incremental_checkpoint_is_one_autocommit_statement(
     append_n(db, 2)
     begin(db)
     assert (verify_incremental(db)).ok
-    assert db.in_transaction  # not committed behind the caller's back
+    assert in_transaction(db)  # not committed behind the caller's back
     execute(db, "ROLLBACK")
     assert checkpoint(db) == {}
     assert (verify_incremental(db)).rows_checked == 2
-    assert not db.in_transaction
+    assert not in_transaction(db)
     assert (checkpoint(db))["audit_verified_id"] == "2"
 
 

@@ -17,6 +17,7 @@ from storage.db import Database
 from storage.errors import StorageIntegrity
 from storage.open import open_database
 from storage.sql import execute, value
+from tests.conversations.support import NOW
 
 
 @pytest.fixture
@@ -93,15 +94,11 @@ def _audit_rows(conn: Connection) -> int:
 
 
 def _append(conn: Connection, n: int) -> None:
-    import datetime as dt
-
     from storage.audit import AuditEntry, append_audit
 
     append_audit(
         conn,
-        AuditEntry(
-            dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "test", "note", None, None, None, str(n), None
-        ),  # fmt: skip
+        AuditEntry(NOW, "test", "note", None, None, None, str(n), None),
     )
 
 
