@@ -50,8 +50,8 @@ async def audit_rows(ctx: Context, action: str) -> list[tuple[Any, ...]]:
 
 
 def verify_copy(path: Path) -> VerifyResult:
-    """The audit chain of a backup file, read on a read-only connection of its own."""
-    engine = sqlalchemy.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    """The audit chain of a backup file, read on a connection of its own."""
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
     try:
         with engine.connect() as copy:
             return verify_chain(copy)
