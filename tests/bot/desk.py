@@ -13,6 +13,8 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot.app import routes
 from bot.callback_data import prefix_of
@@ -44,8 +46,7 @@ class Desk:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def actor(self, user_id: int, message_id: int | None = None) -> Actor:
-        async with self.ctx.db.read() as conn:
-            user = await user_store.get_user(conn, user_id)
+        user = await self.ctx.db.read(user_store.get_user, user_id)
         return Actor(user_id, user_id, True, user, update_id=next(self._ids),
                      message_id=message_id)  # fmt: skip
 
@@ -81,8 +82,7 @@ class Desk:
 
     async def type(self, user_id: int, text: str) -> list[Out]:
         actor = await self.actor(user_id)
-        async with self.ctx.db.read() as conn:
-            session = await store.get_session(conn, user_id, user_id)
+        session = await self.ctx.db.read(store.get_session, user_id, user_id)
         mode = session.mode if session else "screen"
         needs, flow = self.table.text_modes.get(mode, self.table.text_modes["screen"])
         if not allowed(actor.user, needs):
@@ -197,8 +197,7 @@ async def step(
 ) -> bool:
     """One step of screening `number` as `plan` says (answer, confirm the exclusion, confirm
     the summary, a SCORTEN value); False once nothing is left to do."""
-    async with desk.ctx.db.read() as conn:
-        s = await store.get_by_number(conn, number)
+    s = await desk.ctx.db.read(store.get_by_number, number)
     assert s is not None
     if s.stage == "question" and s.status == store.IN_SCREENING and s.cursor:
         await answer(desk, user_id, s.cursor, plan[s.cursor])
@@ -230,10 +229,13 @@ async def screen_through(
             outs = await desk.tap_first(
                 user_id, lambda b: isinstance(b, cd.ScreenChoice) and b.action == "new"
             )
-        async with desk.ctx.db.read() as conn:
-            session = await store.get_session(conn, user_id, user_id)
+
+        def on_screen(conn: Connection) -> store.Screening | None:
+            session = store.get_session(conn, user_id, user_id)
             assert session is not None and session.screening_id is not None
-            opened = await store.get_by_id(conn, session.screening_id)
+            return store.get_by_id(conn, session.screening_id)
+
+        opened = await desk.ctx.db.read(on_screen)
         assert opened is not None
         number = opened.number
     for _ in range(60):

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Connection
 from telegram.error import Forbidden, TimedOut
 
 from bot.common import Out
@@ -56,10 +57,13 @@ def shown(moment: dt.datetime) -> str:
 async def env(database_target: Path | str) -> AsyncIterator[Env]:
     environment = await make_env(database_target, on(0, 10))
     environment.send = IdSend()
-    async with environment.ctx.db.transaction() as conn:
+
+    def names(conn: Connection) -> None:
         for user_id, name in ((CLINICIAN, "Alice"), (OTHER_CLINICIAN, "Bruno"),
                               (COORDINATOR, "Chloé")):  # fmt: skip
-            await own_store.set_display_name(conn, user_id, name)
+            own_store.set_display_name(conn, user_id, name)
+
+    await environment.ctx.db.write(names)
     yield environment
     await environment.ctx.db.close()
 
@@ -116,8 +120,7 @@ async def test_an_answered_follow_up_reads_as_answered_on_every_copy(env: Env) -
     )
     assert again[0] == Out("", toast="Already recorded: Yes. Corrections go through /correct.")
     assert [o.edit for o in again[1:]] == [coordinator_copy] and again[1].buttons == []
-    async with env.ctx.db.transaction() as conn:
-        answers = await store.current_answers(conn, s.id)
+    answers = await env.ctx.db.read(store.current_answers, s.id)
     assert json.loads(answers["follow_up:reepithelialisation_d7"]) == "yes"
     assert await log_of(env) == text  # nothing changed
     env.send.clear()

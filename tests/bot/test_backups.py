@@ -11,16 +11,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
+import sqlalchemy
 
 from bot import app as bot_app
 from bot import backups
 from bot.app import open_context
 from bot.backups import BackupScheduler, due_at_start, newest_backup, run_backup
 from bot.common import Context
-from storage.audit import verify_chain
+from storage.audit import VerifyResult, verify_chain
 from storage.backup import backup_file_name
+from storage.sql import fetch_all
 from tests.bot.fake_request import ADMIN, FakeClock, Harness, settings_for
 
 PARIS_MORNING = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)  # 10:00 in Paris
@@ -39,11 +40,23 @@ async def ctx(tmp_path: Path) -> AsyncIterator[Context]:
 
 
 async def audit_rows(ctx: Context, action: str) -> list[tuple[Any, ...]]:
-    async with ctx.db.conn.execute(
-        "SELECT actor, field, old_value, new_value, reason FROM audit WHERE action=? ORDER BY id",
-        (action,),
-    ) as cursor:
-        return [tuple(row) for row in await cursor.fetchall()]
+    rows = await ctx.db.read(
+        fetch_all,
+        "SELECT actor, field, old_value, new_value, reason FROM audit WHERE action=:action "
+        "ORDER BY id",
+        {"action": action},
+    )
+    return [tuple(row.values()) for row in rows]
+
+
+def verify_copy(path: Path) -> VerifyResult:
+    """The audit chain of a backup file, read on a connection of its own."""
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as copy:
+            return verify_chain(copy)
+    finally:
+        engine.dispose()
 
 
 async def test_run_backup_writes_a_private_verifiable_copy_and_audits_it(ctx: Context) -> None:
@@ -53,12 +66,11 @@ async def test_run_backup_writes_a_private_verifiable_copy_and_audits_it(ctx: Co
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert ctx.settings.backup_dir is not None
     assert stat.S_IMODE(ctx.settings.backup_dir.stat().st_mode) == 0o700
-    async with aiosqlite.connect(path) as copy:
-        assert (await verify_chain(copy)).ok
+    assert verify_copy(path).ok
     assert await audit_rows(ctx, "backup") == [
         ("system", "file", None, path.name, "daily"),
     ]
-    assert (await verify_chain(ctx.db.conn)).ok
+    assert (await ctx.db.read(verify_chain)).ok
 
 
 async def test_run_backup_keeps_the_newest_n_and_audits_what_it_pruned(ctx: Context) -> None:
@@ -178,13 +190,13 @@ async def test_failure_is_logged_and_told_once_then_recovery_told(
     assert path is not None and path.exists()
     assert [key for key, _ in told] == ["bk.failed", "bk.recovered"]
     assert told[1][1] == {"file": path.name}
-    assert (await verify_chain(ctx.db.conn)).ok
+    assert (await ctx.db.read(verify_chain)).ok
 
 
 async def test_an_unexpected_error_is_named_not_dumped(
     ctx: Context, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def explode(*_: Any, **__: Any) -> Path:
+    def explode(*_: Any, **__: Any) -> Path:
         raise RuntimeError("age=54 weight=68")  # whatever it says, it is not logged
 
     monkeypatch.setattr(backups, "backup_database", explode)

@@ -15,6 +15,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from sqlalchemy import Connection
 
 from bot.common import Actor, Context, allowed, refuse
 from bot.flows import correct as correct_flow
@@ -32,9 +33,10 @@ from conversations.protocol import QUESTION_IDS
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
-from storage.db import fetch_all, fetch_one
 from storage.open import open_database
 from storage.screenings import Screening
+from storage.sql import fetch_all
+from storage.sql import value as scalar
 from tests.conftest import FakeClock, day, sqlite_only
 from tests.conversations.support import NOW, eligible_answers
 
@@ -69,10 +71,13 @@ async def ctx(database_target: Path | str, clock: FakeClock) -> AsyncIterator[Co
         LYSYME_SITE_CODE="HMN",
     )
     context = Context(settings=settings, db=await open_database(settings.database), clock=clock)
-    async with context.db.transaction() as conn:
-        await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", NOW)
-        await user_store.grant_roles(conn, OTHER_CLINICIAN, {"clinician"}, "test", NOW)
-        await user_store.grant_roles(conn, COORDINATOR, {"coordinator"}, "test", NOW)
+
+    def grant(conn: Connection) -> None:
+        user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", NOW)
+        user_store.grant_roles(conn, OTHER_CLINICIAN, {"clinician"}, "test", NOW)
+        user_store.grant_roles(conn, COORDINATOR, {"coordinator"}, "test", NOW)
+
+    await context.db.write(grant)
     yield context
     await context.db.close()
 
@@ -81,8 +86,7 @@ _updates = iter(range(1, 1_000_000))
 
 
 async def actor(ctx: Context, user_id: int, *, update: bool = True) -> Actor:
-    async with ctx.db.transaction() as conn:
-        user = await user_store.get_user(conn, user_id)
+    user = await ctx.db.read(user_store.get_user, user_id)
     return Actor(user_id=user_id, chat_id=user_id, private=True, user=user,
                  update_id=next(_updates) if update else None)  # fmt: skip
 
@@ -98,49 +102,55 @@ async def screen(
 ) -> Screening:
     """A screening closed the way the flow closes it (answers, outcome, reminders)."""
     clinician = await actor(ctx, by)
-    async with ctx.db.transaction() as conn:
-        s = await store.create_screening(conn, site="HMN", clinician_id=by, chat_id=by, now=at,
-                                         first_question="index_date", rescreen_of=rescreen_of)  # fmt: skip
+
+    def close(conn: Connection) -> Screening | None:
+        s = store.create_screening(conn, site="HMN", clinician_id=by, chat_id=by, now=at,
+                                   first_question="index_date", rescreen_of=rescreen_of)  # fmt: skip
         for question_id, value in answers.items():
-            await store.add_answer(conn, s.id, question_id, to_json(value), by=by, now=at,
-                                   source="screening")  # fmt: skip
+            store.add_answer(conn, s.id, question_id, to_json(value), by=by, now=at,
+                             source="screening")  # fmt: skip
         evaluation = evaluate(without_inapplicable(answers), at, ctx.zone)
-        outs = await outcomes.close_screening(conn, ctx, clinician, s, answers, evaluation, at)
+        outs = outcomes.close_screening(conn, ctx, clinician, s, answers, evaluation, at)
         for out in outs:  # the result reply was delivered (the normal case)
             if out.delivers is not None:
-                await outbox.mark_delivered(conn, out.delivers, at)
+                outbox.mark_delivered(conn, out.delivers, at)
         for measure, value in (scorten or {}).items():
             stored = "null" if value is None else json.dumps(value)
-            await store.add_answer(conn, s.id, f"scorten:{measure}", stored, by=by, now=at,
-                                   source="scorten")  # fmt: skip
-        closed = await store.get_by_id(conn, s.id)
+            store.add_answer(conn, s.id, f"scorten:{measure}", stored, by=by, now=at,
+                             source="scorten")  # fmt: skip
+        return store.get_by_id(conn, s.id)
+
+    closed = await ctx.db.write(close)
     assert closed is not None
     return closed
 
 
 async def open_screening(ctx: Context, answers: dict[str, Any]) -> Screening:
-    async with ctx.db.transaction() as conn:
-        s = await store.create_screening(conn, site="HMN", clinician_id=CLINICIAN,
-                                         chat_id=CLINICIAN, now=NOW, first_question="age")  # fmt: skip
+    def open_(conn: Connection) -> Screening:
+        s = store.create_screening(conn, site="HMN", clinician_id=CLINICIAN,
+                                   chat_id=CLINICIAN, now=NOW, first_question="age")  # fmt: skip
         for question_id, value in answers.items():
-            await store.add_answer(conn, s.id, question_id, to_json(value), by=CLINICIAN,
-                                   now=NOW, source="screening")  # fmt: skip
-    return s
+            store.add_answer(conn, s.id, question_id, to_json(value), by=CLINICIAN,
+                             now=NOW, source="screening")  # fmt: skip
+        return s
+
+    return await ctx.db.write(open_)
 
 
 async def update(ctx: Context, number: str, **fields: Any) -> Screening:
-    async with ctx.db.transaction() as conn:
-        s = await store.get_by_number(conn, number)
+    def change(conn: Connection) -> Screening | None:
+        s = store.get_by_number(conn, number)
         assert s is not None
-        await store.update_screening(conn, s.id, NOW, **fields)
-        fresh = await store.get_by_number(conn, number)
+        store.update_screening(conn, s.id, NOW, **fields)
+        return store.get_by_number(conn, number)
+
+    fresh = await ctx.db.write(change)
     assert fresh is not None
     return fresh
 
 
 async def get(ctx: Context, number: str) -> Screening:
-    async with ctx.db.transaction() as conn:
-        s = await store.get_by_number(conn, number)
+    s = await ctx.db.read(store.get_by_number, number)
     assert s is not None
     return s
 
@@ -150,10 +160,7 @@ async def text_of(outs: list[Any]) -> str:
 
 
 async def count(ctx: Context, table: str) -> int:
-    async with ctx.db.transaction() as conn:
-        row = await fetch_one(conn, f"SELECT COUNT(*) FROM {table}")
-    assert row is not None
-    return int(row[0])
+    return int(await ctx.db.read(scalar, f"SELECT COUNT(*) FROM {table}"))
 
 
 ELIGIBLE = eligible_answers()
@@ -250,11 +257,14 @@ async def test_patient_shows_injection_follow_ups_and_withdrawal(ctx: Context) -
     await screen(ctx, ELIGIBLE)
     injected = dt.datetime(2026, 11, 22, 9, 30, tzinfo=ctx.zone)
     await update(ctx, "HMN-001", status="injected", injected_at=injected, injected_by=CLINICIAN)
-    async with ctx.db.transaction() as conn:
-        s = await store.get_by_number(conn, "HMN-001")
+
+    def follow_up(conn: Connection) -> None:
+        s = store.get_by_number(conn, "HMN-001")
         assert s is not None
-        await store.add_answer(conn, s.id, "follow_up:reepithelialisation_d7", '"yes"', by=CLINICIAN,
-                               now=NOW, source="follow_up")  # fmt: skip
+        store.add_answer(conn, s.id, "follow_up:reepithelialisation_d7", '"yes"', by=CLINICIAN,
+                         now=NOW, source="follow_up")  # fmt: skip
+
+    await ctx.db.write(follow_up)
     text = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
     assert "Injection (D0): <b>22/11/2026 09:30</b> by <code>101</code>" in text
     assert "• D7 complete or almost complete re-epithelialisation — on 29/11/2026: Yes" in text
@@ -276,10 +286,13 @@ async def test_patient_usage_and_unknown_number(ctx: Context) -> None:
 @sqlite_only
 async def test_a_long_record_is_split_under_telegram_limit(ctx: Context) -> None:
     s = await screen(ctx, ELIGIBLE)
-    async with ctx.db.transaction() as conn:
-        for day in range(150):
-            due = NOW + dt.timedelta(days=day)
-            await outbox.schedule(conn, s.id, "pending", "daily", due, ["last_actor"])
+
+    def schedule(conn: Connection) -> None:
+        for days in range(150):
+            due = NOW + dt.timedelta(days=days)
+            outbox.schedule(conn, s.id, "pending", "daily", due, ["last_actor"])
+
+    await ctx.db.write(schedule)
     text = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
     chunks = split_message(text)
     assert len(text) > 4096 and len(chunks) > 1
@@ -304,9 +317,10 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Fa
     assert "Criteria not met: Age 80 years — the protocol includes 18 to 75 years" in text
     s = await get(ctx, "HMN-001")
     assert (s.outcome, s.reasons, s.dose_cells) == ("not_eligible", ("age",), None)
-    async with ctx.db.transaction() as conn:
-        reminders = await outbox.for_screening(conn, s.id)
-        audit = await fetch_all(conn, "SELECT * FROM audit WHERE screening='HMN-001' ORDER BY id")
+    reminders = await ctx.db.read(outbox.for_screening, s.id)
+    audit = await ctx.db.read(
+        fetch_all, "SELECT * FROM audit WHERE screening='HMN-001' ORDER BY id"
+    )
     assert not [r for r in reminders if r.kind == "d0_window" and r.state == "scheduled"]
     changes = {(r.recipient, r.step) for r in reminders if r.kind == "outcome_change"}
     assert ("team", "not_eligible") in changes
@@ -334,10 +348,10 @@ async def test_correct_eligible_to_not_eligible_and_back(ctx: Context, clock: Fa
     assert "140 × 10⁶ cells" in text
     s = await get(ctx, "HMN-001")
     assert (s.outcome, s.dose_cells) == ("eligible", 140_000_000)
-    async with ctx.db.transaction() as conn:
-        reminders = await outbox.for_screening(conn, s.id)
-        history = [(r.question_id, r.value, r.source, r.reason)
-                   for r in await store.answer_history(conn, s.id) if r.question_id == "age"]  # fmt: skip
+    reminders = await ctx.db.read(outbox.for_screening, s.id)
+    history = [(r.question_id, r.value, r.source, r.reason)
+               for r in await ctx.db.read(store.answer_history, s.id)
+               if r.question_id == "age"]  # fmt: skip
     scheduled = [r.step for r in reminders if r.kind == "d0_window" and r.state == "scheduled"]
     assert scheduled[:1] == ["day_2"]
     assert history == [
@@ -370,10 +384,9 @@ async def test_correcting_sex_withdraws_the_pregnancy_answer(ctx: Context) -> No
     await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "sex", "male", "typo"]
     )
-    async with ctx.db.transaction() as conn:
-        s = await store.get_by_number(conn, "HMN-001")
-        assert s is not None
-        current = await store.current_answers(conn, s.id)
+    s = await ctx.db.read(store.get_by_number, "HMN-001")
+    assert s is not None
+    current = await ctx.db.read(store.current_answers, s.id)
     assert current["sex"] == '"male"' and "pregnant_or_breastfeeding" not in current
     # Back to female: the pregnancy question is required again, so the outcome is incomplete.
     outs = await correct_flow.correct(ctx, await actor(ctx, COORDINATOR),
@@ -436,8 +449,7 @@ async def test_correct_a_scorten_value(ctx: Context) -> None:
     outs = await correct_flow.correct(ctx, await actor(ctx, COORDINATOR),
                                      ["HMN-001", "glucose", "na", "wrong", "sample"])  # fmt: skip
     assert "Partial SCORTEN" in await text_of(outs)
-    async with ctx.db.transaction() as conn:
-        audit = await fetch_all(conn, "SELECT * FROM audit WHERE field='scorten:glucose'")
+    audit = await ctx.db.read(fetch_all, "SELECT * FROM audit WHERE field='scorten:glucose'")
     assert [(r["old_value"], r["new_value"], r["reason"]) for r in audit] == [
         ("null", "15.5", "lab report"),
         ("15.5", "null", "wrong sample"),
@@ -450,10 +462,13 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
     s = await screen(ctx, ELIGIBLE)
     injected = dt.datetime(2026, 11, 22, 9, 0, tzinfo=ctx.zone)
     await update(ctx, "HMN-001", status="injected", injected_at=injected, injected_by=CLINICIAN)
-    async with ctx.db.transaction() as conn:
-        await outbox.cancel(conn, s.id, ("d0_window",))
-        await outbox.schedule(conn, s.id, "follow_up", "vital_status_d30",
-                              dt.datetime(2026, 12, 22, 7, tzinfo=dt.UTC), ["team"])  # fmt: skip
+
+    def follow_up_only(conn: Connection) -> None:
+        outbox.cancel(conn, s.id, ("d0_window",))
+        outbox.schedule(conn, s.id, "follow_up", "vital_status_d30",
+                        dt.datetime(2026, 12, 22, 7, tzinfo=dt.UTC), ["team"])  # fmt: skip
+
+    await ctx.db.write(follow_up_only)
     clock.now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=ctx.zone)
     outs = await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR),
@@ -467,9 +482,10 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
     assert fresh.injected_at == dt.datetime(2026, 11, 24, 8, 15, tzinfo=ctx.zone)
     assert fresh.d0_override_reason == "time misread"
     assert fresh.outcome == "eligible"  # once injected, the D0 window cannot fail
-    async with ctx.db.transaction() as conn:
-        (follow_up,) = [r for r in await outbox.for_screening(conn, s.id) if r.kind == "follow_up"]
-        deviation = await fetch_all(conn, "SELECT * FROM audit WHERE action='d0_deviation'")
+    (follow_up,) = [
+        r for r in await ctx.db.read(outbox.for_screening, s.id) if r.kind == "follow_up"
+    ]
+    deviation = await ctx.db.read(fetch_all, "SELECT * FROM audit WHERE action='d0_deviation'")
     assert follow_up.due_at == dt.datetime(2026, 12, 24, 8, 0, tzinfo=ctx.zone)
     assert len(deviation) == 1
     record = (await patient_view.patient(ctx, await actor(ctx, COORDINATOR), ["HMN-001"]))[0].text
@@ -488,8 +504,7 @@ async def test_correct_the_injection_time_moves_follow_ups_and_flags_a_deviation
 
 async def test_cancel_a_withdrawal(ctx: Context) -> None:
     s = await screen(ctx, ELIGIBLE)
-    async with ctx.db.transaction() as conn:
-        await outbox.cancel(conn, s.id)
+    await ctx.db.write(outbox.cancel, s.id)
     await update(ctx, "HMN-001", status="withdrawn", withdrawn_reason="wrong patient")
     outs = await correct_flow.correct(ctx, await actor(ctx, COORDINATOR),
                                      ["HMN-001", "withdrawal", "cancel", "recorded", "by", "mistake"])  # fmt: skip
@@ -497,10 +512,9 @@ async def test_cancel_a_withdrawal(ctx: Context) -> None:
     assert "withdrawal cancelled, status screened" in text
     fresh = await get(ctx, "HMN-001")
     assert (fresh.status, fresh.withdrawn_reason, fresh.outcome) == ("screened", None, "eligible")
-    async with ctx.db.transaction() as conn:
-        steps = [r.step for r in await outbox.for_screening(conn, s.id)
-                 if r.kind == "d0_window" and r.state == "scheduled"]  # fmt: skip
-        audit = await fetch_all(conn, "SELECT * FROM audit WHERE action='correction'")
+    steps = [r.step for r in await ctx.db.read(outbox.for_screening, s.id)
+             if r.kind == "d0_window" and r.state == "scheduled"]  # fmt: skip
+    audit = await ctx.db.read(fetch_all, "SELECT * FROM audit WHERE action='correction'")
     assert "day_2" in steps  # the window reminders are back
     assert {(r["field"], r["old_value"], r["new_value"]) for r in audit} == {
         ("status", "withdrawn", "screened"),
@@ -524,9 +538,8 @@ async def trial(ctx: Context) -> None:
     await screen(ctx, eligible_answers(consent="pending", consent_by=None), rescreen_of="HMN-002")
     s = await screen(ctx, ELIGIBLE, scorten={**SCORTEN, "urea": 5.0})  # HMN-004, score 3
     await update(ctx, "HMN-004", status="injected", injected_at=NOW, injected_by=CLINICIAN)
-    async with ctx.db.transaction() as conn:
-        await store.add_answer(conn, s.id, "follow_up:vital_status_d30", '"dead"', by=CLINICIAN,
-                               now=NOW, source="follow_up")  # fmt: skip
+    await ctx.db.write(store.add_answer, s.id, "follow_up:vital_status_d30", '"dead"',
+                       by=CLINICIAN, now=NOW, source="follow_up")  # fmt: skip
     await open_screening(ctx, {"age": 50})  # HMN-005
     await update(ctx, "HMN-005", status="abandoned")
 
@@ -607,8 +620,7 @@ async def test_export_sends_a_csv_and_an_xlsx_that_read_back(ctx: Context) -> No
     assert counts[("reason for non-inclusion", "abandoned")] == 1
     assert counts[("target", "target_enrolment")] == 15
 
-    async with ctx.db.transaction() as conn:
-        audit = await fetch_all(conn, "SELECT * FROM audit WHERE action='export'")
+    audit = await ctx.db.read(fetch_all, "SELECT * FROM audit WHERE action='export'")
     assert len(audit) == 1 and audit[0]["actor"] == str(COORDINATOR)
     assert "lysyme-screening-log-20261121-1000+0100.csv" in audit[0]["new_value"]
 

@@ -17,7 +17,7 @@ from bot.flows import screening
 from bot.telegram import delivery
 from storage import screenings as store
 from storage import users as user_store
-from storage.db import fetch_all
+from storage.sql import fetch_all
 from tests.bot.fake_request import CLINICIAN, TEAM_CHAT, Harness, answer_all
 from tests.conftest import ELIGIBLE_MALE, day
 
@@ -47,7 +47,7 @@ async def bot(database_target: Path | str, waits: list[float]) -> AsyncIterator[
 
 
 async def answers(bot: Harness, screening_id: int = 1) -> dict[str, str]:
-    return await store.current_answers(bot.ctx.db.conn, screening_id)
+    return await bot.ctx.db.read(store.current_answers, screening_id)
 
 
 async def next_sweep(bot: Harness) -> None:
@@ -128,8 +128,8 @@ async def test_a_flood_wait_longer_than_the_bound_is_not_waited_for(
 
 
 async def result_rows(bot: Harness) -> list[tuple[str, str]]:
-    rows = await fetch_all(
-        bot.ctx.db.conn,
+    rows = await bot.ctx.db.read(
+        fetch_all,
         "SELECT recipient, state FROM reminders WHERE kind='d0_window' AND step='outcome'",
     )
     return sorted((r["recipient"], r["state"]) for r in rows)
@@ -179,7 +179,7 @@ async def test_a_crash_before_the_result_reply_then_a_restart_delivers_it_once(
         await first.add_user(CLINICIAN, "clinician")
         await first.text(CLINICIAN, "/screen")
         await answer_all(first, CLINICIAN, ELIGIBLE_MALE)
-        user = await user_store.get_user(first.ctx.db.conn, CLINICIAN)
+        user = await first.ctx.db.read(user_store.get_user, CLINICIAN)
         clinician = Actor(CLINICIAN, CLINICIAN, True, user, "en", 10_000)
         outs = await screening.summary_button(first.ctx, clinician, "s:1:ok")
         assert any(RESULT in out.text for out in outs)  # what the reply would have said

@@ -21,8 +21,8 @@ from bot.common import Context
 from bot.settings import load_settings
 from bot.views import export as export_view
 from storage.audit import verify_chain
-from storage.db import fetch_all
 from storage.open import open_database
+from storage.sql import fetch_all
 from tests import redcap_validator
 from tests.bot import test_coordinator as base
 from tests.bot.test_coordinator import COORDINATOR, actor
@@ -209,11 +209,10 @@ async def test_odm_validates_against_the_official_schema_and_ties_to_the_chain(
     assert [s.get("SubjectKey") for s in subjects] == sorted(VARIED)
     assert {s.find("odm:SiteRef", ODM_NS).get("LocationOID") for s in subjects} == {"LOC.HMN"}
 
-    async with ctx.db.transaction() as conn:
-        assert (await verify_chain(conn)).ok  # what `lysyme-bot verify-audit` checks
-        (correction,) = await fetch_all(
-            conn, "SELECT * FROM audit WHERE action='correction' AND field='weight_kg'"
-        )
+    assert (await ctx.db.read(verify_chain)).ok  # what `lysyme-bot verify-audit` checks
+    (correction,) = await ctx.db.read(
+        fetch_all, "SELECT * FROM audit WHERE action='correction' AND field='weight_kg'"
+    )
     assert document.get("FileType") == "Transactional"
     # Every value of a corrected item is data: 70 as first entered, then 71.5 (issue 25).
     weights = document.findall(
@@ -252,9 +251,8 @@ async def test_odm_validates_against_the_official_schema_and_ties_to_the_chain(
     records = document.iter(f"{{{ODM_NS['odm']}}}AuditRecord")
     tied = sorted(((a.get("ID"), a.findtext("odm:SourceID", namespaces=ODM_NS))
                    for a in records if a.get("ID")), key=lambda p: int(p[0][3:]))  # fmt: skip
-    async with ctx.db.transaction() as conn:
-        rows = await fetch_all(conn, "SELECT id, hash FROM audit WHERE screening IS NOT NULL "
-                                     "AND action != 'export' ORDER BY id")  # fmt: skip
+    rows = await ctx.db.read(fetch_all, "SELECT id, hash FROM audit WHERE screening IS NOT NULL "
+                                        "AND action != 'export' ORDER BY id")  # fmt: skip
     assert tied == [(f"AR.{r['id']}", r["hash"]) for r in rows]
     assert b"lysyme-bot verify-audit" in content.split(b"<ODM")[0]
     # Every reference resolves: users, locations, items, groups, forms.
@@ -431,8 +429,7 @@ async def test_odm_keeps_both_values_of_a_corrected_age(ctx: Context) -> None:
     inserted, updated = (a.find("odm:AuditRecord", ODM_NS) for a in ages)
     assert inserted.findtext("odm:ReasonForChange", namespaces=ODM_NS) == "initial entry"
     assert updated.findtext("odm:ReasonForChange", namespaces=ODM_NS) == "typing error"
-    async with ctx.db.transaction() as conn:
-        (row,) = await fetch_all(conn, "SELECT id, hash FROM audit WHERE action='correction'")
+    (row,) = await ctx.db.read(fetch_all, "SELECT id, hash FROM audit WHERE action='correction'")
     assert updated.get("ID") == f"AR.{row['id']}"
     assert updated.findtext("odm:SourceID", namespaces=ODM_NS) == row["hash"]
     # The snapshot, offered beside it, holds the current value only.
@@ -461,10 +458,9 @@ async def test_the_french_spreadsheet_opens_right(ctx: Context) -> None:
                  scorten={"heart_rate": 125.0, "urea": urea, "bicarbonate": 22.0,
                           "glucose": 0.7 * 16.65})  # fmt: skip
     french = await actor(ctx, COORDINATOR)
-    async with ctx.db.transaction() as conn:
-        from storage import users as user_store
+    from storage import users as user_store
 
-        await user_store.set_language(conn, COORDINATOR, "fr")
+    await ctx.db.write(user_store.set_language, COORDINATOR, "fr")
     french = await actor(ctx, COORDINATOR)
     outs = await export_view.export(ctx, french, ["xlsx", "csv"])
     files = {o.document[0]: o.document[1] for o in outs if o.document is not None}

@@ -10,14 +10,14 @@ that transaction and the send. Nothing sleeps.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import Connection
 from telegram.request import BaseRequest, RequestData
 
 from bot import health
@@ -27,9 +27,9 @@ from bot.reminders import state, sweep
 from bot.reminders.sender import ReminderSender
 from bot.telegram.leadership import LEASE, FencedRequest, Leadership
 from storage import reminders as outbox
-from storage.connection import Connection
-from storage.db import Database, fetch_all
+from storage.db import Database
 from storage.open import open_database
+from storage.sql import fetch_all
 from tests.bot.test_reminders import ADMIN, FakeSend, Sent, local, settings_for
 from tests.conftest import FakeClock
 
@@ -39,11 +39,13 @@ WALL0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
 NOW = local(2026, 11, 20, 10)  # the trial clock (fixed: the freeze is a wall-clock matter)
 ROWS = 60
 
+T = TypeVar("T")
+
 
 class FreezingDb:
-    """A replica's database that stops the replica (runs `hook`) at the `nth` transaction begun
-    once `sent()` has reached `after_sends` messages: before it (`before`) or right after it
-    committed. Counted from the sends, not from the sweep's start, so that a pass the sweep
+    """A replica's database that stops the replica (runs `hook`) at the `nth` write transaction
+    begun once `sent()` has reached `after_sends` messages: before it (`before`) or right after
+    it committed. Counted from the sends, not from the sweep's start, so that a pass the sweep
     gains before its claim (the lapse of accesses, issue 24) does not move the freeze."""
 
     def __init__(self, inner: Database, sent: Callable[[], int]) -> None:
@@ -58,18 +60,17 @@ class FreezingDb:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         due = False
         if self.hook is not None and self.sent() >= self.after_sends:
             self.seen += 1
             due = self.seen == self.nth
         if due and self.before:
             await self.hook()  # type: ignore[misc]
-        async with self.inner.transaction() as conn:
-            yield conn
+        result = await self.inner.write(fn, *args, **kwargs)
         if due and not self.before:
             await self.hook()  # type: ignore[misc]
+        return result
 
 
 @dataclass
@@ -106,11 +107,13 @@ async def _queue_admin_notices(db: Database, count: int) -> None:
     """`count` admin notices due now, each a different message (one per unreachable chat)."""
     from storage import users as user_store
 
-    async with db.transaction() as conn:
-        await user_store.grant_roles(conn, ADMIN, {"admin"}, "test", NOW)
+    def queue(conn: Connection) -> None:
+        user_store.grant_roles(conn, ADMIN, {"admin"}, "test", NOW)
         for index in range(count):
-            await outbox.schedule(conn, None, state.ADMIN, f"unreachable:{1000 + index}:blocked",
-                                  NOW, [outbox.user_recipient(ADMIN)])  # fmt: skip
+            outbox.schedule(conn, None, state.ADMIN, f"unreachable:{1000 + index}:blocked",
+                            NOW, [outbox.user_recipient(ADMIN)])  # fmt: skip
+
+    await db.write(queue)
 
 
 def _chats(sent: list[Sent]) -> list[str]:
@@ -118,7 +121,7 @@ def _chats(sent: list[Sent]) -> list[str]:
 
 
 async def _states(db: Database) -> dict[str, int]:
-    rows = await fetch_all(db.conn, "SELECT state, COUNT(*) AS n FROM reminders GROUP BY state")
+    rows = await db.read(fetch_all, "SELECT state, COUNT(*) AS n FROM reminders GROUP BY state")
     return {r["state"]: r["n"] for r in rows}
 
 
@@ -186,20 +189,22 @@ async def test_marks_and_releases_are_conditional_on_the_claim(
     _, a, b = two
     await _queue_admin_notices(a.db, 3)
     old, new = outbox.Claim("replica-a", 1), outbox.Claim("replica-b", 2)
-    async with a.db.transaction() as conn:
-        rows = await outbox.claim_due(conn, NOW, claim=old)
+    rows = await a.db.write(outbox.claim_due, NOW, claim=old)
     ids = [r.id for r in rows]
-    async with b.db.transaction() as conn:  # a newer epoch takes them at once (no 5 min wait)
-        taken = await outbox.claim_due(conn, NOW, claim=new)
+    # a newer epoch takes them at once (no 5 min wait)
+    taken = await b.db.write(outbox.claim_due, NOW, claim=new)
     assert sorted(r.id for r in taken) == sorted(ids)
-    async with a.db.transaction() as conn:
-        assert not await outbox.holds(conn, ids[0], old)
+
+    def the_old_claimer(conn: Connection) -> None:
+        assert not outbox.holds(conn, ids[0], old)
         with pytest.raises(outbox.ClaimLost):
-            await outbox.keep(conn, ids[0], old)
-        assert await outbox.release(conn, ids, claim=old) == 0  # b's claims are left alone
-        assert await outbox.holds(conn, ids[0], new)
-    rows = await fetch_all(a.db.conn, "SELECT DISTINCT claimed_by, claim_epoch FROM reminders")
-    assert [tuple(r) for r in rows] == [("replica-b", 2)]
+            outbox.keep(conn, ids[0], old)
+        assert outbox.release(conn, ids, claim=old) == 0  # b's claims are left alone
+        assert outbox.holds(conn, ids[0], new)
+
+    await a.db.write(the_old_claimer)
+    found = await a.db.read(fetch_all, "SELECT DISTINCT claimed_by, claim_epoch FROM reminders")
+    assert [(r["claimed_by"], r["claim_epoch"]) for r in found] == [("replica-b", 2)]
 
 
 async def test_the_lease_runs_out_on_the_monotonic_clock_and_health_says_standby(

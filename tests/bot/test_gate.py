@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 
 from bot.texts import t
+from storage.sql import fetch_all
 from tests.bot.fake_request import (
     ADMIN,
     CLINICIAN,
@@ -172,19 +174,21 @@ async def test_commands_for_another_bot_are_not_answered(bot: Harness) -> None:
 
 
 async def answers_snapshot(bot: Harness) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    conn = bot.ctx.db.conn
-    async with conn.execute("SELECT * FROM answers ORDER BY id") as cursor:
-        answers = [tuple(row) for row in await cursor.fetchall()]
-    async with conn.execute(
-        "SELECT id, status, outcome, stage, cursor, proposed, closed_at FROM screenings ORDER BY id"
-    ) as cursor:
-        screenings = [tuple(row) for row in await cursor.fetchall()]
-    return answers, screenings
+    def snapshot(conn: Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        answers = fetch_all(conn, "SELECT * FROM answers ORDER BY id")
+        screenings = fetch_all(
+            conn,
+            "SELECT id, status, outcome, stage, cursor, proposed, closed_at FROM screenings "
+            "ORDER BY id",
+        )
+        return [tuple(r.values()) for r in answers], [tuple(r.values()) for r in screenings]
+
+    return await bot.ctx.db.read(snapshot)
 
 
 async def audit_actions(bot: Harness) -> list[str]:
-    async with bot.ctx.db.conn.execute("SELECT action FROM audit ORDER BY id") as cursor:
-        return [row[0] for row in await cursor.fetchall()]
+    rows = await bot.ctx.db.read(fetch_all, "SELECT action FROM audit ORDER BY id")
+    return [row["action"] for row in rows]
 
 
 async def press_forged(bot: Harness, user_id: int, data: str, **where: Any) -> list[str]:

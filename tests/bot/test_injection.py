@@ -10,11 +10,12 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from bot.common import Actor, Out
 from bot.flows import injection
 from storage import screenings as store
-from storage.db import fetch_all
+from storage.sql import fetch_all
 from tests.bot.test_reminders import (
     CLINICIAN,
     COORDINATOR,
@@ -232,15 +233,18 @@ async def test_d0_cancel_and_forged_callbacks(env: Env) -> None:
 
 async def test_d0_keeps_an_open_screening_session_aside(env: Env) -> None:
     s = await screen_patient(env.ctx, env.clock.now, ADMISSION)
-    async with env.ctx.db.transaction() as conn:
-        other = await store.create_screening(conn, site="HMN", clinician_id=CLINICIAN,
-                                             chat_id=CLINICIAN, now=env.clock.now,
-                                             first_question="age")  # fmt: skip
-        await store.set_session(conn, CLINICIAN, CLINICIAN, other.id, "screen", env.clock.now)
+
+    def open_another(conn: Connection) -> store.Screening:
+        other = store.create_screening(conn, site="HMN", clinician_id=CLINICIAN,
+                                       chat_id=CLINICIAN, now=env.clock.now,
+                                       first_question="age")  # fmt: skip
+        store.set_session(conn, CLINICIAN, CLINICIAN, other.id, "screen", env.clock.now)
+        return other
+
+    other = await env.ctx.db.write(open_another)
     await inject(env)
     assert (await get(env.ctx, s.id)).status == store.INJECTED
-    async with env.ctx.db.transaction() as conn:
-        session = await store.get_session(conn, CLINICIAN, CLINICIAN)
+    session = await env.ctx.db.read(store.get_session, CLINICIAN, CLINICIAN)
     assert session is not None and session.mode == "screen" and session.screening_id == other.id
 
 
@@ -315,8 +319,9 @@ async def test_update_re_asks_only_the_pending_criteria(env: Env) -> None:
     assert "all criteria are met" in texts(outs)
     s = await get(env.ctx, s.id)
     assert s.outcome == "eligible" and s.last_actor_id == OTHER_CLINICIAN
-    async with env.ctx.db.transaction() as conn:
-        rows = await fetch_all(conn, "SELECT * FROM answers WHERE source='update' ORDER BY id")
+    rows = await env.ctx.db.read(
+        fetch_all, "SELECT * FROM answers WHERE source='update' ORDER BY id"
+    )
     assert [r["question_id"] for r in rows] == ["hiv_positive", "consent", "consent_by"]
     assert len(await audit_rows(env.ctx, "update")) == 3
     await env.sweep()
@@ -410,8 +415,7 @@ async def test_follow_ups_ask_with_buttons_and_repeat_daily_until_answered(env: 
     assert len(env.send.to(CLINICIAN)) == 1 and len(env.send.to(COORDINATOR)) == 1
     outs = await injection.follow_up_button(env.ctx, who(COORDINATOR), data[0])
     assert outs[0].edit == 77 and "Re-epithelialisation" in outs[0].text
-    async with env.ctx.db.transaction() as conn:
-        answers = await store.current_answers(conn, sid)
+    answers = await env.ctx.db.read(store.current_answers, sid)
     assert json.loads(answers["follow_up:reepithelialisation_d7"]) == "yes"
     (row,) = await audit_rows(env.ctx, "follow_up")
     assert row["field"] == "follow_up:reepithelialisation_d7" and row["actor"] == str(COORDINATOR)
@@ -457,8 +461,7 @@ async def test_the_discharge_date_is_typed_or_still_in_hospital(env: Env) -> Non
     assert "before D0" in texts(bad)
     outs = await injection.fu_date_text(env.ctx, who(), day(36))
     assert "27/12/2026" in texts(outs)
-    async with env.ctx.db.transaction() as conn:
-        answers = await store.current_answers(conn, sid)
+    answers = await env.ctx.db.read(store.current_answers, sid)
     assert json.loads(answers["follow_up:discharge_date"]) == "2026-12-27"
     env.send.clear()
     for date in range(29, 32):

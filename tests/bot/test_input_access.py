@@ -14,8 +14,8 @@ import pytest
 from bot.reminders.sender import SENDER_KEY, ReminderSender
 from bot.texts import t
 from storage import screenings as store
-from storage.db import fetch_all
 from storage.errors import StorageUnavailable
+from storage.sql import execute, fetch_all
 from storage.timefmt import to_db
 from tests.bot.fake_request import ADMIN, CLINICIAN, ELIGIBLE_MALE, Harness, answer_all
 from tests.conftest import day, sqlite_only
@@ -30,7 +30,7 @@ async def bot(database_target: Path | str) -> AsyncIterator[Harness]:
 
 
 async def count(bot: Harness, table: str) -> int:
-    rows = await fetch_all(bot.ctx.db.conn, f"SELECT COUNT(*) AS n FROM {table}")
+    rows = await bot.ctx.db.read(fetch_all, f"SELECT COUNT(*) AS n FROM {table}")
     return int(rows[0]["n"])
 
 
@@ -53,12 +53,12 @@ async def test_a_reason_typed_with_a_nul_character_is_recorded_without_it(bot: H
     await bot.text(CLINICIAN, "/screen")
     await answer_all(bot, CLINICIAN, ELIGIBLE_MALE)
     await bot.tap(CLINICIAN, "Confirm")
-    number = (await store.list_screenings(bot.ctx.db.conn))[-1].number
+    number = (await bot.ctx.db.read(store.list_screenings))[-1].number
     await bot.text(CLINICIAN, f"/withdraw {number} family\x00 declined\x00")
     mark = bot.mark()
     await bot.tap(CLINICIAN, "Confirm withdrawal")
     assert any(f"<b>{number}</b> withdrawn" in text for text in bot.texts(CLINICIAN, mark))
-    withdrawn = await store.get_by_number(bot.ctx.db.conn, number)
+    withdrawn = await bot.ctx.db.read(store.get_by_number, number)
     assert withdrawn is not None and withdrawn.status == store.WITHDRAWN
     assert withdrawn.withdrawn_reason == "family declined"
 
@@ -86,7 +86,7 @@ async def test_the_largest_telegram_id_is_accepted(bot: Harness) -> None:
 async def test_a_database_error_in_the_access_check_answers_the_user(
     bot: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def locked(*args: object) -> object:
+    def locked(*args: object) -> object:
         raise StorageUnavailable("database is locked")
 
     monkeypatch.setattr(store, "user_and_session", locked)
@@ -105,7 +105,7 @@ async def test_a_database_error_in_a_flow_answers_and_writes_nothing(
 ) -> None:
     answers, audit = await count(bot, "answers"), await count(bot, "audit")
 
-    async def full(*args: object, **kwargs: object) -> object:
+    def full(*args: object, **kwargs: object) -> object:
         raise StorageUnavailable("database or disk is full")
 
     monkeypatch.setattr(store, "add_answer", full)
@@ -120,15 +120,16 @@ async def test_a_database_error_in_a_flow_answers_and_writes_nothing(
 
 async def test_handled_update_ids_are_forgotten_after_eight_days(bot: Harness) -> None:
     now = bot.clock()
-    async with bot.ctx.db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO processed_updates(update_id, processed_at) VALUES (?, ?), (?, ?)",
-            (900_001, to_db(now - dt.timedelta(days=8, minutes=1)),
-             900_002, to_db(now - dt.timedelta(days=7, hours=23))),
-        )  # fmt: skip
+    await bot.ctx.db.write(
+        execute,
+        "INSERT INTO processed_updates(update_id, processed_at) "
+        "VALUES (:old, :old_at), (:recent, :recent_at)",
+        {"old": 900_001, "old_at": to_db(now - dt.timedelta(days=8, minutes=1)),
+         "recent": 900_002, "recent_at": to_db(now - dt.timedelta(days=7, hours=23))},
+    )  # fmt: skip
     sender: ReminderSender = bot.app.bot_data[SENDER_KEY]
     sender._pruned_at = None  # the daily pruning is due
     await sender.round(now)
-    rows = await fetch_all(bot.ctx.db.conn, "SELECT update_id FROM processed_updates")
+    rows = await bot.ctx.db.read(fetch_all, "SELECT update_id FROM processed_updates")
     kept = {r["update_id"] for r in rows}
     assert 900_001 not in kept and 900_002 in kept

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 
 from bot import health
 from bot.telegram.leadership import LEASE, STEP_DOWN_AFTER, Leadership
@@ -18,6 +19,7 @@ from storage import reminders as outbox
 from storage.db import Database
 from storage.errors import StorageUnavailable
 from storage.open import open_database
+from storage.sql import execute, fetch_one
 from tests.conftest import FakeClock
 
 T0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
@@ -75,20 +77,24 @@ async def test_the_new_leader_sends_what_the_dead_one_had_claimed(
 ) -> None:
     wall, a, b = pair
     await a.step()
-    async with replicas[0].transaction() as conn:
-        (row_id,) = await outbox.schedule(conn, None, "board", "2026-11-30", T0, [outbox.TEAM])
-        await conn.execute(
-            "UPDATE reminders SET state='claimed', claimed_by='replica-a', claimed_until=? "
-            "WHERE id=?",
-            ("2026-11-30T09:00:00.000000Z", row_id),
+
+    def claimed_by_a(conn: Connection) -> int:
+        (row_id,) = outbox.schedule(conn, None, "board", "2026-11-30", T0, [outbox.TEAM])
+        execute(
+            conn,
+            "UPDATE reminders SET state='claimed', claimed_by='replica-a', "
+            "claimed_until=:until WHERE id=:id",
+            {"until": "2026-11-30T09:00:00.000000Z", "id": row_id},
         )
+        return row_id
+
+    row_id = await replicas[0].write(claimed_by_a)
     wall.advance(seconds=LEASE.total_seconds() + 1)
     assert await b.step() is True
-    async with replicas[1].read() as conn:
-        rows = await conn.execute_fetchall(
-            "SELECT state, claimed_by FROM reminders WHERE id=?", (row_id,)
-        )
-    assert tuple(rows[0]) == ("scheduled", None)
+    row = await replicas[1].read(
+        fetch_one, "SELECT state, claimed_by FROM reminders WHERE id=:id", {"id": row_id}
+    )
+    assert row is not None and (row["state"], row["claimed_by"]) == ("scheduled", None)
 
 
 async def test_a_clean_stop_hands_the_lead_over_at_once(pair: Pair) -> None:
@@ -102,10 +108,10 @@ async def test_a_clean_stop_hands_the_lead_over_at_once(pair: Pair) -> None:
 class _Unreachable:
     """A database that no longer answers (a network cut between the replica and the server)."""
 
-    def transaction(self) -> Any:
+    async def write(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         raise StorageUnavailable("server closed the connection unexpectedly")
 
-    lease_transaction = transaction
+    read = lease_write = write
 
 
 async def test_a_leader_cut_off_from_the_database_steps_down_before_its_lease_ends(

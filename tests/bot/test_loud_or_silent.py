@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 
 from bot import app as bot_app
 from bot.common import Button
@@ -128,11 +129,13 @@ class FakeBot:
 
 
 async def open_screening(env: Env) -> None:
-    async with env.ctx.db.transaction() as conn:
-        s = await store.create_screening(conn, site="HMN", clinician_id=CLINICIAN,
-                                         chat_id=CLINICIAN, now=env.clock.now,
-                                         first_question="index_date")  # fmt: skip
-        await store.set_session(conn, CLINICIAN, CLINICIAN, s.id, SCREEN_MODE, env.clock.now)
+    def open_(conn: Connection) -> None:
+        s = store.create_screening(conn, site="HMN", clinician_id=CLINICIAN,
+                                   chat_id=CLINICIAN, now=env.clock.now,
+                                   first_question="index_date")  # fmt: skip
+        store.set_session(conn, CLINICIAN, CLINICIAN, s.id, SCREEN_MODE, env.clock.now)
+
+    await env.ctx.db.write(open_)
 
 
 @pytest.mark.parametrize(("hour", "minute", "silent"), [(22, 35, True), (3, 10, True),

@@ -11,12 +11,14 @@ import datetime as dt
 import io
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from sqlalchemy import Connection
 
 from bot.cli.command_line import main
 from bot.texts import t
@@ -28,6 +30,7 @@ from conversations.windows import local_today
 from storage import membership as m_store
 from storage.db import Database
 from storage.open import open_database
+from storage.sql import fetch_all
 from tests.bot.fake_request import ADMIN, CLINICIAN, GROUP_CHAT, STRANGER, Harness
 from tests.conftest import sqlite_only
 
@@ -68,12 +71,12 @@ async def start(bot: Harness, user_id: int, payload: str, chat_id: int | None = 
 
 
 async def listed(bot: Harness, user_id: int) -> bool:
-    member = await m_store.member(bot.ctx.db.conn, user_id)
+    member = await bot.ctx.db.read(m_store.member, user_id)
     return member is not None and member.active
 
 
 async def trail(bot: Harness) -> list[Any]:
-    return list(await bot.ctx.db.conn.execute_fetchall("SELECT * FROM audit ORDER BY id"))
+    return await bot.ctx.db.read(fetch_all, "SELECT * FROM audit ORDER BY id")
 
 
 async def sweep(bot: Harness) -> None:
@@ -103,9 +106,9 @@ async def test_an_invitation_is_used_by_one_person_and_refused_to_a_second(bot: 
     assert len(token) >= 22  # ≥ 128 bits in base64url
 
     # Stored only as its hash: not in the invitations, the users, the trail, anywhere.
-    rows = await bot.ctx.db.conn.execute_fetchall("SELECT token_hash FROM invitations")
-    assert [r[0] for r in rows] == [hash_token(token)]
-    dump = json.dumps([list(r) for r in await trail(bot)], default=str)
+    rows = await bot.ctx.db.read(fetch_all, "SELECT token_hash FROM invitations")
+    assert [r["token_hash"] for r in rows] == [hash_token(token)]
+    dump = json.dumps([list(r.values()) for r in await trail(bot)], default=str)
     assert token not in dump and hash_token(token) not in dump
 
     told = bot.mark()  # before the join: the running sender may tell the admins at once
@@ -113,7 +116,7 @@ async def test_an_invitation_is_used_by_one_person_and_refused_to_a_second(bot: 
     assert t("en", "mb.welcome", roles="clinician") in replies[0]
     assert ddmmyyyy(until) in replies[0]
     assert "/screen" in replies[1]
-    member = await m_store.member(bot.ctx.db.conn, RESIDENT)
+    member = await bot.ctx.db.read(m_store.member, RESIDENT)
     assert member is not None and member.active and member.roles == {"clinician"}
     assert member.until_day == until and member.granted_by == str(ADMIN)
     assert member.full_name == "Test"
@@ -158,21 +161,23 @@ async def test_a_token_is_used_once_under_two_simultaneous_uses(
     second = await open_database(database_target)
     now = clock()
     try:
-        async with first.transaction() as conn:
-            number = await m_store.create_invitation(
-                conn, hash_token("x" * 43), frozenset({"clinician"}), None, ADMIN, now,
-                now + dt.timedelta(days=7),
-            )  # fmt: skip
+        number = await first.write(
+            m_store.create_invitation, hash_token("x" * 43), frozenset({"clinician"}), None,
+            ADMIN, now, now + dt.timedelta(days=7),
+        )  # fmt: skip
+
+        def use_it(conn: Connection, user_id: int) -> bool:
+            won = m_store.use_invitation(conn, number, user_id, now)
+            # Hold the transaction open while the other tries (this database's own thread).
+            time.sleep(0.05)
+            return won
 
         async def use(db: Database, user_id: int) -> bool:
-            async with db.transaction() as conn:
-                won = await m_store.use_invitation(conn, number, user_id, now)
-                await asyncio.sleep(0.05)  # hold the transaction open while the other tries
-                return won
+            return await db.write(use_it, user_id)
 
         results = await asyncio.gather(use(first, RESIDENT), use(second, SECOND))
         assert sorted(results) == [False, True]
-        found = await m_store.invitation_by_id(first.conn, number)
+        found = await first.read(m_store.invitation_by_id, number)
         assert found is not None and found.used_by in (RESIDENT, SECOND)
     finally:
         await first.close()
@@ -231,7 +236,7 @@ async def test_bad_roles_and_dates_get_one_line_and_change_nothing(bot: Harness)
         assert len(replies) == 1 and replies[0].startswith(expected), (command, replies)
     assert len(await trail(bot)) == before
     assert not await listed(bot, RESIDENT)
-    assert not await bot.ctx.db.conn.execute_fetchall("SELECT id FROM invitations")
+    assert not await bot.ctx.db.read(fetch_all, "SELECT id FROM invitations")
 
 
 @sqlite_only
@@ -239,7 +244,7 @@ async def test_french_role_names_are_understood(bot: Harness) -> None:
     mark = bot.mark()
     await bot.text(ADMIN, f"/adduser {RESIDENT} clinicien coordinateur")
     assert "clinician, coordinator" in bot.texts(ADMIN, mark)[0]
-    member = await m_store.member(bot.ctx.db.conn, RESIDENT)
+    member = await bot.ctx.db.read(m_store.member, RESIDENT)
     assert member is not None and member.roles == {"clinician", "coordinator"}
 
 
@@ -266,7 +271,7 @@ async def test_adduser_without_an_id_offers_the_contact_picker(bot: Harness) -> 
     await bot.feed({"message": bot.message_dict(ADMIN, users_shared=shared)})
     (reply,) = bot.texts(ADMIN, mark)
     assert "Alice Martin @amartin" in reply and "coordinator" in reply
-    member = await m_store.member(bot.ctx.db.conn, RESIDENT)
+    member = await bot.ctx.db.read(m_store.member, RESIDENT)
     assert member is not None and member.roles == {"coordinator"} and member.until_day == until
     # A forged request id (no role in it) changes nothing.
     mark = bot.mark()
@@ -325,11 +330,11 @@ async def test_admins_are_reminded_seven_days_before_and_may_extend(bot: Harness
     new_day = last_day.replace(year=last_day.year + (last_day.month + 6 > 12),
                                month=(last_day.month + 5) % 12 + 1)  # fmt: skip
     assert any(ddmmyyyy(new_day) in x for x in bot.texts(ADMIN, mark))
-    member = await m_store.member(bot.ctx.db.conn, RESIDENT)
+    member = await bot.ctx.db.read(m_store.member, RESIDENT)
     assert member is not None and member.until_day == new_day
     # The same button again: stale, nothing changes.
     await bot.press(ADMIN, f"ax:{RESIDENT}:{last_day.isoformat()}")
-    member = await m_store.member(bot.ctx.db.conn, RESIDENT)
+    member = await bot.ctx.db.read(m_store.member, RESIDENT)
     assert member is not None and member.until_day == new_day
 
 
@@ -370,8 +375,7 @@ async def test_the_delegation_log_agrees_with_the_trail(bot: Harness, tmp_path: 
     await live_until(bot, end.astimezone(dt.UTC))
     await sweep(bot)
 
-    async with bot.ctx.db.read() as conn:
-        acts = await m_store.trail_acts(conn)
+    acts = await bot.ctx.db.read(m_store.trail_acts)
     log = derive(acts)
     assert log.orphans == []
     for act in acts:
@@ -387,7 +391,7 @@ async def test_the_delegation_log_agrees_with_the_trail(bot: Harness, tmp_path: 
     assert (SECOND, "clinician") not in by
 
     # The monitor's files: the CSV of `export --format delegation` and the XLSX's sheet.
-    data = await export_view.read_export(bot.ctx.db.conn)
+    data = await bot.ctx.db.read(export_view.read_export)
     files = await export_view.render_export(data, bot.ctx.settings, "fr", bot.clock(),
                                             ("delegation", "xlsx"))  # fmt: skip
     csv_file, xlsx_file = files.files

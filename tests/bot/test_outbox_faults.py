@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 from telegram.error import BadRequest
 
 from bot import health
@@ -24,9 +25,9 @@ from bot.reminders import sending, state, upkeep
 from bot.reminders.closing import reevaluate
 from bot.reminders.sender import ReminderSender
 from storage import screenings as store
-from storage.db import fetch_all
 from storage.errors import StorageConflict, StorageUnavailable
 from storage.postgres import WRITE_LOCK_KEY
+from storage.sql import execute, fetch_all
 from tests.bot.test_reminders import (
     ADMIN,
     CLINICIAN,
@@ -55,8 +56,8 @@ async def env(database_target: Path | str) -> AsyncIterator[Env]:
 
 
 async def states(env: Env) -> dict[str, int]:
-    rows = await fetch_all(
-        env.ctx.db.conn, "SELECT state, COUNT(*) AS n FROM reminders GROUP BY state"
+    rows = await env.ctx.db.read(
+        fetch_all, "SELECT state, COUNT(*) AS n FROM reminders GROUP BY state"
     )
     return {r["state"]: r["n"] for r in rows}
 
@@ -102,11 +103,14 @@ async def test_a_sweep_under_a_held_lock_releases_its_claims_and_sends_each_row_
 ) -> None:
     env = await make_env(database_target, local(2026, 11, 20, 10))
     try:
-        async with env.ctx.db.transaction() as conn:  # the writer's: locked at once, no waiting
+
+        def impatient(conn: Connection) -> None:  # the writer's: locked at once, no waiting
             if is_postgres(database_target):
-                await conn.execute("SET lock_timeout = '50ms'")  # (kept after the commit)
+                execute(conn, "SET lock_timeout = '50ms'")  # (kept after the commit)
             else:
-                await conn.execute("PRAGMA busy_timeout=50")
+                execute(conn, "PRAGMA busy_timeout=50")
+
+        await env.ctx.db.write(impatient)
         for _ in range(3):
             await screen_patient(env.ctx, env.clock.now, ADMISSION)
         send = LockAfterFirstSend(env.path)
@@ -143,7 +147,7 @@ async def test_an_exception_while_preparing_releases_the_rest_of_the_batch(
     for _ in range(3):
         await screen_patient(env.ctx, env.clock.now, ADMISSION)
 
-    async def broken(*args: object) -> object:
+    def broken(*args: object) -> object:
         raise StorageUnavailable("database or disk is full")
 
     monkeypatch.setattr(sending, "prepare", broken)
@@ -160,10 +164,13 @@ async def test_a_correction_just_after_a_step_fell_due_does_not_lose_it(env: Env
     await env.sweep()
     env.send.clear()
     now = env.clock.set(local(2026, 11, 21, 8, 0, 30))  # day 1 fell due 30 s ago, not sent
-    async with env.ctx.db.transaction() as conn:
-        current = await store.get_by_id(conn, s.id)
+
+    def correct(conn: Connection) -> None:
+        current = store.get_by_id(conn, s.id)
         assert current is not None
-        await reevaluate(conn, env.ctx, str(COORDINATOR), current, now, reason="typo")
+        reevaluate(conn, env.ctx, str(COORDINATOR), current, now, reason="typo")
+
+    await env.ctx.db.write(correct)
     await env.sweep(now)
     assert sorted(m.chat_id for m in env.send.sent) == sorted([TEAM, CLINICIAN])
     assert "day 1" in env.send.to(CLINICIAN)[0].plain
@@ -183,11 +190,11 @@ async def test_150_overdue_rows_send_only_the_latest_step_per_patient_and_recipi
     env.send.clear()
     # Down until the last day's evening: day 1, day 2, the last day's morning, afternoon and
     # evening are overdue for 15 patients × 2 recipients: 150 rows, more than a claim batch.
-    overdue = await fetch_all(
-        env.ctx.db.conn,
-        "SELECT COUNT(*) AS n FROM reminders WHERE state='scheduled' AND due_at <= ? "
+    overdue = await env.ctx.db.read(
+        fetch_all,
+        "SELECT COUNT(*) AS n FROM reminders WHERE state='scheduled' AND due_at <= :due "
         "AND kind='d0_window'",
-        ("2026-11-23T20:00:00",),
+        {"due": "2026-11-23T20:00:00"},
     )
     assert overdue[0]["n"] == 150
     result = await env.sweep(local(2026, 11, 23, 21))

@@ -21,7 +21,7 @@ from telegram.error import Forbidden, TimedOut
 from bot.common import Actor, Button, Out
 from bot.flows import ownership, reminder_log
 from storage import ownership as own_store
-from storage.db import fetch_all
+from storage.sql import fetch_all
 from storage.users import User
 from tests.bot.test_reminders import (
     ADMIN,
@@ -104,8 +104,7 @@ async def escalations(env: Env, screening_id: int) -> list[Any]:
 
 
 async def notes(env: Env) -> dict[int, Any]:
-    async with env.ctx.db.transaction() as conn:
-        rows = await fetch_all(conn, "SELECT * FROM reminder_notes")
+    rows = await env.ctx.db.read(fetch_all, "SELECT * FROM reminder_notes")
     return {r["reminder_id"]: r for r in rows}
 
 
@@ -188,8 +187,7 @@ async def test_board_callback_data_is_checked_against_the_database(env: Env) -> 
             env.ctx, person(CLINICIAN, chat_id=TEAM, message_id=message_id), forged
         )
         assert outs == [Out("", toast="This reminder is no longer active.")], forged
-    async with env.ctx.db.transaction() as conn:
-        assert (await own_store.get_loop(conn, s.id)).owner_id is None
+    assert (await env.ctx.db.read(own_store.get_loop, s.id)).owner_id is None
 
 
 async def test_the_board_is_posted_once_a_day_even_after_downtime(env: Env) -> None:
@@ -267,8 +265,7 @@ async def test_ownership_taken_over_is_audited_and_moves_the_private_reminders(e
     assert [(a["old_value"], a["new_value"]) for a in takeover] == [
         (str(CLINICIAN), str(OTHER_CLINICIAN))
     ]
-    async with env.ctx.db.transaction() as conn:
-        loop = await own_store.get_loop(conn, s.id)
+    loop = await env.ctx.db.read(own_store.get_loop, s.id)
     assert loop.owner_id == OTHER_CLINICIAN
     env.send.clear()
     await env.sweep(local(2026, 11, 22, 8))
@@ -289,8 +286,7 @@ async def test_callback_data_is_checked_against_the_database(env: Env) -> None:
         env.ctx, person(COORDINATOR, chat_id=TEAM, message_id=message_id), data
     )
     assert outs == [Out("", toast="For clinicians only.")]
-    async with env.ctx.db.transaction() as conn:
-        assert (await own_store.get_loop(conn, s.id)).owner_id is None
+    assert (await env.ctx.db.read(own_store.get_loop, s.id)).owner_id is None
 
 
 # --- planned time ---------------------------------------------------------------------------

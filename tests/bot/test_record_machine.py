@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from sqlalchemy import Connection
 
 from bot import callback_data as cd
 from bot.common import Context
@@ -54,7 +55,7 @@ from conversations.standing import standing
 from storage import queries
 from storage import reminders as outbox
 from storage import users as user_store
-from storage.audit import verify_chain
+from storage.audit import VerifyResult, verify_chain
 from storage.open import open_database
 from tests.bot.desk import ELIGIBLE_PLAN, SCORTEN_PLAN, Desk, local_day, text_of
 from tests.conftest import FakeClock
@@ -98,6 +99,11 @@ steps_run = 0
 reached: Counter[tuple[str, str | None]] = Counter()
 T = TypeVar("T")
 
+#: What one check reads, in one snapshot: the chain, the records replayed and stored, the
+#: export's data, and whether something closes each screening's D0 window.
+Snapshot = tuple[VerifyResult, dict[str, Any], dict[str, Any], export_view.ExportData,
+                 dict[int, bool]]  # fmt: skip
+
 
 def numbers() -> st.SearchStrategy[str]:
     return st.integers(1, 5).map(lambda n: f"HMN-{n:03d}")
@@ -129,9 +135,11 @@ class RecordMachine(RuleBasedStateMachine):
         return self.loop.run_until_complete(awaitable)
 
     async def _staff(self) -> None:
-        async with self.ctx.db.transaction() as conn:
+        def grant(conn: Connection) -> None:
             for user, role in zip(STAFF, ("clinician", "clinician", "coordinator"), strict=True):
-                await user_store.grant_roles(conn, user, {role}, "test", NOW)
+                user_store.grant_roles(conn, user, {role}, "test", NOW)
+
+        await self.ctx.db.write(grant)
 
     def teardown(self) -> None:
         try:
@@ -204,13 +212,16 @@ class RecordMachine(RuleBasedStateMachine):
     async def _answer(self, user: int, how: str, pick: int) -> bool:
         from storage import screenings as store
 
-        async with self.ctx.db.read() as conn:
-            session = await store.get_session(conn, user, user)
+        def on_screen(conn: Connection) -> tuple[store.Session | None, store.Screening | None]:
+            session = store.get_session(conn, user, user)
             s = (
-                await store.get_by_id(conn, session.screening_id)
+                store.get_by_id(conn, session.screening_id)
                 if session is not None and session.screening_id is not None
                 else None
             )
+            return session, s
+
+        session, s = await self.ctx.db.read(on_screen)
         if s is None or session is None or session.mode != "screen":
             return False
         if s.stage == "scorten":
@@ -313,8 +324,7 @@ class RecordMachine(RuleBasedStateMachine):
     async def _correct_failing(self, number: str, reason: str) -> None:
         from storage import screenings as store
 
-        async with self.ctx.db.read() as conn:
-            s = await store.get_by_number(conn, number)
+        s = await self.ctx.db.read(store.get_by_number, number)
         if s is None or s.outcome != "not_eligible" or not s.reasons:
             return
         question = s.reasons[0]
@@ -369,19 +379,21 @@ class RecordMachine(RuleBasedStateMachine):
 
     async def check(self) -> None:
         coordinator = await self.desk.actor(COORDINATOR)
-        async with self.ctx.db.read() as conn:
-            chain = await verify_chain(conn)
-            replayed = await queries.replayed_records(conn)
-            stored = await queries.stored_records(conn)
-            data = await export_view.read_export(conn)
+
+        def snapshot(conn: Connection) -> Snapshot:
+            data = export_view.read_export(conn)
             window_close = {
                 s.id: any(
                     r.kind == "d0_window" and r.step == WINDOW_CLOSED
                     and r.state in ("scheduled", "claimed")
-                    for r in await outbox.for_screening(conn, s.id)
+                    for r in outbox.for_screening(conn, s.id)
                 )
                 for s in data.screenings
             }  # fmt: skip
+            return (verify_chain(conn), queries.replayed_records(conn),
+                    queries.stored_records(conn), data, window_close)  # fmt: skip
+
+        chain, replayed, stored, data, window_close = await self.ctx.db.read(snapshot)
         assert chain.ok, chain.problem
         assert replayed == stored, differences(replayed, stored)
         listed = text_of(await status_view.status(self.ctx, coordinator, []))

@@ -15,7 +15,7 @@ from bot.views import patient as patient_view
 from bot.views import status as status_view
 from storage import reminders as outbox
 from storage import users as user_store
-from storage.db import fetch_all
+from storage.sql import fetch_all
 from tests.bot.test_coordinator import (
     CLINICIAN,
     COORDINATOR,
@@ -58,9 +58,8 @@ async def test_a_corrected_exclusion_reopens_the_screening(ctx: Context, clock: 
         "in_screening", "incomplete", "question", "active_hepatitis_b_or_c"
     )  # fmt: skip
     assert s.closed_at is None
-    async with ctx.db.transaction() as conn:
-        reminders = await outbox.for_screening(conn, s.id)
-        audit = await fetch_all(conn, "SELECT * FROM audit WHERE action='reopened'")
+    reminders = await ctx.db.read(outbox.for_screening, s.id)
+    audit = await ctx.db.read(fetch_all, "SELECT * FROM audit WHERE action='reopened'")
     told = {r.recipient for r in reminders if (r.kind, r.step) == ("notice", "reopened")}
     assert told == {f"user:{CLINICIAN}", f"user:{COORDINATOR}"}  # privately, never the team
     assert [(r["old_value"], r["new_value"], r["reason"]) for r in audit] == [
@@ -95,8 +94,9 @@ async def test_the_dose_given_at_d0_is_a_fact_a_weight_correction_never_rewrites
     await screen(ctx, {**ELIGIBLE, "weight_kg": 72.5})
     clock.now = NOW + dt.timedelta(hours=1)
     await inject(ctx)
-    async with ctx.db.transaction() as conn:
-        audit = await fetch_all(conn, "SELECT field, new_value FROM audit WHERE action='d0_fact'")
+    audit = await ctx.db.read(
+        fetch_all, "SELECT field, new_value FROM audit WHERE action='d0_fact'"
+    )
     assert {r["field"]: r["new_value"] for r in audit} == {
         "d0:weight_kg": "72.5",
         "d0:dose_cells": "145000000",
@@ -114,8 +114,8 @@ async def test_the_dose_given_at_d0_is_a_fact_a_weight_correction_never_rewrites
     assert f"eligibility confirmed by <code>{CLINICIAN}</code>, protocol LYSYME 1.0" in record
     assert "Dose deviation" not in record
 
-    async with ctx.db.transaction() as conn:  # a second coordinator, to be told
-        await user_store.grant_roles(conn, 203, {"coordinator"}, "test", NOW)
+    # a second coordinator, to be told
+    await ctx.db.write(user_store.grant_roles, 203, {"coordinator"}, "test", NOW)
     # 82 kg: 164 × 10⁶ expected, 145 given — 11.6 % below: a dose deviation, everywhere.
     text = await text_of(await correct_flow.correct(
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "weight_kg", "82", "rechecked"]
@@ -126,9 +126,8 @@ async def test_the_dose_given_at_d0_is_a_fact_a_weight_correction_never_rewrites
     assert "Dose given at D0: <b>145 × 10⁶ cells</b>" in record
     assert "⚠️ Dose deviation" in record
     s = await get(ctx, "HMN-001")
-    async with ctx.db.transaction() as conn:
-        data = await export_view.read_export(conn)
-        reminders = await outbox.for_screening(conn, s.id)
+    data = await ctx.db.read(export_view.read_export)
+    reminders = await ctx.db.read(outbox.for_screening, s.id)
     row = dict(zip(export_view.SCREENING_COLUMNS,
                    export_view._screening_row(s, data.values[s.id], ctx.zone, None), strict=True))  # fmt: skip
     assert (row["d0_weight_kg"], row["dose_given_cells"], row["d0_confirmed_by"]) == (
@@ -158,8 +157,9 @@ async def test_correct_reads_a_unit_and_asks_when_the_unit_is_implausible(ctx: C
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "scorten:glucose", "2,6", "g/L", "vérif"]
     ))  # fmt: skip
     assert "16 mmol/L → <b>14.43 mmol/L</b>" in text
-    async with ctx.db.transaction() as conn:
-        row = await fetch_all(conn, "SELECT new_value, reason FROM audit WHERE action='correction'")
+    row = await ctx.db.read(
+        fetch_all, "SELECT new_value, reason FROM audit WHERE action='correction'"
+    )
     assert [(r["new_value"], r["reason"]) for r in row] == [("14.43", "vérif")]
 
 
@@ -188,8 +188,7 @@ async def test_correct_names_a_criterion_by_its_label_in_either_language(ctx: Co
 async def test_adduser_accepts_roles_in_french(ctx: Context) -> None:
     from bot.flows import basic
 
-    async with ctx.db.transaction() as conn:
-        await user_store.grant_roles(conn, 900, {"admin"}, "test", NOW)
+    await ctx.db.write(user_store.grant_roles, 900, {"admin"}, "test", NOW)
     admin = await actor(ctx, 900)
     for word, role in (("coordinateur", "coordinator"), ("Clinicien", "clinician"),
                        ("administrateur", "admin"), ("coordinatrice", "coordinator")):  # fmt: skip
@@ -230,8 +229,7 @@ async def test_every_view_reads_a_reopened_screening_the_same_way(ctx: Context) 
         ctx, await actor(ctx, COORDINATOR), ["HMN-001", "hiv_positive", "no", "typo"]
     )
     s = await get(ctx, "HMN-001")
-    async with ctx.db.transaction() as conn:
-        data = await export_view.read_export(conn)
+    data = await ctx.db.read(export_view.read_export)
     row = dict(zip(export_view.SCREENING_COLUMNS,
                    export_view._screening_row(s, data.values[s.id], ctx.zone, None), strict=True))  # fmt: skip
     assert (row["status"], row["outcome"], row["failed"], row["pending"]) == (

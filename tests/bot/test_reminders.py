@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlalchemy import Connection
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.app import open_context
@@ -34,9 +35,10 @@ from conversations.schedule import MORNING_STEPS, d0_window_steps
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
-from storage.db import fetch_all
 from storage.open import open_database
 from storage.screenings import Screening
+from storage.sql import fetch_all
+from storage.sql import value as scalar
 from tests.conftest import FakeClock, make_settings
 from tests.conversations.support import eligible_answers, local
 
@@ -120,11 +122,14 @@ async def make_env(path: Path | str, start: dt.datetime) -> Env:
     clock = Clock(start)
     db = await open_database(path)
     ctx = Context(settings=settings_for(path), db=db, clock=clock)
-    async with db.transaction() as conn:
-        await user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", start)
-        await user_store.grant_roles(conn, OTHER_CLINICIAN, {"clinician"}, "test", start)
-        await user_store.grant_roles(conn, COORDINATOR, {"coordinator"}, "test", start)
-        await user_store.grant_roles(conn, ADMIN, {"admin"}, "test", start)
+
+    def grant(conn: Connection) -> None:
+        user_store.grant_roles(conn, CLINICIAN, {"clinician"}, "test", start)
+        user_store.grant_roles(conn, OTHER_CLINICIAN, {"clinician"}, "test", start)
+        user_store.grant_roles(conn, COORDINATOR, {"coordinator"}, "test", start)
+        user_store.grant_roles(conn, ADMIN, {"admin"}, "test", start)
+
+    await db.write(grant)
     return Env(ctx, clock, FakeSend(), path)
 
 
@@ -162,38 +167,42 @@ async def screen_patient(
 ) -> Screening:
     """Open a screening, store every answer and close it (outcome, reminders) at *now*."""
     answers = answers_for(admission, **overrides)
-    async with ctx.db.transaction() as conn:
-        s = await store.create_screening(conn, site="HMN", clinician_id=clinician,
-                                         chat_id=clinician, now=now, first_question="index_date")  # fmt: skip
+
+    def close(conn: Connection) -> Screening | None:
+        s = store.create_screening(conn, site="HMN", clinician_id=clinician,
+                                   chat_id=clinician, now=now, first_question="index_date")  # fmt: skip
         for qid, value in answers.items():
-            await store.add_answer(conn, s.id, qid, to_json(value), by=clinician, now=now,
-                                   source="screening")  # fmt: skip
+            store.add_answer(conn, s.id, qid, to_json(value), by=clinician, now=now,
+                             source="screening")  # fmt: skip
         evaluation = evaluate(answers, now, ctx.zone)
-        outs = await close_screening(conn, ctx, actor(clinician), s, answers, evaluation, now)
+        outs = close_screening(conn, ctx, actor(clinician), s, answers, evaluation, now)
         for out in outs:  # the result reply was delivered (the normal case)
             if out.delivers is not None:
-                await outbox.mark_delivered(conn, out.delivers, now)
-        closed = await store.get_by_id(conn, s.id)
+                outbox.mark_delivered(conn, out.delivers, now)
+        return store.get_by_id(conn, s.id)
+
+    closed = await ctx.db.write(close)
     assert closed is not None
     return closed
 
 
 async def reminder_rows(ctx: Context, screening_id: int | None = None) -> list[Any]:
-    async with ctx.db.transaction() as conn:
-        if screening_id is None:
-            return await fetch_all(conn, "SELECT * FROM reminders ORDER BY id")
-        return await fetch_all(conn, "SELECT * FROM reminders WHERE screening_id=? ORDER BY id",
-                               (screening_id,))  # fmt: skip
+    if screening_id is None:
+        return await ctx.db.read(fetch_all, "SELECT * FROM reminders ORDER BY id")
+    return await ctx.db.read(
+        fetch_all, "SELECT * FROM reminders WHERE screening_id=:screening_id ORDER BY id",
+        {"screening_id": screening_id},
+    )  # fmt: skip
 
 
 async def audit_rows(ctx: Context, action: str) -> list[Any]:
-    async with ctx.db.transaction() as conn:
-        return await fetch_all(conn, "SELECT * FROM audit WHERE action=? ORDER BY id", (action,))
+    return await ctx.db.read(
+        fetch_all, "SELECT * FROM audit WHERE action=:action ORDER BY id", {"action": action}
+    )
 
 
 async def get(ctx: Context, screening_id: int) -> Screening:
-    async with ctx.db.transaction() as conn:
-        s = await store.get_by_id(conn, screening_id)
+    s = await ctx.db.read(store.get_by_id, screening_id)
     assert s is not None
     return s
 
@@ -360,8 +369,7 @@ async def test_a_restart_never_resends_and_never_loses(database_target: Path | s
     # At 08:00 the next day a sweep claims day 1's rows, then the process dies (kill -9)
     # before sending them.
     day_1 = env.clock.set(local(2026, 11, 21, 8))
-    async with env.ctx.db.transaction() as conn:
-        claimed = await outbox.claim_due(conn, day_1)
+    claimed = await env.ctx.db.write(outbox.claim_due, day_1)
     assert {r.step for r in claimed} == {"day_1", "2026-11-21"}  # (the morning board's row)
     await env.ctx.db.close()
 
@@ -475,8 +483,7 @@ async def test_a_migrated_team_chat_is_followed(env: Env) -> None:
     assert env.send.to(TEAM) == []
     (admin,) = env.send.to(ADMIN)
     assert str(new_id) in admin.text
-    async with env.ctx.db.transaction() as conn:
-        assert await store.get_meta(conn, "team_chat_id") == str(new_id)
+    assert await env.ctx.db.read(store.get_meta, "team_chat_id") == str(new_id)
     moved = await audit_rows(env.ctx, "team_chat_migrated")
     assert moved[0]["old_value"] == str(TEAM) and moved[0]["new_value"] == str(new_id)
     await env.sweep(local(2026, 11, 21, 8))
@@ -496,8 +503,7 @@ async def test_no_team_chat_configured_skips_team_rows(database_target: Path | s
 
 async def test_a_removed_user_gets_no_patient_data(env: Env) -> None:
     await screen_patient(env.ctx, env.clock.now, dt.date(2026, 11, 20))
-    async with env.ctx.db.transaction() as conn:
-        await user_store.remove_user(conn, CLINICIAN)
+    await env.ctx.db.write(user_store.remove_user, CLINICIAN)
     await env.sweep(local(2026, 11, 21, 8))
     assert env.send.to(CLINICIAN) == []
     skipped = await audit_rows(env.ctx, "reminder_skipped")
@@ -519,8 +525,7 @@ async def test_pending_reminder_every_morning_to_whoever_last_acted(env: Env) ->
     pending = [m for m in env.send.to(CLINICIAN) if "still pending" in m.text]
     assert len(pending) == 1 and "Consent: pending" in pending[0].text
     # A shift change: the next morning's reminder goes to whoever last acted.
-    async with env.ctx.db.transaction() as conn:
-        await store.update_screening(conn, s.id, now, last_actor_id=OTHER_CLINICIAN)
+    await env.ctx.db.write(store.update_screening, s.id, now, last_actor_id=OTHER_CLINICIAN)
     env.send.clear()
     await env.sweep(local(2026, 11, 22, 8))
     assert [m for m in env.send.to(OTHER_CLINICIAN) if "still pending" in m.text]
@@ -577,10 +582,14 @@ async def test_a_support_person_consent_reminder_goes_privately_never_to_the_tea
 
 async def test_idle_screening_reminded_once_after_2_h_and_abandoned_after_24_h(env: Env) -> None:
     start = env.clock.now
-    async with env.ctx.db.transaction() as conn:
-        s = await store.create_screening(conn, site="HMN", clinician_id=CLINICIAN,
-                                         chat_id=CLINICIAN, now=start, first_question="index_date")  # fmt: skip
-        await store.set_session(conn, CLINICIAN, CLINICIAN, s.id, "screen", start)
+
+    def open_(conn: Connection) -> Screening:
+        s = store.create_screening(conn, site="HMN", clinician_id=CLINICIAN,
+                                   chat_id=CLINICIAN, now=start, first_question="index_date")  # fmt: skip
+        store.set_session(conn, CLINICIAN, CLINICIAN, s.id, "screen", start)
+        return s
+
+    s = await env.ctx.db.write(open_)
     await env.sweep(start + dt.timedelta(hours=2) - dt.timedelta(seconds=1))
     assert env.send.sent == []
     await env.sweep(start + dt.timedelta(hours=2))
@@ -596,22 +605,19 @@ async def test_idle_screening_reminded_once_after_2_h_and_abandoned_after_24_h(e
     assert "abandoned after 24 h" in env.send.sent[-1].text
     (change,) = [r for r in await audit_rows(env.ctx, "status") if r["screening"] == "HMN-001"]
     assert change["new_value"] == "abandoned" and change["reason"] == "24 h without an answer"
-    async with env.ctx.db.transaction() as conn:
-        assert await store.get_session(conn, CLINICIAN, CLINICIAN) is None
+    assert await env.ctx.db.read(store.get_session, CLINICIAN, CLINICIAN) is None
     await env.sweep(start + dt.timedelta(days=3))
     assert len(env.send.sent) == 2
 
 
 async def test_an_answer_after_the_idle_reminder_restarts_the_clock(env: Env) -> None:
     start = env.clock.now
-    async with env.ctx.db.transaction() as conn:
-        s = await store.create_screening(conn, site="HMN", clinician_id=CLINICIAN,
-                                         chat_id=CLINICIAN, now=start, first_question="index_date")  # fmt: skip
+    s = await env.ctx.db.write(store.create_screening, site="HMN", clinician_id=CLINICIAN,
+                               chat_id=CLINICIAN, now=start, first_question="index_date")  # fmt: skip
     await env.sweep(start + dt.timedelta(hours=2))
     answered = start + dt.timedelta(hours=5)
-    async with env.ctx.db.transaction() as conn:
-        await store.update_screening(conn, s.id, answered, last_activity_at=answered,
-                                     idle_reminded=False)  # fmt: skip
+    await env.ctx.db.write(store.update_screening, s.id, answered, last_activity_at=answered,
+                           idle_reminded=False)  # fmt: skip
     await env.sweep(start + dt.timedelta(hours=24))
     assert (await get(env.ctx, s.id)).status == store.IN_SCREENING
     await env.sweep(answered + dt.timedelta(hours=2))
@@ -632,9 +638,8 @@ async def test_the_sender_task_wakes_on_demand_and_stops_cleanly(env: Env) -> No
     finally:
         await sender.stop()
     env.ctx.wake_sender()  # a no-op once stopped
-    async with env.ctx.db.transaction() as conn:
-        rows = await fetch_all(conn, "SELECT COUNT(*) FROM reminders WHERE state='claimed'")
-    assert rows[0][0] == 0
+    claimed = await env.ctx.db.read(scalar, "SELECT COUNT(*) FROM reminders WHERE state='claimed'")
+    assert claimed == 0
 
 
 async def test_a_bug_in_one_row_does_not_stop_the_others(env: Env) -> None:

@@ -5,6 +5,8 @@ current answers, status, outcome and D0 facts — the same as stored, after the 
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot.common import Context
 from conversations.d0 import D0Facts
@@ -19,8 +21,10 @@ __all__ = ["clock", "ctx"]
 
 
 async def records(ctx: Context) -> tuple[dict[str, Record], dict[str, Record]]:
-    async with ctx.db.read() as conn:
-        return await queries.replayed_records(conn), await queries.stored_records(conn)
+    def both(conn: Connection) -> tuple[dict[str, Record], dict[str, Record]]:
+        return queries.replayed_records(conn), queries.stored_records(conn)
+
+    return await ctx.db.read(both)
 
 
 async def test_the_trail_alone_rebuilds_every_record(ctx: Context, clock: FakeClock) -> None:
@@ -75,8 +79,7 @@ async def test_the_trail_alone_rebuilds_every_record(ctx: Context, clock: FakeCl
     assert any(k.startswith("follow_up:") for k in replayed["HMN-001"].answers)
     assert stored["HMN-003"].status == "screened"
     assert stored["HMN-002"].status == "window_missed"
-    async with ctx.db.read() as conn:
-        assert (await verify_chain(conn)).ok
+    assert (await ctx.db.read(verify_chain)).ok
 
 
 async def test_a_screening_left_half_way_replays_as_it_stands(

@@ -22,11 +22,11 @@ async def test_a_verification_cut_by_the_database_is_tried_again(
     real = app.verify_incremental
     calls: list[int] = []
 
-    async def cut_once(conn: Any) -> Any:
+    def cut_once(conn: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
             raise StorageUnavailable("terminating connection due to administrator command")
-        return await real(conn)
+        return real(conn)
 
     monkeypatch.setattr(app, "verify_incremental", cut_once)
     try:
@@ -43,7 +43,7 @@ async def test_a_database_that_keeps_failing_still_stops_start_up(
 ) -> None:
     env = await make_env(tmp_path / "bot.sqlite3", local(2026, 11, 20, 10))
 
-    async def always_cut(conn: Any) -> Any:
+    def always_cut(conn: Any) -> Any:
         raise StorageUnavailable("server closed the connection unexpectedly")
 
     monkeypatch.setattr(app, "verify_incremental", always_cut)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 
 from bot.common import Actor, Button, Out
 from bot.flows import ownership
@@ -129,9 +130,12 @@ def test_a_notice_in_french_draws_the_same_facts() -> None:
 async def env(database_target: Path | str) -> AsyncIterator[Env]:
     environment = await make_env(database_target, START)
     environment.send = IdSend()
-    async with environment.ctx.db.transaction() as conn:
-        await user_store.grant_roles(conn, THIRD_CLINICIAN, {"clinician"}, "test", START)
-        await store.set_meta(conn, "bot_username", BOT)
+
+    def prepare(conn: Connection) -> None:
+        user_store.grant_roles(conn, THIRD_CLINICIAN, {"clinician"}, "test", START)
+        store.set_meta(conn, "bot_username", BOT)
+
+    await environment.ctx.db.write(prepare)
     yield environment
     await environment.ctx.db.close()
 
@@ -213,8 +217,7 @@ async def test_the_team_notice_reads_once_after_take_plan_replan_and_takeover(en
     # The same clinician pressing again keeps the time of her take.
     edit = team_edit(env, await tap(env, THIRD_CLINICIAN, "I'm on it", at(10, 30)))
     assert f"Taken by <b>Zoé</b> ({shown(at(9, 40))})" in edit.text
-    async with env.ctx.db.transaction() as conn:
-        loop = await own_store.get_loop(conn, s.id)
+    loop = await env.ctx.db.read(own_store.get_loop, s.id)
     assert (loop.owner_id, loop.taken_at, loop.acknowledged_at) == (
         THIRD_CLINICIAN, at(9, 40), at(10, 30))  # fmt: skip
     assert message_id == team_notice(env)[0]  # always the same message, edited in place

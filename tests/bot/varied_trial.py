@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from sqlalchemy import Connection
+
 from bot.common import Context
 from bot.flows import correct as correct_flow
 from storage import screenings as store
@@ -43,14 +45,16 @@ VARIED = {
 
 
 async def _follow_up(ctx: Context, number: str, key: str, value: object) -> None:
-    async with ctx.db.transaction() as conn:
-        s = await store.get_by_number(conn, number)
+    def write(conn: Connection) -> None:
+        s = store.get_by_number(conn, number)
         assert s is not None
         stored = json.dumps(value)
-        await store.add_answer(conn, s.id, f"follow_up:{key}", stored, by=CLINICIAN, now=NOW,
-                               source="follow_up")  # fmt: skip
-        await append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "follow_up", number,
-                                            f"follow_up:{key}", None, stored))  # fmt: skip
+        store.add_answer(conn, s.id, f"follow_up:{key}", stored, by=CLINICIAN, now=NOW,
+                         source="follow_up")  # fmt: skip
+        append_audit(conn, AuditEntry(NOW, str(CLINICIAN), "follow_up", number,
+                                      f"follow_up:{key}", None, stored))  # fmt: skip
+
+    await ctx.db.write(write)
 
 
 async def varied_trial(ctx: Context) -> None:

@@ -33,26 +33,30 @@ SCHEDULING_SLACK = 1.5
 
 def _seed(url: str) -> list[int]:
     """ROWS admin notices due now (each about another chat: each a different message)."""
+    from sqlalchemy import Connection
+
     from bot.reminders import state
     from storage import reminders as outbox
     from storage import users as user_store
     from storage.open import open_database
 
+    def seed(conn: Connection, now: dt.datetime) -> list[int]:
+        ids: list[int] = []
+        user_store.grant_roles(conn, ADMIN, {"admin"}, "test", now)
+        for index in range(ROWS):
+            ids += outbox.schedule(
+                conn, None, state.ADMIN, f"unreachable:{FIRST_CHAT + index}:blocked",
+                now, [outbox.user_recipient(ADMIN)],
+            )  # fmt: skip
+        return ids
+
     async def go() -> list[int]:
         now = dt.datetime.now(dt.UTC)
         db = await open_database(url)
-        ids: list[int] = []
         try:
-            async with db.transaction() as conn:
-                await user_store.grant_roles(conn, ADMIN, {"admin"}, "test", now)
-                for index in range(ROWS):
-                    ids += await outbox.schedule(
-                        conn, None, state.ADMIN, f"unreachable:{FIRST_CHAT + index}:blocked",
-                        now, [outbox.user_recipient(ADMIN)],
-                    )  # fmt: skip
+            return await db.write(seed, now)
         finally:
             await db.close()
-        return ids
 
     return asyncio.run(go())
 

@@ -539,8 +539,7 @@ async def test_random_updates_never_crash_and_leave_a_consistent_database(
             await fuzzer.feed(update)
         while fuzzer.processed < UPDATES and not errors:
             await fuzzer.step()
-        async with bot.ctx.db.transaction() as conn:
-            verified = await verify_chain(conn)
+        verified = await bot.ctx.db.read(verify_chain)
         rejected = [
             c
             for c in bot.request.rejected
