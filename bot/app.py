@@ -16,6 +16,7 @@ import os
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from sqlalchemy import Connection
 from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -41,6 +42,7 @@ from bot.flows import (
     reminder_log,
     screening,
 )
+from bot.records import Loaded
 from bot.reminders import board as reminders_board
 from bot.reminders import delivery as reminder_delivery
 from bot.reminders import sender
@@ -57,6 +59,8 @@ from storage import users as user_store
 from storage.audit import AuditEntry, VerifyResult, append_audit, verify_incremental
 from storage.errors import StorageConflict, StorageGone, StorageUnavailable
 from storage.open import open_database
+from storage.screenings import Screening
+from storage.users import User
 
 log = logging.getLogger("lysyme.app")
 T = TypeVar("T")
@@ -165,17 +169,20 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
                              lease=settings.leader_lease_seconds)  # fmt: skip
     ctx = Context(settings=settings, db=db, clock=clock)
     now = ctx.now()
-    async with db.transaction() as conn:
+
+    def admins_listed(conn: Connection) -> int:
         for admin in settings.admin_ids:
-            old, new = await user_store.grant_roles(conn, admin, {"admin"}, "system", now)
+            old, new = user_store.grant_roles(conn, admin, {"admin"}, "system", now)
             if old != new:
-                await append_audit(
+                append_audit(
                     conn,
                     AuditEntry(now, "system", "user_added", None, str(admin),
                                ",".join(sorted(old)) or None, ",".join(sorted(new)),
                                "LYSYME_ADMIN_IDS"),
                 )  # fmt: skip
-        released = await outbox.release_claimed(conn)
+        return outbox.release_claimed(conn)
+
+    released = await db.write(admins_listed)
     if released:
         log.info("released %d reminders left claimed by a previous run", released)
     return ctx
@@ -247,8 +254,7 @@ async def _at_start(what: str, step: Callable[[], Awaitable[T]]) -> T:
 
 async def _verify_trail(ctx: Context) -> VerifyResult:
     async def verify() -> VerifyResult:
-        async with ctx.db.transaction() as conn:  # its checkpoint is a write
-            return await verify_incremental(conn)
+        return await ctx.db.write(verify_incremental)  # its checkpoint is a write
 
     return await _at_start("audit trail verification", verify)
 
@@ -313,8 +319,7 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
         await leadership.stop()  # gives the lease up: a standby takes over at once
     if ctx is not None:
         try:
-            async with ctx.db.transaction() as conn:
-                released = await outbox.release_claimed(conn)
+            released = await ctx.db.write(outbox.release_claimed)
         except StorageGone:
             released = 0  # the file is gone: nothing to release in it
         if released:
@@ -325,10 +330,9 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
 
 async def _tell_admins(application: Application, ctx: Context, key: str, **params: str) -> None:  # type: ignore[type-arg]
     if ctx.db.gone is not None:  # no write transaction any more: a plain read of the old file
-        listed = await user_store.list_users(ctx.db.conn)
+        listed = await ctx.db.read(user_store.list_users)
     else:
-        async with ctx.db.transaction() as conn:
-            listed = await user_store.list_users(conn)
+        listed = await ctx.db.write(user_store.list_users)
     admins = [u for u in listed if "admin" in u.roles]
     for admin in admins:
         try:
@@ -348,8 +352,7 @@ async def _set_menus(application: Application, ctx: Context) -> None:  # type: i
         await application.bot.set_my_commands(
             handlers.bot_commands(lang, ["start", "help"]), scope=BotCommandScopeDefault()
         )
-        async with ctx.db.transaction() as conn:
-            listed = await user_store.list_users(conn)
+        listed = await ctx.db.write(user_store.list_users)
         for user in listed:
             await application.bot.set_my_commands(
                 handlers.bot_commands(ctx.language_of(user), commands_for(user)),
@@ -362,14 +365,19 @@ async def _set_menus(application: Application, ctx: Context) -> None:  # type: i
 async def _offer_resume(application: Application, ctx: Context) -> None:  # type: ignore[type-arg]
     """After a restart, every interrupted screening's clinician gets its current question back
     (a reply lost in the crash is never a dead end)."""
-    async with ctx.db.transaction() as conn:
-        open_sessions = await store.open_screening_sessions(conn)
+    open_sessions = await ctx.db.write(store.open_screening_sessions)
     for session, screening_row in open_sessions:
-        async with ctx.db.transaction() as conn:
-            user = await user_store.get_user(conn, session.user_id)
+
+        def resumed(conn: Connection, user_id: int, row: Screening) -> tuple[User, Loaded] | None:
+            user = user_store.get_user(conn, user_id)
             if user is None:
-                continue
-            loaded = await records.load(conn, screening_row)
+                return None
+            return user, records.load(conn, row)
+
+        found = await ctx.db.write(resumed, session.user_id, screening_row)
+        if found is None:
+            continue
+        user, loaded = found
         lang = ctx.language_of(user)
         prompt = screening.current_prompt(lang, loaded, ctx)
         text = t(lang, "screen.resumed_after_restart", number=screening_row.number)

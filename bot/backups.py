@@ -99,7 +99,8 @@ async def run_backup(ctx: Context, now: dt.datetime, *, reason: str = "daily") -
     if folder is None:
         raise BackupError("LYSYME_BACKUP_DIR is not set")
     await asyncio.to_thread(_ensure_folder, folder)
-    path = await backup_database(ctx.db.conn, folder / backup_file_name(now, ctx.settings.zone))
+    # In a read snapshot: the copy never includes a transaction not committed yet.
+    path = await ctx.db.read(backup_database, folder / backup_file_name(now, ctx.settings.zone))
     keep = ctx.settings.backup_keep
     pruned = await asyncio.to_thread(prune_backups, folder, keep)
     entries = [AuditEntry(now, SYSTEM, "backup", field="file", new_value=path.name, reason=reason)]
@@ -108,8 +109,7 @@ async def run_backup(ctx: Context, now: dt.datetime, *, reason: str = "daily") -
                    reason=f"keep the newest {keep}")
         for old in pruned
     ]  # fmt: skip
-    async with ctx.db.transaction() as conn:
-        await append_audit_many(conn, entries)
+    await ctx.db.write(append_audit_many, entries)
     log.info("backup written: %s (%d older removed)", path.name, len(pruned))
     return path
 
@@ -178,9 +178,8 @@ class BackupScheduler:
 
     async def _audit_failure(self, now: dt.datetime, problem: str) -> None:
         try:
-            async with self.ctx.db.transaction() as conn:
-                entry = AuditEntry(now, SYSTEM, "backup_failed", field="file", reason=problem)
-                await append_audit(conn, entry)
+            entry = AuditEntry(now, SYSTEM, "backup_failed", field="file", reason=problem)
+            await self.ctx.db.write(append_audit, entry)
         except Exception as exc:  # the database itself may be what fails
             log.error("could not audit the backup failure: %s", describe_failure(exc))
 
@@ -192,8 +191,7 @@ class BackupScheduler:
 
 
 async def tell_admins(application: Any, ctx: Context, key: str, **params: str) -> None:
-    async with ctx.db.transaction() as conn:
-        admins = [u for u in await user_store.list_users(conn) if "admin" in u.roles]
+    admins = [u for u in await ctx.db.read(user_store.list_users) if "admin" in u.roles]
     for admin in admins:
         try:
             await application.bot.send_message(

@@ -82,7 +82,7 @@ async def chat_session(db: Database, actor: Actor) -> Session | None:
     """The actor's session in this chat: the one the gate read for this update, else a read."""
     if actor.session_read:
         return actor.session
-    return await store.get_session(db.conn, actor.user_id, actor.chat_id)
+    return await db.read(store.get_session, actor.user_id, actor.chat_id)
 
 
 #: Telegram ids are 64-bit signed integers: users positive, group chats negative.

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from bot.common import Actor, DuplicateUpdate
 from conversations.answers import from_json, to_json
 from conversations.protocol import BY_ID, AnswerValue
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit, append_audit_many
-from storage.connection import Connection
 from storage.screenings import Screening
 
 
@@ -25,15 +26,15 @@ class Loaded:
     answers: dict[str, AnswerValue]
 
 
-async def load(conn: Connection, screening: Screening) -> Loaded:
-    raw = await store.current_answers(conn, screening.id)
+def load(conn: Connection, screening: Screening) -> Loaded:
+    raw = store.current_answers(conn, screening.id)
     answers = {qid: from_json(qid, value) for qid, value in raw.items() if qid in BY_ID}
     return Loaded(screening, answers)
 
 
-async def load_by_id(conn: Connection, screening_id: int) -> Loaded | None:
+def load_by_id(conn: Connection, screening_id: int) -> Loaded | None:
     """The screening and its current answers in one query (the answer path's hot read)."""
-    found = await store.get_with_answers(conn, screening_id)
+    found = store.get_with_answers(conn, screening_id)
     if found is None:
         return None
     screening, raw = found
@@ -51,27 +52,27 @@ def audit(
     return AuditEntry(at=now, actor=str(actor), action=action, screening=screening, **fields)
 
 
-async def begin(conn: Connection, actor: Actor, now: dt.datetime) -> None:
+def begin(conn: Connection, actor: Actor, now: dt.datetime) -> None:
     """First statement of a write transaction acting on an update: drop a re-delivery."""
-    if actor.update_id is not None and not await store.claim_update(conn, actor.update_id, now):
+    if actor.update_id is not None and not store.claim_update(conn, actor.update_id, now):
         raise DuplicateUpdate
 
 
-async def abandon(
+def abandon(
     conn: Connection, screening: Screening, actor: str, now: dt.datetime, reason: str
 ) -> None:
-    await store.update_screening(
+    store.update_screening(
         conn, screening.id, now, status=store.ABANDONED, stage="done", cursor=None,
         proposed=None, closed_at=now,
     )  # fmt: skip
-    await append_audit(
+    append_audit(
         conn,
         audit(actor, "status", now, screening.number, field="status",
               old_value=screening.status, new_value=store.ABANDONED, reason=reason),
     )  # fmt: skip
 
 
-async def record_answer(
+def record_answer(
     conn: Connection,
     actor: Actor,
     screening: Screening,
@@ -84,7 +85,7 @@ async def record_answer(
 ) -> None:
     """One new answer row and its audit row; answers that stopped applying are withdrawn."""
     new = after[question_id]
-    await store.add_answer(
+    store.add_answer(
         conn, screening.id, question_id, to_json(new), by=actor.user_id, now=now,
         source=source, reason=reason,
     )  # fmt: skip
@@ -96,11 +97,11 @@ async def record_answer(
               reason=reason)
     ]  # fmt: skip
     for gone in sorted(set(before) - set(after)):
-        await store.add_answer(
+        store.add_answer(
             conn, screening.id, gone, None, by=actor.user_id, now=now, source="not_applicable"
         )
         entries.append(
             audit(actor.user_id, "answer_withdrawn", now, screening.number, field=gone,
                   old_value=to_json(before[gone]), reason="no longer applies")
         )  # fmt: skip
-    await append_audit_many(conn, entries)
+    append_audit_many(conn, entries)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import Connection
+
 from bot.cli.command_line import fail, no_database
 from bot.settings import Settings
 
@@ -167,7 +169,7 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     end, or the trail rewritten and rehashed) and against the checkpoint of the last
     incremental verification. Exit 0 intact, 1 a problem (named), 2 no database."""
     from storage.anchor import ADOPT_HINT, DatabaseRefused, anchor_path, compare_file, read_anchor
-    from storage.audit import checkpoint_problem, verify_chain
+    from storage.audit import VerifyResult, checkpoint_problem, verify_chain
     from storage.open import open_database
 
     if no_database("verify-audit", settings):
@@ -181,9 +183,13 @@ def verify_audit(args: argparse.Namespace, settings: Settings) -> int:
         except DatabaseRefused as exc:
             print(f"verify-audit: {exc}", file=sys.stderr)
             return 2
+
+        def verified(conn: Connection) -> tuple[VerifyResult, str | None]:
+            result = verify_chain(conn)
+            return result, checkpoint_problem(conn) if result.ok else None
+
         try:
-            result = await verify_chain(db.conn)
-            checkpoint = await checkpoint_problem(db.conn) if result.ok else None
+            result, checkpoint = await db.read(verified)
         finally:
             await db.close()
         if not result.ok:
@@ -229,7 +235,7 @@ def backup(args: argparse.Namespace, settings: Settings) -> int:
     if no_database("backup", settings):
         return 2
     try:
-        path = asyncio.run(backup_database(settings.database, args.path, settings.zone))
+        path = backup_database(settings.database, args.path, settings.zone)
     except BackupError as exc:
         print(f"backup: {exc}", file=sys.stderr)
         return 2
@@ -250,14 +256,17 @@ def _init_postgres(args: argparse.Namespace, settings: Settings) -> int:
     async def create() -> bool:
         db = await open_database(settings.database)
         try:
-            async with db.transaction() as conn:
-                if await has_rows(conn):
+
+            def first_row(conn: Connection) -> bool:
+                if has_rows(conn):
                     return False
-                await append_audit(conn, AuditEntry(dt.datetime.now(dt.UTC), "init",
-                                                    "database_created"))  # fmt: skip
+                append_audit(conn, AuditEntry(dt.datetime.now(dt.UTC), "init",
+                                              "database_created"))  # fmt: skip
+                return True
+
+            return await db.write(first_row)
         finally:
             await db.close()
-        return True
 
     try:
         created = asyncio.run(create())
@@ -313,6 +322,7 @@ def _adopt(args: argparse.Namespace, settings: Settings) -> int:
     from storage import anchor as anchors
     from storage.audit import AuditEntry, append_audit, verify_chain
     from storage.open import open_database
+    from storage.sql import execute
 
     if args.force:
         fail("init: --adopt keeps the database as it is, --force sets it aside: choose one")
@@ -333,19 +343,23 @@ def _adopt(args: argparse.Namespace, settings: Settings) -> int:
     async def adopt() -> tuple[int, str | None]:
         db = await open_database(database, migrate=False)
         try:
-            result = await verify_chain(db.conn)
+            result = await db.read(verify_chain)
             if not result.ok:
                 return result.rows_checked, f"row {result.first_bad_id}: {result.problem}"
-            async with db.transaction() as conn:
-                await conn.execute(
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-                    (anchors.DATABASE_ID_KEY, anchors.new_database_id()),
+
+            def adopted(conn: Connection) -> None:
+                execute(
+                    conn,
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES (:key, :value)",
+                    {"key": anchors.DATABASE_ID_KEY, "value": anchors.new_database_id()},
                 )
-                await append_audit(conn, AuditEntry(
+                append_audit(conn, AuditEntry(
                     dt.datetime.now(dt.UTC), "init", "database_adopted", None, "anchor", None,
                     f"{result.rows_checked} audit rows",
                     "accepted without its anchor file (lysyme-bot init --adopt)",
                 ))  # fmt: skip
+
+            await db.write(adopted)
         finally:
             await db.close()
         return result.rows_checked, None
@@ -394,8 +408,7 @@ def init(args: argparse.Namespace, settings: Settings) -> int:
     async def create() -> None:
         db = await open_database(database)
         try:
-            async with db.transaction() as conn:
-                await append_audit(conn, AuditEntry(dt.datetime.now(dt.UTC), "init",
+            await db.write(append_audit, AuditEntry(dt.datetime.now(dt.UTC), "init",
                                                     "database_created"))  # fmt: skip
         finally:
             await db.close()

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy import Connection
+
 from bot.app import open_context, routes
 from bot.callback_data import prefix_of
 from bot.common import Actor, Button, Context, DuplicateUpdate, Out, allowed
@@ -75,14 +77,17 @@ async def console(
     table = routes()
     ctx: Context = await open_context(settings)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        old, new = await user_store.grant_roles(conn, CONSOLE_USER, {"admin"}, "console", now)
+
+    def console_admin(conn: Connection) -> None:
+        old, new = user_store.grant_roles(conn, CONSOLE_USER, {"admin"}, "console", now)
         if old != new:
-            await append_audit(
+            append_audit(
                 conn,
                 AuditEntry(now, "console", "user_added", None, str(CONSOLE_USER),
                            ",".join(sorted(old)) or None, ",".join(sorted(new)), "console user"),
             )  # fmt: skip
+
+    await ctx.db.write(console_admin)
     buttons: list[Button] = []
 
     def show(outs: list[Out]) -> None:
@@ -100,8 +105,7 @@ async def console(
 
     from bot.texts import t
 
-    async with ctx.db.transaction() as conn:
-        console_user = await user_store.get_user(conn, CONSOLE_USER)
+    console_user = await ctx.db.read(user_store.get_user, CONSOLE_USER)
     print(t(ctx.language_of(console_user), "con.welcome") + "\n", file=stdout)
     try:
         while True:
@@ -111,8 +115,7 @@ async def console(
             if not line:
                 break
             text = line.strip()
-            async with ctx.db.transaction() as conn:
-                user = await user_store.get_user(conn, CONSOLE_USER)
+            user = await ctx.db.read(user_store.get_user, CONSOLE_USER)
             actor = Actor(CONSOLE_USER, CONSOLE_USER, True, user, None, None, None)
             try:
                 outs = await _dispatch(ctx, table, actor, text, buttons)
@@ -148,10 +151,9 @@ async def _dispatch(
         if flow is None or not allowed(actor.user, name):
             return [Out("?")]
         return await flow(ctx, actor, args)
-    async with ctx.db.transaction() as conn:
-        from storage import screenings as store
+    from storage import screenings as store
 
-        session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    session = await ctx.db.read(store.get_session, actor.user_id, actor.chat_id)
     mode = session.mode if session else "screen"
     _, flow_text = table.text_modes.get(mode, table.text_modes["screen"])
     return await flow_text(ctx, actor, text)

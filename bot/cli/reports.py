@@ -48,12 +48,10 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         db = await open_database(settings.database)
         try:
             now = dt.datetime.now(dt.UTC)
-            async with db.read() as conn:
-                data = await read_export(conn)
+            data = await db.read(read_export)
             files = await render_export(data, settings, settings.language or "fr", now, formats,
                                         redcap_dag=bool(getattr(args, "redcap_dag", False)))  # fmt: skip
-            async with db.transaction() as conn:
-                await append_audit(conn, export_audit("system", now, files, "lysyme-bot export"))
+            await db.write(append_audit, export_audit("system", now, files, "lysyme-bot export"))
             return files
         finally:
             await db.close()
@@ -92,8 +90,7 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
         db = await open_database(settings.database)
         try:
             now = dt.datetime.now(dt.UTC)
-            async with db.read() as conn:
-                data = await read_export(conn)
+            data = await db.read(read_export)
             return now, await asyncio.to_thread(stats_charts, lang, data, settings, now)
         finally:
             await db.close()

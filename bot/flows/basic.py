@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
+
 from bot import routing
 from bot.common import Actor, Context, Out, parse_id
 from bot.flows import membership
@@ -22,13 +24,16 @@ async def language(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         return [Out(t(ctx.language(actor), "language.usage"))]
     choice = args[0].lower()
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
         old = actor.user.language if actor.user else None
-        await user_store.set_language(conn, actor.user_id, choice)
-        await append_audit(conn, audit(actor.user_id, "language", now, field="language",
+        user_store.set_language(conn, actor.user_id, choice)
+        append_audit(conn, audit(actor.user_id, "language", now, field="language",
                                        old_value=old, new_value=choice))  # fmt: skip
-    return [Out(t(choice, "language.set"))]
+        return [Out(t(choice, "language.set"))]
+
+    return await ctx.db.write(body)
 
 
 def _user_id(text: str) -> int | None:
@@ -58,15 +63,18 @@ async def removeuser(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     if telegram_id == actor.user_id:
         return [Out(t(lang, "users.not_self"))]
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        removed = await user_store.remove_user(conn, telegram_id)
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        removed = user_store.remove_user(conn, telegram_id)
         if removed is None:
             return [Out(t(lang, "users.unknown", user_id=telegram_id))]
-        await screening_store.clear_user_sessions(conn, telegram_id)
-        await append_audit(conn, audit(actor.user_id, "user_removed", now, field=str(telegram_id),
+        screening_store.clear_user_sessions(conn, telegram_id)
+        append_audit(conn, audit(actor.user_id, "user_removed", now, field=str(telegram_id),
                                        old_value=",".join(sorted(removed))))  # fmt: skip
-    return [Out(t(lang, "users.removed", user_id=telegram_id))]
+        return [Out(t(lang, "users.removed", user_id=telegram_id))]
+
+    return await ctx.db.write(body)
 
 
 FEATURE = routing.Feature(

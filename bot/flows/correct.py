@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from bot.common import Actor, Context, Out
 from bot.criteria import awaited_name
 from bot.present import (
@@ -55,7 +57,6 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
-from storage.connection import Connection
 from storage.screenings import Screening
 
 #: Longest correction reason accepted: a short reason, never a clinical narrative.
@@ -184,8 +185,9 @@ async def correct(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     now = ctx.now()
     try:
         request = _parse_request(lang, args)
-        async with ctx.db.transaction() as conn:
-            s = await store.get_by_number(conn, request.number)
+
+        def body(conn: Connection) -> list[Out]:  # a Refused rolls it back
+            s = store.get_by_number(conn, request.number)
             if s is None:
                 raise Refused.saying(lang, "screen.not_found", number=request.number)
             if s.status == store.IN_SCREENING:
@@ -193,20 +195,21 @@ async def correct(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             if s.status == store.ABANDONED:
                 raise Refused.saying(lang, "cor.abandoned", number=s.number)
             if request.field == "withdrawal":
-                outs = await _undo_withdrawal(conn, ctx, actor, s, request, now)
-            elif request.field == "injected_at":
-                outs = await _correct_injection(conn, ctx, actor, s, request, now)
-            elif request.field.startswith(queries.SCORTEN_PREFIX):
-                outs = await _correct_scorten(conn, ctx, actor, s, request, now)
-            else:
-                outs = await _correct_answer(conn, ctx, actor, s, request, now)
+                return _undo_withdrawal(conn, ctx, actor, s, request, now)
+            if request.field == "injected_at":
+                return _correct_injection(conn, ctx, actor, s, request, now)
+            if request.field.startswith(queries.SCORTEN_PREFIX):
+                return _correct_scorten(conn, ctx, actor, s, request, now)
+            return _correct_answer(conn, ctx, actor, s, request, now)
+
+        outs = await ctx.db.write(body)
     except Refused as refused:
         return refused.outs
     ctx.wake_sender()
     return outs
 
 
-async def _correct_answer(
+def _correct_answer(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -216,7 +219,7 @@ async def _correct_answer(
 ) -> list[Out]:
     lang = ctx.language(actor)
     field = request.field
-    answers = without_inapplicable((await load(conn, s)).answers)
+    answers = without_inapplicable((load(conn, s)).answers)
     if not BY_ID[field].applies(answers):
         raise Refused.saying(lang, "cor.not_applicable", label=short_label(lang, field))
     try:
@@ -228,11 +231,11 @@ async def _correct_answer(
         raise Refused.saying(
             lang, "cor.same", label=short_label(lang, field), value=answer_text(lang, field, value)
         )
-    await begin(conn, actor, now)  # valid: drop a re-delivery
+    begin(conn, actor, now)  # valid: drop a re-delivery
     updated = dict(answers)
     updated[field] = value
     updated = without_inapplicable(updated)
-    await record_answer(
+    record_answer(
         conn, actor, s, answers, updated, field, now, source="correction", reason=request.reason
     )
     lines = [
@@ -245,29 +248,29 @@ async def _correct_answer(
             new=answer_text(lang, field, value),
         )
     ]
-    lines += await _reevaluate(conn, ctx, actor, s, request.reason, now)
+    lines += _reevaluate(conn, ctx, actor, s, request.reason, now)
     if s.injected_at is not None and field == "weight_kg":
-        lines += await _dose_deviation(conn, actor, s, now, lang)
+        lines += _dose_deviation(conn, actor, s, now, lang)
     return [Out("\n".join(lines))]
 
 
-async def _dose_deviation(
+def _dose_deviation(
     conn: Connection, actor: Actor, s: Screening, now: dt.datetime, lang: str
 ) -> list[str]:
     """The dose given at D0 stays what it was; against 2 × 10⁶/kg of the corrected weight it
     may now be a dose deviation: said in the reply, and the other coordinators are told."""
-    deviation = dose_deviation_line(lang, await store.current_answers(conn, s.id))
+    deviation = dose_deviation_line(lang, store.current_answers(conn, s.id))
     if not deviation:
         return []
-    others = [c for c in await user_store.users_with_role(conn, "coordinator")
+    others = [c for c in user_store.users_with_role(conn, "coordinator")
               if c != actor.user_id]  # fmt: skip
     if others:
         recipients = [outbox.user_recipient(c) for c in others]
-        await outbox.schedule(conn, s.id, "notice", "dose_deviation", now, recipients)
+        outbox.schedule(conn, s.id, "notice", "dose_deviation", now, recipients)
     return [deviation]
 
 
-async def _reevaluate(
+def _reevaluate(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -278,12 +281,12 @@ async def _reevaluate(
     """Re-apply the rules (bot.reminders.closing.reevaluate) and word old → new outcome; when it
     changed, the clinician who screened is told too (the team already is, by reevaluate)."""
     lang = ctx.language(actor)
-    fresh = await store.get_by_id(conn, s.id)
+    fresh = store.get_by_id(conn, s.id)
     assert fresh is not None
-    old, evaluation = await outcomes.reevaluate(conn, ctx, str(actor.user_id), fresh, now, reason)
+    old, evaluation = outcomes.reevaluate(conn, ctx, str(actor.user_id), fresh, now, reason)
     new = evaluation.outcome.value
     lines: list[str] = []
-    after = await store.get_by_id(conn, s.id)
+    after = store.get_by_id(conn, s.id)
     assert after is not None
     reopened = fresh.status == store.SCREENED and after.status == store.IN_SCREENING
     if old != new:
@@ -295,12 +298,12 @@ async def _reevaluate(
             clinician = s.clinician_id
             if clinician not in (actor.user_id, fresh.last_actor_id):
                 recipients = [outbox.user_recipient(clinician)]
-                await outbox.schedule(conn, s.id, "outcome_change", new, now, recipients)
+                outbox.schedule(conn, s.id, "outcome_change", new, now, recipients)
             lines.append(t(lang, "cor.told"))
     else:
         lines.append(t(lang, "cor.outcome_same", outcome=t(lang, f"outcome.{new}")))
     key = {"not_eligible": "pt.failed", "pending": "pt.pending", "incomplete": "pt.missing"}
-    answers = (await load(conn, fresh)).answers
+    answers = (load(conn, fresh)).answers
     if evaluation.reasons and new in key:
         names = reason_sentences(lang, ctx, fresh, new, evaluation.reasons, answers, now)
         lines.append(t(lang, key[new], names=names))
@@ -338,7 +341,7 @@ def parse_moment(text: str, now: dt.datetime, ctx: Context, lang: str) -> dt.dat
     return moment
 
 
-async def _correct_injection(
+def _correct_injection(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -367,12 +370,12 @@ async def _correct_injection(
                 )
             ]
         )
-    await begin(conn, actor, now)  # valid: drop a re-delivery
+    begin(conn, actor, now)  # valid: drop a re-delivery
     late = s.d0_deadline is not None and moment > s.d0_deadline
     fields: dict[str, object] = {"injected_at": moment}
     if late:
         fields["d0_override_reason"] = request.reason
-    await store.update_screening(conn, s.id, now, **fields)
+    store.update_screening(conn, s.id, now, **fields)
     entries = [
         AuditEntry(
             now,
@@ -398,12 +401,12 @@ async def _correct_injection(
                 request.reason,
             )
         )
-    await append_audit_many(conn, entries)
+    append_audit_many(conn, entries)
     moved = 0
-    for reminder in await outbox.for_screening(conn, s.id):
+    for reminder in outbox.for_screening(conn, s.id):
         follow_up = FOLLOW_UP_BY_ID.get(reminder.step)
         if reminder.kind == "follow_up" and follow_up and reminder.state == "scheduled":
-            moved += await queries.move_reminder(
+            moved += queries.move_reminder(
                 conn, reminder.id, follow_up_due(moment, follow_up, ctx.zone)
             )
     lines = [
@@ -420,11 +423,11 @@ async def _correct_injection(
         lines.append(t(lang, "cor.deviation", deadline=local_time(s.d0_deadline, ctx.zone)))
     if moved:
         lines.append(t(lang, "cor.follow_ups_moved", count=moved))
-    lines += await _reevaluate(conn, ctx, actor, s, request.reason, now)
+    lines += _reevaluate(conn, ctx, actor, s, request.reason, now)
     return [Out("\n".join(lines))]
 
 
-async def _correct_scorten(
+def _correct_scorten(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -453,14 +456,14 @@ async def _correct_scorten(
         except AnswerError as exc:
             raise _invalid(lang, exc) from None
     stored = "null" if value is None else repr(value)
-    current = await store.current_answers(conn, s.id)
+    current = store.current_answers(conn, s.id)
     old = current.get(field)
     if old is not None and queries.json_value(old) == value:
         raise Refused.saying(
             lang, "cor.same", label=short_label(lang, field), value=stored_text(lang, field, old)
         )
-    await begin(conn, actor, now)  # valid: drop a re-delivery
-    await store.add_answer(
+    begin(conn, actor, now)  # valid: drop a re-delivery
+    store.add_answer(
         conn,
         s.id,
         field,
@@ -470,7 +473,7 @@ async def _correct_scorten(
         source="correction",
         reason=request.reason,
     )
-    await append_audit(
+    append_audit(
         conn,
         AuditEntry(
             now, str(actor.user_id), "correction", s.number, field, old, stored, request.reason
@@ -485,12 +488,12 @@ async def _correct_scorten(
             old=stored_text(lang, field, old),
             new=stored_text(lang, field, stored),
         ),
-        await wording.scorten_summary(conn, lang, s),
+        wording.scorten_summary(conn, lang, s),
     ]
     return [Out("\n".join(lines))]
 
 
-async def _undo_withdrawal(
+def _undo_withdrawal(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -512,10 +515,10 @@ async def _undo_withdrawal(
                 )
             ]
         )
-    await begin(conn, actor, now)  # valid: drop a re-delivery
+    begin(conn, actor, now)  # valid: drop a re-delivery
     restored = store.INJECTED if s.injected_at is not None else store.SCREENED
-    await store.update_screening(conn, s.id, now, status=restored, withdrawn_reason=None)
-    await append_audit_many(
+    store.update_screening(conn, s.id, now, status=restored, withdrawn_reason=None)
+    append_audit_many(
         conn,
         [
             AuditEntry(
@@ -543,5 +546,5 @@ async def _undo_withdrawal(
     lines = [
         t(lang, "cor.withdrawal_cancelled", number=s.number, status=t(lang, f"status.{restored}"))
     ]
-    lines += await _reevaluate(conn, ctx, actor, s, request.reason, now)
+    lines += _reevaluate(conn, ctx, actor, s, request.reason, now)
     return [Out("\n".join(lines))]

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot import routing
 from bot.callback_data import Prefix
@@ -36,7 +38,7 @@ from bot.common import Actor, Button, Context, Out
 from bot.criteria import criterion_short_name, verdict_lines, verdict_sentences
 from bot.flows.screening import SCREEN_MODE, question_text
 from bot.present import answer_text, error_text, local_time, number_text
-from bot.records import begin, load, record_answer
+from bot.records import Loaded, begin, load, record_answer
 from bot.reminders import closing as outcomes
 from bot.reminders.follow_ups import (
     answered_message,
@@ -59,7 +61,6 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
-from storage.connection import Connection
 from storage.screenings import Screening, Session
 from storage.timefmt import from_db, to_db
 
@@ -91,7 +92,7 @@ def _stale(lang: str, key: str = "screen.stale") -> list[Out]:
 # --- sessions: our modes keep the user's screening session aside ----------------------------
 
 
-async def _enter(
+def _enter(
     conn: Connection,
     actor: Actor,
     screening_id: int,
@@ -99,29 +100,29 @@ async def _enter(
     now: dt.datetime,
     data: dict[str, Any],
 ) -> None:
-    current = await store.get_session(conn, actor.user_id, actor.chat_id)
+    current = store.get_session(conn, actor.user_id, actor.chat_id)
     previous: dict[str, Any] | None = None
     if current is not None and current.mode in OUR_MODES:
         previous = current.data.get("previous")
     elif current is not None and current.mode == SCREEN_MODE:
         previous = {"screening_id": current.screening_id, "data": current.data}
-    await store.set_session(conn, actor.user_id, actor.chat_id, screening_id, mode, now,
+    store.set_session(conn, actor.user_id, actor.chat_id, screening_id, mode, now,
                             {**data, "previous": previous})  # fmt: skip
 
 
-async def _leave(conn: Connection, actor: Actor, session: Session | None, now: dt.datetime) -> None:
+def _leave(conn: Connection, actor: Actor, session: Session | None, now: dt.datetime) -> None:
     previous = session.data.get("previous") if session is not None else None
     if isinstance(previous, dict) and previous.get("screening_id") is not None:
-        await store.set_session(conn, actor.user_id, actor.chat_id, int(previous["screening_id"]),
+        store.set_session(conn, actor.user_id, actor.chat_id, int(previous["screening_id"]),
                                 SCREEN_MODE, now, previous.get("data") or {})  # fmt: skip
     else:
-        await store.clear_session(conn, actor.user_id, actor.chat_id)
+        store.clear_session(conn, actor.user_id, actor.chat_id)
 
 
-async def _our_session(
+def _our_session(
     conn: Connection, actor: Actor, modes: tuple[str, ...], screening_id: int | None
 ) -> Session | None:
-    session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    session = store.get_session(conn, actor.user_id, actor.chat_id)
     if session is None or session.mode not in modes:
         return None
     if screening_id is not None and session.screening_id != screening_id:
@@ -193,9 +194,10 @@ async def d0(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         at = parsed
     if at > now + CLOCK_TOLERANCE:
         return [Out(t(lang, "d0.future"))]
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        s = await store.get_by_number(conn, number)
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        s = store.get_by_number(conn, number)
         if s is None:
             return [Out(t(lang, "screen.not_found", number=number))]
         refusal = _d0_refusal(lang, s)
@@ -205,13 +207,15 @@ async def d0(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             return [Out(t(lang, "d0.before_admission",
                           admission=s.admission_date.strftime("%d/%m/%Y")))]  # fmt: skip
         if s.d0_deadline is not None and at > s.d0_deadline:
-            await _enter(conn, actor, s.id, D0_REASON_MODE, now, {"at": to_db(at)})
+            _enter(conn, actor, s.id, D0_REASON_MODE, now, {"at": to_db(at)})
             text = t(lang, "d0.late", number=s.number, at=local_time(at, ctx.zone),
                      deadline=local_time(s.d0_deadline, ctx.zone))  # fmt: skip
             cancel = Button(t(lang, "d0.no"), cd.encode(cd.D0Confirm(s.id, "no")))
             return [Out(text, [[cancel]], prompt_for=s.id)]
-        await _enter(conn, actor, s.id, D0_CONFIRM_MODE, now, {"at": to_db(at)})
-    return [_confirm_prompt(lang, s, at, None, ctx.zone)]
+        _enter(conn, actor, s.id, D0_CONFIRM_MODE, now, {"at": to_db(at)})
+        return [_confirm_prompt(lang, s, at, None, ctx.zone)]
+
+    return await ctx.db.write(body)
 
 
 async def d0_reason_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
@@ -223,11 +227,12 @@ async def d0_reason_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     if len(reason) > REASON_LIMIT:
         return [Out(t(lang, "d0.reason_too_long", limit=REASON_LIMIT))]
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        session = await _our_session(conn, actor, (D0_REASON_MODE,), None)
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        session = _our_session(conn, actor, (D0_REASON_MODE,), None)
         s = (
-            await store.get_by_id(conn, session.screening_id)
+            store.get_by_id(conn, session.screening_id)
             if session and session.screening_id
             else None
         )
@@ -235,7 +240,7 @@ async def d0_reason_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
             return [Out(t(lang, "d0.stale"))]
         refusal = _d0_refusal(lang, s)
         if refusal is not None:
-            await _leave(conn, actor, session, now)
+            _leave(conn, actor, session, now)
             return [refusal]
         at = from_db(str(session.data["at"]))
         data = {
@@ -243,21 +248,24 @@ async def d0_reason_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
             "reason": reason,
             "previous": session.data.get("previous"),
         }
-        await store.set_session(
-            conn, actor.user_id, actor.chat_id, s.id, D0_CONFIRM_MODE, now, data
-        )
-    return [_confirm_prompt(lang, s, at, reason, ctx.zone)]
+        store.set_session(conn, actor.user_id, actor.chat_id, s.id, D0_CONFIRM_MODE, now, data)
+        return [_confirm_prompt(lang, s, at, reason, ctx.zone)]
+
+    return await ctx.db.write(body)
 
 
 async def _waiting_on(
     ctx: Context, actor: Actor, mode: str
 ) -> tuple[Session | None, Screening | None]:
     """The chat's session in `mode` (a confirmation waiting for its button) and its patient."""
-    async with ctx.db.read() as conn:
-        session = await _our_session(conn, actor, (mode,), None)
+
+    def fetch(conn: Connection) -> tuple[Session | None, Screening | None]:
+        session = _our_session(conn, actor, (mode,), None)
         if session is None or not session.screening_id:
             return session, None
-        return session, await store.get_by_id(conn, session.screening_id)
+        return session, store.get_by_id(conn, session.screening_id)
+
+    return await ctx.db.read(fetch)
 
 
 async def d0_confirm_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
@@ -279,42 +287,50 @@ async def d0_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         return _stale(lang, "d0.stale")
     screening_id = button.screening_id
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        session = await _our_session(conn, actor, (D0_CONFIRM_MODE, D0_REASON_MODE), screening_id)
+    woke = False  # reminders changed: wake the sender after the commit
+
+    def body(conn: Connection) -> list[Out]:
+        nonlocal woke
+        begin(conn, actor, now)
+        session = _our_session(conn, actor, (D0_CONFIRM_MODE, D0_REASON_MODE), screening_id)
         if session is None or "at" not in session.data:
             # A second tap on "Confirm" (a double tap, a slow network): the first recorded
             # the injection. Say so, never invite a second record with "run /d0 again".
-            recorded = await store.get_by_id(conn, screening_id)
+            recorded = store.get_by_id(conn, screening_id)
             if recorded is not None and recorded.injected_at is not None:
                 return [Out("", toast=t(lang, "d0.already_recorded", number=recorded.number,
                                         at=local_time(recorded.injected_at, ctx.zone)))]  # fmt: skip
             return _stale(lang, "d0.stale")
         if button.action == "no":
-            await _leave(conn, actor, session, now)
+            _leave(conn, actor, session, now)
             return [Out(t(lang, "d0.cancelled"), edit=actor.message_id)]
-        s = await store.get_by_id(conn, screening_id)
+        s = store.get_by_id(conn, screening_id)
         if session.mode != D0_CONFIRM_MODE or s is None:
             return _stale(lang, "d0.stale")
         refusal = _d0_refusal(lang, s)
         if refusal is not None:
-            await _leave(conn, actor, session, now)
+            _leave(conn, actor, session, now)
             return [refusal]
         at = from_db(str(session.data["at"]))
         reason = session.data.get("reason")
         late = s.d0_deadline is not None and at > s.d0_deadline
         if late and not reason:
             return _stale(lang, "d0.stale")
-        plan = await _record_injection(conn, ctx, actor, s, at, str(reason) if late else None, now)
-        await _leave(conn, actor, session, now)
-    ctx.wake_sender()
-    lines = "\n".join(
-        t(lang, "d0.fu_line", date=due.due.astimezone(ctx.zone).strftime("%d/%m/%Y"),
-          days=FOLLOW_UP_BY_ID[due.step].days_after_d0, question=t(lang, f"fu.q.{due.step}"))
-        for due in plan
-    )  # fmt: skip
-    done = t(lang, "d0.done", number=s.number, at=local_time(at, ctx.zone), lines=_raw(lines))
-    return [Out(t(lang, "d0.yes") + " ✓", edit=actor.message_id), Out(done)]
+        plan = _record_injection(conn, ctx, actor, s, at, str(reason) if late else None, now)
+        _leave(conn, actor, session, now)
+        woke = True
+        lines = "\n".join(
+            t(lang, "d0.fu_line", date=due.due.astimezone(ctx.zone).strftime("%d/%m/%Y"),
+              days=FOLLOW_UP_BY_ID[due.step].days_after_d0, question=t(lang, f"fu.q.{due.step}"))
+            for due in plan
+        )  # fmt: skip
+        done = t(lang, "d0.done", number=s.number, at=local_time(at, ctx.zone), lines=_raw(lines))
+        return [Out(t(lang, "d0.yes") + " ✓", edit=actor.message_id), Out(done)]
+
+    outs = await ctx.db.write(body)
+    if woke:
+        ctx.wake_sender()
+    return outs
 
 
 def _raw(text: str) -> str:
@@ -323,7 +339,7 @@ def _raw(text: str) -> str:
     return Raw(text)
 
 
-async def _record_injection(
+def _record_injection(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -333,18 +349,18 @@ async def _record_injection(
     now: dt.datetime,
 ) -> list[schedule.Due]:
     """Injected; window reminders stop; follow-ups scheduled; the team told (same transaction)."""
-    await store.update_screening(
+    store.update_screening(
         conn, s.id, now, status=store.INJECTED, injected_at=at, injected_by=actor.user_id,
         d0_override_reason=override, last_actor_id=actor.user_id,
     )  # fmt: skip
-    await own_store.cancel_scheduled(conn, s.id, Cause.INJECTED, STOPPED_BY_INJECTION)
-    coordinators = await user_store.users_with_role(conn, "coordinator")
+    own_store.cancel_scheduled(conn, s.id, Cause.INJECTED, STOPPED_BY_INJECTION)
+    coordinators = user_store.users_with_role(conn, "coordinator")
     recipients = [outbox.user_recipient(actor.user_id)]
     recipients += [outbox.user_recipient(c) for c in coordinators]
     plan = schedule.follow_up_plan(at, ctx.zone)
     for due in plan:
-        await outbox.schedule(conn, s.id, due.kind, due.step, due.due, recipients)
-    await outbox.schedule(conn, s.id, "notice", "injected", now, [outbox.TEAM])
+        outbox.schedule(conn, s.id, due.kind, due.step, due.due, recipients)
+    outbox.schedule(conn, s.id, "notice", "injected", now, [outbox.TEAM])
     entries = [
         _audit(actor.user_id, "injection", now, s.number, field="injected_at",
                new_value=at.isoformat(), reason=override),
@@ -353,13 +369,13 @@ async def _record_injection(
     ]  # fmt: skip
     # What was done at D0 is a fact: the weight used, the dose given, who confirmed
     # eligibility, under which protocol version — never rewritten by a later correction.
-    weight = queries.json_value((await store.current_answers(conn, s.id)).get("weight_kg"))
+    weight = queries.json_value((store.current_answers(conn, s.id)).get("weight_kg"))
     facts = d0_facts.facts_at_d0(
         float(weight) if isinstance(weight, int | float) else None,
         s.dose_cells, actor.user_id, s.protocol_version,
     )  # fmt: skip
     for fact_id, stored in facts.stored().items():
-        await store.add_answer(conn, s.id, fact_id, stored, by=actor.user_id, now=now,
+        store.add_answer(conn, s.id, fact_id, stored, by=actor.user_id, now=now,
                                source="d0")  # fmt: skip
         entries.append(_audit(actor.user_id, "d0_fact", now, s.number, field=fact_id,
                               new_value=stored))  # fmt: skip
@@ -367,18 +383,18 @@ async def _record_injection(
         entries.append(_audit(actor.user_id, "protocol_deviation", now, s.number,
                               field="d0_window", old_value=s.d0_deadline.isoformat(),
                               new_value=at.isoformat(), reason=override))  # fmt: skip
-    await append_audit_many(conn, entries)
+    append_audit_many(conn, entries)
     return plan
 
 
 # --- /withdraw ------------------------------------------------------------------------------
 
 
-async def _screened(
+def _screened(
     conn: Connection, lang: str, number: str, wrong_status_key: str
 ) -> Screening | list[Out]:
     """The screening `number` if its status is `screened`; else the refusal to send."""
-    s = await store.get_by_number(conn, number)
+    s = store.get_by_number(conn, number)
     if s is None:
         return [Out(t(lang, "screen.not_found", number=number))]
     if s.status != store.SCREENED:
@@ -417,15 +433,18 @@ async def withdraw(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         return [Out(t(lang, "d0.reason_too_long", limit=REASON_LIMIT))]
     number = args[0].upper()
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        found = await _screened(conn, lang, number, "wd.wrong_status")
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        found = _screened(conn, lang, number, "wd.wrong_status")
         if not isinstance(found, Screening):
             return found
         s = found
         # The reason waits in the session (it may be longer than a button's 64 bytes).
-        await _enter(conn, actor, s.id, WITHDRAW_CONFIRM_MODE, now, {"reason": reason})
-    return [_withdraw_prompt(lang, s, reason, ctx)]
+        _enter(conn, actor, s.id, WITHDRAW_CONFIRM_MODE, now, {"reason": reason})
+        return [_withdraw_prompt(lang, s, reason, ctx)]
+
+    return await ctx.db.write(body)
 
 
 async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
@@ -436,14 +455,17 @@ async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         return _stale(lang, "wd.stale")
     screening_id = button.screening_id
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        session = await _our_session(conn, actor, (WITHDRAW_CONFIRM_MODE,), screening_id)
+    woke = False  # reminders changed: wake the sender after the commit
+
+    def body(conn: Connection) -> list[Out]:
+        nonlocal woke
+        begin(conn, actor, now)
+        session = _our_session(conn, actor, (WITHDRAW_CONFIRM_MODE,), screening_id)
         if session is None:
             return _stale(lang, "wd.stale")
-        s = await store.get_by_id(conn, screening_id)
+        s = store.get_by_id(conn, screening_id)
         reason = str(session.data.get("reason") or "")
-        await _leave(conn, actor, session, now)
+        _leave(conn, actor, session, now)
         if s is None:
             return _stale(lang, "wd.stale")
         if button.action == "no":
@@ -452,17 +474,22 @@ async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             status = t(lang, f"status.{s.status}")
             return [Out(t(lang, "wd.wrong_status", number=s.number, status=status),
                         edit=actor.message_id)]  # fmt: skip
-        await store.update_screening(
+        store.update_screening(
             conn, s.id, now, status=store.WITHDRAWN, withdrawn_reason=reason,
             last_actor_id=actor.user_id, stage="done", cursor=None,
         )  # fmt: skip
-        await own_store.cancel_scheduled(conn, s.id, Cause.WITHDRAWN)
-        await outbox.schedule(conn, s.id, "notice", "withdrawn", now, [outbox.TEAM])
-        await append_audit(conn, _audit(actor.user_id, "withdrawal", now, s.number, field="status",
+        own_store.cancel_scheduled(conn, s.id, Cause.WITHDRAWN)
+        outbox.schedule(conn, s.id, "notice", "withdrawn", now, [outbox.TEAM])
+        append_audit(conn, _audit(actor.user_id, "withdrawal", now, s.number, field="status",
                                         old_value=s.status, new_value=store.WITHDRAWN,
                                         reason=reason))  # fmt: skip
-    ctx.wake_sender()
-    return [Out(t(lang, "wd.done", number=s.number), edit=actor.message_id)]
+        woke = True
+        return [Out(t(lang, "wd.done", number=s.number), edit=actor.message_id)]
+
+    outs = await ctx.db.write(body)
+    if woke:
+        ctx.wake_sender()
+    return outs
 
 
 async def withdraw_confirm_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
@@ -508,9 +535,10 @@ async def update(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         return [Out(t(lang, "upd.usage"))]
     number = args[0].upper()
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        found = await _screened(conn, lang, number, "upd.wrong_status")
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        found = _screened(conn, lang, number, "upd.wrong_status")
         if not isinstance(found, Screening):
             return found
         s = found
@@ -518,12 +546,14 @@ async def update(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         if not queue:
             outcome = t(lang, f"outcome.{s.outcome}")
             return [Out(t(lang, "upd.nothing", number=s.number, outcome=outcome))]
-        loaded = await load(conn, s)
-        await _enter(conn, actor, s.id, UPDATE_MODE, now, {"queue": queue, "stored": False})
-    pending = verdict_sentences(lang, queue, flow.without_inapplicable(loaded.answers), now,
-                                ctx.zone)  # fmt: skip
-    intro = t(lang, "upd.intro", number=s.number, names=pending)
-    return [Out(intro), update_prompt(lang, s, queue[0], loaded.answers)]
+        loaded = load(conn, s)
+        _enter(conn, actor, s.id, UPDATE_MODE, now, {"queue": queue, "stored": False})
+        pending = verdict_sentences(lang, queue, flow.without_inapplicable(loaded.answers), now,
+                                    ctx.zone)  # fmt: skip
+        intro = t(lang, "upd.intro", number=s.number, names=pending)
+        return [Out(intro), update_prompt(lang, s, queue[0], loaded.answers)]
+
+    return await ctx.db.write(body)
 
 
 async def update_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
@@ -546,14 +576,18 @@ async def update_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     """A typed answer in /update mode (the BSA, or a choice typed instead of tapped)."""
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        session = await _our_session(conn, actor, (UPDATE_MODE,), None)
+
+    def body(conn: Connection) -> tuple[Session | None, Screening | None, Loaded | None]:
+        session = _our_session(conn, actor, (UPDATE_MODE,), None)
         s = (
-            await store.get_by_id(conn, session.screening_id)
+            store.get_by_id(conn, session.screening_id)
             if session and session.screening_id
             else None
         )
-        loaded = await load(conn, s) if s is not None else None
+        loaded = load(conn, s) if s is not None else None
+        return session, s, loaded
+
+    session, s, loaded = await ctx.db.write(body)
     queue = list(session.data.get("queue", [])) if session else []
     if session is None or s is None or loaded is None or not queue:
         return [Out(t(lang, "upd.stale"))]
@@ -578,21 +612,24 @@ async def _update_step(
 ) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    out: list[Out] = []
-    evaluation: Evaluation | None = None
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        session = await _our_session(conn, actor, (UPDATE_MODE,), screening_id)
+    woke = False  # reminders changed: wake the sender after the commit
+
+    def body(conn: Connection) -> list[Out]:
+        nonlocal woke
+        out: list[Out] = []
+        evaluation: Evaluation | None = None
+        begin(conn, actor, now)
+        session = _our_session(conn, actor, (UPDATE_MODE,), screening_id)
         queue = [str(q) for q in session.data.get("queue", [])] if session else []
         if session is None or not queue or queue[0] != question_id:
             return _stale(lang, "upd.stale")
-        s = await store.get_by_id(conn, screening_id)
+        s = store.get_by_id(conn, screening_id)
         # Pending still — or just eligible and asked who signed the consent.
         expected = ("pending", "eligible") if question_id == "consent_by" else ("pending",)
         if s is None or s.status != store.SCREENED or s.outcome not in expected:
-            await _leave(conn, actor, session, now)
+            _leave(conn, actor, session, now)
             return _stale(lang, "upd.stale")
-        loaded = await load(conn, s)
+        loaded = load(conn, s)
         answers = loaded.answers
         if value == "ask":
             return [update_prompt(lang, s, question_id, answers)]
@@ -629,44 +666,47 @@ async def _update_step(
                         0, Button(t(lang, "screen.confirm_exclusion"), cd.encode(confirm))
                     )
                 return [Out(text, buttons, prompt_for=s.id)]
-            await record_answer(conn, actor, s, answers, updated, question_id, now, source="update")
-            await store.update_screening(conn, s.id, now, last_actor_id=actor.user_id)
+            record_answer(conn, actor, s, answers, updated, question_id, now, source="update")
+            store.update_screening(conn, s.id, now, last_actor_id=actor.user_id)
             stored = True
             shown = answer_text(lang, question_id, value)
             out.append(Out(t(lang, "upd.recorded", question=label, value=shown), edit=edit))
             if question_id == "consent" and value == "obtained" and "consent_by" not in answers:
                 queue.insert(1, "consent_by")
             if question_id == "consent_by" and value == "support_person":
-                await _consent_reminder(conn, ctx, s, now)
-            s = await store.get_by_id(conn, s.id) or s
-            _, evaluation = await outcomes.reevaluate(conn, ctx, str(actor.user_id), s, now,
+                _consent_reminder(conn, ctx, s, now)
+            s = store.get_by_id(conn, s.id) or s
+            _, evaluation = outcomes.reevaluate(conn, ctx, str(actor.user_id), s, now,
                                                       reason="update")  # fmt: skip
             asks_signer = "consent_by" in queue[1:]  # optional: asked even once eligible
             if evaluation.outcome is Outcome.NOT_ELIGIBLE or (
                 evaluation.outcome is not Outcome.PENDING and not asks_signer
             ):
-                await _leave(conn, actor, session, now)
-                out.append(await _result(conn, ctx, lang, s, evaluation, now))
+                _leave(conn, actor, session, now)
+                out.append(_result(conn, ctx, lang, s, evaluation, now))
                 ctx.wake_sender()
                 return out
             answers = updated
         queue.pop(0)
         if queue:
             data = {**session.data, "queue": queue, "stored": stored}
-            await store.set_session(
-                conn, actor.user_id, actor.chat_id, s.id, UPDATE_MODE, now, data
-            )
+            store.set_session(conn, actor.user_id, actor.chat_id, s.id, UPDATE_MODE, now, data)
             out.append(update_prompt(lang, s, queue[0], answers))
             return out
-        await _leave(conn, actor, session, now)
+        _leave(conn, actor, session, now)
         if evaluation is None:
             # Nothing new in this step: re-evaluated at now all the same (/update re-evaluates
             # at now: the deadline or the BSA observation period may have ended).
-            _, evaluation = await outcomes.reevaluate(conn, ctx, str(actor.user_id), s, now,
+            _, evaluation = outcomes.reevaluate(conn, ctx, str(actor.user_id), s, now,
                                                       reason="update")  # fmt: skip
-        out.append(await _result(conn, ctx, lang, s, evaluation, now))
-    ctx.wake_sender()
-    return out
+        out.append(_result(conn, ctx, lang, s, evaluation, now))
+        woke = True
+        return out
+
+    outs = await ctx.db.write(body)
+    if woke:
+        ctx.wake_sender()
+    return outs
 
 
 def _bsa_open(answers: dict[str, AnswerValue], now: dt.datetime, zone: ZoneInfo) -> bool:
@@ -680,14 +720,14 @@ def _not_higher(old: AnswerValue | None, new: AnswerValue) -> bool:
     return isinstance(old, int | float) and isinstance(new, int | float) and new <= old
 
 
-async def _consent_reminder(conn: Connection, ctx: Context, s: Screening, now: dt.datetime) -> None:
-    if not await outbox.has_scheduled(conn, s.id, "consent_patient"):
-        await outbox.schedule(conn, s.id, "consent_patient", "reminder",
+def _consent_reminder(conn: Connection, ctx: Context, s: Screening, now: dt.datetime) -> None:
+    if not outbox.has_scheduled(conn, s.id, "consent_patient"):
+        outbox.schedule(conn, s.id, "consent_patient", "reminder",
                               schedule.next_morning(now, ctx.zone),
-                              await outcomes.consent_recipients(conn, s.clinician_id))  # fmt: skip
+                              outcomes.consent_recipients(conn, s.clinician_id))  # fmt: skip
 
 
-async def _result(
+def _result(
     conn: Connection,
     ctx: Context,
     lang: str,
@@ -695,7 +735,7 @@ async def _result(
     evaluation: Evaluation,
     now: dt.datetime,
 ) -> Out:
-    loaded = await load(conn, s)
+    loaded = load(conn, s)
     answers = flow.without_inapplicable(loaded.answers)
     return Out(outcomes.result_lines(lang, s.number, evaluation, answers, now, ctx))
 
@@ -714,54 +754,65 @@ async def follow_up_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if value not in follow_up.choices and not (follow_up.kind == "date" and value == "date"):
         return _stale(lang, "fu.stale")
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        s = await store.get_by_id(conn, button.screening_id)
+    woke = False  # reminders changed: wake the sender after the commit
+
+    def body(conn: Connection) -> list[Out]:
+        nonlocal woke
+        begin(conn, actor, now)
+        s = store.get_by_id(conn, button.screening_id)
         if s is None or s.status != store.INJECTED or s.injected_at is None:
             return _stale(lang, "fu.stale")
-        stored = (await store.current_answers(conn, s.id)).get(follow_up_key(follow_up.id))
+        stored = (store.current_answers(conn, s.id)).get(follow_up_key(follow_up.id))
         if follow_up_final(follow_up, stored):
             # Pressed on another copy afterwards: nothing changes; that copy shows the answer.
             assert stored is not None
             toast = Out("", toast=t(lang, "fu.already", answer=_fu_answer(lang, stored)))
-            view = await _answered_view(conn, ctx, s, follow_up)
+            view = _answered_view(conn, ctx, s, follow_up)
             if view is None or actor.message_id is None:
                 return [toast]
             return [toast, Out(view(lang), edit=actor.message_id)]
         if value == "date":
-            await _enter(conn, actor, s.id, FU_DATE_MODE, now, {"follow_up": follow_up.id})
+            _enter(conn, actor, s.id, FU_DATE_MODE, now, {"follow_up": follow_up.id})
             return [Out(t(lang, "fu.ask_date", number=s.number))]
-        outs = await _record_follow_up(conn, ctx, actor, s, follow_up, value, stored, now)
-        copies = await answered_copies(conn, ctx, s, follow_up)
-        view = await _answered_view(conn, ctx, s, follow_up)
-    ctx.wake_sender()
-    # The pressed copy, then every other copy of the question, edited to show the answer.
-    mine = [c for c in copies if (c.chat_id, c.edit) == (actor.chat_id, actor.message_id)]
-    others = [c for c in copies if c not in mine]
-    if not mine and actor.message_id is not None:
-        text = view(lang) if view is not None else outs[0].text
-        mine = [Out(text, edit=actor.message_id)]
-    return [*mine, *others, *outs[1:]]
+        outs = _record_follow_up(conn, ctx, actor, s, follow_up, value, stored, now)
+        copies = answered_copies(conn, ctx, s, follow_up)
+        view = _answered_view(conn, ctx, s, follow_up)
+        woke = True
+        # The pressed copy, then every other copy of the question, edited to show the answer.
+        mine = [c for c in copies if (c.chat_id, c.edit) == (actor.chat_id, actor.message_id)]
+        others = [c for c in copies if c not in mine]
+        if not mine and actor.message_id is not None:
+            text = view(lang) if view is not None else outs[0].text
+            mine = [Out(text, edit=actor.message_id)]
+        return [*mine, *others, *outs[1:]]
+
+    outs = await ctx.db.write(body)
+    if woke:
+        ctx.wake_sender()
+    return outs
 
 
 async def fu_date_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     """The typed discharge date."""
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        session = await _our_session(conn, actor, (FU_DATE_MODE,), None)
+    woke = False  # reminders changed: wake the sender after the commit
+
+    def body(conn: Connection) -> list[Out]:
+        nonlocal woke
+        begin(conn, actor, now)
+        session = _our_session(conn, actor, (FU_DATE_MODE,), None)
         s = (
-            await store.get_by_id(conn, session.screening_id)
+            store.get_by_id(conn, session.screening_id)
             if session and session.screening_id
             else None
         )
         follow_up = FOLLOW_UP_BY_ID.get(str(session.data.get("follow_up"))) if session else None
         if session is None or s is None or follow_up is None or s.injected_at is None:
             return [Out(t(lang, "fu.stale"))]
-        stored = (await store.current_answers(conn, s.id)).get(follow_up_key(follow_up.id))
+        stored = (store.current_answers(conn, s.id)).get(follow_up_key(follow_up.id))
         if s.status != store.INJECTED or follow_up_final(follow_up, stored):
-            await _leave(conn, actor, session, now)
+            _leave(conn, actor, session, now)
             return [Out(t(lang, "fu.stale"))]
         d0_day = s.injected_at.astimezone(ctx.zone).date()
         try:
@@ -773,10 +824,15 @@ async def fu_date_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
         if day < d0_day:
             problem = t(lang, "fu.before_d0", d0=d0_day.strftime("%d/%m/%Y"))
             return [Out(t(lang, "fu.invalid", problem=problem))]
-        outs = await _record_follow_up(conn, ctx, actor, s, follow_up, day.isoformat(), stored, now)
-        outs += await answered_copies(conn, ctx, s, follow_up)
-        await _leave(conn, actor, session, now)
-    ctx.wake_sender()
+        outs = _record_follow_up(conn, ctx, actor, s, follow_up, day.isoformat(), stored, now)
+        outs += answered_copies(conn, ctx, s, follow_up)
+        _leave(conn, actor, session, now)
+        woke = True
+        return outs
+
+    outs = await ctx.db.write(body)
+    if woke:
+        ctx.wake_sender()
     return outs
 
 
@@ -787,7 +843,7 @@ def _fu_answer(lang: str, stored: str) -> str:
     return t(lang, f"c.{value}")
 
 
-async def _record_follow_up(
+def _record_follow_up(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -802,42 +858,40 @@ async def _record_follow_up(
     lang = ctx.language(actor)
     stored = json.dumps(value)
     key = follow_up_key(follow_up.id)
-    await store.add_answer(conn, s.id, key, stored, by=actor.user_id, now=now, source="follow_up")
-    await append_audit(conn, _audit(actor.user_id, "follow_up", now, s.number, field=key,
+    store.add_answer(conn, s.id, key, stored, by=actor.user_id, now=now, source="follow_up")
+    append_audit(conn, _audit(actor.user_id, "follow_up", now, s.number, field=key,
                                     old_value=old, new_value=stored))  # fmt: skip
-    await own_store.cancel_scheduled(
-        conn, s.id, Cause.ANSWERED, ("follow_up",), steps=(follow_up.id,)
-    )
-    coordinators = await user_store.users_with_role(conn, "coordinator")
+    own_store.cancel_scheduled(conn, s.id, Cause.ANSWERED, ("follow_up",), steps=(follow_up.id,))
+    coordinators = user_store.users_with_role(conn, "coordinator")
     out = [Out(t(lang, "fu.recorded", number=s.number, question=t(lang, f"fu.q.{follow_up.id}"),
                  answer=_fu_answer(lang, stored)))]  # fmt: skip
     again = follow_up_next_due(follow_up, stored, now, ctx.zone)
     if again is not None:
         recipients = [outbox.user_recipient(s.injected_by or actor.user_id)]
         recipients += [outbox.user_recipient(c) for c in coordinators]
-        await outbox.schedule(conn, s.id, "follow_up", follow_up.id, again, recipients)
+        outbox.schedule(conn, s.id, "follow_up", follow_up.id, again, recipients)
         out.append(Out(t(lang, "fu.still_hospitalised")))
     if follow_up.alert_on is not None and value == follow_up.alert_on:
         out.append(Out("⚠️ " + t(lang, "fu.sae_rule")))
-        await outbox.schedule(conn, s.id, "alert", follow_up.id, now,
+        outbox.schedule(conn, s.id, "alert", follow_up.id, now,
                               [outbox.user_recipient(c) for c in coordinators])  # fmt: skip
-        await append_audit(conn, _audit("system", "alert", now, s.number, field=key,
+        append_audit(conn, _audit("system", "alert", now, s.number, field=key,
                                         reason="coordinators alerted: adverse effect"))  # fmt: skip
     return out
 
 
-async def _answered_view(
+def _answered_view(
     conn: Connection, ctx: Context, s: Screening, follow_up: FollowUp
 ) -> Callable[[str], str] | None:
     """The answered question in a given language (answer, who gave it, when), from the
     latest answer row; None if it has none."""
     key = follow_up_key(follow_up.id)
-    rows = [r for r in await store.answer_history(conn, s.id) if r.question_id == key]
+    rows = [r for r in store.answer_history(conn, s.id) if r.question_id == key]
     if not rows or rows[-1].value is None:
         return None
     latest = rows[-1]
     value: str = rows[-1].value
-    who = (await own_store.display_names(conn, [latest.answered_by])).get(latest.answered_by)
+    who = (own_store.display_names(conn, [latest.answered_by])).get(latest.answered_by)
 
     def view(lang: str) -> str:
         name = who or t(lang, "fu.who_id", id=latest.answered_by)
@@ -847,24 +901,22 @@ async def _answered_view(
     return view
 
 
-async def answered_copies(
-    conn: Connection, ctx: Context, s: Screening, follow_up: FollowUp
-) -> list[Out]:
+def answered_copies(conn: Connection, ctx: Context, s: Screening, follow_up: FollowUp) -> list[Out]:
     """Every copy of the question sent so far and not answered yet (the injecting
     clinician's, the coordinators', each day's), noted answered (who, when: the log) and
     edited to show the answer, in its reader's language, without buttons."""
-    view = await _answered_view(conn, ctx, s, follow_up)
+    view = _answered_view(conn, ctx, s, follow_up)
     if view is None:
         return []
     key = follow_up_key(follow_up.id)
-    latest = [r for r in await store.answer_history(conn, s.id) if r.question_id == key][-1]
+    latest = [r for r in store.answer_history(conn, s.id) if r.question_id == key][-1]
     copies = [
         m
-        for m in await own_store.sent_messages(conn, s.id, ReminderKind.FOLLOW_UP)
+        for m in own_store.sent_messages(conn, s.id, ReminderKind.FOLLOW_UP)
         if m.step == follow_up.id
     ]
     marked = set(
-        await own_store.mark_answered(
+        own_store.mark_answered(
             conn, [m.reminder_id for m in copies], latest.answered_by, latest.answered_at
         )
     )
@@ -874,7 +926,7 @@ async def answered_copies(
             continue  # answered before (still in hospital, a week ago): it says so already
         lang: str = ctx.settings.language or "fr"
         if copy.chat_id > 0:
-            lang = ctx.language_of(await user_store.get_user(conn, copy.chat_id))
+            lang = ctx.language_of(user_store.get_user(conn, copy.chat_id))
         outs.append(Out(view(lang), chat_id=copy.chat_id, edit=copy.message_id))
     return outs
 

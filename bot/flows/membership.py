@@ -16,6 +16,8 @@ import html
 import logging
 import secrets
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot import routing
 from bot.callback_data import Prefix
@@ -39,7 +41,6 @@ from storage import membership as m_store
 from storage import screenings as screening_store
 from storage import users as user_store
 from storage.audit import append_audit
-from storage.connection import Connection
 from storage.users import User
 
 log = logging.getLogger("lysyme.membership")
@@ -73,7 +74,7 @@ def _day(day: dt.date | None) -> str:
     return notices.day_text(day) if day else ""
 
 
-async def _set_until(
+def _set_until(
     conn: Connection,
     ctx: Context,
     actor: str,
@@ -84,13 +85,13 @@ async def _set_until(
 ) -> None:
     """The access's last day (audited when it changes) and the admins' reminder before it."""
     ends = rules.end_of_local_day(day, ctx.zone) if day is not None else None
-    await m_store.set_until(conn, telegram_id, day, ends)
+    m_store.set_until(conn, telegram_id, day, ends)
     if old != day:
-        await append_audit(conn, audit(actor, "access_until", now, field=str(telegram_id),
+        append_audit(conn, audit(actor, "access_until", now, field=str(telegram_id),
                                        old_value=old.isoformat() if old else None,
                                        new_value=day.isoformat() if day else None))  # fmt: skip
     if day is not None and old != day:
-        await notices.plan_end_reminder(conn, ctx, telegram_id, day, now)
+        notices.plan_end_reminder(conn, ctx, telegram_id, day, now)
 
 
 # --- /invite ------------------------------------------------------------------------------
@@ -106,18 +107,25 @@ async def invite(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         return [Out(grant_error(lang, parsed, "mb.invite_usage"))]
     token = secrets.token_urlsafe(rules.TOKEN_BYTES)
     expires = now + rules.INVITATION_VALIDITY
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        username = await screening_store.get_meta(conn, BOT_USERNAME_META)
+
+    def body(conn: Connection) -> tuple[str, int] | None:
+        begin(conn, actor, now)
+        username = screening_store.get_meta(conn, BOT_USERNAME_META)
         if not username:
-            return [Out(t(lang, "mb.no_username"))]
-        number = await m_store.create_invitation(conn, rules.hash_token(token), parsed.roles,
-                                                 parsed.until, actor.user_id, now, expires)  # fmt: skip
-        await append_audit(conn, audit(actor.user_id, "invitation_created", now,
-                                       field=f"invitation:{number}",
-                                       new_value=",".join(sorted(parsed.roles)),
-                                       reason=f"until {parsed.until.isoformat()}"
-                                       if parsed.until else None))  # fmt: skip
+            return None
+        number = m_store.create_invitation(conn, rules.hash_token(token), parsed.roles,
+                                           parsed.until, actor.user_id, now, expires)  # fmt: skip
+        append_audit(conn, audit(actor.user_id, "invitation_created", now,
+                                 field=f"invitation:{number}",
+                                 new_value=",".join(sorted(parsed.roles)),
+                                 reason=f"until {parsed.until.isoformat()}"
+                                 if parsed.until else None))  # fmt: skip
+        return username, number
+
+    made = await ctx.db.write(body)
+    if made is None:
+        return [Out(t(lang, "mb.no_username"))]
+    username, number = made
     link = f"https://t.me/{username}?start={rules.payload_of(token)}"
     text = t(lang, "mb.invite_made", roles=notices.roles_text(lang, parsed.roles),
              expires=local_time(expires, ctx.zone), link=link)  # fmt: skip
@@ -128,22 +136,24 @@ async def invite(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 
 
 async def _pending(ctx: Context, actor: Actor, lang: str, now: dt.datetime) -> list[Out]:
-    async with ctx.db.read() as conn:
-        pending = await m_store.pending_invitations(conn, now)
-    lines = [t(lang, "mb.invite_usage", roles=_role_list(lang))]
-    if not pending:
-        return [Out("\n".join([*lines, t(lang, "mb.no_pending")]))]
-    lines.append(t(lang, "mb.pending_title", count=len(pending)))
-    buttons: list[list[Button]] = []
-    for inv in pending:
-        line = t(lang, "mb.pending_line", number=inv.id, roles=notices.roles_text(lang, inv.roles),
-                 by=inv.created_by, expires=local_time(inv.expires_at, ctx.zone))  # fmt: skip
-        if inv.until_day is not None:
-            line += " — " + t(lang, "mb.until_line", day=_day(inv.until_day))
-        lines.append(line)
-        buttons.append([Button(t(lang, "mb.revoke_button", number=inv.id),
-                               cd.encode(cd.InvitationRevoke(inv.id)))])  # fmt: skip
-    return [Out("\n".join(lines), buttons=buttons)]
+    def fetch(conn: Connection) -> list[Out]:
+        pending = m_store.pending_invitations(conn, now)
+        lines = [t(lang, "mb.invite_usage", roles=_role_list(lang))]
+        if not pending:
+            return [Out("\n".join([*lines, t(lang, "mb.no_pending")]))]
+        lines.append(t(lang, "mb.pending_title", count=len(pending)))
+        buttons: list[list[Button]] = []
+        for inv in pending:
+            line = t(lang, "mb.pending_line", number=inv.id, roles=notices.roles_text(lang, inv.roles),
+                     by=inv.created_by, expires=local_time(inv.expires_at, ctx.zone))  # fmt: skip
+            if inv.until_day is not None:
+                line += " — " + t(lang, "mb.until_line", day=_day(inv.until_day))
+            lines.append(line)
+            buttons.append([Button(t(lang, "mb.revoke_button", number=inv.id),
+                                   cd.encode(cd.InvitationRevoke(inv.id)))])  # fmt: skip
+        return [Out("\n".join(lines), buttons=buttons)]
+
+    return await ctx.db.read(fetch)
 
 
 async def revoke(ctx: Context, actor: Actor, data: str) -> list[Out]:
@@ -152,16 +162,19 @@ async def revoke(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if button is None:
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        if not await m_store.revoke_invitation(conn, button.invitation_id, actor.user_id, now):
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        if not m_store.revoke_invitation(conn, button.invitation_id, actor.user_id, now):
             return [Out("", toast=t(lang, "mb.revoke_nothing"))]
-        await append_audit(conn, audit(actor.user_id, "invitation_revoked", now,
+        append_audit(conn, audit(actor.user_id, "invitation_revoked", now,
                                        field=f"invitation:{button.invitation_id}"))  # fmt: skip
-    return [
-        Out("", toast=t(lang, "mb.revoked", number=button.invitation_id)),
-        Out(t(lang, "mb.revoked", number=button.invitation_id)),
-    ]
+        return [
+            Out("", toast=t(lang, "mb.revoked", number=button.invitation_id)),
+            Out(t(lang, "mb.revoked", number=button.invitation_id)),
+        ]
+
+    return await ctx.db.write(body)
 
 
 # --- the link opened: /start inv_… --------------------------------------------------------
@@ -177,51 +190,59 @@ async def redeem(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     if not actor.private:
         return [Out(t(lang, "mb.link_in_group"))]
     kind, token = rules.classify_payload(payload)
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        start, attempts = await m_store.refusals(conn, actor.user_id)
+    woke = False  # reminders changed: wake the sender after the commit
+
+    def body(conn: Connection) -> list[Out]:
+        nonlocal woke
+        begin(conn, actor, now)
+        start, attempts = m_store.refusals(conn, actor.user_id)
         if rules.rate_limited(start, attempts, now):
-            count = await m_store.note_refusal(conn, actor.user_id, now, rules.REFUSAL_WINDOW)
+            count = m_store.note_refusal(conn, actor.user_id, now, rules.REFUSAL_WINDOW)
             if count == rules.REFUSALS_PER_HOUR + 1:  # audited once per hour, not per try
-                await append_audit(conn, audit(actor.user_id, "invitation_rate_limited", now))
+                append_audit(conn, audit(actor.user_id, "invitation_rate_limited", now))
             return [Out(t(lang, "mb.too_many"))]
         invitation = None
         if kind is Payload.INVITATION and token is not None:
-            invitation = await m_store.invitation_by_hash(conn, rules.hash_token(token))
+            invitation = m_store.invitation_by_hash(conn, rules.hash_token(token))
         if invitation is None:
-            return await _refused(conn, actor, lang, now, None, "not an invitation of this bot")
+            return _refused(conn, actor, lang, now, None, "not an invitation of this bot")
         state = rules.invitation_state(invitation.expires_at, invitation.used_at,
                                        invitation.revoked_at, now)  # fmt: skip
         if state is not InvitationState.VALID:
-            return await _refused(conn, actor, lang, now, invitation.id, state.value)
+            return _refused(conn, actor, lang, now, invitation.id, state.value)
         if actor.user is not None:  # listed already: the link stays for the person it is for
             return [Out(t(lang, "mb.already_listed",
                           roles=notices.roles_text(lang, actor.user.roles)))]  # fmt: skip
-        if not await m_store.use_invitation(conn, invitation.id, actor.user_id, now):
-            return await _refused(conn, actor, lang, now, invitation.id, "used")  # lost a race
-        old, new = await user_store.grant_roles(conn, actor.user_id, set(invitation.roles),
+        if not m_store.use_invitation(conn, invitation.id, actor.user_id, now):
+            return _refused(conn, actor, lang, now, invitation.id, "used")  # lost a race
+        old, new = user_store.grant_roles(conn, actor.user_id, set(invitation.roles),
                                                 str(invitation.created_by), now)  # fmt: skip
-        await m_store.set_identity(conn, actor.user_id, actor.full_name, actor.username)
-        await append_audit(conn, audit(actor.user_id, "user_joined", now,
+        m_store.set_identity(conn, actor.user_id, actor.full_name, actor.username)
+        append_audit(conn, audit(actor.user_id, "user_joined", now,
                                        field=str(actor.user_id),
                                        old_value=",".join(sorted(old)) or None,
                                        new_value=",".join(sorted(new)),
                                        reason=f"invitation:{invitation.id}"))  # fmt: skip
-        await _set_until(conn, ctx, str(actor.user_id), actor.user_id, None,
+        _set_until(conn, ctx, str(actor.user_id), actor.user_id, None,
                          invitation.until_day, now)  # fmt: skip
-        await notices.tell(conn, f"{notices.JOINED}:{actor.user_id}:{invitation.id}", now,
-                           [a for a in await notices.admins(conn) if a != actor.user_id])  # fmt: skip
-    ctx.wake_sender()
-    joined = Actor(actor.user_id, actor.chat_id, actor.private,
-                   User(actor.user_id, new, actor.user.language if actor.user else None),
-                   actor.telegram_language)  # fmt: skip
-    text = t(lang, "mb.welcome", roles=notices.roles_text(lang, new))
-    if invitation.until_day is not None:
-        text += "\n" + t(lang, "mb.until_line", day=_day(invitation.until_day))
-    return [Out(text), Out(help_text(ctx, joined))]
+        notices.tell(conn, f"{notices.JOINED}:{actor.user_id}:{invitation.id}", now,
+                           [a for a in notices.admins(conn) if a != actor.user_id])  # fmt: skip
+        woke = True
+        joined = Actor(actor.user_id, actor.chat_id, actor.private,
+                       User(actor.user_id, new, actor.user.language if actor.user else None),
+                       actor.telegram_language)  # fmt: skip
+        text = t(lang, "mb.welcome", roles=notices.roles_text(lang, new))
+        if invitation.until_day is not None:
+            text += "\n" + t(lang, "mb.until_line", day=_day(invitation.until_day))
+        return [Out(text), Out(help_text(ctx, joined))]
+
+    outs = await ctx.db.write(body)
+    if woke:
+        ctx.wake_sender()
+    return outs
 
 
-async def _refused(
+def _refused(
     conn: Connection,
     actor: Actor,
     lang: str,
@@ -229,8 +250,8 @@ async def _refused(
     invitation_id: int | None,
     why: str,
 ) -> list[Out]:
-    await m_store.note_refusal(conn, actor.user_id, now, rules.REFUSAL_WINDOW)
-    await append_audit(conn, audit(actor.user_id, "invitation_refused", now,
+    m_store.note_refusal(conn, actor.user_id, now, rules.REFUSAL_WINDOW)
+    append_audit(conn, audit(actor.user_id, "invitation_refused", now,
                                    field=f"invitation:{invitation_id}" if invitation_id else None,
                                    reason=why))  # fmt: skip
     return [Out(t(lang, "mb.link_refused"))]
@@ -308,26 +329,29 @@ async def _add(
 ) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        before = await m_store.member(conn, telegram_id)
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        before = m_store.member(conn, telegram_id)
         was_active = before is not None and before.active
-        old, new = await user_store.grant_roles(conn, telegram_id, set(grant.roles),
+        old, new = user_store.grant_roles(conn, telegram_id, set(grant.roles),
                                                 str(actor.user_id), now)  # fmt: skip
         if name or username:
-            await m_store.set_identity(conn, telegram_id, name, username)
-        await append_audit(conn, audit(actor.user_id, "user_added", now, field=str(telegram_id),
+            m_store.set_identity(conn, telegram_id, name, username)
+        append_audit(conn, audit(actor.user_id, "user_added", now, field=str(telegram_id),
                                        old_value=",".join(sorted(old)) or None,
                                        new_value=",".join(sorted(new))))  # fmt: skip
         old_until = before.until_day if was_active and before is not None else None
         until = grant.until if grant.until is not None else old_until
-        await _set_until(conn, ctx, str(actor.user_id), telegram_id, old_until, until, now)
-        person = await m_store.member(conn, telegram_id)
-    who = notices.who(lang, person, telegram_id)
-    text = t(lang, "users.added", user_id=who, roles=notices.roles_text(lang, new))
-    if until is not None:
-        text += "\n" + t(lang, "mb.until_line", day=_day(until))
-    return [Out(text)]
+        _set_until(conn, ctx, str(actor.user_id), telegram_id, old_until, until, now)
+        person = m_store.member(conn, telegram_id)
+        who = notices.who(lang, person, telegram_id)
+        text = t(lang, "users.added", user_id=who, roles=notices.roles_text(lang, new))
+        if until is not None:
+            text += "\n" + t(lang, "mb.until_line", day=_day(until))
+        return [Out(text)]
+
+    return await ctx.db.write(body)
 
 
 # --- the reminder's button: 6 months more -------------------------------------------------
@@ -340,16 +364,19 @@ async def extend(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if button is None or day is None:
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        person = await m_store.member(conn, button.telegram_id)
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        person = m_store.member(conn, button.telegram_id)
         if person is None or not person.active or person.until_day != day:
             return [Out("", toast=t(lang, "mb.extend_stale"))]
         new_day = rules.extended(day)
-        await _set_until(conn, ctx, str(actor.user_id), button.telegram_id, day, new_day, now)
-    text = t(lang, "mb.extended", who=notices.who(lang, person, button.telegram_id),
-             day=_day(new_day))  # fmt: skip
-    return [Out("", toast=t(lang, "mb.extend_done")), Out(text, edit=actor.message_id)]
+        _set_until(conn, ctx, str(actor.user_id), button.telegram_id, day, new_day, now)
+        text = t(lang, "mb.extended", who=notices.who(lang, person, button.telegram_id),
+                 day=_day(new_day))  # fmt: skip
+        return [Out("", toast=t(lang, "mb.extend_done")), Out(text, edit=actor.message_id)]
+
+    return await ctx.db.write(body)
 
 
 # --- /users -------------------------------------------------------------------------------
@@ -358,33 +385,36 @@ async def extend(ctx: Context, actor: Actor, data: str) -> list[Out]:
 async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.read() as conn:
-        listed = await m_store.members(conn)
-        pending = await m_store.pending_invitations(conn, now)
+
+    def fetch(conn: Connection) -> list[Out]:
+        listed = m_store.members(conn)
+        pending = m_store.pending_invitations(conn, now)
         granters = {m.telegram_id: m for m in listed}
         for member in listed:
             if member.granted_by.isdigit() and int(member.granted_by) not in granters:
-                found = await m_store.member(conn, int(member.granted_by))
+                found = m_store.member(conn, int(member.granted_by))
                 if found is not None:
                     granters[found.telegram_id] = found
-    lines = [t(lang, "users.title", count=len(listed))]
-    for m in listed:
-        if m.granted_by.isdigit():
-            by = notices.who(lang, granters.get(int(m.granted_by)), int(m.granted_by))
-        else:
-            by = t(lang, "mb.by_settings")
-        parts = [f"<code>{m.telegram_id}</code>"]
-        if name := notices.name_of(m):
-            parts.append(html.escape(name))
-        parts.append(html.escape(notices.roles_text(lang, m.roles)))
-        parts.append(t(lang, "mb.since", day=m.since.astimezone(ctx.zone).strftime("%d/%m/%Y"),
-                       by=by))  # fmt: skip
-        parts.append(t(lang, "mb.until_line", day=_day(m.until_day)) if m.until_day
-                     else t(lang, "mb.no_end"))  # fmt: skip
-        lines.append(" — ".join(parts))
-    if pending:
-        lines.append(t(lang, "mb.users_pending", count=len(pending)))
-    return [Out("\n".join(lines))]
+        lines = [t(lang, "users.title", count=len(listed))]
+        for m in listed:
+            if m.granted_by.isdigit():
+                by = notices.who(lang, granters.get(int(m.granted_by)), int(m.granted_by))
+            else:
+                by = t(lang, "mb.by_settings")
+            parts = [f"<code>{m.telegram_id}</code>"]
+            if name := notices.name_of(m):
+                parts.append(html.escape(name))
+            parts.append(html.escape(notices.roles_text(lang, m.roles)))
+            parts.append(t(lang, "mb.since", day=m.since.astimezone(ctx.zone).strftime("%d/%m/%Y"),
+                           by=by))  # fmt: skip
+            parts.append(t(lang, "mb.until_line", day=_day(m.until_day)) if m.until_day
+                         else t(lang, "mb.no_end"))  # fmt: skip
+            lines.append(" — ".join(parts))
+        if pending:
+            lines.append(t(lang, "mb.users_pending", count=len(pending)))
+        return [Out("\n".join(lines))]
+
+    return await ctx.db.read(fetch)
 
 
 FEATURE = routing.Feature(

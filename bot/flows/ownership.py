@@ -22,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot import routing
 from bot.callback_data import PLAN, TAKE, Prefix
@@ -48,7 +50,6 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
-from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening, Session
 
@@ -64,41 +65,39 @@ def _audit(actor: int | str, action: str, now: dt.datetime, number: str, **field
 # --- the buttons and the ownership line on D0-window reminders ------------------------------
 
 
-async def _rendered(
+def _rendered(
     conn: Connection, ctx: Context, row: Reminder, s: Screening, lang: str
 ) -> tuple[str, list[list[Button]]] | None:
     # `prepare` draws the whole message from the patient's facts now (owner, plan, link,
     # buttons included: `decorate`), never from the text it had.
-    decision = await wording.prepare(conn, ctx, row, s, ctx.now())
+    decision = wording.prepare(conn, ctx, row, s, ctx.now())
     if not isinstance(decision, Message):
         return None
     return decision.render(lang)
 
 
-async def refreshed_messages(
-    conn: Connection, ctx: Context, s: Screening, now: dt.datetime
-) -> list[Out]:
+def refreshed_messages(conn: Connection, ctx: Context, s: Screening, now: dt.datetime) -> list[Out]:
     """Today's D0-window messages of this patient, re-worded in place (who owns it, the
     plan); once it is no longer open, their buttons go."""
     since = at_local(now.astimezone(ctx.zone).date(), dt.time(0), ctx.zone)
-    rows = {r.id: r for r in await outbox.for_screening(conn, s.id)}
+    rows = {r.id: r for r in outbox.for_screening(conn, s.id)}
     outs = []
-    for message in await own_store.sent_messages(conn, s.id, ReminderKind.D0_WINDOW, since):
+    for message in own_store.sent_messages(conn, s.id, ReminderKind.D0_WINDOW, since):
         row = rows.get(message.reminder_id)
         if row is None or row.step == schedule.WINDOW_CLOSED:
             continue
         lang = team_language(ctx)
         if row.recipient != outbox.TEAM:
-            user = await user_store.get_user(conn, message.chat_id)
+            user = user_store.get_user(conn, message.chat_id)
             lang = ctx.language_of(user)
-        rendered = await _rendered(conn, ctx, row, s, lang) if is_open(s) else None
+        rendered = _rendered(conn, ctx, row, s, lang) if is_open(s) else None
         if rendered is None:
             continue
         text, buttons = rendered
         outs.append(Out(text, buttons, chat_id=message.chat_id, edit=message.message_id))
     from bot.reminders import board as reminders_board
 
-    return outs + await reminders_board.refreshed_board(conn, ctx, now)
+    return outs + reminders_board.refreshed_board(conn, ctx, now)
 
 
 # --- the buttons ----------------------------------------------------------------------------
@@ -119,10 +118,13 @@ async def ownership_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         return [Out("", toast=t(lang, "own.role"))]
     screening_id, reminder_id, action = button.screening_id, button.reminder_id, button.action
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        s = await store.get_by_id(conn, screening_id)
-        row = await own_store.reminder(conn, reminder_id)
+    woke = False  # reminders changed: wake the sender after the commit
+
+    def body(conn: Connection) -> list[Out]:
+        nonlocal woke
+        begin(conn, actor, now)
+        s = store.get_by_id(conn, screening_id)
+        row = own_store.reminder(conn, reminder_id)
         # A D0-window reminder of this patient, or a morning board (which lists them all).
         of_this_patient = row is not None and (
             (row.kind == ReminderKind.D0_WINDOW and row.screening_id == screening_id)
@@ -134,35 +136,40 @@ async def ownership_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             status = t(lang, f"status.{s.status}")
             return [Out("", toast=t(lang, "own.closed", number=s.number, status=status))]
         if actor.first_name:
-            await own_store.set_display_name(conn, actor.user_id, actor.first_name)
+            own_store.set_display_name(conn, actor.user_id, actor.first_name)
         if action == TAKE:
-            outs = await _take(conn, ctx, actor, s, row, now)
+            outs = _take(conn, ctx, actor, s, row, now)
         elif action == PLAN:
-            await _enter(conn, actor, s.id, PLAN_MODE, now)
+            _enter(conn, actor, s.id, PLAN_MODE, now)
             outs = [Out(t(lang, "own.plan.ask", number=s.number,
                           deadline=local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"),
                         chat_id=actor.user_id)]  # fmt: skip
         else:
-            await _enter(conn, actor, s.id, NOT_INJECTING_MODE, now)
+            _enter(conn, actor, s.id, NOT_INJECTING_MODE, now)
             outs = [Out(t(lang, "own.wd.ask", number=s.number), chat_id=actor.user_id)]
-    if action != TAKE and not actor.private:
-        outs.insert(0, Out("", toast=t(lang, "own.see_private")))
-    ctx.wake_sender()
+        woke = True
+        if action != TAKE and not actor.private:
+            outs.insert(0, Out("", toast=t(lang, "own.see_private")))
+        return outs
+
+    outs = await ctx.db.write(body)
+    if woke:
+        ctx.wake_sender()
     return outs
 
 
-async def _take(
+def _take(
     conn: Connection, ctx: Context, actor: Actor, s: Screening, row: Reminder,
     now: dt.datetime,
 ) -> list[Out]:  # fmt: skip
     lang = ctx.language(actor)
-    await take_ownership(conn, ctx, actor.user_id, s, now, row.sent_at or now)
+    take_ownership(conn, ctx, actor.user_id, s, now, row.sent_at or now)
     outs = [Out("", toast=t(lang, "own.taken", number=s.number))]
-    outs += await refreshed_messages(conn, ctx, s, now)
+    outs += refreshed_messages(conn, ctx, s, now)
     return outs
 
 
-async def take_ownership(
+def take_ownership(
     conn: Connection,
     ctx: Context,
     user_id: int,
@@ -173,37 +180,37 @@ async def take_ownership(
 ) -> None:
     """The user owns the patient from now (audited, a takeover named as such); today's D0
     reminders are acknowledged and the escalations this answers are cancelled."""
-    loop = await own_store.get_loop(conn, s.id)
+    loop = own_store.get_loop(conn, s.id)
     taken = escalation.taken_since(
         loop.owner_id, loop.taken_at or loop.acknowledged_at, user_id, now
     )
-    await own_store.acknowledge(conn, s.id, user_id, now, taken)
+    own_store.acknowledge(conn, s.id, user_id, now, taken)
     midnight = at_local(now.astimezone(ctx.zone).date(), dt.time(0), ctx.zone)
-    await own_store.acknowledge_rows(
+    own_store.acknowledge_rows(
         conn, s.id, ReminderKind.D0_WINDOW, user_id, now, min(since, midnight)
     )
     if loop.owner_id != user_id:
         action = "owner_takeover" if loop.owner_id is not None else "owner_taken"
-        await append_audit(conn, _audit(user_id, action, now, s.number, field="owner",
+        append_audit(conn, _audit(user_id, action, now, s.number, field="owner",
                                         old_value=str(loop.owner_id) if loop.owner_id else None,
                                         new_value=str(user_id), reason=how))  # fmt: skip
     else:
-        await append_audit(conn, _audit(user_id, "acknowledged", now, s.number,
+        append_audit(conn, _audit(user_id, "acknowledged", now, s.number,
                                         field="acknowledged_at", new_value=now.isoformat(),
                                         reason=how))  # fmt: skip
-    await cancel_moot(conn, ctx, s, Cause.ACKNOWLEDGEMENT)
+    cancel_moot(conn, ctx, s, Cause.ACKNOWLEDGEMENT)
 
 
-async def cancel_moot(conn: Connection, ctx: Context, s: Screening, by: str) -> int:
+def cancel_moot(conn: Connection, ctx: Context, s: Screening, by: str) -> int:
     """Cancel (with its cause) every scheduled escalation step that the patient's state now
     answers; the log keeps them."""
-    fresh = await store.get_by_id(conn, s.id) or s
-    state = loop_state(fresh, await own_store.get_loop(conn, s.id))
+    fresh = store.get_by_id(conn, s.id) or s
+    state = loop_state(fresh, own_store.get_loop(conn, s.id))
     moot = []
-    for row in await own_store.scheduled(conn, s.id, ReminderKind.ESCALATION):
+    for row in own_store.scheduled(conn, s.id, ReminderKind.ESCALATION):
         if fresh.admission_date is None or not _relevant(row.step, row.due_at, state, fresh, ctx):
             moot.append(row.id)
-    return await own_store.cancel_ids(conn, moot, by)
+    return own_store.cancel_ids(conn, moot, by)
 
 
 def _relevant(step: str, due: dt.datetime, state: LoopState, s: Screening, ctx: Context) -> bool:
@@ -219,31 +226,29 @@ def _relevant(step: str, due: dt.datetime, state: LoopState, s: Screening, ctx: 
 # --- sessions: the private chat waits for a time or a reason --------------------------------
 
 
-async def _enter(
-    conn: Connection, actor: Actor, screening_id: int, mode: str, now: dt.datetime
-) -> None:
+def _enter(conn: Connection, actor: Actor, screening_id: int, mode: str, now: dt.datetime) -> None:
     """Ask in the presser's private chat; a screening open there is kept aside and restored."""
-    current = await store.get_session(conn, actor.user_id, actor.user_id)
+    current = store.get_session(conn, actor.user_id, actor.user_id)
     previous: dict[str, Any] | None = None
     if current is not None and current.mode in OUR_MODES:
         previous = current.data.get("previous")
     elif current is not None and current.mode == SCREEN_MODE:
         previous = {"screening_id": current.screening_id, "data": current.data}
-    await store.set_session(conn, actor.user_id, actor.user_id, screening_id, mode, now,
+    store.set_session(conn, actor.user_id, actor.user_id, screening_id, mode, now,
                             {"previous": previous})  # fmt: skip
 
 
-async def _leave(conn: Connection, actor: Actor, session: Session, now: dt.datetime) -> None:
+def _leave(conn: Connection, actor: Actor, session: Session, now: dt.datetime) -> None:
     previous = session.data.get("previous")
     if isinstance(previous, dict) and previous.get("screening_id") is not None:
-        await store.set_session(conn, actor.user_id, actor.chat_id, int(previous["screening_id"]),
+        store.set_session(conn, actor.user_id, actor.chat_id, int(previous["screening_id"]),
                                 SCREEN_MODE, now, previous.get("data") or {})  # fmt: skip
     else:
-        await store.clear_session(conn, actor.user_id, actor.chat_id)
+        store.clear_session(conn, actor.user_id, actor.chat_id)
 
 
-async def _session(conn: Connection, actor: Actor, mode: str) -> Session | None:
-    session = await store.get_session(conn, actor.user_id, actor.chat_id)
+def _session(conn: Connection, actor: Actor, mode: str) -> Session | None:
+    session = store.get_session(conn, actor.user_id, actor.chat_id)
     return session if session is not None and session.mode == mode else None
 
 
@@ -253,31 +258,39 @@ async def _session(conn: Connection, actor: Actor, mode: str) -> Session | None:
 async def plan_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        session = await _session(conn, actor, PLAN_MODE)
-        s = await store.get_by_id(conn, session.screening_id) if session and session.screening_id else None  # fmt: skip
+    woke = False  # reminders changed: wake the sender after the commit
+
+    def body(conn: Connection) -> list[Out]:
+        nonlocal woke
+        begin(conn, actor, now)
+        session = _session(conn, actor, PLAN_MODE)
+        s = store.get_by_id(conn, session.screening_id) if session and session.screening_id else None  # fmt: skip
         if session is None or s is None:
             return [Out(t(lang, "own.stale"))]
         if not is_open(s):
-            await _leave(conn, actor, session, now)
+            _leave(conn, actor, session, now)
             return [Out(t(lang, "own.closed", number=s.number, status=t(lang, f"status.{s.status}")))]  # fmt: skip
         planned = escalation.parse_planned_time(text, now, ctx.zone, s.d0_deadline)
         if isinstance(planned, PlanError):
             deadline = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
             return [Out(t(lang, f"own.plan.err.{planned.value}", text=text.strip()[:40],
                           deadline=deadline))]  # fmt: skip
-        await record_plan(conn, ctx, actor.user_id, s, planned, now)
-        await _leave(conn, actor, session, now)
+        record_plan(conn, ctx, actor.user_id, s, planned, now)
+        _leave(conn, actor, session, now)
         outs = [Out(t(lang, "own.plan.done", number=s.number,
                       at=local_time(planned, ctx.zone),
                       remind=local_time(planned - escalation.BEFORE_PLANNED, ctx.zone)))]  # fmt: skip
-        outs += await refreshed_messages(conn, ctx, s, now)
-    ctx.wake_sender()
+        outs += refreshed_messages(conn, ctx, s, now)
+        woke = True
+        return outs
+
+    outs = await ctx.db.write(body)
+    if woke:
+        ctx.wake_sender()
     return outs
 
 
-async def record_plan(
+def record_plan(
     conn: Connection,
     ctx: Context,
     user_id: int,
@@ -287,21 +300,21 @@ async def record_plan(
 ) -> None:
     """The planned D0 time (audited); planning is also an acknowledgement (the planner owns
     the patient). The previous plan's steps are cancelled, the new plan's scheduled."""
-    loop = await own_store.get_loop(conn, s.id)
-    await own_store.set_planned(conn, s.id, planned)
-    await append_audit(conn, _audit(user_id, "d0_planned", now, s.number, field="planned_at",
+    loop = own_store.get_loop(conn, s.id)
+    own_store.set_planned(conn, s.id, planned)
+    append_audit(conn, _audit(user_id, "d0_planned", now, s.number, field="planned_at",
                                     old_value=loop.planned_at.isoformat() if loop.planned_at else None,
                                     new_value=planned.isoformat()))  # fmt: skip
     old_plan = [
         r.id
-        for r in await own_store.scheduled(conn, s.id, ReminderKind.ESCALATION)
+        for r in own_store.scheduled(conn, s.id, ReminderKind.ESCALATION)
         if not r.step.startswith(WINDOW_STEPS_PREFIXES)
     ]
-    await own_store.cancel_ids(conn, old_plan, Cause.REPLANNED)
-    await take_ownership(conn, ctx, user_id, s, now, now, how="injection planned")
+    own_store.cancel_ids(conn, old_plan, Cause.REPLANNED)
+    take_ownership(conn, ctx, user_id, s, now, now, how="injection planned")
     for step in escalation.planned_injection_plan(planned, now):
-        await outbox.schedule(conn, s.id, ReminderKind.ESCALATION, step.step, step.due,
-                              await audience(conn, step.audience))  # fmt: skip
+        outbox.schedule(conn, s.id, ReminderKind.ESCALATION, step.step, step.due,
+                              audience(conn, step.audience))  # fmt: skip
 
 
 # --- "Not injecting": the reason, then /withdraw --------------------------------------------
@@ -312,13 +325,19 @@ async def not_injecting_text(ctx: Context, actor: Actor, text: str) -> list[Out]
     from bot.flows import injection
 
     lang = ctx.language(actor)
-    async with ctx.db.transaction() as conn:
-        session = await _session(conn, actor, NOT_INJECTING_MODE)
-        s = await store.get_by_id(conn, session.screening_id) if session and session.screening_id else None  # fmt: skip
+
+    def body(conn: Connection) -> Screening | None:
+        session = _session(conn, actor, NOT_INJECTING_MODE)
+        s = store.get_by_id(conn, session.screening_id) if session and session.screening_id else None  # fmt: skip
         if session is None or s is None:
-            return [Out(t(lang, "own.stale"))]
+            return None
         # Left before /withdraw runs: its own step (a confirmation) may set the session next.
-        await _leave(conn, actor, session, ctx.now())
+        _leave(conn, actor, session, ctx.now())
+        return s
+
+    s = await ctx.db.write(body)
+    if s is None:
+        return [Out(t(lang, "own.stale"))]
     reason = text.split()
     if not reason:
         return [Out(t(lang, "own.wd.ask", number=s.number))]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import Connection
+
 from bot import routing
 from bot.common import Actor, Context, Out, allowed, group_pointer
 from bot.flows import basic
@@ -103,42 +105,46 @@ async def reminders(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     if len(args) > MAX_ARGS:
         return [Out(t(lang, "rl.usage"))]
-    async with ctx.db.transaction() as conn:
+
+    def body(conn: Connection) -> list[Out]:
         if args:
             number = args[0].upper()[:20]
-            found = await store.get_by_number(conn, number)
+            found = store.get_by_number(conn, number)
             if found is None:
                 return [Out(t(lang, "rl.not_found", number=number))]
             patients = [found]
         else:
-            patients = [
-                s for s in await queries.open_screenings(conn) if s.status == store.SCREENED
-            ]
-        rows = await own_store.reminder_log(conn, [s.id for s in patients])
+            patients = [s for s in queries.open_screenings(conn) if s.status == store.SCREENED]
+        rows = own_store.reminder_log(conn, [s.id for s in patients])
         # The team's morning boards while these patients were open (issue 14).
         since = min((s.created_at for s in patients), default=None)
-        boards = await own_store.board_log(conn, since) if since is not None else []
+        boards = own_store.board_log(conn, since) if since is not None else []
         user_ids = [r.acknowledged_by for r in rows if r.acknowledged_by is not None]
         user_ids += [r.answered_by for r in rows if r.answered_by is not None]
         user_ids += [int(r.recipient[5:]) for r in rows
                      if r.recipient.startswith("user:") and r.recipient[5:].lstrip("-").isdigit()]  # fmt: skip
-        names = await own_store.display_names(conn, user_ids)
-    if not patients:
-        return [Out(t(lang, "rl.no_open"))]
-    lines = [t(lang, "rl.title", count=len(rows) + len(boards))]
-    if boards:
-        lines += ["", t(lang, "rl.board")]
-        lines += [row_line(lang, ctx, row, None, names) for row in boards]
-    by_screening: dict[int | None, list[LogRow]] = {}
-    for row in rows:
-        by_screening.setdefault(row.screening_id, []).append(row)
-    for s in patients:
-        lines += ["", t(lang, "rl.patient", number=s.number, status=t(lang, f"status.{s.status}"))]
-        mine = by_screening.get(s.id, [])
-        if not mine:
-            lines.append(t(lang, "rl.none", number=s.number))
-        lines += [row_line(lang, ctx, row, s, names) for row in mine]
-    return [Out("\n".join(lines))]
+        names = own_store.display_names(conn, user_ids)
+        if not patients:
+            return [Out(t(lang, "rl.no_open"))]
+        lines = [t(lang, "rl.title", count=len(rows) + len(boards))]
+        if boards:
+            lines += ["", t(lang, "rl.board")]
+            lines += [row_line(lang, ctx, row, None, names) for row in boards]
+        by_screening: dict[int | None, list[LogRow]] = {}
+        for row in rows:
+            by_screening.setdefault(row.screening_id, []).append(row)
+        for s in patients:
+            lines += [
+                "",
+                t(lang, "rl.patient", number=s.number, status=t(lang, f"status.{s.status}")),
+            ]
+            mine = by_screening.get(s.id, [])
+            if not mine:
+                lines.append(t(lang, "rl.none", number=s.number))
+            lines += [row_line(lang, ctx, row, s, names) for row in mine]
+        return [Out("\n".join(lines))]
+
+    return await ctx.db.write(body)
 
 
 # --- /start NUMBER: the deep link of team notices -------------------------------------------
@@ -163,13 +169,16 @@ async def start(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
 async def _patient_status(ctx: Context, actor: Actor, number: str) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        s = await store.get_by_number(conn, number)
+
+    def body(conn: Connection) -> list[Out]:
+        s = store.get_by_number(conn, number)
         if s is None:
             return [Out(t(lang, "screen.not_found", number=number))]
-        loop = await own_store.get_loop(conn, s.id)
-        names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
-    return [Out(board_line(lang, ctx, s, loop, names, now))]
+        loop = own_store.get_loop(conn, s.id)
+        names = own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
+        return [Out(board_line(lang, ctx, s, loop, names, now))]
+
+    return await ctx.db.write(body)
 
 
 def _raw(text: str) -> str:
@@ -183,18 +192,21 @@ def _raw(text: str) -> str:
 
 async def users(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     outs = await basic.users(ctx, actor, args)
-    async with ctx.db.transaction() as conn:
-        unreachable = await own_store.unreachable_users(conn)
-    if not unreachable or not outs:
-        return outs
-    lang = ctx.language(actor)
-    lines = []
-    for line in outs[0].text.split("\n"):
-        for user_id, why in unreachable.items():
-            if line.startswith(f"<code>{user_id}</code>"):
-                line += " " + t(lang, "users.unreachable", why=t(lang, f"rem.why.{why}"))
-        lines.append(line)
-    return [Out("\n".join(lines)), *outs[1:]]
+
+    def body(conn: Connection) -> list[Out]:
+        unreachable = own_store.unreachable_users(conn)
+        if not unreachable or not outs:
+            return outs
+        lang = ctx.language(actor)
+        lines = []
+        for line in outs[0].text.split("\n"):
+            for user_id, why in unreachable.items():
+                if line.startswith(f"<code>{user_id}</code>"):
+                    line += " " + t(lang, "users.unreachable", why=t(lang, f"rem.why.{why}"))
+            lines.append(line)
+        return [Out("\n".join(lines)), *outs[1:]]
+
+    return await ctx.db.write(body)
 
 
 FEATURE = routing.Feature(

@@ -3,6 +3,8 @@ unit asked when a typed value could be in either, the score once every measure i
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot.common import Actor, Button, Context, Out
 from bot.present import error_text, number_text
@@ -20,7 +22,6 @@ from conversations.scorten import (
 )
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit
-from storage.connection import Connection
 from storage.screenings import Screening
 
 
@@ -110,8 +111,8 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if not isinstance(button, cd.Scorten | cd.ScortenUnit):
         return [Out("", toast=t(lang, "screen.stale"))]
 
-    async def body(conn: Connection) -> list[Out]:
-        screening = await store.get_by_id(conn, button.screening_id)
+    def body(conn: Connection) -> list[Out]:
+        screening = store.get_by_id(conn, button.screening_id)
         if screening is None or screening.stage != "scorten":
             return [Out("", toast=t(lang, "screen.stale"))]
         measure, _ = parse_cursor(screening.cursor)
@@ -124,21 +125,21 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             except AnswerError as exc:
                 return [Out(t(lang, "screen.invalid", problem=error_text(lang, exc))),
                         scorten_prompt(lang, screening, screening.cursor or "")]  # fmt: skip
-            return await store_measure(conn, ctx, actor, screening, measure, reading.value,
+            return store_measure(conn, ctx, actor, screening, measure, reading.value,
                                        entered_text(reading), measure_echo(lang, reading))  # fmt: skip
         if button.action != "na":
             unit = _UNITS[button.action]
             if unit not in MEASURE_BY_ID[measure].units:
                 return [Out("", toast=t(lang, "screen.stale"))]
-            await store.update_screening(conn, screening.id, ctx.now(),
+            store.update_screening(conn, screening.id, ctx.now(),
                                          cursor=_cursor(measure, unit.value))  # fmt: skip
             return [scorten_prompt(lang, screening, _cursor(measure, unit.value))]
-        return await store_measure(conn, ctx, actor, screening, measure, None, "not available")
+        return store_measure(conn, ctx, actor, screening, measure, None, "not available")
 
-    return await ctx.db.run(body)
+    return await ctx.db.write(body)
 
 
-async def store_measure(
+def store_measure(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -153,16 +154,16 @@ async def store_measure(
     (what was understood) comes first."""
     lang = ctx.language(actor)
     now = ctx.now()
-    await begin(conn, actor, now)
+    begin(conn, actor, now)
     if screening is None or screening.stage != "scorten":
         return [Out("", toast=t(lang, "screen.stale"))]
     if parse_cursor(screening.cursor)[0] != measure:
         return [Out("", toast=t(lang, "screen.stale"))]
     shown = [Out(echo)] if echo else []
     stored = to_json(value) if value is not None else "null"
-    await store.add_answer(conn, screening.id, f"scorten:{measure}", stored,
+    store.add_answer(conn, screening.id, f"scorten:{measure}", stored,
                            by=actor.user_id, now=now, source="scorten")  # fmt: skip
-    await append_audit(
+    append_audit(
         conn,
         AuditEntry(now, str(actor.user_id), "scorten", screening.number,
                    f"scorten:{measure}", None, stored, entered),
@@ -171,8 +172,8 @@ async def store_measure(
     if position + 1 < len(MEASURE_IDS):
         following = MEASURE_IDS[position + 1]
         cursor = _cursor(following, MEASURE_BY_ID[following].units[0].value)
-        await store.update_screening(conn, screening.id, now, cursor=cursor)
+        store.update_screening(conn, screening.id, now, cursor=cursor)
         return [*shown, scorten_prompt(lang, screening, cursor)]
-    await store.update_screening(conn, screening.id, now, stage="done", cursor=None)
-    await store.clear_session(conn, actor.user_id, actor.chat_id)
-    return [*shown, Out(await scorten_summary(conn, lang, screening))]
+    store.update_screening(conn, screening.id, now, stage="done", cursor=None)
+    store.clear_session(conn, actor.user_id, actor.chat_id)
+    return [*shown, Out(scorten_summary(conn, lang, screening))]

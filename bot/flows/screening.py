@@ -19,6 +19,8 @@ import json
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot import routing
 from bot.callback_data import Prefix
@@ -50,7 +52,6 @@ from conversations.protocol import (
 from conversations.windows import local_today
 from storage import screenings as store
 from storage.audit import append_audit
-from storage.connection import Connection
 from storage.screenings import Screening
 
 SCREEN_MODE = "screen"
@@ -236,8 +237,7 @@ async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     number) — nothing is opened until a button is tapped. Else open a new number."""
     lang = ctx.language(actor)
     if not args:
-        async with ctx.db.read() as conn:
-            open_one = await _open_screening_of(conn, actor)
+        open_one = await ctx.db.read(_open_screening_of, actor)
         if open_one is not None:
             go = cd.encode(cd.ScreenChoice(open_one.id, "go"))
             new = cd.encode(cd.ScreenChoice(open_one.id, "new"))
@@ -253,14 +253,14 @@ async def screen(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     return await _open_new(ctx, actor, args)
 
 
-async def _open_screening_of(conn: Connection, actor: Actor) -> Screening | None:
+def _open_screening_of(conn: Connection, actor: Actor) -> Screening | None:
     """The screening this user has open: the one their chat is on, else the latest one still
     in screening that they last acted on."""
-    _, on_chat = await _session_screening(conn, actor)
+    _, on_chat = _session_screening(conn, actor)
     if on_chat is not None and on_chat.status == store.IN_SCREENING:
         return on_chat
     mine = [
-        s for s in await store.list_screenings(conn, (store.IN_SCREENING,))
+        s for s in store.list_screenings(conn, (store.IN_SCREENING,))
         if s.last_actor_id == actor.user_id
     ]  # fmt: skip
     return max(mine, key=lambda s: s.last_activity_at) if mine else None
@@ -273,8 +273,8 @@ async def screen_choice(ctx: Context, actor: Actor, data: str) -> list[Out]:
     button = cd.SCREEN_CHOICE.decode(data)
     if button is None:
         return [Out("", toast=t(lang, "screen.stale"))]
-    async with ctx.db.read() as conn:
-        s = await store.get_by_id(conn, button.screening_id)
+    s = await ctx.db.read(store.get_by_id, button.screening_id)
+
     if s is None:
         return [Out("", toast=t(lang, "screen.stale"))]
     if button.action == "go":
@@ -289,11 +289,11 @@ async def _open_new(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     now = ctx.now()
     rescreen_of = args[0].upper() if args else None
 
-    async def body(conn: Connection) -> Screening | None:  # one hop: `Database.run`
-        await begin(conn, actor, now)
-        if rescreen_of is not None and await store.get_by_number(conn, rescreen_of) is None:
+    def body(conn: Connection) -> Screening | None:  # one hop: `Database.write`
+        begin(conn, actor, now)
+        if rescreen_of is not None and store.get_by_number(conn, rescreen_of) is None:
             return None
-        screening = await store.create_screening(
+        screening = store.create_screening(
             conn,
             site=ctx.settings.site_code,
             clinician_id=actor.user_id,
@@ -302,15 +302,15 @@ async def _open_new(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
             first_question=QUESTIONS[0].id,
             rescreen_of=rescreen_of,
         )
-        await store.set_session(conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, now)
-        await append_audit(
+        store.set_session(conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, now)
+        append_audit(
             conn,
             audit(actor.user_id, "screening_opened", now, screening.number,
                   field="rescreen_of" if rescreen_of else None, new_value=rescreen_of),
         )  # fmt: skip
         return screening
 
-    screening = await ctx.db.run(body)
+    screening = await ctx.db.write(body)
     if screening is None:
         return [Out(t(lang, "screen.not_found", number=rescreen_of))]
     opened = t(lang, "screen.opened", number=screening.number)
@@ -322,64 +322,68 @@ async def _open_new(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     ]
 
 
-async def _session_screening(
+def _session_screening(
     conn: Connection, actor: Actor
 ) -> tuple[store.Session | None, Screening | None]:
-    session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    session = store.get_session(conn, actor.user_id, actor.chat_id)
     if session is None or session.screening_id is None:
         return session, None
-    return session, await store.get_by_id(conn, session.screening_id)
+    return session, store.get_by_id(conn, session.screening_id)
 
 
 async def back(ctx: Context, actor: Actor, from_question: str | None = None) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        _, screening = await _session_screening(conn, actor)
+
+    def went_back(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        _, screening = _session_screening(conn, actor)
         if screening is None or screening.status != store.IN_SCREENING:
             return [Out(t(lang, "screen.no_open"))]
         if screening.stage == "scorten":
-            return [current_prompt(lang, await load(conn, screening), ctx)]
-        loaded = await load(conn, screening)
+            return [current_prompt(lang, load(conn, screening), ctx)]
+        loaded = load(conn, screening)
         current = None if screening.stage == "summary" else screening.cursor
         if from_question is not None and from_question != current:
             return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded, ctx)]
         previous = flow.previous_question(loaded.answers, current)
         if previous is None:
             return [Out(t(lang, "screen.first_question")), current_prompt(lang, loaded, ctx)]
-        await store.update_screening(
+        store.update_screening(
             conn, screening.id, now, stage="question", cursor=previous, proposed=None,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
-        await append_audit(
-            conn, audit(actor.user_id, "back", now, screening.number, field=previous)
-        )
-    return [
-        ask(lang, Loaded(screening, loaded.answers), previous, today=local_today(now, ctx.zone))
-    ]
+        append_audit(conn, audit(actor.user_id, "back", now, screening.number, field=previous))
+        return [
+            ask(lang, Loaded(screening, loaded.answers), previous, today=local_today(now, ctx.zone))
+        ]
+
+    return await ctx.db.write(went_back)
 
 
 async def cancel(ctx: Context, actor: Actor) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        session, screening = await _session_screening(conn, actor)
+
+    def cancelled(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        session, screening = _session_screening(conn, actor)
         in_scorten = screening is not None and screening.stage == "scorten"
         if screening is None or (screening.status != store.IN_SCREENING and not in_scorten):
             if session is not None:
-                await store.clear_session(conn, actor.user_id, actor.chat_id)
+                store.clear_session(conn, actor.user_id, actor.chat_id)
             return [Out(t(lang, "screen.no_open"))]
         if in_scorten:
             # The screening itself is complete: leaving SCORTEN just stops the questions.
-            await store.update_screening(conn, screening.id, now, stage="done", cursor=None)
-            await store.clear_session(conn, actor.user_id, actor.chat_id)
+            store.update_screening(conn, screening.id, now, stage="done", cursor=None)
+            store.clear_session(conn, actor.user_id, actor.chat_id)
             return [Out(t(lang, "screen.closed", number=screening.number,
                           status=t(lang, f"status.{screening.status}")))]  # fmt: skip
-        await abandon(conn, screening, str(actor.user_id), now, reason="cancel")
-        await store.clear_session(conn, actor.user_id, actor.chat_id)
-    return [Out(t(lang, "screen.cancelled", number=screening.number))]
+        abandon(conn, screening, str(actor.user_id), now, reason="cancel")
+        store.clear_session(conn, actor.user_id, actor.chat_id)
+        return [Out(t(lang, "screen.cancelled", number=screening.number))]
+
+    return await ctx.db.write(cancelled)
 
 
 async def resume(
@@ -390,24 +394,27 @@ async def resume(
         return [Out(t(lang, "screen.usage_resume"))]
     number = args[0].upper()
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        screening = await store.get_by_number(conn, number)
+
+    def resumed(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)
+        screening = store.get_by_number(conn, number)
         if screening is None:
             return [Out(t(lang, "screen.not_found", number=number))]
         in_scorten = screening.stage == "scorten"
         if screening.status != store.IN_SCREENING and not in_scorten:
             status = t(lang, f"status.{screening.status}")
             return [Out(t(lang, "screen.not_resumable", number=number, status=status))]
-        await store.set_session(conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, now)
-        await store.update_screening(
+        store.set_session(conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, now)
+        store.update_screening(
             conn, screening.id, now, last_actor_id=actor.user_id, chat_id=actor.chat_id,
             last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
-        await append_audit(conn, audit(actor.user_id, "resume", now, number))
-        loaded = await load(conn, screening)
-    key = "screen.resumed_after_restart" if restarted else "screen.resumed"
-    return [Out(t(lang, key, number=number)), current_prompt(lang, loaded, ctx)]
+        append_audit(conn, audit(actor.user_id, "resume", now, number))
+        loaded = load(conn, screening)
+        key = "screen.resumed_after_restart" if restarted else "screen.resumed"
+        return [Out(t(lang, key, number=number)), current_prompt(lang, loaded, ctx)]
+
+    return await ctx.db.write(resumed)
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -435,16 +442,16 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
     """A typed message while a screening is open: the answer to the current question.
 
     The common cases — a question or a SCORTEN value waiting — are ONE write transaction run
-    in one hop to the database thread (`Database.run`): read the position, drop a
+    in one hop to the database thread (`Database.write`): read the position, drop a
     re-delivery, parse, store the answer with its audit row, move on."""
     lang = ctx.language(actor)
     now = ctx.now()
 
-    async def body(conn: Connection) -> list[Out] | Loaded | None:
-        session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    def body(conn: Connection) -> list[Out] | Loaded | None:
+        session = store.get_session(conn, actor.user_id, actor.chat_id)
         if session is None or session.screening_id is None:
             return None
-        loaded = await load_by_id(conn, session.screening_id)
+        loaded = load_by_id(conn, session.screening_id)
         if loaded is not None and loaded.screening.stage == "scorten":  # a SCORTEN value
             measure_id = scorten.parse_cursor(loaded.screening.cursor)[0]
             if loaded.screening.shown != store.prompt_key("scorten", measure_id):
@@ -456,7 +463,7 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
             if isinstance(parsed, list):
                 return parsed
             measure, number, entered, echo = parsed
-            return await scorten.store_measure(
+            return scorten.store_measure(
                 conn, ctx, actor, loaded.screening, measure, number, entered, echo
             )
         if (
@@ -469,15 +476,15 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
         question_id = loaded.screening.cursor
         if loaded.screening.shown != store.prompt_key("question", question_id):
             return not_shown(lang, loaded, ask(lang, loaded, question_id))
-        await begin(conn, actor, now)
+        begin(conn, actor, now)
         try:
             value = parse_text(question_id, text, local_today(now, ctx.zone), loaded.answers)
         except AnswerError as exc:
             invalid = Out(t(lang, "screen.invalid", problem=error_text(lang, exc)))
             return [invalid, ask(lang, loaded, question_id, today=local_today(now, ctx.zone))]
-        return await _apply(conn, ctx, actor, loaded, question_id, value, edit_prompt=None)
+        return _apply(conn, ctx, actor, loaded, question_id, value, edit_prompt=None)
 
-    result = await ctx.db.run(body)
+    result = await ctx.db.write(body)
     if isinstance(result, list):
         return result
     loaded = result
@@ -504,8 +511,8 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     screening_id, question_id, raw = button.screening_id, button.question_id, button.value
     now = ctx.now()
 
-    async def body(conn: Connection) -> list[Out]:  # one hop: `Database.run`
-        loaded = await load_by_id(conn, screening_id)
+    def body(conn: Connection) -> list[Out]:  # one hop: `Database.write`
+        loaded = load_by_id(conn, screening_id)
         if loaded is None:
             return [Out("", toast=t(lang, "screen.stale"))]
         screening = loaded.screening
@@ -538,25 +545,21 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             problem = error_text(lang, exc)
             return [Out(t(lang, "screen.invalid", problem=problem)),
                     ask(lang, loaded, question_id, today=today)]  # fmt: skip
-        await begin(conn, actor, now)
-        await _take_over(conn, actor, screening, now)
-        return await _apply(
-            conn, ctx, actor, loaded, question_id, value, edit_prompt=actor.message_id
-        )
+        begin(conn, actor, now)
+        _take_over(conn, actor, screening, now)
+        return _apply(conn, ctx, actor, loaded, question_id, value, edit_prompt=actor.message_id)
 
-    return await ctx.db.run(body)
+    return await ctx.db.write(body)
 
 
-async def _take_over(
-    conn: Connection, actor: Actor, screening: Screening, now: dt.datetime
-) -> None:
+def _take_over(conn: Connection, actor: Actor, screening: Screening, now: dt.datetime) -> None:
     """A tap on another clinician's screening (shift change) makes it this user's session."""
-    session = await store.get_session(conn, actor.user_id, actor.chat_id)
+    session = store.get_session(conn, actor.user_id, actor.chat_id)
     if session is None or session.screening_id != screening.id:
-        await store.set_session(conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, now)
+        store.set_session(conn, actor.user_id, actor.chat_id, screening.id, SCREEN_MODE, now)
 
 
-async def _apply(
+def _apply(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -590,7 +593,7 @@ async def _apply(
         proposed = json.dumps(
             {"question": question_id, "value": to_json(value), "failed": list(step.excluding)}
         )
-        await store.update_screening(
+        store.update_screening(
             conn, screening.id, now, stage="confirm_exclusion", proposed=proposed,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
@@ -598,9 +601,9 @@ async def _apply(
             out.append(Out(echo))
         out.append(exclusion_prompt(lang, screening, step.excluding, updated, now, ctx.zone))
         return out
-    await record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
+    record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
     if step.move is flow.Move.SUMMARY:
-        await store.update_screening(
+        store.update_screening(
             conn, screening.id, now, stage="summary", cursor=None,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
@@ -609,7 +612,7 @@ async def _apply(
         out.append(summary(lang, Loaded(screening, updated)))
     else:
         assert step.question_id is not None
-        await store.update_screening(
+        store.update_screening(
             conn, screening.id, now, stage="question", cursor=step.question_id,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
@@ -636,38 +639,42 @@ async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if button is None:
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        screening = await store.get_by_id(conn, button.screening_id)
+
+    def body(conn: Connection) -> tuple[list[Out], bool]:  # (replies, closed)
+        begin(conn, actor, now)
+        screening = store.get_by_id(conn, button.screening_id)
         if (
             screening is None
             or screening.status != store.IN_SCREENING
             or screening.stage != "confirm_exclusion"
             or not screening.proposed
         ):
-            return [Out("", toast=t(lang, "screen.stale"))]
+            return [Out("", toast=t(lang, "screen.stale"))], False
         proposed = json.loads(screening.proposed)
         question_id = str(proposed["question"])
-        loaded = await load(conn, screening)
+        loaded = load(conn, screening)
         if button.action == "chg":
-            await store.update_screening(
+            store.update_screening(
                 conn, screening.id, now, stage="question", cursor=question_id, proposed=None,
                 last_actor_id=actor.user_id, last_activity_at=now,
             )  # fmt: skip
             out = [Out(t(lang, "screen.change_answer"), edit=actor.message_id)]
-            return [*out, ask(lang, loaded, question_id, today=local_today(now, ctx.zone))]
+            return [*out, ask(lang, loaded, question_id, today=local_today(now, ctx.zone))], False
         value = from_json(question_id, proposed["value"])
         updated, _ = flow.apply_answer(
             loaded.answers, question_id, value, now, ctx.zone, _version(loaded)
         )
-        await record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
+        record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
         evaluation = evaluate(
             flow.without_inapplicable(updated), now, ctx.zone, version=_version(loaded)
         )
-        closing = await outcomes.close_screening(
-            conn, ctx, actor, screening, updated, evaluation, now
-        )
-        await store.clear_session(conn, actor.user_id, actor.chat_id)
+        closing = outcomes.close_screening(conn, ctx, actor, screening, updated, evaluation, now)
+        store.clear_session(conn, actor.user_id, actor.chat_id)
+        return closing, True
+
+    closing, closed = await ctx.db.write(body)
+    if not closed:
+        return closing
     ctx.wake_sender()
     confirmed = t(lang, "screen.confirm_exclusion") + " ✓"
     return [Out(confirmed, edit=actor.message_id), *closing]
@@ -682,22 +689,22 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     now = ctx.now()
     closed = False  # the screening was closed: reminders queued
 
-    async def body(conn: Connection) -> list[Out]:  # one hop: `Database.run`
+    def body(conn: Connection) -> list[Out]:  # one hop: `Database.write`
         nonlocal closed
-        await begin(conn, actor, now)
-        screening = await store.get_by_id(conn, button.screening_id)
+        begin(conn, actor, now)
+        screening = store.get_by_id(conn, button.screening_id)
         if screening is None or screening.status != store.IN_SCREENING:
             return [Out("", toast=t(lang, "screen.stale"))]
-        loaded = await load(conn, screening)
+        loaded = load(conn, screening)
         if isinstance(button, cd.Edit):
             question_id = button.question_id
             if question_id not in loaded.answers or screening.stage not in ("summary", "question"):
                 return [Out("", toast=t(lang, "screen.stale"))]
-            await store.update_screening(
+            store.update_screening(
                 conn, screening.id, now, stage="question", cursor=question_id,
                 last_actor_id=actor.user_id, last_activity_at=now,
             )  # fmt: skip
-            await append_audit(conn, audit(actor.user_id, "change", now, screening.number,
+            append_audit(conn, audit(actor.user_id, "change", now, screening.number,
                                            field=question_id))  # fmt: skip
             return [ask(lang, loaded, question_id, today=local_today(now, ctx.zone))]
         if screening.stage != "summary":
@@ -713,23 +720,23 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         evaluation = evaluate(loaded.answers, now, ctx.zone, version=_version(loaded))
         if evaluation.outcome is Outcome.INCOMPLETE:
             following = flow.next_question(loaded.answers) or QUESTIONS[0].id
-            await store.update_screening(conn, screening.id, now, stage="question",
+            store.update_screening(conn, screening.id, now, stage="question",
                                          cursor=following)  # fmt: skip
             return [ask(lang, loaded, following, today=local_today(now, ctx.zone))]
-        closing = await outcomes.close_screening(
+        closing = outcomes.close_screening(
             conn, ctx, actor, screening, loaded.answers, evaluation, now
         )
         if evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING):
-            await store.update_screening(conn, screening.id, now, stage="scorten",
+            store.update_screening(conn, screening.id, now, stage="scorten",
                                          cursor="heart_rate")  # fmt: skip
             closing.append(Out(t(lang, "scorten.intro")))
             closing.append(scorten.scorten_prompt(lang, screening, "heart_rate", "mmol/L"))
         else:
-            await store.clear_session(conn, actor.user_id, actor.chat_id)
+            store.clear_session(conn, actor.user_id, actor.chat_id)
         closed = True
         return [Out(t(lang, "screen.confirm") + " ✓", edit=actor.message_id), *closing]
 
-    outs = await ctx.db.run(body)
+    outs = await ctx.db.write(body)
     if closed:
         ctx.wake_sender()
     return outs

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
@@ -49,7 +50,6 @@ from storage import ownership as own_store
 from storage import queries
 from storage import reminders as outbox
 from storage import screenings as store
-from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening
 
@@ -75,19 +75,19 @@ class Entry:
     names: dict[int, str]
 
 
-async def entries(conn: Connection, now: dt.datetime) -> list[Entry]:
+def entries(conn: Connection, now: dt.datetime) -> list[Entry]:
     """The open patients whose window is still open, soonest deadline first."""
     patients = [
         s
-        for s in await queries.open_screenings(conn)
+        for s in queries.open_screenings(conn)
         if s.status == store.SCREENED and (s.d0_deadline is None or s.d0_deadline >= now)
     ]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     patients.sort(key=lambda s: (s.d0_deadline or far, s.sequence))
     found = []
     for s in patients:
-        loop = await own_store.get_loop(conn, s.id)
-        names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
+        loop = own_store.get_loop(conn, s.id)
+        names = own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
         found.append(Entry(s, loop, names))
     return found
 
@@ -142,78 +142,76 @@ def render(
 # --- the board row in the outbox ------------------------------------------------------------
 
 
-async def ensure_board(conn: Connection, ctx: Context, day: dt.date) -> bool:
+def ensure_board(conn: Connection, ctx: Context, day: dt.date) -> bool:
     """The board row of that local day, due at 08:00 (at most one a day, whatever its state;
     none if a board was already posted that day). True if it was written now."""
-    if await own_store.board_row_id(conn, day) is not None:
+    if own_store.board_row_id(conn, day) is not None:
         return False
-    if await own_store.get_board(conn, day) is not None:
+    if own_store.get_board(conn, day) is not None:
         return False
     due = at_local(day, schedule.MORNING, ctx.zone).astimezone(UTC)
-    await outbox.schedule(conn, None, ReminderKind.BOARD, day.isoformat(), due, [outbox.TEAM])
+    outbox.schedule(conn, None, ReminderKind.BOARD, day.isoformat(), due, [outbox.TEAM])
     return True
 
 
-async def listed_on_the_board(
+def listed_on_the_board(
     conn: Connection, ctx: Context, row: Reminder, now: dt.datetime, reason: str
 ) -> Skip:
     """A team 08:00 row the core put on the board (`Action.BOARD`): not sent on its own; the
     board of that day is made sure of (a row written before the boards were has none)."""
     day = row.due_at.astimezone(ctx.zone).date()
     if day == now.astimezone(ctx.zone).date():
-        await ensure_board(conn, ctx, day)
+        ensure_board(conn, ctx, day)
     return Skip(reason)
 
 
-async def schedule_boards(
-    conn: Connection, ctx: Context, admission: dt.date, now: dt.datetime
-) -> None:
+def schedule_boards(conn: Connection, ctx: Context, admission: dt.date, now: dt.datetime) -> None:
     """A board on each morning of this patient's D0 window still ahead."""
     for step in schedule.future_window_steps(admission, now, ctx.zone):
         if step.step in schedule.MORNING_STEPS:
-            await ensure_board(conn, ctx, step.due.astimezone(ctx.zone).date())
+            ensure_board(conn, ctx, step.due.astimezone(ctx.zone).date())
 
 
-async def decision(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> Decision:
+def decision(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> Decision:
     """The sender's branch for a board row: the board as it is now (what it shows is kept,
     to be recorded once Telegram accepted it), or skipped when no patient is open."""
-    found = await entries(conn, now)
+    found = entries(conn, now)
     if not found:
         return Skip(NOTHING_OPEN)
-    await store.set_meta(conn, f"{SHOWN_META}{row.id}", key_of(found))
+    store.set_meta(conn, f"{SHOWN_META}{row.id}", key_of(found))
     return Message(lambda lang: render(lang, ctx, found, now, row.id))
 
 
-async def record_posted(
+def record_posted(
     conn: Connection, row: Reminder, chat_id: int, message_id: int | None,
     now: dt.datetime,
 ) -> None:  # fmt: skip
     """Telegram accepted the board: its message is the one edited that day."""
-    shown = await store.get_meta(conn, f"{SHOWN_META}{row.id}")
-    await store.delete_meta(conn, f"{SHOWN_META}{row.id}")
+    shown = store.get_meta(conn, f"{SHOWN_META}{row.id}")
+    store.delete_meta(conn, f"{SHOWN_META}{row.id}")
     if message_id is None:
         return
     day = dt.date.fromisoformat(row.step)
-    await own_store.save_board(conn, own_store.Board(day, chat_id, message_id, shown or ""), now)
+    own_store.save_board(conn, own_store.Board(day, chat_id, message_id, shown or ""), now)
 
 
 # --- edited in place ------------------------------------------------------------------------
 
 
-async def _current(
+def _current(
     conn: Connection, ctx: Context, now: dt.datetime
 ) -> tuple[own_store.Board, int | None, list[Entry]] | None:
-    board = await own_store.latest_board(conn, now.astimezone(ctx.zone).date())
+    board = own_store.latest_board(conn, now.astimezone(ctx.zone).date())
     if board is None:
         return None
-    row_id = await own_store.reminder_of_message(conn, board.chat_id, board.message_id)
-    return board, row_id, await entries(conn, now)
+    row_id = own_store.reminder_of_message(conn, board.chat_id, board.message_id)
+    return board, row_id, entries(conn, now)
 
 
-async def refreshed_board(conn: Connection, ctx: Context, now: dt.datetime) -> list[Out]:
+def refreshed_board(conn: Connection, ctx: Context, now: dt.datetime) -> list[Out]:
     """The latest board, re-worded now (a button was pressed): an edit, and what it shows
     recorded (in the caller's transaction) so the keeper does not edit it again."""
-    current = await _current(conn, ctx, now)
+    current = _current(conn, ctx, now)
     if current is None:
         return []
     board, row_id, found = current
@@ -221,15 +219,14 @@ async def refreshed_board(conn: Connection, ctx: Context, now: dt.datetime) -> l
     if key == board.text:
         return []
     text, buttons = render(ctx.settings.language or "fr", ctx, found, now, row_id)
-    await own_store.save_board(conn, own_store.Board(board.day, board.chat_id, board.message_id, key), now)  # fmt: skip
+    own_store.save_board(conn, own_store.Board(board.day, board.chat_id, board.message_id, key), now)  # fmt: skip
     return [Out(text, buttons, chat_id=board.chat_id, edit=board.message_id)]
 
 
 async def board_tick(ctx: Context, now: dt.datetime, edit: Edit) -> str:
     """Edit the latest board if what it says changed. Returns what it did: "no board",
     "edited" or "unchanged"."""
-    async with ctx.db.transaction() as conn:
-        current = await _current(conn, ctx, now)
+    current = await ctx.db.write(_current, ctx, now)
     if current is None:
         return "no board"
     board, row_id, found = current
@@ -242,8 +239,9 @@ async def board_tick(ctx: Context, now: dt.datetime, edit: Edit) -> str:
     except BadRequest as exc:
         if "not modified" not in exc.message.lower():
             raise
-    async with ctx.db.transaction() as conn:
-        await own_store.save_board(conn, own_store.Board(board.day, board.chat_id, board.message_id, key), now)  # fmt: skip
+
+    saved = own_store.Board(board.day, board.chat_id, board.message_id, key)
+    await ctx.db.write(own_store.save_board, saved, now)
     return "edited"
 
 

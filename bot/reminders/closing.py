@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import Connection
+
 from bot.common import Actor, Context, Out
 from bot.criteria import verdict_lines
 from bot.present import classification, deadline_line, dose_line
@@ -26,7 +28,6 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
-from storage.connection import Connection
 from storage.screenings import Screening
 
 LAST_ACTOR = "last_actor"
@@ -81,7 +82,7 @@ def reason_lines(
     return text
 
 
-async def close_screening(
+def close_screening(
     conn: Connection,
     ctx: Context,
     actor: Actor,
@@ -94,7 +95,7 @@ async def close_screening(
     lang = ctx.language(actor)
     reasons = evaluation.failed or evaluation.pending
     admission = answers.get("admission_date")
-    await store.update_screening(
+    store.update_screening(
         conn, screening.id, now, status=store.SCREENED, outcome=evaluation.outcome.value,
         reasons=reasons, closed_at=now, last_actor_id=actor.user_id, stage="done", cursor=None,
         proposed=None, dose_cells=evaluation.dose_cells if evaluation.outcome in
@@ -102,7 +103,7 @@ async def close_screening(
         admission_date=admission if isinstance(admission, dt.date) else None,
         d0_deadline=evaluation.d0_deadline,
     )  # fmt: skip
-    await append_audit_many(
+    append_audit_many(
         conn,
         [
             AuditEntry(now, str(actor.user_id), "outcome", screening.number, "outcome",
@@ -113,7 +114,7 @@ async def close_screening(
     )  # fmt: skip
     held = None
     if evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING):
-        held = await schedule_after_screening(
+        held = schedule_after_screening(
             conn, ctx, screening, actor.user_id, answers, evaluation, now
         )
     result = result_lines(lang, screening.number, evaluation, answers, now, ctx)
@@ -136,7 +137,7 @@ def recorded_result(
     return result_lines(lang, s.number, evaluation, answers, now, ctx)
 
 
-async def schedule_after_screening(
+def schedule_after_screening(
     conn: Connection,
     ctx: Context,
     screening: Screening,
@@ -151,42 +152,42 @@ async def schedule_after_screening(
     admission = answers.get("admission_date")
     # The result message about to be shown to the clinician is their first reminder: held for
     # that reply, marked sent once Telegram accepted it, else sent by the reminder sender.
-    held = await outbox.hold(conn, screening.id, "d0_window", "outcome", clinician, now)
-    await outbox.schedule(conn, screening.id, "d0_window", "outcome", now, [outbox.TEAM])
+    held = outbox.hold(conn, screening.id, "d0_window", "outcome", clinician, now)
+    outbox.schedule(conn, screening.id, "d0_window", "outcome", now, [outbox.TEAM])
     if isinstance(admission, dt.date):
         for step in schedule.future_window_steps(admission, now, ctx.zone):
-            await outbox.schedule(
+            outbox.schedule(
                 conn, screening.id, step.kind, step.step, step.due, [outbox.TEAM, OWNER]
             )
     # Issue 14: the escalation steps (unacknowledged 08:00, no plan on the last day).
-    await d0_loop.schedule_window_escalations(
+    d0_loop.schedule_window_escalations(
         conn, ctx, screening.id, admission if isinstance(admission, dt.date) else None, now
     )
     if isinstance(admission, dt.date):  # the team's 08:00 message on each day of the window
-        await reminders_board.schedule_boards(conn, ctx, admission, now)
+        reminders_board.schedule_boards(conn, ctx, admission, now)
     if evaluation.outcome is Outcome.PENDING:
-        await outbox.schedule(
+        outbox.schedule(
             conn, screening.id, "pending", "daily", schedule.next_morning(now, ctx.zone),
             [LAST_ACTOR],
         )  # fmt: skip
         index_date = answers.get("index_date")
         if "max_bsa_percent" in evaluation.pending and isinstance(index_date, dt.date):
-            await outbox.schedule(
+            outbox.schedule(
                 conn, screening.id, "bsa_expiry", "observation_end",
                 schedule.bsa_expiry(index_date, ctx.zone), [SYSTEM],
             )  # fmt: skip
     if answers.get("consent_by") == "support_person":
-        await outbox.schedule(
+        outbox.schedule(
             conn, screening.id, "consent_patient", "reminder",
-            schedule.next_morning(now, ctx.zone), await consent_recipients(conn, clinician_id),
+            schedule.next_morning(now, ctx.zone), consent_recipients(conn, clinician_id),
         )  # fmt: skip
     return held
 
 
-async def consent_recipients(conn: Connection, clinician_id: int) -> list[str]:
+def consent_recipients(conn: Connection, clinician_id: int) -> list[str]:
     """Who is reminded to seek the patient's own consent: the screening clinician and the
     coordinators, privately — never the team group (who signed is an answer)."""
-    coordinators = await user_store.users_with_role(conn, "coordinator")
+    coordinators = user_store.users_with_role(conn, "coordinator")
     ids = [clinician_id, *(c for c in coordinators if c != clinician_id)]
     return [outbox.user_recipient(i) for i in ids]
 
@@ -196,7 +197,7 @@ async def consent_recipients(conn: Connection, clinician_id: int) -> list[str]:
 WINDOW_KINDS = ("d0_window", "pending", "bsa_expiry")
 
 
-async def reevaluate(
+def reevaluate(
     conn: Connection,
     ctx: Context,
     actor: str,
@@ -212,7 +213,7 @@ async def reevaluate(
     from conversations.eligibility import evaluate
     from conversations.flow import without_inapplicable
 
-    loaded = await load(conn, screening)
+    loaded = load(conn, screening)
     answers = without_inapplicable(loaded.answers)
     injected = screening.injected_at is not None
     # Under the rules of the version the screening was opened under, never a later one.
@@ -221,7 +222,7 @@ async def reevaluate(
     reasons = evaluation.failed or evaluation.pending or evaluation.missing
     admission = answers.get("admission_date")
     included = evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING)
-    await store.update_screening(
+    store.update_screening(
         conn, screening.id, now, outcome=evaluation.outcome.value, reasons=reasons,
         dose_cells=evaluation.dose_cells if included else None,
         admission_date=admission if isinstance(admission, dt.date) else None,
@@ -229,49 +230,49 @@ async def reevaluate(
     )  # fmt: skip
     old = screening.outcome
     if old != evaluation.outcome.value or tuple(reasons) != screening.reasons:
-        await append_audit(
+        append_audit(
             conn,
             AuditEntry(now, actor, "outcome", screening.number, "outcome", old,
                        evaluation.outcome.value, reason or ",".join(reasons) or None),
         )  # fmt: skip
     incomplete = evaluation.outcome is Outcome.INCOMPLETE
     if incomplete and screening.status == store.SCREENED and not injected:
-        await reopen(conn, ctx, actor, screening, answers, now, reason)
+        reopen(conn, ctx, actor, screening, answers, now, reason)
         return old, evaluation
     if injected or screening.status != store.SCREENED:
         return old, evaluation
     due_unsent = [
-        r for r in await outbox.for_screening(conn, screening.id)
+        r for r in outbox.for_screening(conn, screening.id)
         if r.state == "scheduled" and r.kind in WINDOW_KINDS and r.due_at <= now
     ]  # fmt: skip
-    await own_store.cancel_scheduled(conn, screening.id, Cause.REEVALUATION, WINDOW_KINDS)
-    await d0_loop.schedule_window_escalations(  # issue 14: rewritten, or none if excluded
+    own_store.cancel_scheduled(conn, screening.id, Cause.REEVALUATION, WINDOW_KINDS)
+    d0_loop.schedule_window_escalations(  # issue 14: rewritten, or none if excluded
         conn, ctx, screening.id, admission if isinstance(admission, dt.date) else None, now,
         included=included,
     )  # fmt: skip
     if included and isinstance(admission, dt.date):
-        await reminders_board.schedule_boards(conn, ctx, admission, now)
+        reminders_board.schedule_boards(conn, ctx, admission, now)
     if included:
-        await _replan_due(conn, ctx, screening, evaluation, admission, due_unsent, now)
+        _replan_due(conn, ctx, screening, evaluation, admission, due_unsent, now)
         if isinstance(admission, dt.date):
             for step in schedule.future_window_steps(admission, now, ctx.zone):
-                await outbox.schedule(conn, screening.id, step.kind, step.step, step.due,
+                outbox.schedule(conn, screening.id, step.kind, step.step, step.due,
                                       [outbox.TEAM, OWNER])  # fmt: skip
         if evaluation.outcome is Outcome.PENDING:
-            await outbox.schedule(conn, screening.id, "pending", "daily",
+            outbox.schedule(conn, screening.id, "pending", "daily",
                                   schedule.next_morning(now, ctx.zone), [LAST_ACTOR])  # fmt: skip
             index_date = answers.get("index_date")
             if "max_bsa_percent" in evaluation.pending and isinstance(index_date, dt.date):
-                await outbox.schedule(conn, screening.id, "bsa_expiry", "observation_end",
+                outbox.schedule(conn, screening.id, "bsa_expiry", "observation_end",
                                       schedule.bsa_expiry(index_date, ctx.zone), [SYSTEM])  # fmt: skip
     if old != evaluation.outcome.value:
         # "HMN-004 is now eligible": the team notice goes out at once through the outbox.
-        await outbox.schedule(conn, screening.id, "outcome_change", evaluation.outcome.value,
+        outbox.schedule(conn, screening.id, "outcome_change", evaluation.outcome.value,
                               now, [outbox.TEAM, outbox.user_recipient(screening.last_actor_id)])  # fmt: skip
     return old, evaluation
 
 
-async def reopen(
+def reopen(
     conn: Connection,
     ctx: Context,
     actor: str,
@@ -288,25 +289,25 @@ async def reopen(
     from conversations.flow import next_question
 
     cursor = next_question(answers)
-    await store.update_screening(
+    store.update_screening(
         conn, screening.id, now, status=store.IN_SCREENING, stage="question", cursor=cursor,
         proposed=None, closed_at=None, dose_cells=None, last_activity_at=now,
         idle_reminded=False,
     )  # fmt: skip
-    await append_audit(
+    append_audit(
         conn,
         AuditEntry(now, actor, "reopened", screening.number, "status", screening.status,
                    store.IN_SCREENING, reason),
     )  # fmt: skip
-    await outbox.cancel(conn, screening.id, (*WINDOW_KINDS, "consent_patient"))
-    await d0_loop.schedule_window_escalations(
+    outbox.cancel(conn, screening.id, (*WINDOW_KINDS, "consent_patient"))
+    d0_loop.schedule_window_escalations(
         conn, ctx, screening.id, None, now, included=False
     )  # no escalation for a screening in progress
-    recipients = await consent_recipients(conn, screening.clinician_id)
-    await outbox.schedule(conn, screening.id, "notice", "reopened", now, recipients)
+    recipients = consent_recipients(conn, screening.clinician_id)
+    outbox.schedule(conn, screening.id, "notice", "reopened", now, recipients)
 
 
-async def _replan_due(
+def _replan_due(
     conn: Connection,
     ctx: Context,
     screening: Screening,
@@ -334,4 +335,4 @@ async def _replan_due(
         ):
             due = row.due_at
         if due is not None:
-            await outbox.schedule(conn, screening.id, row.kind, row.step, due, [row.recipient])
+            outbox.schedule(conn, screening.id, row.kind, row.step, due, [row.recipient])

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot.callback_data import NOT_INJECTING, PLAN, TAKE
 from bot.common import Button, Context
@@ -25,7 +27,6 @@ from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
-from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening
 
@@ -120,9 +121,9 @@ def ownership_lines(lang: str, loop: own_store.Loop, names: dict[int, str], ctx:
     return "\n".join(owner_lines(lang, owner_facts(loop, names), ctx.zone))
 
 
-async def deep_link(conn: Connection, number: str) -> str:
+def deep_link(conn: Connection, number: str) -> str:
     """`https://t.me/<bot>?start=<NUMBER>` once the bot's username is known (kept at start)."""
-    username = await store.get_meta(conn, BOT_USERNAME_META)
+    username = store.get_meta(conn, BOT_USERNAME_META)
     return f"https://t.me/{username}?start={number}" if username else ""
 
 
@@ -133,7 +134,7 @@ class D0Notice(Message):
     """A D0-window message that already carries its owner line, link and buttons."""
 
 
-async def decorate(
+def decorate(
     conn: Connection, ctx: Context, row: Reminder, s: Screening, decision: Decision
 ) -> Decision:
     """A D0-window reminder with who owns the patient, the plan, the link and the buttons,
@@ -144,9 +145,9 @@ async def decorate(
         return decision
     if row.step == schedule.WINDOW_CLOSED:
         return decision
-    loop = await own_store.get_loop(conn, s.id)
-    names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
-    link = await deep_link(conn, s.number) if row.recipient == outbox.TEAM else ""
+    loop = own_store.get_loop(conn, s.id)
+    names = own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
+    link = deep_link(conn, s.number) if row.recipient == outbox.TEAM else ""
     facts = owner_facts(loop, names, s, link)
     inner = decision.render
 
@@ -158,11 +159,11 @@ async def decorate(
     return D0Notice(render)
 
 
-async def audience(conn: Connection, who: Audience) -> list[str]:
+def audience(conn: Connection, who: Audience) -> list[str]:
     """Symbolic recipients of an escalation step: the owner is resolved when it is sent; the
     coordinators (the admins when there is none) and admins are listed now, one row each."""
-    coordinators = await user_store.users_with_role(conn, "coordinator")
-    admins = await user_store.users_with_role(conn, "admin")
+    coordinators = user_store.users_with_role(conn, "coordinator")
+    admins = user_store.users_with_role(conn, "admin")
     users: list[int] = []
     owner: list[str] = []
     match who:
@@ -178,7 +179,7 @@ async def audience(conn: Connection, who: Audience) -> list[str]:
     return owner + [outbox.user_recipient(u) for u in dict.fromkeys(users)]
 
 
-async def schedule_window_escalations(
+def schedule_window_escalations(
     conn: Connection, ctx: Context, screening_id: int, admission: dt.date | None,
     now: dt.datetime, *, included: bool = True,
 ) -> None:  # fmt: skip
@@ -186,24 +187,24 @@ async def schedule_window_escalations(
     pending, or re-evaluated); a patient no longer included keeps none."""
     stale = [
         r.id
-        for r in await own_store.scheduled(conn, screening_id, ReminderKind.ESCALATION)
+        for r in own_store.scheduled(conn, screening_id, ReminderKind.ESCALATION)
         if r.step.startswith(WINDOW_STEPS_PREFIXES)
     ]
-    await own_store.cancel_ids(conn, stale, Cause.REEVALUATION)
+    own_store.cancel_ids(conn, stale, Cause.REEVALUATION)
     if not included or admission is None:
         return
     for step in escalation.future_window_plan(admission, now, ctx.zone):
-        await outbox.schedule(conn, screening_id, ReminderKind.ESCALATION, step.step, step.due,
-                              await audience(conn, step.audience))  # fmt: skip
+        outbox.schedule(conn, screening_id, ReminderKind.ESCALATION, step.step, step.due,
+                              audience(conn, step.audience))  # fmt: skip
 
 
-async def escalation_decision(
+def escalation_decision(
     conn: Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime
 ) -> Decision:
     """The sender's branch for `escalation` rows: still relevant now? then its message."""
     if s.admission_date is None:
         return Skip("no admission date")
-    loop = await own_store.get_loop(conn, s.id)
+    loop = own_store.get_loop(conn, s.id)
     state = loop_state(s, loop)
     try:
         kind, day = escalation.parse_step(row.step)
@@ -218,8 +219,8 @@ async def escalation_decision(
         if state.closed:
             return Skip(f"status {s.status}, outcome {s.outcome}")
         return Skip("answered: acknowledged or planned")
-    names = await own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
-    link = await deep_link(conn, s.number)
+    names = own_store.display_names(conn, [loop.owner_id] if loop.owner_id else [])
+    link = deep_link(conn, s.number)
 
     def render(lang: str) -> tuple[str, list[list[Button]]]:
         params: dict[str, Any] = {"number": s.number, "day": day or ""}

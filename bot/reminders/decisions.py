@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from bot.common import Button, Context
 from storage import screenings as store
-from storage.connection import Connection
 
 #: The team chat id kept in the database once known (it changes when a group migrates).
 TEAM_CHAT_META = "team_chat_id"
@@ -36,9 +37,9 @@ class Message:
 Decision = Skip | Handled | Message
 
 
-async def team_chat_id(conn: Connection, ctx: Context) -> int | None:
+def team_chat_id(conn: Connection, ctx: Context) -> int | None:
     """The migrated id kept in the database wins over LYSYME_TEAM_CHAT_ID."""
-    kept = await store.get_meta(conn, TEAM_CHAT_META)
+    kept = store.get_meta(conn, TEAM_CHAT_META)
     if kept:
         return int(kept)
     return ctx.settings.team_chat_id

@@ -29,6 +29,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import httpx
+from sqlalchemy import Connection
 from telegram import Message as TelegramMessage
 from telegram.error import TimedOut
 from telegram.ext import AIORateLimiter, Defaults
@@ -45,7 +46,6 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
-from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening
 
@@ -89,20 +89,20 @@ def message_id_of(sent: object) -> int | None:
     return sent if isinstance(sent, int) and not isinstance(sent, bool) else None
 
 
-async def after_sent(
+def after_sent(
     conn: Connection, row: Reminder, chat_id: int, sent: object, now: dt.datetime
 ) -> None:
     """Keep which message the row became (the morning board: the one edited that day); a
     private chat that works is reachable again."""
     message_id = message_id_of(sent)
     if message_id is not None:
-        await own_store.record_message(conn, row.id, chat_id, message_id)
+        own_store.record_message(conn, row.id, chat_id, message_id)
     if row.kind == ReminderKind.BOARD:
         from bot.reminders import board as reminders_board
 
-        await reminders_board.record_posted(conn, row, chat_id, message_id, now)
+        reminders_board.record_posted(conn, row, chat_id, message_id, now)
     if chat_id > 0:
-        await own_store.clear_unreachable(conn, chat_id)
+        own_store.clear_unreachable(conn, chat_id)
 
 
 def fate_unknown(exc: TimedOut) -> bool:
@@ -114,11 +114,11 @@ def fate_unknown(exc: TimedOut) -> bool:
     return "pool timeout" not in (exc.message or "").lower()
 
 
-async def mark_unknown(
+def mark_unknown(
     conn: Connection, row: Reminder, screening: Screening | None, now: dt.datetime
 ) -> None:
-    await own_store.mark_unknown(conn, row.id, "timed out after the request left: maybe delivered")
-    await append_audit(conn, AuditEntry(now, "system", "reminder_unknown",
+    own_store.mark_unknown(conn, row.id, "timed out after the request left: maybe delivered")
+    append_audit(conn, AuditEntry(now, "system", "reminder_unknown",
                                         screening.number if screening else None,
                                         f"{row.kind}:{row.step}", None, row.recipient,
                                         "timeout: delivery unknown, not retried"))  # fmt: skip
@@ -127,21 +127,19 @@ async def mark_unknown(
 # --- unreachable users ----------------------------------------------------------------------
 
 
-async def on_refused(
-    conn: Connection, row: Reminder, chat_id: int, why: str, now: dt.datetime
-) -> None:
+def on_refused(conn: Connection, row: Reminder, chat_id: int, why: str, now: dt.datetime) -> None:
     """A private chat refused a message: the user is unreachable (audited), and this
     reminder is written again now, to be rerouted (team group and coordinators)."""
     if chat_id <= 0 or why not in ("blocked", "chat_not_found"):
         return
-    if await user_store.get_user(conn, chat_id) is None:
+    if user_store.get_user(conn, chat_id) is None:
         return
-    if not await own_store.mark_unreachable(conn, chat_id, why, now):
+    if not own_store.mark_unreachable(conn, chat_id, why, now):
         return
-    await append_audit(conn, AuditEntry(now, "system", "user_unreachable", None, str(chat_id),
+    append_audit(conn, AuditEntry(now, "system", "user_unreachable", None, str(chat_id),
                                         None, why, "private message refused"))  # fmt: skip
     if row.screening_id is not None and row.kind != ReminderKind.ADMIN:
-        await outbox.schedule(conn, row.screening_id, row.kind, row.step, now, [row.recipient])
+        outbox.schedule(conn, row.screening_id, row.kind, row.step, now, [row.recipient])
 
 
 def _team_may_see(row: Reminder) -> bool:
@@ -153,7 +151,7 @@ def _team_may_see(row: Reminder) -> bool:
     return row.kind == ReminderKind.ESCALATION
 
 
-async def reroute(
+def reroute(
     conn: Connection,
     ctx: Context,
     row: Reminder,
@@ -164,49 +162,49 @@ async def reroute(
     to skip. None: reachable. The coordinators get a copy of a patient reminder (rows of
     their own); the team group gets this row too when its content may be shown there. Both
     say for whom it was meant (`for_whom`)."""
-    if not await own_store.is_unreachable(conn, user_id):
+    if not own_store.is_unreachable(conn, user_id):
         return None
     if screening is None or row.kind == ReminderKind.ADMIN:
         return "recipient unreachable"
     meant_for = outbox.user_recipient(user_id)
     coordinators = [
         c
-        for c in await user_store.users_with_role(conn, "coordinator")
-        if c != user_id and not await own_store.is_unreachable(conn, c)
+        for c in user_store.users_with_role(conn, "coordinator")
+        if c != user_id and not own_store.is_unreachable(conn, c)
     ]
     copies = []
     for c in coordinators:
         recipient = outbox.user_recipient(c)
-        if not await outbox.has_scheduled(conn, screening.id, row.kind, row.step, recipient=recipient):  # fmt: skip
+        if not outbox.has_scheduled(conn, screening.id, row.kind, row.step, recipient=recipient):  # fmt: skip
             copies.append(recipient)
-    ids = await outbox.schedule(conn, screening.id, row.kind, row.step, row.due_at, copies)
+    ids = outbox.schedule(conn, screening.id, row.kind, row.step, row.due_at, copies)
     for new_id in ids:
-        await own_store.note_rerouted(conn, new_id, meant_for)
-    team = await team_chat_id(conn, ctx)
+        own_store.note_rerouted(conn, new_id, meant_for)
+    team = team_chat_id(conn, ctx)
     if team is None or not _team_may_see(row):
         return "recipient unreachable: rerouted to the coordinators"
-    await own_store.note_rerouted(conn, row.id, meant_for)
+    own_store.note_rerouted(conn, row.id, meant_for)
     return team, ctx.settings.language or "fr"
 
 
-async def for_whom(conn: Connection, row: Reminder, lang: str) -> str:
+def for_whom(conn: Connection, row: Reminder, lang: str) -> str:
     """A rerouted reminder's first line: "For Dr Alice, who cannot be reached privately:"
     (the staff member's Telegram first name, else their id). Empty for the others."""
-    meant_for = await own_store.rerouted_from(conn, row.id)
+    meant_for = own_store.rerouted_from(conn, row.id)
     if meant_for is None or not meant_for.startswith("user:"):
         return ""
     user_id = int(meant_for[5:])
-    name = (await own_store.display_names(conn, [user_id])).get(user_id)
+    name = (own_store.display_names(conn, [user_id])).get(user_id)
     if name is None:
         return t(lang, "own.for_unreachable_id", user_id=user_id) + "\n"
     return t(lang, "own.for_unreachable", name=name) + "\n"
 
 
-async def resolve_owner(conn: Connection, screening: Screening | None) -> int | None:
+def resolve_owner(conn: Connection, screening: Screening | None) -> int | None:
     """The `owner` recipient: who pressed "I'm on it", else the screening clinician."""
     if screening is None:
         return None
-    loop = await own_store.get_loop(conn, screening.id)
+    loop = own_store.get_loop(conn, screening.id)
     return loop.owner_id or screening.clinician_id
 
 
@@ -215,22 +213,23 @@ async def on_activity(ctx: Context, actor: Actor, outs: list[Out]) -> list[Out]:
     group, they are asked to open the private chat."""
     if actor.user is None:
         return outs
-    name, unreachable = await own_store.reach(ctx.db.conn, actor.user_id)
+    name, unreachable = await ctx.db.read(own_store.reach, actor.user_id)
     if actor.first_name and actor.first_name[:64] != name:
         # Staff's Telegram first name, for "taken by …" and "for Dr …" (never a patient's).
-        async with ctx.db.transaction() as conn:
-            await own_store.set_display_name(conn, actor.user_id, actor.first_name)
+        await ctx.db.write(own_store.set_display_name, actor.user_id, actor.first_name)
     if not unreachable:
         return outs
     lang = ctx.language(actor)
     if actor.private:
-        async with ctx.db.transaction() as conn:
-            await own_store.clear_unreachable(conn, actor.user_id)
+
+        def reachable_again(conn: Connection) -> None:
+            own_store.clear_unreachable(conn, actor.user_id)
             # A new episode: the next refusal tells the admins again (once per episode).
-            await store.delete_meta(conn, f"{UNREACHABLE_META}{actor.user_id}")
+            store.delete_meta(conn, f"{UNREACHABLE_META}{actor.user_id}")
+
+        await ctx.db.write(reachable_again)
         return [*outs, Out(t(lang, "own.reachable_again"))]
-    async with ctx.db.transaction() as conn:
-        username = await store.get_meta(conn, BOT_USERNAME_META)
+    username = await ctx.db.read(store.get_meta, BOT_USERNAME_META)
     link = f"https://t.me/{username}" if username else ""
     return [*outs, Out(t(lang, "own.open_private", link=link))]
 
@@ -243,8 +242,7 @@ async def remember_username(application: Any, ctx: Context) -> None:
     username = getattr(application.bot, "username", None)
     if not username:
         return
-    async with ctx.db.transaction() as conn:
-        await store.set_meta(conn, BOT_USERNAME_META, str(username))
+    await ctx.db.write(store.set_meta, BOT_USERNAME_META, str(username))
 
 
 #: Its start hook comes first (bot/app.py): team notices sent at start need the username.

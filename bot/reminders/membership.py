@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import Connection
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import callback_data as cd
@@ -28,7 +29,6 @@ from storage import reminders as outbox
 from storage import screenings as screening_store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
-from storage.connection import Connection
 from storage.membership import Member
 from storage.reminders import Reminder
 
@@ -70,39 +70,39 @@ def roles_text(lang: str, roles: frozenset[str] | set[str]) -> str:
     return ", ".join(t(lang, f"role.{r}") for r in sorted(roles))
 
 
-async def admins(conn: Connection) -> list[int]:
-    return await user_store.users_with_role(conn, "admin")
+def admins(conn: Connection) -> list[int]:
+    return user_store.users_with_role(conn, "admin")
 
 
-async def tell(conn: Connection, step: str, due: dt.datetime, recipients: list[int]) -> None:
+def tell(conn: Connection, step: str, due: dt.datetime, recipients: list[int]) -> None:
     if recipients:
-        await outbox.schedule(conn, None, ReminderKind.ADMIN, step, due,
+        outbox.schedule(conn, None, ReminderKind.ADMIN, step, due,
                               [outbox.user_recipient(r) for r in recipients])  # fmt: skip
 
 
-async def plan_end_reminder(
+def plan_end_reminder(
     conn: Connection, ctx: Context, telegram_id: int, day: dt.date, now: dt.datetime
 ) -> None:
     """The admins' reminder 7 days before `day` (none when the end is nearer than that)."""
     if needs_reminder(day, ctx.zone, now):
         step = f"{ENDS}:{telegram_id}:{day.isoformat()}"
-        await tell(conn, step, reminder_due(day, ctx.zone), await admins(conn))
+        tell(conn, step, reminder_due(day, ctx.zone), admins(conn))
 
 
 def extend_data(telegram_id: int, day: dt.date) -> str:
     return cd.encode(cd.AccessExtend(telegram_id, day.isoformat()))
 
 
-async def decision(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> Decision:
+def decision(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> Decision:
     """What an admin notice of membership says now (or why it is no longer sent)."""
     step, _, rest = row.step.partition(":")
     head, _, tail = rest.partition(":")
     if not head.isdigit():
         return Skip(f"bad step {row.step}")
     telegram_id = int(head)
-    person = await m_store.member(conn, telegram_id)
+    person = m_store.member(conn, telegram_id)
     if step == JOINED:
-        return await _joined(conn, telegram_id, person, tail)
+        return _joined(conn, telegram_id, person, tail)
     if step == ENDS:
         if person is None or not person.active or person.until_day is None:
             return Skip("access already ended")
@@ -115,18 +115,18 @@ async def decision(conn: Connection, ctx: Context, row: Reminder, now: dt.dateti
             [[Button(t(lang, "mb.extend_button"), extend_data(telegram_id, day))]],
         ))  # fmt: skip
     if step == LAPSED:
-        work = await m_store.open_work_of(conn, telegram_id)
+        work = m_store.open_work_of(conn, telegram_id)
         if not work:
             return Skip("no open patient")
         return Message(lambda lang: (_handover(lang, person, telegram_id, work), []))
     return Skip(f"unknown step {row.step}")
 
 
-async def _joined(conn: Connection, telegram_id: int, person: Member | None, tail: str) -> Decision:
-    invitation = await m_store.invitation_by_id(conn, int(tail)) if tail.isdigit() else None
+def _joined(conn: Connection, telegram_id: int, person: Member | None, tail: str) -> Decision:
+    invitation = m_store.invitation_by_id(conn, int(tail)) if tail.isdigit() else None
     if invitation is None or person is None:
         return Skip("invitation not found")
-    inviter = await m_store.member(conn, invitation.created_by)
+    inviter = m_store.member(conn, invitation.created_by)
     until = invitation.until_day
 
     def render(lang: str) -> tuple[str, list[list[Button]]]:
@@ -159,24 +159,27 @@ def _handover(
 async def lapse_due(ctx: Context, now: dt.datetime, send: Send) -> int:
     """End every access whose end has come (audited, sessions closed, open patients offered
     to the coordinators), then tell each person once. Returns the number of lapses."""
-    async with ctx.db.transaction() as conn:
-        due = await m_store.due_lapses(conn, now)
+
+    def lapsed(conn: Connection) -> tuple[list[Member], list[Member]]:
+        due = m_store.due_lapses(conn, now)
         for person in due:
-            if not await m_store.lapse(conn, person.telegram_id):
+            if not m_store.lapse(conn, person.telegram_id):
                 continue
-            await screening_store.clear_user_sessions(conn, person.telegram_id)
+            screening_store.clear_user_sessions(conn, person.telegram_id)
             until = day_text(person.until_day) if person.until_day else None
             ended = person.access_until.isoformat() if person.access_until else None
-            await append_audit(conn, AuditEntry(now, SYSTEM, "access_lapsed", None,
-                                                str(person.telegram_id),
-                                                ",".join(sorted(person.roles)), ended,
-                                                f"end date {until}" if until else None))  # fmt: skip
-            if await m_store.open_work_of(conn, person.telegram_id):
-                coordinators = [c for c in await user_store.users_with_role(conn, "coordinator")
+            append_audit(conn, AuditEntry(now, SYSTEM, "access_lapsed", None,
+                                          str(person.telegram_id),
+                                          ",".join(sorted(person.roles)), ended,
+                                          f"end date {until}" if until else None))  # fmt: skip
+            if m_store.open_work_of(conn, person.telegram_id):
+                coordinators = [c for c in user_store.users_with_role(conn, "coordinator")
                                 if c != person.telegram_id]  # fmt: skip
-                await tell(conn, f"{LAPSED}:{person.telegram_id}", now,
-                           coordinators or await admins(conn))  # fmt: skip
-        told = await m_store.lapse_notices_due(conn)
+                tell(conn, f"{LAPSED}:{person.telegram_id}", now,
+                     coordinators or admins(conn))  # fmt: skip
+        return due, m_store.lapse_notices_due(conn)
+
+    due, told = await ctx.db.write(lapsed)
     for person in due:
         log.info("access of %s lapsed", person.telegram_id)
     for person in told:
@@ -195,5 +198,5 @@ async def _tell_lapsed(ctx: Context, person: Member, send: Send) -> None:
     except TelegramError as exc:
         log.warning("lapse notice to %s not sent yet: %s", person.telegram_id, type(exc).__name__)
         return
-    async with ctx.db.transaction() as conn:
-        await m_store.mark_lapse_told(conn, person.telegram_id)
+
+    await ctx.db.write(m_store.mark_lapse_told, person.telegram_id)

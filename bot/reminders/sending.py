@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import Connection
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -17,7 +18,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.common import Context
+from bot.common import Button, Context
 from bot.fencing import LeaseLost, leader_only
 from bot.reminders import delivery as reminder_delivery
 from bot.reminders.closing import LAST_ACTOR, SYSTEM
@@ -46,14 +47,13 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
-from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening
 from storage.timefmt import to_db
 
 
-async def screening_of(conn: Connection, row: Reminder) -> Screening | None:
-    return await store.get_by_id(conn, row.screening_id) if row.screening_id is not None else None
+def screening_of(conn: Connection, row: Reminder) -> Screening | None:
+    return store.get_by_id(conn, row.screening_id) if row.screening_id is not None else None
 
 
 async def deliver(
@@ -83,35 +83,43 @@ async def _deliver_row(
 ) -> None:
     late = now - row.due_at > LATE_AFTER
     claim = state.claim or outbox.claim_of()
-    async with ctx.db.transaction() as conn:
-        await outbox.keep(conn, row.id, claim)  # still ours (else ClaimLost: nothing done)
-        screening = await screening_of(conn, row)
-        decision = await prepare(conn, ctx, row, screening, now)
+
+    def prepared(
+        conn: Connection,
+    ) -> tuple[Screening | None, int, str, list[list[Button]]] | None:
+        """The row re-checked and worded, in one transaction; None when it needs no send."""
+        outbox.keep(conn, row.id, claim)  # still ours (else ClaimLost: nothing done)
+        screening = screening_of(conn, row)
+        decision = prepare(conn, ctx, row, screening, now)
         if isinstance(decision, Skip):
-            await _skip(conn, row, screening, decision.reason, now)
+            _skip(conn, row, screening, decision.reason, now)
             result.skipped += 1
-            return
+            return None
         if isinstance(decision, Handled):
-            await outbox.mark_sent(conn, row.id, now, late)
-            await append_audit(
-                conn, row_audit(now, "reminder_sent", row, screening, "system event")
-            )
+            outbox.mark_sent(conn, row.id, now, late)
+            append_audit(conn, row_audit(now, "reminder_sent", row, screening, "system event"))
             result.system += 1
-            return
-        target = await resolve(conn, ctx, row, screening)
+            return None
+        target = resolve(conn, ctx, row, screening)
         if isinstance(target, Skip):
-            await _skip(conn, row, screening, target.reason, now)
+            _skip(conn, row, screening, target.reason, now)
             result.skipped += 1
-            return
+            return None
         chat_id, lang = target
         if chat_id in throttled:
-            await outbox.retry_later(conn, row.id, throttled[chat_id], "flood control")
+            outbox.retry_later(conn, row.id, throttled[chat_id], "flood control")
             result.retried += 1
-            return
+            return None
         text, buttons = decision.render(lang)
-        text = await reminder_delivery.for_whom(conn, row, lang) + text  # issue 14: rerouted
+        text = reminder_delivery.for_whom(conn, row, lang) + text  # issue 14: rerouted
         if late:
             text += "\n" + t(lang, "rem.late")
+        return screening, chat_id, text, buttons
+
+    ready = await ctx.db.write(prepared)
+    if ready is None:
+        return
+    screening, chat_id, text, buttons = ready
     silent = reminder_delivery.SILENT.set(
         reminder_delivery.silent_for(row, now, ctx)
     )  # issue 14: quiet hours
@@ -127,9 +135,12 @@ async def _deliver_row(
     except RetryAfter as exc:
         wait = retry_delay(exc)
         throttled[chat_id] = now + wait
-        async with ctx.db.transaction() as conn:
-            await outbox.keep(conn, row.id, claim)
-            await outbox.retry_later(conn, row.id, now + wait, f"retry after {wait}")
+
+        def later(conn: Connection) -> None:
+            outbox.keep(conn, row.id, claim)
+            outbox.retry_later(conn, row.id, now + wait, f"retry after {wait}")
+
+        await ctx.db.write(later)
         result.retried += 1
     except ChatMigrated as exc:
         await _migrated(ctx, row, screening, chat_id, exc.new_chat_id, now, result, claim)
@@ -140,21 +151,28 @@ async def _deliver_row(
     except TimedOut as exc:
         # Issue 14: a timeout after the request left may have been delivered: recorded as
         # `unknown` and shown in /reminders, not retried into a duplicate (docs/REMINDERS.md).
-        async with ctx.db.transaction() as conn:
-            await outbox.keep(conn, row.id, claim)
-            if reminder_delivery.fate_unknown(exc):
-                await reminder_delivery.mark_unknown(conn, row, screening, now)
+        unknown = reminder_delivery.fate_unknown(exc)
+        message = exc.message[:200]
+
+        def timed_out(conn: Connection) -> None:
+            outbox.keep(conn, row.id, claim)
+            if unknown:
+                reminder_delivery.mark_unknown(conn, row, screening, now)
             else:
-                await outbox.retry_later(
-                    conn, row.id, now + backoff(row.attempts), exc.message[:200]
-                )
+                outbox.retry_later(conn, row.id, now + backoff(row.attempts), message)
+
+        await ctx.db.write(timed_out)
         result.retried += 1
     except (NetworkError, TelegramError) as exc:
         # Includes TimedOut. A timeout can also mean "delivered, answer lost": retrying then
         # duplicates one message, which is the price of never losing one.
-        async with ctx.db.transaction() as conn:
-            await outbox.keep(conn, row.id, claim)
-            await outbox.retry_later(conn, row.id, now + backoff(row.attempts), exc.message[:200])
+        failure = exc.message[:200]
+
+        def retried(conn: Connection) -> None:
+            outbox.keep(conn, row.id, claim)
+            outbox.retry_later(conn, row.id, now + backoff(row.attempts), failure)
+
+        await ctx.db.write(retried)
         result.retried += 1
         log.warning("reminder %s: %s, retried later", row.id, type(exc).__name__)
     else:
@@ -168,14 +186,17 @@ async def _deliver_row(
         state.delivered[row.id] = (row, now, late, chat_id, sent)
         result.sent += 1
         result.late += int(late)
-        async with ctx.db.transaction() as conn:
-            await outbox.keep(conn, row.id, claim)
-            await record_sent(conn, ctx, row, now, late, chat_id, sent)
+
+        def recorded(conn: Connection) -> None:
+            outbox.keep(conn, row.id, claim)
+            record_sent(conn, ctx, row, now, late, chat_id, sent)
+
+        await ctx.db.write(recorded)
     finally:
         reminder_delivery.SILENT.reset(silent)
 
 
-async def record_sent(
+def record_sent(
     conn: Connection,
     ctx: Context,
     row: Reminder,
@@ -187,24 +208,24 @@ async def record_sent(
     """Telegram accepted the row's message: sent (audited), the next daily one planned, which
     message it became kept, and the chat is reachable again (a later failure tells the admins
     again: once per episode)."""
-    screening = await screening_of(conn, row)
-    await outbox.mark_sent(conn, row.id, now, late)
-    await append_audit(conn, row_audit(now, "reminder_sent", row, screening,
+    screening = screening_of(conn, row)
+    outbox.mark_sent(conn, row.id, now, late)
+    append_audit(conn, row_audit(now, "reminder_sent", row, screening,
                                     "late" if late else None))  # fmt: skip
-    await ask_again(conn, ctx, row, now)
-    await reminder_delivery.after_sent(conn, row, chat_id, sent, now)
-    await store.delete_meta(conn, f"{UNREACHABLE_META}{chat_id}")
+    ask_again(conn, ctx, row, now)
+    reminder_delivery.after_sent(conn, row, chat_id, sent, now)
+    store.delete_meta(conn, f"{UNREACHABLE_META}{chat_id}")
 
 
-async def _skip(
+def _skip(
     conn: Connection,
     row: Reminder,
     screening: Screening | None,
     reason: str,
     now: dt.datetime,
 ) -> None:
-    await outbox.mark_skipped(conn, row.id, reason)
-    await append_audit(conn, row_audit(now, "reminder_skipped", row, screening, reason))
+    outbox.mark_skipped(conn, row.id, reason)
+    append_audit(conn, row_audit(now, "reminder_skipped", row, screening, reason))
 
 
 async def _failed(
@@ -224,18 +245,19 @@ async def _failed(
     else:
         why = "bad_request"
     log.warning("reminder %s to chat %s failed: %s", row.id, chat_id, why)
-    async with ctx.db.transaction() as conn:
-        await outbox.keep(conn, row.id, claim)
-        await outbox.mark_failed(conn, row.id, exc.message[:200])
-        await append_audit(
-            conn, row_audit(now, "reminder_failed", row, screening, exc.message[:200])
-        )
+
+    def body(conn: Connection) -> None:
+        outbox.keep(conn, row.id, claim)
+        outbox.mark_failed(conn, row.id, exc.message[:200])
+        append_audit(conn, row_audit(now, "reminder_failed", row, screening, exc.message[:200]))
         key = f"{UNREACHABLE_META}{chat_id}"
-        if await store.get_meta(conn, key) is None:
-            await store.set_meta(conn, key, to_db(now))
-            await tell_admins(conn, f"unreachable:{chat_id}:{why}", now)
-        await ask_again(conn, ctx, row, now)
-        await reminder_delivery.on_refused(conn, row, chat_id, why, now)  # issue 14: rerouted
+        if store.get_meta(conn, key) is None:
+            store.set_meta(conn, key, to_db(now))
+            tell_admins(conn, f"unreachable:{chat_id}:{why}", now)
+        ask_again(conn, ctx, row, now)
+        reminder_delivery.on_refused(conn, row, chat_id, why, now)  # issue 14: rerouted
+
+    await ctx.db.write(body)
 
 
 async def _migrated(
@@ -249,34 +271,37 @@ async def _migrated(
     claim: outbox.Claim,
 ) -> None:
     """The team group became a supergroup: follow it, tell the admins, retry at once."""
-    async with ctx.db.transaction() as conn:
-        await outbox.keep(conn, row.id, claim)
+
+    def body(conn: Connection) -> None:
+        outbox.keep(conn, row.id, claim)
         if row.recipient != outbox.TEAM:
-            await outbox.mark_failed(conn, row.id, f"chat migrated to {new}")
-            await append_audit(conn, row_audit(now, "reminder_failed", row, screening, "migrated"))
+            outbox.mark_failed(conn, row.id, f"chat migrated to {new}")
+            append_audit(conn, row_audit(now, "reminder_failed", row, screening, "migrated"))
             result.failed += 1
             return
-        await store.set_meta(conn, TEAM_CHAT_META, str(new))
-        await append_audit(conn, AuditEntry(now, SYSTEM, "team_chat_migrated", None,
+        store.set_meta(conn, TEAM_CHAT_META, str(new))
+        append_audit(conn, AuditEntry(now, SYSTEM, "team_chat_migrated", None,
                                             "team_chat_id", str(old), str(new)))  # fmt: skip
-        await tell_admins(conn, f"migrated:{old}:{new}", now)
-        await outbox.retry_later(conn, row.id, now, "chat migrated")
-    result.retried += 1
+        tell_admins(conn, f"migrated:{old}:{new}", now)
+        outbox.retry_later(conn, row.id, now, "chat migrated")
+        result.retried += 1
+
+    await ctx.db.write(body)
 
 
-async def tell_admins(conn: Connection, step: str, now: dt.datetime) -> None:
+def tell_admins(conn: Connection, step: str, now: dt.datetime) -> None:
     """Through the outbox too: durable, retried, and never sent twice."""
-    admins = await user_store.users_with_role(conn, "admin")
-    await outbox.schedule(conn, None, ADMIN, step, now, [outbox.user_recipient(a) for a in admins])
+    admins = user_store.users_with_role(conn, "admin")
+    outbox.schedule(conn, None, ADMIN, step, now, [outbox.user_recipient(a) for a in admins])
 
 
-async def resolve(
+def resolve(
     conn: Connection, ctx: Context, row: Reminder, screening: Screening | None
 ) -> tuple[int, str] | Skip:
     """(chat id, language) of a symbolic recipient. Patient data only ever goes to the team
     chat or to a user who is still listed."""
     if row.recipient == outbox.TEAM:
-        chat = await team_chat_id(conn, ctx)
+        chat = team_chat_id(conn, ctx)
         if chat is None:
             return Skip("no team chat configured")
         return chat, ctx.settings.language or "fr"
@@ -287,13 +312,13 @@ async def resolve(
     elif row.recipient.startswith("user:") and row.recipient[5:].lstrip("-").isdigit():
         user_id = int(row.recipient[5:])
     elif row.recipient == Recipient.OWNER and screening is not None:
-        user_id = await reminder_delivery.resolve_owner(conn, screening) or screening.clinician_id
+        user_id = reminder_delivery.resolve_owner(conn, screening) or screening.clinician_id
     else:
         return Skip(f"unknown recipient {row.recipient}")
-    user = await user_store.get_user(conn, user_id)
+    user = user_store.get_user(conn, user_id)
     if user is None:
         return Skip("recipient no longer listed")
-    rerouted = await reminder_delivery.reroute(conn, ctx, row, screening, user_id)  # issue 14
+    rerouted = reminder_delivery.reroute(conn, ctx, row, screening, user_id)  # issue 14
     if isinstance(rerouted, str):
         return Skip(rerouted)
     if rerouted is not None:

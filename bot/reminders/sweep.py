@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Connection
 
 from bot.common import Context
 from bot.fencing import LEASE_NAME, LeaseLost
@@ -28,9 +31,8 @@ from bot.reminders.upkeep import idle_pass
 from conversations.reminder_kinds import ReminderKind
 from storage import leases
 from storage import reminders as outbox
-from storage.errors import StorageError
 from storage.audit import append_audit
-from storage.connection import Connection
+from storage.errors import StorageError
 from storage.reminders import Reminder
 
 
@@ -39,17 +41,19 @@ async def settle(ctx: Context, state: SweepState) -> None:
     (the state keeps them for the next try)."""
     claim = state.claim or outbox.claim_of()
     if state.delivered:
-        async with ctx.db.transaction() as conn:
+
+        def recorded(conn: Connection) -> None:
             for row, at, late, chat_id, sent in state.delivered.values():
-                if await outbox.holds(conn, row.id, claim):
-                    await record_sent(conn, ctx, row, at, late, chat_id, sent)
+                if outbox.holds(conn, row.id, claim):
+                    record_sent(conn, ctx, row, at, late, chat_id, sent)
                 else:
                     _claim_lost(row, "sent, but not recorded here")
+
+        await ctx.db.write(recorded)
         state.claimed.difference_update(state.delivered)
         state.delivered.clear()
     if state.claimed:
-        async with ctx.db.transaction() as conn:
-            released = await outbox.release(conn, state.claimed, claim=claim)
+        released = await ctx.db.write(outbox.release, state.claimed, claim=claim)
         if released < len(state.claimed):
             log.warning("%d reminder(s) of an interrupted sweep were no longer claimed under "
                         "epoch %d: left to the leader", len(state.claimed) - released,
@@ -64,7 +68,7 @@ def _claim_lost(row: Reminder, what: str) -> None:
                 what)  # fmt: skip
 
 
-async def _fenced_claim(ctx: Context, conn: Connection) -> outbox.Claim | None:
+def _fenced_claim(ctx: Context, conn: Connection) -> outbox.Claim | None:
     """The claim this sweep takes rows under, or None when this replica must not claim: its
     lease is not live, or the lease in the database is no longer (this replica, its epoch)."""
     if not ctx.leads():
@@ -73,7 +77,7 @@ async def _fenced_claim(ctx: Context, conn: Connection) -> outbox.Claim | None:
     if fence is None:  # SQLite: the one process
         return outbox.claim_of()
     holder, epoch = fence
-    current = await leases.current_holder(conn, LEASE_NAME)
+    current = leases.current_holder(conn, LEASE_NAME)
     if current is None or (current.holder, current.epoch) != (holder, epoch):
         log.warning("not claiming reminders: the leader lease is no longer ours (epoch %d)",
                     epoch)  # fmt: skip
@@ -92,7 +96,7 @@ async def sweep(
     kinds: Sequence[str] | None = None,
 ) -> SweepResult:
     """Send what is due at *now* (see the module docstring). Safe to call concurrently with
-    the flows: every database access goes through `ctx.db.transaction()`.
+    the flows: every database access is a transaction of its own (`ctx.db.write`).
 
     Whatever happens (a database error, an exception, a stop), the rows this sweep claimed
     are released, or — when even that fails — kept in `state` and settled at the start of the
@@ -125,28 +129,35 @@ async def _sweep(
         result.lapsed = await membership.lapse_due(ctx, now, send)  # issue 24: end dates
     throttled: dict[int, dt.datetime] = {}  # chat → flood-control wait, within this sweep
     for _ in range(MAX_PASSES):
-        async with ctx.db.transaction() as conn:
-            claim = await _fenced_claim(ctx, conn)
+
+        def claimed_now(conn: Connection) -> _Claimed | None:
+            claim = _fenced_claim(ctx, conn)
             if claim is None:
-                return result  # a standby now: the leader sends
+                return None  # a standby now: the leader sends
             if state.claimed and state.claim != claim:
-                return result  # rows of an older claim in hand: settled first (next sweep)
+                return None  # rows of an older claim in hand: settled first (next sweep)
             state.claim = claim
             # Catch-up across every overdue row, not only this batch: of the rows due for one
             # (screening, kind, recipient), only the latest is sent.
-            superseded = [] if kinds is not None else await outbox.supersede_overdue(
+            superseded = [] if kinds is not None else outbox.supersede_overdue(
                 conn, now, PER_STEP_KINDS
             )  # fmt: skip
-            claimed = await outbox.claim_due(conn, now, limit, kinds=kinds, claim=claim)
+            claimed = outbox.claim_due(conn, now, limit, kinds=kinds, claim=claim)
             chosen, in_batch = catch_up(claimed)
             for row in in_batch:
-                await outbox.mark_skipped(conn, row.id, "superseded by a later step")
+                outbox.mark_skipped(conn, row.id, "superseded by a later step")
             for row in [*superseded, *in_batch]:
-                screening = await screening_of(conn, row)
-                await append_audit(conn, row_audit(now, "reminder_skipped", row, screening,
-                                                "superseded by a later step"))  # fmt: skip
+                screening = screening_of(conn, row)
+                append_audit(conn, row_audit(now, "reminder_skipped", row, screening,
+                                             "superseded by a later step"))  # fmt: skip
+            return _Claimed(claim, claimed, chosen, len(superseded) + len(in_batch))
+
+        batch = await ctx.db.write(claimed_now)
+        if batch is None:
+            return result
+        claim, claimed, chosen = batch.claim, batch.claimed, batch.chosen
         state.claimed.update(row.id for row in chosen)
-        result.skipped += len(superseded) + len(in_batch)
+        result.skipped += batch.superseded
         if not claimed:
             break
         result.claimed += len(claimed)
@@ -176,14 +187,26 @@ async def _sweep(
                 log.exception("reminder %s (%s) could not be processed", row.id, row.kind)
                 if row.id in state.delivered:
                     continue  # sent: recorded by `settle`, never sent again
-                async with ctx.db.transaction() as conn:
-                    if await outbox.holds(conn, row.id, claim):
-                        await outbox.retry_later(
-                            conn, row.id, now + backoff(row.attempts), "internal"
-                        )
+
+                def internal(conn: Connection, row: Reminder, claim: outbox.Claim) -> None:
+                    if outbox.holds(conn, row.id, claim):
+                        outbox.retry_later(conn, row.id, now + backoff(row.attempts), "internal")
+
+                await ctx.db.write(internal, row, claim)
                 state.claimed.discard(row.id)
                 result.retried += 1
     return result
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """One claiming transaction: the claim, the rows claimed, those to send, how many were
+    superseded (skipped, audited)."""
+
+    claim: outbox.Claim
+    claimed: list[Reminder]
+    chosen: list[Reminder]
+    superseded: int
 
 
 def _order(kind: str) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot.common import Actor, Context, Out
 from bot.records import abandon, begin
@@ -27,21 +29,24 @@ from storage.timefmt import from_db, to_db
 async def idle_pass(ctx: Context, now: dt.datetime) -> int:
     """A screening left unanswered: its clinician is reminded once after 2 h; after 24 h it is
     abandoned (audited). Both messages go through the outbox like any reminder."""
-    async with ctx.db.transaction() as conn:
-        stale = await store.idle_screenings(
+
+    def body(conn: Connection) -> int:
+        stale = store.idle_screenings(
             conn, now - schedule.IDLE_REMINDER_AFTER, now - schedule.ABANDON_AFTER
         )
         for s in stale:
             if s.last_activity_at <= now - schedule.ABANDON_AFTER:
-                await abandon(conn, s, SYSTEM, now, reason="24 h without an answer")
-                for session in await store.sessions_on(conn, s.id):
-                    await store.clear_session(conn, session.user_id, session.chat_id)
-                await own_store.cancel_scheduled(conn, s.id, Cause.ABANDONED, (IDLE,))
-                await outbox.schedule(conn, s.id, IDLE, "abandoned", now, [LAST_ACTOR])
+                abandon(conn, s, SYSTEM, now, reason="24 h without an answer")
+                for session in store.sessions_on(conn, s.id):
+                    store.clear_session(conn, session.user_id, session.chat_id)
+                own_store.cancel_scheduled(conn, s.id, Cause.ABANDONED, (IDLE,))
+                outbox.schedule(conn, s.id, IDLE, "abandoned", now, [LAST_ACTOR])
             else:
-                await store.update_screening(conn, s.id, now, idle_reminded=True)
-                await outbox.schedule(conn, s.id, IDLE, "reminder", now, [LAST_ACTOR])
-    return len(stale)
+                store.update_screening(conn, s.id, now, idle_reminded=True)
+                outbox.schedule(conn, s.id, IDLE, "reminder", now, [LAST_ACTOR])
+        return len(stale)
+
+    return await ctx.db.write(body)
 
 
 # --- a clock that jumps, and housekeeping ----------------------------------------------------
@@ -67,27 +72,30 @@ async def clock_check(ctx: Context, now: dt.datetime) -> bool:
     last round and nobody confirmed it: nothing time-driven happens (no reminder, no window
     closed, no screening abandoned); the admins are told once, with a button to confirm.
     Sending resumes by itself if the clock comes back."""
-    async with ctx.db.transaction() as conn:
-        paused = await store.get_meta(conn, PAUSED_META)
-        last_text = await store.get_meta(conn, LAST_ROUND_META)
+
+    def body(conn: Connection) -> bool:
+        paused = store.get_meta(conn, PAUSED_META)
+        last_text = store.get_meta(conn, LAST_ROUND_META)
         last = from_db(last_text) if last_text else None
         if last is None or now - last <= CLOCK_JUMP:
             if paused is not None:
-                await store.delete_meta(conn, PAUSED_META)
-                await append_audit(conn, AuditEntry(now, SYSTEM, "reminders_resumed", None,
+                store.delete_meta(conn, PAUSED_META)
+                append_audit(conn, AuditEntry(now, SYSTEM, "reminders_resumed", None,
                                                     "clock", paused, to_db(now),
                                                     "the clock came back"))  # fmt: skip
             if last is None or abs(now - last) >= STAMP_EVERY:
-                await store.set_meta(conn, LAST_ROUND_META, to_db(now))
+                store.set_meta(conn, LAST_ROUND_META, to_db(now))
             return True
         if paused is None:
             log.warning("clock jumped forward by %s: reminders paused until confirmed", now - last)
-            await store.set_meta(conn, PAUSED_META, to_db(now))
-            await append_audit(conn, AuditEntry(now, SYSTEM, "reminders_paused", None, "clock",
+            store.set_meta(conn, PAUSED_META, to_db(now))
+            append_audit(conn, AuditEntry(now, SYSTEM, "reminders_paused", None, "clock",
                                                 to_db(last), to_db(now),
                                                 "clock jumped forward"))  # fmt: skip
-            await tell_admins(conn, f"clock_jump {to_db(last)} {to_db(now)}", now)
+            tell_admins(conn, f"clock_jump {to_db(last)} {to_db(now)}", now)
         return False
+
+    return await ctx.db.write(body)
 
 
 async def confirm_clock(ctx: Context, actor: Actor, data: str) -> list[Out]:
@@ -95,20 +103,27 @@ async def confirm_clock(ctx: Context, actor: Actor, data: str) -> list[Out]:
     catches up (only the latest overdue step of each reminder, marked late)."""
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)
-        paused = await store.get_meta(conn, PAUSED_META)
+    woke = False  # reminders changed: wake the sender after the commit
+
+    def body(conn: Connection) -> list[Out]:
+        nonlocal woke
+        begin(conn, actor, now)
+        paused = store.get_meta(conn, PAUSED_META)
         if cd.CLOCK_CONFIRM.decode(data) is None or paused is None:
             return [Out("", toast=t(lang, "rem.admin.clock_nothing"))]
-        await store.delete_meta(conn, PAUSED_META)
-        await store.set_meta(conn, LAST_ROUND_META, to_db(now))
-        await append_audit(conn, AuditEntry(now, str(actor.user_id), "reminders_resumed", None,
+        store.delete_meta(conn, PAUSED_META)
+        store.set_meta(conn, LAST_ROUND_META, to_db(now))
+        append_audit(conn, AuditEntry(now, str(actor.user_id), "reminders_resumed", None,
                                             "clock", paused, to_db(now),
                                             "time confirmed by an admin"))  # fmt: skip
-    ctx.wake_sender()
-    return [Out(t(lang, "rem.admin.clock_confirmed"), edit=actor.message_id)]
+        woke = True
+        return [Out(t(lang, "rem.admin.clock_confirmed"), edit=actor.message_id)]
+
+    outs = await ctx.db.write(body)
+    if woke:
+        ctx.wake_sender()
+    return outs
 
 
 async def prune_processed_updates(ctx: Context, now: dt.datetime) -> int:
-    async with ctx.db.transaction() as conn:
-        return await store.prune_processed_updates(conn, now - KEEP_UPDATES)
+    return await ctx.db.write(store.prune_processed_updates, now - KEEP_UPDATES)

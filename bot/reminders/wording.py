@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, assert_never
 
+from sqlalchemy import Connection
+
 from bot.common import Button, Context
 from bot.criteria import awaited_names, verdict_sentences
 from bot.present import dose_deviation_line, local_time, time_left
@@ -29,7 +31,6 @@ from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit
-from storage.connection import Connection
 from storage.reminders import Reminder
 from storage.screenings import Screening
 from storage.timefmt import from_db
@@ -37,7 +38,7 @@ from storage.timefmt import from_db
 # --- what each kind says, after re-checking the screening -----------------------------------
 
 
-async def prepare(
+def prepare(
     conn: Connection,
     ctx: Context,
     row: Reminder,
@@ -52,42 +53,42 @@ async def prepare(
         kind = ReminderKind(row.kind)
     except ValueError:
         return Skip(f"unknown kind {row.kind}")  # a row written by a newer or older program
-    facts = await _facts(conn, kind, row, s)
+    facts = _facts(conn, kind, row, s)
     relevance = reminder_relevance(
         RelevanceRow(kind, row.step, row.recipient, row.due_at), facts, now, ctx.zone
     )
     if relevance.action is Action.SKIP:
         return Skip(relevance.reason)
     if relevance.action is Action.BOARD:
-        return await reminders_board.listed_on_the_board(conn, ctx, row, now, relevance.reason)
+        return reminders_board.listed_on_the_board(conn, ctx, row, now, relevance.reason)
     acting = relevance.action is Action.ACT
     if kind is ReminderKind.ADMIN:
         if membership.is_membership_step(row.step):  # issue 24: joined, ends soon, lapsed
-            return await membership.decision(conn, ctx, row, now)
+            return membership.decision(conn, ctx, row, now)
         if row.step.startswith("clock_jump "):
             return Message(lambda lang: _clock_jump_text(lang, ctx, row.step))
         return Message(lambda lang: (_admin_text(lang, row.step), []))
     if kind is ReminderKind.BOARD:  # issue 14: the team's morning board
-        return await reminders_board.decision(conn, ctx, row, now)
+        return reminders_board.decision(conn, ctx, row, now)
     assert s is not None  # every other kind is about a screening (the core skipped it)
     match kind:
         case ReminderKind.D0_WINDOW:
-            window = await _d0_window(conn, ctx, row, s, now, acting)
-            return await d0_loop.decorate(conn, ctx, row, s, window)
+            window = _d0_window(conn, ctx, row, s, now, acting)
+            return d0_loop.decorate(conn, ctx, row, s, window)
         case ReminderKind.ESCALATION:
-            return await d0_loop.escalation_decision(conn, ctx, row, s, now)
+            return d0_loop.escalation_decision(conn, ctx, row, s, now)
         case ReminderKind.OUTCOME_CHANGE:
-            return _outcome_change(ctx, row, s, now, await _answers(conn, s))
+            return _outcome_change(ctx, row, s, now, _answers(conn, s))
         case ReminderKind.PENDING:
             # Private (the clinician who last acted): each pending item with its value and rule.
-            answers = await _answers(conn, s)
+            answers = _answers(conn, s)
             return Message(lambda lang: (t(lang, "rem.pending_daily", number=s.number,
                                            names=verdict_sentences(lang, s.reasons, answers, now,
                                                                    ctx.zone)), []))  # fmt: skip
         case ReminderKind.BSA_EXPIRY:
             # Re-evaluated at now: a BSA still below 10 % now fails; reevaluate queues the team
             # notice ("HMN-004 is now not eligible") in this same transaction.
-            await reevaluate(conn, ctx, SYSTEM, s, now, reason="BSA observation period ended")
+            reevaluate(conn, ctx, SYSTEM, s, now, reason="BSA observation period ended")
             return Handled()
         case ReminderKind.CONSENT_PATIENT:
             return Message(lambda lang: (t(lang, "rem.consent_patient", number=s.number), []))
@@ -98,7 +99,7 @@ async def prepare(
             return _idle(row, s)
         case ReminderKind.NOTICE:
             if row.step == "dose_deviation":  # private, to the coordinators: dose numbers
-                values = await store.current_answers(conn, s.id)
+                values = store.current_answers(conn, s.id)
                 return Message(lambda lang: (joined([
                     t(lang, "rem.notice.dose_deviation", number=s.number),
                     dose_deviation_line(lang, values)]), []))  # fmt: skip
@@ -110,7 +111,7 @@ async def prepare(
             assert_never(kind)
 
 
-async def _facts(
+def _facts(
     conn: Connection, kind: ReminderKind, row: Reminder, s: Screening | None
 ) -> PatientFacts | None:
     """What the core's decision needs about the patient, read in the sender's transaction."""
@@ -119,13 +120,11 @@ async def _facts(
     answered = False
     if kind is ReminderKind.FOLLOW_UP and row.step in schedule.FOLLOW_UP_BY_ID:
         follow_up = schedule.FOLLOW_UP_BY_ID[row.step]
-        stored = (await store.current_answers(conn, s.id)).get(
-            follow_ups.follow_up_key(follow_up.id)
-        )
+        stored = (store.current_answers(conn, s.id)).get(follow_ups.follow_up_key(follow_up.id))
         answered = follow_ups.follow_up_final(follow_up, stored)
     loop = None
     if kind is ReminderKind.ESCALATION:
-        loop = d0_loop.loop_state(s, await own_store.get_loop(conn, s.id))
+        loop = d0_loop.loop_state(s, own_store.get_loop(conn, s.id))
     return PatientFacts(
         status=s.status,
         outcome=s.outcome,
@@ -138,11 +137,11 @@ async def _facts(
     )
 
 
-async def _answers(conn: Connection, s: Screening) -> dict[str, Any]:
+def _answers(conn: Connection, s: Screening) -> dict[str, Any]:
     """The current answers, for the private messages that state a value and its rule."""
     from conversations.flow import without_inapplicable
 
-    return without_inapplicable((await load(conn, s)).answers)
+    return without_inapplicable((load(conn, s)).answers)
 
 
 def _pending_names(lang: str, s: Screening) -> str:
@@ -159,18 +158,18 @@ def _deadline_line(lang: str, s: Screening, now: dt.datetime, ctx: Context) -> s
              left=time_left(lang, s.d0_deadline, now))  # fmt: skip
 
 
-async def _d0_window(
+def _d0_window(
     conn: Connection, ctx: Context, row: Reminder, s: Screening, now: dt.datetime, acting: bool
 ) -> Decision:
     """A D0-window step the core found still relevant; `acting`: the window closes now."""
     if row.step == schedule.WINDOW_CLOSED:
         if acting:
             # The status changes even if the message then fails: it is a fact about time.
-            await store.update_screening(conn, s.id, now, status=store.WINDOW_MISSED)
-            await append_audit(conn, AuditEntry(
+            store.update_screening(conn, s.id, now, status=store.WINDOW_MISSED)
+            append_audit(conn, AuditEntry(
                 now, SYSTEM, "status", s.number, "status", s.status, store.WINDOW_MISSED,
                 "D0 window closed, no injection recorded"))  # fmt: skip
-            await own_store.cancel_scheduled(conn, s.id, Cause.WINDOW_CLOSED, (PENDING, BSA_EXPIRY))
+            own_store.cancel_scheduled(conn, s.id, Cause.WINDOW_CLOSED, (PENDING, BSA_EXPIRY))
 
         def closed(lang: str) -> tuple[str, list[list[Button]]]:
             deadline = local_time(s.d0_deadline, ctx.zone) if s.d0_deadline else "—"
@@ -181,7 +180,7 @@ async def _d0_window(
     if row.step == "outcome" and row.recipient != outbox.TEAM:
         # The clinician's result, held for the reply that closed the screening and released
         # because that reply was not delivered (429, network, a crash): the result itself.
-        answers = (await load(conn, s)).answers
+        answers = (load(conn, s)).answers
         return Message(lambda lang: (recorded_result(lang, s, answers, now, ctx), []))
 
     def window(lang: str) -> tuple[str, list[list[Button]]]:
@@ -257,25 +256,25 @@ def _admin_text(lang: str, step: str) -> str:
     return step
 
 
-async def ask_again(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> None:
+def ask_again(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> None:
     """Daily kinds plan their next morning once this one is done (sent or failed), while
     still relevant — and only if that recipient has nothing scheduled already."""
     if row.kind not in (PENDING, FOLLOW_UP) or row.screening_id is None:
         return
-    s = await store.get_by_id(conn, row.screening_id)
+    s = store.get_by_id(conn, row.screening_id)
     if s is None:
         return
-    if await outbox.has_scheduled(conn, s.id, row.kind, row.step, recipient=row.recipient):
+    if outbox.has_scheduled(conn, s.id, row.kind, row.step, recipient=row.recipient):
         return
     if row.kind == PENDING:
         if s.status == store.SCREENED and s.outcome == "pending" and s.injected_at is None:
-            await outbox.schedule(conn, s.id, PENDING, row.step,
+            outbox.schedule(conn, s.id, PENDING, row.step,
                                   schedule.next_morning(now, ctx.zone), [row.recipient])  # fmt: skip
         return
     follow_up = schedule.FOLLOW_UP_BY_ID.get(row.step)
     if follow_up is None or s.status != store.INJECTED:
         return
-    answer = (await store.current_answers(conn, s.id)).get(follow_ups.follow_up_key(follow_up.id))
+    answer = (store.current_answers(conn, s.id)).get(follow_ups.follow_up_key(follow_up.id))
     due = follow_ups.follow_up_next_due(follow_up, answer, now, ctx.zone)
     if due is not None:
-        await outbox.schedule(conn, s.id, FOLLOW_UP, row.step, due, [row.recipient])
+        outbox.schedule(conn, s.id, FOLLOW_UP, row.step, due, [row.recipient])

@@ -30,7 +30,6 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.common import Context, Out
 from storage import reminders as outbox
 from storage import screenings as store
-from storage.connection import Connection
 from storage.errors import StorageError
 
 log = logging.getLogger("lysyme.delivery")
@@ -84,16 +83,13 @@ async def delivered(ctx: Context, out: Out, message_id: int | None) -> None:
     """Telegram accepted `out` (as message `message_id`): record what it delivered."""
     if out.delivers is None and (out.shows is None or out.prompt_for is None):
         return
-    now = ctx.now()
-
-    async def record(conn: Connection) -> None:  # after every prompt: one hop, `Database.run`
-        if out.shows is not None and out.prompt_for is not None:
-            await store.record_shown(conn, out.prompt_for, out.shows, message_id)
-        if out.delivers is not None:
-            await outbox.mark_delivered(conn, out.delivers, now)
-
     try:
-        await ctx.db.run(record)
+        if out.shows is not None and out.prompt_for is not None:
+            # Which prompt the chat shows: no durable commit of its own (issue 21) — lost in
+            # a power cut, it only asks the question again.
+            ctx.db.defer(store.record_shown, out.prompt_for, out.shows, message_id)
+        if out.delivers is not None:  # a held row: delivered, durably
+            await ctx.db.write(outbox.mark_delivered, out.delivers, ctx.now())
     except StorageError as exc:
         # The message is out; not recording it means at worst the question is shown again
         # when the clinician types, and the held result is sent once more after a restart.
@@ -106,8 +102,7 @@ async def release(ctx: Context, ids: Iterable[int]) -> None:
     if not ids:
         return
     try:
-        async with ctx.db.transaction() as conn:
-            released = await outbox.release(conn, ids)
+        released = await ctx.db.write(outbox.release, ids)
     except StorageError as exc:  # still claimed: released at the next start
         log.warning("held reminders %s not released: %s", ids, exc)
         return

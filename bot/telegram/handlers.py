@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from sqlalchemy import Connection
 from telegram import (
     BotCommand,
     Update,
@@ -63,7 +64,7 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
         return None
     # A plain read (no write transaction), ONE hop to the database thread on every update:
     # the user and this chat's session together, read afresh (never cached).
-    listed, session = await store.user_and_session(ctx.db.conn, user.id, chat.id, ctx.now())
+    listed, session = await ctx.db.read(store.user_and_session, user.id, chat.id, ctx.now())
     message = update.callback_query.message if update.callback_query else None
     return Actor(
         user_id=user.id,
@@ -157,13 +158,16 @@ async def _refuse_unknown(
 ) -> list[Out]:
     """One polite refusal; the admins are told (at most once a day per id)."""
     now = ctx.now()
-    async with ctx.db.transaction() as conn:
-        notify = await user_store.note_access_request(conn, actor.user_id, now)
-        admins = await user_store.users_with_role(conn, "admin") if notify else []
+
+    def noted(conn: Connection) -> list[int]:
+        notify = user_store.note_access_request(conn, actor.user_id, now)
+        return user_store.users_with_role(conn, "admin") if notify else []
+
+    admins = await ctx.db.write(noted)
     outs = refuse(ctx, actor, "start")
     for admin in admins:
-        async with ctx.db.transaction() as conn:
-            admin_user = await user_store.get_user(conn, admin)
+        admin_user = await ctx.db.read(user_store.get_user, admin)
+
         outs.append(Out(t(ctx.language_of(admin_user), "access.admin_notice", user_id=actor.user_id),
                         chat_id=admin))  # fmt: skip
     return outs

@@ -41,6 +41,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from sqlalchemy import Connection
+
 from bot import health
 from bot.fencing import LEASE_NAME, check_lead
 from bot.telegram.wrapped_request import WrappedRequest
@@ -152,11 +154,14 @@ class Leadership:
             return True
         started = self.mono()  # before the renewal: the lease runs from no later than this
         now = self.wall()
+
+        def renew(conn: Connection) -> tuple[leases.Lease | None, leases.Lease | None]:
+            at = leases.server_now(conn) if self.server_clock else now
+            before = leases.current_holder(conn, LEASE_NAME)
+            return before, leases.take(conn, LEASE_NAME, at, self.lease, self.holder)
+
         try:
-            async with self.db.lease_transaction() as conn:
-                at = await leases.server_now(conn) if self.server_clock else now
-                before = await leases.current_holder(conn, LEASE_NAME)
-                lease = await leases.take(conn, LEASE_NAME, at, self.lease, self.holder)
+            before, lease = await self.db.lease_write(renew)
         except Exception as exc:  # the database is unreachable: keep the lease only a while
             log.warning("leader lease not renewed: %s", exc)
             self.live()  # steps down once the lease is no longer known to be live
@@ -188,11 +193,10 @@ class Leadership:
         while self._unreleased:
             taken_from, epoch = self._unreleased[0]
             try:
-                async with self.db.lease_transaction() as conn:
-                    released = await outbox.release_claims_of(
-                        conn, taken_from, lease=LEASE_NAME,
-                        new=outbox.Claim(self.holder, epoch),
-                    )  # fmt: skip
+                released = await self.db.lease_write(
+                    outbox.release_claims_of, taken_from, lease=LEASE_NAME,
+                    new=outbox.Claim(self.holder, epoch),
+                )  # fmt: skip
             except Exception as exc:
                 log.warning("claims of %s not re-queued yet: %s", taken_from, exc)
                 return
@@ -269,5 +273,4 @@ class Leadership:
             self._set(False)
 
     async def _release(self) -> None:
-        async with self.db.lease_transaction() as conn:
-            await leases.release(conn, LEASE_NAME, self.holder)
+        await self.db.lease_write(leases.release, LEASE_NAME, self.holder)

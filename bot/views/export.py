@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Connection
+
 from bot import callback_data as cd
 from bot.common import Actor, Button, Context, Out
 from bot.exports.delegation import delegation_table
@@ -47,7 +49,6 @@ from storage import membership as m_store
 from storage import queries
 from storage.anchor import Head, read_head_of
 from storage.audit import AuditEntry, append_audit
-from storage.connection import Connection
 from storage.screenings import Screening
 
 # --- /export and `lysyme-bot export DIR` ----------------------------------------------------
@@ -324,15 +325,15 @@ class ExportData:
     names: dict[int, str] = field(default_factory=dict)
 
 
-async def read_export(conn: Connection) -> ExportData:
+def read_export(conn: Connection) -> ExportData:
     return ExportData(
-        await queries.all_screenings(conn),
-        await queries.latest_values(conn),
-        await queries.answer_history(conn),
-        await queries.screenings_trail(conn),
-        await read_head_of(conn),
-        await m_store.trail_acts(conn),
-        await m_store.names(conn),
+        queries.all_screenings(conn),
+        queries.latest_values(conn),
+        queries.answer_history(conn),
+        queries.screenings_trail(conn),
+        read_head_of(conn),
+        m_store.trail_acts(conn),
+        m_store.names(conn),
     )
 
 
@@ -562,14 +563,16 @@ async def _send_export(
 ) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.read() as conn:
-        data = await read_export(conn)
+    data = await ctx.db.read(read_export)
     files = await render_export(data, ctx.settings, lang, now, formats, redcap_dag=redcap_dag)
-    async with ctx.db.transaction() as conn:
-        await begin(conn, actor, now)  # a re-delivered /export is neither audited nor sent
-        await append_audit(conn, export_audit(str(actor.user_id), now, files, how))
-    return [Out(t(lang, f.what, count=files.screenings), document=(f.name, f.content))
-            for f in files.files]  # fmt: skip
+
+    def body(conn: Connection) -> list[Out]:
+        begin(conn, actor, now)  # a re-delivered /export is neither audited nor sent
+        append_audit(conn, export_audit(str(actor.user_id), now, files, how))
+        return [Out(t(lang, f.what, count=files.screenings), document=(f.name, f.content))
+                for f in files.files]  # fmt: skip
+
+    return await ctx.db.write(body)
 
 
 def write_private(path: Path, content: bytes) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from sqlalchemy import Connection
+
 from bot.common import Actor, Context, Out
 from bot.present import dose_line, local_time, number_text, time_left
 from bot.texts import t
@@ -49,51 +51,52 @@ async def patient(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         return [Out(t(lang, "pt.usage"))]
     number = args[0].upper()
     now = ctx.now()
-    async with ctx.db.read() as conn:
-        s = await store.get_by_number(conn, number)
+
+    def fetch(conn: Connection) -> list[Out]:
+        s = store.get_by_number(conn, number)
         if s is None:
             return [Out(t(lang, "screen.not_found", number=number))]
-        history = await queries.answer_history(conn, s.id)
-        reminders = await outbox.for_screening(conn, s.id)
-        names = await own_store.display_names(
+        history = queries.answer_history(conn, s.id)
+        reminders = outbox.for_screening(conn, s.id)
+        names = own_store.display_names(
             conn, [uid for r in reminders if (uid := user_id_of(r.recipient)) is not None]
         )
-        corrections = await queries.screening_audit(conn, s.number, ("correction", "d0_deviation"))
-        rescreens = [
-            x.number for x in await queries.all_screenings(conn) if x.rescreen_of == s.number
-        ]
-        current = await store.current_answers(conn, s.id)
+        corrections = queries.screening_audit(conn, s.number, ("correction", "d0_deviation"))
+        rescreens = [x.number for x in queries.all_screenings(conn) if x.rescreen_of == s.number]
+        current = store.current_answers(conn, s.id)
         severity = None
         if _has_severity(s, current):
-            severity = await wording.scorten_summary(conn, lang, s)
-    lines = [heading(lang, s, bsa_of(current))]
-    lines += _course_lines(lang, ctx, s, current, rescreens, now)
-    if severity:
-        lines.append(severity)
-    if s.injected_at is not None:
-        lines += ["", t(lang, "pt.follow_ups"), *_follow_up_lines(lang, ctx, s, current)]
-    history = [row for row in history if not row.question_id.startswith(D0_PREFIX)]
-    lines += ["", t(lang, "pt.answers"), *_answer_lines(lang, ctx, history)]
-    answered = {row.question_id for row in history}
-    others = [c for c in corrections if c.field not in answered]
-    if others:
-        lines += ["", t(lang, "pt.corrections")]
-        for row in others:
-            lines.append(
-                t(
-                    lang,
-                    "pt.audit_line",
-                    field=short_label(lang, row.field or row.action),
-                    old=_audited(lang, row.field, row.old_value, ctx),
-                    new=_audited(lang, row.field, row.new_value, ctx),
-                    by=row.actor,
-                    when=moment_text(row.at, ctx),
+            severity = wording.scorten_summary(conn, lang, s)
+        lines = [heading(lang, s, bsa_of(current))]
+        lines += _course_lines(lang, ctx, s, current, rescreens, now)
+        if severity:
+            lines.append(severity)
+        if s.injected_at is not None:
+            lines += ["", t(lang, "pt.follow_ups"), *_follow_up_lines(lang, ctx, s, current)]
+        history = [row for row in history if not row.question_id.startswith(D0_PREFIX)]
+        lines += ["", t(lang, "pt.answers"), *_answer_lines(lang, ctx, history)]
+        answered = {row.question_id for row in history}
+        others = [c for c in corrections if c.field not in answered]
+        if others:
+            lines += ["", t(lang, "pt.corrections")]
+            for row in others:
+                lines.append(
+                    t(
+                        lang,
+                        "pt.audit_line",
+                        field=short_label(lang, row.field or row.action),
+                        old=_audited(lang, row.field, row.old_value, ctx),
+                        new=_audited(lang, row.field, row.new_value, ctx),
+                        by=row.actor,
+                        when=moment_text(row.at, ctx),
+                    )
                 )
-            )
-            if row.reason:
-                lines.append(t(lang, "pt.reason", reason=row.reason))
-    lines += ["", t(lang, "pt.reminders"), *_reminder_lines(lang, ctx, reminders, names)]
-    return [Out("\n".join(lines))]
+                if row.reason:
+                    lines.append(t(lang, "pt.reason", reason=row.reason))
+        lines += ["", t(lang, "pt.reminders"), *_reminder_lines(lang, ctx, reminders, names)]
+        return [Out("\n".join(lines))]
+
+    return await ctx.db.read(fetch)
 
 
 def _audited(lang: str, field: str | None, value: str | None, ctx: Context) -> str:

@@ -107,8 +107,7 @@ async def stats(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     """The CONSORT flow diagram and the recruitment curve, as two photos with their counts."""
     lang = ctx.language(actor)
     now = ctx.now()
-    async with ctx.db.read() as conn:
-        data = await read_export(conn)
+    data = await ctx.db.read(read_export)
     numbers = consort.funnel(data.screenings)
     counts = consort_of(data)
     deaths = mortality(data.screenings, data.values)

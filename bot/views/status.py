@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 
+from sqlalchemy import Connection
+
 from bot.common import Actor, Context, Out
 from bot.criteria import awaited_names
 from bot.present import local_time, time_left
@@ -40,32 +42,37 @@ async def status(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
     coordinator = actor.user is not None and actor.user.has("coordinator")
-    async with ctx.db.read() as conn:
-        rows = await queries.open_screenings(conn)
-        values = await queries.latest_values(conn, ("admission_date", "max_bsa_percent"))
-        everything = await queries.all_screenings(conn) if coordinator else []
-    lines: list[str] = []
-    in_force = versions.in_force(local_today(now, ctx.zone))
-    if coordinator:
-        lines += [
-            t(lang, "st.summary", **consort.summary_counts(everything)),
-            t(lang, "pv.status", version=in_force.name,
-              since=in_force.effective.strftime("%d/%m/%Y")),
-            "",
-        ]  # fmt: skip
-    listed = [(s, _deadline_of(s, values.get(s.id, {}), ctx)) for s in rows]
-    far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    listed.sort(key=lambda item: (item[1] is None, item[1] or far, item[0].sequence))
-    if not listed:
-        lines.append(t(lang, "st.none"))
+
+    def fetch(conn: Connection) -> list[Out]:
+        rows = queries.open_screenings(conn)
+        values = queries.latest_values(conn, ("admission_date", "max_bsa_percent"))
+        everything = queries.all_screenings(conn) if coordinator else []
+        lines: list[str] = []
+        in_force = versions.in_force(local_today(now, ctx.zone))
+        if coordinator:
+            lines += [
+                t(lang, "st.summary", **consort.summary_counts(everything)),
+                t(lang, "pv.status", version=in_force.name,
+                  since=in_force.effective.strftime("%d/%m/%Y")),
+                "",
+            ]  # fmt: skip
+        listed = [(s, _deadline_of(s, values.get(s.id, {}), ctx)) for s in rows]
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        listed.sort(key=lambda item: (item[1] is None, item[1] or far, item[0].sequence))
+        if not listed:
+            lines.append(t(lang, "st.none"))
+            return [Out("\n".join(lines))]
+        lines.append(t(lang, "st.title", count=len(listed)))
+        for screening, deadline in listed:
+            entry = _status_entry(lang, ctx, screening, deadline, values, now)
+            if coordinator and screening.protocol_version != in_force.name:
+                entry[0] += (
+                    f" · {html.escape(screening.protocol_version)}"  # judged under an older one
+                )
+            lines += ["", *entry]
         return [Out("\n".join(lines))]
-    lines.append(t(lang, "st.title", count=len(listed)))
-    for screening, deadline in listed:
-        entry = _status_entry(lang, ctx, screening, deadline, values, now)
-        if coordinator and screening.protocol_version != in_force.name:
-            entry[0] += f" · {html.escape(screening.protocol_version)}"  # judged under an older one
-        lines += ["", *entry]
-    return [Out("\n".join(lines))]
+
+    return await ctx.db.read(fetch)
 
 
 def _status_entry(

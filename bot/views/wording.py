@@ -6,6 +6,8 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 
+from sqlalchemy import Connection
+
 from bot.common import Context
 from bot.criteria import criterion_short_name, verdict_sentences
 from bot.exports.fields import criterion_name
@@ -30,7 +32,6 @@ from conversations.scorten import (
 )
 from storage import queries
 from storage import screenings as store
-from storage.connection import Connection
 from storage.screenings import Screening
 
 # --- wording shared by the views ------------------------------------------------------------
@@ -181,10 +182,10 @@ def d0_lines(lang: str, values: Mapping[str, str]) -> list[str]:
     return lines
 
 
-async def scorten_values(conn: Connection, screening_id: int) -> dict[str, float | None]:
+def scorten_values(conn: Connection, screening_id: int) -> dict[str, float | None]:
     import json
 
-    raw = await store.current_answers(conn, screening_id)
+    raw = store.current_answers(conn, screening_id)
     values: dict[str, float | None] = {}
     for measure in MEASURE_IDS:
         stored = raw.get(f"scorten:{measure}")
@@ -194,16 +195,16 @@ async def scorten_values(conn: Connection, screening_id: int) -> dict[str, float
     return values
 
 
-async def scorten_summary(conn: Connection, lang: str, screening: Screening) -> str:
+def scorten_summary(conn: Connection, lang: str, screening: Screening) -> str:
     from conversations.scorten import scorten
 
-    loaded = await load(conn, screening)
+    loaded = load(conn, screening)
     age = loaded.answers.get("age")
     bsa = loaded.answers.get("max_bsa_percent")
     result = scorten(
         age if isinstance(age, int) else None,
         float(bsa) if isinstance(bsa, int | float) else None,
-        await scorten_values(conn, screening.id),
+        scorten_values(conn, screening.id),
     )
     if result.predicted_mortality is not None:
         percent = f"{result.predicted_mortality * 100:.1f}"
