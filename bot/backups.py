@@ -99,8 +99,9 @@ async def run_backup(ctx: Context, now: dt.datetime, *, reason: str = "daily") -
     if folder is None:
         raise BackupError("LYSYME_BACKUP_DIR is not set")
     await asyncio.to_thread(_ensure_folder, folder)
-    # In a read snapshot: the copy never includes a transaction not committed yet.
-    path = await ctx.db.read(backup_database, folder / backup_file_name(now, ctx.settings.zone))
+    # The file is reopened for the copy (SQLite's backup API: one consistent snapshot of what
+    # is committed, never a transaction in progress).
+    path = await backup_database(ctx.db.path, folder / backup_file_name(now, ctx.settings.zone))
     keep = ctx.settings.backup_keep
     pruned = await asyncio.to_thread(prune_backups, folder, keep)
     entries = [AuditEntry(now, SYSTEM, "backup", field="file", new_value=path.name, reason=reason)]

@@ -18,7 +18,7 @@ from bot.texts import t
 from storage import screenings as store
 from storage.db import Database
 from storage.screenings import Session
-from storage.users import User
+from storage.users import Reach, User
 
 Clock = Callable[[], dt.datetime]
 
@@ -76,6 +76,9 @@ class Actor:
     first_name: str | None = None  # staff's Telegram first name ("taken by …"; issue 14)
     full_name: str | None = None  # first and last name, as Telegram gives them (issue 24)
     username: str | None = None  # @username without the @, if any (issue 24)
+    # How this person is reached, read by the access gate in the same query (None: not read;
+    # bot/reminders/delivery.py `on_activity` then reads it).
+    reach: Reach | None = None
 
 
 async def chat_session(db: Database, actor: Actor) -> Session | None:

@@ -18,7 +18,7 @@ from conversations import versions
 from conversations.lifecycle import Status
 from storage.sql import dialect, execute, fetch_all, fetch_one, listed, value
 from storage.timefmt import maybe_from_db, to_db
-from storage.users import User, roles_from_text
+from storage.users import Reach, User, roles_from_text
 
 #: Statuses (where a screening is) — DESIGN.md "Lifecycle"; the closed set is the core's
 #: `Status` (its members are the stored strings).
@@ -404,9 +404,10 @@ def get_session(conn: Connection, user_id: int, chat_id: int) -> Session | None:
 
 def user_and_session(
     conn: Connection, user_id: int, chat_id: int, now: dt.datetime | None = None
-) -> tuple[User | None, Session | None]:
+) -> tuple[User | None, Session | None, Reach]:
     """The access gate's read on every update, in ONE query (one hop to the database thread):
-    the active user (`users.get_user`) and this chat's session (`get_session`). Read afresh
+    the active user (`users.get_user`), this chat's session (`get_session`) and how the person
+    is reached (`ownership.reach`, which every update checks). Read afresh
     for each update — nothing is cached: a removed user is refused at their next update, and
     (with `now`) an access whose end date has passed is refused even before the sender has
     recorded the lapse (issue 24)."""
@@ -415,15 +416,17 @@ def user_and_session(
         conn,
         """SELECT u.telegram_id AS u_id, u.roles AS u_roles, u.language AS u_language,
                   x.user_id AS x_user, x.chat_id AS x_chat, x.screening_id AS x_screening,
-                  x.mode AS x_mode, x.data AS x_data
+                  x.mode AS x_mode, x.data AS x_data,
+                  r.display_name AS r_name, r.unreachable_since AS r_since
            FROM (SELECT :user_id AS uid, :chat_id AS cid) k
            LEFT JOIN users u ON u.telegram_id = k.uid AND u.active = 1
                 AND (u.access_until IS NULL OR u.access_until > :ends)
-           LEFT JOIN sessions x ON x.user_id = k.uid AND x.chat_id = k.cid""",
+           LEFT JOIN sessions x ON x.user_id = k.uid AND x.chat_id = k.cid
+           LEFT JOIN user_reach r ON r.telegram_id = k.uid""",
         {"user_id": user_id, "chat_id": chat_id, "ends": ends},
     )
     if row is None:  # pragma: no cover - the constant row always comes back
-        return None, None
+        return None, None, Reach(None, False)
     user = (
         None
         if row["u_id"] is None
@@ -440,7 +443,7 @@ def user_and_session(
             json.loads(row["x_data"]) if row["x_data"] else {},
         )
     )
-    return user, session
+    return user, session, Reach(row["r_name"], row["r_since"] is not None)
 
 
 def set_session(

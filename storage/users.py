@@ -24,6 +24,15 @@ class User:
         return role in self.roles or "admin" in self.roles
 
 
+@dataclass(frozen=True)
+class Reach:
+    """What the bot knows of reaching a person (storage/ownership.py `user_reach`): the Telegram
+    first name kept for "taken by …", and whether their private chat refused a message."""
+
+    display_name: str | None
+    unreachable: bool
+
+
 def roles_from_text(text: str) -> frozenset[str]:
     """The roles column ("admin,clinician") as a set."""
     return frozenset(r for r in text.split(",") if r)

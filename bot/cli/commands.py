@@ -235,7 +235,7 @@ def backup(args: argparse.Namespace, settings: Settings) -> int:
     if no_database("backup", settings):
         return 2
     try:
-        path = backup_database(settings.database, args.path, settings.zone)
+        path = asyncio.run(backup_database(settings.database, args.path, settings.zone))
     except BackupError as exc:
         print(f"backup: {exc}", file=sys.stderr)
         return 2

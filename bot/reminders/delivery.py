@@ -213,7 +213,10 @@ async def on_activity(ctx: Context, actor: Actor, outs: list[Out]) -> list[Out]:
     group, they are asked to open the private chat."""
     if actor.user is None:
         return outs
-    name, unreachable = await ctx.db.read(own_store.reach, actor.user_id)
+    if actor.reach is not None:  # read by the access gate with the user (no hop of its own)
+        name, unreachable = actor.reach.display_name, actor.reach.unreachable
+    else:
+        name, unreachable = await ctx.db.read(own_store.reach, actor.user_id)
     if actor.first_name and actor.first_name[:64] != name:
         # Staff's Telegram first name, for "taken by …" and "for Dr …" (never a patient's).
         await ctx.db.write(own_store.set_display_name, actor.user_id, actor.first_name)

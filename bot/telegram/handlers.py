@@ -63,8 +63,8 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
     if user is None or chat is None:
         return None
     # A plain read (no write transaction), ONE hop to the database thread on every update:
-    # the user and this chat's session together, read afresh (never cached).
-    listed, session = await ctx.db.read(store.user_and_session, user.id, chat.id, ctx.now())
+    # the user, this chat's session and their reach together, read afresh (never cached).
+    listed, session, reach = await ctx.db.read(store.user_and_session, user.id, chat.id, ctx.now())
     message = update.callback_query.message if update.callback_query else None
     return Actor(
         user_id=user.id,
@@ -79,6 +79,7 @@ async def actor_for(ctx: Context, update: Update) -> Actor | None:
         first_name=user.first_name,
         full_name=user.full_name,
         username=user.username,
+        reach=reach,
     )
 
 
