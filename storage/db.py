@@ -119,6 +119,13 @@ class Database(abc.ABC):
                 return await self._on_thread(
                     self._writes, self._write_on_thread, body, deferred, True
                 )
+            except BaseException:
+                if deferred and not self._closed:  # rolled back with it: they ride again
+                    self._deferred[:0] = deferred
+                    self._defer_timer = asyncio.get_running_loop().call_later(
+                        DEFER_AT_MOST, self._flush_deferred_soon
+                    )
+                raise
             finally:
                 self._after_write()
 

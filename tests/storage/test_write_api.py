@@ -123,3 +123,16 @@ async def test_the_anchor_trails_by_at_most_a_second_and_is_written_at_close(
         await db.close()
     assert _anchored_rows(path) == rows + 1  # close wrote what was behind
     anchors.check(path)  # and the file opens again as the anchored database
+
+
+async def test_a_deferred_write_outlives_the_failed_write_it_rode_in(db: Database) -> None:
+    def fails(conn: Connection) -> None:
+        _put(conn, "answer", "lost")
+        raise RuntimeError("the flow failed")
+
+    db.defer(_put, "shown", "q4")
+    with pytest.raises(RuntimeError):
+        await db.write(fails)
+    await db.write(_put, "answer", "a4")  # the next write carries the mark again
+    assert await db.read(_get, "shown") == "q4"
+    assert await db.read(_get, "answer") == "a4"
