@@ -373,6 +373,7 @@ class SqliteDatabase(Database):
             _tighten(path)  # the -wal and -shm exist now
             status = os.stat(path)
             db._identity = (status.st_dev, status.st_ino)
+            await db._on_thread(db._reads, db._open_readers)
             if migrate:
                 await db.migrate()
                 await db._on_thread(db._writes, db._anchor_at_open)
@@ -569,11 +570,18 @@ class SqliteDatabase(Database):
     # --- reads --------------------------------------------------------------------------------
 
     def _read_on_thread(self, body: Callable[[Connection], T]) -> T:
-        if self._identity is not None and self.gone is not None:
-            # A new read connection would open whatever the path leads to now.
-            raise StorageGone(self.gone)
         with self._read_engine.connect() as conn, conn.begin():
             return body(conn)
+
+    def _open_readers(self) -> None:
+        """Open every read connection now, on the file opened: once that file is deleted or
+        replaced, reads (telling the admins, the views) still read it, never whatever the
+        path leads to later."""
+        readers = [self._read_engine.connect() for _ in range(_READ_CONNECTIONS)]
+        for reader in readers:
+            with reader.begin():  # SQLite opens the file at a connection's first read
+                reader.exec_driver_sql("SELECT count(*) FROM sqlite_master")
+            reader.close()  # back to the pool, open
 
     # --- the schema, and closing ----------------------------------------------------------------
 
