@@ -951,6 +951,10 @@ async def prune_processed_updates(ctx: Context, now: dt.datetime) -> int:
 # --- the task owned by the Application ------------------------------------------------------
 
 
+#: Seconds a stopping sender has to finish the message in flight (and mark it).
+STOP_GRACE = 10.0
+
+
 class ReminderSender:
     """Runs `sweep` every `interval` seconds, or at once when woken; stops between two rows."""
 
@@ -1022,7 +1026,7 @@ class ReminderSender:
         health.beat("sender", wall)
         return result
 
-    async def stop(self, grace: float = 10.0) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
         """Drain: the sweep stops after the row being sent (and releases what it claimed);
         cancelled only if it takes longer than `grace` (rows left claimed are released at
         shutdown and at the next start)."""

@@ -31,8 +31,11 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import socket
 import sqlite3
 import urllib.parse
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -255,6 +258,7 @@ class PgRaw:
         self._raw = _wrap(self._reconnect)()
         return True
 
+    @_wrap  # (a connection closed under it: psycopg's error, as sqlite3's)
     def cursor(self) -> PgCursor:
         if self._autocommit_reads:
             self.reopen_if_closed()
@@ -279,6 +283,18 @@ class PgRaw:
 
     def close(self) -> None:
         self._raw.close()
+
+    def abort(self) -> None:
+        """From any thread: shut the connection's socket down, both ways. A statement waiting
+        for an answer on it (a network that went silent) fails at once ("server closed the
+        connection"); it is not opened again."""
+        self._reconnect = None
+        with contextlib.suppress(Exception):  # already closed: nothing to cut
+            cut = socket.socket(fileno=os.dup(self._raw.pgconn.socket))
+            try:
+                cut.shutdown(socket.SHUT_RDWR)
+            finally:
+                cut.close()
 
     @property
     def closed(self) -> bool:
@@ -431,8 +447,12 @@ class ConnectionPool:
         self._open = 0
         self._slots = asyncio.Semaphore(size)
         self.closed = False
+        self._aborted = False
+        self._every: weakref.WeakSet[PgRaw] = weakref.WeakSet()  # (for `abort`)
 
     async def _new(self, *, reconnecting: bool = False) -> Connection:
+        if self._aborted:
+            raise sqlite3.ProgrammingError("the database is closed")
         thread = DatabaseThread(f"{self.name}-{self._open}")
         try:
             raw = await thread.call(
@@ -449,6 +469,7 @@ class ConnectionPool:
             thread.stop()
             raise
         self._open += 1
+        self._every.add(raw)
         return Connection(raw, thread)  # type: ignore[arg-type]
 
     @contextlib.asynccontextmanager
@@ -483,6 +504,13 @@ class ConnectionPool:
         idle, self._idle = self._idle, []
         for conn in idle:
             await close_connection(conn)
+
+    def abort(self) -> None:
+        """From any thread: cut every connection this pool opened (`PgRaw.abort`), open no
+        more."""
+        self._aborted = self.closed = True
+        for raw in list(self._every):
+            raw.abort()
 
 
 def is_closed(conn: Connection) -> bool:

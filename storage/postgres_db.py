@@ -217,6 +217,10 @@ class PostgresDatabase(Database):
                 await conn.execute("INSERT INTO schema_version(version) VALUES (?)", (version + 1,))
         return start, max(start, target)
 
+    def abort(self) -> None:
+        for pool in (self._writes, self._leases, self._reads):
+            pool.abort()
+
     async def close(self) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:

@@ -283,7 +283,15 @@ class LoopbackProxy:
 
     def close(self) -> None:
         self.restore()
-        self.loop.call_soon_threadsafe(self.loop.stop)
+
+        async def end() -> None:  # the pumps ended first: none left half-run at the stop
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.loop.stop()
+
+        asyncio.run_coroutine_threadsafe(end(), self.loop)
         self.thread.join(5)
 
 
@@ -344,3 +352,44 @@ def test_a_tcp_drop_between_the_leader_and_postgresql_mid_batch(
     # a kill -9 there opens too); whatever the old leader had in hand after it, it did not send.
     assert set(sent) == set(range(FIRST_CHAT, FIRST_CHAT + ROWS))
     assert len(doubled) <= 1 and len(sent) - ROWS == len(doubled), doubled
+
+
+def test_a_replica_stopped_while_postgresql_is_silent_ends_within_its_deadline(
+    server: FakeTelegram, tmp_path: Path, postgres_target: str
+) -> None:
+    """SIGTERM to the leader while its network to PostgreSQL is silent mid-batch (statements
+    in flight wait on it for minutes): the stop ends within the sender's grace plus one lease
+    (bot/app.py), with exit status 0 and no traceback (systemd's TimeoutStopSec=30 is not
+    reached); the log says the connections were cut."""
+    import urllib.parse
+
+    from bot import jobs
+
+    tg = server
+    parts = urllib.parse.urlsplit(postgres_target)
+    proxy = LoopbackProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    through = urllib.parse.urlunsplit(
+        parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
+    )
+    _seed(postgres_target)
+    workdir = tmp_path / "replica"
+    replica = _replica(tg, workdir, through)
+    try:
+        _wait_forreplica_role(workdir, "leader", timeout=30)
+        _wait(lambda: len(_notices(tg)) >= ROWS // 4, 60, "a quarter sent")
+        proxy.drop()
+        replica.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        deadline = jobs.STOP_GRACE + LEASE
+        replica.wait(timeout=deadline + 10)
+        took = time.monotonic() - stopping
+    finally:
+        if replica.poll() is None:
+            replica.kill()
+        proxy.close()
+    stderr = replica.stderr.read().decode() if replica.stderr else ""
+    print(f"\nstopped {took:.1f} s after SIGTERM")
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert replica.returncode == 0, stderr[-3000:]
+    assert took <= deadline + SCHEDULING_SLACK * 2, took
+    assert "connections are cut" in stderr
