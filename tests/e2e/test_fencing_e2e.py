@@ -74,6 +74,23 @@ def roles_of(
     return roles["leader"], replicas[roles["leader"]], roles["standby"], replicas[roles["standby"]]
 
 
+def stop_processes(processes: list[subprocess.Popen[bytes] | None]) -> None:
+    """SIGTERM to every process (continued first, if stopped), then wait for each: their
+    stops overlap. Within 30 s (systemd's TimeoutStopSec, README), or killed and failed."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        if process is None:
+            continue
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+
+
 def _notices(tg: FakeTelegram) -> list[int]:
     found = []
     for message in tg.sent_messages(ADMIN):
@@ -162,15 +179,7 @@ def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_
         # One more lease, for a send it had already begun to show.
         time.sleep(LEASE)
     finally:
-        for process in (leader, standby):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    raise
+        stop_processes([leader, standby])
 
     print(f"takeover {took:.2f} s after the stop; {before_stop} sent before it")
     sent = _notices(tg)
@@ -216,14 +225,7 @@ def test_the_bots_postgresql_backends_terminated_mid_batch_lose_and_double_nothi
         say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
     finally:
         admin.close()
-        for process in (leader, standby):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    raise
+        stop_processes([leader, standby])
     sent = _notices(tg)
     doubled = sorted({chat for chat in sent if sent.count(chat) > 1})
     assert doubled == [] and sorted(sent) == list(range(FIRST_CHAT, FIRST_CHAT + ROWS))
@@ -358,14 +360,8 @@ def test_a_tcp_drop_between_the_leader_and_postgresql_mid_batch(
         # row in hand is refused (its lease is not live). One more lease for a late send.
         time.sleep(LEASE)
     finally:
-        for process in (leader, standby):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    raise
+        proxy.restore()  # (a failure mid-drop: the replicas stop on a live network)
+        stop_processes([leader, standby])
         proxy.close()  # (after: the leader's connections go through it)
     sent = _notices(tg)
     doubled = sorted({chat for chat in sent if sent.count(chat) > 1})

@@ -50,6 +50,7 @@ from tests.e2e.test_fencing_e2e import (
     roles_of,
     start_pair,
     stop_inside_write,
+    stop_processes,
 )
 from tests.e2e.test_restart_e2e import say
 from tests.e2e.test_webhook_e2e import wait_for_port
@@ -73,21 +74,6 @@ def _sent_figures(tg: FakeTelegram) -> tuple[list[int], list[int]]:
     """(the chats of the reminders sent, the chats sent more than once)."""
     sent = _notices(tg)
     return sent, sorted({chat for chat in sent if sent.count(chat) > 1})
-
-
-def _stop_processes(processes: list[subprocess.Popen[bytes] | None]) -> None:
-    for process in processes:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGCONT)
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        if process is None:
-            continue
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
 
 
 def _no_traceback(processes: list[subprocess.Popen[bytes] | None]) -> list[str]:
@@ -292,9 +278,9 @@ def test_the_postmaster_killed_mid_batch_then_started_again(
         time.sleep(LEASE)  # anything sent twice would have gone out by now
         say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
         commands.check_truthful(url)
-        _stop_processes([leader, standby])
+        stop_processes([leader, standby])
     finally:
-        _stop_processes([leader, standby])
+        stop_processes([leader, standby])
         cluster.stop()
 
     sent, doubled = _sent_figures(tg)
@@ -404,12 +390,12 @@ def webhook_replicas(
             roles = _wait_for_roles(workdirs, timeout=30)
             by_dir = dict(zip(workdirs, processes, strict=True))
             yield {r: (w, by_dir[w]) for r, w in roles.items()}, balancer  # type: ignore[misc]
-            _stop_processes(processes)
+            stop_processes(processes)
             for process in processes:
                 assert process is not None and process.returncode == 0
             stderrs.update(zip(workdirs, _no_traceback(processes), strict=True))
         finally:
-            _stop_processes(processes)
+            stop_processes(processes)
 
 
 def test_webhook_replicas_the_leader_stopped_for_3_leases(
