@@ -448,7 +448,9 @@ class ConnectionPool:
         self._slots = asyncio.Semaphore(size)
         self.closed = False
         self._aborted = False
-        self._every: weakref.WeakSet[PgRaw] = weakref.WeakSet()  # (for `abort`)
+        #: Every connection it opened and still alive (for `abort`, from another thread: a
+        #: list, copied at once).
+        self._every: list[weakref.ref[PgRaw]] = []
 
     async def _new(self, *, reconnecting: bool = False) -> Connection:
         if self._aborted:
@@ -469,7 +471,9 @@ class ConnectionPool:
             thread.stop()
             raise
         self._open += 1
-        self._every.add(raw)
+        self._every = [*(r for r in self._every if r() is not None), weakref.ref(raw)]
+        if self._aborted:  # cut while it was being opened
+            raw.abort()
         return Connection(raw, thread)  # type: ignore[arg-type]
 
     @contextlib.asynccontextmanager
@@ -509,8 +513,10 @@ class ConnectionPool:
         """From any thread: cut every connection this pool opened (`PgRaw.abort`), open no
         more."""
         self._aborted = self.closed = True
-        for raw in list(self._every):
-            raw.abort()
+        for ref in list(self._every):
+            raw = ref()
+            if raw is not None:
+                raw.abort()
 
 
 def is_closed(conn: Connection) -> bool:
