@@ -359,8 +359,15 @@ def test_a_tcp_drop_between_the_leader_and_postgresql_mid_batch(
         # The old leader's statements, held in the network, get their answers at once; its
         # row in hand is refused (its lease is not live). One more lease for a late send.
         time.sleep(LEASE)
-    finally:
+    except BaseException:
         proxy.restore()  # (a failure mid-drop: the replicas stop on a live network)
+        stop_processes([leader, standby])
+        for name, process in (("leader", leader), ("standby", standby)):  # why, for the log
+            if process is not None and process.stderr is not None:
+                print(f"--- {name}'s stderr:\n{process.stderr.read().decode()[-4000:]}")
+        raise
+    finally:
+        proxy.restore()
         stop_processes([leader, standby])
         proxy.close()  # (after: the leader's connections go through it)
     sent = _notices(tg)
