@@ -222,6 +222,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     for hook in handlers.routes(application).on_start:
         await hook(application, ctx)
     _watch_database_file(application, ctx)
+    health.ready(dt.datetime.now(dt.UTC))
     log.info(
         "started as @%s, database %s, team chat %s, mode %s, %s",
         application.bot.username,

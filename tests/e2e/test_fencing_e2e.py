@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import re
 import signal
 import subprocess
@@ -69,8 +70,10 @@ def start_pair(tg: FakeTelegram, tmp_path: Path, url: str) -> dict[Path, subproc
 def roles_of(
     replicas: dict[Path, subprocess.Popen[bytes]],
 ) -> tuple[Path, subprocess.Popen[bytes], Path, subprocess.Popen[bytes]]:
-    """Once one leads and the other stands by: (leader's folder, its process, standby's…)."""
+    """Once one leads and the other stands by, both started (a fault then finds them running,
+    not half-way through their start-up): (leader's folder, its process, standby's…)."""
     roles = _wait_for_roles(list(replicas), timeout=30)
+    _wait(lambda: all(_ready(w) for w in replicas), 30, "both replicas started")
     return roles["leader"], replicas[roles["leader"]], roles["standby"], replicas[roles["standby"]]
 
 
@@ -89,6 +92,14 @@ def stop_processes(processes: list[subprocess.Popen[bytes] | None]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             raise
+
+
+def _ready(workdir: Path) -> bool:
+    """The replica has finished starting (bot/health.py `ready`, in its heartbeat file)."""
+    try:
+        return "ready_at" in json.loads((workdir / "lysyme-health.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
 
 
 def _notices(tg: FakeTelegram) -> list[int]:
