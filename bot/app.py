@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -50,6 +51,7 @@ from bot.routing import Feature, Routes, build_routes
 from bot.settings import Settings
 from bot.telegram import delivery, handlers
 from bot.telegram.leadership import FencedRequest, Leadership
+from bot.telegram.polling import ON_STOP_SIGNAL
 from bot.telegram.wrapped_request import BeatingRequest
 from bot.texts import t
 from conversations import loudness
@@ -57,7 +59,7 @@ from storage import reminders as outbox
 from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, VerifyResult, append_audit, verify_incremental
-from storage.errors import StorageConflict, StorageGone, StorageUnavailable
+from storage.errors import StorageConflict, StorageError, StorageGone, StorageUnavailable
 from storage.open import open_database
 from storage.screenings import Screening
 from storage.users import User
@@ -198,6 +200,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     application.bot_data["ctx"] = ctx
+    application.bot_data[ON_STOP_SIGNAL] = lambda: _arm_stop_deadline(application, ctx)
     # One replica leads (polls, sends reminders); on SQLite the only process does.
     leadership = Leadership(
         ctx.db,
@@ -221,6 +224,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     for hook in handlers.routes(application).on_start:
         await hook(application, ctx)
     _watch_database_file(application, ctx)
+    health.ready(dt.datetime.now(dt.UTC))
     log.info(
         "started as @%s, database %s, team chat %s, mode %s, %s",
         application.bot.username,
@@ -302,10 +306,38 @@ async def _stop_watching(application: Application, ctx: Context | None) -> None:
             await task
 
 
+_DEADLINE_KEY = "stop_deadline"
+
+
+def _arm_stop_deadline(application: Application, ctx: Context) -> None:  # type: ignore[type-arg]
+    """A stop is bounded even when the database went silent (a network that drops every
+    packet: a statement then waits until the kernel gives up, minutes). Once the sender's
+    grace for the message in flight (sender.STOP_GRACE) plus one lease have passed since the
+    stop began, every database connection is cut (Database.abort): what waits on it fails at
+    once and the stop ends (reminders left claimed are released at the next start, or taken
+    by the leader). A database that answers never needs that long: no statement of the bot
+    waits longer than two thirds of the lease (storage/postgres.py session_limits).
+    10 + 15 s by default, under systemd's TimeoutStopSec=30 (README)."""
+    if _DEADLINE_KEY in application.bot_data:
+        return
+    grace = sender.STOP_GRACE + ctx.settings.leader_lease_seconds
+
+    def cut() -> None:
+        log.warning("the stop waited %.0f s for the database: its connections are cut", grace)
+        ctx.db.abort()
+
+    timer = threading.Timer(grace, cut)
+    timer.daemon = True
+    timer.start()
+    application.bot_data[_DEADLINE_KEY] = timer
+
+
 async def _post_stop(application: Application) -> None:  # type: ignore[type-arg]
     """Stop the background tasks while the Bot's HTTP client is still open (PTB closes it
     before post_shutdown), so a message in flight is finished and marked."""
     ctx: Context | None = application.bot_data.get("ctx")
+    if ctx is not None:
+        _arm_stop_deadline(application, ctx)  # (webhook mode: from here; polling: the signal)
     await _stop_watching(application, ctx)
     for hook in handlers.routes(application).on_stop:
         await hook(application, ctx)
@@ -322,9 +354,16 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
             released = await ctx.db.write(outbox.release_claimed)
         except StorageGone:
             released = 0  # the file is gone: nothing to release in it
+        except StorageError as exc:  # unreachable, or cut at the stop's deadline
+            log.warning("claimed reminders not released at stop (%s): released at the next "
+                        "start, or taken over by the leader", exc)  # fmt: skip
+            released = 0
         if released:
             log.info("released %d reminders claimed but not sent", released)
         await ctx.db.close()  # checkpoints the WAL into the database file
+    deadline: threading.Timer | None = application.bot_data.pop(_DEADLINE_KEY, None)
+    if deadline is not None:
+        deadline.cancel()
     health.stopped(dt.datetime.now(dt.UTC))
 
 

@@ -162,6 +162,12 @@ def flush() -> None:
     _HEARTBEATS.flush()
 
 
+def ready(now: dt.datetime) -> None:
+    """Start-up finished (migrations, trail verified, menus, start hooks): written at once."""
+    _HEARTBEATS.info["ready_at"] = now.astimezone(dt.UTC).isoformat(timespec="seconds")
+    _HEARTBEATS.flush()
+
+
 def stopped(now: dt.datetime) -> None:
     """At shutdown: the file says so, and the check fails at once (not 90 s later)."""
     _HEARTBEATS.info["stopped_at"] = now.astimezone(dt.UTC).isoformat(timespec="seconds")

@@ -21,7 +21,10 @@ What differs from SQLite lives here (and, for the schema, in the revisions of st
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
 import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -177,3 +180,15 @@ def _probe(url: str, timeout: float) -> int:
             return 0
         version = conn.execute("SELECT max(version) FROM schema_version").fetchone()
         return int(version[0] or 0) if version else 0
+
+
+def cut(raw: psycopg.Connection[Any]) -> None:
+    """From any thread: shut the connection's socket down, both ways. A statement waiting for
+    an answer on it (a network that went silent) fails at once ("server closed the
+    connection")."""
+    with contextlib.suppress(Exception):  # already closed: nothing to cut
+        duplicate = socket.socket(fileno=os.dup(raw.pgconn.socket))
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        finally:
+            duplicate.close()

@@ -24,7 +24,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -35,9 +37,10 @@ from sqlalchemy.pool import QueuePool
 
 from storage import anchor as anchors
 from storage.db import SCHEMA_VERSION, Database, Deferred, bind_arguments
-from storage.errors import StorageError
+from storage.errors import StorageError, StorageUnavailable
 from storage.postgres import (
     TAKE_WRITE_LOCK,
+    cut,
     lease_limits,
     open_connection,
     redact,
@@ -78,15 +81,17 @@ class PostgresDatabase(Database):
                 **options,
             )
 
-        self._write_engine = engine(functools.partial(open_connection, url, False, session), 1)
+        #: Every connection opened, for `abort` (from another thread: under the lock).
+        self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._opened_lock = threading.Lock()
+        self._aborted = False
+        self._write_engine = engine(functools.partial(self._connect, False, session), 1)
         self._read_engine = engine(
-            functools.partial(open_connection, url, True), readers,
+            functools.partial(self._connect, True, ()), readers,
             isolation_level="REPEATABLE READ",
         )  # fmt: skip
         # The leader lease: a connection of its own, never behind a writer.
-        self._lease_engine = engine(
-            functools.partial(open_connection, url, False, session, lease=lease), 1
-        )
+        self._lease_engine = engine(functools.partial(self._connect, False, session, lease), 1)
         self._lease_thread = concurrent.futures.ThreadPoolExecutor(1, "lysyme-pg-lease")
         self._lease_lock = asyncio.Lock()
         self.gone = None
@@ -210,6 +215,27 @@ class PostgresDatabase(Database):
             return migrations.upgrade(conn, legacy_version=legacy_version,
                                       record_version=record_version, target=target,
                                       after_begin=(TAKE_WRITE_LOCK,))  # fmt: skip
+
+    def abort(self) -> None:
+        """From any thread: cut every connection this database opened (storage/postgres.py
+        `cut`) and open none again: what waits on a silent network fails at once."""
+        with self._opened_lock:
+            self._aborted = True
+            opened = list(self._opened)
+        for raw in opened:
+            cut(raw)
+
+    def _connect(self, read_only: bool, session: Sequence[str], lease: float = 0) -> Any:
+        """A new psycopg connection (SQLAlchemy's pools call this), remembered for `abort`."""
+        if self._aborted:
+            raise StorageUnavailable("the database is closed")
+        raw = open_connection(self.url, read_only, session, lease=lease)
+        with self._opened_lock:
+            self._opened.add(raw)
+            aborted = self._aborted
+        if aborted:  # cut while it was being opened
+            cut(raw)
+        return raw
 
     async def close(self) -> None:
         await super().close()

@@ -48,6 +48,10 @@ from storage.errors import StorageError
 # --- the task owned by the Application ------------------------------------------------------
 
 
+#: Seconds a stopping sender has to finish the message in flight (and mark it).
+STOP_GRACE = 10.0
+
+
 class ReminderSender:
     """Runs `sweep` every `interval` seconds, or at once when woken; stops between two rows."""
 
@@ -119,7 +123,7 @@ class ReminderSender:
         health.beat("sender", wall)
         return result
 
-    async def stop(self, grace: float = 10.0) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
         """Drain: the sweep stops after the row being sent (and releases what it claimed);
         cancelled only if it takes longer than `grace` (rows left claimed are released at
         shutdown and at the next start)."""

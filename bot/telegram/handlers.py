@@ -206,9 +206,11 @@ async def _run(
             outs = group_pointer(ctx, actor)
         else:
             outs = await call(ctx, actor)
-            outs = await reminder_delivery.on_activity(
-                ctx, actor, outs
-            )  # issue 14: unreachable users
+            try:  # issue 14: unreachable users
+                outs = await reminder_delivery.on_activity(ctx, actor, outs)
+            except StorageError as exc:  # after the flow's commit: its answer stands (not
+                # "nothing was saved"); the user's reachability is seen at their next message
+                log.warning("update %s: reachability not updated: %s", update.update_id, exc)
     except DuplicateUpdate:
         log.info("update %s already handled", update.update_id)
         if update.callback_query is not None:

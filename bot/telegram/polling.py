@@ -241,6 +241,9 @@ def _seconds(exc: RetryAfter) -> float:
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: `application.bot_data[ON_STOP_SIGNAL]()`, if set, is called when a stop signal comes
+#: (bot/app.py: the stop's deadline starts then, the update in hand included).
+ON_STOP_SIGNAL = "on_stop_signal"
 
 
 async def poll_while_leading(
@@ -277,8 +280,15 @@ async def serve_polling(application: Application) -> None:  # type: ignore[type-
     InvalidToken from initialize (getMe), FatalPollingError if the token is revoked."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+
+    def stopping() -> None:
+        stop.set()
+        hook = application.bot_data.get(ON_STOP_SIGNAL)
+        if hook is not None:
+            hook()
+
     for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping)
     try:
         await application.initialize()
         try:

@@ -1,5 +1,5 @@
 """Fencing on real processes (issue 23): two `lysyme-bot run` replicas on one PostgreSQL
-database, 300 reminders due. The leader is stopped (SIGSTOP) in the middle of the batch,
+database, 150 reminders due. The leader is stopped (SIGSTOP) in the middle of the batch,
 *inside a write transaction* (holding the write lock), for three times its lease, then
 continued (SIGCONT).
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import re
 import signal
 import subprocess
@@ -23,9 +24,13 @@ from tests.e2e.conftest import ADMIN, CLINICIAN, replica_role
 from tests.e2e.fake_telegram import FakeTelegram
 from tests.e2e.test_replicas_e2e import _replica, _wait_forreplica_role
 from tests.e2e.test_restart_e2e import say
+from tests.e2e.test_webhook_replicas_e2e import _wait_for_roles
 
 LEASE = 3.0  # the replicas' LYSYME_LEADER_LEASE_SECONDS (_replica)
-ROWS = 300
+#: Reminders due at the start: 5 s of sending at Telegram's 30 messages/s, more than one claim
+#: batch (100 rows): every fault lands mid-batch (each test asserts some were sent before it
+#: and some after).
+ROWS = 150
 FIRST_CHAT = 100000
 #: The machine running the tests is shared: a process may be scheduled late by this much.
 SCHEDULING_SLACK = 1.5
@@ -59,6 +64,46 @@ def _seed(url: str) -> list[int]:
             await db.close()
 
     return asyncio.run(go())
+
+
+def start_pair(tg: FakeTelegram, tmp_path: Path, url: str) -> dict[Path, subprocess.Popen[bytes]]:
+    """Two replicas started together (their start-ups overlap): folder -> process."""
+    return {w: _replica(tg, w, url) for w in (tmp_path / "replica-a", tmp_path / "replica-b")}
+
+
+def roles_of(
+    replicas: dict[Path, subprocess.Popen[bytes]],
+) -> tuple[Path, subprocess.Popen[bytes], Path, subprocess.Popen[bytes]]:
+    """Once one leads and the other stands by, both started (a fault then finds them running,
+    not half-way through their start-up): (leader's folder, its process, standby's…)."""
+    roles = _wait_for_roles(list(replicas), timeout=30)
+    _wait(lambda: all(_ready(w) for w in replicas), 30, "both replicas started")
+    return roles["leader"], replicas[roles["leader"]], roles["standby"], replicas[roles["standby"]]
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes] | None]) -> None:
+    """SIGTERM to every process (continued first, if stopped), then wait for each: their
+    stops overlap. Within 30 s (systemd's TimeoutStopSec, README), or killed and failed."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        if process is None:
+            continue
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+
+
+def _ready(workdir: Path) -> bool:
+    """The replica has finished starting (bot/health.py `ready`, in its heartbeat file)."""
+    try:
+        return "ready_at" in json.loads((workdir / "lysyme-health.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
 
 
 def _notices(tg: FakeTelegram) -> list[int]:
@@ -116,14 +161,11 @@ def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_
     tg = server
     url = postgres_target
     ids = _seed(url)
-    target = ids[95]  # a row in the middle of the first claim batch (100 rows)
-    leader_dir, standby_dir = tmp_path / "replica-a", tmp_path / "replica-b"
-    leader = _replica(tg, leader_dir, url)
-    standby: subprocess.Popen[bytes] | None = None
+    target = ids[95]  # a row near the end of the first claim batch (100 rows)
+    replicas = start_pair(tg, tmp_path, url)
+    leader, standby = replicas.values()  # (until their roles are known: both, to stop)
     try:
-        _wait_forreplica_role(leader_dir, "leader", timeout=30)
-        standby = _replica(tg, standby_dir, url)
-        _wait_forreplica_role(standby_dir, "standby", timeout=30)
+        leader_dir, leader, standby_dir, standby = roles_of(replicas)
         say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
 
         stopped_at = stop_inside_write(tg, leader, url, target)
@@ -147,17 +189,12 @@ def test_a_leader_stopped_inside_a_write_transaction_for_3_leases_sends_nothing_
         _wait(lambda: len(set(_notices(tg))) == ROWS, 120, "every reminder sent")
         # The old leader had its batch in hand: give it time to (wrongly) go on with it.
         _wait(lambda: replica_role(leader_dir) == "standby", 10, "the old leader steps down")
-        time.sleep(2 * LEASE)
+        # Continued, it went on with the row in hand at once; a leader-only call is refused
+        # from the moment it says standby, and it cannot lead again while the other renews.
+        # One more lease, for a send it had already begun to show.
+        time.sleep(LEASE)
     finally:
-        for process in (leader, standby):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    raise
+        stop_processes([leader, standby])
 
     print(f"takeover {took:.2f} s after the stop; {before_stop} sent before it")
     sent = _notices(tg)
@@ -172,7 +209,7 @@ def test_the_bots_postgresql_backends_terminated_mid_batch_lose_and_double_nothi
     server: FakeTelegram, tmp_path: Path, postgres_target: str
 ) -> None:
     """`pg_terminate_backend` of every connection of both replicas, three times while the
-    leader sends 300 reminders: each connection is opened again at its next transaction;
+    leader sends 150 reminders: each connection is opened again at its next transaction;
     every reminder reaches its chat once, and the replicas answer commands afterwards."""
     import secrets
     import urllib.parse
@@ -185,17 +222,14 @@ def test_the_bots_postgresql_backends_terminated_mid_batch_lose_and_double_nothi
     query = [*urllib.parse.parse_qsl(parts.query), ("application_name", name)]
     url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
     _seed(url)
-    leader_dir, standby_dir = tmp_path / "replica-a", tmp_path / "replica-b"
-    leader = _replica(tg, leader_dir, url)
-    standby: subprocess.Popen[bytes] | None = None
+    replicas = start_pair(tg, tmp_path, url)
+    leader, standby = replicas.values()
     admin = psycopg.connect(postgres_target, autocommit=True)
     terminate = (
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s"
     )
     try:
-        _wait_forreplica_role(leader_dir, "leader", timeout=30)
-        standby = _replica(tg, standby_dir, url)
-        _wait_forreplica_role(standby_dir, "standby", timeout=30)
+        roles_of(replicas)
         terminated = 0
         for share in (0.2, 0.4, 0.6):
             _wait(lambda share=share: len(_notices(tg)) >= share * ROWS, 60, f"{share:.0%} sent")  # type: ignore[misc]
@@ -206,14 +240,7 @@ def test_the_bots_postgresql_backends_terminated_mid_batch_lose_and_double_nothi
         say(tg, ADMIN, f"/adduser {CLINICIAN} clinician", expect=str(CLINICIAN))
     finally:
         admin.close()
-        for process in (leader, standby):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    raise
+        stop_processes([leader, standby])
     sent = _notices(tg)
     doubled = sorted({chat for chat in sent if sent.count(chat) > 1})
     assert doubled == [] and sorted(sent) == list(range(FIRST_CHAT, FIRST_CHAT + ROWS))
@@ -287,11 +314,24 @@ class LoopbackProxy:
 
     def close(self) -> None:
         self.restore()
-        self.loop.call_soon_threadsafe(self.loop.stop)
+
+        async def end() -> None:  # the pumps ended first: none left half-run at the stop
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.loop.stop()
+
+        asyncio.run_coroutine_threadsafe(end(), self.loop)
         self.thread.join(5)
 
 
-DROP = 20.0  # seconds without a byte between the leader and PostgreSQL
+#: Seconds without a byte between the leader and PostgreSQL: three leases (the stop of the
+#: SIGSTOP test: the old leader's lease ran out, was taken over and renewed several times by the
+#: new leader) plus the longest timeout that acts on the cut-off connections: the lease
+#: connection's keepalives (1 s idle + 2 probes 1 s apart: 3 s), the writers' lock wait (3 s),
+#: the server's end of a transaction left idle (2 s).
+DROP = 3 * LEASE + 3.0
 
 
 def test_a_tcp_drop_between_the_leader_and_postgresql_mid_batch(
@@ -320,6 +360,7 @@ def test_a_tcp_drop_between_the_leader_and_postgresql_mid_batch(
         _wait(lambda: len(_notices(tg)) >= ROWS // 4, 60, "a quarter sent")
         proxy.drop()
         dropped_at = time.monotonic()
+        before_drop = len(_notices(tg))
         _wait(lambda: replica_role(leader_dir) == "standby", LEASE + SCHEDULING_SLACK,
               "the cut-off leader says standby")  # fmt: skip
         _wait(lambda: replica_role(standby_dir) == "leader", 4 / 3 * LEASE + SCHEDULING_SLACK * 2,
@@ -330,16 +371,19 @@ def test_a_tcp_drop_between_the_leader_and_postgresql_mid_batch(
         time.sleep(max(0.0, DROP - (time.monotonic() - dropped_at)))
         proxy.restore()
         _wait(lambda: len(set(_notices(tg))) == ROWS, 120, "every reminder sent")
-        time.sleep(2 * LEASE)  # the old leader, reconnected, has had time to (wrongly) send
+        # The old leader's statements, held in the network, get their answers at once; its
+        # row in hand is refused (its lease is not live). One more lease for a late send.
+        time.sleep(LEASE)
+    except BaseException:
+        proxy.restore()  # (a failure mid-drop: the replicas stop on a live network)
+        stop_processes([leader, standby])
+        for name, process in (("leader", leader), ("standby", standby)):  # why, for the log
+            if process is not None and process.stderr is not None:
+                print(f"--- {name}'s stderr:\n{process.stderr.read().decode()[-4000:]}")
+        raise
     finally:
-        for process in (leader, standby):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    raise
+        proxy.restore()
+        stop_processes([leader, standby])
         proxy.close()  # (after: the leader's connections go through it)
     sent = _notices(tg)
     doubled = sorted({chat for chat in sent if sent.count(chat) > 1})
@@ -348,3 +392,45 @@ def test_a_tcp_drop_between_the_leader_and_postgresql_mid_batch(
     # a kill -9 there opens too); whatever the old leader had in hand after it, it did not send.
     assert set(sent) == set(range(FIRST_CHAT, FIRST_CHAT + ROWS))
     assert len(doubled) <= 1 and len(sent) - ROWS == len(doubled), doubled
+    assert 0 < before_drop < ROWS  # the drop came mid-batch
+
+
+def test_a_replica_stopped_while_postgresql_is_silent_ends_within_its_deadline(
+    server: FakeTelegram, tmp_path: Path, postgres_target: str
+) -> None:
+    """SIGTERM to the leader while its network to PostgreSQL is silent mid-batch (statements
+    in flight wait on it for minutes): the stop ends within the sender's grace plus one lease
+    (bot/app.py), with exit status 0 and no traceback (systemd's TimeoutStopSec=30 is not
+    reached); the log says the connections were cut."""
+    import urllib.parse
+
+    from bot import jobs
+
+    tg = server
+    parts = urllib.parse.urlsplit(postgres_target)
+    proxy = LoopbackProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    through = urllib.parse.urlunsplit(
+        parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
+    )
+    _seed(postgres_target)
+    workdir = tmp_path / "replica"
+    replica = _replica(tg, workdir, through)
+    try:
+        _wait_forreplica_role(workdir, "leader", timeout=30)
+        _wait(lambda: len(_notices(tg)) >= ROWS // 4, 60, "a quarter sent")
+        proxy.drop()
+        replica.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        deadline = jobs.STOP_GRACE + LEASE
+        replica.wait(timeout=deadline + 10)
+        took = time.monotonic() - stopping
+    finally:
+        if replica.poll() is None:
+            replica.kill()
+        proxy.close()
+    stderr = replica.stderr.read().decode() if replica.stderr else ""
+    print(f"\nstopped {took:.1f} s after SIGTERM")
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert replica.returncode == 0, stderr[-3000:]
+    assert took <= deadline + SCHEDULING_SLACK * 2, took
+    assert "connections are cut" in stderr

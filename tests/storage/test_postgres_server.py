@@ -116,3 +116,40 @@ def test_init_on_postgresql_creates_once_and_never_sets_a_database_aside(
     for again in (init(), init("--force")):
         assert again.returncode == 2 and again.stdout == ""
         assert again.stderr.count("\n") == 1 and "already holds a LYSYME database" in again.stderr
+
+
+async def test_a_statement_stuck_on_a_silent_network_fails_at_once_when_the_database_is_cut(
+    postgres_target: str,
+) -> None:
+    """`Database.abort()` (a stop the database holds up, bot/app.py): from another thread, every
+    connection is cut; the statement waiting on a network that went silent fails at once, and
+    nothing is opened again."""
+    import urllib.parse
+
+    from storage.errors import StorageError
+    from tests.e2e.test_fencing_e2e import LoopbackProxy
+
+    parts = urllib.parse.urlsplit(postgres_target)
+    proxy = LoopbackProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    through = urllib.parse.urlunsplit(
+        parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
+    )
+    db = await open_database(through, lease=3.0)
+    try:
+        assert await db.read(value, "SELECT 1") == 1
+        proxy.drop()
+        stuck = [
+            asyncio.ensure_future(db.read(value, "SELECT 2")),
+            asyncio.ensure_future(db.write(screenings.set_meta, "cut", "1")),
+        ]
+        done, _ = await asyncio.wait(stuck, timeout=1.0)
+        assert not done  # nothing answers: the network is silent
+        threading.Thread(target=db.abort).start()
+        for future in stuck:
+            with pytest.raises(StorageError):
+                await asyncio.wait_for(future, 5)
+        with pytest.raises(StorageError):  # not opened again (it would wait on the network)
+            await asyncio.wait_for(db.write(screenings.set_meta, "cut", "2"), 5)
+        await asyncio.wait_for(db.close(), 5)
+    finally:
+        proxy.close()
