@@ -404,7 +404,7 @@ def test_a_replica_stopped_while_postgresql_is_silent_ends_within_its_deadline(
     reached); the log says the connections were cut."""
     import urllib.parse
 
-    from bot import jobs
+    from bot.reminders import sender
 
     tg = server
     parts = urllib.parse.urlsplit(postgres_target)
@@ -421,7 +421,7 @@ def test_a_replica_stopped_while_postgresql_is_silent_ends_within_its_deadline(
         proxy.drop()
         replica.send_signal(signal.SIGTERM)
         stopping = time.monotonic()
-        deadline = jobs.STOP_GRACE + LEASE
+        deadline = sender.STOP_GRACE + LEASE
         replica.wait(timeout=deadline + 10)
         took = time.monotonic() - stopping
     finally:
