@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.common import Actor, DuplicateUpdate
 from conversations.answers import from_json, to_json
+from conversations.lifecycle import Stage
 from conversations.protocol import BY_ID, AnswerValue
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit, append_audit_many
@@ -61,7 +62,7 @@ async def abandon(
     conn: Connection, screening: Screening, actor: str, now: dt.datetime, reason: str
 ) -> None:
     await store.update_screening(
-        conn, screening.id, now, status=store.ABANDONED, stage="done", cursor=None,
+        conn, screening.id, now, status=store.ABANDONED, stage=Stage.DONE, cursor=None,
         proposed=None, closed_at=now,
     )  # fmt: skip
     await append_audit(

@@ -9,6 +9,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from conversations.reminder_kinds import ReminderKind, ReminderState
+from conversations.stored import Unrecognised, member
 from storage.connection import Connection
 from storage.db import fetch_all, fetch_one
 from storage.reminders import Reminder, _reminder
@@ -113,7 +115,7 @@ class SentMessage:
 
 
 async def sent_messages(
-    conn: Connection, screening_id: int, kind: str, since: dt.datetime | None = None
+    conn: Connection, screening_id: int, kind: ReminderKind, since: dt.datetime | None = None
 ) -> list[SentMessage]:
     """The messages a screening's reminders of `kind` became (newest first)."""
     sql = (
@@ -144,7 +146,7 @@ async def reminder_of_message(conn: Connection, chat_id: int, message_id: int) -
 async def acknowledge_rows(
     conn: Connection,
     screening_id: int,
-    kind: str,
+    kind: ReminderKind,
     user_id: int,
     now: dt.datetime,
     since: dt.datetime,
@@ -184,7 +186,7 @@ class Scheduled:
     due_at: dt.datetime
 
 
-async def scheduled(conn: Connection, screening_id: int, kind: str) -> list[Scheduled]:
+async def scheduled(conn: Connection, screening_id: int, kind: ReminderKind) -> list[Scheduled]:
     rows = await fetch_all(
         conn,
         "SELECT id, step, recipient, due_at FROM reminders "
@@ -212,7 +214,7 @@ async def cancel_scheduled(
     conn: Connection,
     screening_id: int,
     by: str,
-    kinds: Iterable[str] | None = None,
+    kinds: Iterable[ReminderKind] | None = None,
     *,
     steps: Iterable[str] | None = None,
 ) -> int:
@@ -327,11 +329,11 @@ async def is_unreachable(conn: Connection, user_id: int) -> bool:
 class LogRow:
     id: int
     screening_id: int | None  # None: a morning board
-    kind: str
+    kind: ReminderKind | Unrecognised  # (storage.reminders.Reminder: the same reading)
     step: str
     recipient: str
     due_at: dt.datetime
-    state: str
+    state: ReminderState | Unrecognised
     sent_at: dt.datetime | None
     late: bool
     last_error: str | None
@@ -361,11 +363,11 @@ def _log_row(r: sqlite3.Row) -> LogRow:
     return LogRow(
         r["id"],
         r["screening_id"],
-        r["kind"],
+        member(ReminderKind, r["kind"]),
         r["step"],
         r["recipient"],
         from_db(r["due_at"]),
-        r["state"],
+        member(ReminderState, r["state"]),
         maybe_from_db(r["sent_at"]),
         bool(r["late"]),
         r["last_error"],

@@ -10,6 +10,7 @@ from bot.records import begin
 from bot.texts import t
 from bot.views.wording import scorten_summary
 from conversations.answers import AnswerError, to_json
+from conversations.lifecycle import Stage
 from conversations.scorten import (
     MEASURE_BY_ID,
     MEASURE_IDS,
@@ -47,7 +48,7 @@ def scorten_prompt(lang: str, screening: Screening, cursor: str, _unit: str = ""
             rows.insert(0, [Button(t(lang, "scorten.switch_unit", unit=other.value),
                                    cd.encode(switch))])  # fmt: skip
     text = f"<b>{screening.number}</b> · SCORTEN\n" + t(lang, f"scorten.{measure}", unit=unit)
-    return Out(text, rows, prompt_for=screening.id, shows=store.prompt_key("scorten", measure))
+    return Out(text, rows, prompt_for=screening.id, shows=store.prompt_key(Stage.SCORTEN, measure))
 
 
 def _unit_code(unit: Unit) -> cd.UnitCode:
@@ -112,7 +113,7 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 
     async def body(conn: Connection) -> list[Out]:
         screening = await store.get_by_id(conn, button.screening_id)
-        if screening is None or screening.stage != "scorten":
+        if screening is None or screening.stage != Stage.SCORTEN:
             return [Out("", toast=t(lang, "screen.stale"))]
         measure, _ = parse_cursor(screening.cursor)
         if measure != button.measure:
@@ -154,7 +155,7 @@ async def store_measure(
     lang = ctx.language(actor)
     now = ctx.now()
     await begin(conn, actor, now)
-    if screening is None or screening.stage != "scorten":
+    if screening is None or screening.stage != Stage.SCORTEN:
         return [Out("", toast=t(lang, "screen.stale"))]
     if parse_cursor(screening.cursor)[0] != measure:
         return [Out("", toast=t(lang, "screen.stale"))]
@@ -173,6 +174,6 @@ async def store_measure(
         cursor = _cursor(following, MEASURE_BY_ID[following].units[0].value)
         await store.update_screening(conn, screening.id, now, cursor=cursor)
         return [*shown, scorten_prompt(lang, screening, cursor)]
-    await store.update_screening(conn, screening.id, now, stage="done", cursor=None)
+    await store.update_screening(conn, screening.id, now, stage=Stage.DONE, cursor=None)
     await store.clear_session(conn, actor.user_id, actor.chat_id)
     return [*shown, Out(await scorten_summary(conn, lang, screening))]

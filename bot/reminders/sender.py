@@ -35,7 +35,6 @@ from typing import Any
 from telegram import Bot
 from telegram.constants import ParseMode
 
-from storage.errors import StorageError
 from bot import health, routing
 from bot.callback_data import Prefix
 from bot.common import Button, Context, Out
@@ -44,6 +43,7 @@ from bot.reminders import delivery as reminder_delivery
 from bot.reminders.state import ADMIN, SWEEP_INTERVAL, Send, SweepResult, SweepState, log
 from bot.reminders.sweep import sweep
 from bot.reminders.upkeep import PRUNE_EVERY, clock_check, confirm_clock, prune_processed_updates
+from storage.errors import StorageError
 
 # --- the task owned by the Application ------------------------------------------------------
 

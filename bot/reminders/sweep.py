@@ -28,9 +28,9 @@ from bot.reminders.upkeep import idle_pass
 from conversations.reminder_kinds import ReminderKind
 from storage import leases
 from storage import reminders as outbox
-from storage.errors import StorageError
 from storage.audit import append_audit
 from storage.connection import Connection
+from storage.errors import StorageError
 from storage.reminders import Reminder
 
 
@@ -89,7 +89,7 @@ async def sweep(
     limit: int = CLAIM_LIMIT,
     should_stop: Callable[[], bool] = lambda: False,
     state: SweepState | None = None,
-    kinds: Sequence[str] | None = None,
+    kinds: Sequence[ReminderKind] | None = None,
 ) -> SweepResult:
     """Send what is due at *now* (see the module docstring). Safe to call concurrently with
     the flows: every database access goes through `ctx.db.transaction()`.
@@ -117,7 +117,7 @@ async def _sweep(
     limit: int,
     should_stop: Callable[[], bool],
     state: SweepState,
-    kinds: Sequence[str] | None,
+    kinds: Sequence[ReminderKind] | None,
 ) -> SweepResult:
     result = SweepResult()
     if kinds is None:
