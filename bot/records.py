@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from bot.common import Actor, DuplicateUpdate
 from conversations.answers import from_json, to_json
+from conversations.lifecycle import Stage
 from conversations.protocol import BY_ID, AnswerValue
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit, append_audit_many
@@ -62,7 +63,7 @@ def abandon(
     conn: Connection, screening: Screening, actor: str, now: dt.datetime, reason: str
 ) -> None:
     store.update_screening(
-        conn, screening.id, now, status=store.ABANDONED, stage="done", cursor=None,
+        conn, screening.id, now, status=store.ABANDONED, stage=Stage.DONE, cursor=None,
         proposed=None, closed_at=now,
     )  # fmt: skip
     append_audit(

@@ -28,15 +28,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from conversations.eligibility import Outcome
+from conversations.lifecycle import Status
 from conversations.standing import Recorded, standing
 
-# Statuses and outcomes (DESIGN.md "Lifecycle"), as storage writes them.
-IN_SCREENING: Final = "in_screening"
-SCREENED: Final = "screened"
-INJECTED: Final = "injected"
-WITHDRAWN: Final = "withdrawn"
-WINDOW_MISSED: Final = "window_missed"
-ABANDONED: Final = "abandoned"
+# Statuses (DESIGN.md "Lifecycle"): the core's members, equal to what storage writes.
+IN_SCREENING: Final = Status.IN_SCREENING
+SCREENED: Final = Status.SCREENED
+INJECTED: Final = Status.INJECTED
+WITHDRAWN: Final = Status.WITHDRAWN
+WINDOW_MISSED: Final = Status.WINDOW_MISSED
+ABANDONED: Final = Status.ABANDONED
 CONSENT: Final = "consent"
 
 #: Summary categories of /status and the counts sheet, in display order.
@@ -158,7 +160,10 @@ def passed_screening(screening: ScreeningLike) -> bool:
     patients had passed it."""
     if screening.status in (INJECTED, WINDOW_MISSED) or screening.injected_at is not None:
         return True
-    return screening.status != ABANDONED and screening.outcome in ("eligible", "pending")
+    return screening.status != ABANDONED and screening.outcome in (
+        Outcome.ELIGIBLE,
+        Outcome.PENDING,
+    )
 
 
 def funnel(screenings: Sequence[ScreeningLike]) -> Funnel:
@@ -217,12 +222,12 @@ def _box(chosen: ScreeningLike | None) -> tuple[str, str | None]:
         return "withdrawn", None
     if chosen.status == WINDOW_MISSED:
         return "window_missed", None
-    if chosen.outcome == "not_eligible":
+    if chosen.outcome == Outcome.NOT_ELIGIBLE:
         failed = set(chosen.reasons)
         if failed and failed <= {CONSENT}:
             return "consent_refused", None
         return "criteria_not_met", None
-    if chosen.outcome == "eligible":
+    if chosen.outcome == Outcome.ELIGIBLE:
         return "in_progress", "awaiting_d0"
     return "in_progress", "pending"  # pending, or incomplete after a correction
 
@@ -233,10 +238,14 @@ def _criteria_met(chosen: ScreeningLike | None, box: str) -> bool:
         return False
     if box in ("injected", "consent_refused", "window_missed"):
         return True
-    if chosen.outcome == "eligible":
+    if chosen.outcome == Outcome.ELIGIBLE:
         return True
     # Pending (also when withdrawn while pending): eligible only if consent alone is pending.
-    return chosen.outcome == "pending" and bool(chosen.reasons) and set(chosen.reasons) <= {CONSENT}
+    return (
+        chosen.outcome == Outcome.PENDING
+        and bool(chosen.reasons)
+        and set(chosen.reasons) <= {CONSENT}
+    )
 
 
 def consort(

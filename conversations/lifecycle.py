@@ -3,7 +3,8 @@ whether a queued reminder still means anything.
 
 `Status` is where a screening is, `Stage` where its conversation is, `Outcome` (in
 `conversations.eligibility`) what the rules say. They are `StrEnum`s: each member equals the
-text stored in the database, so storage keeps plain strings.
+text stored in the database, so storage keeps plain text. A row read back holds the member,
+or `Unrecognised` (conversations.stored) for a text this program has no member for.
 
 `reminder_relevance` decides, for every `ReminderKind`, from facts the caller read: send it,
 act on it (a system event: the window closes, the BSA observation ends), or skip it (why).
@@ -20,8 +21,10 @@ from typing import Final, assert_never
 from zoneinfo import ZoneInfo
 
 from conversations import escalation
+from conversations.eligibility import Outcome
 from conversations.reminder_kinds import Recipient, ReminderKind
 from conversations.schedule import FOLLOW_UP_BY_ID, MORNING_STEPS, WINDOW_CLOSED
+from conversations.stored import Unrecognised
 
 
 class Status(StrEnum):
@@ -44,7 +47,7 @@ class Stage(StrEnum):
 
 
 #: Outcomes under which a patient may still be injected (DESIGN.md: eligible or pending).
-INCLUDED: Final = frozenset({"eligible", "pending"})
+INCLUDED: Final = frozenset({Outcome.ELIGIBLE, Outcome.PENDING})
 
 
 class Action(StrEnum):
@@ -73,8 +76,8 @@ def skip(reason: str) -> Relevance:
 class PatientFacts:
     """What the sender read about the patient when the row fell due."""
 
-    status: str
-    outcome: str | None
+    status: Status | Unrecognised
+    outcome: Outcome | Unrecognised | None
     reasons: tuple[str, ...]
     injected: bool
     idle_reminded: bool = False
@@ -157,7 +160,9 @@ def reminder_relevance(
 
 
 def _still_pending(facts: PatientFacts) -> bool:
-    return facts.status == Status.SCREENED and facts.outcome == "pending" and not facts.injected
+    return (
+        facts.status == Status.SCREENED and facts.outcome == Outcome.PENDING and not facts.injected
+    )
 
 
 def _d0_window(row: Row, facts: PatientFacts) -> Relevance:
@@ -211,32 +216,43 @@ class Moves:
 #: shows this table (a test checks the two agree); the stateful test checks that every pair it
 #: reaches is here. `screened` with outcome `incomplete` is not in it: a correction that leaves
 #: questions unasked reopens the screening instead (`in_screening`, `incomplete`).
-LIFECYCLE: Final[dict[tuple[Status, str | None], Moves]] = {
+LIFECYCLE: Final[dict[tuple[Status, Outcome | None], Moves]] = {
     (Status.IN_SCREENING, None): Moves(("answer", "/back", "/cancel", "/resume NUMBER")),
-    (Status.IN_SCREENING, "incomplete"): Moves(("/resume NUMBER", "answer", "/cancel")),
-    (Status.SCREENED, "eligible"): Moves(("/d0 NUMBER", "/withdraw NUMBER", "D0 deadline")),
-    (Status.SCREENED, "pending"): Moves(("/update NUMBER", "/withdraw NUMBER", "D0 deadline")),
-    (Status.SCREENED, "not_eligible"): Moves(("/correct NUMBER", "/screen NUMBER"), final=True),
-    (Status.INJECTED, "eligible"): Moves(("follow-up answers",), final=True),
-    (Status.INJECTED, "pending"): Moves(("follow-up answers",), final=True),
-    (Status.INJECTED, "not_eligible"): Moves(("follow-up answers",), final=True),
-    (Status.INJECTED, "incomplete"): Moves(("follow-up answers", "/correct NUMBER"), final=True),
-    (Status.WITHDRAWN, "eligible"): Moves(("/correct NUMBER withdrawal cancel",), final=True),
-    (Status.WITHDRAWN, "pending"): Moves(("/correct NUMBER withdrawal cancel",), final=True),
-    (Status.WITHDRAWN, "not_eligible"): Moves(("/correct NUMBER withdrawal cancel",), final=True),
-    (Status.WITHDRAWN, "incomplete"): Moves(("/correct NUMBER withdrawal cancel",), final=True),
-    (Status.WINDOW_MISSED, "eligible"): Moves(("/screen NUMBER",), final=True),
-    (Status.WINDOW_MISSED, "pending"): Moves(("/screen NUMBER",), final=True),
-    (Status.WINDOW_MISSED, "not_eligible"): Moves(("/screen NUMBER",), final=True),
-    (Status.WINDOW_MISSED, "incomplete"): Moves(("/screen NUMBER",), final=True),
+    (Status.IN_SCREENING, Outcome.INCOMPLETE): Moves(("/resume NUMBER", "answer", "/cancel")),
+    (Status.SCREENED, Outcome.ELIGIBLE): Moves(("/d0 NUMBER", "/withdraw NUMBER", "D0 deadline")),
+    (Status.SCREENED, Outcome.PENDING): Moves(
+        ("/update NUMBER", "/withdraw NUMBER", "D0 deadline")
+    ),
+    (Status.SCREENED, Outcome.NOT_ELIGIBLE): Moves(
+        ("/correct NUMBER", "/screen NUMBER"), final=True
+    ),
+    (Status.INJECTED, Outcome.ELIGIBLE): Moves(("follow-up answers",), final=True),
+    (Status.INJECTED, Outcome.PENDING): Moves(("follow-up answers",), final=True),
+    (Status.INJECTED, Outcome.NOT_ELIGIBLE): Moves(("follow-up answers",), final=True),
+    (Status.INJECTED, Outcome.INCOMPLETE): Moves(
+        ("follow-up answers", "/correct NUMBER"), final=True
+    ),
+    (Status.WITHDRAWN, Outcome.ELIGIBLE): Moves(("/correct NUMBER withdrawal cancel",), final=True),
+    (Status.WITHDRAWN, Outcome.PENDING): Moves(("/correct NUMBER withdrawal cancel",), final=True),
+    (Status.WITHDRAWN, Outcome.NOT_ELIGIBLE): Moves(
+        ("/correct NUMBER withdrawal cancel",), final=True
+    ),
+    (Status.WITHDRAWN, Outcome.INCOMPLETE): Moves(
+        ("/correct NUMBER withdrawal cancel",), final=True
+    ),
+    (Status.WINDOW_MISSED, Outcome.ELIGIBLE): Moves(("/screen NUMBER",), final=True),
+    (Status.WINDOW_MISSED, Outcome.PENDING): Moves(("/screen NUMBER",), final=True),
+    (Status.WINDOW_MISSED, Outcome.NOT_ELIGIBLE): Moves(("/screen NUMBER",), final=True),
+    (Status.WINDOW_MISSED, Outcome.INCOMPLETE): Moves(("/screen NUMBER",), final=True),
     (Status.ABANDONED, None): Moves(("/screen NUMBER",), final=True),
-    (Status.ABANDONED, "incomplete"): Moves(("/screen NUMBER",), final=True),
+    (Status.ABANDONED, Outcome.INCOMPLETE): Moves(("/screen NUMBER",), final=True),
 }
 
 
 def moves(status: str, outcome: str | None) -> Moves | None:
-    """What moves this pair on; None: a pair the product must never reach (a dead end)."""
+    """What moves this pair on; None: a pair the product must never reach (a dead end), or
+    one this program has no member for."""
     try:
-        return LIFECYCLE.get((Status(status), outcome))
+        return LIFECYCLE.get((Status(status), None if outcome is None else Outcome(outcome)))
     except ValueError:
         return None

@@ -1,7 +1,8 @@
-"""The kinds of rows in the reminder outbox, as one closed set (stored as their text value).
+"""The kinds of rows in the reminder outbox and the states a row takes, as closed sets
+(stored as their text value).
 
-A `StrEnum`: each member equals its stored string, so code still comparing with the plain
-strings ("d0_window") keeps working while it moves to the enum (issue 11).
+A `StrEnum`: each member equals its stored string, so the database keeps plain text and
+SQL text may name the values; Python code compares and writes the members (issue 21).
 """
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ class ReminderKind(StrEnum):
     ESCALATION = "escalation"
     #: The team's morning board: one message listing every open patient, edited in place.
     BOARD = "board"
+
+
+class ReminderState(StrEnum):
+    """Where an outbox row is (`reminders.state`, storage/reminders.py): scheduled → claimed →
+    sent | failed | unknown, or skipped (caught up, no longer relevant) / cancelled."""
+
+    SCHEDULED = "scheduled"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    #: The request left and no answer came: maybe delivered, never retried (no duplicate).
+    UNKNOWN = "unknown"
 
 
 class Recipient(StrEnum):

@@ -14,6 +14,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from conversations.protocol import D0_WINDOW_DAYS
+from conversations.reminder_kinds import ReminderKind
 from conversations.windows import UTC, at_local, bsa_observation_end, next_local_time
 
 MORNING: Final = dt.time(8, 0)
@@ -23,7 +24,7 @@ EVENING: Final = dt.time(20, 0)
 
 @dataclass(frozen=True)
 class Due:
-    kind: str
+    kind: ReminderKind
     step: str
     due: dt.datetime  # aware, UTC
 
@@ -45,16 +46,24 @@ def d0_window_steps(admission_date: dt.date, zone: ZoneInfo) -> list[Due]:
     for day in range(1, D0_WINDOW_DAYS + 1):
         name = _morning_step(day)
         moment = at_local(admission_date + dt.timedelta(days=day), MORNING, zone)
-        steps.append(Due("d0_window", name, moment.astimezone(UTC)))
+        steps.append(Due(ReminderKind.D0_WINDOW, name, moment.astimezone(UTC)))
     last_day = admission_date + dt.timedelta(days=D0_WINDOW_DAYS)
     steps.append(
-        Due("d0_window", "last_day_afternoon", at_local(last_day, AFTERNOON, zone).astimezone(UTC))
+        Due(
+            ReminderKind.D0_WINDOW,
+            "last_day_afternoon",
+            at_local(last_day, AFTERNOON, zone).astimezone(UTC),
+        )
     )
     steps.append(
-        Due("d0_window", "last_day_evening", at_local(last_day, EVENING, zone).astimezone(UTC))
+        Due(
+            ReminderKind.D0_WINDOW,
+            "last_day_evening",
+            at_local(last_day, EVENING, zone).astimezone(UTC),
+        )
     )
     closed = at_local(last_day + dt.timedelta(days=1), MORNING, zone)
-    steps.append(Due("d0_window", WINDOW_CLOSED, closed.astimezone(UTC)))
+    steps.append(Due(ReminderKind.D0_WINDOW, WINDOW_CLOSED, closed.astimezone(UTC)))
     return steps
 
 
@@ -111,7 +120,9 @@ def follow_up_due(injected_at: dt.datetime, follow_up: FollowUp, zone: ZoneInfo)
 
 
 def follow_up_plan(injected_at: dt.datetime, zone: ZoneInfo) -> list[Due]:
-    return [Due("follow_up", f.id, follow_up_due(injected_at, f, zone)) for f in FOLLOW_UPS]
+    return [
+        Due(ReminderKind.FOLLOW_UP, f.id, follow_up_due(injected_at, f, zone)) for f in FOLLOW_UPS
+    ]
 
 
 #: A screening left unanswered: the clinician is reminded once, then it is abandoned.

@@ -12,6 +12,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
+from conversations.eligibility import Outcome
+from conversations.lifecycle import Status
+
 
 class Recorded(Protocol):
     """What a standing needs of a screening (storage's Screening has it)."""
@@ -43,22 +46,22 @@ class Standing:
 def standing(s: Recorded) -> Standing:
     """The one reading of a screening's status, outcome and reasons."""
     outcome = s.outcome
-    if s.status == "in_screening" and outcome != "incomplete":
+    if s.status == Status.IN_SCREENING and outcome != Outcome.INCOMPLETE:
         outcome = None  # a screening in progress has no outcome yet (a reopened one: incomplete)
     reasons = tuple(s.reasons)
-    failed = reasons if outcome == "not_eligible" else ()
-    pending = reasons if outcome == "pending" else ()
-    missing = reasons if outcome == "incomplete" else ()
+    failed = reasons if outcome == Outcome.NOT_ELIGIBLE else ()
+    pending = reasons if outcome == Outcome.PENDING else ()
+    missing = reasons if outcome == Outcome.INCOMPLETE else ()
     return Standing(s.status, outcome, failed, pending, missing, _category(s))
 
 
 def _category(s: Recorded) -> str:
-    if s.status == "injected" or s.injected_at is not None:
+    if s.status == Status.INJECTED or s.injected_at is not None:
         return "injected"
-    if s.status in ("in_screening", "withdrawn", "window_missed", "abandoned"):
-        return s.status
-    if s.outcome == "pending":
+    if s.status in (Status.IN_SCREENING, Status.WITHDRAWN, Status.WINDOW_MISSED, Status.ABANDONED):
+        return str(s.status)  # (the word of the category: plain text)
+    if s.outcome == Outcome.PENDING:
         return "pending"
-    if s.outcome == "eligible":
+    if s.outcome == Outcome.ELIGIBLE:
         return "eligible"
     return "not_eligible"

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, RowMapping
 
+from conversations.reminder_kinds import ReminderKind, ReminderState
+from conversations.stored import Unrecognised, member
 from storage.reminders import Reminder, _reminder
 from storage.sql import execute, fetch_all, fetch_one, listed
 from storage.timefmt import from_db, maybe_from_db, to_db
@@ -120,7 +122,7 @@ class SentMessage:
 
 
 def sent_messages(
-    conn: Connection, screening_id: int, kind: str, since: dt.datetime | None = None
+    conn: Connection, screening_id: int, kind: ReminderKind, since: dt.datetime | None = None
 ) -> list[SentMessage]:
     """The messages a screening's reminders of `kind` became (newest first)."""
     sql = (
@@ -153,7 +155,7 @@ def reminder_of_message(conn: Connection, chat_id: int, message_id: int) -> int 
 def acknowledge_rows(
     conn: Connection,
     screening_id: int,
-    kind: str,
+    kind: ReminderKind,
     user_id: int,
     now: dt.datetime,
     since: dt.datetime,
@@ -194,7 +196,7 @@ class Scheduled:
     due_at: dt.datetime
 
 
-def scheduled(conn: Connection, screening_id: int, kind: str) -> list[Scheduled]:
+def scheduled(conn: Connection, screening_id: int, kind: ReminderKind) -> list[Scheduled]:
     rows = fetch_all(
         conn,
         "SELECT id, step, recipient, due_at FROM reminders "
@@ -222,7 +224,7 @@ def cancel_scheduled(
     conn: Connection,
     screening_id: int,
     by: str,
-    kinds: Iterable[str] | None = None,
+    kinds: Iterable[ReminderKind] | None = None,
     *,
     steps: Iterable[str] | None = None,
 ) -> int:
@@ -349,11 +351,11 @@ def is_unreachable(conn: Connection, user_id: int) -> bool:
 class LogRow:
     id: int
     screening_id: int | None  # None: a morning board
-    kind: str
+    kind: ReminderKind | Unrecognised  # (storage.reminders.Reminder: the same reading)
     step: str
     recipient: str
     due_at: dt.datetime
-    state: str
+    state: ReminderState | Unrecognised
     sent_at: dt.datetime | None
     late: bool
     last_error: str | None
@@ -384,11 +386,11 @@ def _log_row(r: RowMapping) -> LogRow:
     return LogRow(
         r["id"],
         r["screening_id"],
-        r["kind"],
+        member(ReminderKind, r["kind"]),
         r["step"],
         r["recipient"],
         from_db(r["due_at"]),
-        r["state"],
+        member(ReminderState, r["state"]),
         maybe_from_db(r["sent_at"]),
         bool(r["late"]),
         r["last_error"],

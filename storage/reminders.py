@@ -14,11 +14,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, RowMapping
 
+from conversations.reminder_kinds import Recipient, ReminderKind, ReminderState
+from conversations.stored import Unrecognised, member
 from storage.leases import this_process
 from storage.sql import dialect, execute, fetch_all, listed
 from storage.timefmt import from_db, maybe_from_db, to_db
 
-TEAM = "team"
+TEAM = Recipient.TEAM
 #: How long a claim is this process's own. Another process takes a claimed row over only after
 #: that (its claimer died: kill -9, a lost machine); a claim is never taken from the living.
 CLAIM_LEASE = dt.timedelta(minutes=5)
@@ -52,11 +54,13 @@ def user_recipient(telegram_id: int) -> str:
 class Reminder:
     id: int
     screening_id: int | None
-    kind: str
+    #: The core's members; `Unrecognised` for a text this program has no member for (a kind
+    #: added by a newer program): the sender skips such a row with its reason.
+    kind: ReminderKind | Unrecognised
     step: str
     recipient: str
     due_at: dt.datetime
-    state: str
+    state: ReminderState | Unrecognised
     attempts: int
     sent_at: dt.datetime | None
     late: bool
@@ -67,11 +71,11 @@ def _reminder(row: RowMapping) -> Reminder:
     return Reminder(
         row["id"],
         row["screening_id"],
-        row["kind"],
+        member(ReminderKind, row["kind"]),
         row["step"],
         row["recipient"],
         from_db(row["due_at"]),
-        row["state"],
+        member(ReminderState, row["state"]),
         row["attempts"],
         maybe_from_db(row["sent_at"]),
         bool(row["late"]),
@@ -82,7 +86,7 @@ def _reminder(row: RowMapping) -> Reminder:
 def schedule(
     conn: Connection,
     screening_id: int | None,
-    kind: str,
+    kind: ReminderKind,
     step: str,
     due: dt.datetime,
     recipients: Iterable[str],
@@ -103,7 +107,7 @@ def schedule(
 def hold(
     conn: Connection,
     screening_id: int | None,
-    kind: str,
+    kind: ReminderKind,
     step: str,
     recipient: str,
     now: dt.datetime,
@@ -167,7 +171,7 @@ def release(
 def cancel(
     conn: Connection,
     screening_id: int,
-    kinds: Iterable[str] | None = None,
+    kinds: Iterable[ReminderKind] | None = None,
     *,
     steps: Iterable[str] | None = None,
 ) -> int:
@@ -195,7 +199,7 @@ def cancel(
 def has_scheduled(
     conn: Connection,
     screening_id: int,
-    kind: str,
+    kind: ReminderKind,
     step: str | None = None,
     *,
     recipient: str | None = None,
@@ -216,7 +220,7 @@ def has_scheduled(
 
 
 def supersede_overdue(
-    conn: Connection, now: dt.datetime, per_step_kinds: Iterable[str]
+    conn: Connection, now: dt.datetime, per_step_kinds: Iterable[ReminderKind]
 ) -> list[Reminder]:
     """Catch-up over every overdue row (in the caller's transaction): a row due at *now* for
     which a later row of the same (screening, kind, recipient) is also due is marked skipped
@@ -248,7 +252,7 @@ def claim_due(
     now: dt.datetime,
     limit: int = 100,
     *,
-    kinds: Iterable[str] | None = None,
+    kinds: Iterable[ReminderKind] | None = None,
     claim: Claim | None = None,
 ) -> list[Reminder]:
     """Claim what is due (in the caller's transaction), and what another process claimed and

@@ -10,12 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from sqlalchemy import Connection, RowMapping
 
 from conversations import versions
-from conversations.lifecycle import Status
+from conversations.eligibility import Outcome
+from conversations.lifecycle import Stage, Status
+from conversations.stored import Unrecognised, maybe_member, member
 from storage.sql import dialect, execute, fetch_all, fetch_one, listed, value
 from storage.timefmt import maybe_from_db, to_db
 from storage.users import Reach, User, roles_from_text
@@ -41,10 +44,12 @@ class Screening:
     clinician_id: int
     last_actor_id: int
     chat_id: int
-    status: str
-    outcome: str | None
+    #: The core's members; `Unrecognised` for a text this program has no member for (written
+    #: by a newer program): shown and exported as stored, and no rule acts on it.
+    status: Status | Unrecognised
+    outcome: Outcome | Unrecognised | None
     reasons: tuple[str, ...]
-    stage: str
+    stage: Stage | Unrecognised
     cursor: str | None
     proposed: str | None
     prompt_message_id: int | None
@@ -76,10 +81,10 @@ class Screening:
             clinician_id=row["clinician_id"],
             last_actor_id=row["last_actor_id"],
             chat_id=row["chat_id"],
-            status=row["status"],
-            outcome=row["outcome"],
+            status=member(Status, row["status"]),
+            outcome=maybe_member(Outcome, row["outcome"]),
             reasons=tuple(r for r in (row["reasons"] or "").split(",") if r),
-            stage=row["stage"],
+            stage=member(Stage, row["stage"]),
             cursor=row["cursor"],
             proposed=row["proposed"],
             prompt_message_id=row["prompt_message_id"],
@@ -104,7 +109,7 @@ class Screening:
 def prompt_key(stage: str, cursor: str | None) -> str:
     """What a screening waits for, as recorded once its prompt was delivered:
     `question:<question id>` or `scorten:<measure>` (a SCORTEN cursor is `measure@unit`)."""
-    if stage == "scorten":
+    if stage == Stage.SCORTEN:
         return f"scorten:{(cursor or '').partition('@')[0]}"
     return f"{stage}:{cursor or ''}"
 
@@ -162,7 +167,7 @@ def create_screening(
             "clinician_id": clinician_id,
             "chat_id": chat_id,
             "status": IN_SCREENING,
-            "stage": "question",
+            "stage": Stage.QUESTION,
             "cursor": first_question,
             "now": stamp,
             "protocol_version": protocol_version,
@@ -187,7 +192,9 @@ def get_by_number(conn: Connection, number: str) -> Screening | None:
     return Screening.from_row(row) if row else None
 
 
-def list_screenings(conn: Connection, statuses: tuple[str, ...] | None = None) -> list[Screening]:
+def list_screenings(
+    conn: Connection, statuses: tuple[Status, ...] | None = None
+) -> list[Screening]:
     if statuses is None:
         rows = fetch_all(conn, "SELECT * FROM screenings ORDER BY site, sequence")
     else:
@@ -223,47 +230,74 @@ def idle_screenings(
     return [Screening.from_row(r) for r in rows]
 
 
-_UPDATABLE = frozenset(
-    {
-        "last_actor_id",
-        "chat_id",
-        "status",
-        "outcome",
-        "reasons",
-        "stage",
-        "cursor",
-        "proposed",
-        "prompt_message_id",
-        "admission_date",
-        "d0_deadline",
-        "dose_cells",
-        "injected_at",
-        "injected_by",
-        "d0_override_reason",
-        "withdrawn_reason",
-        "closed_at",
-        "last_activity_at",
-        "idle_reminded",
-    }
-)
+class NotGiven(Enum):
+    """`update_screening`'s default: the field is left as it is (None is a value: empty)."""
+
+    NOT_GIVEN = "not given"
 
 
-def _db_value(value: Any) -> Any:
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+
+def _db_value(value: object) -> object:
     if isinstance(value, dt.datetime):
         return to_db(value)
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, tuple | list | frozenset):
-        return ",".join(value)
     if isinstance(value, bool):
         return int(value)
     return value
 
 
-def update_screening(conn: Connection, screening_id: int, now: dt.datetime, **fields: Any) -> None:
-    unknown = set(fields) - _UPDATABLE
-    if unknown:
-        raise ValueError(f"not updatable: {sorted(unknown)}")
+def update_screening(
+    conn: Connection,
+    screening_id: int,
+    now: dt.datetime,
+    *,
+    last_actor_id: int | NotGiven = NOT_GIVEN,
+    chat_id: int | NotGiven = NOT_GIVEN,
+    status: Status | NotGiven = NOT_GIVEN,
+    outcome: Outcome | NotGiven | None = NOT_GIVEN,
+    reasons: tuple[str, ...] | NotGiven = NOT_GIVEN,
+    stage: Stage | NotGiven = NOT_GIVEN,
+    cursor: str | NotGiven | None = NOT_GIVEN,
+    proposed: str | NotGiven | None = NOT_GIVEN,
+    prompt_message_id: int | NotGiven | None = NOT_GIVEN,
+    admission_date: dt.date | NotGiven | None = NOT_GIVEN,
+    d0_deadline: dt.datetime | NotGiven | None = NOT_GIVEN,
+    dose_cells: int | NotGiven | None = NOT_GIVEN,
+    injected_at: dt.datetime | NotGiven | None = NOT_GIVEN,
+    injected_by: int | NotGiven | None = NOT_GIVEN,
+    d0_override_reason: str | NotGiven | None = NOT_GIVEN,
+    withdrawn_reason: str | NotGiven | None = NOT_GIVEN,
+    closed_at: dt.datetime | NotGiven | None = NOT_GIVEN,
+    last_activity_at: dt.datetime | NotGiven = NOT_GIVEN,
+    idle_reminded: bool | NotGiven = NOT_GIVEN,
+) -> None:
+    """Set the given fields (and `updated_at` to `now`); a field not given is left as it is.
+    Typed: a misspelt field, or a status, stage or outcome that is no member, fails mypy."""
+    given: dict[str, object] = {
+        "last_actor_id": last_actor_id,
+        "chat_id": chat_id,
+        "status": status,
+        "outcome": outcome,
+        "reasons": NOT_GIVEN if isinstance(reasons, NotGiven) else ",".join(reasons),
+        "stage": stage,
+        "cursor": cursor,
+        "proposed": proposed,
+        "prompt_message_id": prompt_message_id,
+        "admission_date": admission_date,
+        "d0_deadline": d0_deadline,
+        "dose_cells": dose_cells,
+        "injected_at": injected_at,
+        "injected_by": injected_by,
+        "d0_override_reason": d0_override_reason,
+        "withdrawn_reason": withdrawn_reason,
+        "closed_at": closed_at,
+        "last_activity_at": last_activity_at,
+        "idle_reminded": idle_reminded,
+    }
+    fields = {name: value for name, value in given.items() if value is not NOT_GIVEN}
     fields["updated_at"] = now
     assignments = ", ".join(f"{name}=:{name}" for name in fields)  # names are ours, not input
     values = {name: _db_value(v) for name, v in fields.items()}

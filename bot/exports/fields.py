@@ -21,6 +21,8 @@ from bot.texts import t
 from conversations.answers import from_json
 from conversations.consort import ScreeningLike
 from conversations.d0 import dose_deviation, is_dose_deviation, read_facts
+from conversations.eligibility import Outcome
+from conversations.lifecycle import Status
 from conversations.protocol import BY_ID, D0_WINDOW, QUESTIONS, UPDATABLE, Kind
 from conversations.schedule import FOLLOW_UPS
 from conversations.scorten import (
@@ -41,8 +43,9 @@ SCORTEN_PREFIX = "scorten:"
 FOLLOW_UP_PREFIX = "follow_up:"
 
 #: Lifecycle words, in their order (DESIGN.md "Lifecycle"), and outcomes.
-STATUSES = ("in_screening", "screened", "injected", "withdrawn", "window_missed", "abandoned")
-OUTCOMES = ("eligible", "pending", "not_eligible", "incomplete")
+#: The choices of the status and outcome fields, coded in the core's order (1, 2, …).
+STATUSES: tuple[Status, ...] = tuple(Status)
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 #: Criteria that can fail or wait: every question with a rule, then the D0 window.
 CRITERIA = (*(q.id for q in QUESTIONS if q.id not in ("sex", "index_date", "weight_kg",
                                                        "consent_by")), D0_WINDOW)  # fmt: skip

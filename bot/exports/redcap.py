@@ -32,6 +32,8 @@ from bot.exports.fields import (
     record,
 )
 from bot.texts import t
+from conversations.eligibility import Outcome
+from conversations.lifecycle import Status
 from conversations.protocol import BY_ID
 
 #: The data dictionary's header, exactly as REDCap writes and reads it.
@@ -86,9 +88,9 @@ def branching_logic(fields: Sequence[Field]) -> dict[str, str]:
     show("consent_by", f"[consent] = '{_code(by_name, 'consent', 'obtained')}'")
     status = by_name["status"]
     outcome = by_name["outcome"]
-    show("failed", f"[outcome] = '{outcome.code_of('not_eligible')}'")
-    show("pending", f"[outcome] = '{outcome.code_of('pending')}'")
-    show("withdrawn_reason", f"[status] = '{status.code_of('withdrawn')}'")
+    show("failed", f"[outcome] = '{outcome.code_of(Outcome.NOT_ELIGIBLE)}'")
+    show("pending", f"[outcome] = '{outcome.code_of(Outcome.PENDING)}'")
+    show("withdrawn_reason", f"[status] = '{status.code_of(Status.WITHDRAWN)}'")
     show("d0_override_reason", "[injected_at] <> ''")
     show("injected_by", "[injected_at] <> ''")
     still = by_source.get(FOLLOW_UP_PREFIX + "still_hospitalised")
@@ -206,7 +208,7 @@ def _complete(form: str, values: Mapping[str, object], fields: Sequence[Field]) 
     if not any(filled):
         return "0"
     finished = {
-        "screening": values.get("status") != "in_screening",
+        "screening": values.get("status") != Status.IN_SCREENING,
         "eligibility": values.get("outcome") is not None,
         "injection": values.get("injected_at") is not None,
         "severity": values.get("scorten_partial") is False,

@@ -38,11 +38,13 @@ from bot.views.wording import (
     stored_text,
 )
 from conversations.answers import AnswerError, normalise, parse_text
+from conversations.eligibility import Outcome
 from conversations.flow import without_inapplicable
 from conversations.protocol import (
     BY_ID,
     QUESTION_IDS,
 )
+from conversations.reminder_kinds import ReminderKind, ReminderState
 from conversations.schedule import FOLLOW_UP_BY_ID, follow_up_due
 from conversations.scorten import (
     MEASURE_BY_ID,
@@ -266,7 +268,7 @@ def _dose_deviation(
               if c != actor.user_id]  # fmt: skip
     if others:
         recipients = [outbox.user_recipient(c) for c in others]
-        outbox.schedule(conn, s.id, "notice", "dose_deviation", now, recipients)
+        outbox.schedule(conn, s.id, ReminderKind.NOTICE, "dose_deviation", now, recipients)
     return [deviation]
 
 
@@ -284,7 +286,7 @@ def _reevaluate(
     fresh = store.get_by_id(conn, s.id)
     assert fresh is not None
     old, evaluation = outcomes.reevaluate(conn, ctx, str(actor.user_id), fresh, now, reason)
-    new = evaluation.outcome.value
+    new = evaluation.outcome
     lines: list[str] = []
     after = store.get_by_id(conn, s.id)
     assert after is not None
@@ -298,11 +300,15 @@ def _reevaluate(
             clinician = s.clinician_id
             if clinician not in (actor.user_id, fresh.last_actor_id):
                 recipients = [outbox.user_recipient(clinician)]
-                outbox.schedule(conn, s.id, "outcome_change", new, now, recipients)
+                outbox.schedule(conn, s.id, ReminderKind.OUTCOME_CHANGE, new, now, recipients)
             lines.append(t(lang, "cor.told"))
     else:
         lines.append(t(lang, "cor.outcome_same", outcome=t(lang, f"outcome.{new}")))
-    key = {"not_eligible": "pt.failed", "pending": "pt.pending", "incomplete": "pt.missing"}
+    key = {
+        Outcome.NOT_ELIGIBLE: "pt.failed",
+        Outcome.PENDING: "pt.pending",
+        Outcome.INCOMPLETE: "pt.missing",
+    }
     answers = (load(conn, fresh)).answers
     if evaluation.reasons and new in key:
         names = reason_sentences(lang, ctx, fresh, new, evaluation.reasons, answers, now)
@@ -372,10 +378,12 @@ def _correct_injection(
         )
     begin(conn, actor, now)  # valid: drop a re-delivery
     late = s.d0_deadline is not None and moment > s.d0_deadline
-    fields: dict[str, object] = {"injected_at": moment}
     if late:
-        fields["d0_override_reason"] = request.reason
-    store.update_screening(conn, s.id, now, **fields)
+        store.update_screening(
+            conn, s.id, now, injected_at=moment, d0_override_reason=request.reason
+        )
+    else:
+        store.update_screening(conn, s.id, now, injected_at=moment)
     entries = [
         AuditEntry(
             now,
@@ -405,7 +413,11 @@ def _correct_injection(
     moved = 0
     for reminder in outbox.for_screening(conn, s.id):
         follow_up = FOLLOW_UP_BY_ID.get(reminder.step)
-        if reminder.kind == "follow_up" and follow_up and reminder.state == "scheduled":
+        if (
+            reminder.kind == ReminderKind.FOLLOW_UP
+            and follow_up
+            and reminder.state == ReminderState.SCHEDULED
+        ):
             moved += queries.move_reminder(
                 conn, reminder.id, follow_up_due(moment, follow_up, ctx.zone)
             )

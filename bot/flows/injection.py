@@ -51,6 +51,7 @@ from conversations import d0 as d0_facts
 from conversations import flow, schedule
 from conversations.answers import AnswerError, parse_text, parse_wall_clock
 from conversations.eligibility import Evaluation, Outcome
+from conversations.lifecycle import Stage
 from conversations.protocol import BY_ID, UPDATABLE, AnswerValue, Kind
 from conversations.reminder_kinds import Cause, ReminderKind
 from conversations.schedule import FOLLOW_UP_BY_ID, FollowUp
@@ -76,7 +77,12 @@ REASON_LIMIT = 200
 #: A typed injection time may run a few minutes ahead of the server clock, not more.
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 #: Kinds stopped by the injection (the follow-ups start instead).
-STOPPED_BY_INJECTION = ("d0_window", "pending", "bsa_expiry", "escalation")
+STOPPED_BY_INJECTION = (
+    ReminderKind.D0_WINDOW,
+    ReminderKind.PENDING,
+    ReminderKind.BSA_EXPIRY,
+    ReminderKind.ESCALATION,
+)
 
 
 def _audit(
@@ -151,9 +157,9 @@ def _d0_refusal(lang: str, s: Screening) -> Out | None:
         return Out(
             t(lang, "d0.wrong_status", number=s.number, status=t(lang, f"status.{s.status}"))
         )
-    if s.outcome == "pending":
+    if s.outcome == Outcome.PENDING:
         return Out(t(lang, "d0.pending", number=s.number))
-    if s.outcome != "eligible":
+    if s.outcome != Outcome.ELIGIBLE:
         outcome = t(lang, f"outcome.{s.outcome}")
         return Out(t(lang, "d0.not_eligible", number=s.number, outcome=outcome))
     return None
@@ -360,7 +366,7 @@ def _record_injection(
     plan = schedule.follow_up_plan(at, ctx.zone)
     for due in plan:
         outbox.schedule(conn, s.id, due.kind, due.step, due.due, recipients)
-    outbox.schedule(conn, s.id, "notice", "injected", now, [outbox.TEAM])
+    outbox.schedule(conn, s.id, ReminderKind.NOTICE, "injected", now, [outbox.TEAM])
     entries = [
         _audit(actor.user_id, "injection", now, s.number, field="injected_at",
                new_value=at.isoformat(), reason=override),
@@ -476,10 +482,10 @@ async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
                         edit=actor.message_id)]  # fmt: skip
         store.update_screening(
             conn, s.id, now, status=store.WITHDRAWN, withdrawn_reason=reason,
-            last_actor_id=actor.user_id, stage="done", cursor=None,
+            last_actor_id=actor.user_id, stage=Stage.DONE, cursor=None,
         )  # fmt: skip
         own_store.cancel_scheduled(conn, s.id, Cause.WITHDRAWN)
-        outbox.schedule(conn, s.id, "notice", "withdrawn", now, [outbox.TEAM])
+        outbox.schedule(conn, s.id, ReminderKind.NOTICE, "withdrawn", now, [outbox.TEAM])
         append_audit(conn, _audit(actor.user_id, "withdrawal", now, s.number, field="status",
                                         old_value=s.status, new_value=store.WITHDRAWN,
                                         reason=reason))  # fmt: skip
@@ -542,7 +548,7 @@ async def update(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         if not isinstance(found, Screening):
             return found
         s = found
-        queue = _update_queue(s) if s.outcome == "pending" else []
+        queue = _update_queue(s) if s.outcome == Outcome.PENDING else []
         if not queue:
             outcome = t(lang, f"outcome.{s.outcome}")
             return [Out(t(lang, "upd.nothing", number=s.number, outcome=outcome))]
@@ -625,7 +631,11 @@ async def _update_step(
             return _stale(lang, "upd.stale")
         s = store.get_by_id(conn, screening_id)
         # Pending still — or just eligible and asked who signed the consent.
-        expected = ("pending", "eligible") if question_id == "consent_by" else ("pending",)
+        expected = (
+            (Outcome.PENDING, Outcome.ELIGIBLE)
+            if question_id == "consent_by"
+            else (Outcome.PENDING,)
+        )
         if s is None or s.status != store.SCREENED or s.outcome not in expected:
             _leave(conn, actor, session, now)
             return _stale(lang, "upd.stale")
@@ -721,8 +731,8 @@ def _not_higher(old: AnswerValue | None, new: AnswerValue) -> bool:
 
 
 def _consent_reminder(conn: Connection, ctx: Context, s: Screening, now: dt.datetime) -> None:
-    if not outbox.has_scheduled(conn, s.id, "consent_patient"):
-        outbox.schedule(conn, s.id, "consent_patient", "reminder",
+    if not outbox.has_scheduled(conn, s.id, ReminderKind.CONSENT_PATIENT):
+        outbox.schedule(conn, s.id, ReminderKind.CONSENT_PATIENT, "reminder",
                               schedule.next_morning(now, ctx.zone),
                               outcomes.consent_recipients(conn, s.clinician_id))  # fmt: skip
 
@@ -861,7 +871,9 @@ def _record_follow_up(
     store.add_answer(conn, s.id, key, stored, by=actor.user_id, now=now, source="follow_up")
     append_audit(conn, _audit(actor.user_id, "follow_up", now, s.number, field=key,
                                     old_value=old, new_value=stored))  # fmt: skip
-    own_store.cancel_scheduled(conn, s.id, Cause.ANSWERED, ("follow_up",), steps=(follow_up.id,))
+    own_store.cancel_scheduled(
+        conn, s.id, Cause.ANSWERED, (ReminderKind.FOLLOW_UP,), steps=(follow_up.id,)
+    )
     coordinators = user_store.users_with_role(conn, "coordinator")
     out = [Out(t(lang, "fu.recorded", number=s.number, question=t(lang, f"fu.q.{follow_up.id}"),
                  answer=_fu_answer(lang, stored)))]  # fmt: skip
@@ -869,11 +881,11 @@ def _record_follow_up(
     if again is not None:
         recipients = [outbox.user_recipient(s.injected_by or actor.user_id)]
         recipients += [outbox.user_recipient(c) for c in coordinators]
-        outbox.schedule(conn, s.id, "follow_up", follow_up.id, again, recipients)
+        outbox.schedule(conn, s.id, ReminderKind.FOLLOW_UP, follow_up.id, again, recipients)
         out.append(Out(t(lang, "fu.still_hospitalised")))
     if follow_up.alert_on is not None and value == follow_up.alert_on:
         out.append(Out("⚠️ " + t(lang, "fu.sae_rule")))
-        outbox.schedule(conn, s.id, "alert", follow_up.id, now,
+        outbox.schedule(conn, s.id, ReminderKind.ALERT, follow_up.id, now,
                               [outbox.user_recipient(c) for c in coordinators])  # fmt: skip
         append_audit(conn, _audit("system", "alert", now, s.number, field=key,
                                         reason="coordinators alerted: adverse effect"))  # fmt: skip

@@ -43,7 +43,7 @@ from bot.reminders.decisions import Message
 from bot.texts import t
 from conversations import escalation, schedule
 from conversations.escalation import LoopState, PlanError
-from conversations.reminder_kinds import Cause, ReminderKind
+from conversations.reminder_kinds import Cause, ReminderKind, ReminderState
 from conversations.windows import at_local
 from storage import ownership as own_store
 from storage import reminders as outbox
@@ -130,7 +130,7 @@ async def ownership_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             (row.kind == ReminderKind.D0_WINDOW and row.screening_id == screening_id)
             or (row.kind == ReminderKind.BOARD and row.screening_id is None)
         )
-        if s is None or row is None or not of_this_patient or row.state != "sent":
+        if s is None or row is None or not of_this_patient or row.state != ReminderState.SENT:
             return _stale(lang)
         if not is_open(s):
             status = t(lang, f"status.{s.status}")

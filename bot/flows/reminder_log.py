@@ -22,7 +22,7 @@ from bot.present import local_time
 from bot.reminders.board import board_line
 from bot.texts import t
 from bot.views.reminder_words import reason_words, recipient_words, state_words, what
-from conversations.reminder_kinds import Cause
+from conversations.reminder_kinds import Cause, ReminderState
 from storage import ownership as own_store
 from storage import queries
 from storage import screenings as store
@@ -70,22 +70,22 @@ def row_line(
 ) -> str:
     head = f"• {what(lang, row.kind, row.step)} → {recipient_words(lang, row.recipient, names)}"
     match row.state:
-        case "scheduled":
+        case ReminderState.SCHEDULED:
             state = t(lang, "rl.state.scheduled", at=_short(row.due_at, ctx))
-        case "claimed":
+        case ReminderState.CLAIMED:
             state = t(lang, "rl.state.claimed", at=_short(row.due_at, ctx))
-        case "sent" if row.late:
+        case ReminderState.SENT if row.late:
             state = t(lang, "rl.state.sent_late", at=_short(row.sent_at, ctx),
                       due=_short(row.due_at, ctx))  # fmt: skip
-        case "sent":
+        case ReminderState.SENT:
             state = t(lang, "rl.state.sent", at=_short(row.sent_at, ctx))
-        case "skipped":
+        case ReminderState.SKIPPED:
             state = t(lang, "rl.state.skipped", why=reason_words(lang, row.last_error))
-        case "failed":
+        case ReminderState.FAILED:
             state = t(lang, "rl.state.failed", why=reason_words(lang, row.last_error))
-        case "cancelled":
+        case ReminderState.CANCELLED:
             state = t(lang, "rl.state.cancelled", why=_cancel_cause(lang, row, s))
-        case "unknown":
+        case ReminderState.UNKNOWN:
             state = t(lang, "rl.state.unknown", at=_short(row.due_at, ctx))
         case _:
             state = state_words(lang, row.state)

@@ -12,6 +12,7 @@ from bot.records import begin
 from bot.texts import t
 from bot.views.wording import scorten_summary
 from conversations.answers import AnswerError, to_json
+from conversations.lifecycle import Stage
 from conversations.scorten import (
     MEASURE_BY_ID,
     MEASURE_IDS,
@@ -48,7 +49,7 @@ def scorten_prompt(lang: str, screening: Screening, cursor: str, _unit: str = ""
             rows.insert(0, [Button(t(lang, "scorten.switch_unit", unit=other.value),
                                    cd.encode(switch))])  # fmt: skip
     text = f"<b>{screening.number}</b> · SCORTEN\n" + t(lang, f"scorten.{measure}", unit=unit)
-    return Out(text, rows, prompt_for=screening.id, shows=store.prompt_key("scorten", measure))
+    return Out(text, rows, prompt_for=screening.id, shows=store.prompt_key(Stage.SCORTEN, measure))
 
 
 def _unit_code(unit: Unit) -> cd.UnitCode:
@@ -113,7 +114,7 @@ async def scorten_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
 
     def body(conn: Connection) -> list[Out]:
         screening = store.get_by_id(conn, button.screening_id)
-        if screening is None or screening.stage != "scorten":
+        if screening is None or screening.stage != Stage.SCORTEN:
             return [Out("", toast=t(lang, "screen.stale"))]
         measure, _ = parse_cursor(screening.cursor)
         if measure != button.measure:
@@ -155,7 +156,7 @@ def store_measure(
     lang = ctx.language(actor)
     now = ctx.now()
     begin(conn, actor, now)
-    if screening is None or screening.stage != "scorten":
+    if screening is None or screening.stage != Stage.SCORTEN:
         return [Out("", toast=t(lang, "screen.stale"))]
     if parse_cursor(screening.cursor)[0] != measure:
         return [Out("", toast=t(lang, "screen.stale"))]
@@ -174,6 +175,6 @@ def store_measure(
         cursor = _cursor(following, MEASURE_BY_ID[following].units[0].value)
         store.update_screening(conn, screening.id, now, cursor=cursor)
         return [*shown, scorten_prompt(lang, screening, cursor)]
-    store.update_screening(conn, screening.id, now, stage="done", cursor=None)
+    store.update_screening(conn, screening.id, now, stage=Stage.DONE, cursor=None)
     store.clear_session(conn, actor.user_id, actor.chat_id)
     return [*shown, Out(scorten_summary(conn, lang, screening))]

@@ -42,6 +42,7 @@ from bot.texts import t
 from conversations import flow, versions
 from conversations.answers import AnswerError, from_json, parse_text, to_json
 from conversations.eligibility import Outcome, evaluate
+from conversations.lifecycle import Stage
 from conversations.protocol import (
     BY_ID,
     QUESTIONS,
@@ -82,7 +83,7 @@ def ask(
         )
     text = (prefix + "\n\n" if prefix else "") + "\n".join(lines)
     buttons = answer_buttons(lang, s.id, question_id, today, current)
-    return Out(text, buttons, prompt_for=s.id, shows=store.prompt_key("question", question_id))
+    return Out(text, buttons, prompt_for=s.id, shows=store.prompt_key(Stage.QUESTION, question_id))
 
 
 def not_shown(lang: str, loaded: Loaded, prompt: Out) -> list[Out]:
@@ -91,7 +92,7 @@ def not_shown(lang: str, loaded: Loaded, prompt: Out) -> list[Out]:
     the previous answer was recorded (and what it was), and show the question again."""
     s = loaded.screening
     previous = None
-    if s.stage == "question":
+    if s.stage == Stage.QUESTION:
         previous = flow.previous_question(loaded.answers, s.cursor)
     if previous is not None and previous in loaded.answers:
         line = t(lang, "screen.previous_recorded", number=s.number,
@@ -213,16 +214,16 @@ def current_prompt(lang: str, loaded: Loaded, ctx: Context | None = None) -> Out
     s = loaded.screening
     now = ctx.now() if ctx is not None else None
     zone = ctx.zone if ctx is not None else None
-    if s.stage == "summary":
+    if s.stage == Stage.SUMMARY:
         return summary(lang, loaded)
-    if s.stage == "confirm_exclusion" and s.proposed:
+    if s.stage == Stage.CONFIRM_EXCLUSION and s.proposed:
         proposed = json.loads(s.proposed)
         answers = dict(loaded.answers)
         question_id = str(proposed.get("question", ""))
         if question_id in BY_ID and isinstance(proposed.get("value"), str):
             answers[question_id] = from_json(question_id, proposed["value"])
         return exclusion_prompt(lang, s, tuple(proposed.get("failed", ())), answers, now, zone)
-    if s.stage == "scorten":
+    if s.stage == Stage.SCORTEN:
         return scorten.scorten_prompt(lang, s, s.cursor or "heart_rate", "mmol/L")
     cursor = s.cursor or flow.next_question(loaded.answers) or QUESTIONS[0].id
     today = local_today(now, zone) if now is not None and zone is not None else None
@@ -340,17 +341,17 @@ async def back(ctx: Context, actor: Actor, from_question: str | None = None) -> 
         _, screening = _session_screening(conn, actor)
         if screening is None or screening.status != store.IN_SCREENING:
             return [Out(t(lang, "screen.no_open"))]
-        if screening.stage == "scorten":
+        if screening.stage == Stage.SCORTEN:
             return [current_prompt(lang, load(conn, screening), ctx)]
         loaded = load(conn, screening)
-        current = None if screening.stage == "summary" else screening.cursor
+        current = None if screening.stage == Stage.SUMMARY else screening.cursor
         if from_question is not None and from_question != current:
             return [Out(t(lang, "screen.stale")), current_prompt(lang, loaded, ctx)]
         previous = flow.previous_question(loaded.answers, current)
         if previous is None:
             return [Out(t(lang, "screen.first_question")), current_prompt(lang, loaded, ctx)]
         store.update_screening(
-            conn, screening.id, now, stage="question", cursor=previous, proposed=None,
+            conn, screening.id, now, stage=Stage.QUESTION, cursor=previous, proposed=None,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
         append_audit(conn, audit(actor.user_id, "back", now, screening.number, field=previous))
@@ -368,14 +369,14 @@ async def cancel(ctx: Context, actor: Actor) -> list[Out]:
     def cancelled(conn: Connection) -> list[Out]:
         begin(conn, actor, now)
         session, screening = _session_screening(conn, actor)
-        in_scorten = screening is not None and screening.stage == "scorten"
+        in_scorten = screening is not None and screening.stage == Stage.SCORTEN
         if screening is None or (screening.status != store.IN_SCREENING and not in_scorten):
             if session is not None:
                 store.clear_session(conn, actor.user_id, actor.chat_id)
             return [Out(t(lang, "screen.no_open"))]
         if in_scorten:
             # The screening itself is complete: leaving SCORTEN just stops the questions.
-            store.update_screening(conn, screening.id, now, stage="done", cursor=None)
+            store.update_screening(conn, screening.id, now, stage=Stage.DONE, cursor=None)
             store.clear_session(conn, actor.user_id, actor.chat_id)
             return [Out(t(lang, "screen.closed", number=screening.number,
                           status=t(lang, f"status.{screening.status}")))]  # fmt: skip
@@ -400,7 +401,7 @@ async def resume(
         screening = store.get_by_number(conn, number)
         if screening is None:
             return [Out(t(lang, "screen.not_found", number=number))]
-        in_scorten = screening.stage == "scorten"
+        in_scorten = screening.stage == Stage.SCORTEN
         if screening.status != store.IN_SCREENING and not in_scorten:
             status = t(lang, f"status.{screening.status}")
             return [Out(t(lang, "screen.not_resumable", number=number, status=status))]
@@ -452,9 +453,9 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
         if session is None or session.screening_id is None:
             return None
         loaded = load_by_id(conn, session.screening_id)
-        if loaded is not None and loaded.screening.stage == "scorten":  # a SCORTEN value
+        if loaded is not None and loaded.screening.stage == Stage.SCORTEN:  # a SCORTEN value
             measure_id = scorten.parse_cursor(loaded.screening.cursor)[0]
-            if loaded.screening.shown != store.prompt_key("scorten", measure_id):
+            if loaded.screening.shown != store.prompt_key(Stage.SCORTEN, measure_id):
                 prompt = scorten.scorten_prompt(
                     lang, loaded.screening, loaded.screening.cursor or ""
                 )
@@ -469,12 +470,12 @@ async def answer_text_message(ctx: Context, actor: Actor, text: str) -> list[Out
         if (
             loaded is None
             or loaded.screening.status != store.IN_SCREENING
-            or loaded.screening.stage != "question"
+            or loaded.screening.stage != Stage.QUESTION
             or loaded.screening.cursor is None
         ):
             return loaded  # handled below, outside the transaction
         question_id = loaded.screening.cursor
-        if loaded.screening.shown != store.prompt_key("question", question_id):
+        if loaded.screening.shown != store.prompt_key(Stage.QUESTION, question_id):
             return not_shown(lang, loaded, ask(lang, loaded, question_id))
         begin(conn, actor, now)
         try:
@@ -520,7 +521,7 @@ async def answer_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             status = t(lang, f"status.{screening.status}")
             closed = t(lang, "screen.closed", number=screening.number, status=status)
             return [Out("", toast=closed)]
-        if screening.stage != "question" or screening.cursor != question_id:
+        if screening.stage != Stage.QUESTION or screening.cursor != question_id:
             return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded, ctx)]
         q = BY_ID[question_id]
         value: AnswerValue
@@ -594,7 +595,7 @@ def _apply(
             {"question": question_id, "value": to_json(value), "failed": list(step.excluding)}
         )
         store.update_screening(
-            conn, screening.id, now, stage="confirm_exclusion", proposed=proposed,
+            conn, screening.id, now, stage=Stage.CONFIRM_EXCLUSION, proposed=proposed,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
         if echo:
@@ -604,7 +605,7 @@ def _apply(
     record_answer(conn, actor, screening, loaded.answers, updated, question_id, now)
     if step.move is flow.Move.SUMMARY:
         store.update_screening(
-            conn, screening.id, now, stage="summary", cursor=None,
+            conn, screening.id, now, stage=Stage.SUMMARY, cursor=None,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
         if echo:
@@ -613,7 +614,7 @@ def _apply(
     else:
         assert step.question_id is not None
         store.update_screening(
-            conn, screening.id, now, stage="question", cursor=step.question_id,
+            conn, screening.id, now, stage=Stage.QUESTION, cursor=step.question_id,
             last_actor_id=actor.user_id, last_activity_at=now, idle_reminded=False,
         )  # fmt: skip
         out.append(ask(lang, Loaded(screening, updated), step.question_id, echo, today))
@@ -646,7 +647,7 @@ async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         if (
             screening is None
             or screening.status != store.IN_SCREENING
-            or screening.stage != "confirm_exclusion"
+            or screening.stage != Stage.CONFIRM_EXCLUSION
             or not screening.proposed
         ):
             return [Out("", toast=t(lang, "screen.stale"))], False
@@ -655,7 +656,7 @@ async def exclusion_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         loaded = load(conn, screening)
         if button.action == "chg":
             store.update_screening(
-                conn, screening.id, now, stage="question", cursor=question_id, proposed=None,
+                conn, screening.id, now, stage=Stage.QUESTION, cursor=question_id, proposed=None,
                 last_actor_id=actor.user_id, last_activity_at=now,
             )  # fmt: skip
             out = [Out(t(lang, "screen.change_answer"), edit=actor.message_id)]
@@ -698,16 +699,19 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         loaded = load(conn, screening)
         if isinstance(button, cd.Edit):
             question_id = button.question_id
-            if question_id not in loaded.answers or screening.stage not in ("summary", "question"):
+            if question_id not in loaded.answers or screening.stage not in (
+                Stage.SUMMARY,
+                Stage.QUESTION,
+            ):
                 return [Out("", toast=t(lang, "screen.stale"))]
             store.update_screening(
-                conn, screening.id, now, stage="question", cursor=question_id,
+                conn, screening.id, now, stage=Stage.QUESTION, cursor=question_id,
                 last_actor_id=actor.user_id, last_activity_at=now,
             )  # fmt: skip
             append_audit(conn, audit(actor.user_id, "change", now, screening.number,
                                            field=question_id))  # fmt: skip
             return [ask(lang, loaded, question_id, today=local_today(now, ctx.zone))]
-        if screening.stage != "summary":
+        if screening.stage != Stage.SUMMARY:
             return [Out("", toast=t(lang, "screen.stale")), current_prompt(lang, loaded, ctx)]
         if button.action == "edit":
             rows = [
@@ -720,14 +724,14 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         evaluation = evaluate(loaded.answers, now, ctx.zone, version=_version(loaded))
         if evaluation.outcome is Outcome.INCOMPLETE:
             following = flow.next_question(loaded.answers) or QUESTIONS[0].id
-            store.update_screening(conn, screening.id, now, stage="question",
+            store.update_screening(conn, screening.id, now, stage=Stage.QUESTION,
                                          cursor=following)  # fmt: skip
             return [ask(lang, loaded, following, today=local_today(now, ctx.zone))]
         closing = outcomes.close_screening(
             conn, ctx, actor, screening, loaded.answers, evaluation, now
         )
         if evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING):
-            store.update_screening(conn, screening.id, now, stage="scorten",
+            store.update_screening(conn, screening.id, now, stage=Stage.SCORTEN,
                                          cursor="heart_rate")  # fmt: skip
             closing.append(Out(t(lang, "scorten.intro")))
             closing.append(scorten.scorten_prompt(lang, screening, "heart_rate", "mmol/L"))

@@ -44,6 +44,7 @@ from bot.present import local_time, time_left
 from bot.reminders.decisions import Decision, Message, Skip
 from bot.texts import Raw, t
 from conversations import schedule
+from conversations.eligibility import Outcome
 from conversations.reminder_kinds import ReminderKind
 from conversations.windows import UTC, at_local
 from storage import ownership as own_store
@@ -318,7 +319,7 @@ def board_line(
         owner = t(lang, "board.owner", name=names.get(loop.owner_id, str(loop.owner_id)),
                   at=local_time(taken, ctx.zone) if taken else "—")  # fmt: skip
     pending = ""
-    if s.outcome == "pending" and s.reasons:
+    if s.outcome == Outcome.PENDING and s.reasons:
         pending = t(lang, "team.pending_list", names=awaited_names(lang, s.reasons))
     if loop.planned_at is not None:
         pending = t(lang, "board.planned", at=local_time(loop.planned_at, ctx.zone)) + pending

@@ -21,8 +21,10 @@ from bot.reminders import d0_loop
 from bot.texts import Raw, t
 from conversations import schedule, versions
 from conversations.eligibility import Evaluation, Outcome, Verdict
+from conversations.lifecycle import Stage
 from conversations.protocol import AnswerValue
-from conversations.reminder_kinds import Cause
+from conversations.reminder_kinds import Cause, ReminderKind, ReminderState
+from conversations.stored import Unrecognised
 from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
@@ -96,8 +98,8 @@ def close_screening(
     reasons = evaluation.failed or evaluation.pending
     admission = answers.get("admission_date")
     store.update_screening(
-        conn, screening.id, now, status=store.SCREENED, outcome=evaluation.outcome.value,
-        reasons=reasons, closed_at=now, last_actor_id=actor.user_id, stage="done", cursor=None,
+        conn, screening.id, now, status=store.SCREENED, outcome=evaluation.outcome,
+        reasons=reasons, closed_at=now, last_actor_id=actor.user_id, stage=Stage.DONE, cursor=None,
         proposed=None, dose_cells=evaluation.dose_cells if evaluation.outcome in
         (Outcome.ELIGIBLE, Outcome.PENDING) else None,
         admission_date=admission if isinstance(admission, dt.date) else None,
@@ -152,8 +154,8 @@ def schedule_after_screening(
     admission = answers.get("admission_date")
     # The result message about to be shown to the clinician is their first reminder: held for
     # that reply, marked sent once Telegram accepted it, else sent by the reminder sender.
-    held = outbox.hold(conn, screening.id, "d0_window", "outcome", clinician, now)
-    outbox.schedule(conn, screening.id, "d0_window", "outcome", now, [outbox.TEAM])
+    held = outbox.hold(conn, screening.id, ReminderKind.D0_WINDOW, "outcome", clinician, now)
+    outbox.schedule(conn, screening.id, ReminderKind.D0_WINDOW, "outcome", now, [outbox.TEAM])
     if isinstance(admission, dt.date):
         for step in schedule.future_window_steps(admission, now, ctx.zone):
             outbox.schedule(
@@ -167,18 +169,18 @@ def schedule_after_screening(
         reminders_board.schedule_boards(conn, ctx, admission, now)
     if evaluation.outcome is Outcome.PENDING:
         outbox.schedule(
-            conn, screening.id, "pending", "daily", schedule.next_morning(now, ctx.zone),
+            conn, screening.id, ReminderKind.PENDING, "daily", schedule.next_morning(now, ctx.zone),
             [LAST_ACTOR],
         )  # fmt: skip
         index_date = answers.get("index_date")
         if "max_bsa_percent" in evaluation.pending and isinstance(index_date, dt.date):
             outbox.schedule(
-                conn, screening.id, "bsa_expiry", "observation_end",
+                conn, screening.id, ReminderKind.BSA_EXPIRY, "observation_end",
                 schedule.bsa_expiry(index_date, ctx.zone), [SYSTEM],
             )  # fmt: skip
     if answers.get("consent_by") == "support_person":
         outbox.schedule(
-            conn, screening.id, "consent_patient", "reminder",
+            conn, screening.id, ReminderKind.CONSENT_PATIENT, "reminder",
             schedule.next_morning(now, ctx.zone), consent_recipients(conn, clinician_id),
         )  # fmt: skip
     return held
@@ -194,7 +196,7 @@ def consent_recipients(conn: Connection, clinician_id: int) -> list[str]:
 
 # --- re-evaluation after /update, /correct, or the end of the BSA observation period -------
 
-WINDOW_KINDS = ("d0_window", "pending", "bsa_expiry")
+WINDOW_KINDS = (ReminderKind.D0_WINDOW, ReminderKind.PENDING, ReminderKind.BSA_EXPIRY)
 
 
 def reevaluate(
@@ -223,13 +225,13 @@ def reevaluate(
     admission = answers.get("admission_date")
     included = evaluation.outcome in (Outcome.ELIGIBLE, Outcome.PENDING)
     store.update_screening(
-        conn, screening.id, now, outcome=evaluation.outcome.value, reasons=reasons,
+        conn, screening.id, now, outcome=evaluation.outcome, reasons=reasons,
         dose_cells=evaluation.dose_cells if included else None,
         admission_date=admission if isinstance(admission, dt.date) else None,
         d0_deadline=evaluation.d0_deadline,
     )  # fmt: skip
     old = screening.outcome
-    if old != evaluation.outcome.value or tuple(reasons) != screening.reasons:
+    if old != evaluation.outcome or tuple(reasons) != screening.reasons:
         append_audit(
             conn,
             AuditEntry(now, actor, "outcome", screening.number, "outcome", old,
@@ -243,7 +245,7 @@ def reevaluate(
         return old, evaluation
     due_unsent = [
         r for r in outbox.for_screening(conn, screening.id)
-        if r.state == "scheduled" and r.kind in WINDOW_KINDS and r.due_at <= now
+        if r.state == ReminderState.SCHEDULED and r.kind in WINDOW_KINDS and r.due_at <= now
     ]  # fmt: skip
     own_store.cancel_scheduled(conn, screening.id, Cause.REEVALUATION, WINDOW_KINDS)
     d0_loop.schedule_window_escalations(  # issue 14: rewritten, or none if excluded
@@ -259,15 +261,15 @@ def reevaluate(
                 outbox.schedule(conn, screening.id, step.kind, step.step, step.due,
                                       [outbox.TEAM, OWNER])  # fmt: skip
         if evaluation.outcome is Outcome.PENDING:
-            outbox.schedule(conn, screening.id, "pending", "daily",
+            outbox.schedule(conn, screening.id, ReminderKind.PENDING, "daily",
                                   schedule.next_morning(now, ctx.zone), [LAST_ACTOR])  # fmt: skip
             index_date = answers.get("index_date")
             if "max_bsa_percent" in evaluation.pending and isinstance(index_date, dt.date):
-                outbox.schedule(conn, screening.id, "bsa_expiry", "observation_end",
+                outbox.schedule(conn, screening.id, ReminderKind.BSA_EXPIRY, "observation_end",
                                       schedule.bsa_expiry(index_date, ctx.zone), [SYSTEM])  # fmt: skip
     if old != evaluation.outcome.value:
         # "HMN-004 is now eligible": the team notice goes out at once through the outbox.
-        outbox.schedule(conn, screening.id, "outcome_change", evaluation.outcome.value,
+        outbox.schedule(conn, screening.id, ReminderKind.OUTCOME_CHANGE, evaluation.outcome.value,
                               now, [outbox.TEAM, outbox.user_recipient(screening.last_actor_id)])  # fmt: skip
     return old, evaluation
 
@@ -290,7 +292,7 @@ def reopen(
 
     cursor = next_question(answers)
     store.update_screening(
-        conn, screening.id, now, status=store.IN_SCREENING, stage="question", cursor=cursor,
+        conn, screening.id, now, status=store.IN_SCREENING, stage=Stage.QUESTION, cursor=cursor,
         proposed=None, closed_at=None, dose_cells=None, last_activity_at=now,
         idle_reminded=False,
     )  # fmt: skip
@@ -299,12 +301,12 @@ def reopen(
         AuditEntry(now, actor, "reopened", screening.number, "status", screening.status,
                    store.IN_SCREENING, reason),
     )  # fmt: skip
-    outbox.cancel(conn, screening.id, (*WINDOW_KINDS, "consent_patient"))
+    outbox.cancel(conn, screening.id, (*WINDOW_KINDS, ReminderKind.CONSENT_PATIENT))
     d0_loop.schedule_window_escalations(
         conn, ctx, screening.id, None, now, included=False
     )  # no escalation for a screening in progress
     recipients = consent_recipients(conn, screening.clinician_id)
-    outbox.schedule(conn, screening.id, "notice", "reopened", now, recipients)
+    outbox.schedule(conn, screening.id, ReminderKind.NOTICE, "reopened", now, recipients)
 
 
 def _replan_due(
@@ -325,13 +327,15 @@ def _replan_due(
         else {}
     )
     for row in due_unsent:
+        if isinstance(row.kind, Unrecognised):
+            continue  # (never: `due_unsent` holds the window's kinds only)
         due: dt.datetime | None = None
-        if row.kind == "d0_window":
+        if row.kind is ReminderKind.D0_WINDOW:
             due = row.due_at if row.step == "outcome" else window.get(row.step)
             if due is not None and due > now:
                 due = None  # moved into the future: planned with the steps ahead
-        elif (row.kind == "pending" and evaluation.outcome is Outcome.PENDING) or (
-            row.kind == "bsa_expiry" and "max_bsa_percent" in evaluation.pending
+        elif (row.kind is ReminderKind.PENDING and evaluation.outcome is Outcome.PENDING) or (
+            row.kind is ReminderKind.BSA_EXPIRY and "max_bsa_percent" in evaluation.pending
         ):
             due = row.due_at
         if due is not None:

@@ -20,6 +20,7 @@ from bot.present import local_time, time_left
 from bot.reminders.decisions import Decision, Message, Skip
 from bot.texts import t
 from conversations import escalation, schedule
+from conversations.eligibility import Outcome
 from conversations.escalation import Audience, EscalationStep, LoopState
 from conversations.lifecycle import INCLUDED
 from conversations.reminder_kinds import Cause, Recipient, ReminderKind
@@ -228,7 +229,7 @@ def escalation_decision(
         params["left"] = time_left(lang, s.d0_deadline, now) if s.d0_deadline else "—"
         params["planned"] = local_time(loop.planned_at, ctx.zone) if loop.planned_at else "—"
         lines = [t(lang, f"esc.{kind.value}", **params), ownership_lines(lang, loop, names, ctx)]
-        command = "rem.inject" if s.outcome == "eligible" else "rem.update"
+        command = "rem.inject" if s.outcome == Outcome.ELIGIBLE else "rem.update"
         lines.append(t(lang, command, number=s.number))
         if link:
             lines.append(t(lang, "own.line.link", url=link))

@@ -41,6 +41,7 @@ from bot.texts import t
 from conversations import loudness
 from conversations.escalation import quiet_hours
 from conversations.reminder_kinds import Recipient, ReminderKind
+from conversations.stored import Unrecognised
 from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
@@ -76,11 +77,9 @@ def defaults() -> Defaults:
 def silent_for(row: Reminder, now: dt.datetime, ctx: Context) -> bool:
     """The core decides from the row's kind and step (conversations/loudness.py): an urgent
     step rings whenever it is sent, late at night included."""
-    try:
-        kind = ReminderKind(row.kind)
-    except ValueError:
+    if isinstance(row.kind, Unrecognised):
         return quiet_hours(now, ctx.zone)
-    return loudness.silent(kind, row.step, now, ctx.zone)
+    return loudness.silent(row.kind, row.step, now, ctx.zone)
 
 
 def message_id_of(sent: object) -> int | None:
@@ -138,7 +137,11 @@ def on_refused(conn: Connection, row: Reminder, chat_id: int, why: str, now: dt.
         return
     append_audit(conn, AuditEntry(now, "system", "user_unreachable", None, str(chat_id),
                                         None, why, "private message refused"))  # fmt: skip
-    if row.screening_id is not None and row.kind != ReminderKind.ADMIN:
+    if (
+        row.screening_id is not None
+        and isinstance(row.kind, ReminderKind)
+        and row.kind is not ReminderKind.ADMIN
+    ):
         outbox.schedule(conn, row.screening_id, row.kind, row.step, now, [row.recipient])
 
 
@@ -164,7 +167,11 @@ def reroute(
     say for whom it was meant (`for_whom`)."""
     if not own_store.is_unreachable(conn, user_id):
         return None
-    if screening is None or row.kind == ReminderKind.ADMIN:
+    if (
+        screening is None
+        or not isinstance(row.kind, ReminderKind)
+        or row.kind is ReminderKind.ADMIN
+    ):
         return "recipient unreachable"
     meant_for = outbox.user_recipient(user_id)
     coordinators = [

@@ -93,7 +93,7 @@ async def sweep(
     limit: int = CLAIM_LIMIT,
     should_stop: Callable[[], bool] = lambda: False,
     state: SweepState | None = None,
-    kinds: Sequence[str] | None = None,
+    kinds: Sequence[ReminderKind] | None = None,
 ) -> SweepResult:
     """Send what is due at *now* (see the module docstring). Safe to call concurrently with
     the flows: every database access is a transaction of its own (`ctx.db.write`).
@@ -121,7 +121,7 @@ async def _sweep(
     limit: int,
     should_stop: Callable[[], bool],
     state: SweepState,
-    kinds: Sequence[str] | None,
+    kinds: Sequence[ReminderKind] | None,
 ) -> SweepResult:
     result = SweepResult()
     if kinds is None:

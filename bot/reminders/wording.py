@@ -24,9 +24,11 @@ from bot.reminders.decisions import (
 from bot.reminders.state import BSA_EXPIRY, CLOCK_CONFIRM_DATA, FOLLOW_UP, PENDING, joined
 from bot.texts import Raw, t
 from conversations import schedule
+from conversations.eligibility import Outcome
 from conversations.lifecycle import INCLUDED, Action, PatientFacts, reminder_relevance
 from conversations.lifecycle import Row as RelevanceRow
 from conversations.reminder_kinds import Cause, ReminderKind
+from conversations.stored import Unrecognised
 from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
@@ -49,10 +51,9 @@ def prepare(
     the core decides whether the row still means anything (`reminder_relevance`, one rule per
     kind), then each kind is worded here — the match over `ReminderKind` is exhaustive, so a
     new kind without its message fails the type check."""
-    try:
-        kind = ReminderKind(row.kind)
-    except ValueError:
+    if isinstance(row.kind, Unrecognised):
         return Skip(f"unknown kind {row.kind}")  # a row written by a newer or older program
+    kind = row.kind
     facts = _facts(conn, kind, row, s)
     relevance = reminder_relevance(
         RelevanceRow(kind, row.step, row.recipient, row.due_at), facts, now, ctx.zone
@@ -146,7 +147,7 @@ def _answers(conn: Connection, s: Screening) -> dict[str, Any]:
 
 def _pending_names(lang: str, s: Screening) -> str:
     """What is awaited ("HIV serology", never "… positive"): this also goes to the team."""
-    if s.outcome != "pending" or not s.reasons:
+    if s.outcome != Outcome.PENDING or not s.reasons:
         return ""
     return t(lang, "team.pending_list", names=awaited_names(lang, s.reasons))
 
@@ -188,7 +189,7 @@ def _d0_window(
                  step=Raw(t(lang, f"rem.step.{row.step}")),
                  status=t(lang, f"status.{s.status}"), outcome=t(lang, f"outcome.{s.outcome}"),
                  pending=Raw(_pending_names(lang, s)))  # fmt: skip
-        command = "rem.inject" if s.outcome == "eligible" else "rem.update"
+        command = "rem.inject" if s.outcome == Outcome.ELIGIBLE else "rem.update"
         return joined(
             [head, _deadline_line(lang, s, now, ctx), t(lang, command, number=s.number)]
         ), []
@@ -209,7 +210,7 @@ def _outcome_change(
                    pending=Raw(_pending_names(lang, s)))]  # fmt: skip
         if s.outcome in INCLUDED:
             lines.append(_deadline_line(lang, s, now, ctx))
-            command = "rem.inject" if s.outcome == "eligible" else "rem.update"
+            command = "rem.inject" if s.outcome == Outcome.ELIGIBLE else "rem.update"
             lines.append(t(lang, command, number=s.number))
         elif not to_team and s.reasons:
             reasons = verdict_sentences(lang, s.reasons, answers, now, ctx.zone,
@@ -259,7 +260,7 @@ def _admin_text(lang: str, step: str) -> str:
 def ask_again(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -> None:
     """Daily kinds plan their next morning once this one is done (sent or failed), while
     still relevant — and only if that recipient has nothing scheduled already."""
-    if row.kind not in (PENDING, FOLLOW_UP) or row.screening_id is None:
+    if (row.kind is not PENDING and row.kind is not FOLLOW_UP) or row.screening_id is None:
         return
     s = store.get_by_id(conn, row.screening_id)
     if s is None:
@@ -267,7 +268,7 @@ def ask_again(conn: Connection, ctx: Context, row: Reminder, now: dt.datetime) -
     if outbox.has_scheduled(conn, s.id, row.kind, row.step, recipient=row.recipient):
         return
     if row.kind == PENDING:
-        if s.status == store.SCREENED and s.outcome == "pending" and s.injected_at is None:
+        if s.status == store.SCREENED and s.outcome == Outcome.PENDING and s.injected_at is None:
             outbox.schedule(conn, s.id, PENDING, row.step,
                                   schedule.next_morning(now, ctx.zone), [row.recipient])  # fmt: skip
         return

@@ -30,6 +30,7 @@ from conversations.protocol import (
     BY_ID,
     QUESTION_IDS,
 )
+from conversations.reminder_kinds import ReminderState
 from conversations.schedule import FOLLOW_UPS, follow_up_due
 from conversations.scorten import (
     MEASURE_IDS,
@@ -111,7 +112,7 @@ def _audited(lang: str, field: str | None, value: str | None, ctx: Context) -> s
 
 def _has_severity(s: Screening, current: dict[str, str]) -> bool:
     asked = any(k.startswith(queries.SCORTEN_PREFIX) for k in current)
-    included = s.outcome in (Outcome.ELIGIBLE.value, Outcome.PENDING.value)
+    included = s.outcome in (Outcome.ELIGIBLE, Outcome.PENDING)
     return asked or included or s.injected_at is not None
 
 
@@ -135,7 +136,11 @@ def _course_lines(
     where = standing(s)  # the one reading every view shares
     if where.outcome:
         lines.append(t(lang, "pt.outcome", outcome=t(lang, f"outcome.{where.outcome}")))
-        key = {"not_eligible": "pt.failed", "pending": "pt.pending", "incomplete": "pt.missing"}
+        key: dict[str, str] = {
+            Outcome.NOT_ELIGIBLE: "pt.failed",
+            Outcome.PENDING: "pt.pending",
+            Outcome.INCOMPLETE: "pt.missing",
+        }
         if where.reasons and where.outcome in key:
             names = reason_sentences(lang, ctx, s, where.outcome, where.reasons,
                                       typed_answers(current), now)  # fmt: skip
@@ -248,7 +253,12 @@ def _answer_lines(lang: str, ctx: Context, history: list[queries.HistoryRow]) ->
 
 
 #: Reminder states listed one by one in /patient; the others are only counted.
-SHOWN_STATES = ("sent", "failed", "claimed", "scheduled")
+SHOWN_STATES = (
+    ReminderState.SENT,
+    ReminderState.FAILED,
+    ReminderState.CLAIMED,
+    ReminderState.SCHEDULED,
+)
 
 
 def _reminder_lines(
@@ -263,11 +273,11 @@ def _reminder_lines(
         if r.state not in SHOWN_STATES:
             hidden[r.state] = hidden.get(r.state, 0) + 1
             continue
-        moment = r.sent_at if r.state == "sent" and r.sent_at else r.due_at
+        moment = r.sent_at if r.state == ReminderState.SENT and r.sent_at else r.due_at
         when = moment_text(moment, ctx)
         if r.late:
             when += " " + t(lang, "pt.late")
-        if r.state == "failed" and r.last_error:
+        if r.state == ReminderState.FAILED and r.last_error:
             when += f" — {reason_words(lang, r.last_error[:80])}"
         recipient = recipient_words(lang, r.recipient, names)
         key = (what(lang, r.kind, r.step), r.state, when)

@@ -15,19 +15,11 @@ from collections.abc import Mapping
 
 from bot.texts import t
 from conversations.escalation import EscalationStep, parse_step
-from conversations.reminder_kinds import ReminderKind
+from conversations.reminder_kinds import ReminderKind, ReminderState
 from conversations.schedule import FOLLOW_UP_BY_ID
 
 #: Every state of an outbox row (storage/reminders.py, storage/ownership.py).
-STATES: tuple[str, ...] = (
-    "scheduled",
-    "claimed",
-    "sent",
-    "failed",
-    "cancelled",
-    "skipped",
-    "unknown",
-)
+STATES: tuple[ReminderState, ...] = tuple(ReminderState)
 
 
 def _known(lang: str, key: str) -> str | None:

@@ -14,6 +14,7 @@ from bot.texts import t
 from bot.views.wording import bsa_of, heading, moment_text, short_label
 from conversations import consort, versions
 from conversations.eligibility import Outcome
+from conversations.lifecycle import Stage
 from conversations.protocol import (
     QUESTIONS,
 )
@@ -99,9 +100,9 @@ def _status_entry(
         )
     activity = moment_text(s.last_activity_at, ctx)
     if s.status == store.IN_SCREENING:
-        if s.stage == "summary":
+        if s.stage == Stage.SUMMARY:
             lines.append(t(lang, "st.at_summary", when=activity))
-        elif s.stage == "confirm_exclusion":
+        elif s.stage == Stage.CONFIRM_EXCLUSION:
             lines.append(t(lang, "st.at_exclusion", when=activity))
         else:
             question = short_label(lang, s.cursor or QUESTIONS[0].id, tight=True)
