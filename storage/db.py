@@ -9,10 +9,11 @@ functions over a SQLAlchemy `Connection` (storage/sql.py); the bot runs them wit
   Telegram or on the event loop;
 * `await db.read(fn, *args)`: one read-only snapshot of committed rows, in one hop to a
   read thread; never the write lock, never waiting for a writer;
-* `db.defer(fn, *args)`: a small write that needs no durable commit of its own (which prompt
-  Telegram delivered). It rides at the start of the next write transaction, in a savepoint of
-  its own, or is written within `DEFER_AT_MOST` seconds without an fsync. Losing it in a power
-  cut only asks a question again.
+* `await db.defer(fn, *args)`: a small write that needs no durable commit of its own (which
+  prompt Telegram delivered). On SQLite it rides at the start of the next write transaction,
+  in a savepoint of its own, or is written within `DEFER_AT_MOST` seconds without an fsync; on
+  PostgreSQL, where the next update may reach another replica, it is committed at once
+  without waiting for the WAL flush. Losing it in a power cut only asks a question again.
 
 SQLite (this module): WAL journal with `synchronous=FULL`, so a transaction the bot has
 committed (and then acknowledged to a user) survives a crash and a power cut. Writes are
@@ -146,18 +147,19 @@ class Database(abc.ABC):
         write lock, so a renewal never waits behind a writer."""
         return await self.write(fn, *args, **kwargs)
 
-    def defer(
+    async def defer(
         self,
         fn: Callable[Concatenate[Connection, P], object],
         /,
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> None:
-        """Queue a small write that needs no durable commit of its own (which prompt Telegram
-        delivered): it runs at the start of the next write transaction, in a savepoint of its
-        own (its failure is logged, never the other write's), or within `DEFER_AT_MOST`
-        seconds in a transaction without fsync. Lost in a power cut: only asks a question
-        again. Call it on the event loop."""
+        """A small write that needs no durable commit of its own (which prompt Telegram
+        delivered). SQLite (one process): queued — it runs at the start of the next write
+        transaction, in a savepoint of its own (its failure is logged, never the other
+        write's), or within `DEFER_AT_MOST` seconds in a transaction without fsync; no hop of
+        its own when a write follows. Lost in a power cut: only asks a question again.
+        PostgreSQL overrides it (replicas must see it at once)."""
         if self._closed:
             return
         self._deferred.append(bind_arguments(fn, *args, **kwargs))

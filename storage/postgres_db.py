@@ -24,6 +24,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -49,6 +50,7 @@ from storage.postgres import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("lysyme.storage")
 P = ParamSpec("P")
 
 #: Where the earlier programs recorded the schema version on PostgreSQL (kept: the health
@@ -152,6 +154,25 @@ class PostgresDatabase(Database):
                     raise
                 # The server had closed that connection (a restart): a read is safe to ask again.
         raise AssertionError("unreachable: the second attempt returns or raises")
+
+    async def defer(
+        self,
+        fn: Callable[Concatenate[Connection, P], object],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> None:
+        """Committed now, without waiting for the WAL flush (`synchronous_commit` off): the
+        next update may reach another replica (webhook replicas behind a balancer), which must
+        see which prompt this one delivered. Its failure is logged: the question is asked
+        again."""
+        self._refuse_if_closed()
+        body = bind_arguments(fn, *args, **kwargs)
+        async with self._write_lock:
+            try:
+                await self._on_thread(self._writes, self._write_on_thread, body, [], False)
+            except StorageError as exc:
+                log.warning("a write without a durable commit was not saved: %s", exc)
 
     async def lease_write(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs

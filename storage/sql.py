@@ -11,10 +11,11 @@ each driver's own style — no placeholder is translated by hand. A row is a `Ro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, RowMapping, text
+from sqlalchemy import Connection, CursorResult, RowMapping, TextClause, text
 
 __all__ = [
     "Connection",
@@ -31,30 +32,37 @@ __all__ = [
 Params = Mapping[str, Any]
 
 
+@functools.lru_cache(maxsize=2048)
+def _statement(sql: str) -> TextClause:
+    """The statement for a SQL text, parsed for its `:name` parameters once (a TextClause is
+    immutable; SQLAlchemy caches its compiled form per dialect)."""
+    return text(sql)
+
+
 def execute(conn: Connection, sql: str, params: Params | None = None) -> CursorResult[Any]:
     """One statement (its `rowcount`, or rows of a `RETURNING`)."""
-    return conn.execute(text(sql), dict(params or {}))
+    return conn.execute(_statement(sql), dict(params or {}))
 
 
 def execute_many(conn: Connection, sql: str, params: Sequence[Params]) -> None:
     """One statement for each set of parameters (the driver's executemany)."""
     if params:
-        conn.execute(text(sql), [dict(p) for p in params])
+        conn.execute(_statement(sql), [dict(p) for p in params])
 
 
 def fetch_one(conn: Connection, sql: str, params: Params | None = None) -> RowMapping | None:
     """The first row (for queries that return at most one), or None."""
-    return conn.execute(text(sql), dict(params or {})).mappings().first()
+    return conn.execute(_statement(sql), dict(params or {})).mappings().first()
 
 
 def fetch_all(conn: Connection, sql: str, params: Params | None = None) -> list[RowMapping]:
     """Every row."""
-    return list(conn.execute(text(sql), dict(params or {})).mappings().all())
+    return list(conn.execute(_statement(sql), dict(params or {})).mappings().all())
 
 
 def value(conn: Connection, sql: str, params: Params | None = None) -> Any:
     """The first column of the first row, or None when there is no row."""
-    return conn.execute(text(sql), dict(params or {})).scalar()
+    return conn.execute(_statement(sql), dict(params or {})).scalar()
 
 
 def dialect(conn: Connection) -> str:

@@ -87,7 +87,7 @@ async def delivered(ctx: Context, out: Out, message_id: int | None) -> None:
         if out.shows is not None and out.prompt_for is not None:
             # Which prompt the chat shows: no durable commit of its own (issue 21) — lost in
             # a power cut, it only asks the question again.
-            ctx.db.defer(store.record_shown, out.prompt_for, out.shows, message_id)
+            await ctx.db.defer(store.record_shown, out.prompt_for, out.shows, message_id)
         if out.delivers is not None:  # a held row: delivered, durably
             await ctx.db.write(outbox.mark_delivered, out.delivers, ctx.now())
     except StorageError as exc:

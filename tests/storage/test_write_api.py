@@ -51,14 +51,14 @@ async def test_a_write_commits_all_or_nothing(db: Database) -> None:
 
 
 async def test_a_deferred_write_rides_in_the_next_write(db: Database) -> None:
-    db.defer(_put, "shown", "q1")
+    await db.defer(_put, "shown", "q1")
     await db.write(_put, "answer", "a1")  # carries the mark, in the same commit
     assert await db.read(_get, "shown") == "q1"
     assert await db.read(_get, "answer") == "a1"
 
 
 async def test_a_deferred_write_alone_is_written_soon(db: Database) -> None:
-    db.defer(_put, "shown", "q2")
+    await db.defer(_put, "shown", "q2")
     for _ in range(200):  # DEFER_AT_MOST is 50 ms; a busy machine gets 2 s
         if await db.read(_get, "shown") == "q2":
             break
@@ -68,7 +68,7 @@ async def test_a_deferred_write_alone_is_written_soon(db: Database) -> None:
 
 async def test_a_failing_deferred_write_never_costs_the_write_it_rides_in(db: Database) -> None:
     await db.write(_put, "taken", "x")
-    db.defer(_put, "taken", "duplicate")  # fails: rolled back to its own savepoint
+    await db.defer(_put, "taken", "duplicate")  # fails: rolled back to its own savepoint
     await db.write(_put, "answer", "kept")
     assert await db.read(_get, "answer") == "kept"
     assert await db.read(_get, "taken") == "x"
@@ -76,7 +76,7 @@ async def test_a_failing_deferred_write_never_costs_the_write_it_rides_in(db: Da
 
 async def test_deferred_writes_are_saved_at_close(database_target: Path | str) -> None:
     first = await open_database(database_target)
-    first.defer(_put, "shown", "q3")
+    await first.defer(_put, "shown", "q3")
     await first.close()
     second = await open_database(database_target)
     try:
@@ -130,7 +130,7 @@ async def test_a_deferred_write_outlives_the_failed_write_it_rode_in(db: Databas
         _put(conn, "answer", "lost")
         raise RuntimeError("the flow failed")
 
-    db.defer(_put, "shown", "q4")
+    await db.defer(_put, "shown", "q4")
     with pytest.raises(RuntimeError):
         await db.write(fails)
     await db.write(_put, "answer", "a4")  # the next write carries the mark again
