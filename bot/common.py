@@ -195,3 +195,12 @@ def refuse(ctx: Context, actor: Actor, command: str) -> list[Out]:
 
 def group_pointer(ctx: Context, actor: Actor) -> list[Out]:
     return [Out(t(ctx.language(actor), "access.private_only", bot="@"))]
+
+
+def help_text(ctx: Context, actor: Actor) -> str:
+    """/help: the commands this person may use, each with its one line."""
+    lang = ctx.language(actor)
+    assert actor.user is not None
+    lines = [t(lang, "help.intro")]
+    lines += [f"/{name} — {t(lang, f'cmd.{name}')}" for name in commands_for(actor.user)]
+    return "\n".join(lines)

@@ -7,12 +7,13 @@ file can show that. The anchor, a small JSON file beside it (mode 0600), records
 * `database_id`: a random id created with the database and also stored in its `meta` table;
 * `audit_rows` and `audit_head`: how many audit rows the trail had and the hash of the last.
 
-It is rewritten (temporary file, fsync, rename, fsync of the folder) after every committed
-write transaction that appended audit rows, while the write lock is still held and before the
-caller goes on — so every answer acknowledged to a user is covered by the anchor, and anchors
-only move forward. A crash between the commit and the anchor write leaves the database one
-transaction *ahead* of its anchor, which is accepted (the anchored row is still there with the
-same hash).
+It is rewritten (temporary file, fsync, rename, fsync of the folder) after commits that
+appended audit rows, at most once a second (storage/db.py `ANCHOR_EVERY`: two fsyncs per
+commit would double an answer's cost), and when the bot stops. The anchor may therefore trail
+the database by the commits of the last second — never lead it: it is written from what was
+committed. A database *ahead* of its anchor (a crash within that second) is accepted: the
+anchored row is still there with the same hash. Everything else is refused as before: an older
+copy, a trail cut or rewritten before the anchored row, another database.
 
 `check(database)` is what `run`, `console` and `migrate` ask before opening: it refuses (raises
 DatabaseRefused, one line) a missing folder, a file that is no LYSYME database (not SQLite,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from bot import routing
-from bot.common import Actor, Context, Out, parse_id
+from bot.common import Actor, Context, Out, help_text, parse_id
 from bot.flows import membership
 from bot.records import audit, begin
-from bot.telegram.handlers import help_text
 from bot.texts import t
 from storage import screenings as screening_store
 from storage import users as user_store

@@ -21,12 +21,11 @@ from sqlalchemy import Connection
 from bot import callback_data as cd
 from bot import routing
 from bot.callback_data import Prefix
-from bot.common import Actor, Button, Context, Out, parse_id
+from bot.common import Actor, Button, Context, Out, help_text, parse_id
 from bot.present import local_time
 from bot.records import audit, begin
 from bot.reminders import membership as notices
 from bot.reminders.delivery import BOT_USERNAME_META
-from bot.telegram.handlers import help_text
 from bot.texts import t
 from conversations import membership as rules
 from conversations.membership import (

@@ -30,7 +30,6 @@ from bot.common import (
     Out,
     allowed,
     chat_session,
-    commands_for,
     group_pointer,
     refuse,
 )
@@ -381,11 +380,3 @@ async def on_other(update: Update, app_context: ContextTypes.DEFAULT_TYPE) -> No
 
 def bot_commands(lang: str, user_commands: list[str]) -> list[BotCommand]:
     return [BotCommand(name, t(lang, f"cmd.{name}")[:256]) for name in user_commands]
-
-
-def help_text(ctx: Context, actor: Actor) -> str:
-    lang = ctx.language(actor)
-    assert actor.user is not None
-    lines = [t(lang, "help.intro")]
-    lines += [f"/{name} — {t(lang, f'cmd.{name}')}" for name in commands_for(actor.user)]
-    return "\n".join(lines)
