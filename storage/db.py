@@ -345,10 +345,12 @@ class SqliteDatabase(Database):
             poolclass=QueuePool,
             pool_size=_READ_CONNECTIONS,
             max_overflow=0,
+            pool_reset_on_return=None,  # every read ends its transaction itself
         )
         event.listen(self._read_engine, "begin", _begin_deferred)
         self._writer: Connection | None = None
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self._problem_seen = False  # a write found the files moved (`on_gone` still to call)
         #: The same for its -wal and -shm, once they exist (SQLite creates them at first use).
         self._journal: dict[str, tuple[int, int]] = {}
         self._anchored = False
@@ -413,6 +415,7 @@ class SqliteDatabase(Database):
     ) -> T:
         problem = self._peek_problem()
         if problem is not None:
+            self._problem_seen = True
             raise StorageGone(problem)
         conn = self._writer_or_closed()
         if not durable:  # the deferred marks alone: no fsync (the next durable commit has them)
@@ -426,13 +429,14 @@ class SqliteDatabase(Database):
                 _driver(conn).execute("PRAGMA synchronous=FULL")
         problem = self._peek_problem()
         if problem is not None:  # committed into a deleted -wal: not saved after all
+            self._problem_seen = True
             raise StorageGone(problem)
         if self._anchored:
             self._anchor_after_commit(conn)
         return result
 
     def _after_write(self) -> None:
-        if self.gone is None and self._peek_problem() is not None:
+        if self.gone is None and self._problem_seen:
             self.file_problem()  # now, on the event loop: `on_gone` (the admins told)
         self._report_fault()
         if self._anchor_behind and self._anchor_timer is None and not self._closed:

@@ -91,6 +91,7 @@ class PostgresDatabase(Database):
         self._read_engine = engine(
             functools.partial(self._connect, True, ()), readers,
             isolation_level="REPEATABLE READ",
+            pool_reset_on_return=None,  # every read ends its transaction itself
         )  # fmt: skip
         # The leader lease: a connection of its own, never behind a writer.
         self._lease_engine = engine(functools.partial(self._connect, False, session, lease), 1)
