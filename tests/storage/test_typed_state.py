@@ -201,12 +201,13 @@ MISTAKES = {
 }
 
 
-def _mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
-    snippet = tmp_path / "snippet.py"
-    snippet.write_text(textwrap.dedent(source))
+def _mypy(tmp_path: Path, sources: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """One mypy run (strict) over several snippets: the project they import is analysed once."""
+    for name, source in sources.items():
+        (tmp_path / name).write_text(textwrap.dedent(source))
     return subprocess.run(  # mypy is part of the dev extra, as in .ci/run
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
-         "--cache-dir", str(tmp_path / "cache"), str(snippet)],
+         "--cache-dir", str(tmp_path / "cache"), *(str(tmp_path / name) for name in sources)],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
 
@@ -215,15 +216,15 @@ def test_mypy_catches_a_misspelt_state_field_or_member(tmp_path: Path) -> None:
     """The approach of tests/conversations/test_lifecycle.py: mypy run on a snippet. Spelt
     right it passes; each misspelling (a status or stage given as a wrong text, a member
     that does not exist, a field name of `update_screening`) is one error on its line."""
-    spelt_right = _mypy(tmp_path, MISSPELT)
-    assert spelt_right.returncode == 0, spelt_right.stdout
     wrong = MISSPELT
     for right, (misspelt, _) in MISTAKES.items():
         assert wrong.count(right) == 1, right
         wrong = wrong.replace(right, misspelt)
-    checked = _mypy(tmp_path, wrong)
+    checked = _mypy(tmp_path, {"spelt_right.py": MISSPELT, "misspelt.py": wrong})
     assert checked.returncode == 1, checked.stdout
+    assert "spelt_right.py" not in checked.stdout, checked.stdout  # spelt right: no error
     errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
+    assert all(line.startswith(str(tmp_path / "misspelt.py")) for line in errors), errors
     lines = textwrap.dedent(wrong).splitlines()
     flagged = {int(line.split(":")[1]) for line in errors}
     assert flagged == {
