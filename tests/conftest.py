@@ -4,6 +4,7 @@ of an eligible patient as a clinician gives them through the bot (the core's val
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import datetime as dt
 import os
@@ -50,6 +51,21 @@ def day(offset: int = 0, *, of: dt.datetime = T0) -> str:
     the clock of the bot under test (the suites' `T0` unless given). Tests never type a literal
     date: a bot on the real clock would refuse it once the calendar moved on."""
     return (of.astimezone(PARIS).date() + dt.timedelta(days=offset)).strftime("%d/%m/%Y")
+
+
+def no_such_day(kind: str = "31 February", *, of: dt.datetime = T0) -> str:
+    """A date no calendar has, typed as bad input, in the year of `of` (the clock of the bot
+    under test): "31 February", "29 February" (of the next common year), "month 13"."""
+    year = of.astimezone(PARIS).year
+    if kind == "31 February":
+        return f"31/02/{year}"
+    if kind == "29 February":
+        while calendar.isleap(year):
+            year += 1
+        return f"29/02/{year}"
+    if kind == "month 13":
+        return f"32/13/{year}"
+    raise ValueError(kind)
 
 
 def real_now() -> dt.datetime:

@@ -58,7 +58,7 @@ from storage import users as user_store
 from storage.audit import VerifyResult, verify_chain
 from storage.open import open_database
 from tests.bot.desk import ELIGIBLE_PLAN, SCORTEN_PLAN, Desk, local_day, text_of
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, no_such_day
 from tests.conversations.support import NOW
 
 CLINICIAN, OTHER_CLINICIAN, COORDINATOR = 101, 102, 202
@@ -72,7 +72,7 @@ STEPS_ENV = "LYSYME_STATEFUL_STEPS"
 
 #: What a clinician may type at a number question (valid, out of range, with a unit, junk).
 TYPED_NUMBERS = ("54", "80", "17", "35 %", "5", "9,5", "72,5", "250", "29", "abc", "-3", "68 kg")
-TYPED_DATES = ("ago:0", "ago:1", "ago:2", "ago:5", "ago:12", "ago:-1", "31/02/2026", "hier")
+TYPED_DATES = ("ago:0", "ago:1", "ago:2", "ago:5", "ago:12", "ago:-1", no_such_day(), "hier")
 SCORTEN_TYPED = ("125", "60", "12", "2,6", "2,6 g/L", "8", "40", "14 mmol/L", "abc", "0")
 #: /correct: a name (id, label in either language, unknown), a value (with or without unit).
 CORRECT_FIELDS = (

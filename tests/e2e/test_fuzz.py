@@ -50,7 +50,7 @@ from tests.bot.fake_request import (
     TEAM_CHAT,
     Harness,
 )
-from tests.conftest import day
+from tests.conftest import day, no_such_day
 
 UPDATES = int(os.environ.get("LYSYME_FUZZ_UPDATES", "500"))
 SEED = int(os.environ.get("LYSYME_FUZZ_SEED", "20261121"))
@@ -63,7 +63,7 @@ UNLISTED = [STRANGER, 5005, 0, 2**40]
 ANSWER_TEXTS = [
     # dates, right and wrong
     day(-2), day(-1), "21/11", "2026-11-19", "today", "yesterday", "aujourd'hui",
-    "hier", "31/02/2026", "29/02/2027", "00/00/0000", "32/13/2026", "1/1/1", "99/99/99",
+    "hier", no_such_day(), no_such_day("29 February"), "00/00/0000", no_such_day("month 13"), "1/1/1", "99/99/99",
     "2026-02-30", "01/01/1900", "31/12/9999", "19.11.2026", "19-11-2026", "19 / 11 / 2026",
     f"{day(0)} 10:00",
     # numbers, right and wrong
@@ -81,7 +81,7 @@ ARGUMENTS = [
     "HMN-001", "HMN-002", "HMN-003", "hmn-1", "HMN-0", "HMN-1000", "HMN-", "XYZ-001",
     "HMN-001 HMN-002", "1", "-1", "0", "99999999999999999999999", "fr", "en", "de", "FR",
     "clinician", "coordinator", "admin", "root", "age", "weight_kg", "consent", "scorten:urea",
-    "d0_window", "54", "1e9", "NaN", "-0", "31/02/2026", f"{day(0)} 25:61", f"{day(0)} 10:00",
+    "d0_window", "54", "1e9", "NaN", "-0", no_such_day(), f"{day(0)} 25:61", f"{day(0)} 10:00",
     "today", "because", "reason with spaces", "'; DROP TABLE audit; --", "<b>x</b>", "&amp;",
     "%s %d {0} {number}", "../../etc/passwd", "\u202eevil", "🙂", "a" * 300,
 ]  # fmt: skip
@@ -373,7 +373,7 @@ class Fuzzer:
         users = [*LISTED, STRANGER]
         argument_shapes = [
             "", "HMN-001", "HMN-999 extra args that nobody expects 1 2 3", "1e9 NaN -0",
-            "31/02/2026 25:61", "'; DROP TABLE answers; --", self.unicode(12), "x" * 5000,
+            f"{no_such_day()} 25:61", "'; DROP TABLE answers; --", self.unicode(12), "x" * 5000,
         ]  # fmt: skip
         updates = []
         for command in COMMAND_ROLES:
@@ -417,7 +417,7 @@ class Fuzzer:
 #: (prompt fragment, how to answer: "tap:<label>|<label>…" or "type:<text>|<text>…"); mostly
 #: eligible answers, some pending, a few excluding.
 SENSIBLE = [
-    ("Date of first symptoms", f"type:{day(-2)}|{day(-1)}|today|21/11|31/02/2026"),
+    ("Date of first symptoms", f"type:{day(-2)}|{day(-1)}|today|21/11|{no_such_day()}"),
     ("Date of admission", "tap:Yesterday|Today|Yesterday"),
     ("Confirmed SJS", "tap:Yes|Yes|Yes|Yes|Yes|Yes|No"),
     ("Age (years)", "type:54|40|18|75|54|40|33|62|76|1e9|-0"),

@@ -183,7 +183,7 @@ async def test_a_write_runs_whole_off_the_event_loop_as_one_transaction(db: Data
     assert len(threads) == 1 and threads[0] != threading.get_ident()
 
     class ChangedItsMind(Exception):
-        pass
+        """A flow's own reason to give up its write (not a storage error)."""
 
     def half(conn: Connection) -> None:
         user_store.grant_roles(conn, COORDINATOR, {"coordinator"}, "test", NOW)
