@@ -54,6 +54,7 @@ from storage.errors import StorageError, StorageGone, StorageUnavailable
 from storage.migrations import (
     SCHEMA_VERSION as SCHEMA_VERSION,  # (re-exported: the CLI reads it here)
 )
+from storage.sql import WRITING
 from storage.sqlite import translated
 
 log = logging.getLogger("lysyme.storage")
@@ -111,13 +112,21 @@ class Database(abc.ABC):
         write thread: committed durably (SQLite WAL with synchronous=FULL; PostgreSQL under
         the advisory write lock) when `fn` returns, rolled back if it raises. `fn` is a plain
         synchronous function (storage functions, or a body of them): it must not commit."""
-        body = bind_arguments(fn, *args, **kwargs)
+        committed: list[Callable[[], object]] = []  # what `after_commit` asked for
+
+        def body(conn: Connection) -> T:
+            WRITING.callbacks = committed
+            try:
+                return fn(conn, *args, **kwargs)
+            finally:
+                WRITING.callbacks = None
+
         async with self._write_lock:
             self._refuse_if_closed()
             deferred, self._deferred = self._deferred, []
             self._cancel_defer_timer()
             try:
-                return await self._on_thread(
+                result: T = await self._on_thread(
                     self._writes, self._write_on_thread, body, deferred, True
                 )
             except BaseException:
@@ -129,6 +138,9 @@ class Database(abc.ABC):
                 raise
             finally:
                 self._after_write()
+        for callback in committed:  # on the event loop, once committed
+            callback()
+        return result
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs

@@ -12,13 +12,15 @@ each driver's own style — no placeholder is translated by hand. A row is a `Ro
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, RowMapping, TextClause, text
 
 __all__ = [
     "Connection",
+    "after_commit",
     "dialect",
     "execute",
     "execute_many",
@@ -87,3 +89,22 @@ def in_transaction(conn: Connection) -> bool:
 
         return bool(driver.info.transaction_status != TransactionStatus.IDLE)  # type: ignore[union-attr]
     return bool(driver.in_transaction)  # type: ignore[union-attr]
+
+
+class _Writing(threading.local):
+    """The callbacks `after_commit` collects for the write transaction running on this thread
+    (`Database.write` sets and clears them around its body); None outside one."""
+
+    callbacks: list[Callable[[], object]] | None = None
+
+
+WRITING = _Writing()
+
+
+def after_commit(conn: Connection, callback: Callable[[], object]) -> None:
+    """Run `callback` on the event loop once the write transaction `conn` is in has committed
+    (`Database.write`); never if it rolls back. For what must not happen before the data is
+    there: waking the reminder sender after reminders were queued."""
+    if WRITING.callbacks is None:
+        raise RuntimeError("after_commit needs the write transaction of Database.write")
+    WRITING.callbacks.append(callback)

@@ -63,6 +63,7 @@ from storage import screenings as store
 from storage import users as user_store
 from storage.audit import AuditEntry, append_audit, append_audit_many
 from storage.screenings import Screening, Session
+from storage.sql import after_commit
 from storage.timefmt import from_db, to_db
 
 D0_REASON_MODE = "d0_reason"
@@ -293,10 +294,8 @@ async def d0_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         return _stale(lang, "d0.stale")
     screening_id = button.screening_id
     now = ctx.now()
-    woke = False  # reminders changed: wake the sender after the commit
 
     def body(conn: Connection) -> list[Out]:
-        nonlocal woke
         begin(conn, actor, now)
         session = _our_session(conn, actor, (D0_CONFIRM_MODE, D0_REASON_MODE), screening_id)
         if session is None or "at" not in session.data:
@@ -324,7 +323,7 @@ async def d0_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             return _stale(lang, "d0.stale")
         plan = _record_injection(conn, ctx, actor, s, at, str(reason) if late else None, now)
         _leave(conn, actor, session, now)
-        woke = True
+        after_commit(conn, ctx.wake_sender)  # reminders changed
         lines = "\n".join(
             t(lang, "d0.fu_line", date=due.due.astimezone(ctx.zone).strftime("%d/%m/%Y"),
               days=FOLLOW_UP_BY_ID[due.step].days_after_d0, question=t(lang, f"fu.q.{due.step}"))
@@ -334,8 +333,6 @@ async def d0_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         return [Out(t(lang, "d0.yes") + " ✓", edit=actor.message_id), Out(done)]
 
     outs = await ctx.db.write(body)
-    if woke:
-        ctx.wake_sender()
     return outs
 
 
@@ -461,10 +458,8 @@ async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         return _stale(lang, "wd.stale")
     screening_id = button.screening_id
     now = ctx.now()
-    woke = False  # reminders changed: wake the sender after the commit
 
     def body(conn: Connection) -> list[Out]:
-        nonlocal woke
         begin(conn, actor, now)
         session = _our_session(conn, actor, (WITHDRAW_CONFIRM_MODE,), screening_id)
         if session is None:
@@ -489,12 +484,10 @@ async def withdraw_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         append_audit(conn, _audit(actor.user_id, "withdrawal", now, s.number, field="status",
                                         old_value=s.status, new_value=store.WITHDRAWN,
                                         reason=reason))  # fmt: skip
-        woke = True
+        after_commit(conn, ctx.wake_sender)  # reminders changed
         return [Out(t(lang, "wd.done", number=s.number), edit=actor.message_id)]
 
     outs = await ctx.db.write(body)
-    if woke:
-        ctx.wake_sender()
     return outs
 
 
@@ -618,10 +611,8 @@ async def _update_step(
 ) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    woke = False  # reminders changed: wake the sender after the commit
 
     def body(conn: Connection) -> list[Out]:
-        nonlocal woke
         out: list[Out] = []
         evaluation: Evaluation | None = None
         begin(conn, actor, now)
@@ -694,7 +685,7 @@ async def _update_step(
             ):
                 _leave(conn, actor, session, now)
                 out.append(_result(conn, ctx, lang, s, evaluation, now))
-                ctx.wake_sender()
+                after_commit(conn, ctx.wake_sender)  # reminders changed
                 return out
             answers = updated
         queue.pop(0)
@@ -710,12 +701,10 @@ async def _update_step(
             _, evaluation = outcomes.reevaluate(conn, ctx, str(actor.user_id), s, now,
                                                       reason="update")  # fmt: skip
         out.append(_result(conn, ctx, lang, s, evaluation, now))
-        woke = True
+        after_commit(conn, ctx.wake_sender)  # reminders changed
         return out
 
     outs = await ctx.db.write(body)
-    if woke:
-        ctx.wake_sender()
     return outs
 
 
@@ -764,10 +753,8 @@ async def follow_up_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if value not in follow_up.choices and not (follow_up.kind == "date" and value == "date"):
         return _stale(lang, "fu.stale")
     now = ctx.now()
-    woke = False  # reminders changed: wake the sender after the commit
 
     def body(conn: Connection) -> list[Out]:
-        nonlocal woke
         begin(conn, actor, now)
         s = store.get_by_id(conn, button.screening_id)
         if s is None or s.status != store.INJECTED or s.injected_at is None:
@@ -787,7 +774,7 @@ async def follow_up_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         outs = _record_follow_up(conn, ctx, actor, s, follow_up, value, stored, now)
         copies = answered_copies(conn, ctx, s, follow_up)
         view = _answered_view(conn, ctx, s, follow_up)
-        woke = True
+        after_commit(conn, ctx.wake_sender)  # reminders changed
         # The pressed copy, then every other copy of the question, edited to show the answer.
         mine = [c for c in copies if (c.chat_id, c.edit) == (actor.chat_id, actor.message_id)]
         others = [c for c in copies if c not in mine]
@@ -797,8 +784,6 @@ async def follow_up_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         return [*mine, *others, *outs[1:]]
 
     outs = await ctx.db.write(body)
-    if woke:
-        ctx.wake_sender()
     return outs
 
 
@@ -806,10 +791,8 @@ async def fu_date_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     """The typed discharge date."""
     lang = ctx.language(actor)
     now = ctx.now()
-    woke = False  # reminders changed: wake the sender after the commit
 
     def body(conn: Connection) -> list[Out]:
-        nonlocal woke
         begin(conn, actor, now)
         session = _our_session(conn, actor, (FU_DATE_MODE,), None)
         s = (
@@ -837,12 +820,10 @@ async def fu_date_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
         outs = _record_follow_up(conn, ctx, actor, s, follow_up, day.isoformat(), stored, now)
         outs += answered_copies(conn, ctx, s, follow_up)
         _leave(conn, actor, session, now)
-        woke = True
+        after_commit(conn, ctx.wake_sender)  # reminders changed
         return outs
 
     outs = await ctx.db.write(body)
-    if woke:
-        ctx.wake_sender()
     return outs
 
 

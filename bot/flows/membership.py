@@ -40,6 +40,7 @@ from storage import membership as m_store
 from storage import screenings as screening_store
 from storage import users as user_store
 from storage.audit import append_audit
+from storage.sql import after_commit
 from storage.users import User
 
 log = logging.getLogger("lysyme.membership")
@@ -189,10 +190,8 @@ async def redeem(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
     if not actor.private:
         return [Out(t(lang, "mb.link_in_group"))]
     kind, token = rules.classify_payload(payload)
-    woke = False  # reminders changed: wake the sender after the commit
 
     def body(conn: Connection) -> list[Out]:
-        nonlocal woke
         begin(conn, actor, now)
         start, attempts = m_store.refusals(conn, actor.user_id)
         if rules.rate_limited(start, attempts, now):
@@ -226,7 +225,7 @@ async def redeem(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
                          invitation.until_day, now)  # fmt: skip
         notices.tell(conn, f"{notices.JOINED}:{actor.user_id}:{invitation.id}", now,
                            [a for a in notices.admins(conn) if a != actor.user_id])  # fmt: skip
-        woke = True
+        after_commit(conn, ctx.wake_sender)  # reminders changed
         joined = Actor(actor.user_id, actor.chat_id, actor.private,
                        User(actor.user_id, new, actor.user.language if actor.user else None),
                        actor.telegram_language)  # fmt: skip
@@ -236,8 +235,6 @@ async def redeem(ctx: Context, actor: Actor, args: list[str]) -> list[Out]:
         return [Out(text), Out(help_text(ctx, joined))]
 
     outs = await ctx.db.write(body)
-    if woke:
-        ctx.wake_sender()
     return outs
 
 

@@ -52,6 +52,7 @@ from storage import users as user_store
 from storage.audit import AuditEntry, append_audit
 from storage.reminders import Reminder
 from storage.screenings import Screening, Session
+from storage.sql import after_commit
 
 PLAN_MODE = "plan_time"
 NOT_INJECTING_MODE = "wd_reason_button"
@@ -118,10 +119,8 @@ async def ownership_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         return [Out("", toast=t(lang, "own.role"))]
     screening_id, reminder_id, action = button.screening_id, button.reminder_id, button.action
     now = ctx.now()
-    woke = False  # reminders changed: wake the sender after the commit
 
     def body(conn: Connection) -> list[Out]:
-        nonlocal woke
         begin(conn, actor, now)
         s = store.get_by_id(conn, screening_id)
         row = own_store.reminder(conn, reminder_id)
@@ -147,14 +146,12 @@ async def ownership_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
         else:
             _enter(conn, actor, s.id, NOT_INJECTING_MODE, now)
             outs = [Out(t(lang, "own.wd.ask", number=s.number), chat_id=actor.user_id)]
-        woke = True
+        after_commit(conn, ctx.wake_sender)  # reminders changed
         if action != TAKE and not actor.private:
             outs.insert(0, Out("", toast=t(lang, "own.see_private")))
         return outs
 
     outs = await ctx.db.write(body)
-    if woke:
-        ctx.wake_sender()
     return outs
 
 
@@ -258,10 +255,8 @@ def _session(conn: Connection, actor: Actor, mode: str) -> Session | None:
 async def plan_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
     lang = ctx.language(actor)
     now = ctx.now()
-    woke = False  # reminders changed: wake the sender after the commit
 
     def body(conn: Connection) -> list[Out]:
-        nonlocal woke
         begin(conn, actor, now)
         session = _session(conn, actor, PLAN_MODE)
         s = store.get_by_id(conn, session.screening_id) if session and session.screening_id else None  # fmt: skip
@@ -281,12 +276,10 @@ async def plan_text(ctx: Context, actor: Actor, text: str) -> list[Out]:
                       at=local_time(planned, ctx.zone),
                       remind=local_time(planned - escalation.BEFORE_PLANNED, ctx.zone)))]  # fmt: skip
         outs += refreshed_messages(conn, ctx, s, now)
-        woke = True
+        after_commit(conn, ctx.wake_sender)  # reminders changed
         return outs
 
     outs = await ctx.db.write(body)
-    if woke:
-        ctx.wake_sender()
     return outs
 
 

@@ -54,6 +54,7 @@ from conversations.windows import local_today
 from storage import screenings as store
 from storage.audit import append_audit
 from storage.screenings import Screening
+from storage.sql import after_commit
 
 SCREEN_MODE = "screen"
 
@@ -688,10 +689,8 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
     if not isinstance(button, cd.Summary | cd.Edit):
         return [Out("", toast=t(lang, "screen.stale"))]
     now = ctx.now()
-    closed = False  # the screening was closed: reminders queued
 
     def body(conn: Connection) -> list[Out]:  # one hop: `Database.write`
-        nonlocal closed
         begin(conn, actor, now)
         screening = store.get_by_id(conn, button.screening_id)
         if screening is None or screening.status != store.IN_SCREENING:
@@ -737,13 +736,10 @@ async def summary_button(ctx: Context, actor: Actor, data: str) -> list[Out]:
             closing.append(scorten.scorten_prompt(lang, screening, "heart_rate", "mmol/L"))
         else:
             store.clear_session(conn, actor.user_id, actor.chat_id)
-        closed = True
+        after_commit(conn, ctx.wake_sender)  # the screening closed: reminders queued
         return [Out(t(lang, "screen.confirm") + " ✓", edit=actor.message_id), *closing]
 
-    outs = await ctx.db.write(body)
-    if closed:
-        ctx.wake_sender()
-    return outs
+    return await ctx.db.write(body)
 
 
 # --- routes (bot/routing.py; the composition root, bot/app.py, builds the tables) ------------

@@ -21,6 +21,7 @@ from storage import ownership as own_store
 from storage import reminders as outbox
 from storage import screenings as store
 from storage.audit import AuditEntry, append_audit
+from storage.sql import after_commit
 from storage.timefmt import from_db, to_db
 
 # --- idle screenings ------------------------------------------------------------------------
@@ -103,10 +104,8 @@ async def confirm_clock(ctx: Context, actor: Actor, data: str) -> list[Out]:
     catches up (only the latest overdue step of each reminder, marked late)."""
     lang = ctx.language(actor)
     now = ctx.now()
-    woke = False  # reminders changed: wake the sender after the commit
 
     def body(conn: Connection) -> list[Out]:
-        nonlocal woke
         begin(conn, actor, now)
         paused = store.get_meta(conn, PAUSED_META)
         if cd.CLOCK_CONFIRM.decode(data) is None or paused is None:
@@ -116,12 +115,10 @@ async def confirm_clock(ctx: Context, actor: Actor, data: str) -> list[Out]:
         append_audit(conn, AuditEntry(now, str(actor.user_id), "reminders_resumed", None,
                                             "clock", paused, to_db(now),
                                             "time confirmed by an admin"))  # fmt: skip
-        woke = True
+        after_commit(conn, ctx.wake_sender)  # reminders changed
         return [Out(t(lang, "rem.admin.clock_confirmed"), edit=actor.message_id)]
 
     outs = await ctx.db.write(body)
-    if woke:
-        ctx.wake_sender()
     return outs
 
 

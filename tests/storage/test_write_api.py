@@ -16,7 +16,7 @@ from storage import db as db_module
 from storage.db import Database
 from storage.errors import StorageIntegrity
 from storage.open import open_database
-from storage.sql import execute, value
+from storage.sql import after_commit, execute, value
 from tests.conversations.support import NOW
 
 
@@ -136,3 +136,22 @@ async def test_a_deferred_write_outlives_the_failed_write_it_rode_in(db: Databas
     await db.write(_put, "answer", "a4")  # the next write carries the mark again
     assert await db.read(_get, "shown") == "q4"
     assert await db.read(_get, "answer") == "a4"
+
+
+async def test_after_commit_runs_once_committed_and_never_after_a_rollback(db: Database) -> None:
+    seen: list[str | None] = []
+
+    def queues(conn: Connection, key: str, fails: bool) -> None:
+        _put(conn, key, "queued")
+        after_commit(conn, lambda: seen.append(key))
+        assert key not in seen  # not before the commit
+        if fails:
+            raise RuntimeError("the flow failed")
+
+    await db.write(queues, "kept", False)
+    assert seen == ["kept"]
+    with pytest.raises(RuntimeError):
+        await db.write(queues, "lost", True)
+    assert seen == ["kept"]  # rolled back: never called
+    with pytest.raises(RuntimeError, match=r"Database\.write"):
+        await db.read(lambda conn: after_commit(conn, lambda: None))  # a read commits nothing
