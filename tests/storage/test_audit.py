@@ -57,6 +57,15 @@ def as_row(values: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(COLUMNS, values, strict=True))
 
 
+def insert_forged(db: Connection, row_id: int, forged: AuditEntry, prev: str) -> None:
+    """What a forger writes with the triggers dropped: row `row_id` holding `forged`, linked
+    to `prev`, its own hash computed right."""
+    values = (row_id, format_timestamp(forged.at), forged.actor, forged.screening, forged.action,
+              forged.field, forged.old_value, forged.new_value, forged.reason, prev,
+              compute_hash(row_id, forged, prev))  # fmt: skip
+    execute(db, INSERT_ROW, as_row(values))
+
+
 def open_db(path: Path, *, create: bool = True) -> Connection:
     """A connection of the test's own to a SQLite file (autocommit, WAL, synchronous=FULL),
     holding the audit table."""
@@ -368,25 +377,7 @@ def test_forged_last_row_with_wrong_link_is_detected(db: Connection) -> None:
     execute(db, "DELETE FROM audit WHERE id = 6")
     forged = entry(6, new_value="eligible")
     wrong_prev = row_hash(db, 4)  # not row 5's hash
-    execute(
-        db,
-        INSERT_ROW,
-        as_row(
-            (
-                6,
-                format_timestamp(forged.at),
-                forged.actor,
-                forged.screening,
-                forged.action,
-                forged.field,
-                forged.old_value,
-                forged.new_value,
-                forged.reason,
-                wrong_prev,
-                compute_hash(6, forged, wrong_prev),  # its own hash is right
-            )
-        ),
-    )
+    insert_forged(db, 6, forged, wrong_prev)  # its own hash is right
     result = verify_chain(db)
     assert (result.ok, result.first_bad_id, result.last_id) == (False, 6, 5)
     assert result.problem == "row 6: previous-hash link broken"
@@ -424,25 +415,7 @@ def test_inserted_row_is_detected(db: Connection) -> None:
     execute(db, "UPDATE audit SET id = id - 999 WHERE id > 1000")
     forged = entry(3, new_value="forged")
     prev = row_hash(db, 2)
-    execute(
-        db,
-        INSERT_ROW,
-        as_row(
-            (
-                3,
-                format_timestamp(forged.at),
-                forged.actor,
-                forged.screening,
-                forged.action,
-                forged.field,
-                forged.old_value,
-                forged.new_value,
-                forged.reason,
-                prev,
-                compute_hash(3, forged, prev),
-            )
-        ),
-    )
+    insert_forged(db, 3, forged, prev)
     result = verify_chain(db)
     assert (result.ok, result.first_bad_id, result.last_id) == (False, 4, 3)
 
