@@ -38,7 +38,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from storage.sql import fetch_one, value
+from storage.sql import execute, fetch_one, value
 from storage.sqlite import translated
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "anchor_path",
     "check",
     "compare",
+    "give_id",
     "new_database_id",
     "not_lysyme",
     "read_anchor",
@@ -129,6 +130,15 @@ def anchor_path(database: str | Path) -> Path:
 
 def new_database_id() -> str:
     return secrets.token_hex(16)
+
+
+def give_id(conn: Connection) -> None:
+    """Give the database its random id (`meta`), unless it has one already."""
+    execute(
+        conn,
+        "INSERT INTO meta(key, value) VALUES (:key, :value) ON CONFLICT DO NOTHING",
+        {"key": DATABASE_ID_KEY, "value": new_database_id()},
+    )
 
 
 def read_anchor(path: Path) -> Anchor | None:

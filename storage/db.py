@@ -462,10 +462,7 @@ class SqliteDatabase(Database):
         """Give the database its id if it has none, and write its anchor (at open)."""
         conn = self._writer_or_closed()
         with conn.begin():
-            conn.execute(
-                sqlalchemy.text("INSERT OR IGNORE INTO meta(key, value) VALUES (:key, :value)"),
-                {"key": anchors.DATABASE_ID_KEY, "value": anchors.new_database_id()},
-            )
+            anchors.give_id(conn)
         self._anchor = anchors.read_anchor(anchors.anchor_path(self.path))
         self._write_anchor_if_moved(conn)
 

@@ -120,7 +120,7 @@ class PostgresDatabase(Database):
             await db.schema_version()  # the server answers (one line if it does not)
             if migrate:
                 await db.migrate()
-                await db.write(_give_id)
+                await db.write(anchors.give_id)
         except StorageError as exc:
             await db.close()
             raise anchors.DatabaseRefused(f"cannot use {db.label}: {exc}") from exc
@@ -303,15 +303,6 @@ def _locked_transaction(engine: sqlalchemy.Engine, lock: str) -> Any:
         finally:
             conn.close()
         return
-
-
-def _give_id(conn: Connection) -> None:
-    conn.execute(
-        sqlalchemy.text(
-            "INSERT INTO meta(key, value) VALUES (:key, :value) ON CONFLICT DO NOTHING"
-        ),
-        {"key": anchors.DATABASE_ID_KEY, "value": anchors.new_database_id()},
-    )
 
 
 def _schema_version(conn: Connection) -> int:

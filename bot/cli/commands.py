@@ -322,7 +322,6 @@ def _adopt(args: argparse.Namespace, settings: Settings) -> int:
     from storage import anchor as anchors
     from storage.audit import AuditEntry, append_audit, verify_chain
     from storage.open import open_database
-    from storage.sql import execute
 
     if args.force:
         fail("init: --adopt keeps the database as it is, --force sets it aside: choose one")
@@ -348,11 +347,7 @@ def _adopt(args: argparse.Namespace, settings: Settings) -> int:
                 return result.rows_checked, f"row {result.first_bad_id}: {result.problem}"
 
             def adopted(conn: Connection) -> None:
-                execute(
-                    conn,
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES (:key, :value)",
-                    {"key": anchors.DATABASE_ID_KEY, "value": anchors.new_database_id()},
-                )
+                anchors.give_id(conn)
                 append_audit(conn, AuditEntry(
                     dt.datetime.now(dt.UTC), "init", "database_adopted", None, "anchor", None,
                     f"{result.rows_checked} audit rows",
