@@ -257,6 +257,16 @@ class LoopbackProxy:
     every byte both ways (the connections stay open: a network that went silent, not a
     refused connection), `restore()` lets them through again."""
 
+    @classmethod
+    def in_front_of(cls, url: str) -> tuple[LoopbackProxy, str]:
+        """A proxy in front of the server of `url`, and the same URL through the proxy."""
+        import urllib.parse
+
+        parts = urllib.parse.urlsplit(url)
+        proxy = cls(parts.hostname or "127.0.0.1", parts.port or 5432)
+        netloc = parts.netloc.replace(f":{parts.port}", f":{proxy.port}")
+        return proxy, urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
     def __init__(self, host: str, port: int) -> None:
         import threading
 
@@ -337,18 +347,13 @@ DROP = 3 * LEASE + 3.0
 def test_a_tcp_drop_between_the_leader_and_postgresql_mid_batch(
     server: FakeTelegram, tmp_path: Path, postgres_target: str
 ) -> None:
-    """The leader's network to PostgreSQL goes silent for 20 s mid-batch (the standby's does
+    """The leader's network to PostgreSQL goes silent for DROP (12 s) mid-batch (the standby's does
     not): the leader stops sending as soon as its lease is no longer known live (health:
     standby), the standby takes over within 4/3 of the lease, and when the network comes back
     nothing is sent twice and nothing is lost."""
-    import urllib.parse
 
     tg = server
-    parts = urllib.parse.urlsplit(postgres_target)
-    proxy = LoopbackProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    through = urllib.parse.urlunsplit(
-        parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
-    )
+    proxy, through = LoopbackProxy.in_front_of(postgres_target)
     _seed(postgres_target)
     leader_dir, standby_dir = tmp_path / "replica-a", tmp_path / "replica-b"
     leader = _replica(tg, leader_dir, through)
@@ -402,16 +407,11 @@ def test_a_replica_stopped_while_postgresql_is_silent_ends_within_its_deadline(
     in flight wait on it for minutes): the stop ends within the sender's grace plus one lease
     (bot/app.py), with exit status 0 and no traceback (systemd's TimeoutStopSec=30 is not
     reached); the log says the connections were cut."""
-    import urllib.parse
 
     from bot.reminders import sender
 
     tg = server
-    parts = urllib.parse.urlsplit(postgres_target)
-    proxy = LoopbackProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    through = urllib.parse.urlunsplit(
-        parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
-    )
+    proxy, through = LoopbackProxy.in_front_of(postgres_target)
     _seed(postgres_target)
     workdir = tmp_path / "replica"
     replica = _replica(tg, workdir, through)

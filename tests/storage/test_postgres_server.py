@@ -124,16 +124,11 @@ async def test_a_statement_stuck_on_a_silent_network_fails_at_once_when_the_data
     """`Database.abort()` (a stop the database holds up, bot/app.py): from another thread, every
     connection is cut; the statement waiting on a network that went silent fails at once, and
     nothing is opened again."""
-    import urllib.parse
 
     from storage.errors import StorageError
     from tests.e2e.test_fencing_e2e import LoopbackProxy
 
-    parts = urllib.parse.urlsplit(postgres_target)
-    proxy = LoopbackProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    through = urllib.parse.urlunsplit(
-        parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
-    )
+    proxy, through = LoopbackProxy.in_front_of(postgres_target)
     db = await open_database(through, lease=3.0)
     try:
         assert await db.read(value, "SELECT 1") == 1
